@@ -1,0 +1,71 @@
+"""convac: depth efficiency of convolutional arithmetic circuits, measured.
+
+Shallow CP and deep Hierarchical-Tucker ConvACs as PyTorch modules, their coefficient
+and grid tensors, matricization ranks, parameter counts and the CP-to-HT embedding.
+"""
+
+from .embed import embed_cp_in_ht
+from .geometry import (
+    PoolingSchedule,
+    ht_windows,
+    mirror_order,
+    patch_order,
+    quadtree_order,
+    truncated_windows,
+)
+from .matricize import (
+    Partition,
+    RankResult,
+    matricization_rank,
+    matricize,
+    numerical_rank,
+    resolve_partition,
+    singular_values,
+)
+from .network import ConvAC, CPNet, HTNet
+from .params import parameter_count, schedule_parameter_count, trainable_parameters
+from .representation import (
+    Gaussian,
+    Identity,
+    Linear,
+    OneHot,
+    Patches,
+    ReLU,
+    Representation,
+)
+from .tensors import coefficient_tensor, coefficient_tensor_by_forward, grid_tensor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvAC",
+    "CPNet",
+    "HTNet",
+    "PoolingSchedule",
+    "Partition",
+    "RankResult",
+    "Patches",
+    "Representation",
+    "OneHot",
+    "Identity",
+    "Linear",
+    "ReLU",
+    "Gaussian",
+    "coefficient_tensor",
+    "coefficient_tensor_by_forward",
+    "grid_tensor",
+    "matricize",
+    "matricization_rank",
+    "numerical_rank",
+    "resolve_partition",
+    "singular_values",
+    "parameter_count",
+    "schedule_parameter_count",
+    "trainable_parameters",
+    "embed_cp_in_ht",
+    "patch_order",
+    "mirror_order",
+    "quadtree_order",
+    "ht_windows",
+    "truncated_windows",
+]

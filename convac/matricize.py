@@ -1,0 +1,277 @@
+"""Partitions, matricizations and numerical matricization ranks.
+
+``[A]_{I,J}`` has rows indexed by the modes in ``I`` (ascending, first mode most
+significant) and columns by the rest: ``A.permute(I + J).reshape(M^|I|, M^|J|)``.
+Its rank is a lower bound on the CP-rank of ``A``, hence on the width of any shallow
+ConvAC realising ``A`` (COLT 2016, Sec. 4).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .geometry import resolve_option
+
+__all__ = [
+    "Partition",
+    "PARTITIONS",
+    "resolve_partition",
+    "matricize",
+    "RankResult",
+    "numerical_rank",
+    "default_rtol",
+    "singular_values",
+    "matricization_rank",
+    "RANK_METHODS",
+]
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A partition of the modes ``0 .. n_modes-1`` into row modes and column modes."""
+
+    rows: tuple
+    cols: tuple
+
+    @property
+    def n_modes(self) -> int:
+        return len(self.rows) + len(self.cols)
+
+
+def _odd_even(n: int) -> tuple:
+    return tuple(range(0, n, 2))
+
+
+def _left_right(n: int) -> tuple:
+    return tuple(range(n // 2))
+
+
+PARTITIONS: dict[str, Callable[[int], tuple]] = {
+    "odd-even": _odd_even,
+    "left-right": _left_right,
+}
+"""Named partitions: row modes as a function of the number of modes.
+
+``odd-even`` takes modes 1, 3, 5, .. counted from 1 (0, 2, 4, .. from 0);
+``left-right`` the first half.
+"""
+
+
+def resolve_partition(partition, n_modes: int) -> Partition:
+    """Validate a partition and return its row and column modes.
+
+    Parameters
+    ----------
+    partition : str, sequence of int or Partition
+        ``"odd-even"``, ``"left-right"``, or the 0-based row modes ``I``.
+    n_modes : int
+        Order ``N`` of the tensor.
+
+    Returns
+    -------
+    Partition
+        ``rows`` ascending, ``cols`` the ascending complement.
+    """
+    if isinstance(partition, Partition):
+        if partition.n_modes != n_modes:
+            raise ValueError(
+                f"partition covers {partition.n_modes} modes, expected n_modes={n_modes}"
+            )
+        partition = partition.rows
+    if isinstance(partition, str):
+        rows = resolve_option(PARTITIONS, partition, "partition")(n_modes)
+    else:
+        if not isinstance(partition, (Sequence, np.ndarray, torch.Tensor)):
+            raise ValueError(
+                f"partition must be 'odd-even', 'left-right' or a sequence of row modes, "
+                f"got {partition!r}"
+            )
+        rows = []
+        for i, mode in enumerate(np.asarray(partition).reshape(-1).tolist()):
+            if isinstance(mode, bool) or not isinstance(mode, int):
+                raise ValueError(f"partition[{i}] must be an int mode, got {mode!r}")
+            if not 0 <= mode < n_modes:
+                raise ValueError(f"partition[{i}] = {mode} is not a mode in 0..{n_modes - 1}")
+            rows.append(mode)
+        if len(set(rows)) != len(rows):
+            dup = sorted({m for m in rows if rows.count(m) > 1})
+            raise ValueError(f"partition repeats mode(s) {dup}: {list(partition)}")
+        rows = tuple(sorted(rows))
+    if not rows:
+        raise ValueError(f"partition is empty; expected between 1 and {n_modes - 1} row modes")
+    if len(rows) == n_modes:
+        raise ValueError(
+            f"partition covers every mode 0..{n_modes - 1}; expected a proper subset as rows"
+        )
+    row_set = set(rows)
+    return Partition(rows, tuple(m for m in range(n_modes) if m not in row_set))
+
+
+def matricize(tensor, partition):
+    """Matricization ``[A]_{I,J}``.
+
+    Parameters
+    ----------
+    tensor : Tensor or ndarray, shape ``(M_1, .., M_N)``
+    partition : str, sequence of int or Partition
+        See :func:`resolve_partition`.
+
+    Returns
+    -------
+    Tensor or ndarray (same kind as ``tensor``), shape ``(prod M_I, prod M_J)``
+    """
+    if tensor.ndim < 2:
+        raise ValueError(f"matricize needs a tensor of order >= 2, got shape {tuple(tensor.shape)}")
+    part = resolve_partition(partition, tensor.ndim)
+    shape = tuple(tensor.shape)
+    n_rows = math.prod(shape[m] for m in part.rows)
+    perm = part.rows + part.cols
+    if isinstance(tensor, torch.Tensor):
+        return tensor.permute(*perm).reshape(n_rows, -1)  # (M^|I|, M^|J|)
+    return np.transpose(np.asarray(tensor), perm).reshape(n_rows, -1)  # (M^|I|, M^|J|)
+
+
+def default_rtol(shape) -> float:
+    """``max(shape) * eps(float64)``, numpy's ``matrix_rank`` convention."""
+    return max(shape) * float(np.finfo(np.float64).eps)
+
+
+@dataclass(frozen=True)
+class RankResult:
+    """A rank and what it rests on.
+
+    Attributes
+    ----------
+    rank : int
+    method : str
+        ``"dense"``, ``"structured"`` or ``"exact"``.
+    rtol : float or None
+        Relative tolerance: singular values ``> rtol * sigma_max`` count.  ``None``
+        for exact ranks, which need no tolerance.
+    singular_values : ndarray or None
+        All singular values, descending, where the method computed them.
+    margin : float
+        How far the decision is from the threshold: ``min(sigma_rank / threshold,
+        threshold / sigma_{rank+1})`` (``inf`` if exact or no value is near).
+    ambiguous : bool
+        True when ``margin`` is below the method's ambiguity factor: the numerical
+        rank decision is close and should not be trusted silently.
+    certified : str
+        What the number proves, in words.
+    """
+
+    rank: int
+    method: str
+    rtol: float | None = None
+    singular_values: np.ndarray | None = None
+    margin: float = math.inf
+    ambiguous: bool = False
+    certified: str = ""
+
+    def __int__(self) -> int:
+        return self.rank
+
+    def __index__(self) -> int:
+        return self.rank
+
+
+AMBIGUITY_FACTOR = 1e3
+"""A numerical rank is flagged ambiguous when a singular value lies within this factor
+of the threshold (on either side)."""
+
+
+def numerical_rank(
+    sv, rtol: float | None = None, shape=None, method: str = "dense",
+    ambiguity: float = AMBIGUITY_FACTOR,
+) -> RankResult:
+    """Numerical rank from singular values, with the margin of the decision.
+
+    Parameters
+    ----------
+    sv : array_like, shape ``(k,)``
+        Singular values (any order, non-negative).
+    rtol : float, optional
+        Relative tolerance; default :func:`default_rtol` of ``shape``.
+    shape : tuple, optional
+        Matrix shape, for the default tolerance.
+    ambiguity : float
+        Flag the result as ambiguous when a singular value is within this factor of
+        the threshold.
+    """
+    sv = np.sort(np.asarray(sv, dtype=np.float64).reshape(-1))[::-1]
+    if rtol is None:
+        rtol = default_rtol(shape if shape is not None else (len(sv),))
+    if sv.size == 0 or sv[0] == 0:
+        return RankResult(0, method, rtol, sv, math.inf, False,
+                          "numerical rank of a zero matrix")
+    threshold = rtol * sv[0]
+    rank = int(np.count_nonzero(sv > threshold))
+    above = sv[rank - 1] / threshold if rank else math.inf
+    below = threshold / sv[rank] if rank < sv.size and sv[rank] > 0 else math.inf
+    margin = float(min(above, below))
+    return RankResult(
+        rank, method, float(rtol), sv, margin, margin < ambiguity,
+        f"numerical rank: singular values > {rtol:.3g} * sigma_max",
+    )
+
+
+def singular_values(tensor, partition) -> np.ndarray:
+    """Singular values of ``[A]_{I,J}``, descending, float64.
+
+    Returns
+    -------
+    ndarray, shape ``(min(M^|I|, M^|J|),)``
+    """
+    mat = matricize(torch.as_tensor(tensor, dtype=torch.float64), partition)
+    return torch.linalg.svdvals(mat).numpy()
+
+
+def _dense_rank(net_or_tensor, partition, rtol=None, output: int = 0, **kwargs) -> RankResult:
+    from .network import ConvAC
+    from .tensors import coefficient_tensor
+
+    if isinstance(net_or_tensor, ConvAC):
+        tensor = coefficient_tensor(net_or_tensor, output, **kwargs)
+    else:
+        if kwargs:
+            raise ValueError(f"unexpected arguments for a tensor: {sorted(kwargs)}")
+        tensor = torch.as_tensor(net_or_tensor, dtype=torch.float64)
+    mat = matricize(tensor, partition)
+    sv = torch.linalg.svdvals(mat).numpy()
+    return numerical_rank(sv, rtol, tuple(mat.shape), "dense")
+
+
+RANK_METHODS: dict[str, Callable[..., RankResult]] = {"dense": _dense_rank}
+"""Rank methods by name; :mod:`convac.rank` adds ``structured``, ``exact`` and ``auto``."""
+
+
+def matricization_rank(
+    tensor_or_net, partition="odd-even", method: str = "dense", rtol: float | None = None,
+    **kwargs,
+) -> RankResult:
+    """Rank of the matricization ``[A]_{I,J}`` of a tensor or of a ConvAC's ``A^y``.
+
+    Parameters
+    ----------
+    tensor_or_net : Tensor, ndarray or ConvAC
+    partition : str or sequence of int, default "odd-even"
+    method : str, default "dense"
+        One of :data:`RANK_METHODS`.
+    rtol : float, optional
+        Relative singular-value tolerance (numerical methods); the default and the
+        value used are reported in the result.
+    **kwargs
+        Passed to the method (``output``, ``max_bytes`` for networks).
+
+    Returns
+    -------
+    RankResult
+        ``int(result)`` is the rank.
+    """
+    fn = resolve_option(RANK_METHODS, method, "rank method")
+    return fn(tensor_or_net, partition, rtol=rtol, **kwargs)

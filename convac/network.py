@@ -1,0 +1,277 @@
+"""Convolutional arithmetic circuits (ConvACs) as PyTorch modules.
+
+Level 0 applies a 1x1 conv to every patch, ``conv_0[i, g] = <a^{0,i,g}, rep[i, :]>``;
+level ``l >= 1`` multiplies the ``w_l`` nodes of each window (product pooling) and
+applies a 1x1 conv, ``conv_l[j, g] = <a^{l,j,g}, pool_{l-1}[j, :]>``.  The last conv is
+the output.  CP (shallow) networks have the schedule ``(N,)``; HT (deep) networks
+``(2, .., 2)``.
+
+Internally activations are laid out ``(nodes, batch, channels)`` so that every conv
+is one batched matmul over nodes and every pooling is a reduction over a contiguous
+window of nodes.
+
+References
+----------
+N. Cohen, O. Sharir, A. Shashua, "On the Expressive Power of Deep Learning: A Tensor
+Analysis", COLT 2016 (eq. 2-4; Appendix E for the log-space computation).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .geometry import PoolingSchedule, ht_windows, patch_order
+
+__all__ = ["ConvAC", "CPNet", "HTNet", "signed_log", "signed_log_conv"]
+
+
+def signed_log(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split ``x`` into ``(log|x|, sign(x))`` (``log 0 = -inf``, sign 0)."""
+    return torch.log(torch.abs(x)), torch.sign(x)
+
+
+def signed_log_conv(
+    log_abs: torch.Tensor, sign: torch.Tensor, weight: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """1x1 conv of signed log-magnitude activations, a signed log-sum-exp.
+
+    Parameters
+    ----------
+    log_abs, sign : Tensor, shape ``(nodes, batch, r_in)``
+    weight : Tensor, shape ``(nodes, r_out, r_in)``
+
+    Returns
+    -------
+    log_abs, sign : Tensor, shape ``(nodes, batch, r_out)``
+    """
+    shift = log_abs.amax(dim=-1, keepdim=True)  # (nodes, batch, 1)
+    shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
+    scaled = sign * torch.exp(log_abs - shift)  # (nodes, batch, r_in), entries in [-1, 1]
+    value = torch.bmm(scaled, weight.transpose(1, 2))  # (nodes, batch, r_out)
+    return shift + torch.log(torch.abs(value)), torch.sign(value)
+
+
+class ConvAC(nn.Module):
+    """A convolutional arithmetic circuit over patch features.
+
+    Parameters
+    ----------
+    n_patches : int
+        Number of patches ``N``.
+    n_channels : int
+        Representation channels ``M`` per patch.
+    windows : sequence of int
+        Pooling window sizes ``w_1 .. w_L`` (each >= 2, product ``N``).
+    ranks : int or sequence of int
+        Conv widths ``r_0 .. r_{L-1}``.
+    n_outputs : int, default 1
+        Number of outputs ``Y``.
+    shared : bool, default False
+        Share conv weights across the nodes of a level (convolutional) instead of one
+        weight per node (locally connected).
+    geometry : str or sequence of int, default "contiguous"
+        Pooling geometry: ``"contiguous"``, ``"mirror"`` or a permutation of the
+        patches; tree position ``p`` holds patch ``order[p]``.
+    seed : int, optional
+        Seed for the random initialisation (a private generator; the global RNG is
+        untouched).
+    dtype, device : optional
+        Parameter dtype (default ``torch.get_default_dtype()``) and device.
+
+    Notes
+    -----
+    Parameters: ``weights[0]`` has shape ``(N, r_0, M)`` (``(r_0, M)`` if shared),
+    ``weights[l]`` for ``1 <= l < L`` has ``(nodes_l, r_l, r_{l-1})`` (``(r_l, r_{l-1})``
+    if shared) and ``weights[L]`` has ``(Y, r_{L-1})``.  :meth:`level_weights` returns
+    the per-node view ``(nodes_l, r_l, r_{l-1})`` of any level.
+
+    Initialisation: leaf weights ``N(0, 1)``, other levels ``N(0, 1 / r_{l-1})``, so
+    that one-hot inputs give outputs of order one at any depth.
+    """
+
+    def __init__(
+        self,
+        n_patches: int,
+        n_channels: int,
+        windows,
+        ranks,
+        n_outputs: int = 1,
+        shared: bool = False,
+        geometry="contiguous",
+        seed: int | None = None,
+        dtype: torch.dtype | None = None,
+        device=None,
+    ):
+        super().__init__()
+        self.schedule = PoolingSchedule(n_patches, n_channels, tuple(windows), ranks, n_outputs)
+        if not isinstance(shared, bool):
+            raise ValueError(f"shared must be True or False, got {shared!r}")
+        self.shared = shared
+        self.geometry = geometry if isinstance(geometry, str) else "custom"
+        order = torch.as_tensor(patch_order(geometry, n_patches))
+        self.register_buffer("order", order, persistent=True)
+        s = self.schedule
+        shapes = []
+        for level in range(s.n_levels + 1):
+            fan_in = s.n_channels if level == 0 else s.widths[level - 1]
+            node_shape = (s.widths[level], fan_in)
+            per_node = level < s.n_levels and not shared
+            shapes.append(((s.nodes[level],) if per_node else ()) + node_shape)
+        kwargs = {"dtype": dtype, "device": device}
+        self.weights = nn.ParameterList([nn.Parameter(torch.empty(sh, **kwargs)) for sh in shapes])
+        self.reset_parameters(seed)
+
+    # -- configuration -------------------------------------------------------------
+    @property
+    def n_patches(self) -> int:
+        return self.schedule.n_patches
+
+    @property
+    def n_channels(self) -> int:
+        return self.schedule.n_channels
+
+    @property
+    def n_outputs(self) -> int:
+        return self.schedule.n_outputs
+
+    @property
+    def windows(self) -> tuple:
+        return self.schedule.windows
+
+    @property
+    def ranks(self) -> tuple:
+        return self.schedule.ranks
+
+    def extra_repr(self) -> str:
+        s = self.schedule
+        return (
+            f"n_patches={s.n_patches}, n_channels={s.n_channels}, windows={s.windows}, "
+            f"ranks={s.ranks}, n_outputs={s.n_outputs}, shared={self.shared}, "
+            f"geometry={self.geometry!r}"
+        )
+
+    @torch.no_grad()
+    def reset_parameters(self, seed: int | None = None) -> None:
+        """Draw new weights; ``seed`` makes them reproducible on any device."""
+        gen = torch.Generator(device="cpu")
+        if seed is None:
+            gen.seed()
+        else:
+            gen.manual_seed(int(seed))
+        for level, w in enumerate(self.weights):
+            std = 1.0 if level == 0 else w.shape[-1] ** -0.5
+            draw = torch.randn(w.shape, generator=gen, dtype=torch.float64) * std
+            w.copy_(draw.to(w.dtype))
+
+    def level_weights(self, level: int) -> torch.Tensor:
+        """Per-node weights of ``level``, shape ``(nodes_l, r_l, r_{l-1})`` (``r_{-1} = M``).
+
+        Shared weights are expanded (a view, no copy).  The top level has one node.
+        """
+        s = self.schedule
+        if not 0 <= level <= s.n_levels:
+            raise ValueError(f"level must be in 0..{s.n_levels}, got {level}")
+        w = self.weights[level]
+        if w.ndim == 2:
+            return w.unsqueeze(0).expand(s.nodes[level], *w.shape)
+        return w
+
+    # -- forward -------------------------------------------------------------------
+    def _leaves(self, features: torch.Tensor) -> torch.Tensor:
+        s = self.schedule
+        if features.ndim != 3 or tuple(features.shape[1:]) != (s.n_patches, s.n_channels):
+            raise ValueError(
+                f"features must have shape (batch, n_patches={s.n_patches}, "
+                f"n_channels={s.n_channels}), got {tuple(features.shape)}"
+            )
+        w0 = self.weights[0]
+        x = features.to(dtype=w0.dtype).index_select(1, self.order).transpose(0, 1)  # (N, B, M)
+        if self.shared:
+            return torch.matmul(x, w0.t())  # (N, B, r_0)
+        return torch.bmm(x, w0.transpose(1, 2))  # (N, B, r_0)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Network outputs.
+
+        Parameters
+        ----------
+        features : Tensor, shape ``(batch, n_patches, n_channels)``
+            Representation features ``rep[b, i, d] = f_d(x_i)``.
+
+        Returns
+        -------
+        Tensor, shape ``(batch, n_outputs)``
+        """
+        s = self.schedule
+        conv = self._leaves(features)  # (N, B, r_0)
+        for level, w in enumerate(s.windows, start=1):
+            n, b, r = conv.shape
+            pooled = conv.view(n // w, w, b, r).prod(dim=1)  # (n/w, B, r_{l-1})
+            weight = self.weights[level]
+            if weight.ndim == 2:  # shared, or the one-node top level
+                conv = torch.matmul(pooled, weight.t())  # (n/w, B, r_l)
+            else:
+                conv = torch.bmm(pooled, weight.transpose(1, 2))  # (n/w, B, r_l)
+        return conv[0]  # (B, Y)
+
+    def forward_log(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Outputs as signed log-magnitudes, for products too long for floating point.
+
+        Products become sums of ``log|x|`` (signs multiply) and each conv is a signed
+        log-sum-exp (COLT 2016, Appendix E), so no intermediate overflows or underflows.
+
+        Parameters
+        ----------
+        features : Tensor, shape ``(batch, n_patches, n_channels)``
+
+        Returns
+        -------
+        log_abs : Tensor, shape ``(batch, n_outputs)``
+            ``log |h_y(X)|`` (``-inf`` where the output is exactly zero).
+        sign : Tensor, shape ``(batch, n_outputs)``
+            ``sign(h_y(X))`` in ``{-1, 0, 1}``.
+        """
+        s = self.schedule
+        log_abs, sign = signed_log(self._leaves(features))  # (N, B, r_0) each
+        for level, w in enumerate(s.windows, start=1):
+            n, b, r = log_abs.shape
+            log_abs = log_abs.view(n // w, w, b, r).sum(dim=1)  # (n/w, B, r)
+            sign = sign.view(n // w, w, b, r).prod(dim=1)  # (n/w, B, r)
+            log_abs, sign = signed_log_conv(log_abs, sign, self.level_weights(level))
+        return log_abs[0], sign[0]  # (B, Y) each
+
+
+class CPNet(ConvAC):
+    """Shallow ConvAC: one global product pooling, a CP decomposition of width ``width``.
+
+    ``A^y = sum_k a^{1,y}_k a^{0,1,k} ⊗ .. ⊗ a^{0,N,k}``.  See :class:`ConvAC` for the
+    other parameters.
+    """
+
+    def __init__(self, n_patches: int, n_channels: int, width: int, n_outputs: int = 1,
+                 shared: bool = False, **kwargs):
+        super().__init__(n_patches, n_channels, (n_patches,), (width,), n_outputs, shared,
+                         **kwargs)
+
+    @property
+    def width(self) -> int:
+        return self.schedule.ranks[0]
+
+
+class HTNet(ConvAC):
+    """Deep ConvAC: pooling windows of ``window`` at every level, a Hierarchical-Tucker
+    decomposition (COLT 2016, eq. 4).
+
+    Parameters
+    ----------
+    ranks : int or sequence of int
+        ``r_0 .. r_{L-1}`` with ``L = log_window(N)``; an int for every level.
+    window : int, default 2
+        Window size of every level (4 gives 2x2 pooling over quad-tree ordered patches).
+    """
+
+    def __init__(self, n_patches: int, n_channels: int, ranks, n_outputs: int = 1,
+                 shared: bool = False, window: int = 2, **kwargs):
+        super().__init__(n_patches, n_channels, ht_windows(n_patches, window), ranks,
+                         n_outputs, shared, **kwargs)

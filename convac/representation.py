@@ -1,0 +1,150 @@
+"""Patch extraction and representation layers ``rep[i, d] = f_d(x_i)``.
+
+``nn.Sequential(Patches(...), Representation(...), HTNet(...))`` maps images
+``(batch, channels, H, W)`` to network outputs.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .geometry import quadtree_order, resolve_option
+
+__all__ = [
+    "Patches",
+    "OneHot",
+    "Identity",
+    "Linear",
+    "ReLU",
+    "Gaussian",
+    "REPRESENTATIONS",
+    "Representation",
+]
+
+PATCH_ORDERS = ("quadtree", "raster")
+
+
+class Patches(nn.Module):
+    """Non-overlapping (or strided) patches of images, flattened.
+
+    Parameters
+    ----------
+    patch_size : int
+        Side of a square patch.
+    stride : int, optional
+        Defaults to ``patch_size`` (non-overlapping).
+    order : {"quadtree", "raster"}
+        ``"quadtree"`` lists patches in Z order, so that windows of 4 are 2x2 pooling
+        windows (the patch grid must be square with a power-of-two side);
+        ``"raster"`` lists them row by row.
+
+    Shapes
+    ------
+    ``(batch, C, H, W) -> (batch, N, C * patch_size**2)``
+    """
+
+    def __init__(self, patch_size: int, stride: int | None = None, order: str = "quadtree"):
+        super().__init__()
+        if not isinstance(patch_size, int) or patch_size < 1:
+            raise ValueError(f"patch_size must be an int >= 1, got {patch_size!r}")
+        stride = patch_size if stride is None else stride
+        if not isinstance(stride, int) or stride < 1:
+            raise ValueError(f"stride must be an int >= 1, got {stride!r}")
+        resolve_option({o: o for o in PATCH_ORDERS}, order, "patch order")
+        self.patch_size, self.stride, self.order = patch_size, stride, order
+
+    def grid(self, height: int, width: int) -> tuple[int, int]:
+        """Patch grid ``(rows, cols)`` for an image of ``height x width``."""
+        rows = (height - self.patch_size) // self.stride + 1
+        cols = (width - self.patch_size) // self.stride + 1
+        if rows < 1 or cols < 1:
+            raise ValueError(
+                f"image {height}x{width} is smaller than patch_size={self.patch_size}"
+            )
+        return rows, cols
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.ndim != 4:
+            raise ValueError(
+                f"images must have shape (batch, channels, H, W), got {tuple(images.shape)}"
+            )
+        rows, cols = self.grid(images.shape[2], images.shape[3])
+        patches = F.unfold(images, self.patch_size, stride=self.stride)  # (B, C*p*p, rows*cols)
+        patches = patches.transpose(1, 2)  # (B, N, C*p*p), raster order
+        if self.order == "quadtree":
+            idx = torch.as_tensor(quadtree_order(rows, cols), device=images.device)
+            patches = patches.index_select(1, idx)  # (B, N, C*p*p), Z order
+        return patches
+
+    def extra_repr(self) -> str:
+        return f"patch_size={self.patch_size}, stride={self.stride}, order={self.order!r}"
+
+
+class OneHot(nn.Module):
+    """Indices ``(batch, N)`` in ``0..M-1`` to one-hot features ``(batch, N, M)``."""
+
+    def __init__(self, n_channels: int):
+        super().__init__()
+        self.n_channels = n_channels
+
+    def forward(self, indices: torch.Tensor) -> torch.Tensor:
+        if indices.dtype.is_floating_point or indices.ndim != 2:
+            raise ValueError(
+                f"one-hot input must be integer indices of shape (batch, n_patches), got "
+                f"{indices.dtype} {tuple(indices.shape)}"
+            )
+        return F.one_hot(indices, self.n_channels).to(torch.get_default_dtype())
+
+
+class Identity(nn.Module):
+    """``f_d(x) = x_d``: the patch itself (or given one-hot features) as representation."""
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        return patches
+
+
+class Linear(nn.Module):
+    """``f_d(x) = <w_d, x> + b_d``: a learned linear map per patch, ``(B, N, D) -> (B, N, M)``."""
+
+    def __init__(self, patch_dim: int, n_channels: int, bias: bool = True):
+        super().__init__()
+        self.linear = nn.Linear(patch_dim, n_channels, bias=bias)
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        return self.linear(patches)  # (B, N, M)
+
+
+class ReLU(Linear):
+    """``f_d(x) = max(0, <w_d, x> + b_d)``."""
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.linear(patches))  # (B, N, M)
+
+
+class Gaussian(nn.Module):
+    """``f_d(x) = exp(-||x - mu_d||^2 / (2 sigma_d^2))``, the similarity layer of COLT 2016."""
+
+    def __init__(self, patch_dim: int, n_channels: int, sigma: float = 1.0):
+        super().__init__()
+        self.means = nn.Parameter(torch.randn(n_channels, patch_dim))
+        self.log_sigma = nn.Parameter(torch.full((n_channels,), float(sigma)).log())
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        sq = (patches.unsqueeze(-2) - self.means).pow(2).sum(-1)  # (B, N, M)
+        return torch.exp(-sq / (2 * torch.exp(2 * self.log_sigma)))  # (B, N, M)
+
+
+REPRESENTATIONS = {
+    "one-hot": OneHot,
+    "identity": Identity,
+    "linear": Linear,
+    "relu": ReLU,
+    "gaussian": Gaussian,
+}
+
+
+def Representation(kind: str, *args, **kwargs) -> nn.Module:  # noqa: N802 (a factory)
+    """Build a representation layer by name (see :data:`REPRESENTATIONS`)."""
+    return resolve_option(REPRESENTATIONS, kind, "representation")(*args, **kwargs)
