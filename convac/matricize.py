@@ -156,11 +156,13 @@ class RankResult:
     singular_values : ndarray or None
         All singular values, descending, where the method computed them.
     margin : float
-        How far the decision is from the threshold: ``min(sigma_rank / threshold,
-        threshold / sigma_{rank+1})`` (``inf`` if exact or no value is near).
+        How clear the decision is: ``min(sigma_rank / threshold, sigma_rank /
+        sigma_{rank+1})``, the distance of the last counted singular value from the
+        threshold and the gap to the first discarded one (``inf`` when exact).
     ambiguous : bool
-        True when ``margin`` is below the method's ambiguity factor: the numerical
-        rank decision is close and should not be trusted silently.
+        True when ``margin`` is below :data:`AMBIGUITY_FACTOR`: the last counted value
+        is close to the noise floor or no clear gap separates counted from discarded
+        values, so another reasonable tolerance could give another rank.
     certified : str
         What the number proves, in words.
     """
@@ -181,8 +183,8 @@ class RankResult:
 
 
 AMBIGUITY_FACTOR = 1e3
-"""A numerical rank is flagged ambiguous when a singular value lies within this factor
-of the threshold (on either side)."""
+"""A numerical rank is flagged ambiguous when its margin (see :class:`RankResult`) is
+below this factor: the singular values do not fall off a cliff well above the threshold."""
 
 
 def numerical_rank(
@@ -200,8 +202,7 @@ def numerical_rank(
     shape : tuple, optional
         Matrix shape, for the default tolerance.
     ambiguity : float
-        Flag the result as ambiguous when a singular value is within this factor of
-        the threshold.
+        Flag the result as ambiguous when the margin is below this factor.
     """
     sv = np.sort(np.asarray(sv, dtype=np.float64).reshape(-1))[::-1]
     if rtol is None:
@@ -211,9 +212,9 @@ def numerical_rank(
                           "numerical rank of a zero matrix")
     threshold = rtol * sv[0]
     rank = int(np.count_nonzero(sv > threshold))
-    above = sv[rank - 1] / threshold if rank else math.inf
-    below = threshold / sv[rank] if rank < sv.size and sv[rank] > 0 else math.inf
-    margin = float(min(above, below))
+    tail = sv[rank] if rank < sv.size else 0.0
+    gap = sv[rank - 1] / tail if tail > 0 else math.inf
+    margin = float(min(sv[rank - 1] / threshold, gap))
     return RankResult(
         rank, method, float(rtol), sv, margin, margin < ambiguity,
         f"numerical rank: singular values > {rtol:.3g} * sigma_max",

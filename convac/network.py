@@ -104,7 +104,7 @@ class ConvAC(nn.Module):
         device=None,
     ):
         super().__init__()
-        self.schedule = PoolingSchedule(n_patches, n_channels, tuple(windows), ranks, n_outputs)
+        self.schedule = PoolingSchedule(n_patches, n_channels, windows, ranks, n_outputs)
         if not isinstance(shared, bool):
             raise ValueError(f"shared must be True or False, got {shared!r}")
         self.shared = shared
