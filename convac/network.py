@@ -111,6 +111,8 @@ class ConvAC(nn.Module):
         self.geometry = geometry if isinstance(geometry, str) else "custom"
         order = torch.as_tensor(patch_order(geometry, n_patches))
         self.register_buffer("order", order, persistent=True)
+        # the identity order needs no gather: skipping it saves a copy of the input
+        self._identity_order = bool(torch.equal(order, torch.arange(n_patches)))
         s = self.schedule
         shapes = []
         for level in range(s.n_levels + 1):
@@ -186,7 +188,10 @@ class ConvAC(nn.Module):
                 f"n_channels={s.n_channels}), got {tuple(features.shape)}"
             )
         w0 = self.weights[0]
-        x = features.to(dtype=w0.dtype).index_select(1, self.order).transpose(0, 1)  # (N, B, M)
+        x = features.to(dtype=w0.dtype)  # (B, N, M)
+        if not self._identity_order:
+            x = x.index_select(1, self.order)  # (B, N, M), tree order
+        x = x.transpose(0, 1)  # (N, B, M), a view
         if self.shared:
             return torch.matmul(x, w0.t())  # (N, B, r_0)
         return torch.bmm(x, w0.transpose(1, 2))  # (N, B, r_0)
@@ -205,10 +210,11 @@ class ConvAC(nn.Module):
         """
         s = self.schedule
         conv = self._leaves(features)  # (N, B, r_0)
-        for level, w in enumerate(s.windows, start=1):
+        for w, weight in zip(s.windows, list(self.weights)[1:], strict=True):
             n, b, r = conv.shape
-            pooled = conv.view(n // w, w, b, r).prod(dim=1)  # (n/w, B, r_{l-1})
-            weight = self.weights[level]
+            window = conv.view(n // w, w, b, r)  # (n/w, w, B, r_{l-1})
+            # for pairs, one multiply beats a reduction kernel
+            pooled = window[:, 0] * window[:, 1] if w == 2 else window.prod(dim=1)
             if weight.ndim == 2:  # shared, or the one-node top level
                 conv = torch.matmul(pooled, weight.t())  # (n/w, B, r_l)
             else:
