@@ -1,0 +1,253 @@
+"""The Eckart-Young floor: an error no CP of a given width can beat.
+
+For a CP ``B`` of width ``K`` every matricization ``[B]_{I,J}`` has rank ``<= K``, so by
+Eckart-Young ``||A - B||_F >= sqrt(sum_{i>K} sigma_i([A]_{I,J})^2)`` for every partition
+``(I, J)``; the floor is the largest of these over the partitions considered.  A fit
+error reported below it is a bug.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .matricize import Partition, resolve_partition
+from .network import ConvAC
+from .tensors import coefficient_tensor
+
+__all__ = [
+    "FloorResult",
+    "DENSE_FLOOR_MAX_BYTES",
+    "default_partitions",
+    "eckart_young_floor",
+    "eckart_young_floors",
+    "partition_spectra",
+]
+
+DENSE_FLOOR_MAX_BYTES = 64 * 1024**2
+"""Largest dense coefficient tensor (float64 bytes) the floor builds for a network;
+bigger networks need :func:`convac.rank.structured_singular_values`."""
+
+
+@dataclass(frozen=True)
+class FloorResult:
+    """Eckart-Young floor of a tensor for one CP width.
+
+    Attributes
+    ----------
+    value : float
+        Relative floor ``max_P sqrt(sum_{i>K} sigma_i([A]_P)^2) / ||A||_F``.
+    absolute : float
+        The same without the division by ``||A||_F``.
+    partition : Partition
+        The partition that gave the maximum.
+    width : int
+        ``K``.
+    norm : float
+        ``||A||_F``.
+    partitions : tuple of Partition
+        Every partition considered.
+    method : str
+        ``"dense"`` (SVD of the dense matricization) or ``"structured"`` (singular
+        values from the network's weights, :mod:`convac.rank`).
+    """
+
+    value: float
+    absolute: float
+    partition: Partition
+    width: int
+    norm: float
+    partitions: tuple
+    method: str
+
+
+def default_partitions(n_modes: int, n_samples: int = 8, seed: int = 0) -> tuple:
+    """Odd-even, left-right and up to ``n_samples`` seeded balanced partitions.
+
+    A partition and its complement have the same singular values, so each is listed
+    once, normalised to the side holding mode 0.  Balanced partitions put
+    ``n_modes // 2`` modes on one side; when there are at most ``n_samples`` of them
+    they are all taken.
+
+    Returns
+    -------
+    tuple of Partition
+    """
+    if isinstance(n_modes, bool) or not isinstance(n_modes, (int, np.integer)) or n_modes < 2:
+        raise ValueError(f"n_modes must be an integer >= 2, got {n_modes!r}")
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) \
+            or n_samples < 0:
+        raise ValueError(f"n_samples must be an integer >= 0, got {n_samples!r}")
+    seen, out = set(), []
+
+    def add(rows) -> None:
+        part = resolve_partition(tuple(int(r) for r in rows), n_modes)
+        key = part.rows if 0 in part.rows else part.cols
+        if key not in seen:
+            seen.add(key)
+            out.append(resolve_partition(key, n_modes))
+
+    add(resolve_partition("odd-even", n_modes).rows)
+    add(resolve_partition("left-right", n_modes).rows)
+    half = n_modes // 2
+    # balanced partitions up to complement; fewer than n_samples: take them all
+    n_balanced = math.comb(n_modes, half) // (2 if 2 * half == n_modes else 1)
+    rng = np.random.default_rng(seed)
+    target = len(out) + min(n_samples, n_balanced)
+    tries = 0
+    while len(out) < target and tries < 50 * (n_samples + 1):
+        add(rng.choice(n_modes, size=half, replace=False))
+        tries += 1
+    return tuple(out)
+
+
+def _structured_fn():
+    """``convac.rank.structured_singular_values`` if that module provides it, else None."""
+    try:
+        from . import rank
+    except ImportError:
+        return None
+    return getattr(rank, "structured_singular_values", None)
+
+
+def partition_spectra(tensor_or_net, partitions=None, n_samples: int = 8, seed: int = 0,
+                      output: int = 0, max_bytes: int = DENSE_FLOOR_MAX_BYTES):
+    """Singular values of ``[A]_P`` for each partition, and ``||A||_F``.
+
+    Parameters
+    ----------
+    tensor_or_net : ndarray, Tensor of shape ``(M_1, .., M_N)``, or ConvAC
+    partitions : sequence, optional
+        Partitions (names, row-mode sequences or :class:`Partition`); default
+        :func:`default_partitions`.
+    n_samples, seed : int
+        For the default partitions.
+    output : int
+        Network output ``y`` (networks only).
+    max_bytes : int
+        A network's dense coefficient tensor is built when it fits in this many bytes;
+        above it the structured singular values of :mod:`convac.rank` are used.
+
+    Returns
+    -------
+    partitions : tuple of Partition
+    spectra : list of ndarray, each shape ``(min(M^|I|, M^|J|),)``, descending
+    norm : float
+        ``||A||_F``.
+    method : str
+        ``"dense"`` or ``"structured"``.
+    """
+    tensor, net, method = None, None, "dense"
+    if isinstance(tensor_or_net, ConvAC):
+        net = tensor_or_net
+        n_modes = net.n_patches
+        if net.n_channels ** net.n_patches * 8 <= max_bytes:
+            tensor = coefficient_tensor(net, output, max_bytes=max_bytes)
+        else:
+            structured = _structured_fn()
+            if structured is None:
+                raise ValueError(
+                    f"the dense coefficient tensor of this network has {net.n_channels}^"
+                    f"{net.n_patches} entries, above max_bytes={max_bytes}, and "
+                    "convac.rank.structured_singular_values is not available; raise max_bytes"
+                )
+            method = "structured"
+    else:
+        if isinstance(tensor_or_net, torch.Tensor):
+            tensor = tensor_or_net.detach().to("cpu", torch.float64)
+        else:
+            tensor = torch.as_tensor(np.asarray(tensor_or_net, dtype=np.float64))
+        if tensor.ndim < 2:
+            raise ValueError(f"tensor must have order >= 2, got shape {tuple(tensor.shape)}")
+        if not bool(torch.isfinite(tensor).all()):
+            raise ValueError("tensor must have finite entries, got non-finite values")
+        n_modes = tensor.ndim
+    if partitions is None:
+        parts = default_partitions(n_modes, n_samples, seed)
+    else:
+        parts = tuple(resolve_partition(p, n_modes) for p in partitions)
+        if not parts:
+            raise ValueError("partitions must name at least one partition, got none")
+    spectra = []
+    for part in parts:
+        if method == "dense":
+            mat = tensor.permute(*(part.rows + part.cols))  # (M_I.., M_J..)
+            n_rows = math.prod(tensor.shape[m] for m in part.rows)
+            mat = mat.reshape(n_rows, -1)  # (M^|I|, M^|J|)
+            spectra.append(torch.linalg.svdvals(mat).numpy())
+        else:
+            sv = structured(net, part.rows, output=output)
+            sv = np.sort(np.asarray(sv, dtype=np.float64).reshape(-1))[::-1]
+            spectra.append(sv)
+    if method == "dense":
+        norm = float(torch.linalg.vector_norm(tensor))
+    else:
+        norm = float(np.sqrt(np.sum(spectra[0] ** 2)))
+    return parts, spectra, norm, method
+
+
+def _floor_from_spectra(parts, spectra, norm, method, width) -> FloorResult:
+    tails = [float(np.sqrt(np.sum(sv[width:] ** 2))) for sv in spectra]
+    best = int(np.argmax(tails))
+    absolute = tails[best]
+    value = absolute / norm if norm > 0 else 0.0
+    return FloorResult(value, absolute, parts[best], int(width), norm, tuple(parts), method)
+
+
+def _check_width(width) -> int:
+    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
+        raise ValueError(f"width must be an integer >= 1, got {width!r}")
+    return int(width)
+
+
+def eckart_young_floor(tensor_or_net, width: int, partitions=None, n_samples: int = 8,
+                       seed: int = 0, output: int = 0,
+                       max_bytes: int = DENSE_FLOOR_MAX_BYTES) -> FloorResult:
+    """Relative error below which no CP of width ``K`` can fit ``A``.
+
+    Parameters
+    ----------
+    tensor_or_net : ndarray, Tensor of shape ``(M_1, .., M_N)``, or ConvAC
+        A network stands for its coefficient tensor ``A^y`` (dense when it fits in
+        ``max_bytes``, else structured singular values from :mod:`convac.rank`).
+    width : int
+        CP width ``K >= 1``.
+    partitions : sequence, optional
+        Default: odd-even, left-right and ``n_samples`` seeded balanced partitions.
+    n_samples : int, default 8
+    seed : int, default 0
+    output : int, default 0
+    max_bytes : int, default :data:`DENSE_FLOOR_MAX_BYTES`
+
+    Returns
+    -------
+    FloorResult
+        ``value = max_P sqrt(sum_{i>K} sigma_i([A]_P)^2) / ||A||_F``.
+
+    Notes
+    -----
+    Any CP ``B`` of width ``K`` has ``rank [B]_P <= K``, hence (Eckart-Young)
+    ``||A - B||_F >= ||[A]_P - [B]_P||_F >= sqrt(sum_{i>K} sigma_i([A]_P)^2)``.
+    """
+    width = _check_width(width)
+    parts, spectra, norm, method = partition_spectra(tensor_or_net, partitions, n_samples,
+                                                     seed, output, max_bytes)
+    return _floor_from_spectra(parts, spectra, norm, method, width)
+
+
+def eckart_young_floors(tensor_or_net, widths, partitions=None, n_samples: int = 8,
+                        seed: int = 0, output: int = 0,
+                        max_bytes: int = DENSE_FLOOR_MAX_BYTES) -> list:
+    """:func:`eckart_young_floor` for several widths, with one SVD per partition.
+
+    Returns
+    -------
+    list of FloorResult, one per width
+    """
+    widths = [_check_width(w) for w in widths]
+    parts, spectra, norm, method = partition_spectra(tensor_or_net, partitions, n_samples,
+                                                     seed, output, max_bytes)
+    return [_floor_from_spectra(parts, spectra, norm, method, w) for w in widths]

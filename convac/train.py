@@ -1,0 +1,379 @@
+"""Fitting ConvACs by gradient: a student network trained on a teacher's outputs.
+
+Features are random patch features (``N(0, 1)``, seeded) or real ones: scikit-learn's
+bundled 8x8 digits cut into patches (:class:`~convac.representation.Patches`) and passed
+through a fixed representation.  The objective is the squared relative error
+``||pred - target||^2 / ||target||^2`` of each batch, and the figure reported is the
+held-out relative error ``||pred - target|| / ||target||`` on a split never trained on.
+
+Long products over- or underflow; in log space (:meth:`ConvAC.forward_log`) both
+prediction and target are ``(log|h|, sign)`` pairs and the relative error is evaluated
+after a common shift by the largest log-magnitude, which leaves the ratio unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .geometry import resolve_option
+from .network import ConvAC
+from .representation import Patches
+
+__all__ = [
+    "TrainResult",
+    "LOG_SPACE_PATCHES",
+    "random_features",
+    "digits_features",
+    "DIGITS_REPRESENTATIONS",
+    "relative_error",
+    "train_student",
+]
+
+LOG_SPACE_PATCHES = 32
+_ETA = 1e-2
+"""Final learning rate of the cosine decay, as a fraction of ``lr``."""
+"""``log_space="auto"`` computes in log space from this many patches on."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Outcome of :func:`train_student`.
+
+    Attributes
+    ----------
+    held_out_error : float
+        ``||pred - target|| / ||target||`` on the held-out split (float64 evaluation).
+    train_error : float
+        The same on the training split.
+    losses : tuple of float
+        Training objective (squared relative error of the batch) at every step.
+    steps, batch_size : int
+    lr : float
+    seed : int
+    n_train, n_test : int
+    log_space : bool
+        Whether training and evaluation ran in log space.
+    device : str
+    dtype : str
+    student : ConvAC
+        The trained copy of the student (the network passed in is left untouched).
+    """
+
+    held_out_error: float
+    train_error: float
+    losses: tuple
+    steps: int
+    batch_size: int
+    lr: float
+    seed: int
+    n_train: int
+    n_test: int
+    log_space: bool
+    device: str
+    dtype: str
+    student: ConvAC
+
+
+def random_features(n_samples: int, n_patches: int, n_channels: int, seed: int = 0,
+                    dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """Seeded standard-normal patch features, shape ``(n_samples, N, M)``."""
+    gen = torch.Generator().manual_seed(int(seed))
+    draw = torch.randn((n_samples, n_patches, n_channels), generator=gen,
+                       dtype=torch.float64)  # (B, N, M)
+    return draw.to(dtype)
+
+
+def _affine_rep(patches: torch.Tensor, n_channels: int, gen) -> torch.Tensor:
+    """``f_0 = 1``, ``f_d = x_d``: pixels plus a constant channel (blank patches are not
+    zero vectors, so products over patches do not vanish)."""
+    dim = patches.shape[-1] + 1
+    if n_channels not in (None, dim):
+        raise ValueError(f"the affine representation has n_channels={dim} (patch pixels + 1), "
+                         f"got n_channels={n_channels}")
+    ones = torch.ones(*patches.shape[:2], 1, dtype=patches.dtype)  # (B, N, 1)
+    return torch.cat([ones, patches], dim=-1)  # (B, N, D + 1)
+
+
+def _gaussian_rep(patches: torch.Tensor, n_channels: int, gen) -> torch.Tensor:
+    """Gaussian similarity to ``M`` templates drawn from the patches themselves."""
+    m = 4 if n_channels is None else n_channels
+    flat = patches.reshape(-1, patches.shape[-1])  # (B*N, D)
+    idx = torch.randperm(flat.shape[0], generator=gen)[:m]
+    means = flat[idx]  # (M, D)
+    sq = torch.cdist(flat, means).pow(2)  # (B*N, M)
+    sigma2 = torch.median(sq).clamp_min(1e-12)
+    feats = torch.exp(-sq / (2 * sigma2))  # (B*N, M)
+    return feats.reshape(*patches.shape[:2], m)  # (B, N, M)
+
+
+DIGITS_REPRESENTATIONS = {"gaussian": _gaussian_rep, "affine": _affine_rep}
+"""Fixed representations for :func:`digits_features`: ``gaussian`` (similarity to ``M``
+patches drawn with the seed, ``2 sigma^2`` twice the median squared distance; default
+``M = 4``) and ``affine`` (a constant channel and the pixels, ``M = patch_size**2 + 1``)."""
+
+
+def digits_features(patch_size: int = 2, representation: str = "gaussian",
+                    n_channels: int | None = None, seed: int = 0,
+                    dtype: torch.dtype = torch.float64):
+    """Patch features of scikit-learn's bundled 8x8 digits (1797 images).
+
+    Pixels are scaled to ``[0, 1]``, cut into non-overlapping ``patch_size`` patches in
+    quad-tree order and mapped by a fixed (not trained) representation.
+
+    Returns
+    -------
+    features : Tensor, shape ``(1797, N, M)``, ``N = (8 / patch_size)^2``
+    labels : Tensor, int64, shape ``(1797,)``
+    """
+    from sklearn.datasets import load_digits
+
+    fn = resolve_option(DIGITS_REPRESENTATIONS, representation, "digits representation")
+    if patch_size not in (1, 2, 4, 8):
+        raise ValueError(f"patch_size must divide 8 into a power-of-two grid (1, 2, 4 or 8), "
+                         f"got {patch_size!r}")
+    digits = load_digits()
+    images = torch.as_tensor(digits.images, dtype=torch.float64) / 16.0  # (B, 8, 8)
+    patches = Patches(patch_size)(images.unsqueeze(1))  # (B, N, p*p), quad-tree order
+    gen = torch.Generator().manual_seed(int(seed))
+    feats = fn(patches, n_channels, gen)  # (B, N, M)
+    return feats.to(dtype), torch.as_tensor(digits.target, dtype=torch.int64)
+
+
+def relative_error(pred, target) -> torch.Tensor:
+    """``||pred - target|| / ||target||``; pairs ``(log|h|, sign)`` are compared in log
+    space after a common shift by the largest finite log-magnitude."""
+    if isinstance(pred, tuple):
+        (lp, sp), (lt, st) = pred, target
+        both = torch.cat([lp.reshape(-1), lt.reshape(-1)])
+        finite = both[torch.isfinite(both)]
+        shift = finite.max().detach() if finite.numel() else torch.zeros((), dtype=lp.dtype)
+        pred = sp * torch.exp(lp - shift)  # (B, Y), |entries| <= 1
+        target = st * torch.exp(lt - shift)  # (B, Y)
+    return torch.linalg.vector_norm(pred - target) / torch.linalg.vector_norm(target)
+
+
+def _check_pair(student: ConvAC, teacher: ConvAC | None, features, targets) -> None:
+    if not isinstance(student, ConvAC):
+        raise ValueError(f"student must be a convac.ConvAC, got {type(student).__name__}")
+    if teacher is not None:
+        if not isinstance(teacher, ConvAC):
+            raise ValueError(f"teacher must be a convac.ConvAC, got {type(teacher).__name__}")
+        for what in ("n_patches", "n_channels", "n_outputs"):
+            a, b = getattr(student, what), getattr(teacher, what)
+            if a != b:
+                raise ValueError(f"student {what}={a} differs from teacher {what}={b}")
+    elif targets is None:
+        raise ValueError("give a teacher or targets, got neither")
+    if features is not None:
+        if features.ndim != 3 or tuple(features.shape[1:]) != (student.n_patches,
+                                                                 student.n_channels):
+            raise ValueError(
+                f"features must have shape (n_samples, n_patches={student.n_patches}, "
+                f"n_channels={student.n_channels}), got {tuple(features.shape)}"
+            )
+
+
+def _positive(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+@torch.no_grad()
+def _match_scale(model: ConvAC, x: torch.Tensor, y, log_space: bool) -> None:
+    """Rescale ``model`` by the least-squares factor ``alpha = <p, t> / <p, p>`` between its
+    outputs ``p`` and the targets ``t``, spread evenly over the leaves.
+
+    Every leaf enters each product once, so leaves times ``|alpha|^(1/N)`` scale the
+    outputs by ``|alpha|``; the sign goes to the output layer.  Computed with each side
+    shifted by its own largest log-magnitude, so no product overflows.
+    """
+    if log_space:
+        (lp, sp), (lt, st) = model.forward_log(x), y
+    else:
+        p, t = model(x), y
+        lp, sp, lt, st = torch.log(p.abs()), torch.sign(p), torch.log(t.abs()), torch.sign(t)
+    cp, ct = lp[torch.isfinite(lp)], lt[torch.isfinite(lt)]
+    if cp.numel() == 0 or ct.numel() == 0:
+        return
+    cp, ct = cp.max(), ct.max()
+    p, t = sp * torch.exp(lp - cp), st * torch.exp(lt - ct)  # (B, Y) each, |entries| <= 1
+    inner = float((p * t).sum())
+    if inner == 0.0:
+        return
+    log_alpha = math.log(abs(inner)) - math.log(float((p * p).sum())) + float(ct - cp)
+    model.weights[0].mul_(math.exp(log_alpha / model.n_patches))
+    if inner < 0:
+        model.weights[-1].neg_()
+
+
+def _adam(model, x_train, y_train, steps, bs, lr, gen, log_space, progress, desc) -> tuple:
+    """Adam on seeded mini-batches with cosine decay; returns the loss of every step."""
+    from tqdm.auto import tqdm
+
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=lr * _ETA)
+    forward = model.forward_log if log_space else model.forward
+    n_train = x_train.shape[0]
+    device = x_train.device
+    losses = []
+    bar = tqdm(range(steps), disable=not progress, desc=desc, leave=False)
+    order, pos = torch.randperm(n_train, generator=gen), 0
+    for _ in bar:
+        if pos + bs > n_train:
+            order, pos = torch.randperm(n_train, generator=gen), 0
+        idx = order[pos:pos + bs].to(device)
+        pos += bs
+        yb = tuple(t[idx] for t in y_train) if log_space else y_train[idx]
+        loss = relative_error(forward(x_train[idx]), yb) ** 2
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        value = float(loss.detach())
+        losses.append(value)
+        if progress:
+            bar.set_postfix(loss=f"{value:.3g}", refresh=False)
+    bar.close()
+    return tuple(losses)
+
+
+def train_student(
+    student: ConvAC,
+    teacher: ConvAC | None = None,
+    *,
+    features=None,
+    targets=None,
+    n_samples: int = 2048,
+    test_fraction: float = 0.25,
+    steps: int = 1000,
+    batch_size: int = 256,
+    lr: float = 1e-2,
+    seed: int = 0,
+    device="cpu",
+    dtype: torch.dtype = torch.float64,
+    log_space="auto",
+    progress: bool = True,
+    n_restarts: int = 1,
+    match_scale: bool = True,
+) -> TrainResult:
+    """Train a copy of ``student`` with Adam to reproduce a teacher's outputs.
+
+    Parameters
+    ----------
+    student : ConvAC
+        Its initial weights are used as they are (seed it at construction).
+    teacher : ConvAC, optional
+        Gives the targets ``teacher(features)``; must match the student's ``n_patches``,
+        ``n_channels`` and ``n_outputs``.
+    features : Tensor, shape ``(S, N, M)``, optional
+        Default: ``n_samples`` seeded standard-normal features (:func:`random_features`).
+    targets : Tensor, shape ``(S, Y)``, optional
+        Instead of a teacher.
+    n_samples : int, default 2048
+        Random features drawn when ``features`` is not given.
+    test_fraction : float, default 0.25
+        Held-out share of the samples (a seeded permutation decides which).
+    steps, batch_size : int
+        Adam steps on mini-batches drawn with the seed (cosine learning-rate decay).
+    lr : float, default 1e-2
+    seed : int, default 0
+        Seeds the features, the split and the batches.
+    device : str or torch.device, default "cpu"
+    dtype : torch.float32 or torch.float64, default float64
+        Training dtype; evaluation is float64.
+    log_space : bool or "auto"
+        Train and evaluate with :meth:`ConvAC.forward_log`; ``"auto"`` does so from
+        :data:`LOG_SPACE_PATCHES` patches on.
+    progress : bool, default True
+        Show a tqdm progress bar.
+    n_restarts : int, default 1
+        Restart 0 starts from the student's own weights, restart ``r >= 1`` from
+        ``reset_parameters(seed + r)``; the restart with the lowest final training error
+        is kept.
+    match_scale : bool, default True
+        Before training, rescale each start by the least-squares factor between its
+        outputs and the training targets (leaves times ``|alpha|^(1/N)``, sign to the
+        output layer), so Adam does not spend its steps on the overall scale.
+
+    Returns
+    -------
+    TrainResult
+    """
+    if isinstance(features, np.ndarray):
+        features = torch.as_tensor(features)
+    _check_pair(student, teacher, features, targets)
+    steps, batch_size = _positive(steps, "steps"), _positive(batch_size, "batch_size")
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    if not (isinstance(test_fraction, float) and 0 < test_fraction < 1):
+        raise ValueError(f"test_fraction must be a float in (0, 1), got {test_fraction!r}")
+    if not (isinstance(lr, (int, float)) and lr > 0):
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+    if log_space == "auto":
+        log_space = student.n_patches >= LOG_SPACE_PATCHES
+    if not isinstance(log_space, bool):
+        raise ValueError(f"log_space must be True, False or 'auto', got {log_space!r}")
+    device = torch.device(device)
+    gen = torch.Generator().manual_seed(int(seed))
+    if features is None:
+        features = random_features(_positive(n_samples, "n_samples"), student.n_patches,
+                                   student.n_channels, seed)
+    feats = features.detach().to("cpu", torch.float64)  # (S, N, M)
+    n_total = feats.shape[0]
+    n_test = max(1, round(test_fraction * n_total))
+    if n_total - n_test < 1:
+        raise ValueError(f"need at least 2 samples to split, got {n_total}")
+    perm = torch.randperm(n_total, generator=gen)
+    test_idx, train_idx = perm[:n_test], perm[n_test:]
+
+    with torch.no_grad():
+        if targets is None:
+            ref = copy.deepcopy(teacher).to("cpu", torch.float64)
+            target = ref.forward_log(feats) if log_space else ref(feats)
+        else:
+            target = torch.as_tensor(targets).detach().to("cpu", torch.float64)
+            if target.ndim != 2 or target.shape != (n_total, student.n_outputs):
+                raise ValueError(f"targets must have shape (n_samples={n_total}, n_outputs="
+                                 f"{student.n_outputs}), got {tuple(target.shape)}")
+            if log_space:
+                target = (torch.log(target.abs()), torch.sign(target))
+
+    def take(idx, dev=None, dt=None):
+        def one(t):
+            return t[idx].to(dev or t.device, dt or t.dtype)
+        return tuple(one(t) for t in target) if log_space else one(target)
+
+    x_train = feats[train_idx].to(device, dtype)  # (S_train, N, M)
+    y_train = take(train_idx, device, dtype)
+    n_train = x_train.shape[0]
+    bs = min(batch_size, n_train)
+    best = None
+    for restart in range(_positive(n_restarts, "n_restarts")):
+        model = copy.deepcopy(student).to(device, dtype)
+        if restart:
+            model.reset_parameters(seed + restart)
+        if match_scale:
+            _match_scale(model, x_train, y_train, log_space)
+        losses = _adam(model, x_train, y_train, steps, bs, lr, gen, log_space,
+                       progress, f"train {restart + 1}/{n_restarts}")
+        with torch.no_grad():
+            ev = copy.deepcopy(model).to("cpu", torch.float64)
+            ev_fwd = ev.forward_log if log_space else ev.forward
+            train = float(relative_error(ev_fwd(feats[train_idx]), take(train_idx)))
+            held = float(relative_error(ev_fwd(feats[test_idx]), take(test_idx)))
+        train_key = train if math.isfinite(train) else math.inf
+        if best is None or train_key < best[0]:
+            best = (train_key, train, held, losses, model)
+    _, train, held, losses, model = best
+    return TrainResult(
+        held_out_error=held, train_error=train, losses=losses, steps=steps,
+        batch_size=bs, lr=float(lr), seed=int(seed), n_train=int(n_train), n_test=int(n_test),
+        log_space=log_space, device=str(device), dtype=str(dtype).replace("torch.", ""),
+        student=model,
+    )
