@@ -69,3 +69,16 @@ __all__ = [
     "ht_windows",
     "truncated_windows",
 ]
+
+# fit error: CP-ALS, Eckart-Young floor, gradient training, width sweeps
+from .fit import CPFit, fit_cp, load_cp_factors  # noqa: E402
+from .floor import FloorResult, eckart_young_floor, eckart_young_floors  # noqa: E402
+from .sweep import ConverseResult, SweepResult, ht_fits_cp, width_sweep  # noqa: E402
+from .train import TrainResult, digits_features, random_features, train_student  # noqa: E402
+
+__all__ += [
+    "CPFit", "fit_cp", "load_cp_factors",
+    "FloorResult", "eckart_young_floor", "eckart_young_floors",
+    "TrainResult", "train_student", "random_features", "digits_features",
+    "SweepResult", "ConverseResult", "width_sweep", "ht_fits_cp",
+]

@@ -14,6 +14,7 @@ __all__ = ["main", "COMMAND_MODULES"]
 
 COMMAND_MODULES = (
     "convac.table",
+    "convac.sweep",
 )
 
 
