@@ -15,6 +15,8 @@ __all__ = ["main", "COMMAND_MODULES"]
 COMMAND_MODULES = (
     "convac.table",
     "convac.sweep",
+    "convac.report",
+    "convac.gate",
 )
 
 

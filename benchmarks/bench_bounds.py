@@ -1,0 +1,50 @@
+"""Rank bounds (``convac.bounds``): min-cut upper bounds and CP-rank bounds.
+
+Tracked: ``min-cut bound - measured rank`` (>= 0 always; 0 expected for generic weights,
+Levine et al. 2018; lower is better) and the CP-rank lower bound itself (any change is a
+bug).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from convac import HTNet, matricization_rank
+
+from ._common import require
+
+
+class MinCutGap:
+    """``min_cut_bound(net, partition) - rank`` for seeded HT networks (M = 2, r = 2).
+
+    0 expected; lower is better (a negative value would be a bug in either).
+    """
+
+    params = ([4, 8, 16], ["odd-even", "left-right"])
+    param_names = ["N", "partition"]
+    unit = "rank deficit"
+
+    def setup(self, n, partition):
+        self.bound = require("convac.bounds", "min_cut_bound")
+        self.net = HTNet(n, 2, 2, seed=0, dtype=torch.float64)
+
+    def track_min_cut_gap(self, n, partition):
+        """Min-cut bound minus measured rank: 0 expected; lower is better."""
+        rank = int(matricization_rank(self.net, partition).rank)
+        return int(self.bound(self.net, partition)) - rank
+
+
+class CPRankBounds:
+    """``cp_rank_bounds(net).lower`` for seeded HT networks: any change is a bug."""
+
+    params = ([4, 8, 16],)
+    param_names = ["N"]
+    unit = "rank"
+
+    def setup(self, n):
+        self.bounds = require("convac.bounds", "cp_rank_bounds")
+        self.net = HTNet(n, 2, 2, seed=0, dtype=torch.float64)
+
+    def track_cp_rank_lower_bound(self, n):
+        """Certified lower bound on the CP rank. Any change is a bug."""
+        return int(self.bounds(self.net).lower)

@@ -1,0 +1,354 @@
+"""``convac gate BASE HEAD``: a CI regression gate over two commits' asv results.
+
+Each metric gets a rule from its kind (asv 0.6.6 counts every number as lower-is-better,
+so the suite's tracked numbers are designed to be lower-is-better or change-is-a-bug):
+
+=====================================  =============================================
+benchmark                              rule
+=====================================  =============================================
+``track_*`` with unit ``rank``,        exact: any change is a regression
+``rank deficit``, ``parameters``,
+``width``
+``track_*`` with unit                  one-sided relative tolerance ``rtol``: a rise
+``relative error``                     beyond it is a regression, a fall an improvement
+``track_*`` with unit                  two-sided relative tolerance ``rtol``: any change
+``relative floor`` (and other units)   beyond it is a regression
+``time_*``, ``peakmem_*``              a factor, only when ``--time-factor`` /
+                                       ``--mem-factor`` is given; else reported only
+=====================================  =============================================
+
+A measurement that succeeded on BASE and failed (or vanished) on HEAD is a regression for
+every judged metric.  ``asv compare`` always exits 0 and ``asv continuous`` knows no
+per-metric rules, hence this command; it benchmarks both commits with ``asv run`` (not
+``--python=same``, which cannot build other commits) or, with ``--no-run``, reads the
+results already stored.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from .report.results import CommitResults, load_benchmarks, load_commit
+
+__all__ = [
+    "EXACT_UNITS",
+    "ONE_SIDED_UNITS",
+    "Rule",
+    "Row",
+    "rule_for",
+    "compare",
+    "format_rows",
+    "resolve_commit",
+    "asv_machine_name",
+    "run_asv",
+    "gate",
+    "register",
+]
+
+EXACT_UNITS = frozenset({"rank", "rank deficit", "parameters", "width"})
+"""Units of tracked numbers that must not change at all."""
+
+ONE_SIDED_UNITS = frozenset({"relative error"})
+"""Units of tracked numbers where only a rise is a regression."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one metric is judged.
+
+    ``kind`` is ``"exact"``, ``"rise"`` (one-sided relative tolerance), ``"change"``
+    (two-sided relative tolerance), ``"factor"`` (timing/memory with a factor) or
+    ``"info"`` (reported, never judged).
+    """
+
+    kind: str
+    tolerance: float = 0.0
+
+    def describe(self) -> str:
+        if self.kind == "exact":
+            return "exact"
+        if self.kind in ("rise", "change"):
+            sign = "+" if self.kind == "rise" else "±"
+            return f"rtol {sign}{self.tolerance:g}"
+        if self.kind == "factor":
+            return f"x{self.tolerance:g}"
+        return "info"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One compared measurement."""
+
+    name: str
+    params: tuple
+    base: float | None
+    head: float | None
+    rule: Rule
+    status: str  # "ok", "regression", "improved", "fixed", "new", "gone", "info", "skipped"
+
+    @property
+    def regression(self) -> bool:
+        return self.status == "regression"
+
+
+def rule_for(bench_type: str, unit: str, rtol: float, time_factor: float | None,
+             mem_factor: float | None) -> Rule:
+    """The :class:`Rule` for a benchmark of asv type ``bench_type`` and ``unit``."""
+    if bench_type == "time":
+        return Rule("factor", time_factor) if time_factor else Rule("info")
+    if bench_type in ("peakmem", "mem"):
+        return Rule("factor", mem_factor) if mem_factor else Rule("info")
+    if unit in EXACT_UNITS:
+        return Rule("exact")
+    if unit in ONE_SIDED_UNITS:
+        return Rule("rise", rtol)
+    return Rule("change", rtol)
+
+
+def _usable(v) -> bool:
+    return v is not None and not math.isnan(v)
+
+
+def _judge(base, head, rule: Rule, atol: float) -> str:
+    if not _usable(base) and not _usable(head):
+        return "skipped"
+    if rule.kind == "info":
+        return "info"
+    if not _usable(base):
+        return "new" if head is not None else "skipped"
+    if not _usable(head):
+        return "regression"  # base had a value: failed, skipped or gone on head
+    if rule.kind == "exact":
+        return "ok" if head == base else "regression"
+    if rule.kind == "factor":
+        if head > base * rule.tolerance:
+            return "regression"
+        return "improved" if head * rule.tolerance < base else "ok"
+    bound = rule.tolerance * abs(base) + atol
+    if head > base + bound:
+        return "regression"
+    if head < base - bound:
+        return "improved" if rule.kind == "rise" else "regression"
+    return "ok"
+
+
+def compare(base: CommitResults, head: CommitResults, benchmarks: dict, rtol: float = 1e-4,
+            atol: float = 1e-9, time_factor: float | None = None,
+            mem_factor: float | None = None, bench: str | None = None) -> list:
+    """Compare every measurement of ``base`` and ``head``.
+
+    Parameters
+    ----------
+    base, head : CommitResults
+    benchmarks : dict
+        ``{name: BenchmarkInfo}`` (``benchmarks.json``); a name missing there is judged
+        from its prefix (``time_``, ``peakmem_``, else tracked with the ``change`` rule).
+    rtol, atol : float
+        Tolerances of the ``rise`` and ``change`` rules.
+    time_factor, mem_factor : float, optional
+        Judge ``time_*`` / ``peakmem_*`` against ``factor * base``; unjudged if omitted.
+    bench : str, optional
+        Regular expression; only benchmark names matching it are compared.
+
+    Returns
+    -------
+    list of Row
+    """
+    for label, value in (("rtol", rtol), ("atol", atol)):
+        if not value >= 0:
+            raise ValueError(f"{label} must be >= 0, got {value}")
+    for label, value in (("time_factor", time_factor), ("mem_factor", mem_factor)):
+        if value is not None and not value >= 1:
+            raise ValueError(f"{label} must be >= 1, got {value}")
+    pattern = re.compile(bench) if bench else None
+    keys = sorted(set(base.values) | set(head.values), key=lambda k: (k[0], repr(k[1])))
+    rows = []
+    for name, params in keys:
+        if pattern is not None and not pattern.search(name):
+            continue
+        info = benchmarks.get(name)
+        short = name.rsplit(".", 1)[-1]
+        btype = info.type if info else short.split("_", 1)[0]
+        unit = info.unit if info else ""
+        rule = rule_for(btype, unit, rtol, time_factor, mem_factor)
+        b, h = base.get(name, params), head.get(name, params)
+        bv = b.value if b is not None else None
+        hv = h.value if h is not None else None
+        if b is None and h is not None:
+            status = "new" if _usable(hv) and rule.kind != "info" else _judge(bv, hv, rule, atol)
+        elif h is None and b is not None and _usable(bv) and rule.kind != "info":
+            status = "regression"  # the measurement vanished
+        else:
+            status = _judge(bv, hv, rule, atol)
+        rows.append(Row(name, params, bv, hv, rule, status))
+    return rows
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "failed"
+    if math.isnan(v):
+        return "n/a"
+    if v == int(v) and abs(v) < 1e15:
+        return str(int(v))
+    return f"{v:.4g}"
+
+
+def format_rows(rows: list, show_all: bool = False) -> str:
+    """A plain-text table: judged rows that are not ``ok`` (or every row with ``show_all``)
+    and a one-line summary."""
+    shown = [r for r in rows if show_all or r.status not in ("ok", "info", "skipped")]
+    head = ("status", "benchmark", "params", "base", "head", "ratio", "rule")
+    cells = []
+    for r in shown:
+        ratio = ""
+        if _usable(r.base) and _usable(r.head) and r.base != 0:
+            ratio = f"{r.head / r.base:.3g}"
+        params = ", ".join(map(str, r.params))
+        cells.append((r.status.upper() if r.regression else r.status, r.name, params,
+                      _fmt(r.base), _fmt(r.head), ratio, r.rule.describe()))
+    lines = []
+    if cells:
+        widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(head)]
+        lines.append("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)))
+        lines.append("  ".join("-" * w for w in widths))
+        lines += ["  ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)) for c in cells]
+    counts = {}
+    for r in rows:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    lines.append(f"{len(rows)} measurements compared: {summary or 'none'}")
+    return "\n".join(lines)
+
+
+def _git(repo: str, *args: str) -> str:
+    proc = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ValueError(f"git {' '.join(args)} failed in {repo}: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+def resolve_commit(repo: str, ref: str) -> str:
+    """Full hash of ``ref`` in the git repository ``repo``."""
+    return _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+
+
+def _asv(config: str, *args: str, check: bool = False) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "asv", *args, "--config", config]
+    print("$ " + " ".join(cmd[2:]), flush=True)
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[2:])} exited {proc.returncode}")
+    return proc
+
+
+def asv_machine_name(config: str, machine: str | None = None) -> str:
+    """Make sure asv knows this machine (non-interactively) and return its name."""
+    args = ["machine", "--yes"] + (["--machine", machine] if machine else [])
+    _asv(config, *args, check=True)
+    if machine:
+        return machine
+    from asv.machine import Machine
+
+    return Machine.get_unique_machine_name()
+
+
+def run_asv(config: str, commit: str, machine: str, quick: bool = False,
+            bench: str | None = None, extra: tuple = ()) -> int:
+    """``asv run`` of one commit; returns asv's exit code (non-zero if a benchmark failed,
+    which :func:`compare` then sees in the results)."""
+    args = ["run", f"{commit}^!", "--machine", machine]
+    if quick:
+        args.append("--quick")
+    if bench:
+        args += ["--bench", bench]
+    return _asv(config, *args, *extra).returncode
+
+
+def _config_paths(config: str) -> tuple:
+    """``(repo, results_dir)`` of an asv config file, relative paths resolved."""
+    from asv.config import Config
+
+    conf = Config.load(config)
+    base = os.path.dirname(os.path.abspath(config))
+    repo = conf.repo if os.path.isabs(conf.repo) else os.path.join(base, conf.repo)
+    results = conf.results_dir
+    results = results if os.path.isabs(results) else os.path.join(base, results)
+    return repo, results
+
+
+def gate(base_ref: str, head_ref: str, config: str = "asv.conf.json", run: bool = True,
+         quick: bool = False, bench: str | None = None, machine: str | None = None,
+         rtol: float = 1e-4, atol: float = 1e-9, time_factor: float | None = None,
+         mem_factor: float | None = None, show_all: bool = False) -> int:
+    """Benchmark (or read) two commits, print the comparison, return 1 on a regression.
+
+    Returns
+    -------
+    int
+        0 without a regression, 1 with one.
+    """
+    if not os.path.isfile(config):
+        raise ValueError(f"asv config {config!r} not found (expected an asv.conf.json)")
+    repo, results_dir = _config_paths(config)
+    base_hash, head_hash = resolve_commit(repo, base_ref), resolve_commit(repo, head_ref)
+    machine = asv_machine_name(config, machine) if run else (machine or _default_machine())
+    if run:
+        for commit in dict.fromkeys((base_hash, head_hash)):
+            run_asv(config, commit, machine, quick, bench)
+    base = load_commit(results_dir, machine, base_hash)
+    head = load_commit(results_dir, machine, head_hash)
+    rows = compare(base, head, load_benchmarks(results_dir), rtol, atol, time_factor,
+                   mem_factor, bench)
+    print(f"convac gate: base {base_ref} ({base_hash[:8]}) -> head {head_ref} "
+          f"({head_hash[:8]}) on machine {machine!r}")
+    print(format_rows(rows, show_all))
+    regressions = sum(r.regression for r in rows)
+    print("FAIL: " + f"{regressions} regression(s)" if regressions else "PASS: no regression")
+    return 1 if regressions else 0
+
+
+def _default_machine() -> str:
+    from asv.machine import Machine
+
+    return Machine.get_unique_machine_name()
+
+
+def _run(args) -> int:
+    try:
+        return gate(args.base, args.head, args.config, run=not args.no_run, quick=args.quick,
+                    bench=args.bench, machine=args.machine, rtol=args.rtol, atol=args.atol,
+                    time_factor=args.time_factor, mem_factor=args.mem_factor,
+                    show_all=args.all)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"convac gate: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def register(sub) -> None:
+    """Add the ``gate`` subcommand."""
+    p = sub.add_parser("gate", help="benchmark two commits with asv; exit 1 on a regression",
+                       description=__doc__.split("\n\n")[0])
+    p.add_argument("base", help="base commit (e.g. origin/main)")
+    p.add_argument("head", help="head commit (e.g. HEAD)")
+    p.add_argument("--config", default="asv.conf.json", help="asv config (default: %(default)s)")
+    p.add_argument("--no-run", action="store_true",
+                   help="compare results already stored; run no benchmark")
+    p.add_argument("--quick", action="store_true", help="asv run --quick (one sample each)")
+    p.add_argument("--bench", "-b", default=None, help="regex of benchmark names")
+    p.add_argument("--machine", default=None, help="asv machine name (default: this host)")
+    p.add_argument("--rtol", type=float, default=1e-4,
+                   help="relative tolerance for fit errors and floors (default: %(default)g)")
+    p.add_argument("--atol", type=float, default=1e-9,
+                   help="absolute tolerance added to --rtol (default: %(default)g)")
+    p.add_argument("--time-factor", type=float, default=None,
+                   help="judge time_* benchmarks: a regression when head > factor * base")
+    p.add_argument("--mem-factor", type=float, default=None,
+                   help="judge peakmem_* benchmarks: a regression when head > factor * base")
+    p.add_argument("--all", action="store_true", help="print every row, not only changes")
+    p.set_defaults(func=_run)

@@ -1,0 +1,122 @@
+"""``convac report``: the depth-efficiency report page, built from asv results.
+
+It reads ``benchmarks.json`` and one commit's result files (by default the newest commit of
+the machine), draws four PNG plots with matplotlib (Agg) and writes a static
+``index.html`` beside asv's published site (``reports/depth-efficiency`` next to
+``reports/html``; ``asv publish`` deletes its own folder, not this one).  Curves the
+results lack are recomputed from the package (and labelled so).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+
+from .data import fit_curves, param_curves, rank_curves, timings
+from .results import CommitResults, list_commits, list_machines, load_benchmarks, load_commit
+
+__all__ = ["build_report", "register"]
+
+DEFAULT_RESULTS = os.path.join("reports", "results")
+DEFAULT_OUT = os.path.join("reports", "depth-efficiency")
+DEFAULT_ASV_SITE = os.path.join("reports", "html")
+
+
+def _pick(results_dir: str, machine: str | None, commit: str | None) -> CommitResults | None:
+    machines = list_machines(results_dir)
+    if machine is None:
+        if not machines:
+            return None
+        # the machine with the newest result
+        machine = max(machines, key=lambda m: max(list_commits(results_dir, m),
+                                                   default=(0, ""))[0])
+    elif machine not in machines:
+        raise ValueError(f"machine {machine!r} has no results in {results_dir}; "
+                         f"expected one of {machines}")
+    if commit is None:
+        commits = list_commits(results_dir, machine)
+        if not commits:
+            return None
+        commit = commits[-1][1]
+    return load_commit(results_dir, machine, commit)
+
+
+def build_report(results_dir: str = DEFAULT_RESULTS, out_dir: str = DEFAULT_OUT,
+                 machine: str | None = None, commit: str | None = None,
+                 asv_site: str | None = DEFAULT_ASV_SITE) -> str:
+    """Write ``out_dir/index.html`` and its PNG plots; return the path of the page.
+
+    Parameters
+    ----------
+    results_dir : str
+        asv ``results_dir`` (holds ``benchmarks.json`` and one folder per machine).
+    out_dir : str
+        Output folder (created; files in it are overwritten).
+    machine, commit : str, optional
+        Which results to show; default: the newest commit of the newest machine.  With
+        no results at all, every curve is recomputed.
+    asv_site : str, optional
+        asv's ``html_dir``; the page links to its ``index.html`` when it exists.
+    """
+    from . import plots
+    from .page import render_page
+
+    results = _pick(results_dir, machine, commit)
+    benchmarks = load_benchmarks(results_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    ranks = rank_curves(results)
+    pairs = param_curves(results)
+    fit, floor = fit_curves(results)
+    speed = timings(results, benchmarks)
+    figures = [
+        (os.path.basename(plots.plot_ranks(ranks, os.path.join(out_dir, "rank_vs_n.png"))),
+         "CP-rank lower bound (odd-even rank) of random HT networks against N, "
+         "with min(r0, M)^(N/2)"),
+        (os.path.basename(plots.plot_params(pairs, os.path.join(out_dir, "parameters.png"))),
+         "HT parameters against the CP parameters its rank bound demands"),
+        (os.path.basename(plots.plot_fit(fit, floor, os.path.join(out_dir, "fit.png"))),
+         "CP-ALS fit error against width, with the Eckart-Young floor"),
+        (os.path.basename(plots.plot_timings(speed, os.path.join(out_dir, "timings.png"))),
+         "Harness speed: asv timings, slowest first"),
+    ]
+    sources = sorted({c.source for c in ranks} | {c.source for p in pairs for c in p})
+    meta = {
+        "commit": results.commit_hash if results else "(no asv results: recomputed)",
+        "machine": results.machine if results else "-",
+        "results date": (datetime.datetime.fromtimestamp(results.date / 1000,
+                                                         datetime.timezone.utc).isoformat()
+                         if results and results.date else "-"),
+        "curves from": ", ".join(sources),
+        "benchmarks": f"{len(benchmarks)} in benchmarks.json",
+    }
+    link = None
+    if asv_site and os.path.isfile(os.path.join(asv_site, "index.html")):
+        link = os.path.relpath(os.path.join(asv_site, "index.html"), out_dir)
+    page = os.path.join(out_dir, "index.html")
+    with open(page, "w", encoding="utf-8") as fh:
+        fh.write(render_page(meta, figures, benchmarks, results, link))
+    return page
+
+
+def _run(args) -> int:
+    try:
+        page = build_report(args.results_dir, args.out, args.machine, args.commit,
+                            args.asv_site)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"convac report: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"depth-efficiency report: {os.path.abspath(page)}")
+    return 0
+
+
+def register(sub) -> None:
+    """Add the ``report`` subcommand."""
+    p = sub.add_parser("report", help="build the depth-efficiency report from asv results")
+    p.add_argument("--results-dir", default=DEFAULT_RESULTS, help="default: %(default)s")
+    p.add_argument("--out", default=DEFAULT_OUT, help="output folder (default: %(default)s)")
+    p.add_argument("--asv-site", default=DEFAULT_ASV_SITE,
+                   help="asv html_dir to link to (default: %(default)s)")
+    p.add_argument("--machine", default=None, help="asv machine (default: newest results)")
+    p.add_argument("--commit", default=None, help="commit hash or prefix (default: newest)")
+    p.set_defaults(func=_run)

@@ -1,0 +1,151 @@
+"""The curves of the depth-efficiency report, from asv results or recomputed.
+
+Each curve records where it came from (``"asv results"`` or ``"recomputed"``) so the page
+can say so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .results import CommitResults, parse_param
+
+__all__ = [
+    "RANK_BENCH",
+    "HT_PARAMS_BENCH",
+    "CP_PARAMS_BENCH",
+    "FIT_BENCH",
+    "FLOOR_BENCH",
+    "Curve",
+    "rank_curves",
+    "param_curves",
+    "fit_curves",
+    "timings",
+]
+
+RANK_BENCH = "bench_rank.HTRanks.track_odd_even_rank"
+HT_PARAMS_BENCH = "bench_params.HTParameters.track_ht_params"
+CP_PARAMS_BENCH = "bench_params.CPParametersNeeded.track_cp_params_needed"
+FIT_BENCH = "bench_fit.WidthSweep.track_fit_error"
+FLOOR_BENCH = "bench_fit.WidthSweep.track_floor"
+
+
+@dataclass
+class Curve:
+    """``y`` against ``x`` for one series ``label``."""
+
+    label: str
+    x: list = field(default_factory=list)
+    y: list = field(default_factory=list)
+    source: str = "asv results"
+
+
+def _series(results: CommitResults | None, name: str, x_index: int) -> dict:
+    """``{other params: ([x], [y])}`` of benchmark ``name``, successful values only."""
+    out: dict = {}
+    if results is None:
+        return out
+    for m in results.by_name(name):
+        if not m.ok:
+            continue
+        params = tuple(parse_param(p) for p in m.params)
+        key = params[:x_index] + params[x_index + 1:]
+        xs, ys = out.setdefault(key, ([], []))
+        xs.append(params[x_index])
+        ys.append(m.value)
+    for xs, ys in out.values():
+        order = sorted(range(len(xs)), key=xs.__getitem__)
+        xs[:], ys[:] = [xs[i] for i in order], [ys[i] for i in order]
+    return out
+
+
+def rank_curves(results: CommitResults | None) -> list:
+    """Measured odd-even rank of random HTs against N, one curve per ``(M, r)``; recomputed
+    (dense, N up to 8, M = r = 2) where the results have none."""
+    curves = [Curve(f"measured, M={m}, r={r}", xs, ys)
+              for (m, r), (xs, ys) in sorted(_series(results, RANK_BENCH, 0).items())]
+    if not curves:
+        from ..table import depth_efficiency_rows
+
+        rows = depth_efficiency_rows([2, 4, 8], 2, 2)
+        curves = [Curve("measured, M=2, r=2", [r["N"] for r in rows],
+                        [r["odd_even_rank"] for r in rows], "recomputed")]
+    return curves
+
+
+def theorem_curve(m: int, r: int, n_max: int) -> Curve:
+    """``min(r, M)^(N/2)`` for N = 2, 4, .., ``n_max`` (COLT 2016, Thm 1)."""
+    xs = [2 ** k for k in range(1, int(math.log2(max(n_max, 2))) + 1)]
+    return Curve(f"min(r, M)^(N/2), M={m}, r={r}", xs, [min(r, m) ** (n // 2) for n in xs],
+                 "theorem")
+
+
+def param_curves(results: CommitResults | None) -> list:
+    """HT parameters and the CP parameters their rank bound demands, against N, one pair of
+    curves per ``(M, r)``; recomputed (closed forms) where the results have none."""
+    ht = _series(results, HT_PARAMS_BENCH, 0)
+    cp = _series(results, CP_PARAMS_BENCH, 0)
+    curves = []
+    for key in sorted(set(ht) & set(cp)):
+        m, r = key
+        curves.append((Curve(f"HT, M={m}, r={r}", *ht[key]),
+                       Curve(f"CP needed, M={m}, r={r}", *cp[key])))
+    if not curves:
+        from ..geometry import PoolingSchedule, ht_windows
+        from ..params import schedule_parameter_count
+
+        ns, m, r = [4, 8, 16, 32, 64], 2, 2
+        hts = [schedule_parameter_count(PoolingSchedule(n, m, ht_windows(n, 2), r, 1))
+               for n in ns]
+        cps = [schedule_parameter_count(PoolingSchedule(n, m, (n,), (min(r, m) ** (n // 2),), 1))
+               for n in ns]
+        curves = [(Curve(f"HT, M={m}, r={r}", ns, hts, "recomputed"),
+                   Curve(f"CP needed, M={m}, r={r}", ns, cps, "recomputed"))]
+    return curves
+
+
+def fit_curves(results: CommitResults | None, widths=(1, 2, 4, 8, 16)) -> tuple:
+    """``(fit error, floor)`` against CP width K: from the results, else recomputed for
+    ``widths`` (the suite's teacher and ALS settings; empty where ``convac.fit`` or
+    ``convac.floor`` is missing)."""
+    fit = Curve("CP-ALS relative error", *_series(results, FIT_BENCH, 0).get((), ([], [])))
+    floor = Curve("Eckart-Young floor", *_series(results, FLOOR_BENCH, 0).get((), ([], [])))
+    if fit.x and floor.x:
+        return fit, floor
+    try:
+        from ..fit import fit_cp
+        from ..floor import eckart_young_floor
+    except ImportError:
+        return fit, floor
+    import torch
+
+    from ..network import HTNet
+    from ..tensors import coefficient_tensor
+
+    tensor = coefficient_tensor(HTNet(8, 3, 2, seed=0, dtype=torch.float64))  # (3,)*8
+    ks = list(widths)
+    if not fit.x:
+        errs = [fit_cp(tensor, k, n_restarts=2, n_iter_max=100, tol=1e-8, seed=0)
+                .relative_error for k in ks]
+        fit = Curve(fit.label, ks, [float(e) for e in errs], "recomputed")
+    if not floor.x:
+        floor = Curve(floor.label, ks, [float(eckart_young_floor(tensor, k).value) for k in ks],
+                      "recomputed")
+    return fit, floor
+
+
+def timings(results: CommitResults | None, benchmarks: dict) -> list:
+    """``(label, seconds)`` of every successful ``time_*`` measurement, slowest first."""
+    out = []
+    if results is None:
+        return out
+    for (name, params), m in results.values.items():
+        info = benchmarks.get(name)
+        kind = info.type if info else name.rsplit(".", 1)[-1].split("_", 1)[0]
+        if kind != "time" or not m.ok:
+            continue
+        short = name.split(".", 1)[-1]
+        label = short + (f"({', '.join(params)})" if params else "")
+        out.append((label, m.value))
+    return sorted(out, key=lambda t: -t[1])

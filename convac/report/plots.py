@@ -1,0 +1,111 @@
+"""PNG plots of the depth-efficiency report (matplotlib, Agg backend, no display)."""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .data import Curve, theorem_curve  # noqa: E402
+
+__all__ = ["plot_ranks", "plot_params", "plot_fit", "plot_timings"]
+
+DPI = 100
+
+
+def _save(fig, path: str) -> str:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def plot_ranks(curves: list, path: str) -> str:
+    """Measured odd-even rank (CP-rank lower bound) against N, log scale, with
+    ``min(r_0, M)^(N/2)`` drawn in for every ``(M, r)``."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    n_max = max((max(c.x) for c in curves if c.x), default=16)
+    markers = "osD^v<>"
+    for i, c in enumerate(curves):
+        color = f"C{i}"
+        # hollow markers of decreasing size: equal values of several series stay visible
+        ax.plot(c.x, c.y, markers[i % len(markers)], color=color, mfc="none",
+                ms=11 - 2 * (i % 4), mew=1.5, label=c.label + f" ({c.source})")
+        m, r = _mr(c.label)
+        if m is not None:
+            t = theorem_curve(m, r, n_max)
+            ax.plot(t.x, t.y, "-", color=color, alpha=0.6, label=t.label)
+    ax.set_yscale("log", base=2)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("N (patches)")
+    ax.set_ylabel("odd-even rank = CP width lower bound")
+    ax.set_title("CP-rank lower bound of random HT networks")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def _mr(label: str):
+    """``(M, r)`` parsed from a label ``"..., M=2, r=3"``."""
+    try:
+        parts = dict(p.strip().split("=") for p in label.split(",")[1:])
+        return int(parts["M"]), int(parts["r"].split()[0])
+    except (KeyError, ValueError):
+        return None, None
+
+
+def plot_params(pairs: list, path: str) -> str:
+    """HT parameters against the CP parameters its rank bound demands, against N."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for i, (ht, cp) in enumerate(pairs):
+        ax.plot(ht.x, ht.y, "o-", color=f"C{i}", label=ht.label)
+        ax.plot(cp.x, cp.y, "s--", color=f"C{i}", label=cp.label)
+    ax.set_yscale("log")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("N (patches)")
+    ax.set_ylabel("parameters")
+    ax.set_title("Deep (HT) vs the shallow (CP) network it would need")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_fit(fit: Curve, floor: Curve, path: str) -> str:
+    """CP-ALS relative error against width K, with the Eckart-Young floor."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    if fit.x:
+        ax.plot(fit.x, fit.y, "o-", label=fit.label)
+    if floor.x:
+        ax.plot(floor.x, floor.y, "kx--", label=floor.label)
+    if not fit.x and not floor.x:
+        ax.text(0.5, 0.5, "no fit results in this run", ha="center", transform=ax.transAxes)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("CP width K")
+    ax.set_ylabel("relative error ||A - B|| / ||A||")
+    ax.set_title("Shallow fit of a deep teacher (HT, N=8, M=3, r=2)")
+    ax.grid(True, which="both", alpha=0.3)
+    if fit.x or floor.x:
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_timings(rows: list, path: str, limit: int = 30) -> str:
+    """Horizontal bars of the slowest ``limit`` timings (seconds, log scale)."""
+    rows = rows[:limit]
+    fig, ax = plt.subplots(figsize=(8.0, 0.5 + 0.22 * max(len(rows), 4)))
+    if rows:
+        labels, secs = zip(*rows, strict=True)
+        ax.barh(range(len(rows)), secs, color="C2")
+        ax.set_yticks(range(len(rows)), labels, fontsize=6)
+        ax.invert_yaxis()
+        ax.set_xscale("log")
+    else:
+        ax.text(0.5, 0.5, "no timings in this run", ha="center", transform=ax.transAxes)
+    ax.set_xlabel("seconds per call")
+    ax.set_title("Harness speed (asv time_* benchmarks)")
+    ax.grid(True, axis="x", which="both", alpha=0.3)
+    return _save(fig, path)
