@@ -100,7 +100,7 @@ class CPFit:
 def _as_float64_numpy(tensor) -> np.ndarray:
     if isinstance(tensor, torch.Tensor):
         return tensor.detach().to("cpu", torch.float64).numpy()
-    return np.asarray(tensor, dtype=np.float64)
+    return np.array(tensor, dtype=np.float64)
 
 
 def _validate(tensor, width, n_restarts, tol, n_iter_max) -> np.ndarray:
@@ -196,8 +196,8 @@ def fit_cp(
     converged = bool(tol > 0 and n_iter >= 2 and abs(als_errors[-2] - als_errors[-1]) < tol)
     return CPFit(
         relative_error=error,
-        weights=np.asarray(tl.to_numpy(weights), dtype=np.float64),
-        factors=tuple(np.asarray(tl.to_numpy(f), dtype=np.float64) for f in factors),
+        weights=_as_float64_numpy(weights),
+        factors=tuple(_as_float64_numpy(f) for f in factors),
         width=int(width), iterations=n_iter, converged=converged, seed=int(seed),
         restart=restart, restart_errors=tuple(errors), tol=float(tol),
         n_iter_max=int(n_iter_max), backend=name,

@@ -1,0 +1,85 @@
+"""Fit-error benchmarks (issue 4): fit_cp overhead over tensorly, and a width sweep.
+
+Run as plain tests in ``make test``: values are checked, timings are recorded in
+``benchmark.extra_info`` and printed, never asserted (the machines are shared).
+"""
+
+import statistics
+import time
+
+import numpy as np
+import tensorly as tl
+import torch
+from tensorly.decomposition import parafac
+
+import convac
+from convac.fit import fit_cp
+from convac.sweep import width_sweep
+
+ROUNDING = 1e-12  # float64 rounding of relative errors of order one
+
+
+def test_fit_cp_overhead_vs_parafac(benchmark):
+    """fit_cp (one restart) against parafac on the same tensor and seed; goal < 5%.
+
+    The two calls alternate in the same process and the medians are compared, so a
+    change of machine load hits both alike.
+    """
+    teacher = convac.HTNet(8, 4, 2, seed=0, dtype=torch.float64)
+    tensor = convac.coefficient_tensor(teacher).numpy()  # (4,) * 8
+    width, seed, tol, n_iter = 6, 0, 1e-8, 40
+    rounds = 7
+
+    def direct():
+        with tl.backend_context("numpy"):
+            cp = parafac(tensor, width, init="random", random_state=seed, tol=tol,
+                         n_iter_max=n_iter)
+            return cp
+
+    def wrapped():
+        return fit_cp(tensor, width, n_restarts=1, seed=seed, tol=tol, n_iter_max=n_iter)
+
+    times = {"direct": [], "wrapped": []}
+    results = {}
+
+    def alternate():
+        for _ in range(rounds):
+            for name, fn in (("direct", direct), ("wrapped", wrapped)):
+                start = time.perf_counter()
+                results[name] = fn()
+                times[name].append(time.perf_counter() - start)
+
+    benchmark.pedantic(alternate, rounds=1, iterations=1)
+    with tl.backend_context("numpy"):
+        direct_error = np.linalg.norm(tensor - tl.cp_to_tensor(results["direct"]))
+    np.testing.assert_allclose(results["wrapped"].relative_error,
+                               direct_error / np.linalg.norm(tensor), rtol=1e-12)
+    med_direct = statistics.median(times["direct"])
+    med_wrapped = statistics.median(times["wrapped"])
+    overhead = med_wrapped / med_direct - 1
+    benchmark.extra_info.update({
+        "parafac_median_s": med_direct, "fit_cp_median_s": med_wrapped,
+        "ratio": med_wrapped / med_direct, "overhead": overhead, "goal": "overhead < 5%",
+        "rounds": rounds, "tensor_shape": list(tensor.shape), "width": width,
+        "n_iter_max": n_iter, "tol": tol,
+    })
+    print(f"\nfit_cp {med_wrapped:.4g} s vs parafac {med_direct:.4g} s (medians of {rounds}, "
+          f"alternating): overhead {overhead:+.2%} (goal < 5%)")
+
+
+def test_width_sweep_ht_teacher(benchmark):
+    """Width sweep over an HT teacher N=8, M=4, ranks 2, widths 1..20; goal < 60 s."""
+    teacher = convac.HTNet(8, 4, 2, seed=0, dtype=torch.float64)
+    result = benchmark.pedantic(width_sweep, args=(teacher, range(1, 21)), rounds=1,
+                                iterations=1)
+    assert [r.width for r in result.rows] == list(range(1, 21))
+    assert all(r.floor <= r.fit_error + ROUNDING for r in result.rows)
+    seconds = benchmark.stats.stats.max
+    benchmark.extra_info.update({
+        "seconds": seconds, "goal": "< 60 s on 2 cores", "n_restarts": result.n_restarts,
+        "n_iter_max": result.n_iter_max, "tol": result.tol,
+        "cp_rank_upper_bound": result.cp_rank_upper_bound, "target": result.target,
+    })
+    print(f"\nwidth sweep N=8 M=4 r=2, widths 1..20: {seconds:.1f} s (goal < 60 s); "
+          f"empirical upper bound on CP-rank at error {result.target:g}: "
+          f"{result.cp_rank_upper_bound}")

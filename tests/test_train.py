@@ -1,0 +1,160 @@
+"""Gradient fitting of student ConvACs: exact recovery, seeds, digits, log space, errors."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import convac
+from convac.train import digits_features, random_features, relative_error, train_student
+
+# "near zero" held-out error for a student that can represent its teacher exactly
+NEAR_ZERO = 1e-6
+
+
+@pytest.mark.parametrize("teacher_seed", [0, 5])
+def test_cp_student_of_teachers_width_fits_cp_teacher(teacher_seed):
+    teacher = convac.CPNet(4, 3, 2, seed=teacher_seed, dtype=torch.float64)
+    student = convac.CPNet(4, 3, 2, seed=100, dtype=torch.float64)
+    result = train_student(student, teacher, n_samples=512, steps=3000, lr=0.1,
+                           batch_size=384, n_restarts=3, seed=0, progress=False)
+    assert result.held_out_error < NEAR_ZERO
+    assert result.n_test == 128 and result.n_train == 384
+
+
+def test_narrower_student_does_not_fit():
+    teacher = convac.CPNet(4, 3, 3, seed=1, dtype=torch.float64)
+    student = convac.CPNet(4, 3, 1, seed=2, dtype=torch.float64)
+    result = train_student(student, teacher, n_samples=512, steps=300, lr=0.1,
+                           progress=False)
+    assert result.held_out_error > 1e-2
+
+
+def test_same_seed_same_numbers():
+    teacher = convac.HTNet(4, 3, 2, seed=0)
+    runs = [train_student(convac.CPNet(4, 3, 3, seed=1), teacher, n_samples=256, steps=50,
+                          seed=9, progress=False, n_restarts=2) for _ in range(2)]
+    assert runs[0].losses == runs[1].losses
+    assert runs[0].held_out_error == runs[1].held_out_error
+    for a, b in zip(runs[0].student.parameters(), runs[1].student.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    other = train_student(convac.CPNet(4, 3, 3, seed=1), teacher, n_samples=256, steps=50,
+                          seed=10, progress=False)
+    assert other.losses != runs[0].losses
+
+
+def test_student_passed_in_is_untouched():
+    student = convac.CPNet(4, 2, 2, seed=1)
+    before = [p.detach().clone() for p in student.parameters()]
+    train_student(student, convac.CPNet(4, 2, 2, seed=0), n_samples=64, steps=5,
+                  progress=False)
+    for a, b in zip(before, student.parameters(), strict=True):
+        torch.testing.assert_close(a, b.detach(), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("representation, channels", [("gaussian", 4), ("affine", 5)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_digits_training_reports_finite_held_out_error(representation, channels, dtype):
+    feats, labels = digits_features(patch_size=2, representation=representation, seed=0)
+    assert feats.shape == (1797, 16, channels) and labels.shape == (1797,)
+    teacher = convac.HTNet(16, channels, 2, window=4, seed=0, dtype=torch.float64)
+    student = convac.CPNet(16, channels, 4, seed=1)
+    result = train_student(student, teacher, features=feats, steps=100, dtype=dtype,
+                           progress=False)
+    assert math.isfinite(result.held_out_error)
+    assert result.n_test == round(0.25 * 1797)
+    assert result.dtype == str(dtype).replace("torch.", "")
+
+
+def test_digits_targets_instead_of_teacher():
+    feats, labels = digits_features(seed=0)
+    targets = torch.nn.functional.one_hot(labels, 10).double()  # (B, 10)
+    student = convac.CPNet(16, 4, 8, n_outputs=10, seed=0)
+    result = train_student(student, features=feats, targets=targets, steps=50, progress=False)
+    assert math.isfinite(result.held_out_error)
+
+
+def test_log_space_relative_error_matches_linear():
+    pred = torch.randn(50, 2, dtype=torch.float64)
+    target = torch.randn(50, 2, dtype=torch.float64)
+
+    def as_log(x):
+        return torch.log(x.abs()), torch.sign(x)
+
+    torch.testing.assert_close(relative_error(as_log(pred), as_log(target)),
+                               relative_error(pred, target), rtol=1e-12, atol=0)
+    # the shift makes it work where exp would overflow
+    big = relative_error((as_log(pred)[0] + 1000, as_log(pred)[1]),
+                         (as_log(target)[0] + 1000, as_log(target)[1]))
+    torch.testing.assert_close(big, relative_error(pred, target), rtol=1e-12, atol=0)
+
+
+def test_log_space_training_matches_linear_training():
+    teacher = convac.CPNet(4, 2, 2, seed=0, dtype=torch.float64)
+    kwargs = dict(n_samples=128, steps=20, seed=1, progress=False)
+    lin = train_student(convac.CPNet(4, 2, 2, seed=1), teacher, log_space=False, **kwargs)
+    log = train_student(convac.CPNet(4, 2, 2, seed=1), teacher, log_space=True, **kwargs)
+    assert log.log_space and not lin.log_space
+    np.testing.assert_allclose(log.losses, lin.losses, rtol=1e-8)
+
+
+def test_long_products_use_log_space_automatically():
+    # N=64 patches: float32 products of 64 features overflow or underflow without logs
+    teacher = convac.HTNet(64, 2, 2, seed=0, dtype=torch.float64)
+    result = train_student(convac.CPNet(64, 2, 2, seed=1), teacher, n_samples=128, steps=10,
+                           dtype=torch.float32, progress=False)
+    assert result.log_space
+    assert math.isfinite(result.held_out_error)
+
+
+def test_progress_bar_can_be_turned_off(capsys):
+    teacher = convac.CPNet(4, 2, 2, seed=0)
+    train_student(convac.CPNet(4, 2, 2, seed=1), teacher, n_samples=32, steps=3,
+                  progress=False)
+    assert capsys.readouterr().err == ""
+    train_student(convac.CPNet(4, 2, 2, seed=1), teacher, n_samples=32, steps=3,
+                  progress=True)
+    assert "train" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu():
+    teacher = convac.CPNet(4, 2, 2, seed=0, dtype=torch.float64)
+    kwargs = dict(n_samples=128, steps=20, seed=1, progress=False)
+    cpu = train_student(convac.CPNet(4, 2, 2, seed=1), teacher, **kwargs)
+    gpu = train_student(convac.CPNet(4, 2, 2, seed=1), teacher, device="cuda", **kwargs)
+    assert gpu.device.startswith("cuda")
+    np.testing.assert_allclose(gpu.losses, cpu.losses, rtol=1e-6)
+
+
+def test_random_features_are_seeded():
+    torch.testing.assert_close(random_features(4, 3, 2, seed=1), random_features(4, 3, 2, 1))
+    assert random_features(4, 3, 2, seed=1).shape == (4, 3, 2)
+
+
+@pytest.mark.parametrize("student, match", [
+    (convac.CPNet(4, 3, 2), "student n_patches=4 differs from teacher n_patches=8"),
+    (convac.CPNet(8, 2, 2), "student n_channels=2 differs from teacher n_channels=3"),
+    (convac.CPNet(8, 3, 2, n_outputs=2), "student n_outputs=2 differs from teacher n_outputs=1"),
+])
+def test_mismatched_student_and_teacher(student, match):
+    with pytest.raises(ValueError, match=match):
+        train_student(student, convac.HTNet(8, 3, 2), steps=1, progress=False)
+
+
+def test_bad_inputs():
+    net = convac.CPNet(4, 2, 2)
+    with pytest.raises(ValueError, match="give a teacher or targets, got neither"):
+        train_student(net, progress=False)
+    with pytest.raises(ValueError, match=r"features must have shape .* got \(10, 4, 3\)"):
+        train_student(net, net, features=torch.zeros(10, 4, 3), progress=False)
+    with pytest.raises(ValueError, match="steps must be an integer >= 1, got 0"):
+        train_student(net, net, steps=0, progress=False)
+    with pytest.raises(ValueError, match="log_space must be True, False or 'auto', got 'yes'"):
+        train_student(net, net, log_space="yes", progress=False)
+    with pytest.raises(ValueError, match="unknown digits representation 'pixels'"):
+        digits_features(representation="pixels")
+    with pytest.raises(ValueError, match=r"targets must have shape \(n_samples=64"):
+        train_student(net, features=torch.zeros(64, 4, 2), targets=torch.zeros(64, 3),
+                      progress=False)
