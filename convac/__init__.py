@@ -82,3 +82,20 @@ __all__ += [
     "TrainResult", "train_student", "random_features", "digits_features",
     "SweepResult", "ConverseResult", "width_sweep", "ht_fits_cp",
 ]
+
+# rank at scale (issue 3): structured and exact ranks register in RANK_METHODS on import
+from .bounds import CPRankBounds, cp_rank_bounds, expansion_terms, min_cut_bound  # noqa: E402
+from .exact import exact_rank, integer_network, integer_weights_  # noqa: E402
+from .rank import structured_rank, structured_singular_values  # noqa: E402
+
+__all__ += [
+    "structured_singular_values",
+    "structured_rank",
+    "exact_rank",
+    "integer_weights_",
+    "integer_network",
+    "min_cut_bound",
+    "cp_rank_bounds",
+    "CPRankBounds",
+    "expansion_terms",
+]
