@@ -180,17 +180,28 @@ def partition_spectra(tensor_or_net, partitions=None, n_samples: int = 8, seed: 
             spectra.append(torch.linalg.svdvals(mat).numpy())
         else:
             sv = structured(net, part.rows, output=output)
-            sv = np.sort(np.asarray(sv, dtype=np.float64).reshape(-1))[::-1]
-            spectra.append(sv)
+            spectra.append(np.sort(np.asarray(sv, dtype=np.float64).reshape(-1))[::-1])
     if method == "dense":
         norm = float(torch.linalg.vector_norm(tensor))
     else:
-        norm = float(np.sqrt(np.sum(spectra[0] ** 2)))
+        norm = _scaled_norm(spectra[0], _scale(spectra))
     return parts, spectra, norm, method
 
 
+def _scale(spectra) -> float:
+    """Largest singular value over the spectra (1 if all are zero), to square safely."""
+    top = max((float(sv[0]) for sv in spectra if sv.size), default=0.0)
+    return top if top > 0 else 1.0
+
+
+def _scaled_norm(sv: np.ndarray, scale: float) -> float:
+    """``sqrt(sum(sv ** 2))`` without overflow or underflow in the squares."""
+    return scale * float(np.sqrt(np.sum((sv / scale) ** 2)))
+
+
 def _floor_from_spectra(parts, spectra, norm, method, width) -> FloorResult:
-    tails = [float(np.sqrt(np.sum(sv[width:] ** 2))) for sv in spectra]
+    scale = _scale(spectra)
+    tails = [_scaled_norm(sv[width:], scale) for sv in spectra]
     best = int(np.argmax(tails))
     absolute = tails[best]
     value = absolute / norm if norm > 0 else 0.0

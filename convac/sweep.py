@@ -7,7 +7,8 @@ whose fit reaches a target error is an *empirical upper bound on the CP-rank* ne
 for that error (ALS found such a CP; a smaller one may exist).  :func:`ht_fits_cp` is
 the converse: an HT student trained by gradient on a CP teacher's outputs.
 
-``convac sweep`` writes the table (CSV and Markdown) and a plot (PNG).
+``convac sweep`` writes the table (CSV and Markdown) and a plot (PNG), and with
+``--converse-width K`` a table of HT students of ranks ``1..K`` fitting a width-``K`` CP.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "width_sweep",
     "ht_fits_cp",
     "write_sweep",
+    "write_converse",
     "register",
 ]
 
@@ -295,6 +297,43 @@ def write_sweep(result: SweepResult, out_dir, title: str = "CP fit of an HT teac
     return paths
 
 
+_CONVERSE_COLUMNS = ("ht_ranks", "held_out_error", "ht_params", "cp_width", "cp_params",
+                     "embedding_params", "steps", "seed")
+
+
+def write_converse(results, out_dir, title: str = "HT students fitting a CP teacher",
+                   stem: str = "converse") -> dict:
+    """Write ``<stem>.csv`` and ``<stem>.md``: one row per :class:`ConverseResult`.
+
+    Returns
+    -------
+    dict
+        ``{"csv": path, "md": path}``.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {ext: os.path.join(out_dir, f"{stem}.{ext}") for ext in ("csv", "md")}
+    rows = []
+    for r in results:
+        row = asdict(r)
+        row["ht_ranks"] = " ".join(map(str, r.ht_ranks))
+        rows.append(row)
+    with open(paths["csv"], "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=_CONVERSE_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = [f"# {title}", "", "Held-out relative error of HT students trained by Adam on "
+             "the CP teacher's outputs (random N(0, 1) features); the exact HT embedding of "
+             "the CP has rank K everywhere.", "",
+             "| " + " | ".join(_CONVERSE_COLUMNS) + " |", "|" + "---|" * len(_CONVERSE_COLUMNS)]
+    for row in rows:
+        cells = [f"{v:.4g}" if isinstance(v, float) else str(v)
+                 for v in (row[c] for c in _CONVERSE_COLUMNS)]
+        lines.append("| " + " | ".join(cells) + " |")
+    with open(paths["md"], "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return paths
+
+
 def _run(args) -> int:
     teacher = HTNet(args.patches, args.channels, args.rank, seed=args.seed,
                     dtype=torch.float64)
@@ -305,6 +344,16 @@ def _run(args) -> int:
     paths = write_sweep(result, args.out, title)
     print(_markdown(result, title), end="")
     print("wrote " + ", ".join(paths.values()))
+    if args.converse_width:
+        cp = CPNet(args.patches, args.channels, args.converse_width, seed=args.seed,
+                   dtype=torch.float64)
+        converse = [ht_fits_cp(cp, rank, seed=args.seed, steps=args.converse_steps,
+                               lr=args.converse_lr, progress=args.progress)
+                    for rank in range(1, args.converse_width + 1)]
+        more = write_converse(converse, args.out,
+                              f"HT students fitting CP(N={args.patches}, M={args.channels}, "
+                              f"K={args.converse_width})")
+        print("wrote " + ", ".join(more.values()))
     bad = [r.width for r in result.rows if r.fit_error < r.floor * (1 - 1e-9)]
     if bad:
         print(f"error: fit below the Eckart-Young floor at widths {bad} (a bug)")
@@ -326,4 +375,10 @@ def register(sub) -> None:
     p.add_argument("--tol", type=float, default=1e-8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="reports/sweep", help="output folder")
+    p.add_argument("--converse-width", type=int, default=0,
+                   help="also train HT students of ranks 1..K on a width-K CP teacher "
+                   "(0: skip)")
+    p.add_argument("--converse-steps", type=int, default=1000)
+    p.add_argument("--converse-lr", type=float, default=0.1)
+    p.add_argument("--progress", action="store_true", help="show training progress bars")
     p.set_defaults(func=_run)

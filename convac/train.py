@@ -62,6 +62,8 @@ class TrainResult:
     dtype : str
     student : ConvAC
         The trained copy of the student (the network passed in is left untouched).
+    restart, n_restarts : int
+        Which restart was kept (lowest final training error) out of how many.
     """
 
     held_out_error: float
@@ -77,6 +79,8 @@ class TrainResult:
     device: str
     dtype: str
     student: ConvAC
+    restart: int = 0
+    n_restarts: int = 1
 
 
 def random_features(n_samples: int, n_patches: int, n_channels: int, seed: int = 0,
@@ -369,11 +373,11 @@ def train_student(
             held = float(relative_error(ev_fwd(feats[test_idx]), take(test_idx)))
         train_key = train if math.isfinite(train) else math.inf
         if best is None or train_key < best[0]:
-            best = (train_key, train, held, losses, model)
-    _, train, held, losses, model = best
+            best = (train_key, train, held, losses, model, restart)
+    _, train, held, losses, model, kept = best
     return TrainResult(
         held_out_error=held, train_error=train, losses=losses, steps=steps,
         batch_size=bs, lr=float(lr), seed=int(seed), n_train=int(n_train), n_test=int(n_test),
         log_space=log_space, device=str(device), dtype=str(dtype).replace("torch.", ""),
-        student=model,
+        student=model, restart=kept, n_restarts=int(n_restarts),
     )

@@ -12,6 +12,15 @@ from convac.sweep import ht_fits_cp, width_sweep, write_sweep
 ROUNDING = 1e-12  # float64 rounding of relative errors of order one
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny networks: one intra-op thread is faster and steadier on shared cores."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def teacher():
     return convac.HTNet(4, 3, 2, seed=0, dtype=torch.float64)
@@ -100,3 +109,16 @@ def test_cli_writes_files(tmp_path, capsys):
     with open(out / "sweep.csv") as fh:
         assert len(list(csv.DictReader(fh))) == 3
     assert "wrote" in capsys.readouterr().out
+
+
+def test_cli_converse_table(tmp_path):
+    out = tmp_path / "cli"
+    code = main(["sweep", "--patches", "4", "--channels", "2", "--max-width", "2", "--iters",
+                 "10", "--converse-width", "2", "--converse-steps", "20", "--out", str(out)])
+    assert code == 0
+    with open(out / "converse.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["ht_ranks"] for r in rows] == ["1 1", "2 2"]
+    assert all(int(r["cp_params"]) == convac.parameter_count(convac.CPNet(4, 2, 2))
+               for r in rows)
+    assert "held_out_error" in (out / "converse.md").read_text()
