@@ -115,15 +115,15 @@ class RankMethods:
 class StructuredSingularValues:
     """Structured singular values of the odd-even matricization (no dense tensor)."""
 
-    params = ([16, 32],)
-    param_names = ["N"]
+    params = ([8, 16], [2, 3])
+    param_names = ["N", "M"]
     timeout = 300
 
-    def setup(self, n):
+    def setup(self, n, m):
         self.fn = require("convac.rank", "structured_singular_values")
-        self.net = HTNet(n, 2, 2, seed=0, dtype=torch.float64)
+        self.net = HTNet(n, m, 2, seed=0, dtype=torch.float64)
 
-    def time_structured_singular_values(self, n):
-        """Odd-even singular values of an HT with M = r = 2 (side 2^(N/2)). Lower is
+    def time_structured_singular_values(self, n, m):
+        """Odd-even singular values of an HT with ranks 2 (side 2^(N/2)). Lower is
         better."""
         self.fn(self.net, "odd-even")

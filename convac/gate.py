@@ -101,7 +101,7 @@ def rule_for(bench_type: str, unit: str, rtol: float, time_factor: float | None,
     """The :class:`Rule` for a benchmark of asv type ``bench_type`` and ``unit``."""
     if bench_type == "time":
         return Rule("factor", time_factor) if time_factor else Rule("info")
-    if bench_type in ("peakmem", "mem"):
+    if bench_type in ("peakmemory", "peakmem", "memory"):
         return Rule("factor", mem_factor) if mem_factor else Rule("info")
     if unit in EXACT_UNITS:
         return Rule("exact")
