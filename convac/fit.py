@@ -162,7 +162,8 @@ def fit_cp(
         Sweep limit per restart.
     init : (weights, factors), optional
         Starting point of restart 0 instead of a random one (warm start), factors of
-        shape ``(M_i, K)``; the other restarts stay random.
+        shape ``(M_i, K)``; the other restarts stay random (and draw from the seeded
+        generator as restarts 0, 1, .. would without it).
 
     Returns
     -------

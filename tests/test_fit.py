@@ -133,3 +133,14 @@ def test_load_mismatch():
         load_cp_factors(convac.CPNet(3, 2, 2), fit)
     with pytest.raises(ValueError, match="expected a CP network"):
         load_cp_factors(convac.HTNet(4, 2, 1), fit)
+
+
+def test_warm_start_from_an_exact_cp():
+    tensor = cp_tensor((3, 3, 3, 3), 2, seed=8)
+    exact = fit_cp(tensor, 2, n_restarts=3, seed=0)
+    warm = fit_cp(tensor, 2, n_restarts=1, init=(exact.weights, list(exact.factors)),
+                  n_iter_max=5)
+    assert warm.relative_error < EXACT
+    # the caller's factors are not modified in place
+    direct = np.linalg.norm(tensor - exact.to_tensor()) / np.linalg.norm(tensor)
+    np.testing.assert_allclose(exact.relative_error, direct, rtol=1e-6)
