@@ -52,15 +52,23 @@ def min_cut_bound(net: ConvAC, partition) -> int:
     -------
     int
         ``min over cuts of prod(widths of cut edges)``, where a cut is a set of edges
-        whose removal leaves no path from a row mode to a column mode.  The edge from
-        mode ``i`` to its level-0 node has width ``M``; the edge above a level-``l`` node
-        has width ``r_l``.  Holds for every output ``y`` and all weights; Levine et al.
-        (2018) find it tight for generic weights in almost every case.
+        of the network's tensor-network tree whose removal leaves no path from a row
+        mode to a column mode.  Holds for every output ``y`` and all weights; Levine et
+        al. (2018) find it tight for generic weights in almost every case.
 
     Notes
     -----
+    The tree: mode ``i`` joins its level-0 conv node through an edge of width ``M``;
+    the edge above a level-``l`` conv node has width ``r_l``; a level-``l >= 1`` node is
+    a product pooling (a copy tensor joining its children's ``r_{l-1}``-edges) followed
+    by its conv, joined by one more edge of width ``r_{l-1}``.  A copy tensor may also be
+    split in two copy tensors joined by an edge of width ``r_{l-1}`` (its matricizations
+    all have rank ``r_{l-1}``), each child joining either piece: that is what makes a CP
+    net's bound its width ``K`` and caps every pooling node at ``r_{l-1}``.
+
     Tree dynamic programme: ``f_v(S)`` is the cheapest cut inside the subtree of ``v``
-    given that ``v`` lies on side ``S``; ``f_v(S) = prod_c min(f_c(S), w_c f_c(not S))``.
+    given that ``v`` lies on side ``S``; ``f_v(S) = prod_c min(f_c(S), w_c f_c(not S))``,
+    and for a copy vertex also ``min(.., r_{l-1} prod_c min(f_c(S), f_c(not S)))``.
     Python ints, so no overflow.
     """
     net = _check_net(net)
@@ -70,14 +78,17 @@ def min_cut_bound(net: ConvAC, partition) -> int:
     # level-0 nodes: one child, the mode leaf, through an edge of width M
     nodes = [(1, m) if row else (m, 1) for row in is_row]  # (f(row side), f(col side))
     for level, w in enumerate(s.windows, start=1):
-        width = s.ranks[level - 1]  # edge above each child node
+        width = s.ranks[level - 1]  # edges above the children and pool -> conv
         merged = []
         for j in range(s.nodes[level]):
-            f_row, f_col = 1, 1
-            for child in nodes[j * w : (j + 1) * w]:
+            kids = nodes[j * w : (j + 1) * w]
+            f_row, f_col, f_split = 1, 1, width  # the pooling (copy) vertex's three states
+            for child in kids:
                 c_row, c_col = _side_costs(child[0], child[1], width)
                 f_row, f_col = f_row * c_row, f_col * c_col
-            merged.append((f_row, f_col))
+                f_split *= min(child)  # a split copy tensor: each child picks its piece
+            f_row, f_col = min(f_row, f_split), min(f_col, f_split)
+            merged.append(_side_costs(f_row, f_col, width))  # the conv vertex above it
         nodes = merged
     return int(min(nodes[0]))
 

@@ -186,6 +186,8 @@ def _root_core_mod(net: ConvAC, partition, output: int, prime: int) -> np.ndarra
         for j in range(s.nodes[level]):
             kids = nodes[j * w : (j + 1) * w]
             if any(k.shape[1] == 0 for k in kids):  # a zero child: the node is zero
+                if top:
+                    return np.zeros((0, 0), dtype=np.int64)
                 merged.append(np.zeros((weight.shape[1], 0, 0), dtype=np.int64))
                 continue
             p = math.prod(k.shape[1] for k in kids)

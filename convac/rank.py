@@ -140,6 +140,8 @@ def _root_core(net: ConvAC, partition, output: int) -> tuple[np.ndarray, float, 
             kids = nodes[j * w : (j + 1) * w]
             log_scale = sum(k[1] for k in kids)
             if any(k[0].shape[1] == 0 for k in kids):  # a zero child: the node is zero
+                if top:
+                    return np.zeros((0, 0)), 0.0, part
                 merged.append((np.zeros((weight.shape[1], 0, 0)), 0.0))
                 continue
             if top:

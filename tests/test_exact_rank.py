@@ -1,0 +1,138 @@
+"""Exact ranks over GF(p) of integer networks: agreement and the lower-bound property."""
+
+import numpy as np
+import pytest
+import torch
+
+import convac
+from convac.exact import DEFAULT_PRIME, exact_rank
+
+pytest.importorskip("flint")
+
+CASES = {
+    "cp": lambda seed, sh, g: convac.CPNet(6, 3, 4, n_outputs=2, shared=sh, geometry=g),
+    "ht": lambda seed, sh, g: convac.HTNet(8, 2, (2, 3, 2), shared=sh, geometry=g),
+    "truncated": lambda seed, sh, g: convac.ConvAC(8, 2, convac.truncated_windows(8, 2),
+                                                   (3, 2), shared=sh, geometry=g),
+    "window4": lambda seed, sh, g: convac.HTNet(16, 2, 2, window=4, shared=sh, geometry=g),
+    "mixed": lambda seed, sh, g: convac.ConvAC(12, 2, (2, 3, 2), (2, 3, 2), shared=sh,
+                                               geometry=g),
+}
+
+
+def integer_net(case, seed, shared=False, geometry="contiguous"):
+    net = CASES[case](seed, shared, geometry).double()
+    return convac.integer_weights_(net, -3, 3, seed)
+
+
+def random_rows(n, seed):
+    rng = np.random.default_rng(2000 + seed)
+    return sorted(rng.choice(n, size=int(rng.integers(1, n)), replace=False).tolist())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("kind", ["odd-even", "left-right", "random"])
+@pytest.mark.parametrize("geometry", ["contiguous", "mirror"])
+@pytest.mark.parametrize("shared", [False, True])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_exact_matches_dense_and_structured(case, shared, geometry, kind, seed):
+    net = integer_net(case, seed, shared, geometry)
+    part = random_rows(net.n_patches, seed) if kind == "random" else kind
+    exact = convac.matricization_rank(net, part, method="exact")
+    dense = convac.matricization_rank(net, part, method="dense")
+    structured = convac.matricization_rank(net, part, method="structured")
+    assert exact.method == "exact"
+    assert exact.rank == dense.rank == structured.rank
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_exact_on_integer_tensor_matches_network(seed):
+    net = integer_net("ht", seed)
+    tensor = convac.coefficient_tensor(net)  # integers, far below 2^53
+    assert torch.equal(tensor, torch.round(tensor))
+    for part in ("odd-even", "left-right", [1, 2, 6]):
+        from_tensor = convac.matricization_rank(tensor, part, method="exact")
+        from_net = convac.matricization_rank(net, part, method="exact")
+        assert from_tensor.rank == from_net.rank
+    as_int = tensor.to(torch.int64).numpy()
+    assert exact_rank(as_int, "odd-even").rank == exact_rank(net, "odd-even").rank
+
+
+def test_result_states_the_guarantee():
+    res = convac.matricization_rank(integer_net("cp", 0), "odd-even", method="exact")
+    assert res.rtol is None and res.singular_values is None
+    assert not res.ambiguous and res.margin == float("inf")
+    assert "lower bound" in res.certified and "CP-rank" in res.certified
+    assert f"GF({DEFAULT_PRIME})" in res.certified
+
+
+def test_small_prime_can_only_lower_the_rank():
+    """[[1, 1], [1, 3]] has determinant 2: rank 2 over the reals, 1 over GF(2)."""
+    tensor = np.array([[1, 1], [1, 3]])
+    assert exact_rank(tensor, [0], prime=2).rank == 1
+    assert exact_rank(tensor, [0], prime=3).rank == 2
+    assert convac.matricization_rank(tensor, [0]).rank == 2
+
+
+def test_other_output_and_scale():
+    net = integer_net("cp", 4)
+    for output in (0, 1):
+        assert (exact_rank(net, [0, 2, 3], output=output).rank
+                == convac.matricization_rank(net, [0, 2, 3], output=output).rank)
+    # weights in -3..3 hit degenerate cases (seed 5 gives rank 64); both methods see them
+    small = convac.integer_weights_(convac.HTNet(16, 3, 2), seed=5)
+    assert (exact_rank(small, "odd-even").rank
+            == convac.matricization_rank(small, "odd-even", method="structured").rank)
+    # a wide range is generic: COLT Thm 1's min(r_0, M)^(N/2), certified
+    big = convac.integer_weights_(convac.HTNet(16, 3, 2), low=-50, high=50, seed=5)
+    assert exact_rank(big, "odd-even").rank == 2**8
+    assert convac.matricization_rank(big, "odd-even", method="structured").rank == 2**8
+
+
+def test_zero_network():
+    net = integer_net("ht", 0)
+    with torch.no_grad():
+        net.weights[0][3].zero_()
+    assert exact_rank(net, "odd-even").rank == 0
+
+
+def test_integer_weights_are_seeded_in_place():
+    net = convac.HTNet(8, 3, 2, seed=0)
+    out = convac.integer_weights_(net, low=-2, high=5, seed=7)
+    assert out is net
+    values = torch.cat([w.detach().reshape(-1) for w in net.weights])
+    assert torch.equal(values, torch.round(values))
+    assert values.min() >= -2 and values.max() <= 5 and values.unique().numel() > 3
+    again = convac.integer_weights_(convac.HTNet(8, 3, 2, seed=1), low=-2, high=5, seed=7)
+    other = convac.integer_weights_(convac.HTNet(8, 3, 2, seed=0), low=-2, high=5, seed=8)
+    for a, b in zip(net.weights, again.weights, strict=True):
+        assert torch.equal(a, b)
+    assert not all(torch.equal(a, c) for a, c in zip(net.weights, other.weights, strict=True))
+    built = convac.integer_network(8, 3, (2, 2, 2), 2, low=-2, high=5, seed=7)
+    assert built.weights[0].dtype == torch.float64
+    for a, b in zip(net.weights, built.weights, strict=True):
+        assert torch.equal(a.double(), b)
+
+
+def test_bad_input():
+    net = convac.HTNet(8, 2, 2, seed=0)
+    with pytest.raises(ValueError, match=r"integer weights .* level 0 holds -?\d\.\d+"):
+        exact_rank(net, "odd-even")
+    convac.integer_weights_(net, seed=0)
+    with torch.no_grad():
+        net.weights[2][1, 0, 1] = 0.5
+    with pytest.raises(ValueError, match=r"level 2 holds 0\.5 at node/channel index \(1, 0, 1\)"):
+        convac.matricization_rank(net, "odd-even", method="exact")
+    convac.integer_weights_(net, seed=0)
+    with pytest.raises(ValueError, match="covers 3 modes, expected n_modes=8"):
+        exact_rank(net, convac.Partition((0,), (1, 2)))
+    with pytest.raises(ValueError, match="takes no tolerance, expected rtol=None, got 1e-06"):
+        convac.matricization_rank(net, "odd-even", method="exact", rtol=1e-6)
+    with pytest.raises(ValueError, match="prime must be a prime below 2\\^31, got 15"):
+        exact_rank(net, "odd-even", prime=15)
+    with pytest.raises(ValueError, match=r"integer tensor; entry \(0, 1\) is 0\.25"):
+        exact_rank(np.array([[1.0, 0.25], [2.0, 3.0]]), [0])
+    with pytest.raises(ValueError, match="expected low <= high, got low=3, high=-3"):
+        convac.integer_weights_(net, low=3, high=-3)
+    with pytest.raises(ValueError, match="output must be an int in 0..0, got 1"):
+        exact_rank(net, "odd-even", output=1)
