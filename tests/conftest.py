@@ -1,38 +1,9 @@
-"""Shared fixtures and per-dtype tolerances (one place, DESIGN.md convention 8)."""
+"""Shared fixtures; helpers live in ``oracles.py``."""
 
 import pytest
-import torch
-
-import convac
-
-TOLERANCES = {
-    torch.float64: {"rtol": 1e-10, "atol": 1e-12},
-    torch.float32: {"rtol": 1e-4, "atol": 1e-5},
-}
-
-
-def assert_close(actual, expected, dtype=torch.float64):
-    torch.testing.assert_close(actual, expected, check_dtype=False, **TOLERANCES[dtype])
-
-
-# (name, constructor) pairs over the configurations the issue names: CP, HT, truncated,
-# window 4, shared and unshared, contiguous and mirror geometry, several outputs.
-NET_CASES = {
-    "cp": lambda s, sh, g: convac.CPNet(6, 3, 4, n_outputs=2, shared=sh, geometry=g, seed=s),
-    "ht": lambda s, sh, g: convac.HTNet(8, 2, (2, 3, 2), n_outputs=2, shared=sh, geometry=g,
-                                        seed=s),
-    "truncated": lambda s, sh, g: convac.ConvAC(8, 2, convac.truncated_windows(8, 2), (3, 2),
-                                                shared=sh, geometry=g, seed=s),
-    "window4": lambda s, sh, g: convac.HTNet(16, 2, 2, window=4, shared=sh, geometry=g, seed=s),
-    "mixed": lambda s, sh, g: convac.ConvAC(12, 2, (2, 3, 2), (2, 3, 2), shared=sh,
-                                            geometry=g, seed=s),
-}
+from oracles import NET_CASES
 
 
 @pytest.fixture(params=sorted(NET_CASES))
 def net_case(request):
     return request.param
-
-
-def make_net(case, seed=0, shared=False, geometry="contiguous"):
-    return NET_CASES[case](seed, shared, geometry).double()

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import assert_close
+from oracles import assert_close
 
 import convac
 

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import assert_close, make_net
+from oracles import assert_close, make_net
 
 import convac
 

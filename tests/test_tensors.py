@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorly as tl
 import torch
-from conftest import assert_close, make_net
+from oracles import assert_close, make_net
 
 import convac
 

@@ -6,7 +6,7 @@ baseline and fail on a regression.
 """
 
 import torch
-from conftest import best_time, record_ratio
+from timing import best_time, record_ratio
 
 import convac
 
