@@ -5,8 +5,19 @@ PY     := $(VENV)/bin/python
 # torch 2.13.0 is the CPU build these machines install from local disk in seconds;
 # it satisfies the package's range, so the editable install adds nothing heavier.
 TORCH  ?= torch==2.13.0
+ASV    := $(PY) -m asv
+# commits for bench-compare / bench-gate (any git revision)
+BASE   ?= HEAD~1
+HEAD   ?= HEAD
+# extra arguments: `make bench ASV_ARGS=--quick`, `make bench-gate GATE_ARGS="--time-factor 2"`
+ASV_ARGS  ?=
+GATE_ARGS ?=
+# pytest-benchmark: fail bench-pytest-compare when a mean is this much slower than the baseline
+PYTEST_BENCH_FAIL ?= mean:50%
 
-.PHONY: venv test lint bench clean
+.PHONY: venv test lint bench bench-quick bench-machine bench-record bench-compare \
+        bench-continuous bench-gate bench-publish bench-report bench-check \
+        bench-pytest-save bench-pytest-compare clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +34,66 @@ lint: venv
 test: venv lint
 	$(PY) -m pytest -q
 
-bench: venv
-	$(PY) -m convac.cli table --sizes 2 4 8 --channels 3 --rank 2
+# -- asv: the main job ------------------------------------------------------------------
+# The full suite on the current commit (HEAD: commit your work first; benchmarks/ is read
+# from the working tree), asv's site and the depth-efficiency report.  A failed benchmark
+# still publishes, then fails the target.
+bench: bench-machine
+	@status=0; \
+	$(ASV) run --show-stderr $(ASV_ARGS) "HEAD^!" || status=$$?; \
+	$(MAKE) --no-print-directory bench-publish || status=$$?; \
+	echo; \
+	echo "asv site:                 $(CURDIR)/reports/html/index.html"; \
+	echo "depth-efficiency report:  $(CURDIR)/reports/depth-efficiency/index.html"; \
+	echo "serve both:  $(PY) -m http.server -d reports -b 127.0.0.1 8080"; \
+	echo "   then open http://127.0.0.1:8080/depth-efficiency/ and http://127.0.0.1:8080/html/"; \
+	exit $$status
+
+bench-quick:
+	$(MAKE) --no-print-directory bench ASV_ARGS="--quick $(ASV_ARGS)"
+
+# asv asks for machine details interactively unless told --yes
+bench-machine: venv
+	$(ASV) machine --yes
+
+bench-publish: venv
+	$(ASV) publish
+	$(PY) -m convac.cli report
+
+bench-report: venv
+	$(PY) -m convac.cli report
+
+# asv check, and exit 1 if the newest results hold a failed benchmark
+bench-check: venv
+	$(ASV) check
+	$(PY) -m convac.cli report --fail-on-failed
+
+# -- continuous use ----------------------------------------------------------------------
+# record every commit on main not benchmarked yet
+bench-record: bench-machine
+	$(ASV) run --show-stderr $(ASV_ARGS) NEW
+
+# side-by-side table of two benchmarked commits (asv compare always exits 0)
+bench-compare: bench-machine
+	$(ASV) run --skip-existing-commits $(ASV_ARGS) "$(BASE)^!"
+	$(ASV) run --skip-existing-commits $(ASV_ARGS) "$(HEAD)^!"
+	$(ASV) compare --split $(BASE) $(HEAD)
+
+# asv's own timing regression check (exit 1 when a benchmark is 1.5x worse)
+bench-continuous: bench-machine
+	$(ASV) continuous --factor 1.5 --show-stderr $(ASV_ARGS) $(BASE) $(HEAD)
+
+# per-metric gate: exact ranks/parameters, rtol for fit errors; exit 1 on a regression
+bench-gate: bench-machine
+	$(PY) -m convac.cli gate $(BASE) $(HEAD) $(GATE_ARGS)
+
+# pytest-benchmark micro-benchmarks: save a baseline, then compare against it
+bench-pytest-save: venv
+	$(PY) -m pytest -q tests/benchmarks --benchmark-only --benchmark-save=baseline
+
+bench-pytest-compare: venv
+	$(PY) -m pytest -q tests/benchmarks --benchmark-only --benchmark-compare \
+	    --benchmark-compare-fail=$(PYTEST_BENCH_FAIL)
 
 clean:
-	rm -rf $(VENV) .asv reports/results reports/html reports/depth-efficiency
+	rm -rf $(VENV) .asv reports/results reports/html reports/depth-efficiency reports/screenshots

@@ -16,7 +16,7 @@ import sys
 from .data import fit_curves, param_curves, rank_curves, timings
 from .results import CommitResults, list_commits, list_machines, load_benchmarks, load_commit
 
-__all__ = ["build_report", "register"]
+__all__ = ["build_report", "failed_benchmarks", "register"]
 
 DEFAULT_RESULTS = os.path.join("reports", "results")
 DEFAULT_OUT = os.path.join("reports", "depth-efficiency")
@@ -80,7 +80,8 @@ def build_report(results_dir: str = DEFAULT_RESULTS, out_dir: str = DEFAULT_OUT,
         (os.path.basename(plots.plot_timings(speed, os.path.join(out_dir, "timings.png"))),
          "Harness speed: asv timings, slowest first"),
     ]
-    sources = sorted({c.source for c in ranks} | {c.source for p in pairs for c in p})
+    sources = sorted({c.source for c in ranks} | {c.source for p in pairs for c in p}
+                     | {c.source for c in (fit, floor) if c.x})
     meta = {
         "commit": results.commit_hash if results else "(no asv results: recomputed)",
         "machine": results.machine if results else "-",
@@ -99,14 +100,35 @@ def build_report(results_dir: str = DEFAULT_RESULTS, out_dir: str = DEFAULT_OUT,
     return page
 
 
+def failed_benchmarks(results_dir: str = DEFAULT_RESULTS, machine: str | None = None,
+                      commit: str | None = None) -> list:
+    """Names of the benchmarks that failed (not skipped) in the chosen results.
+
+    Raises
+    ------
+    FileNotFoundError
+        There are no results to check.
+    """
+    results = _pick(results_dir, machine, commit)
+    if results is None:
+        raise FileNotFoundError(f"no asv results in {results_dir}")
+    return sorted({m.name for m in results.values.values() if m.failed})
+
+
 def _run(args) -> int:
     try:
         page = build_report(args.results_dir, args.out, args.machine, args.commit,
                             args.asv_site)
+        failed = (failed_benchmarks(args.results_dir, args.machine, args.commit)
+                  if args.fail_on_failed else [])
     except (ValueError, FileNotFoundError) as exc:
         print(f"convac report: error: {exc}", file=sys.stderr)
         return 2
     print(f"depth-efficiency report: {os.path.abspath(page)}")
+    if failed:
+        print(f"convac report: {len(failed)} failed benchmark(s): {', '.join(failed)}",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -119,4 +141,6 @@ def register(sub) -> None:
                    help="asv html_dir to link to (default: %(default)s)")
     p.add_argument("--machine", default=None, help="asv machine (default: newest results)")
     p.add_argument("--commit", default=None, help="commit hash or prefix (default: newest)")
+    p.add_argument("--fail-on-failed", action="store_true",
+                   help="exit 1 when a benchmark of those results failed (skips are fine)")
     p.set_defaults(func=_run)
