@@ -26,7 +26,8 @@ import torch
 
 from .matricize import RANK_METHODS, RankResult, matricize
 from .network import ConvAC
-from .rank import row_leaves
+from .rank import check_core_budget, row_leaves
+from .tensors import DEFAULT_MAX_BYTES
 
 __all__ = [
     "DEFAULT_PRIME",
@@ -160,14 +161,31 @@ def _compress_mod(cores: np.ndarray, prime: int) -> np.ndarray:
     return rows.reshape(k2, r, k).transpose(1, 2, 0).copy()  # (r, k, k2)
 
 
-def _kron_mod(mats, prime: int) -> np.ndarray:
-    out = mats[0]
-    for m in mats[1:]:
-        out = np.kron(out, m) % prime  # (p_out * p_m, q_out * q_m), products < 2^62
-    return out
+def _pool_mod(kids, prime: int, max_bytes: int) -> np.ndarray:
+    """Product pooling over GF(prime), ``P[a] = kron_c C_c[a]``, compressed between factors.
+
+    Parameters
+    ----------
+    kids : list of ndarray of int64, shape ``(r, p_c, q_c)``
+
+    Returns
+    -------
+    ndarray of int64, shape ``(r, p, q)``
+    """
+    acc = kids[0]
+    for i, cores in enumerate(kids[1:], start=2):
+        r, p, q = acc.shape
+        _, s_, t = cores.shape
+        check_core_budget((r, p * s_, q * t), max_bytes, "exact core")
+        # single products of residues < 2^31: below 2^62, exact in int64
+        acc = np.einsum("apq,ast->apsqt", acc, cores).reshape(r, p * s_, q * t) % prime
+        if i < len(kids):  # more factors to come: keep the partial product small
+            acc = _compress_mod(acc, prime)
+    return acc  # (r, p, q)
 
 
-def _root_core_mod(net: ConvAC, partition, output: int, prime: int) -> np.ndarray:
+def _root_core_mod(net: ConvAC, partition, output: int, prime: int,
+                   max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
     """Root core over GF(prime): ``rank(core) = rank([A^y mod prime]_{I,J})``."""
     s = net.schedule
     is_row, _ = row_leaves(net, partition)
@@ -190,15 +208,12 @@ def _root_core_mod(net: ConvAC, partition, output: int, prime: int) -> np.ndarra
                     return np.zeros((0, 0), dtype=np.int64)
                 merged.append(np.zeros((weight.shape[1], 0, 0), dtype=np.int64))
                 continue
-            p = math.prod(k.shape[1] for k in kids)
-            q = math.prod(k.shape[2] for k in kids)
-            cores = np.zeros((weight.shape[1], p, q), dtype=np.int64)  # (r_l, p, q)
+            pooled = _pool_mod(kids, prime, max_bytes)  # (r_{l-1}, p, q)
+            cores = np.zeros((weight.shape[1],) + pooled.shape[1:], dtype=np.int64)  # (r_l, p, q)
             for a in range(weight.shape[2]):
                 coeff = weight[j, :, a]  # (r_l,)
-                if not coeff.any():
-                    continue
-                kron = _kron_mod([k[a] for k in kids], prime)  # (p, q)
-                cores = (cores + coeff[:, None, None] * kron[None] % prime) % prime
+                if coeff.any():
+                    cores = (cores + coeff[:, None, None] * pooled[a][None] % prime) % prime
             merged.append(cores[0] if top else _compress_mod(cores, prime))
         nodes = merged
     return nodes[0]  # (p, q)
@@ -227,7 +242,7 @@ def _tensor_mod(tensor, prime: int) -> np.ndarray:
 
 
 def exact_rank(tensor_or_net, partition="odd-even", rtol=None, output: int = 0,
-               prime: int = DEFAULT_PRIME) -> RankResult:
+               prime: int = DEFAULT_PRIME, max_bytes: int = DEFAULT_MAX_BYTES) -> RankResult:
     """Exact rank of ``[A]_{I,J}`` over GF(prime): a proven lower bound on CP-rank.
 
     Parameters
@@ -241,6 +256,8 @@ def exact_rank(tensor_or_net, partition="odd-even", rtol=None, output: int = 0,
     output : int, default 0
     prime : int, default ``2^31 - 1``
         A prime below ``2^31``.
+    max_bytes : int, default 2 GiB
+        Budget of any one int64 array of cores (networks).
 
     Returns
     -------
@@ -273,7 +290,7 @@ def exact_rank(tensor_or_net, partition="odd-even", rtol=None, output: int = 0,
             0 <= output < net.n_outputs
         ):
             raise ValueError(f"output must be an int in 0..{net.n_outputs - 1}, got {output!r}")
-        core = _root_core_mod(net, partition, int(output), prime)  # (p, q)
+        core = _root_core_mod(net, partition, int(output), prime, max_bytes)  # (p, q)
     else:
         core = matricize(_tensor_mod(tensor_or_net, prime), partition)  # (M^|I|, M^|J|)
     rank = 0 if core.size == 0 else int(flint.nmod_mat(core.tolist(), prime).rank())

@@ -33,12 +33,15 @@ import torch
 
 from .matricize import RANK_METHODS, RankResult, numerical_rank, resolve_partition
 from .network import ConvAC
+from .tensors import DEFAULT_MAX_BYTES
 
 __all__ = [
     "structured_singular_values",
     "structured_rank",
     "auto_rank",
     "AUTO_DENSE_MAX_ENTRIES",
+    "row_leaves",
+    "check_core_budget",
 ]
 
 _EPS = float(np.finfo(np.float64).eps)
@@ -82,8 +85,25 @@ def level_weights_f64(net: ConvAC, level: int) -> np.ndarray:
     return net.level_weights(level).detach().to("cpu", torch.float64).numpy()
 
 
+_MAX_CHANNEL_RATIO = 1e200
+"""Channels smaller than the largest by more than this are treated as zero."""
+
+
+def _channel_norms(cores: np.ndarray) -> np.ndarray:
+    """Frobenius norm of each channel, ``(r, p, q) -> (r,)``, safe from under/overflow."""
+    flat = cores.reshape(cores.shape[0], -1)  # (r, p*q)
+    amax = np.abs(flat).max(axis=1)  # (r,)
+    safe = np.where(amax > 0, amax, 1.0)
+    return amax * np.linalg.norm(flat / safe[:, None], axis=1)  # (r,)
+
+
 def _compress(cores: np.ndarray) -> tuple[np.ndarray, float]:
     """Project cores onto orthonormal bases of their joint column and row spaces.
+
+    The bases come from ``[C[0] | .. | C[r-1]]`` and ``[C[0]; ..; C[r-1]]`` with every
+    channel scaled to unit norm first: a parent may scale channels by any weight, so a
+    direction is dropped only when it is below ``max(shape) * eps`` relative to every
+    channel it occurs in (scale invariance per channel; the exact spaces are unchanged).
 
     Parameters
     ----------
@@ -92,37 +112,78 @@ def _compress(cores: np.ndarray) -> tuple[np.ndarray, float]:
     Returns
     -------
     cores : ndarray, shape ``(r, p', q')``, ``p' <= p``, ``q' <= q``
-        Scaled so that the largest singular value of ``[C[0] | .. | C[r-1]]`` is one.
+        Scaled so that the largest channel has unit Frobenius norm.
     log_scale : float
         Log of the factor divided out (``0`` for zero cores, which come back empty).
     """
     r, p, q = cores.shape
     if p == 0 or q == 0:
         return np.zeros((r, 0, 0)), 0.0
-    hstack = cores.transpose(1, 0, 2).reshape(p, r * q)  # (p, r*q) = [C[0] | .. ]
-    u, s, _ = np.linalg.svd(hstack, full_matrices=False)  # u: (p, k), s: (k,)
-    if s[0] == 0 or not np.isfinite(s[0]):
-        if not np.isfinite(s[0]):
-            raise ValueError("non-finite weights: a structured core is not finite")
+    if not np.all(np.isfinite(cores)):
+        raise ValueError("a structured core is not finite: non-finite weights")
+    norms = _channel_norms(cores)  # (r,)
+    top = float(norms.max())
+    if top == 0:
         return np.zeros((r, 0, 0)), 0.0
+    cores = cores / top  # (r, p, q), largest channel of unit norm
+    rel = norms / top  # (r,)
+    balance = np.where(rel * _MAX_CHANNEL_RATIO > 1, 1.0 / np.maximum(rel, 1e-300), 0.0)  # (r,)
+    hstack = (cores * balance[:, None, None]).transpose(1, 0, 2).reshape(p, r * q)  # (p, r*q)
+    u, s, _ = np.linalg.svd(hstack, full_matrices=False)  # u: (p, k), s: (k,)
     keep = int(np.count_nonzero(s > max(hstack.shape) * _EPS * s[0]))
-    cores = np.einsum("pk,rpq->rkq", u[:, :keep], cores) / s[0]  # (r, p', q)
-    vstack = cores.reshape(r * keep, q)  # (r*p', q) = [C[0]; ..]
+    cores = np.einsum("pk,rpq->rkq", u[:, :keep], cores)  # (r, p', q)
+    vstack = (cores * balance[:, None, None]).reshape(r * keep, q)  # (r*p', q)
     _, s2, vt = np.linalg.svd(vstack, full_matrices=False)  # vt: (k2, q)
     keep2 = int(np.count_nonzero(s2 > max(vstack.shape) * _EPS * s2[0]))
     cores = cores @ vt[:keep2].T  # (r, p', q')
-    return cores, math.log(s[0])
+    return cores, math.log(top)
 
 
-def _kron_all(mats) -> np.ndarray:
-    """Kronecker product of a sequence of matrices (rows and columns both multiply)."""
-    out = mats[0]
-    for m in mats[1:]:
-        out = np.kron(out, m)  # (p_out * p_m, q_out * q_m)
-    return out
+def check_core_budget(shape, max_bytes: int, what: str = "structured core") -> None:
+    """Raise if a float64/int64 array of ``shape`` exceeds ``max_bytes``."""
+    size = 8 * math.prod(shape)
+    if size > max_bytes:
+        raise ValueError(
+            f"the {what} would have shape {tuple(shape)} ({size / 2**30:.3g} GiB), above the "
+            f"memory budget max_bytes={max_bytes} ({max_bytes / 2**30:.3g} GiB); the rank may "
+            "be that large (see convac.min_cut_bound): raise max_bytes if it fits"
+        )
 
 
-def _root_core(net: ConvAC, partition, output: int) -> tuple[np.ndarray, float, object]:
+def _batched_kron(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Channel-wise Kronecker product: ``(r, p, q), (r, s, t) -> (r, p*s, q*t)``."""
+    r, p, q = a.shape
+    _, s_, t = b.shape
+    return np.einsum("apq,ast->apsqt", a, b).reshape(r, p * s_, q * t)  # (r, p*s, q*t)
+
+
+def _pool(kids, max_bytes: int) -> tuple[np.ndarray, float]:
+    """Product pooling of children's cores, ``P[a] = kron_c C_c[a]``, compressed between
+    factors so that wide windows (a CP net's N children) stay as small as their rank.
+
+    Parameters
+    ----------
+    kids : list of (ndarray ``(r, p_c, q_c)``, float)
+        Children's cores and log-scales.
+
+    Returns
+    -------
+    ndarray, shape ``(r, p, q)``, and its log-scale.
+    """
+    acc, log_scale = kids[0]
+    for i, (cores, scale) in enumerate(kids[1:], start=2):
+        r, p, q = acc.shape
+        check_core_budget((r, p * cores.shape[1], q * cores.shape[2]), max_bytes)
+        acc = _batched_kron(acc, cores)  # (r, p*p_c, q*q_c)
+        log_scale += scale
+        if i < len(kids):  # more factors to come: keep the partial product small
+            acc, extra = _compress(acc)
+            log_scale += extra
+    return acc, log_scale
+
+
+def _root_core(net: ConvAC, partition, output: int,
+               max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[np.ndarray, float, object]:
     """Core ``C`` and log-scale of ``[A^y]_{I,J} = exp(log_scale) U C V^T``."""
     s = net.schedule
     is_row, part = row_leaves(net, partition)
@@ -138,29 +199,16 @@ def _root_core(net: ConvAC, partition, output: int) -> tuple[np.ndarray, float, 
         merged = []
         for j in range(s.nodes[level]):
             kids = nodes[j * w : (j + 1) * w]
-            log_scale = sum(k[1] for k in kids)
             if any(k[0].shape[1] == 0 for k in kids):  # a zero child: the node is zero
                 if top:
                     return np.zeros((0, 0)), 0.0, part
                 merged.append((np.zeros((weight.shape[1], 0, 0)), 0.0))
                 continue
+            pooled, log_scale = _pool(kids, max_bytes)  # (r_{l-1}, p, q)
             if top:
-                coeff = weight[j, output]  # (r_{L-1},)
-                core = None
-                for a, c in enumerate(coeff):
-                    if c == 0:
-                        continue
-                    term = c * _kron_all([k[0][a] for k in kids])  # (p, q)
-                    core = term if core is None else core + term
-                if core is None:
-                    p = math.prod(k[0].shape[1] for k in kids)
-                    q = math.prod(k[0].shape[2] for k in kids)
-                    core = np.zeros((p, q))
+                core = np.einsum("a,apq->pq", weight[j, output], pooled)  # (p, q)
                 return core, log_scale, part
-            krons = np.stack(
-                [_kron_all([k[0][a] for k in kids]) for a in range(weight.shape[2])]
-            )  # (r_{l-1}, p, q)
-            cores = np.einsum("ga,apq->gpq", weight[j], krons)  # (r_l, p, q)
+            cores = np.einsum("ga,apq->gpq", weight[j], pooled)  # (r_l, p, q)
             cores, extra = _compress(cores)
             merged.append((cores, log_scale + extra))
         nodes = merged
@@ -174,7 +222,8 @@ def _core_singular_values(core: np.ndarray) -> np.ndarray:
     return np.linalg.svd(core, compute_uv=False)  # (min(p, q),)
 
 
-def structured_singular_values(net: ConvAC, partition, output: int = 0) -> np.ndarray:
+def structured_singular_values(net: ConvAC, partition, output: int = 0,
+                               max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
     """Nonzero singular values of ``[A^y]_{I,J}`` from the weights, no dense tensor.
 
     Parameters
@@ -185,6 +234,8 @@ def structured_singular_values(net: ConvAC, partition, output: int = 0) -> np.nd
         Row modes ``I`` (patch indices), see :func:`convac.resolve_partition`.
     output : int, default 0
         Which output ``y``.
+    max_bytes : int, default 2 GiB
+        Budget of any one array of cores; above it a ``ValueError`` names the shape.
 
     Returns
     -------
@@ -203,7 +254,7 @@ def structured_singular_values(net: ConvAC, partition, output: int = 0) -> np.nd
     """
     net = _check_net(net)
     output = _check_output(net, output)
-    core, log_scale, _ = _root_core(net, partition, output)
+    core, log_scale, _ = _root_core(net, partition, output, max_bytes)
     sv = _core_singular_values(core)  # (k,)
     with np.errstate(over="ignore", under="ignore", divide="ignore"):
         return np.exp(np.log(sv) + log_scale)  # (k,), the scale applied in log space
@@ -220,7 +271,7 @@ def _structured_rtol(core_shape, n_levels: int) -> float:
 
 
 def structured_rank(net, partition="odd-even", rtol: float | None = None, output: int = 0,
-                    **kwargs) -> RankResult:
+                    max_bytes: int = DEFAULT_MAX_BYTES, **kwargs) -> RankResult:
     """Numerical rank of ``[A^y]_{I,J}`` from the structured singular values.
 
     Parameters
@@ -232,6 +283,8 @@ def structured_rank(net, partition="odd-even", rtol: float | None = None, output
         ``max(core side) * eps * (L + 1)`` (see :func:`_structured_rtol`); the value used
         is in the result.
     output : int, default 0
+    max_bytes : int, default 2 GiB
+        Budget of any one array of cores.
 
     Returns
     -------
@@ -243,7 +296,7 @@ def structured_rank(net, partition="odd-even", rtol: float | None = None, output
         raise ValueError(f"unexpected arguments for the structured method: {sorted(kwargs)}")
     net = _check_net(net)
     output = _check_output(net, output)
-    core, _, _ = _root_core(net, partition, output)
+    core, _, _ = _root_core(net, partition, output, max_bytes)
     sv = _core_singular_values(core)  # scale-free: the rank only needs ratios
     if rtol is None:
         rtol = _structured_rtol(core.shape, net.schedule.n_levels)
@@ -258,7 +311,6 @@ def auto_rank(tensor_or_net, partition="odd-even", rtol: float | None = None, **
         return dense(tensor_or_net, partition, rtol=rtol, **kwargs)
     if tensor_or_net.n_channels ** tensor_or_net.n_patches <= AUTO_DENSE_MAX_ENTRIES:
         return dense(tensor_or_net, partition, rtol=rtol, **kwargs)
-    kwargs.pop("max_bytes", None)  # a dense-only option
     return structured_rank(tensor_or_net, partition, rtol=rtol, **kwargs)
 
 

@@ -93,6 +93,36 @@ def test_theorem1_at_scale(n, m, r, seed):
     assert not res.ambiguous
 
 
+@pytest.mark.parametrize("shared", [False, True])
+def test_wide_windows_stay_small(shared):
+    """A CP net pools 64 children at once; partial products are compressed, so its rank
+    min(K, M^32) = K comes out without a 3^32-sided core.  Unit-norm leaf vectors keep
+    the K terms comparable (x_k^(64) would otherwise differ by |x_k|^64)."""
+    net = convac.CPNet(64, 3, 5, shared=shared, seed=1).double()
+    with torch.no_grad():
+        w = net.weights[0]
+        w.div_(w.norm(dim=-1, keepdim=True))  # unit leaf vectors
+    for part in ("odd-even", "left-right", list(range(0, 64, 3))):
+        res = convac.matricization_rank(net, part, method="structured")
+        assert res.rank == convac.min_cut_bound(net, part) == 5
+        assert res.singular_values.shape == (5,)
+
+
+@pytest.mark.parametrize("case", ["ht", "mixed", "cp"])
+def test_channel_rescaling_is_invisible(case):
+    """Scale a level's channel by 1e-30 and undo it in the parent's weights: the tensor
+    is unchanged, so the structured singular values must be too."""
+    net = make(case, seed=6)
+    ref = structured_singular_values(net, "odd-even")
+    with torch.no_grad():
+        net.weights[0][..., 1, :].mul_(1e-30)  # channel 1 of every leaf
+        net.weights[1][..., 1].mul_(1e30 ** net.windows[0])  # products of w children
+    dense = convac.matricization_rank(net, "odd-even").singular_values
+    np.testing.assert_allclose(structured_singular_values(net, "odd-even"), ref,
+                               rtol=1e-10, atol=1e-13 * ref[0])
+    assert_sv_match(ref, dense)
+
+
 def test_log_scale_survives_overflow():
     """Leaf weights x 1e10 over 64 patches: sigma ~ 1e640 overflows, the rank does not."""
     net = convac.HTNet(64, 2, 1, seed=0).double()
@@ -179,7 +209,9 @@ def test_bad_input():
         structured_singular_values(net, "odd-even", output=2)
     with pytest.raises(ValueError, match="expected a convac.ConvAC network, got ndarray"):
         structured_singular_values(np.zeros((2, 2)), "odd-even")
-    with pytest.raises(ValueError, match=r"unexpected arguments .*\['max_bytes'\]"):
-        convac.matricization_rank(net, "odd-even", method="structured", max_bytes=10)
+    with pytest.raises(ValueError, match=r"unexpected arguments .*\['batch_size'\]"):
+        convac.matricization_rank(net, "odd-even", method="structured", batch_size=10)
+    with pytest.raises(ValueError, match=r"shape \(2, 16, 16\) .* above the memory budget"):
+        structured_singular_values(convac.HTNet(16, 3, 2), "odd-even", max_bytes=2**11)
     with pytest.raises(ValueError, match="unknown rank method 'svd'; expected one of"):
         convac.matricization_rank(net, "odd-even", method="svd")
