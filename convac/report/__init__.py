@@ -85,7 +85,7 @@ def build_report(results_dir: str = DEFAULT_RESULTS, out_dir: str = DEFAULT_OUT,
     meta = {
         "commit": results.commit_hash if results else "(no asv results: recomputed)",
         "machine": results.machine if results else "-",
-        "results date": (datetime.datetime.fromtimestamp(results.date / 1000,
+        "commit date": (datetime.datetime.fromtimestamp(results.date / 1000,
                                                          datetime.timezone.utc).isoformat()
                          if results and results.date else "-"),
         "curves from": ", ".join(sources),

@@ -148,13 +148,17 @@ def load_commit(results_dir: str, machine: str, commit_hash: str) -> CommitResul
         No result file of that commit on that machine.
     """
     out = None
+    found = []
     for path in _result_files(results_dir, machine):
         if not os.path.basename(path).startswith(commit_hash[:8]):
             continue
         data = _read_json(path)
-        full = data.get("commit_hash", "")
-        if not full.startswith(commit_hash):
-            continue
+        if data.get("commit_hash", "").startswith(commit_hash):
+            found.append((os.path.getmtime(path), path, data))
+    # several environments: merge the oldest file first, so the newest run of a benchmark
+    # wins ("date" in a result file is the commit's date, not the run's)
+    for _, path, data in sorted(found, key=lambda t: (t[0], t[1])):
+        full = data["commit_hash"]
         if out is None:
             out = CommitResults(full, machine, data.get("date"))
         out.files.append(path)
