@@ -26,6 +26,7 @@ import torch
 
 from .matricize import RANK_METHODS, RankResult, matricize
 from .network import ConvAC
+from .rank import _must_shrink as must_shrink
 from .rank import check_core_budget, row_leaves
 from .tensors import DEFAULT_MAX_BYTES
 
@@ -161,27 +162,29 @@ def _compress_mod(cores: np.ndarray, prime: int) -> np.ndarray:
     return rows.reshape(k2, r, k).transpose(1, 2, 0).copy()  # (r, k, k2)
 
 
-def _pool_mod(kids, prime: int, max_bytes: int) -> np.ndarray:
+def _pool_mod(kids, prime: int, max_bytes: int) -> tuple[np.ndarray, int]:
     """Product pooling over GF(prime), ``P[a] = kron_c C_c[a]``, compressed between factors.
 
     Parameters
     ----------
-    kids : list of ndarray of int64, shape ``(r, p_c, q_c)``
+    kids : list of (ndarray of int64, shape ``(r, p_c, q_c)``, int)
+        Children's cores and bounds on the rank of each channel's core.
 
     Returns
     -------
-    ndarray of int64, shape ``(r, p, q)``
+    ndarray of int64, shape ``(r, p, q)``, and its channel rank bound
     """
-    acc = kids[0]
-    for i, cores in enumerate(kids[1:], start=2):
+    acc, channel_rank = kids[0]
+    for i, (cores, rank) in enumerate(kids[1:], start=2):
         r, p, q = acc.shape
         _, s_, t = cores.shape
         check_core_budget((r, p * s_, q * t), max_bytes, "exact core")
         # single products of residues < 2^31: below 2^62, exact in int64
         acc = np.einsum("apq,ast->apsqt", acc, cores).reshape(r, p * s_, q * t) % prime
-        if i < len(kids):  # more factors to come: keep the partial product small
+        channel_rank = min(channel_rank * rank, p * s_, q * t)
+        if i < len(kids) and must_shrink(acc.shape, channel_rank):  # more factors to come
             acc = _compress_mod(acc, prime)
-    return acc  # (r, p, q)
+    return acc, channel_rank  # (r, p, q), int
 
 
 def _root_core_mod(net: ConvAC, partition, output: int, prime: int,
@@ -194,7 +197,7 @@ def _root_core_mod(net: ConvAC, partition, output: int, prime: int,
     for pos in range(s.n_patches):
         vec = weights[0][pos]  # (r_0, M)
         cores = vec[:, :, None] if is_row[pos] else vec[:, None, :]  # (r_0, M, 1) / (r_0, 1, M)
-        nodes.append(_compress_mod(cores, prime))
+        nodes.append((_compress_mod(cores, prime), 1))  # a vector per channel: rank 1
     for level, w in enumerate(s.windows, start=1):
         weight = weights[level]  # (nodes_l, r_l, r_{l-1})
         top = level == s.n_levels
@@ -203,20 +206,23 @@ def _root_core_mod(net: ConvAC, partition, output: int, prime: int,
         merged = []
         for j in range(s.nodes[level]):
             kids = nodes[j * w : (j + 1) * w]
-            if any(k.shape[1] == 0 for k in kids):  # a zero child: the node is zero
+            if any(k[0].shape[1] == 0 for k in kids):  # a zero child: the node is zero
                 if top:
                     return np.zeros((0, 0), dtype=np.int64)
-                merged.append(np.zeros((weight.shape[1], 0, 0), dtype=np.int64))
+                merged.append((np.zeros((weight.shape[1], 0, 0), dtype=np.int64), 0))
                 continue
-            pooled = _pool_mod(kids, prime, max_bytes)  # (r_{l-1}, p, q)
+            pooled, rank = _pool_mod(kids, prime, max_bytes)  # (r_{l-1}, p, q)
             cores = np.zeros((weight.shape[1],) + pooled.shape[1:], dtype=np.int64)  # (r_l, p, q)
             for a in range(weight.shape[2]):
                 coeff = weight[j, :, a]  # (r_l,)
                 if coeff.any():
                     cores = (cores + coeff[:, None, None] * pooled[a][None] % prime) % prime
-            merged.append(cores[0] if top else _compress_mod(cores, prime))
+            if top:
+                return cores[0]  # (p, q)
+            cores = _compress_mod(cores, prime)  # (r_l, p', q')
+            merged.append((cores, min(weight.shape[2] * rank, *cores.shape[1:])))
         nodes = merged
-    return nodes[0]  # (p, q)
+    raise AssertionError("unreachable: the top level returns")  # pragma: no cover
 
 
 def _check_prime(prime) -> int:

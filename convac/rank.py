@@ -157,29 +157,42 @@ def _batched_kron(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("apq,ast->apsqt", a, b).reshape(r, p * s_, q * t)  # (r, p*s, q*t)
 
 
-def _pool(kids, max_bytes: int) -> tuple[np.ndarray, float]:
+def _must_shrink(shape, channel_rank: int) -> bool:
+    """Whether compressing cores ``(r, p, q)`` is sure to shrink them.
+
+    ``[C[0] | ..]`` and ``[C[0]; ..]`` have rank ``<= r * channel_rank`` (a bound on the
+    rank of every ``C[a]``, from the structure); when that is not below ``p`` or ``q``
+    only a degenerate network would shrink, and the SVDs of large partial products would
+    cost more than they save.
+    """
+    r, p, q = shape
+    return r * channel_rank < max(p, q)
+
+
+def _pool(kids, max_bytes: int) -> tuple[np.ndarray, float, int]:
     """Product pooling of children's cores, ``P[a] = kron_c C_c[a]``, compressed between
     factors so that wide windows (a CP net's N children) stay as small as their rank.
 
     Parameters
     ----------
-    kids : list of (ndarray ``(r, p_c, q_c)``, float)
-        Children's cores and log-scales.
+    kids : list of (ndarray ``(r, p_c, q_c)``, float, int)
+        Children's cores, log-scales and bounds on the rank of each channel's core.
 
     Returns
     -------
-    ndarray, shape ``(r, p, q)``, and its log-scale.
+    ndarray, shape ``(r, p, q)``, its log-scale and its channel rank bound.
     """
-    acc, log_scale = kids[0]
-    for i, (cores, scale) in enumerate(kids[1:], start=2):
+    acc, log_scale, channel_rank = kids[0]
+    for i, (cores, scale, rank) in enumerate(kids[1:], start=2):
         r, p, q = acc.shape
         check_core_budget((r, p * cores.shape[1], q * cores.shape[2]), max_bytes)
         acc = _batched_kron(acc, cores)  # (r, p*p_c, q*q_c)
         log_scale += scale
-        if i < len(kids):  # more factors to come: keep the partial product small
+        channel_rank = min(channel_rank * rank, *acc.shape[1:])  # rank(kron) = product
+        if i < len(kids) and _must_shrink(acc.shape, channel_rank):  # more factors to come
             acc, extra = _compress(acc)
             log_scale += extra
-    return acc, log_scale
+    return acc, log_scale, channel_rank
 
 
 def _root_core(net: ConvAC, partition, output: int,
@@ -192,7 +205,7 @@ def _root_core(net: ConvAC, partition, output: int,
     for pos in range(s.n_patches):
         vec = leaf_w[pos]  # (r_0, M)
         cores = vec[:, :, None] if is_row[pos] else vec[:, None, :]  # (r_0, M, 1) / (r_0, 1, M)
-        nodes.append(_compress(cores))
+        nodes.append((*_compress(cores), 1))  # a vector per channel: rank 1
     for level, w in enumerate(s.windows, start=1):
         weight = level_weights_f64(net, level)  # (nodes_l, r_l, r_{l-1})
         top = level == s.n_levels
@@ -202,15 +215,16 @@ def _root_core(net: ConvAC, partition, output: int,
             if any(k[0].shape[1] == 0 for k in kids):  # a zero child: the node is zero
                 if top:
                     return np.zeros((0, 0)), 0.0, part
-                merged.append((np.zeros((weight.shape[1], 0, 0)), 0.0))
+                merged.append((np.zeros((weight.shape[1], 0, 0)), 0.0, 0))
                 continue
-            pooled, log_scale = _pool(kids, max_bytes)  # (r_{l-1}, p, q)
+            pooled, log_scale, rank = _pool(kids, max_bytes)  # (r_{l-1}, p, q)
             if top:
                 core = np.einsum("a,apq->pq", weight[j, output], pooled)  # (p, q)
                 return core, log_scale, part
             cores = np.einsum("ga,apq->gpq", weight[j], pooled)  # (r_l, p, q)
             cores, extra = _compress(cores)
-            merged.append((cores, log_scale + extra))
+            rank = min(weight.shape[2] * rank, *cores.shape[1:])  # sums of r_{l-1} terms
+            merged.append((cores, log_scale + extra, rank))
         nodes = merged
     raise AssertionError("unreachable: the top level returns")  # pragma: no cover
 
@@ -219,7 +233,8 @@ def _core_singular_values(core: np.ndarray) -> np.ndarray:
     """Singular values of a core, descending (empty for an empty core)."""
     if core.size == 0:
         return np.zeros(0)
-    return np.linalg.svd(core, compute_uv=False)  # (min(p, q),)
+    # torch's LAPACK (MKL in the CPU wheels) is several times faster than numpy's here
+    return torch.linalg.svdvals(torch.from_numpy(np.ascontiguousarray(core))).numpy()  # (k,)
 
 
 def structured_singular_values(net: ConvAC, partition, output: int = 0,

@@ -89,6 +89,15 @@ def test_other_output_and_scale():
     assert convac.matricization_rank(big, "odd-even", method="structured").rank == 2**8
 
 
+def test_wide_cp_window():
+    """64 children pooled at once: compressed partial products keep the cores at K."""
+    net = convac.integer_weights_(convac.CPNet(64, 3, 5), low=-9, high=9, seed=3)
+    for part in ("odd-even", "left-right"):
+        exact = exact_rank(net, part).rank
+        assert exact <= convac.min_cut_bound(net, part) == 5
+        assert exact == convac.matricization_rank(net, part, method="structured").rank
+
+
 def test_zero_network():
     net = integer_net("ht", 0)
     with torch.no_grad():
