@@ -26,6 +26,7 @@ results already stored.
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import re
@@ -332,8 +333,18 @@ def _run(args) -> int:
 
 def register(sub) -> None:
     """Add the ``gate`` subcommand."""
-    p = sub.add_parser("gate", help="benchmark two commits with asv; exit 1 on a regression",
-                       description=__doc__.split("\n\n")[0])
+    p = sub.add_parser(
+        "gate", help="benchmark two commits with asv; exit 1 on a regression",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Benchmark BASE and HEAD with asv (or read their stored results) and "
+                    "apply a rule per metric.\nExit status: 0 no regression, 1 regression, "
+                    "2 usage error.",
+        epilog="rules (by asv benchmark type and unit):\n"
+               "  track, unit rank / rank deficit / parameters / width   exact\n"
+               "  track, unit relative error     a rise beyond --rtol is a regression\n"
+               "  track, other units (floors)    a change beyond --rtol is a regression\n"
+               "  time_* / peakmem_*             only with --time-factor / --mem-factor\n"
+               "  a value on BASE that fails or vanishes on HEAD      regression")
     p.add_argument("base", help="base commit (e.g. origin/main)")
     p.add_argument("head", help="head commit (e.g. HEAD)")
     p.add_argument("--config", default="asv.conf.json", help="asv config (default: %(default)s)")
