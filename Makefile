@@ -56,9 +56,10 @@ bench-quick:
 bench-machine: venv
 	$(ASV) machine --yes
 
+# --offline-asv: asv's site loads its JavaScript from local copies (npm), not CDNs
 bench-publish: venv
 	$(ASV) publish
-	$(PY) -m convac.cli report
+	$(PY) -m convac.cli report --offline-asv
 
 bench-report: venv
 	$(PY) -m convac.cli report

@@ -4,6 +4,7 @@ screenshot is saved under ``reports/screenshots/``.
 
 Two sources: the tiny asv project of :mod:`asv_tiny` (always), and this repository's own
 ``reports/results`` when a suite run left results there (``make bench``, ``.ci/run``).
+asv's own site is checked too once ``--offline-asv`` made it independent of CDNs.
 """
 
 from __future__ import annotations
@@ -140,3 +141,30 @@ def test_suite_report_opens_in_chromium(serve, tmp_path):
     config.write_text(json.dumps(conf))
     _publish(reports, os.path.join(reports, "results"), str(config), ROOT)
     _check_page(serve, reports, os.path.join(reports, "results"), "suite")
+
+
+@pytest.mark.slow
+def test_offline_asv_site_lists_benchmarks_in_chromium(serve, tmp_path):
+    _chromium()
+    from convac.report.vendor import localize_asv_site
+
+    repo = benchmarked()
+    reports = os.path.join(repo.root, "reports")
+    _publish(reports, repo.results_dir, repo.config, repo.root)
+    try:
+        localize_asv_site(os.path.join(reports, "html"),
+                          os.path.join(ROOT, ".asv", "npm-cache"))
+    except RuntimeError as exc:
+        pytest.skip(f"asv's JavaScript libraries could not be fetched with npm: {exc}")
+    base = serve(reports)
+    proc = _run_chromium("--virtual-time-budget=10000", "--dump-dom", f"{base}/html/index.html")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "failed to load" not in proc.stdout
+    names = load_benchmarks(repo.results_dir)
+    # the benchmark grid, built by asv's JavaScript from index.json
+    assert all(n.split(".", 1)[1] in proc.stdout for n in names), proc.stdout[:2000]
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    shot = os.path.join(SCREENSHOTS, "asv-site-tiny.png")
+    proc = _run_chromium("--virtual-time-budget=10000", "--window-size=1280,900",
+                         f"--screenshot={shot}", f"{base}/html/index.html")
+    assert proc.returncode == 0 and os.path.getsize(shot) > 0

@@ -4,7 +4,8 @@ It reads ``benchmarks.json`` and one commit's result files (by default the newes
 the machine), draws four PNG plots with matplotlib (Agg) and writes a static
 ``index.html`` beside asv's published site (``reports/depth-efficiency`` next to
 ``reports/html``; ``asv publish`` deletes its own folder, not this one).  Curves the
-results lack are recomputed from the package (and labelled so).
+results lack are recomputed from the package (and labelled so).  ``--offline-asv`` also
+makes asv's own site work without internet access (:mod:`convac.report.vendor`).
 """
 
 from __future__ import annotations
@@ -116,6 +117,15 @@ def failed_benchmarks(results_dir: str = DEFAULT_RESULTS, machine: str | None = 
 
 
 def _run(args) -> int:
+    if args.offline_asv:
+        from .vendor import localize_asv_site
+
+        try:
+            n = len(localize_asv_site(args.asv_site, args.npm_cache))
+            print(f"asv site: {n} CDN script/style tags now load from {args.asv_site}/vendor")
+        except (RuntimeError, FileNotFoundError, OSError) as exc:
+            print(f"convac report: warning: asv site left loading from CDNs: {exc}",
+                  file=sys.stderr)
     try:
         page = build_report(args.results_dir, args.out, args.machine, args.commit,
                             args.asv_site)
@@ -141,6 +151,11 @@ def register(sub) -> None:
                    help="asv html_dir to link to (default: %(default)s)")
     p.add_argument("--machine", default=None, help="asv machine (default: newest results)")
     p.add_argument("--commit", default=None, help="commit hash or prefix (default: newest)")
+    p.add_argument("--offline-asv", action="store_true",
+                   help="make asv's published site load jQuery/flot/bootstrap from local "
+                        "copies (fetched once with npm pack) instead of public CDNs")
+    p.add_argument("--npm-cache", default=os.path.join(".asv", "npm-cache"),
+                   help="npm tarball cache for --offline-asv (default: %(default)s)")
     p.add_argument("--fail-on-failed", action="store_true",
                    help="exit 1 when a benchmark of those results failed (skips are fine)")
     p.set_defaults(func=_run)
