@@ -180,7 +180,8 @@ def _pool_mod(kids, prime: int, max_bytes: int) -> tuple[np.ndarray, int]:
         _, s_, t = cores.shape
         check_core_budget((r, p * s_, q * t), max_bytes, "exact core")
         # single products of residues < 2^31: below 2^62, exact in int64
-        acc = np.einsum("apq,ast->apsqt", acc, cores).reshape(r, p * s_, q * t) % prime
+        acc = acc[:, :, None, :, None] * cores[:, None, :, None, :]  # (r, p, s, q, t)
+        acc = np.remainder(acc, prime, out=acc).reshape(r, p * s_, q * t)  # (r, p*s, q*t)
         channel_rank = min(channel_rank * rank, p * s_, q * t)
         if i < len(kids) and must_shrink(acc.shape, channel_rank):  # more factors to come
             acc = _compress_mod(acc, prime)
@@ -211,14 +212,22 @@ def _root_core_mod(net: ConvAC, partition, output: int, prime: int,
                     return np.zeros((0, 0), dtype=np.int64)
                 merged.append((np.zeros((weight.shape[1], 0, 0), dtype=np.int64), 0))
                 continue
+            if top:  # fold the output weights into the smallest factor, then sum channels
+                last = min(range(w), key=lambda c: kids[c][0][0].size)
+                kids = list(kids)
+                kids[last] = (weight[j, 0][:, None, None] * kids[last][0] % prime, kids[last][1])
+                pooled, _ = _pool_mod(kids, prime, max_bytes)  # (r_{L-1}, p, q)
+                core = pooled[0].copy()  # (p, q)
+                for a in range(1, pooled.shape[0]):
+                    core += pooled[a]  # both in [0, prime): the sum is below 2 * prime
+                    np.subtract(core, prime, out=core, where=core >= prime)
+                return core
             pooled, rank = _pool_mod(kids, prime, max_bytes)  # (r_{l-1}, p, q)
             cores = np.zeros((weight.shape[1],) + pooled.shape[1:], dtype=np.int64)  # (r_l, p, q)
             for a in range(weight.shape[2]):
                 coeff = weight[j, :, a]  # (r_l,)
                 if coeff.any():
                     cores = (cores + coeff[:, None, None] * pooled[a][None] % prime) % prime
-            if top:
-                return cores[0]  # (p, q)
             cores = _compress_mod(cores, prime)  # (r_l, p', q')
             merged.append((cores, min(weight.shape[2] * rank, *cores.shape[1:])))
         nodes = merged
