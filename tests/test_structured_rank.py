@@ -59,6 +59,7 @@ def test_structured_matches_dense(case, shared, geometry, kind, seed):
     assert structured.method == "structured"
     assert structured.rank == dense.rank
     assert_sv_match(structured_singular_values(net, part), dense.singular_values)
+    assert_sv_match(structured.singular_values, dense.singular_values)
 
 
 @pytest.mark.parametrize("case", ["cp", "ht"])
@@ -131,6 +132,7 @@ def test_log_scale_survives_overflow():
         net.weights[0].mul_(1e10)
     res = convac.matricization_rank(net, "left-right", method="structured")
     assert res.rank == 1 and np.all(np.isfinite(res.singular_values))
+    assert "scaled by exp(" in res.certified
     big = structured_singular_values(net, "left-right")
     assert np.isinf(big[0]) and np.isfinite(small[0]) and small[0] > 0
 
