@@ -132,6 +132,8 @@ class CPRankBounds:
         True when the numerical decision behind ``lower`` was close.
     n_partitions : int
         How many partitions were tried.
+    certified : str
+        What ``lower`` proves, in words (from the rank method).
     """
 
     lower: int
@@ -141,6 +143,7 @@ class CPRankBounds:
     rtol: float | None
     ambiguous: bool
     n_partitions: int
+    certified: str = ""
 
     def __post_init__(self):
         if self.lower > self.upper:
@@ -208,5 +211,5 @@ def cp_rank_bounds(net: ConvAC, n_samples: int = 8, seed: int = 0, method: str =
             best, best_part, best_res = res.rank, part, res
     upper = min(expansion_terms(net), m ** (n - 1))
     return CPRankBounds(best, best_part, upper, best_res.method, best_res.rtol,
-                        best_res.ambiguous, tried)
+                        best_res.ambiguous, tried, best_res.certified)
 

@@ -180,6 +180,7 @@ def test_cp_rank_bounds_exact():
     net = convac.integer_weights_(convac.HTNet(8, 2, 2), low=-20, high=20, seed=1)
     b = convac.cp_rank_bounds(net, n_samples=4, method="exact")
     assert b.method == "exact" and b.rtol is None and not b.ambiguous
+    assert "proven lower bound" in b.certified
     assert b.lower == convac.cp_rank_bounds(net, n_samples=4, method="structured").lower
 
 
