@@ -74,6 +74,18 @@ def test_small_prime_can_only_lower_the_rank():
     assert convac.matricization_rank(tensor, [0]).rank == 2
 
 
+@pytest.mark.parametrize("n", [12, 14])
+def test_exact_certifies_what_floats_cannot(n):
+    """An integer Vandermonde matrix on nodes 1..n: its determinant prod(j - i) is nonzero
+    mod p, so the exact rank is n; the float rank falls short and says it is unsure."""
+    vander = np.vander(np.arange(1, n + 1), increasing=True).astype(np.int64)  # (n, n)
+    assert vander.max() < 2**53  # exact in float64: the same matrix
+    exact = exact_rank(vander, [0])
+    floating = convac.matricization_rank(vander.astype(np.float64), [0], method="dense")
+    assert exact.rank == n
+    assert floating.rank < n and floating.ambiguous
+
+
 def test_other_output_and_scale():
     net = integer_net("cp", 4)
     for output in (0, 1):
