@@ -74,7 +74,7 @@ def test_small_prime_can_only_lower_the_rank():
     assert convac.matricization_rank(tensor, [0]).rank == 2
 
 
-@pytest.mark.parametrize("n", [13, 14])  # condition numbers ~1e17 and ~1e19
+@pytest.mark.parametrize("n", [13, 14])  # condition numbers beyond 1 / eps
 def test_exact_certifies_what_floats_cannot(n):
     """An integer Vandermonde matrix on nodes 1..n: its determinant prod(j - i) is nonzero
     mod p, so the exact rank is n; the float rank falls short and says it is unsure."""
