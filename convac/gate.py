@@ -286,8 +286,12 @@ def _config_paths(config: str) -> tuple:
 def gate(base_ref: str, head_ref: str, config: str = "asv.conf.json", run: bool = True,
          quick: bool = False, bench: str | None = None, machine: str | None = None,
          rtol: float = 1e-4, atol: float = 1e-9, time_factor: float | None = None,
-         mem_factor: float | None = None, show_all: bool = False) -> int:
+         mem_factor: float | None = None, show_all: bool = False,
+         skip_existing: bool = False) -> int:
     """Benchmark (or read) two commits, print the comparison, return 1 on a regression.
+
+    ``skip_existing`` passes ``--skip-existing-successful`` to ``asv run``: measurements
+    already stored for a commit are reused (a base commit benchmarked before, say).
 
     Returns
     -------
@@ -300,8 +304,9 @@ def gate(base_ref: str, head_ref: str, config: str = "asv.conf.json", run: bool 
     base_hash, head_hash = resolve_commit(repo, base_ref), resolve_commit(repo, head_ref)
     machine = asv_machine_name(config, machine) if run else (machine or _default_machine())
     if run:
+        extra = ("--skip-existing-successful",) if skip_existing else ()
         for commit in dict.fromkeys((base_hash, head_hash)):
-            run_asv(config, commit, machine, quick, bench)
+            run_asv(config, commit, machine, quick, bench, extra)
     base = load_commit(results_dir, machine, base_hash)
     head = load_commit(results_dir, machine, head_hash)
     rows = compare(base, head, load_benchmarks(results_dir), rtol, atol, time_factor,
@@ -325,7 +330,7 @@ def _run(args) -> int:
         return gate(args.base, args.head, args.config, run=not args.no_run, quick=args.quick,
                     bench=args.bench, machine=args.machine, rtol=args.rtol, atol=args.atol,
                     time_factor=args.time_factor, mem_factor=args.mem_factor,
-                    show_all=args.all)
+                    show_all=args.all, skip_existing=args.skip_existing)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"convac gate: error: {exc}", file=sys.stderr)
         return 2
@@ -351,6 +356,9 @@ def register(sub) -> None:
     p.add_argument("--no-run", action="store_true",
                    help="compare results already stored; run no benchmark")
     p.add_argument("--quick", action="store_true", help="asv run --quick (one sample each)")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="reuse measurements already stored for a commit "
+                        "(asv run --skip-existing-successful)")
     p.add_argument("--bench", "-b", default=None, help="regex of benchmark names")
     p.add_argument("--machine", default=None, help="asv machine name (default: this host)")
     p.add_argument("--rtol", type=float, default=1e-4,

@@ -38,6 +38,14 @@ def test_gate_fails_when_a_tracked_rank_changes():
 
 
 @pytest.mark.slow
+def test_gate_skip_existing_reuses_results():
+    repo = benchmarked()
+    proc = _gate(repo, "A", "C", "--quick", "--skip-existing")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "--skip-existing-successful" in proc.stdout
+
+
+@pytest.mark.slow
 def test_gate_no_run_reads_stored_results():
     repo = benchmarked()
     assert _gate(repo, "A", "B", "--no-run").returncode == 0
