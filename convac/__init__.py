@@ -86,7 +86,7 @@ __all__ += [
 # rank at scale (issue 3): structured and exact ranks register in RANK_METHODS on import
 from .bounds import CPRankBounds, cp_rank_bounds, expansion_terms, min_cut_bound  # noqa: E402
 from .exact import exact_rank, integer_network, integer_weights_  # noqa: E402
-from .rank import structured_rank, structured_singular_values  # noqa: E402
+from .rank import BudgetError, structured_rank, structured_singular_values  # noqa: E402
 
 __all__ += [
     "structured_singular_values",
@@ -98,4 +98,5 @@ __all__ += [
     "cp_rank_bounds",
     "CPRankBounds",
     "expansion_terms",
+    "BudgetError",
 ]

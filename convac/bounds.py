@@ -22,7 +22,8 @@ import numpy as np
 
 from .matricize import Partition, matricization_rank, resolve_partition
 from .network import ConvAC
-from .rank import row_leaves
+from .rank import BudgetError, row_leaves
+from .tensors import DEFAULT_MAX_BYTES
 
 __all__ = ["min_cut_bound", "CPRankBounds", "cp_rank_bounds", "expansion_terms"]
 
@@ -132,6 +133,9 @@ class CPRankBounds:
         True when the numerical decision behind ``lower`` was close.
     n_partitions : int
         How many partitions were tried.
+    n_skipped : int
+        How many of them were skipped because their rank is too large to compute within
+        ``max_bytes`` (the bound then comes from the others).
     certified : str
         What ``lower`` proves, in words (from the rank method).
     """
@@ -144,6 +148,7 @@ class CPRankBounds:
     ambiguous: bool
     n_partitions: int
     certified: str = ""
+    n_skipped: int = 0
 
     def __post_init__(self):
         if self.lower > self.upper:
@@ -160,7 +165,8 @@ def _balanced_partitions(n: int, n_samples: int, seed: int) -> list[tuple]:
 
 
 def cp_rank_bounds(net: ConvAC, n_samples: int = 8, seed: int = 0, method: str = "auto",
-                   rtol: float | None = None, output: int = 0) -> CPRankBounds:
+                   rtol: float | None = None, output: int = 0,
+                   max_bytes: int = DEFAULT_MAX_BYTES) -> CPRankBounds:
     """Certified lower bound and structural upper bound on the CP-rank of ``A^y``.
 
     Parameters
@@ -177,10 +183,18 @@ def cp_rank_bounds(net: ConvAC, n_samples: int = 8, seed: int = 0, method: str =
     rtol : float, optional
         Tolerance of a numerical method.
     output : int, default 0
+    max_bytes : int, default 2 GiB
+        Memory budget of the structured and exact methods; a partition whose cores would
+        exceed it is skipped (counted in ``n_skipped``).
 
     Returns
     -------
     CPRankBounds
+
+    Raises
+    ------
+    ValueError
+        If every partition exceeds the budget.
 
     Notes
     -----
@@ -197,7 +211,8 @@ def cp_rank_bounds(net: ConvAC, n_samples: int = 8, seed: int = 0, method: str =
     candidates = [resolve_partition("odd-even", n), resolve_partition("left-right", n)]
     candidates += [resolve_partition(rows, n) for rows in _balanced_partitions(n, n_samples,
                                                                                seed)]
-    best, best_part, best_res, tried = -1, None, None, 0
+    best, best_part, best_res, tried, skipped = -1, None, None, 0, 0
+    kwargs = {} if method == "dense" else {"max_bytes": max_bytes}
     seen = set()
     for part in candidates:
         if part.rows in seen:
@@ -206,10 +221,20 @@ def cp_rank_bounds(net: ConvAC, n_samples: int = 8, seed: int = 0, method: str =
         tried += 1
         if best_part is not None and min_cut_bound(net, part) <= best:
             continue
-        res = matricization_rank(net, part, method=method, rtol=rtol, output=output)
+        try:
+            res = matricization_rank(net, part, method=method, rtol=rtol, output=output,
+                                     **kwargs)
+        except BudgetError:
+            skipped += 1
+            continue
         if res.rank > best:
             best, best_part, best_res = res.rank, part, res
+    if best_res is None:
+        raise ValueError(
+            f"all {tried} partitions exceed the memory budget max_bytes={max_bytes}; "
+            "raise max_bytes"
+        )
     upper = min(expansion_terms(net), m ** (n - 1))
     return CPRankBounds(best, best_part, upper, best_res.method, best_res.rtol,
-                        best_res.ambiguous, tried, best_res.certified)
+                        best_res.ambiguous, tried, best_res.certified, skipped)
 

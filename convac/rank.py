@@ -54,6 +54,7 @@ __all__ = [
     "AUTO_DENSE_MAX_ENTRIES",
     "row_leaves",
     "check_core_budget",
+    "BudgetError",
 ]
 
 _EPS = float(np.finfo(np.float64).eps)
@@ -151,11 +152,16 @@ def _compress(cores: np.ndarray) -> tuple[np.ndarray, float]:
     return cores, math.log(top)
 
 
+class BudgetError(ValueError):
+    """A structured or exact core would exceed the memory budget ``max_bytes``."""
+
+
 def check_core_budget(shape, max_bytes: int, what: str = "structured core") -> None:
-    """Raise if a float64/int64 array of ``shape`` exceeds ``max_bytes``."""
+    """Raise :class:`BudgetError` if a float64/int64 array of ``shape`` exceeds
+    ``max_bytes``."""
     size = 8 * math.prod(shape)
     if size > max_bytes:
-        raise ValueError(
+        raise BudgetError(
             f"the {what} would have shape {tuple(shape)} ({size / 2**30:.3g} GiB), above the "
             f"memory budget max_bytes={max_bytes} ({max_bytes / 2**30:.3g} GiB); the rank may "
             "be that large (see convac.min_cut_bound): raise max_bytes if it fits"

@@ -184,6 +184,16 @@ def test_cp_rank_bounds_exact():
     assert b.lower == convac.cp_rank_bounds(net, n_samples=4, method="structured").lower
 
 
+def test_cp_rank_bounds_skips_partitions_beyond_the_budget():
+    """HT N=32: odd-even rank 2^16 needs a 2^16-sided core; it is skipped, not fatal."""
+    net = convac.HTNet(32, 3, 2, seed=0)
+    b = convac.cp_rank_bounds(net, n_samples=2, max_bytes=2**26)
+    assert b.n_skipped >= 1 and b.lower >= 2  # left-right alone gives r_{L-1} = 2
+    assert b.lower == convac.matricization_rank(net, b.partition, method="structured").rank
+    with pytest.raises(ValueError, match=r"all \d+ partitions exceed the memory budget"):
+        convac.cp_rank_bounds(net, n_samples=2, max_bytes=8)
+
+
 def test_bad_input():
     net = convac.HTNet(8, 2, 2, seed=0)
     with pytest.raises(ValueError, match="covers 2 modes, expected n_modes=8"):
