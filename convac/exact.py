@@ -61,12 +61,16 @@ def _check_int(value, name: str) -> int:
 
 
 @torch.no_grad()
-def integer_weights_(net: ConvAC, low: int = -3, high: int = 3, seed: int = 0) -> ConvAC:
+def integer_weights_(net: ConvAC, low: int = -100, high: int = 100, seed: int = 0) -> ConvAC:
     """Overwrite every weight of ``net`` with integers drawn uniformly from ``low..high``.
 
     In place and reproducible (a private generator seeded with ``seed``; the global RNG
     is untouched).  Small integers are exact in every float dtype, so the network's
     coefficient tensor has integer entries and :func:`exact_rank` applies.
+
+    The default range is wide on purpose: with a narrow one (say ``-3..3``) zero weights
+    and singular leaf blocks are common, and the (correct) exact rank of such a network
+    falls below the generic value the theorems speak of.
 
     Parameters
     ----------
@@ -95,7 +99,8 @@ def integer_weights_(net: ConvAC, low: int = -3, high: int = 3, seed: int = 0) -
     return net
 
 
-def integer_network(*args, low: int = -3, high: int = 3, seed: int = 0, **kwargs) -> ConvAC:
+def integer_network(*args, low: int = -100, high: int = 100, seed: int = 0,
+                    **kwargs) -> ConvAC:
     """A float64 :class:`ConvAC` (same arguments) with seeded integer weights in
     ``low..high``; see :func:`integer_weights_`."""
     kwargs.setdefault("dtype", torch.float64)
@@ -115,15 +120,23 @@ def _integer_level(net: ConvAC, level: int, prime: int) -> np.ndarray:
         If a weight is not an integer (naming the level, index and value).
     """
     w = net.level_weights(level).detach().to("cpu", torch.float64).numpy()  # (nodes, r, r')
-    bad = ~np.isfinite(w) | (np.abs(w) >= _MAX_EXACT_FLOAT)
-    bad |= np.where(bad, True, w != np.round(np.where(bad, 0.0, w)))
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+    idx = _first_non_integer(w)
+    if idx is not None:
         raise ValueError(
             f"the exact method needs integer weights (|w| < 2^53); level {level} holds "
             f"{float(w[idx])!r} at node/channel index {idx}; use convac.integer_weights_(net)"
         )
     return np.mod(w.astype(np.int64), prime)  # (nodes, r, r'), in [0, prime)
+
+
+def _first_non_integer(values: np.ndarray) -> tuple | None:
+    """Index of the first entry that is not an integer exactly representable in float64
+    (non-finite, ``|x| >= 2^53`` or fractional), or None."""
+    bad = ~np.isfinite(values) | (np.abs(values) >= _MAX_EXACT_FLOAT)
+    bad |= np.where(bad, True, values != np.round(np.where(bad, 0.0, values)))
+    if not bad.any():
+        return None
+    return tuple(int(i) for i in np.argwhere(bad)[0])
 
 
 def _rref_rows(mat: np.ndarray, prime: int) -> np.ndarray:
@@ -245,10 +258,8 @@ def _tensor_mod(tensor, prime: int) -> np.ndarray:
     arr = np.asarray(tensor.detach().cpu() if isinstance(tensor, torch.Tensor) else tensor)
     if not np.issubdtype(arr.dtype, np.integer):
         flt = arr.astype(np.float64)
-        bad = ~np.isfinite(flt) | (np.abs(flt) >= _MAX_EXACT_FLOAT)
-        bad |= np.where(bad, True, flt != np.round(np.where(bad, 0.0, flt)))
-        if bad.any():
-            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        idx = _first_non_integer(flt)
+        if idx is not None:
             raise ValueError(
                 f"the exact method needs an integer tensor; entry {idx} is {float(flt[idx])!r}"
             )

@@ -92,7 +92,7 @@ def test_other_output_and_scale():
         assert (exact_rank(net, [0, 2, 3], output=output).rank
                 == convac.matricization_rank(net, [0, 2, 3], output=output).rank)
     # weights in -3..3 hit degenerate cases (seed 5 gives rank 64); both methods see them
-    small = convac.integer_weights_(convac.HTNet(16, 3, 2), seed=5)
+    small = convac.integer_weights_(convac.HTNet(16, 3, 2), -3, 3, seed=5)
     assert (exact_rank(small, "odd-even").rank
             == convac.matricization_rank(small, "odd-even", method="structured").rank)
     # a wide range is generic: COLT Thm 1's min(r_0, M)^(N/2), certified

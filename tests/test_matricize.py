@@ -72,6 +72,17 @@ def test_theorem1_at_n16_m2_is_never_silently_wrong(shared):
 
 
 @pytest.mark.parametrize("shared", [False, True])
+@pytest.mark.parametrize(("n", "m", "seed"), [(8, 3, 0), (16, 2, 0), (16, 2, 1), (16, 3, 2)])
+def test_theorem1_certified_exactly(n, m, seed, shared):
+    """Where float64 cannot resolve the N=16 spectra, integer weights and the rank over
+    GF(p) certify COLT Thm 1's min(r_0, M)^(N/2) with no tolerance."""
+    net = convac.integer_weights_(convac.HTNet(n, m, 2, shared=shared), seed=seed)
+    result = convac.matricization_rank(net, "odd-even", method="exact")
+    assert result.rtol is None and "proven lower bound" in result.certified
+    assert result.rank == min(2, m) ** (n // 2)
+
+
+@pytest.mark.parametrize("shared", [False, True])
 @pytest.mark.parametrize(("n", "m", "ranks", "seed"),
                          [(4, 3, (3, 1), 0), (8, 3, (3, 3, 2), 1), (8, 2, (2, 4, 3), 2),
                           (16, 2, (2, 2, 2, 2), 3)])

@@ -12,13 +12,8 @@ from convac.sweep import ht_fits_cp, width_sweep, write_sweep
 ROUNDING = 1e-12  # float64 rounding of relative errors of order one
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks: one intra-op thread is faster and steadier on shared cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# tiny networks: one intra-op thread is faster and steadier on shared cores
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,8 @@ from convac.train import digits_features, random_features, relative_error, train
 NEAR_ZERO = 1e-6
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks: one intra-op thread is faster and steadier on shared cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# tiny networks: one intra-op thread is faster and steadier on shared cores
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("teacher_seed", [0, 5])

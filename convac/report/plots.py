@@ -24,6 +24,16 @@ def _save(fig, path: str) -> str:
     return path
 
 
+def _decorate(ax, xlabel: str, ylabel: str, title: str, legend_size: int | None = 7) -> None:
+    """Axis labels, title, a log grid and (if given a size) the legend."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    if legend_size:
+        ax.legend(fontsize=legend_size)
+
+
 def plot_ranks(curves: list, path: str) -> str:
     """Measured odd-even rank (CP-rank lower bound) against N, log scale, with
     ``min(r_0, M)^(N/2)`` drawn in for every ``(M, r)``."""
@@ -41,11 +51,8 @@ def plot_ranks(curves: list, path: str) -> str:
             ax.plot(t.x, t.y, "-", color=color, alpha=0.6, label=t.label)
     ax.set_yscale("log", base=2)
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("N (patches)")
-    ax.set_ylabel("odd-even rank = CP width lower bound")
-    ax.set_title("CP-rank lower bound of random HT networks")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    _decorate(ax, "N (patches)", "odd-even rank = CP width lower bound",
+              "CP-rank lower bound of random HT networks")
     return _save(fig, path)
 
 
@@ -66,11 +73,8 @@ def plot_params(pairs: list, path: str) -> str:
         ax.plot(cp.x, cp.y, "s--", color=f"C{i}", label=cp.label)
     ax.set_yscale("log")
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("N (patches)")
-    ax.set_ylabel("parameters")
-    ax.set_title("Deep (HT) vs the shallow (CP) network it would need")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    _decorate(ax, "N (patches)", "parameters",
+              "Deep (HT) vs the shallow (CP) network it would need")
     return _save(fig, path)
 
 
@@ -84,12 +88,9 @@ def plot_fit(fit: Curve, floor: Curve, path: str) -> str:
     if not fit.x and not floor.x:
         ax.text(0.5, 0.5, "no fit results in this run", ha="center", transform=ax.transAxes)
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("CP width K")
-    ax.set_ylabel("relative error ||A - B|| / ||A||")
-    ax.set_title("Shallow fit of a deep teacher (HT, N=8, M=3, r=2)")
-    ax.grid(True, which="both", alpha=0.3)
-    if fit.x or floor.x:
-        ax.legend(fontsize=8)
+    _decorate(ax, "CP width K", "relative error ||A - B|| / ||A||",
+              "Shallow fit of a deep teacher (HT, N=8, M=3, r=2)",
+              8 if fit.x or floor.x else None)
     return _save(fig, path)
 
 
