@@ -12,7 +12,7 @@ __all__ = ["depth_efficiency_rows", "format_table", "register"]
 
 
 def depth_efficiency_rows(sizes, n_channels: int, rank: int, seed: int = 0,
-                          method: str = "dense", rtol: float | None = None) -> list[dict]:
+                          method: str = "auto", rtol: float | None = None) -> list[dict]:
     """One row per N: HT parameters, its measured odd-even rank (a lower bound on the CP
     width any shallow network needs), the theorem's ``min(r_0, M)^(N/2)`` and the
     parameters of a CP of that width.
@@ -52,9 +52,9 @@ def _run(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("table", help="print a depth-efficiency table for HT networks")
-    p.add_argument("--sizes", type=int, nargs="+", default=[2, 4, 8])
+    p.add_argument("--sizes", type=int, nargs="+", default=[4, 8, 16])
     p.add_argument("--channels", type=int, default=3)
     p.add_argument("--rank", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--method", default="dense")
+    p.add_argument("--method", default="auto", help="rank method: dense, structured, exact or auto")
     p.set_defaults(func=_run)
