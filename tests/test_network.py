@@ -28,6 +28,25 @@ def test_forward_matches_coefficient_tensor_on_device(device):
     assert_close(net(feats)[0, 1].cpu(), a[0, 2, 1, 1])
 
 
+def test_inference_path_matches_autograd_path(net_case):
+    """Under no_grad the forward pools in place; it must give the same outputs, leave the
+    input untouched, and still allow gradients when they are asked for."""
+    net = make_net(net_case, seed=6, shared=net_case == "mixed")
+    feats = torch.randn(9, net.n_patches, net.n_channels, dtype=torch.float64,
+                        generator=torch.Generator().manual_seed(1))
+    before = feats.clone()
+    with_grad = net(feats)
+    with torch.no_grad():
+        no_grad = net(feats)
+    with torch.inference_mode():
+        inference = net(feats)
+    assert_close(no_grad, with_grad)
+    assert_close(inference, with_grad)
+    assert torch.equal(feats, before)
+    with_grad.sum().backward()
+    assert all(w.grad is not None for w in net.weights)
+
+
 def test_seed_reproducible_and_distinct():
     a = convac.HTNet(8, 3, 2, seed=3)
     b = convac.HTNet(8, 3, 2, seed=3)
