@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import fused
 from .geometry import PoolingSchedule, ht_windows, patch_order
 
 __all__ = ["ConvAC", "CPNet", "HTNet", "signed_log", "signed_log_conv"]
@@ -88,7 +89,12 @@ class ConvAC(nn.Module):
 
     Initialisation: leaf weights ``N(0, 1)``, other levels ``N(0, 1 / r_{l-1})``, so
     that one-hot inputs give outputs of order one at any depth.
+
+    Without autograd on CPU (float32/64) :meth:`forward` runs the fused pass of
+    :mod:`convac.fused`; set ``use_fused_kernel = False`` on a network for the torch one.
     """
+
+    use_fused_kernel: bool = True
 
     def __init__(
         self,
@@ -180,13 +186,16 @@ class ConvAC(nn.Module):
         return w
 
     # -- forward -------------------------------------------------------------------
-    def _leaves(self, features: torch.Tensor) -> torch.Tensor:
+    def _check_features(self, features: torch.Tensor) -> None:
         s = self.schedule
         if features.ndim != 3 or tuple(features.shape[1:]) != (s.n_patches, s.n_channels):
             raise ValueError(
                 f"features must have shape (batch, n_patches={s.n_patches}, "
                 f"n_channels={s.n_channels}), got {tuple(features.shape)}"
             )
+
+    def _leaves(self, features: torch.Tensor) -> torch.Tensor:
+        self._check_features(features)
         w0 = self.weights[0]
         x = features.to(dtype=w0.dtype)  # (B, N, M)
         if not self._identity_order:
@@ -210,10 +219,14 @@ class ConvAC(nn.Module):
         """
         s = self.schedule
         weights = list(self.weights)
+        no_graph = not (torch.is_grad_enabled()
+                        and (features.requires_grad or any(w.requires_grad for w in weights)))
+        if no_graph and self.use_fused_kernel and fused.fused_applicable(self, features):
+            self._check_features(features)
+            return fused.fused_forward(self, features)
         # Without autograd, pool in place into each window's first node: no allocation
         # and a third less memory traffic.  With autograd the product must keep its inputs.
-        in_place = not (torch.is_grad_enabled()
-                        and (features.requires_grad or any(w.requires_grad for w in weights)))
+        in_place = no_graph
         conv = self._leaves(features)  # (N, B, r_0)
         for w, weight in zip(s.windows, weights[1:], strict=True):
             n, b, r = conv.shape

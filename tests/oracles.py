@@ -15,6 +15,18 @@ def assert_close(actual, expected, dtype=torch.float64):
     torch.testing.assert_close(actual, expected, check_dtype=False, **TOLERANCES[dtype])
 
 
+def assert_close_to_reference(actual, reference, dtype):
+    """``actual`` (computed in ``dtype``) against a float64 ``reference``.
+
+    float32 is measured relative to the largest output: its sums cancel, so small outputs
+    lose relative accuracy in every forward path alike.  float64 is compared entrywise.
+    """
+    if dtype == torch.float64 or reference.numel() == 0:
+        return assert_close(actual, reference)
+    scale = reference.abs().max().clamp_min(torch.finfo(torch.float64).tiny)
+    return assert_close(actual.double() / scale, reference / scale, dtype)
+
+
 # (name, constructor) pairs over the configurations the issue names: CP, HT, truncated,
 # window 4, shared and unshared, contiguous and mirror geometry, several outputs.
 NET_CASES = {
