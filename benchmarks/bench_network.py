@@ -9,7 +9,7 @@ import torch
 
 from convac import CPNet, HTNet
 
-from ._common import skip_if
+from ._common import require, skip_if
 
 BATCH = 256
 CHANNELS = 16
@@ -38,6 +38,7 @@ class Forward:
         gen = torch.Generator().manual_seed(0)
         self.features = torch.rand(BATCH, n, CHANNELS, generator=gen)  # (B, N, M)
         torch.set_grad_enabled(False)
+        self.net(self.features)  # builds or loads the fused kernel outside the timing
 
     def teardown(self, kind, n):
         torch.set_grad_enabled(True)
@@ -57,6 +58,33 @@ class Forward:
     def peakmem_forward_log(self, kind, n):
         """Log-space forward, peak resident memory. Lower is better."""
         self.net.forward_log(self.features)
+
+
+class ForwardPath:
+    """HT forward at the size of issue 2 (batch 1024, N = 64, M = r = 16, float32, no
+    autograd): the fused CPU pass (``convac.fused``) against the torch forward.
+    Lower is better."""
+
+    params = (["fused", "torch"],)
+    param_names = ["path"]
+
+    def setup(self, path):
+        fused = require("convac.fused")
+        self.net = make_net("ht", 64)
+        self.features = torch.rand(1024, 64, CHANNELS,
+                                   generator=torch.Generator().manual_seed(0))  # (B, N, M)
+        torch.set_grad_enabled(False)
+        self.net.use_fused_kernel = path == "fused"
+        skip_if(path == "fused" and not fused.fused_applicable(self.net, self.features),
+                f"no fused kernel: {fused.fused_build().reason}")
+        self.net(self.features)
+
+    def teardown(self, path):
+        torch.set_grad_enabled(True)
+
+    def time_forward(self, path):
+        """``net(features)``. Lower is better."""
+        self.net(self.features)
 
 
 class ForwardBackward:
