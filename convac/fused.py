@@ -26,6 +26,7 @@ import os
 import platform
 import shutil
 import subprocess
+import tempfile
 import warnings
 import weakref
 from dataclasses import dataclass
@@ -104,8 +105,19 @@ def _host_key(compiler: str) -> bytes:
 
 
 def _cache_dir() -> Path:
+    """``$CONVAC_CACHE_DIR`` or ``~/.cache/convac``; a private temporary folder where that
+    cannot be written (read-only homes in CI and containers)."""
     root = os.environ.get("CONVAC_CACHE_DIR")
-    return Path(root) if root else Path.home() / ".cache" / "convac"
+    user = os.getuid() if hasattr(os, "getuid") else "user"
+    for folder in (Path(root) if root else Path.home() / ".cache" / "convac",
+                   Path(tempfile.gettempdir()) / f"convac-cache-{user}"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(folder, os.W_OK):
+            return folder
+    raise OSError(f"no writable cache folder for the fused kernel (tried {root or '~/.cache'})")
 
 
 def _load(path: Path) -> ctypes.CDLL:
@@ -139,14 +151,16 @@ def fused_build() -> FusedBuild:
     digest = hashlib.sha256(_host_key(compiler))
     for name in SOURCES:
         digest.update((SOURCE_DIR / name).read_bytes())
-    cache = _cache_dir()
+    try:
+        cache = _cache_dir()
+    except OSError as err:
+        return _unavailable(str(err))
     errors = []
     for flags in FLAG_SETS:
         key = hashlib.sha256(digest.digest() + " ".join(flags).encode()).hexdigest()[:16]
         target = cache / f"fused_forward-{key}.so"
         try:
             if not target.exists():
-                cache.mkdir(parents=True, exist_ok=True)
                 partial = target.with_name(f"{target.name}.{os.getpid()}.part")
                 command = [compiler, *flags, "-shared", "-fPIC", "-o", str(partial),
                            str(SOURCE_DIR / SOURCES[0])]

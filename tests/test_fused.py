@@ -1,7 +1,9 @@
 """The fused CPU forward (convac.fused) against the torch forward and the one-hot oracle."""
 
 import itertools
+import tempfile
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -184,6 +186,15 @@ def test_build_is_cached_on_disk(fresh_build):
     again = fused.fused_build()
     assert again.path == first.path and again.path.stat().st_mtime_ns == stamp
     assert not list(fresh_build.glob("*.part"))
+
+
+@needs_kernel
+def test_unwritable_cache_falls_back_to_a_temporary_folder(fresh_build, monkeypatch):
+    blocker = fresh_build / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("CONVAC_CACHE_DIR", str(blocker / "cache"))  # under a file: no mkdir
+    build = fused.fused_build()
+    assert build.available and build.path.parent.parent == Path(tempfile.gettempdir())
 
 
 def test_turned_off_by_environment(fresh_build, monkeypatch):
