@@ -48,7 +48,8 @@ FLAG_SETS = (
 )
 LANES = {torch.float32: 16, torch.float64: 8}  # scalars per 64-byte vector
 SYMBOLS = {torch.float32: "convac_forward_f32", torch.float64: "convac_forward_f64"}
-CHUNK = 16  # samples per cache-resident tree (two blocks of eight)
+CHUNK = 16  # samples per cache-resident tree (two blocks of eight) ...
+BLOCK = 8  # ... and samples per register block (BLOCK in csrc/fused_forward.c)
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,7 @@ def fused_build() -> FusedBuild:
                            str(SOURCE_DIR / SOURCES[0])]
                 done = subprocess.run(command, capture_output=True, text=True, timeout=300)
                 if done.returncode != 0:
+                    partial.unlink(missing_ok=True)
                     errors.append(f"{' '.join(flags)}: {done.stderr.strip()[-300:]}")
                     continue
                 os.replace(partial, target)  # atomic: concurrent builds never see half a file
@@ -262,11 +264,14 @@ def fused_forward(net, features: torch.Tensor) -> torch.Tensor:
     out = torch.empty(x.shape[0], s.n_outputs, dtype=dtype)
     if x.shape[0] == 0:
         return out
+    threads = torch.get_num_threads()
+    # small batches: smaller chunks, so that every thread gets one
+    chunk = min(CHUNK, max(BLOCK, -(-x.shape[0] // threads // BLOCK) * BLOCK))
     pointers = (ctypes.c_void_p * len(plan.packed))(*[p.data_ptr() for p in plan.packed])
     status = getattr(build.library, SYMBOLS[dtype])(
         x.data_ptr(), x.shape[0], s.n_patches, s.n_channels, plan.order.data_ptr(),
         s.n_levels, plan.windows.data_ptr(), plan.widths.data_ptr(), plan.pads.data_ptr(),
-        plan.nodes.data_ptr(), pointers, out.data_ptr(), CHUNK, torch.get_num_threads())
+        plan.nodes.data_ptr(), pointers, out.data_ptr(), chunk, threads)
     if status != 0:
         raise MemoryError("the fused CPU forward could not allocate its scratch buffers")
     return out

@@ -123,17 +123,38 @@ def test_fused_tracks_weight_changes():
 def test_fused_threads_agree_bitwise():
     """Samples are independent: the thread count changes nothing, not even rounding."""
     net = convac.HTNet(16, 6, 5, n_outputs=2, seed=1)
-    feats = torch.rand(333, 16, 6, generator=torch.Generator().manual_seed(0))
     threads = torch.get_num_threads()
-    try:
-        results = []
-        for n in (1, 2, 3):
-            torch.set_num_threads(n)
-            with torch.no_grad():
-                results.append(net(feats))
-    finally:
-        torch.set_num_threads(threads)
-    assert all(torch.equal(results[0], r) for r in results[1:])
+    for batch in (20, 333):  # chunks of 8 and 16 samples
+        feats = torch.rand(batch, 16, 6, generator=torch.Generator().manual_seed(0))
+        try:
+            results = []
+            for n in (1, 2, 3):
+                torch.set_num_threads(n)
+                with torch.no_grad():
+                    results.append(net(feats))
+        finally:
+            torch.set_num_threads(threads)
+        assert all(torch.equal(results[0], r) for r in results[1:])
+
+
+@needs_kernel
+def test_fused_non_finite_inputs_like_the_torch_forward():
+    """inf and nan propagate as in the torch forward: the same terms are summed (padded
+    lanes never enter a sum), so only the order of finite terms differs."""
+    net = convac.HTNet(8, 3, (5, 3, 2), n_outputs=3, seed=4).double()
+    feats = torch.rand(24, 8, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    feats[1, 2, 0] = float("inf")
+    feats[5, 7, 2] = -float("inf")
+    feats[9, 0, 1] = float("nan")
+    feats[13] = float("inf")
+    fast, in_place, autograd = outputs(net, feats)
+    for other in (in_place, autograd):
+        assert torch.equal(torch.isnan(fast), torch.isnan(other))
+        assert torch.equal(torch.isposinf(fast), torch.isposinf(other))
+        assert torch.equal(torch.isneginf(fast), torch.isneginf(other))
+    finite = torch.isfinite(autograd)
+    assert not finite.all() and finite.any()
+    assert_close(fast[finite], autograd[finite])
 
 
 @needs_kernel
