@@ -218,6 +218,17 @@ def test_unwritable_cache_falls_back_to_a_temporary_folder(fresh_build, monkeypa
     assert build.available and build.path.parent.parent == Path(tempfile.gettempdir())
 
 
+@needs_kernel
+def test_build_without_openmp_or_native_flags(fresh_build, monkeypatch):
+    """The last flag set (no OpenMP, no -march=native) is what a bare compiler gets."""
+    monkeypatch.setattr(fused, "FLAG_SETS", (("-O3",),))
+    build = fused.fused_build()
+    assert build.available and not build.openmp
+    net = convac.HTNet(8, 3, (4, 2, 3), n_outputs=2, seed=0).double()
+    fast, in_place, autograd = outputs(net, torch.rand(21, 8, 3, dtype=torch.float64))
+    assert_close(fast, autograd)
+
+
 def test_turned_off_by_environment(fresh_build, monkeypatch):
     monkeypatch.setenv("CONVAC_FUSED", "0")
     with warnings.catch_warnings():

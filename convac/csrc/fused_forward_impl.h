@@ -56,6 +56,9 @@ int NAME(const T *features, int64_t batch, int64_t n_patches, int64_t n_channels
     const int64_t n_chunks = (batch + chunk - 1) / chunk;
     const int64_t n_outputs = widths[n_levels];
     int failed = 0;
+#ifndef _OPENMP
+    (void)n_threads; /* built without OpenMP: one thread */
+#endif
 #ifdef _OPENMP
 #pragma omp parallel num_threads(n_threads) reduction(|| : failed)
 #endif
