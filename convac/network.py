@@ -226,12 +226,11 @@ class ConvAC(nn.Module):
             return fused.fused_forward(self, features)
         # Without autograd, pool in place into each window's first node: no allocation
         # and a third less memory traffic.  With autograd the product must keep its inputs.
-        in_place = no_graph
         conv = self._leaves(features)  # (N, B, r_0)
         for w, weight in zip(s.windows, weights[1:], strict=True):
             n, b, r = conv.shape
             window = conv.view(n // w, w, b, r)  # (n/w, w, B, r_{l-1})
-            if in_place:
+            if no_graph:
                 pooled = window[:, 0]  # (n/w, B, r_{l-1}), a strided view
                 for k in range(1, w):
                     pooled.mul_(window[:, k])

@@ -1,6 +1,7 @@
 """Test helpers: per-dtype tolerances (one place, DESIGN.md convention 8) and the network
 configurations every oracle test runs over."""
 
+import numpy as np
 import torch
 
 import convac
@@ -43,3 +44,13 @@ NET_CASES = {
 
 def make_net(case, seed=0, shared=False, geometry="contiguous"):
     return NET_CASES[case](seed, shared, geometry).double()
+
+
+def partition_for(kind, n, seed, stream=1000):
+    """Named partitions, or a seeded random one with 1..N-1 row modes (``stream`` keeps
+    the random partitions of different test modules apart)."""
+    if kind != "random":
+        return kind
+    rng = np.random.default_rng(stream + seed)
+    size = int(rng.integers(1, n))
+    return sorted(rng.choice(n, size=size, replace=False).tolist())

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from oracles import partition_for
 
 import convac
 from convac.matricize import RANK_METHODS
@@ -26,15 +27,6 @@ CASES = {
 
 def make(case, seed=0, shared=False, geometry="contiguous"):
     return CASES[case](seed, shared, geometry).double()
-
-
-def partition_for(kind, n, seed):
-    """Named partitions, or a seeded random one with 1..N-1 row modes."""
-    if kind != "random":
-        return kind
-    rng = np.random.default_rng(1000 + seed)
-    size = int(rng.integers(1, n))
-    return sorted(rng.choice(n, size=size, replace=False).tolist())
 
 
 def assert_sv_match(structured, dense):
