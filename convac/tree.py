@@ -1,0 +1,130 @@
+"""The pooling tree of a schedule, and the one traversal every computation folds over.
+
+A schedule with windows ``w_1 .. w_L`` is a tree: level 0 has ``N`` conv nodes (one per
+tree position, reading patch ``order[p]``), and node ``j`` of level ``l >= 1`` pools
+the ``w_l`` nodes ``j*w_l .. (j+1)*w_l - 1`` of level ``l-1`` and applies its conv.
+:func:`fold` walks it children before parents (as cotengra's
+``ContractionTree.traverse``); the forward pass, the coefficient and grid tensors, the
+structured and exact ranks and the min-cut bound differ only in what they compute at a
+leaf and at a node.  :func:`fold_levels` is the same walk one level at a time, for
+computations batched over the nodes of a level (the forward pass).
+
+References
+----------
+N. Cohen, O. Sharir, A. Shashua, "On the Expressive Power of Deep Learning: A Tensor
+Analysis", COLT 2016 (eq. 2-4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .geometry import PoolingSchedule
+
+__all__ = ["TreeNode", "traverse", "fold", "fold_levels"]
+
+
+@dataclass(frozen=True)
+class TreeNode:
+    """One conv node of the pooling tree.
+
+    Attributes
+    ----------
+    level : int
+        ``0`` for the leaf convs (one per tree position), ``1 .. L`` for pooling + conv.
+    index : int
+        Position of the node within its level (``0 .. nodes[level] - 1``).
+    children : range
+        Indices of its children at ``level - 1`` (empty at level 0).
+    leaves : range
+        Tree positions below it.
+    is_root : bool
+        Whether it is the top node (``level == L``), whose conv is the output layer.
+    """
+
+    level: int
+    index: int
+    children: range
+    leaves: range
+    is_root: bool
+
+
+def traverse(schedule: PoolingSchedule) -> Iterator[TreeNode]:
+    """Every node of the tree, children before parents (level by level).
+
+    Parameters
+    ----------
+    schedule : PoolingSchedule
+
+    Yields
+    ------
+    TreeNode
+        ``N`` leaf nodes (level 0), then the nodes of level 1, .., then the root.
+    """
+    s = schedule
+    for level in range(s.n_levels + 1):
+        w = s.windows[level - 1] if level else 0
+        for j in range(s.nodes[level]):
+            children = range(j * w, (j + 1) * w) if level else range(0)
+            yield TreeNode(level, j, children, s.leaves(level, j), level == s.n_levels)
+
+
+def fold(
+    schedule: PoolingSchedule,
+    leaf: Callable[[TreeNode], Any],
+    node: Callable[[TreeNode, list], Any],
+) -> Any:
+    """Bottom-up fold over the pooling tree.
+
+    Parameters
+    ----------
+    schedule : PoolingSchedule
+    leaf : callable ``leaf(tree_node) -> value``
+        Value of a level-0 conv node (``tree_node.index`` is its tree position).
+    node : callable ``node(tree_node, child_values) -> value``
+        Value of a level-``l >= 1`` node from its ``w_l`` children's values, in order.
+
+    Returns
+    -------
+    The root's value.
+    """
+    values: list = []
+    level_values: list = []
+    current = 0
+    for tn in traverse(schedule):
+        if tn.level != current:  # a level is complete: its values feed the next
+            values, level_values, current = level_values, [], tn.level
+        if tn.level == 0:
+            level_values.append(leaf(tn))
+        else:
+            level_values.append(node(tn, [values[c] for c in tn.children]))
+    return level_values[0]
+
+
+def fold_levels(
+    schedule: PoolingSchedule,
+    leaves: Any,
+    level: Callable[[int, int, Any], Any],
+) -> Any:
+    """The same walk one level at a time, for computations batched over nodes.
+
+    Parameters
+    ----------
+    schedule : PoolingSchedule
+    leaves : any
+        The values of all level-0 nodes at once (e.g. a tensor ``(N, batch, r_0)``).
+    level : callable ``level(l, w_l, values) -> values``
+        Maps the values of the ``nodes[l-1]`` nodes of level ``l - 1`` (children of
+        window ``j`` are nodes ``j*w_l .. (j+1)*w_l - 1``) to those of level ``l``.
+
+    Returns
+    -------
+    The root level's values.
+    """
+    values = leaves
+    for lvl, w in enumerate(schedule.windows, start=1):
+        values = level(lvl, w, values)
+    return values
+

@@ -1,0 +1,254 @@
+"""Validators, one per kind of argument, and the option registry: every public function
+checks its input here first, so an error always names the argument, the value it got
+and what was expected.
+
+All of them raise one family, :class:`ConvACError`: :class:`InvalidValueError` (a
+``ValueError``: a wrong value), :class:`InvalidTypeError` (a ``TypeError``, and a
+``ValueError`` too: a value of the wrong kind) and :class:`BudgetError` (a size over the
+memory budget, raised before anything is allocated).  Conventions follow tensorly's
+``_validate_cp_tensor`` (validate first, return what was derived) and opt_einsum's
+``paths.py`` registry (one table, an error listing the valid choices).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "ConvACError",
+    "InvalidValueError",
+    "InvalidTypeError",
+    "BudgetError",
+    "option",
+    "Registry",
+    "integer",
+    "positive_int",
+    "real",
+    "tolerance",
+    "probability",
+    "seed",
+    "boolean",
+    "max_bytes",
+    "check_budget",
+    "check_shape_budget",
+    "network",
+    "output",
+]
+
+
+class ConvACError(Exception):
+    """Base of every error convac raises for bad input."""
+
+
+class InvalidValueError(ConvACError, ValueError):
+    """An argument has a value outside what is accepted."""
+
+
+class InvalidTypeError(ConvACError, TypeError, ValueError):
+    """An argument is of the wrong kind (also a ValueError, as numpy's AxisError is an
+    IndexError and a ValueError, so ``except ValueError`` catches every bad input)."""
+
+
+class BudgetError(InvalidValueError):
+    """An array would exceed the memory budget ``max_bytes``."""
+
+
+def integer(value: Any, name: str, minimum: int | None = None,
+            maximum: int | None = None) -> int:
+    """``value`` as a Python int in ``[minimum, maximum]`` (bools and floats refused).
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not an integer (``True``, ``2.0`` and ``"2"`` are not).
+    ValueError
+        It is out of range.
+    """
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise InvalidTypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise InvalidValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise InvalidValueError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def positive_int(value: Any, name: str, minimum: int = 1) -> int:
+    """An integer ``>= minimum`` (default 1)."""
+    return integer(value, name, minimum=minimum)
+
+
+def real(value: Any, name: str, minimum: float | None = None, maximum: float | None = None,
+         *, strict_minimum: bool = False, strict_maximum: bool = False) -> float:
+    """A finite real number in the given range, as a Python float.
+
+    ``strict_*`` excludes the bound itself.  NaN and infinities are refused.
+    """
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        raise InvalidTypeError(
+            f"{name} must be a real number, got {value!r} ({type(value).__name__})"
+        )
+    value = float(value)
+    if not math.isfinite(value):
+        raise InvalidValueError(f"{name} must be finite, got {value}")
+    if minimum is not None and (value <= minimum if strict_minimum else value < minimum):
+        op = ">" if strict_minimum else ">="
+        raise InvalidValueError(f"{name} must be {op} {minimum}, got {value}")
+    if maximum is not None and (value >= maximum if strict_maximum else value > maximum):
+        op = "<" if strict_maximum else "<="
+        raise InvalidValueError(f"{name} must be {op} {maximum}, got {value}")
+    return value
+
+
+def tolerance(value: Any, name: str = "rtol") -> float | None:
+    """A relative tolerance: ``None`` (the method's default) or a float in ``[0, 1)``."""
+    if value is None:
+        return None
+    return real(value, name, 0.0, 1.0, strict_maximum=True)
+
+
+def probability(value: Any, name: str) -> float:
+    """A probability in ``[0, 1]``."""
+    return real(value, name, 0.0, 1.0)
+
+
+def seed(value: Any, name: str = "seed") -> int | None:
+    """``None`` (fresh entropy) or an integer seed in ``[0, 2**63)``."""
+    if value is None:
+        return None
+    return integer(value, name, 0, 2**63 - 1)
+
+
+def boolean(value: Any, name: str) -> bool:
+    """``True`` or ``False`` (numpy bools too); ``1``, ``"yes"`` and ``None`` are refused."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidTypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def max_bytes(value: Any, name: str = "max_bytes") -> int:
+    """A memory budget in bytes: a positive integer (or an integral float such as 2e9)."""
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and value == int(value):
+        value = int(value)
+    return integer(value, name, minimum=1)
+
+
+def check_shape_budget(shape, budget: int, what: str = "array", itemsize: int = 8) -> None:
+    """Raise :class:`BudgetError` if an array of ``shape`` would exceed ``budget`` bytes.
+
+    Python ints throughout, so astronomically large shapes never overflow.
+    """
+    budget = max_bytes(budget)
+    shape = tuple(int(s) for s in shape)
+    size = itemsize * math.prod(shape)
+    if size > budget:
+        size = float(min(size, 2**1000))
+        raise BudgetError(
+            f"the {what} would have shape {shape} ({size / 2**30:.4g} GiB), above the "
+            f"memory budget max_bytes={budget} ({budget / 2**30:.4g} GiB); raise max_bytes "
+            "if it fits, or use a structured method"
+        )
+
+
+def check_budget(side: int, order: int, budget: int, what: str = "tensor") -> None:
+    """Raise :class:`BudgetError` if a dense float64 tensor with ``side**order`` entries
+    would exceed ``budget`` bytes."""
+    budget = max_bytes(budget)
+    side, order = int(side), int(order)
+    # compare logarithms first: side**order may have millions of digits
+    if order * math.log2(max(side, 1)) > math.log2(budget) + 1 or 8 * side**order > budget:
+        entries = math.exp(min(order * math.log(max(side, 1)), 700.0))
+        raise BudgetError(
+            f"the dense {what} would hold {side}^{order} = {float(entries):.4g} entries "
+            f"({8 * entries / 2**30:.4g} GiB as float64), above the memory budget "
+            f"max_bytes={budget} ({budget / 2**30:.4g} GiB); raise max_bytes or use a "
+            "structured method"
+        )
+
+
+def network(net: Any):
+    """``net`` if it is a :class:`convac.ConvAC`, else a TypeError naming what it got."""
+    from .network import ConvAC  # validate sits below network in the data flow
+
+    if not isinstance(net, ConvAC):
+        raise InvalidTypeError(f"expected a convac.ConvAC network, got {type(net).__name__}")
+    return net
+
+
+def output(net, value: Any, name: str = "output") -> int:
+    """An output index of ``net``, in ``0 .. n_outputs - 1``."""
+    return integer(value, name, 0, net.n_outputs - 1)
+
+
+class Registry:
+    """Named options declared in one place (rank methods, representations, partitions).
+
+    Registering a name twice is an error; looking up an unknown one lists the choices.
+
+    Parameters
+    ----------
+    what : str
+        What the options are, for error messages (``"rank method"``).
+    """
+
+    def __init__(self, what: str):
+        self.what = what
+        self._items: dict[str, Any] = {}
+
+    def register(self, name: str, item: Any = None) -> Any:
+        """Add ``item`` under ``name``; usable as a decorator (``@registry.register("x")``)."""
+        if not isinstance(name, str) or not name:
+            raise InvalidTypeError(f"a {self.what} name must be a non-empty string, got {name!r}")
+
+        def add(obj):
+            if name in self._items:
+                raise InvalidValueError(f"{self.what} {name!r} is already registered")
+            self._items[name] = obj
+            return obj
+
+        return add if item is None else add(item)
+
+    def __getitem__(self, name: str) -> Any:
+        if not isinstance(name, str) or name not in self._items:
+            valid = ", ".join(repr(k) for k in self._items)
+            raise InvalidValueError(f"unknown {self.what} {name!r}; expected one of: {valid}")
+        return self._items[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def names(self) -> tuple[str, ...]:
+        """The registered names, in registration order."""
+        return tuple(self._items)
+
+    def items(self):
+        return self._items.items()
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._items.get(name, default)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.what!r}, {list(self._items)})"
+
+
+def option(registry, name: str, what: str) -> Any:
+    """Look ``name`` up in a dict or :class:`Registry`; unknown names list the choices."""
+    if isinstance(registry, Registry):
+        return registry[name]
+    if not isinstance(name, str) or name not in registry:
+        valid = ", ".join(repr(k) for k in registry)
+        raise InvalidValueError(f"unknown {what} {name!r}; expected one of: {valid}")
+    return registry[name]
+
