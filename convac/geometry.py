@@ -235,7 +235,11 @@ def patch_order(geometry, n_patches: int) -> np.ndarray:
         raise validate.InvalidTypeError(
             f"a custom geometry must be a permutation of range({n_patches}), got "
             f"{type(geometry).__name__} ({exc})") from None
-    if order.ndim != 1 or order.shape[0] != n_patches or not np.issubdtype(order.dtype, np.integer):
+    if not np.issubdtype(order.dtype, np.integer):
+        raise validate.InvalidTypeError(
+            f"a custom geometry must be a permutation of range({n_patches}) (integers), got "
+            f"dtype {order.dtype}")
+    if order.ndim != 1 or order.shape[0] != n_patches:
         raise validate.InvalidValueError(
             f"a custom geometry must be a permutation of range({n_patches}), got {geometry!r}"
         )
