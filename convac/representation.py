@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import validate
-from .geometry import quadtree_order
+from .geometry import DEFAULT_MAX_BYTES, quadtree_order
 
 __all__ = [
     "Patches",
@@ -110,7 +110,10 @@ class OneHot(nn.Module):
                 raise validate.InvalidValueError(
                     f"one-hot indices must be in 0..{self.n_channels - 1} "
                     f"(n_channels={self.n_channels}), got {bad}")
-        return F.one_hot(indices.long(), self.n_channels).to(torch.get_default_dtype())
+        dtype = torch.get_default_dtype()
+        validate.check_shape_budget((*indices.shape, self.n_channels), DEFAULT_MAX_BYTES,
+                                    "one-hot features", dtype.itemsize)
+        return F.one_hot(indices.long(), self.n_channels).to(dtype)
 
 
 def _patches(patches: torch.Tensor, patch_dim: int | None = None) -> torch.Tensor:
