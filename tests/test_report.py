@@ -21,6 +21,7 @@ def _png(path: str) -> bool:
         return fh.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_report_without_results_recomputes(tmp_path):
     page = build_report(str(tmp_path / "none"), str(tmp_path / "out"), asv_site=None)
     text = open(page, encoding="utf-8").read()
