@@ -121,3 +121,15 @@ def test_corrupt_benchmarks_json_is_named(tmp_path):
 ])
 def test_canonical_param(text, canonical):
     assert canonical_param(text) == canonical
+
+
+def test_curves_tolerate_mixed_parameter_types():
+    from convac.report.data import RANK_BENCH, rank_curves
+    from convac.report.results import CommitResults, Measurement
+
+    run = CommitResults("c" * 40, "m")
+    for n, value in (("4", 4.0), ("'x'", 1.0), ("8", 16.0)):
+        key = (n, "2", "2")
+        run.values[(RANK_BENCH, key)] = Measurement(RANK_BENCH, key, value)
+    (curve,) = rank_curves(run)
+    assert sorted(map(repr, curve.x)) == sorted(["4", "8", "'x'"]) and len(curve.y) == 3

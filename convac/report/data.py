@@ -55,7 +55,10 @@ def _series(results: CommitResults | None, name: str, x_index: int) -> dict:
         xs.append(params[x_index])
         ys.append(m.value)
     for xs, ys in out.values():
-        order = sorted(range(len(xs)), key=xs.__getitem__)
+        try:
+            order = sorted(range(len(xs)), key=xs.__getitem__)
+        except TypeError:  # mixed parameter types (hand-edited results): keep them listed
+            order = sorted(range(len(xs)), key=lambda i: repr(xs[i]))
         xs[:], ys[:] = [xs[i] for i in order], [ys[i] for i in order]
     return out
 
