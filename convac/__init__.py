@@ -13,9 +13,9 @@ submodule, so ``convac --help`` answers at once.  The first access to an exporte
 under its module.
 """
 
-import importlib
-import sys
-import types
+import importlib as _importlib
+import sys as _sys
+import types as _types
 
 __version__ = "0.1.0"
 
@@ -67,7 +67,7 @@ def _load_all() -> None:
     """Import every exporting submodule (registering the rank methods) and bind the
     exported names in this namespace."""
     for module, names in _EXPORTS.items():
-        mod = importlib.import_module(f".{module}", __name__)
+        mod = _importlib.import_module(f".{module}", __name__)
         for name in names:
             globals()[name] = getattr(mod, name)
 
@@ -83,14 +83,14 @@ def __dir__():
     return sorted(set(globals()) | set(__all__))
 
 
-class _Package(types.ModuleType):
+class _Package(_types.ModuleType):
     """Keeps an exported name (``convac.matricize``, a function) from being bound to the
     submodule of the same name when that submodule is imported before the first access."""
 
     def __setattr__(self, name, value):
-        if isinstance(value, types.ModuleType) and name in _WHERE and name not in self.__dict__:
+        if isinstance(value, _types.ModuleType) and name in _WHERE and name not in self.__dict__:
             return
         super().__setattr__(name, value)
 
 
-sys.modules[__name__].__class__ = _Package
+_sys.modules[__name__].__class__ = _Package
