@@ -72,6 +72,8 @@ def integer(value: Any, name: str, minimum: int | None = None,
     if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
         raise InvalidTypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     value = int(value)
+    if minimum is not None and maximum is not None and not minimum <= value <= maximum:
+        raise InvalidValueError(f"{name} must be in {minimum}..{maximum}, got {value}")
     if minimum is not None and value < minimum:
         raise InvalidValueError(f"{name} must be >= {minimum}, got {value}")
     if maximum is not None and value > maximum:
