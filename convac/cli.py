@@ -35,5 +35,9 @@ def main(argv=None) -> int:
     return int(args.func(args) or 0)
 
 
+# issue 13: generalized ConvACs (rectifier networks)
+COMMAND_MODULES += ("convac.rectifier_cmd",)
+
+
 if __name__ == "__main__":
     sys.exit(main())
