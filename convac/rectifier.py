@@ -267,7 +267,7 @@ def grid_rank(grid, partition="odd-even", method: str = "auto",
     RankResult
         ``method`` ``"exact"`` (``certified`` states what it proves) or ``"dense"``.
     """
-    method = validate.option({"auto": 0, "exact": 0, "dense": 0}, method, "grid rank method")
+    validate.option({"auto": 0, "exact": 0, "dense": 0}, method, "grid rank method")
     rtol = validate.tolerance(rtol)
     if isinstance(grid, GridTensor):
         values, exact = grid.values, grid.exact

@@ -122,7 +122,7 @@ def fit_shallow(target, width: int, pooling="product", features=None, *, steps: 
         best = np.inf
         for _ in range(steps + 1):
             hidden = net(x)  # (T^N, Z)
-            coef = torch.linalg.lstsq(hidden.detach(), y).solution  # (Z, 1)
+            coef = torch.linalg.lstsq(hidden.detach(), y, driver="gelsd").solution  # (Z, 1)
             residual = hidden @ coef - y  # (T^N, 1)
             loss = residual.pow(2).sum()
             best = min(best, float(loss.detach().sqrt()) / norm)
