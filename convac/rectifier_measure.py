@@ -44,6 +44,7 @@ __all__ = [
     "CLAIMS",
     "WEIGHT_RANGE",
     "deep_network",
+    "extreme_networks",
     "network_rank",
     "rank_vs_n",
     "incompleteness",
@@ -195,6 +196,26 @@ def _fit_curve(target, op: str, widths, steps: int, n_restarts: int, seed: int) 
             for z in widths]
 
 
+def extreme_networks(pooling, n_patches: int, n_channels: int, rank: int,
+                     n_seeds: int) -> tuple:
+    """Among the deep networks of seeds ``0 .. n_seeds-1``, those of lowest and of highest
+    odd-even grid rank (smallest seed on ties).
+
+    Returns
+    -------
+    (low, high) : each ``(RankResult, seed, GridTensor)``
+    """
+    n_seeds = validate.positive_int(n_seeds, "n_seeds")
+    drawn = []
+    for seed in range(n_seeds):
+        net = deep_network(pooling, n_patches, n_channels, rank, seed)
+        grid = grid_tensor(net)
+        drawn.append((network_rank(net, grid), seed, grid))
+    low = min(drawn, key=lambda d: (d[0].rank, d[1]))
+    high = min(drawn, key=lambda d: (-d[0].rank, d[1]))
+    return low, high
+
+
 def shallow_match(n_patches: int = 8, n_channels: int = 2, rank: int = 4, n_seeds: int = 30,
                   widths=(1, 2, 4, 8, 16, 32, 64), threshold: float = 1e-2,
                   steps: int = 1000, n_restarts: int = 2, operators=OPERATORS) -> list:
@@ -214,17 +235,10 @@ def shallow_match(n_patches: int = 8, n_channels: int = 2, rank: int = 4, n_seed
         Two rows per operator, ``which`` = ``"lowest rank"`` / ``"highest rank"``.
     """
     threshold = validate.real(threshold, "threshold", 0.0)
-    n_seeds = validate.positive_int(n_seeds, "n_seeds")
     rows = []
     for op in operators:
         name = resolve_pooling(op).name
-        drawn = []
-        for seed in range(n_seeds):
-            net = deep_network(name, n_patches, n_channels, rank, seed)
-            grid = grid_tensor(net)
-            drawn.append((network_rank(net, grid), seed, grid))
-        low = min(drawn, key=lambda d: (d[0].rank, d[1]))
-        high = min(drawn, key=lambda d: (-d[0].rank, d[1]))
+        low, high = extreme_networks(name, n_patches, n_channels, rank, n_seeds)
         for which, (res, seed, grid) in (("lowest rank", low), ("highest rank", high)):
             bound = shallow_width_lower_bound(res.rank, name, "odd-even", n_patches,
                                               n_channels)
