@@ -321,6 +321,10 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def _errors_text(r: dict) -> str:
+    return ", ".join(f"{z}:{_fmt(e)}" for z, e in zip(r["widths"], r["errors"], strict=True))
+
+
 def format_text(m: RectifierMeasurements) -> str:
     """Plain-text tables of the four measurements, each after the paper's claim."""
     lines = [f"settings: {m.settings}"]
@@ -339,15 +343,14 @@ def format_text(m: RectifierMeasurements) -> str:
     lines += ["", "(c) smallest shallow width matching a deep network",
               "    paper: " + m.claims["shallow_match"]]
     for r in m.shallow_match:
-        errs = ", ".join(f"{z}:{_fmt(e)}" for z, e in zip(r["widths"], r["errors"], strict=True))
         lines.append(f"    {r['operator']:9s} {r['which']:12s} seed {r['seed']:<3d} "
                      f"rank={r['rank']} ({r['method']}) width >= "
                      f"{_fmt(r['width_lower_bound'])}; matched (err <= {r['threshold']:g}) at "
-                     f"{_fmt(r['matched_width'])}; floor {_fmt(r['floor'])}; errors {errs}")
+                     f"{_fmt(r['matched_width'])}; floor {_fmt(r['floor'])}; errors "
+                     f"{_errors_text(r)}")
     lines += ["", "(d) universality: shallow fit error on a random grid tensor",
               "    paper: " + m.claims["universality"]]
     for r in m.universality:
-        errs = ", ".join(f"{z}:{_fmt(e)}" for z, e in zip(r["widths"], r["errors"], strict=True))
         lines.append(f"    {r['operator']:9s} floor={_fmt(r['floor'])} width >= "
-                     f"{_fmt(r['width_lower_bound'])}; errors {errs}")
+                     f"{_fmt(r['width_lower_bound'])}; errors {_errors_text(r)}")
     return "\n".join(lines)

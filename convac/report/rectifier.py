@@ -12,24 +12,12 @@ from __future__ import annotations
 import html
 import os
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from .plots import _decorate, _save, plt
 
 __all__ = ["plot_rank_vs_n", "plot_incompleteness", "plot_fit_curves", "verdicts",
            "render_section", "write_page"]
 
-DPI = 100
 COLORS = {"product": "C0", "relu-max": "C1", "relu-sum": "C2"}
-
-
-def _save(fig, path: str) -> str:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
 
 
 def _by_operator(rows: list) -> dict:
@@ -51,10 +39,8 @@ def plot_rank_vs_n(rows: list, path: str) -> str:
         ax.plot(*zip(*theory, strict=True), "k--", alpha=0.6, label="min(r0, M)^(N/2)")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log", base=2)
-    ax.set(xlabel="N (patches)", ylabel="odd-even rank of the grid tensor",
-           title="Random deep (HT) networks: grid-tensor rank")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    _decorate(ax, "N (patches)", "odd-even rank of the grid tensor",
+              "Random deep (HT) networks: grid-tensor rank")
     return _save(fig, path)
 
 
@@ -92,10 +78,7 @@ def plot_fit_curves(rows: list, path: str, title: str) -> str:
                        label=f"{r['operator']} floor (additive tensors)")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set(xlabel="shallow width Z", ylabel="relative fit error ||G_fit - G|| / ||G||",
-           title=title)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    _decorate(ax, "shallow width Z", "relative fit error ||G_fit - G|| / ||G||", title)
     return _save(fig, path)
 
 
