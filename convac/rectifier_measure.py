@@ -75,9 +75,10 @@ CLAIMS = {
     "shallow_match": "Shallow width needed to match a deep network: exponential for "
                      "almost every deep ConvAC; for ReLU+max, for a positive-measure set of "
                      "deep networks, polynomial (ICML 2016).",
-    "universality": "Shallow ConvACs and shallow ReLU+max networks are universal (any grid "
-                    "tensor with enough width); shallow ReLU+average networks are not "
-                    "(ICML 2016).",
+    "universality": "Convolutional rectifier networks are universal with max pooling but "
+                    "not with average pooling (ICML 2016, abstract); shallow ConvACs are "
+                    "universal (any grid tensor with enough width). Shallow ReLU+average "
+                    "networks realize only additive grid tensors sum_i phi_i(t_i).",
 }
 """The paper's statement beside each measurement."""
 
