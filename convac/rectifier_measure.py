@@ -139,7 +139,8 @@ def _rank_row(op: str, n: int, m: int, r: int, seed: int) -> dict:
     res = network_rank(net)
     return {"operator": op, "N": n, "M": m, "r": r, "seed": seed, "rank": res.rank,
             "method": method_label(res), "margin": res.margin, "ambiguous": res.ambiguous,
-            "theorem": min(r, m) ** (n // 2), "max": m ** (n // 2)}
+            "theorem": min(r, m) ** (n // 2), "max": m ** (n // 2),
+            "width_lower_bound": shallow_width_lower_bound(res.rank, op, "odd-even", n, m)}
 
 
 def rank_vs_n(sizes=(2, 4, 8, 16), n_channels: int = 2, rank: int = 4, seed: int = 0,
@@ -150,7 +151,9 @@ def rank_vs_n(sizes=(2, 4, 8, 16), n_channels: int = 2, rank: int = 4, seed: int
     -------
     list of dict
         ``operator, N, M, r, seed, rank, method, margin, ambiguous, theorem`` (=
-        ``min(r_0, M)^(N/2)``) and ``max`` (= ``M^(N/2)``, the matrix side).
+        ``min(r_0, M)^(N/2)``), ``max`` (= ``M^(N/2)``, the matrix side) and
+        ``width_lower_bound``, the certified shallow width of the same operator the rank
+        demands (:func:`convac.rectifier.shallow_width_lower_bound`).
     """
     return [_rank_row(resolve_pooling(op).name, validate.positive_int(n, "N", 2),
                       n_channels, rank, seed)
@@ -336,7 +339,8 @@ def format_text(m: RectifierMeasurements) -> str:
               "    paper: " + m.claims["rank_vs_n"]]
     for r in m.rank_vs_n:
         lines.append(f"    {r['operator']:9s} N={r['N']:<3d} rank={r['rank']:<5d} "
-                     f"min(r0,M)^(N/2)={r['theorem']:<5d} ({r['method']})")
+                     f"min(r0,M)^(N/2)={r['theorem']:<5d} shallow width >= "
+                     f"{_fmt(r['width_lower_bound']):5s} ({r['method']})")
     lines += ["", "(b) deep networks below the maximal rank M^(N/2)",
               "    paper: " + m.claims["incompleteness"]]
     for r in m.incompleteness:

@@ -293,3 +293,19 @@ def test_cli_writes_report_and_json(tmp_path, capsys):
     data = json.loads((out / "m.json").read_text())
     assert {r["operator"] for r in data["rank_vs_n"]} == set(OPS)
     assert data["incompleteness"][0]["n_seeds"] == 3
+
+
+def test_verdicts_say_no_where_numbers_disagree():
+    """The agreement table is computed from the numbers, not written: a product network
+    below its theorem or a ReLU+sum fit under its floor is reported as a disagreement."""
+    from convac.rectifier_measure import RectifierMeasurements
+    from convac.report.rectifier import verdicts
+
+    m = RectifierMeasurements(
+        rank_vs_n=[{"operator": "product", "N": 4, "rank": 3, "theorem": 4}],
+        universality=[{"operator": "relu-sum", "widths": [1], "errors": [0.1], "floor": 0.5},
+                      {"operator": "relu-max", "widths": [1], "errors": [0.2], "floor": 0.0}])
+    rows = {claim: ok for claim, _, ok in verdicts(m)}
+    assert rows == {"ConvAC odd-even rank = min(r0, M)^(N/2)": False,
+                    "Shallow ReLU+average: not universal": False,
+                    "Shallow relu-max: universal": False}

@@ -90,6 +90,13 @@ def verdicts(m) -> list:
         ok = all(r["rank"] == r["theorem"] for r in prod)
         out.append(("ConvAC odd-even rank = min(r0, M)^(N/2)",
                     ", ".join(f"N={r['N']}: {r['rank']}" for r in prod), ok))
+    relu_max = [r for r in m.rank_vs_n if r["operator"] == "relu-max"]
+    if len(relu_max) > 1:
+        bounds = [r["width_lower_bound"] for r in relu_max]
+        out.append(("ReLU+max: depth efficiency (shallow width needed grows with N)",
+                    "certified width >= " + ", ".join(
+                        f"{b} at N={r['N']}" for b, r in zip(bounds, relu_max, strict=True)),
+                    bounds[-1] > bounds[0]))
     for r in m.incompleteness:
         frac = f"{r['below_max']}/{r['n_seeds']} below M^(N/2) at N={r['N']}"
         if r["operator"] == "product":
@@ -103,10 +110,14 @@ def verdicts(m) -> list:
             out.append(("ReLU+max: some deep networks matched by small shallow ones",
                         f"rank {r['rank']}, shallow width {r['matched_width']} reaches error "
                         f"<= {r['threshold']:g}", r["matched_width"] is not None))
-        if r["operator"] == "relu-max" and r["which"] == "highest rank":
-            out.append(("ReLU+max: depth efficiency holds for others",
-                        f"rank {r['rank']}, best error {min(r['errors']):.3g} up to width "
-                        f"{max(r['widths'])}", r["matched_width"] is None))
+    pair = {r["which"]: r for r in m.shallow_match if r["operator"] == "relu-max"}
+    if len(pair) == 2:
+        low, high = pair["lowest rank"], pair["highest rank"]
+        big = 2 * max(high["widths"])
+        out.append(("ReLU+max: higher-rank deep networks need wider shallow ones",
+                    f"matched at width {low['matched_width']} (rank {low['rank']}) vs "
+                    f"{high['matched_width']} (rank {high['rank']})",
+                    (high["matched_width"] or big) > (low["matched_width"] or big)))
     for r in m.universality:
         best = min(r["errors"])
         if r["operator"] == "relu-sum":
@@ -142,7 +153,7 @@ def render_section(m, figures: dict) -> str:
            f"{esc(m.settings.get('distribution', ''))}.</p>"]
     parts = [
         ("rank", "(a) Grid-tensor rank of random deep networks against N", m.rank_vs_n,
-         ["operator", "N", "M", "r", "seed", "rank", "theorem", "method"]),
+         ["operator", "N", "M", "r", "seed", "rank", "theorem", "width_lower_bound", "method"]),
         ("incompleteness", "(b) Fraction of deep networks below the maximal rank",
          m.incompleteness, ["operator", "N", "n_seeds", "below_max", "fraction_below_max",
                             "constant", "histogram"]),
