@@ -31,7 +31,7 @@ from .matricize import (
     resolve_partition,
     singular_values,
 )
-from .network import ConvAC, CPNet, HTNet
+from .network import ConvAC, CPNet, HTNet, multiply_adds
 from .params import parameter_count, schedule_parameter_count, trainable_parameters
 from .rank import BudgetError, structured_rank, structured_singular_values
 from .representation import (
@@ -51,7 +51,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     # networks and their inputs
-    "ConvAC", "CPNet", "HTNet", "PoolingSchedule",
+    "ConvAC", "CPNet", "HTNet", "PoolingSchedule", "multiply_adds",
     "Patches", "Representation", "OneHot", "Identity", "Linear", "ReLU", "Gaussian",
     "patch_order", "mirror_order", "quadtree_order", "ht_windows", "truncated_windows",
     # tensors, matricizations, ranks and bounds

@@ -51,6 +51,9 @@ class PoolingOperator:
     combine_: Callable[[torch.Tensor, torch.Tensor], object] | None = None
     reduce: Callable[[torch.Tensor], torch.Tensor] | None = None
 
+    def __deepcopy__(self, memo) -> PoolingOperator:
+        return self  # immutable: copies of a network share their operator
+
     def __call__(self, window: torch.Tensor, in_place: bool = False) -> torch.Tensor:
         """Pool a window of children.
 
