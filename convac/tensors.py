@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .network import ConvAC
+from .tree import fold
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -72,21 +73,21 @@ def _tree_tensor(net: ConvAC, leaf_mats: torch.Tensor, output: int) -> torch.Ten
     halves so that no intermediate is larger than the result.
     """
     s = net.schedule
-    nodes = list(leaf_mats)  # N tensors (r_0, T)
-    for level, w in enumerate(s.windows, start=1):
-        weight = net.level_weights(level).detach().to(torch.float64)  # (nodes_l, r_l, r_{l-1})
-        if level == s.n_levels:
-            weight = weight[:, output : output + 1]  # (1, 1, r_{L-1})
-        merged = []
-        for j in range(len(nodes) // w):
-            kids = nodes[j * w : (j + 1) * w]
-            left = _outer_rows(kids[: w // 2])  # (r_{l-1}, P)
-            right = _outer_rows(kids[w // 2 :])  # (r_{l-1}, Q)
-            node = torch.einsum("ga,ap,aq->gpq", weight[j], left, right)  # (r_l, P, Q)
-            merged.append(node.reshape(node.shape[0], -1))  # (r_l, P*Q)
-        nodes = merged
-    side = leaf_mats.shape[-1]
-    tree = nodes[0].reshape((side,) * s.n_patches)  # modes in tree order
+    weights = [net.level_weights(level).detach().to(torch.float64)  # (nodes_l, r_l, r_{l-1})
+               for level in range(s.n_levels + 1)]
+
+    def node(tn, kids: list) -> torch.Tensor:
+        weight = weights[tn.level][tn.index]  # (r_l, r_{l-1})
+        if tn.is_root:
+            weight = weight[output : output + 1]  # (1, r_{L-1})
+        half = len(kids) // 2
+        left = _outer_rows(kids[:half])  # (r_{l-1}, P)
+        right = _outer_rows(kids[half:])  # (r_{l-1}, Q)
+        merged = torch.einsum("ga,ap,aq->gpq", weight, left, right)  # (r_l, P, Q)
+        return merged.reshape(merged.shape[0], -1)  # (r_l, P*Q)
+
+    root = fold(s, lambda tn: leaf_mats[tn.index], node)  # (1, T^N), modes in tree order
+    tree = root.reshape((leaf_mats.shape[-1],) * s.n_patches)
     inverse = torch.argsort(net.order.cpu())  # patch i sits at tree position inverse[i]
     return tree.permute(*inverse.tolist())
 
