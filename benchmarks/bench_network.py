@@ -11,7 +11,7 @@ import torch
 
 from convac import CPNet, HTNet, multiply_adds
 
-from ._common import skip_if
+from ._common import declared_unit, skip_if
 
 BATCH = 256
 CHANNELS = 16
@@ -93,7 +93,7 @@ class ForwardPath:
 
     params = (["eager", "compiled", "train"],)
     param_names = ["path"]
-    unit = "time ratio"
+    unit = declared_unit("time ratio")
     BATCH = 1024
 
     def setup(self, path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ..metrics import series
 from .results import CommitResults, parse_param
 
 __all__ = [
@@ -24,11 +25,12 @@ __all__ = [
     "timings",
 ]
 
-RANK_BENCH = "bench_rank.HTRanks.track_odd_even_rank"
-HT_PARAMS_BENCH = "bench_params.HTParameters.track_ht_params"
-CP_PARAMS_BENCH = "bench_params.CPParametersNeeded.track_cp_params_needed"
-FIT_BENCH = "bench_fit.WidthSweep.track_fit_error"
-FLOOR_BENCH = "bench_fit.WidthSweep.track_floor"
+# the benchmarks behind each curve, declared once in the metrics contract
+RANK_BENCH = series("ht_odd_even_rank")
+HT_PARAMS_BENCH = series("ht_params")
+CP_PARAMS_BENCH = series("cp_params_needed")
+FIT_BENCH = series("fit_error")
+FLOOR_BENCH = series("fit_floor")
 
 
 @dataclass
