@@ -1,6 +1,6 @@
 """Parameter counts (``convac.params``): what depth saves.
 
-Every number here is exact and fixed by the closed forms of DESIGN.md: **any change is a
+Every number here is exact and fixed by the closed forms of ARCHITECTURE.md: **any change is a
 bug** (``convac gate`` compares them exactly).
 """
 
