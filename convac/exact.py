@@ -13,7 +13,7 @@ with :class:`ModField` plugged in: the same tree walk as the float computation, 
 row echelon forms over GF(p) in place of SVDs, and the root core's rank by the blocked
 elimination of :func:`convac.modp.rank_mod` (float64 matrix products, exact).  Two
 primes are run; both ranks are reported and the larger is the bound (they agree unless
-a prime divides every maximal minor, which for a prime near ``2^22`` is rare).
+a prime divides every maximal minor, which for a prime near ``2^21`` is rare).
 
 No Python lists and no python-flint at run time (python-flint is the tests' oracle).
 """
@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 DEFAULT_PRIMES = modp.DEFAULT_PRIMES
-"""The two primes every exact rank is computed over (the largest below ``2^22``)."""
+"""The two primes every exact rank is computed over (the largest below ``2^21``)."""
 
 DEFAULT_PRIME = DEFAULT_PRIMES[0]
 

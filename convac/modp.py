@@ -40,12 +40,14 @@ __all__ = [
 MAX_PRIME = 2**22
 """Primes must lie below this: products of two residues stay below ``2^44``."""
 
-DEFAULT_PRIMES = (4_194_301, 4_194_287)
-"""The two largest primes below ``2^22``: ``exact`` runs both and reports both."""
+DEFAULT_PRIMES = (2_097_143, 2_097_133)
+"""The two largest primes below ``2^21``: ``exact`` runs both and reports both.  Below
+``2^21`` a float64 sum of 2048 residue products is exact, so the matrix products of
+the elimination need no splitting up to inner dimension 2048."""
 
 _EXACT = 2.0**53
-_BLOCK = 256
-"""Column panel width of the blocked elimination (bounded by :func:`max_block`)."""
+_BLOCK = 16
+"""Width below which columns are eliminated one by one (vectorised over rows)."""
 
 
 def check_prime(prime) -> int:
@@ -142,66 +144,77 @@ def _inverse_unit_lower(low: np.ndarray, prime: int) -> np.ndarray:
     return inv  # (k, k)
 
 
-def _eliminate(a: np.ndarray, prime: int, block: int, keep_rows: bool):
-    """Blocked Gaussian elimination of ``a`` over GF(prime), in place.
+def _trsm(low: np.ndarray, b: np.ndarray, prime: int, base: int) -> np.ndarray:
+    """Solve ``low @ x = b`` for unit lower triangular ``low (k, k)``, ``b (k, n)``:
+    recursive halves, so the work is in matrix products."""
+    k = low.shape[0]
+    if k <= base:
+        return mul_mod(_inverse_unit_lower(low, prime), b, prime)  # (k, n)
+    h = k // 2
+    top = _trsm(low[:h, :h], b[:h], prime, base)  # (h, n)
+    rest = np.remainder(b[h:] - mul_mod(low[h:, :h], top, prime), prime)  # (k - h, n)
+    return np.concatenate([top, _trsm(low[h:, h:], rest, prime, base)])
 
-    Panels of ``block`` columns are eliminated column by column (vectorised over rows);
-    the rows below each panel get its Schur complement through one float64 matrix
-    product with inner dimension ``<= block``.
+
+def _panel(a: np.ndarray, top: int, c0: int, c1: int, prime: int) -> list:
+    """Unblocked elimination of columns ``c0 .. c1-1`` of rows ``top ..``, in place.
+
+    Rows are swapped whole (every column, so multipliers stored to the left follow);
+    each pivot's multipliers are stored below it (the ``L`` of ``P A = L U``).
+    Returns the pivot columns.
+    """
+    m = a.shape[0]
+    pivots, k = [], top
+    for c in range(c0, c1):
+        if k == m:
+            break
+        nz = np.flatnonzero(a[k:, c])
+        if nz.size == 0:
+            continue  # a dependent column
+        i = k + int(nz[0])
+        if i != k:
+            a[[k, i]] = a[[i, k]]
+        inv = pow(int(a[k, c]), prime - 2, prime)
+        f = np.remainder(a[k + 1:, c] * inv, prime)  # (rows below,), multipliers
+        if c + 1 < c1:
+            upd = np.outer(f, a[k, c + 1:c1])  # (rows below, c1 - c - 1), each < 2^42
+            a[k + 1:, c + 1:c1] = np.remainder(a[k + 1:, c + 1:c1] - upd, prime)
+        a[k + 1:, c] = f
+        pivots.append(c)
+        k += 1
+    return pivots
+
+
+def _eliminate(a: np.ndarray, top: int, c0: int, c1: int, prime: int, base: int) -> list:
+    """Recursive Gaussian elimination (``P A = L U``) of columns ``c0 .. c1-1`` of rows
+    ``top ..`` of ``a``, in place, over GF(prime).
+
+    The left half is eliminated, the right half gets its Schur complement through a
+    triangular solve and one matrix product, then the right half is eliminated
+    (Toledo's recursive LU): all but ``O(m n base)`` of the work is float64 matrix
+    products, exact because every inner dimension is cut at :func:`max_block`.
 
     Returns
     -------
-    rank : int
-    rows : ndarray ``(rank, n)`` or None
-        The nonzero rows of a row echelon form of ``a`` (when ``keep_rows``).
+    list of int
+        The pivot columns, ascending; their number is the rank of the block.
     """
-    m, n = a.shape
-    top, out = 0, []  # rows above ``top`` hold pivots
-    for j0 in range(0, n, block):
-        if top == m:
-            break
-        j1 = min(n, j0 + block)
-        panel = a[top:, j0:j1]  # view: (m - top, b)
-        k, pivots = 0, []
-        for c in range(j1 - j0):
-            if k == panel.shape[0]:
-                break
-            nz = np.flatnonzero(panel[k:, c])
-            if nz.size == 0:
-                continue  # a dependent column
-            i = k + int(nz[0])
-            if i != k:  # swap whole rows from j0 on (LAPACK style: stored multipliers too)
-                a[[top + k, top + i], j0:] = a[[top + i, top + k], j0:]
-            inv = pow(int(panel[k, c]), prime - 2, prime)
-            f = np.remainder(panel[k + 1:, c] * inv, prime)  # (rows below,), multipliers
-            upd = np.outer(f, panel[k, c + 1:])  # (rows below, b - c - 1), each < 2^44
-            panel[k + 1:, c + 1:] = np.remainder(panel[k + 1:, c + 1:] - upd, prime)
-            panel[k + 1:, c] = f  # L below the pivot
-            pivots.append(c)
-            k += 1
-        if k == 0:
-            continue
-        low = panel[:k, pivots]  # (k, k) unit lower triangular (diagonal holds pivots)
-        low = np.tril(low, -1) + np.eye(k)
-        u12 = a[top:top + k, j1:]  # (k, n - j1)
-        if j1 < n:
-            u12 = mul_mod(_inverse_unit_lower(low, prime), u12, prime)  # L11^-1 A12
-            a[top:top + k, j1:] = u12
-            if top + k < m:
-                l21 = panel[k:, pivots]  # (rows below, k)
-                below = a[top + k:, j1:]  # view
-                below -= mul_mod(l21, u12, prime)
-                np.remainder(below, prime, out=below)
-                panel[k:, pivots] = 0.0  # eliminated
-        if keep_rows:
-            rows = np.zeros((k, n))
-            for t, c in enumerate(pivots):
-                rows[t, j0 + c:j1] = panel[t, c:]  # columns < c hold multipliers, not U
-            rows[:, j1:] = u12
-            out.append(rows)
-        top += k
-    rows = np.concatenate(out) if out else np.zeros((0, n))
-    return top, (rows if keep_rows else None)
+    if top >= a.shape[0]:
+        return []
+    if c1 - c0 <= base:
+        return _panel(a, top, c0, c1, prime)
+    mid = (c0 + c1) // 2
+    left = _eliminate(a, top, c0, mid, prime, base)
+    k = len(left)
+    if k:
+        low = np.tril(a[top:top + k][:, left], -1) + np.eye(k)  # (k, k) unit lower
+        u12 = _trsm(low, a[top:top + k, mid:c1], prime, base)  # (k, c1 - mid)
+        a[top:top + k, mid:c1] = u12
+        if top + k < a.shape[0]:
+            below = a[top + k:, mid:c1]  # view: the Schur complement's rows
+            below -= mul_mod(a[top + k:][:, left], u12, prime)
+            np.remainder(below, prime, out=below)
+    return left + _eliminate(a, top + k, mid, c1, prime, base)
 
 
 def _as_residue_matrix(mat, prime: int, copy: bool) -> np.ndarray:
@@ -225,8 +238,8 @@ def rank_mod(mat, prime: int, overwrite: bool = False, block: int = _BLOCK) -> i
     overwrite : bool, default False
         Eliminate in ``mat`` itself (float64 only) instead of a copy: no second matrix
         in memory.
-    block : int, default 256
-        Panel width, capped at :func:`max_block`.
+    block : int, default 16
+        Column count below which the recursion eliminates column by column.
 
     Returns
     -------
@@ -234,17 +247,15 @@ def rank_mod(mat, prime: int, overwrite: bool = False, block: int = _BLOCK) -> i
 
     Notes
     -----
-    Cost ``O(m n min(m, n))`` operations, most of them in float64 matrix products; the
-    column-by-column work is ``O(m n block)``.
+    Cost ``O(m n min(m, n))`` operations, almost all in float64 matrix products; the
+    column-by-column work is ``O(m n block)``, the reductions mod p ``O(m n log n)``.
     """
     prime = check_prime(prime)
     block = min(validate.positive_int(block, "block"), max_block(prime))
     a = _as_residue_matrix(mat, prime, copy=not overwrite)
     if a.size == 0:
         return 0
-    if a.shape[0] > a.shape[1]:
-        a = np.ascontiguousarray(a.T)  # eliminate along the short side
-    return _eliminate(a, prime, block, keep_rows=False)[0]
+    return len(_eliminate(a, 0, 0, a.shape[1], prime, block))
 
 
 def echelon_rows(mat, prime: int, block: int = _BLOCK) -> np.ndarray:
@@ -261,4 +272,8 @@ def echelon_rows(mat, prime: int, block: int = _BLOCK) -> np.ndarray:
     a = _as_residue_matrix(mat, prime, copy=True)
     if a.size == 0:
         return np.zeros((0, a.shape[1]))
-    return _eliminate(a, prime, block, keep_rows=True)[1]
+    pivots = np.asarray(_eliminate(a, 0, 0, a.shape[1], prime, block), dtype=np.int64)
+    k = pivots.size
+    # row t of U starts at its pivot column; left of it the row holds multipliers
+    upper = np.arange(a.shape[1])[None, :] >= pivots[:, None]  # (k, n)
+    return np.where(upper, a[:k], 0.0)  # (k, n)
