@@ -57,6 +57,11 @@ def auto_rank(tensor_or_net, partition="odd-even", rtol: float | None = None,
     * a float rank whose margin is below :data:`convac.matricize.AMBIGUITY_FACTOR`
       (``ambiguous``) is replaced by the exact rank.
 
+    A network's exact rank is that of its exact tensor (the weights are exact
+    rationals).  A float *tensor* is taken at its stored values, rounding included: a
+    coefficient tensor computed in floats usually has a larger exact rank than the
+    network's, so pass the network where there is one.
+
     Returns
     -------
     RankResult
