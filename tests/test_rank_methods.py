@@ -1,13 +1,12 @@
 """Every registered rank method against the dense oracle; auto's certainty; the float
 methods on the cases where floats fail (issue 11); argument checks (issue 10)."""
 
+import importlib
 import math
 
 import numpy as np
 import pytest
 import torch
-
-import importlib
 
 import convac
 from convac import theory, validate
