@@ -69,3 +69,18 @@ __all__ = [
     "TrainResult", "train_student", "random_features", "digits_features",
     "SweepResult", "ConverseResult", "width_sweep", "ht_fits_cp",
 ]
+
+# issue 11: certified ranks (exact over GF(p) for every float network), the rank-method
+# registry and the theorem formulas
+from .rank_methods import RANK_METHODS, auto_rank  # noqa: E402
+from .theory import (  # noqa: E402
+    cp_rank,
+    cp_shared_odd_even_rank,
+    ht_left_right_rank,
+    ht_odd_even_rank,
+)
+
+__all__ += [
+    "RANK_METHODS", "auto_rank",
+    "ht_odd_even_rank", "ht_left_right_rank", "cp_rank", "cp_shared_odd_even_rank",
+]
