@@ -358,7 +358,8 @@ def load_cp_factors(net: ConvAC, fit: CPFit, output: int = 0) -> ConvAC:
         raise validate.InvalidValueError(
             f"expected a CP network with windows (n_patches,), got {got}")
     if net.shared:
-        raise validate.InvalidValueError("expected an unshared CP network (one factor per patch), got shared=True")
+        raise validate.InvalidValueError(
+            "expected an unshared CP network (one factor per patch), got shared=True")
     expected = (net.n_channels,) * net.n_patches
     if fit.shape != expected or fit.width != net.ranks[0]:
         raise validate.InvalidValueError(

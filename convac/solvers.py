@@ -165,8 +165,9 @@ def _gn(tensor, factors, n_iter_max, tol, backend="numpy"):
 def _lbfgs(tensor, factors, n_iter_max, tol, backend="numpy"):
     """All-at-once L-BFGS on the factors (CP-OPT); ``n_iter_max`` quasi-Newton steps.
 
-    Runs in numpy whatever ``backend``.  Stops when the relative squared error ``2 f`` falls below ``tol**2`` (relative error
-    below ``tol``), when the step limit is reached, or when the line search stalls.
+    Runs in numpy whatever ``backend``.  Stops when the relative squared error ``2 f``
+    falls below ``tol**2`` (relative error below ``tol``), when the step limit is
+    reached, or when the line search stalls.
     """
     shape, width = tensor.shape, factors[0].shape[1]
     scale = float(np.vdot(tensor, tensor)) or 1.0

@@ -91,7 +91,8 @@ def test_loaded_cpnet_coefficient_tensor_is_the_reconstruction(geometry):
 
 
 @pytest.mark.parametrize("width, match", [(0, "width must be >= 1, got 0"),
-                                          (-2, "got -2"), (1.5, "width must be an integer, got 1.5")])
+                                          (-2, "got -2"),
+                                          (1.5, "width must be an integer, got 1.5")])
 def test_bad_width(width, match):
     with pytest.raises(ValueError, match=match):
         fit_cp(np.ones((2, 2, 2)), width)
