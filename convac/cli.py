@@ -117,5 +117,9 @@ def main(argv=None) -> int:
         return 2
 
 
+# issue 13: generalized ConvACs (rectifier networks)
+COMMAND_MODULES += ("convac.rectifier_cmd",)
+
+
 if __name__ == "__main__":
     sys.exit(main())

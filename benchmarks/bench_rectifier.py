@@ -1,0 +1,181 @@
+"""Generalized ConvACs (``convac.pooling``, ``convac.rectifier``,
+``convac.rectifier_measure``): Cohen & Shashua, "Convolutional Rectifier Networks as
+Generalized Tensor Decompositions", ICML 2016.
+
+asv counts every number as lower-is-better, so each tracked number is one of:
+
+- *any change is a bug*: exact ranks and rank counts of seeded integer-weight networks
+  (computed without tolerance; a change means the forward, the operators or the rank
+  changed), and the certified width bounds derived from them;
+- *lower is better*: fit errors (training got better), the ConvAC's rank deficit and
+  percentage below the maximal rank (theorem: 0), the count of ranks that could not be
+  computed exactly, ``error - floor`` of shallow ReLU+average fits (>= 0 by theorem).
+
+Weights: i.i.d. uniform integers -100..100 (seeded); templates ``F = I_M``.
+"""
+
+from __future__ import annotations
+
+from ._common import require, skip_if
+
+OPS = ["product", "relu-max", "relu-sum"]
+WHICH = ["lowest rank", "highest rank"]
+FIT = {"widths": (1, 4, 16, 64), "steps": 400, "n_restarts": 1}
+"""Quick fit settings: widths, full-batch Adam steps, restarts."""
+
+
+class GridRank:
+    """(a) Odd-even grid-tensor rank of a seeded random deep (HT) network, M=2, r=4.
+
+    ``track_rank``: exact rank, any change is a bug.  ``track_deficit``:
+    ``min(r0, M)^(N/2) - rank``; 0 for product pooling (COLT 2016, Thm 1, lower is
+    better), for ReLU pooling a measured value where any change is a bug.
+    """
+
+    params = (OPS, [2, 4, 8, 16])
+    param_names = ["operator", "N"]
+    unit = "rank"
+    timeout = 300
+
+    def setup(self, op, n):
+        rank_vs_n = require("convac.rectifier_measure", "rank_vs_n")
+        self.row = rank_vs_n((n,), operators=(op,))[0]
+
+    def track_rank(self, op, n):
+        return self.row["rank"]
+
+    def track_deficit(self, op, n):
+        return self.row["theorem"] - self.row["rank"]
+
+    def track_not_exact(self, op, n):
+        """1 when the rank needed a floating-point tolerance, else 0. Lower is better."""
+        return 0 if self.row["method"].startswith("exact") else 1
+
+
+class Incompleteness:
+    """(b) Percentage of 50 seeded deep networks (M=2, r=4) whose odd-even grid rank is
+    below M^(N/2).  Product: 0 (complete depth efficiency), lower is better; ReLU+max and
+    ReLU+sum: measured, any change is a bug."""
+
+    params = (OPS, [4, 8])
+    param_names = ["operator", "N"]
+    unit = "%"
+    timeout = 300
+
+    def setup(self, op, n):
+        incompleteness = require("convac.rectifier_measure", "incompleteness")
+        self.row = incompleteness((n,), n_seeds=50, operators=(op,))[0]
+
+    def track_percent_below_max(self, op, n):
+        return 100.0 * self.row["fraction_below_max"]
+
+    def track_percent_constant(self, op, n):
+        """Constant grid tensors (a width-1 shallow network realizes them). Any change is
+        a bug."""
+        return 100.0 * self.row["fraction_constant"]
+
+    def track_percent_not_exact(self, op, n):
+        """Ranks that needed a tolerance. Lower is better (0 expected)."""
+        return 100.0 * (1 - self.row["exact"] / self.row["n_seeds"])
+
+
+class WidthLowerBound:
+    """(c) Certified shallow width of the lowest- and highest-rank deep network among 30
+    seeds (N=8, M=2, r=4), from the exact rank: product ``rank``, ReLU+max
+    ``ceil(rank / (M N/2))``.  Any change is a bug.  (ReLU+sum has no finite bound above
+    rank 2: its shallow grid tensors are additive.)"""
+
+    params = (["product", "relu-max"], WHICH)
+    param_names = ["operator", "which"]
+    unit = "width"
+    timeout = 300
+
+    def setup(self, op, which):
+        extreme = require("convac.rectifier_measure", "extreme_networks")
+        bound = require("convac.rectifier", "shallow_width_lower_bound")
+        low, high = extreme(op, 8, 2, 4, 30)
+        res = (low if which == WHICH[0] else high)[0]
+        self.rank = res.rank
+        self.bound = bound(res.rank, op, "odd-even", 8, 2)
+
+    def track_width_lower_bound(self, op, which):
+        return self.bound
+
+    def track_deep_rank(self, op, which):
+        return self.rank
+
+
+class ShallowMatch:
+    """(c) Shallow networks of the same operator trained on the grid tensor of the lowest-
+    and highest-rank deep network among 30 seeds (N=8, M=2, r=4), widths 1, 4, 16, 64.
+
+    ``track_best_fit_error``: least relative error over the widths (lower is better).
+    ``track_matched_width``: smallest width with error <= 1e-2, or 128 (twice the largest
+    width tried) when none does (lower is better).
+    """
+
+    params = (OPS, WHICH)
+    param_names = ["operator", "which"]
+    timeout = 600
+
+    def setup_cache(self):
+        shallow_match = require("convac.rectifier_measure", "shallow_match")
+        rows = shallow_match(n_seeds=30, **FIT)
+        return {(r["operator"], r["which"]): r for r in rows}
+
+    def setup(self, rows, op, which):
+        self.row = rows[(op, which)]
+
+    def track_best_fit_error(self, rows, op, which):
+        return min(self.row["errors"])
+
+    track_best_fit_error.unit = "relative error"
+
+    def track_matched_width(self, rows, op, which):
+        matched = self.row["matched_width"]
+        return 2 * max(self.row["widths"]) if matched is None else matched
+
+    track_matched_width.unit = "width"
+
+
+class Universality:
+    """(d) Shallow fit error on a seeded random grid tensor (N=4, M=3, N(0,1) entries)
+    against width.  ``track_fit_error``: lower is better.  ``track_error_minus_floor``:
+    error minus the additive floor (ReLU+sum; 0 for the others): >= 0 by theorem, lower
+    is better."""
+
+    params = (OPS, list(FIT["widths"]))
+    param_names = ["operator", "width"]
+    unit = "relative error"
+    timeout = 600
+
+    def setup_cache(self):
+        universality = require("convac.rectifier_measure", "universality")
+        return {r["operator"]: r for r in universality(**FIT)}
+
+    def setup(self, rows, op, width):
+        skip_if(width not in rows[op]["widths"], f"width {width} not measured")
+        self.row = rows[op]
+        self.error = self.row["errors"][self.row["widths"].index(width)]
+
+    def track_fit_error(self, rows, op, width):
+        return self.error
+
+    def track_error_minus_floor(self, rows, op, width):
+        return self.error - self.row["floor"]
+
+
+class GridTensorTime:
+    """Wall time of the grid tensor of a deep network (M=2, r=4), 2^N forward evaluations
+    in batches. Lower is better."""
+
+    params = (OPS, [8, 16])
+    param_names = ["operator", "N"]
+
+    def setup(self, op, n):
+        deep = require("convac.rectifier_measure", "deep_network")
+        self.grid_tensor = require("convac.rectifier", "grid_tensor")
+        self.net = deep(op, n, 2, 4, 0)
+
+    def time_grid_tensor(self, op, n):
+        self.grid_tensor(self.net)
