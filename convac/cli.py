@@ -18,6 +18,8 @@ COMMAND_MODULES = (
     "convac.report",
     "convac.gate",
 )
+# issue 14: `convac experiment run|list|show` (dask is imported only when a run starts)
+COMMAND_MODULES += ("convac.experiments.cli",)
 
 
 def build_parser() -> argparse.ArgumentParser:
