@@ -7,7 +7,6 @@ import math
 import pytest
 
 pytest.importorskip("flint")
-pytest.importorskip("pyarrow")
 
 import torch  # noqa: E402
 
