@@ -3,7 +3,7 @@
 ``convac experiment run NAME [--resume] [--sample K --seed S] [--scheduler tcp://host:port]
 [--workers W] [--store PATH] [--set KEY=VALUE ...]`` runs on dask.distributed (imported
 only here, when a run starts); ``list`` names the experiments; ``show NAME --store PATH``
-prints the stored results' table.
+prints the stored results' table; ``report`` writes the experiments page.
 """
 
 from __future__ import annotations
@@ -73,6 +73,13 @@ def _show(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    from ..report.experiments import build_experiments_page
+
+    print(build_experiments_page(args.stores, args.out))
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("experiment", help="run published experiments on dask.distributed")
     verbs = p.add_subparsers(dest="verb", required=True)
@@ -98,3 +105,7 @@ def register(sub) -> None:
     show.add_argument("name")
     show.add_argument("--store", default=None)
     show.set_defaults(func=_show)
+    rep = verbs.add_parser("report", help="write the experiments page (tables, plots, papers)")
+    rep.add_argument("--stores", default=DEFAULT_STORE_ROOT, help="folder of the stores")
+    rep.add_argument("--out", default=os.path.join("reports", "experiments-page"))
+    rep.set_defaults(func=_report)
