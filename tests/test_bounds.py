@@ -188,6 +188,7 @@ def test_cp_rank_bounds_exact():
     assert b.lower == convac.cp_rank_bounds(net, n_samples=4, method="structured").lower
 
 
+@pytest.mark.slow
 def test_cp_rank_bounds_skips_partitions_beyond_the_budget():
     """HT N=32: odd-even rank 2^16 needs a 2^16-sided core; it is skipped, not fatal."""
     net = convac.HTNet(32, 3, 2, seed=0)

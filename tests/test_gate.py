@@ -309,3 +309,15 @@ def test_quick_gate_leaves_stored_results_byte_identical(tmp_path):
     assert after == before
     quick = os.listdir(scratch / "results" / MACHINE)
     assert any(f.startswith(repo.commits["B"][:8]) for f in quick)
+
+
+def test_infinite_confidence_bounds_of_a_quick_run_are_fine(stored, capsys):
+    root, base, head = stored  # asv writes -Infinity/Infinity bounds for one sample
+    text = json.dumps(_result_file(head, {})).replace(
+        '"results": {}',
+        '"results": {"b.track_fit": [[0.1, 0.2], [["0.5", "0.25"]], [-Infinity, -Infinity]]}')
+    text = text.replace('"result_columns": ["result", "params"]',
+                        '"result_columns": ["result", "params", "stats_ci_99_a"]')
+    _store(root, head, None, text)
+    assert _cli_gate(root, base, head, "--bench", "track_fit") == 0
+    assert "2 measurements compared: 2 ok" in capsys.readouterr().out

@@ -95,17 +95,13 @@ class CommitResults:
         return [m for (n, _), m in self.values.items() if n == name]
 
 
-def _refuse_constant(name: str):
-    if name == "NaN":
-        return math.nan  # asv writes NaN for a skipped benchmark
-    raise ValueError(f"non-finite value {name}")
-
-
 def _read_json(path: str) -> dict:
     """A results file as a dict; any problem is a :class:`ResultsFileError` naming it."""
     try:
         with open(path, encoding="utf-8") as fh:
-            data = json.load(fh, parse_constant=_refuse_constant)
+            # NaN (a skipped benchmark) and +-Infinity (asv's confidence bounds of a
+            # one-sample run) are valid JSON here; a non-finite *result* is refused below
+            data = json.load(fh)
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ResultsFileError(path, f"unreadable asv results file ({exc})") from None
     if not isinstance(data, dict):
