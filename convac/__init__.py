@@ -5,8 +5,8 @@ and grid tensors; matricization ranks (dense, structured, exact over a prime fie
 min-cut upper bounds and CP-rank bounds; parameter counts; the CP-to-HT embedding;
 CP fits of deep networks against the Eckart-Young floor.
 
-Importing the package registers the ``structured``, ``auto`` and ``exact`` rank methods
-(:mod:`convac.rank`, :mod:`convac.exact`) next to ``dense``.
+The rank methods (``dense``, ``structured``, ``exact``, ``auto``) are declared once, in
+:mod:`convac.rank_methods`.
 """
 
 from .bounds import CPRankBounds, cp_rank_bounds, expansion_terms, min_cut_bound
