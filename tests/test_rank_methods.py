@@ -191,3 +191,11 @@ def test_budget_is_predicted_before_any_work(case):
         assert core.size <= math.prod(shape)
         with pytest.raises(validate.BudgetError, match="above the memory budget"):
             convac.exact_rank(net, part, max_bytes=8 * math.prod(shape) - 1)
+
+
+def test_auto_passes_primes_and_refuses_unknown_arguments():
+    big = convac.ConvAC(18, 2, (2, 3, 3), 2, seed=0)
+    res = convac.matricization_rank(big, "odd-even", method="auto", primes=(65521, 101))
+    assert [p for p, _ in res.ranks_mod] == [65521, 101] and res.rank == 512
+    with pytest.raises(ValueError, match=r"unexpected arguments for the auto method: \['x'\]"):
+        convac.matricization_rank(big, "odd-even", method="auto", x=1)
