@@ -7,10 +7,9 @@ CP fits of deep networks against the Eckart-Young floor.
 
 The package loads lazily (PEP 562): ``import convac`` imports neither torch nor any
 submodule, so ``convac --help`` answers at once.  The first access to an exported name
-(``convac.HTNet``) imports every submodule below, which also registers the
-``structured``, ``auto`` and ``exact`` rank methods (:mod:`convac.rank`,
-:mod:`convac.exact`) next to ``dense``.  To export a new name, add it to ``_EXPORTS``
-under its module.
+(``convac.HTNet``) imports every submodule below.  The rank methods (``dense``,
+``structured``, ``exact``, ``auto``) are declared once, in :mod:`convac.rank_methods`.
+To export a new name, add it to ``_EXPORTS`` under its module.
 """
 
 import importlib

@@ -85,6 +85,7 @@ def rule_of(unit_name: str) -> str:
 
 REPORT_SERIES: dict[str, str] = {
     "ht_odd_even_rank": "bench_rank.HTRanks.track_odd_even_rank",
+    "certified_odd_even_deficit": "bench_rank.CertifiedDeficits.track_certified_odd_even_deficit",
     "ht_params": "bench_params.HTParameters.track_ht_params",
     "cp_params_needed": "bench_params.CPParametersNeeded.track_cp_params_needed",
     "fit_error": "bench_fit.WidthSweep.track_fit_error",

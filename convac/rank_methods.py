@@ -39,14 +39,14 @@ at ``N = 16, M = 2`` (rank 256) the float ranks were already ambiguous, at ``N =
 M = 3`` (4096) the structured rank was wrong with no ambiguity (issue 11)."""
 
 
-def _exact(tensor_or_net, partition, output, max_bytes, **kwargs):
-    if isinstance(tensor_or_net, ConvAC):
-        kwargs["output"] = output
-    return exact_rank(tensor_or_net, partition, max_bytes=max_bytes, **kwargs)
+def _exact(tensor_or_net, partition, output, max_bytes, primes):
+    kwargs = {"output": output} if isinstance(tensor_or_net, ConvAC) else {}
+    return exact_rank(tensor_or_net, partition, max_bytes=max_bytes, primes=primes, **kwargs)
 
 
 def auto_rank(tensor_or_net, partition="odd-even", rtol: float | None = None,
-              output: int = 0, max_bytes: int | None = None, **kwargs) -> RankResult:
+              output: int = 0, max_bytes: int | None = None, primes=None,
+              **kwargs) -> RankResult:
     """A rank decided with certainty: a float rank where its margin is clear, the exact
     rank otherwise.
 
@@ -62,6 +62,18 @@ def auto_rank(tensor_or_net, partition="odd-even", rtol: float | None = None,
     coefficient tensor computed in floats usually has a larger exact rank than the
     network's, so pass the network where there is one.
 
+    Parameters
+    ----------
+    tensor_or_net : ConvAC, Tensor or ndarray
+    partition : str, sequence of int or Partition
+    rtol : float, optional
+        Tolerance of the float methods.
+    output : int, default 0
+    max_bytes : int, optional
+        Memory budget (default 2 GiB).
+    primes : sequence of int, optional
+        Primes of the exact method (default :data:`convac.exact.DEFAULT_PRIMES`).
+
     Returns
     -------
     RankResult
@@ -69,6 +81,9 @@ def auto_rank(tensor_or_net, partition="odd-even", rtol: float | None = None,
     """
     from .tensors import DEFAULT_MAX_BYTES
 
+    if kwargs:
+        raise validate.InvalidValueError(
+            f"unexpected arguments for the auto method: {sorted(kwargs)}")
     rtol = validate.tolerance(rtol)
     max_bytes = validate.max_bytes(DEFAULT_MAX_BYTES if max_bytes is None else max_bytes)
     is_net = isinstance(tensor_or_net, ConvAC)
@@ -78,22 +93,21 @@ def auto_rank(tensor_or_net, partition="odd-even", rtol: float | None = None,
         resolve_partition(partition, net.n_patches)
         bound = min_cut_bound(net, partition)
         if net.n_channels ** net.n_patches <= AUTO_DENSE_MAX_ENTRIES:
-            first = dense_rank(net, partition, rtol=rtol, output=output, max_bytes=max_bytes,
-                               **kwargs)
+            first = dense_rank(net, partition, rtol=rtol, output=output, max_bytes=max_bytes)
         elif bound > AUTO_FLOAT_MAX_RANK:
-            res = _exact(net, partition, output, max_bytes, **kwargs)
+            res = _exact(net, partition, output, max_bytes, primes)
             return _with_reason(res, f"exact: the rank may reach {bound} (min-cut bound), "
                                 f"above {AUTO_FLOAT_MAX_RANK}, where float ranks are "
                                 "known to fail")
         else:
             first = structured_rank(net, partition, rtol=rtol, output=output,
-                                    max_bytes=max_bytes, **kwargs)
+                                    max_bytes=max_bytes)
     else:
-        first = dense_rank(tensor_or_net, partition, rtol=rtol, **kwargs)
+        first = dense_rank(tensor_or_net, partition, rtol=rtol)
     if not first.ambiguous:
         return _with_reason(first, f"{first.method}: float margin {first.margin:.3g} is "
                             f"clear (>= {AMBIGUITY_FACTOR:g})")
-    res = _exact(tensor_or_net, partition, output, max_bytes)
+    res = _exact(tensor_or_net, partition, output, max_bytes, primes)
     return _with_reason(res, f"exact: the {first.method} float rank {first.rank} was "
                         f"ambiguous (margin {first.margin:.3g} < {AMBIGUITY_FACTOR:g})")
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import convac
+from convac import theory
 from convac.matricize import resolve_partition
 from convac.rank import row_leaves
 
@@ -104,7 +105,7 @@ def test_rank_never_exceeds_min_cut(case, geometry, seed):
 def test_min_cut_tight_odd_even_ht(n, m, r, seed, shared):
     """COLT Thm 1: odd-even rank = min(r_0, M)^(N/2) = the min-cut bound."""
     net = convac.HTNet(n, m, r, shared=shared, seed=seed)
-    expected = min(r, m) ** (n // 2)
+    expected = theory.ht_odd_even_rank(n, m, r)
     assert convac.min_cut_bound(net, "odd-even") == expected
     assert convac.matricization_rank(net, "odd-even", method="structured").rank == expected
 

@@ -165,3 +165,37 @@ def test_floats_never_return_a_clear_wrong_rank(n, m, windows):
     exact = convac.matricization_rank(net, "odd-even", method="exact")
     assert exact.rank == theorem and all(r == theorem for _, r in exact.ranks_mod)
     assert convac.matricization_rank(net, "odd-even", method="auto").rank == theorem
+
+
+def test_theory_formulas():
+    assert theory.ht_odd_even_rank(16, 3, 2) == 256 and theory.ht_odd_even_rank(8, 2, 5) == 16
+    assert theory.ht_left_right_rank(8, 2, 3) == 3 and theory.ht_left_right_rank(2, 2, 5) == 2
+    assert theory.cp_rank(6, 2, 100) == 8 and theory.cp_rank(6, 2, 100, n_rows=1) == 2
+    assert theory.cp_shared_odd_even_rank(6, 2, 100) == math.comb(2 + 3 - 1, 3)
+    with pytest.raises(ValueError, match="n_patches must be even, got 7"):
+        theory.ht_odd_even_rank(7, 2, 2)
+    with pytest.raises(ValueError, match="r0 must be >= 1, got 0"):
+        theory.ht_odd_even_rank(8, 2, 0)
+
+
+@pytest.mark.parametrize("case", sorted(ORACLE_TABLE))
+def test_budget_is_predicted_before_any_work(case):
+    """The predicted largest array bounds the real root core; a budget below it is refused
+    before anything is computed."""
+    from convac.rank import FloatField, predict_core_shape, root_core
+
+    net = ORACLE_TABLE[case]()
+    for part in PARTS:
+        shape = predict_core_shape(net, part)
+        core = root_core(net, part, 0, FloatField).cores
+        assert core.size <= math.prod(shape)
+        with pytest.raises(validate.BudgetError, match="above the memory budget"):
+            convac.exact_rank(net, part, max_bytes=8 * math.prod(shape) - 1)
+
+
+def test_auto_passes_primes_and_refuses_unknown_arguments():
+    big = convac.ConvAC(18, 2, (2, 3, 3), 2, seed=0)
+    res = convac.matricization_rank(big, "odd-even", method="auto", primes=(65521, 101))
+    assert [p for p, _ in res.ranks_mod] == [65521, 101] and res.rank == 512
+    with pytest.raises(ValueError, match=r"unexpected arguments for the auto method: \['x'\]"):
+        convac.matricization_rank(big, "odd-even", method="auto", x=1)

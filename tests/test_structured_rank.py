@@ -6,6 +6,7 @@ import torch
 from oracles import partition_for
 
 import convac
+from convac import theory
 from convac.rank import structured_singular_values
 from convac.rank_methods import AUTO_DENSE_MAX_ENTRIES, RANK_METHODS
 
@@ -82,7 +83,7 @@ def test_theorem1_at_scale(n, m, r, seed):
     """Odd-even rank min(r_0, M)^(N/2) where the dense tensor would not be built."""
     net = convac.HTNet(n, m, r, seed=seed)
     res = convac.matricization_rank(net, "odd-even", method="structured")
-    assert res.rank == min(r, m) ** (n // 2)
+    assert res.rank == theory.ht_odd_even_rank(n, m, r)
     assert not res.ambiguous
 
 
