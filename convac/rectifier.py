@@ -238,8 +238,19 @@ def grid_tensor(net: ConvAC, features=None, output: int = 0,
     return GridTensor(values.reshape((t,) * n), exact, bound, net.pooling.name)
 
 
+def _have_flint() -> bool:
+    try:
+        import flint  # noqa: F401  (python-flint: exact integer linear algebra)
+    except ImportError:  # pragma: no cover - depends on the environment
+        return False
+    return True
+
+
 def _exact_rational_rank(mat: torch.Tensor) -> int:
-    import flint  # python-flint: exact integer linear algebra
+    if not _have_flint():  # pragma: no cover - depends on the environment
+        raise ImportError("the exact grid rank needs python-flint; install it with "
+                          "`pip install python-flint` or `pip install convac[exact]`")
+    import flint
 
     rows = [[int(x) for x in row] for row in mat.to(torch.int64).tolist()]
     return int(flint.fmpz_mat(rows).rank()) if mat.numel() else 0
@@ -258,7 +269,7 @@ def grid_rank(grid, partition="odd-even", method: str = "auto",
         ``fmpz_mat.rank``, fraction-free elimination: no tolerance); refused unless the
         grid is a certified-exact :class:`GridTensor` or an integer-valued array.
         ``dense``: numerical rank from the SVD, tolerance and margin reported.
-        ``auto``: ``exact`` where allowed, else ``dense``.
+        ``auto``: ``exact`` where allowed and python-flint is installed, else ``dense``.
     rtol : float, optional
         Relative tolerance of the dense method.
 
@@ -286,7 +297,7 @@ def grid_rank(grid, partition="odd-even", method: str = "auto",
             "(use integer weights, integer features and a rational pooling operator); "
             "use method='dense' or 'auto'"
         )
-    if method == "dense" or not exact:
+    if method == "dense" or not exact or (method == "auto" and not _have_flint()):
         return matricization_rank(values, partition, method="dense", rtol=rtol)
     if rtol is not None:
         raise validate.InvalidValueError(f"exact ranks take no tolerance, got rtol={rtol!r}")

@@ -149,6 +149,18 @@ def test_shallow_rank_bounds_hold_on_random_shallow_networks(seed, partition):
             assert shallow_width_lower_bound(rank, op, partition, n, m) <= z
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_deep_relu_sum_is_additive_across_the_top_window(seed):
+    """Average (sum) pooling at the top adds one function of each half: the left-right
+    rank of a ReLU+sum HT network is <= 2 at any width, so deep ReLU+average networks are
+    not universal either (the 2x2 grid of any M >= 3 tensor of left-right rank 3 escapes)."""
+    net = deep_network("relu-sum", 8, 3, 4, seed)
+    grid = grid_tensor(net)
+    assert grid.exact
+    assert grid_rank(grid, "left-right").rank <= 2
+    assert grid_rank(grid, "odd-even").rank > 2  # not additive across every partition
+
+
 def test_width_bound_for_relu_sum_above_rank_two_is_none():
     assert shallow_width_lower_bound(3, "relu-sum", "odd-even", 4, 2) is None
     assert shallow_width_lower_bound(16, "relu-max", "odd-even", 8, 2) == 2
