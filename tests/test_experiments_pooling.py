@@ -40,6 +40,8 @@ def test_partition_ranks_follow_the_geometry():
     assert sq["left|right"] == (4, 4) and sq["interleaved"][0] > 4
     # mirror: left|right exponential, exact rank equal to its min-cut
     assert mi["left|right"][0] == mi["left|right"][1] > 4
+    # a local partition made of whole mirror windows: square high, mirror capped
+    assert sq["mirrored-checkerboard"][0] > 4 == mi["mirrored-checkerboard"][0]
     for exact, bound in list(sq.values()) + list(mi.values()):
         assert exact <= bound
 

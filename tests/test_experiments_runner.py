@@ -155,3 +155,27 @@ def test_killed_client_resumes_from_the_cli(tmp_path):
     keys = _keys(store)
     dupes = [k for k, c in collections.Counter(keys).items() if c > 1]
     assert not dupes and len(keys) == 80
+
+
+def test_cli_parser_imports_neither_dask_nor_pyarrow():
+    code = ("import sys; from convac.cli import build_parser; "
+            "build_parser().parse_args(['experiment', 'list']); "
+            "print(sorted(m for m in ('dask', 'distributed', 'pyarrow') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_cli_list_and_inline_run(tmp_path, capsys):
+    from convac.cli import main
+
+    assert main(["experiment", "list"]) == 0
+    assert "levine-mincut" in capsys.readouterr().out
+    store = str(tmp_path / "s")
+    args = ["experiment", "run", "selftest", "--set", "n=5", "--set", "fail=[2]",
+            "--scheduler", "inline", "--store", store, "--quiet"]
+    assert main(args) == 0
+    assert "5 computed (1 errors)" in capsys.readouterr().out
+    assert main(["experiment", "show", "selftest", "--store", store]) == 0
+    assert "4 ok, 1 errors" in capsys.readouterr().out

@@ -33,7 +33,8 @@ PAPER = {
                  "to realise almost every function of the deep network",
 }
 
-GRID = ((8, 2, 2), (16, 2, 2), (16, 2, 3), (32, 2, 2), (32, 2, 3), (64, 2, 2))
+GRID = ((8, 2, 2), (16, 2, 2), (16, 2, 3), (16, 3, 3), (16, 3, 2), (32, 2, 2), (32, 2, 3),
+        (32, 3, 3), (64, 2, 2))
 """``(N, M, r)`` triples; depths ``d = 1 .. L-1`` where the rank stays computable."""
 
 MAX_SIDE = 4096

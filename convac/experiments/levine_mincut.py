@@ -122,25 +122,33 @@ def summarize(records) -> dict:
     Returns
     -------
     dict
-        ``{"total": {...}, "by_pattern": {"r0.r1.r2.r3": {...}}, "gaps": {gap: count}}``,
-        each count dict with keys ``n, tight, below, above, error``; ``gaps`` counts
-        ``bound / rank`` over the ``below`` cases.
+        ``{"total": {...}, "by_pattern": {"r0.r1.r2.r3": {...}}, "gaps": {gap: count},
+        "by_shape": {"non-increasing": {...}, "increasing somewhere": {...}}}``, each count
+        dict with keys ``n, tight, below, above, error``; ``gaps`` counts ``bound / rank``
+        over the ``below`` cases; ``by_shape`` splits width patterns with
+        ``r_0 >= r_1 >= r_2 >= r_3`` from the others.
     """
     def empty():
         return {"n": 0, "tight": 0, "below": 0, "above": 0, "error": 0}
 
     total, by_pattern, gaps = empty(), {}, {}
+    by_shape = {"non-increasing": empty(), "increasing somewhere": empty()}
     for rec in records:
-        pattern = ".".join(map(str, rec["config"]["ranks"]))
+        ranks = rec["config"]["ranks"]
+        pattern = ".".join(map(str, ranks))
         row = by_pattern.setdefault(pattern, empty())
+        steps = zip(ranks[:-1], ranks[1:], strict=True)
+        shape = by_shape["non-increasing" if all(a >= b for a, b in steps)
+                         else "increasing somewhere"]
         verdict = rec["result"]["verdict"] if rec["status"] == "ok" else "error"
-        for counts in (total, row):
+        for counts in (total, row, shape):
             counts["n"] += 1
             counts[verdict] += 1
         if verdict == "below":
             ratio = rec["result"]["bound"] / rec["result"]["rank"]
             gaps[ratio] = gaps.get(ratio, 0) + 1
-    return {"total": total, "by_pattern": dict(sorted(by_pattern.items())), "gaps": gaps}
+    return {"total": total, "by_pattern": dict(sorted(by_pattern.items())), "gaps": gaps,
+            "by_shape": by_shape}
 
 
 def format_summary(records) -> str:
@@ -148,7 +156,8 @@ def format_summary(records) -> str:
     s = summarize(records)
     cols = ("n", "tight", "below", "above", "error")
     lines = [f"{'widths r0.r1.r2.r3':>20s} " + " ".join(f"{c:>8s}" for c in cols)]
-    rows = [("all", s["total"])] + [(p, c) for p, c in s["by_pattern"].items() if c["below"]]
+    rows = [("all", s["total"])] + list(s["by_shape"].items())
+    rows += [(p, c) for p, c in s["by_pattern"].items() if c["below"]]
     for name, c in rows:
         lines.append(f"{name:>20s} " + " ".join(f"{c[k]:8d}" for k in cols))
     tight = s["total"]["tight"] / max(s["total"]["n"], 1)

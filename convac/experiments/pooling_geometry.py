@@ -23,8 +23,10 @@ permutations (:class:`convac.ConvAC` ``geometry=``):
   mirror pooling, in which a region is pooled with its mirror images).
 
 Beside accuracy, what each geometry supports on the partitions ``left|right`` (what
-symmetry needs: its indicator has rank ``2^32`` there), ``top|bottom`` and
-``interleaved`` (odd vs even columns, the fine-grained partition local tasks need): the
+symmetry needs: its indicator has rank ``2^32`` there), ``top|bottom``, ``interleaved``
+(odd vs even columns) and ``mirrored-checkerboard`` (a checkerboard in the distances to
+the edges: fine-grained and local like the correlations a closed curve needs, but a union
+of mirror windows, so mirror pooling cannot separate it): the
 min-cut bound (a proven upper bound) of the trained ``8 x 8`` architecture, and the exact
 rank (integer weights, GF(2^31 - 1), a certified lower bound) with the min-cut of the same
 geometry on ``4 x 4`` images, where exact ranks fit in memory.
@@ -212,10 +214,16 @@ def accuracy(net, features, labels) -> float:
 def named_partitions(side: int = SIDE) -> dict:
     """Image partitions (raster indices of the row side)."""
     idx = np.arange(side * side).reshape(side, side)
+    i, j = np.divmod(idx.ravel(), side)
+    far = side - 1
+    # a checkerboard in the distances to the edges: local (neighbours alternate) and
+    # invariant under both reflections, so every mirror window lies on one side
+    mirrored = (np.minimum(i, far - i) + np.minimum(j, far - j)) % 2 == 0
     return {
         "left|right": sorted(idx[:, : side // 2].ravel().tolist()),
         "top|bottom": sorted(idx[: side // 2].ravel().tolist()),
         "interleaved": sorted(idx[:, 0::2].ravel().tolist()),
+        "mirrored-checkerboard": np.flatnonzero(mirrored).tolist(),
     }
 
 
@@ -301,8 +309,8 @@ def summarize(records) -> list:
 
 def format_summary(records) -> str:
     lines = [f"{'task':>11s} {'geometry':>8s} {'seeds':>5s} {'acc':>6s} {'min':>6s} "
-             f"{'max':>6s}  min-cut 8x8 | exact rank (min-cut) 4x4, on left|right, "
-             "top|bottom, interleaved"]
+             f"{'max':>6s}  min-cut 8x8 | exact rank (min-cut) 4x4, on "
+             + ", ".join(named_partitions(SIDE))]
     for r in summarize(records):
         names = list(named_partitions(SIDE))
         ranks = ", ".join(str(r["bounds"][k]) for k in names) + " | " + ", ".join(
