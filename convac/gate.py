@@ -44,9 +44,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from .metrics import UNITS, rule_of
-
 from . import validate
+from .metrics import UNITS, rule_of
 from .report.results import CommitResults, load_benchmarks, load_commit
 
 __all__ = [
