@@ -30,7 +30,7 @@ from .geometry import GEOMETRIES, PoolingSchedule, ht_windows, patch_order
 from .pooling import PRODUCT, resolve_pooling
 from .tree import fold_levels
 
-__all__ = ["ConvAC", "CPNet", "HTNet", "signed_log", "signed_log_conv"]
+__all__ = ["ConvAC", "CPNet", "HTNet", "signed_log", "signed_log_conv", "multiply_adds"]
 
 
 def signed_log(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -162,7 +162,7 @@ class ConvAC(nn.Module):
 
     def extra_repr(self) -> str:
         s = self.schedule
-        pooling = "" if self.pooling is PRODUCT else f", pooling={self.pooling.name!r}"
+        pooling = "" if self.pooling == PRODUCT else f", pooling={self.pooling.name!r}"
         return (
             f"n_patches={s.n_patches}, n_channels={s.n_channels}, windows={s.windows}, "
             f"ranks={s.ranks}, n_outputs={s.n_outputs}, shared={self.shared}, "
@@ -271,17 +271,19 @@ class ConvAC(nn.Module):
             )
 
     def _leaves(self, features: torch.Tensor) -> torch.Tensor:
-        """Level-0 convs in tree order, ``(B, N, M) -> (N, B, r_0)``."""
+        """Level-0 convs in tree order, ``(B, N, M) -> (N, B, r_0)``; checks the
+        features and the whole state first (eager calls; compiled graphs are traced from
+        a checked call)."""
+        if not torch.compiler.is_compiling():
+            self._check_features(features)
+            self.check_state()
         w0 = self.weights[0]
         x = features.to(dtype=w0.dtype)  # (B, N, M)
         if torch.compiler.is_compiling():
             # no data-dependent branch under compile: always gather (fused by inductor)
             x = x.index_select(1, self.order)  # (B, N, M), tree order
-        else:
-            self._check_features(features)
-            self.check_state()
-            if not torch.equal(self.order, self._arange(self.order)):
-                x = x.index_select(1, self.order)  # (B, N, M), tree order
+        elif not torch.equal(self.order, self._arange(self.order)):
+            x = x.index_select(1, self.order)  # (B, N, M), tree order
         x = x.transpose(0, 1)  # (N, B, M), a view
         if w0.ndim == 2:  # shared
             return torch.matmul(x, w0.t())  # (N, B, r_0)
@@ -307,6 +309,7 @@ class ConvAC(nn.Module):
         -------
         Tensor, shape ``(batch, n_outputs)``
         """
+        leaves = self._leaves(features)  # (N, B, r_0), after the checks
         weights = list(self.weights)
         # Without autograd, pool in place into each window's first node: no allocation
         # and a third less memory traffic.  With autograd the pooling keeps its inputs.
@@ -322,7 +325,7 @@ class ConvAC(nn.Module):
                 return torch.matmul(pooled, weight.t())  # (n/w, B, r_l)
             return torch.bmm(pooled, weight.transpose(1, 2))  # (n/w, B, r_l)
 
-        return fold_levels(self.schedule, self._leaves(features), level)[0]  # (B, Y)
+        return fold_levels(self.schedule, leaves, level)[0]  # (B, Y)
 
     def forward_log(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Outputs as signed log-magnitudes, for products too long for floating point.
@@ -341,7 +344,7 @@ class ConvAC(nn.Module):
         sign : Tensor, shape ``(batch, n_outputs)``
             ``sign(h_y(X))`` in ``{-1, 0, 1}``.
         """
-        if self.pooling is not PRODUCT:
+        if self.pooling != PRODUCT:
             raise validate.InvalidValueError(
                 f"forward_log needs product pooling (products become sums of logs), this "
                 f"network pools with {self.pooling.name!r}"
@@ -357,6 +360,19 @@ class ConvAC(nn.Module):
         leaves = signed_log(self._leaves(features))  # (N, B, r_0) each
         log_abs, sign = fold_levels(self.schedule, leaves, level)
         return log_abs[0], sign[0]  # (B, Y) each
+
+
+def multiply_adds(net: ConvAC, batch: int) -> int:
+    """Multiply-adds of the convs of one forward pass over ``batch`` samples,
+    ``batch * sum_l nodes_l * r_l * r_{l-1}`` (``r_{-1} = M``); pooling not counted.
+
+    The throughput yardstick of the speed benchmarks: one ``torch.bmm`` with as many
+    multiply-adds is their baseline.
+    """
+    s = validate.network(net).schedule
+    batch = validate.positive_int(batch, "batch")
+    fan_in = (s.n_channels,) + s.widths[:-1]
+    return batch * sum(s.nodes[l] * s.widths[l] * fan_in[l] for l in range(s.n_levels + 1))
 
 
 class CPNet(ConvAC):

@@ -84,6 +84,9 @@ class PoolingOperator:
     bound: Callable[[float, int], float] | None = None
     rational: bool = False
 
+    def __deepcopy__(self, memo) -> PoolingOperator:
+        return self  # immutable: copies of a network share their operator
+
     def __call__(self, window: torch.Tensor, in_place: bool = False) -> torch.Tensor:
         """Pool a window of children.
 

@@ -38,6 +38,7 @@ __all__ = [
     "check_shape_budget",
     "network",
     "output",
+    "real_tensor",
 ]
 
 
@@ -254,3 +255,35 @@ def option(registry, name: str, what: str) -> Any:
         raise InvalidValueError(f"unknown {what} {name!r}; expected one of: {valid}")
     return registry[name]
 
+
+
+# -- tensors (added for issue 10: features, images, templates) ---------------------------
+def real_tensor(value: Any, name: str, ndim: int | None = None, *, finite: bool = False):
+    """``value`` if it is a torch tensor of real floating dtype with data (not on the
+    ``meta`` device) and, when given, ``ndim`` dimensions; ``finite`` also refuses NaN and
+    infinities (a pass over the data).
+
+    Raises
+    ------
+    TypeError
+        Not a tensor; a complex, integer or bool dtype (a complex value would lose its
+        imaginary part silently); a tensor without data.
+    ValueError
+        Wrong number of dimensions, or a non-finite entry with ``finite``.
+    """
+    import torch
+
+    if not isinstance(value, torch.Tensor):
+        raise InvalidTypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if not value.dtype.is_floating_point:
+        raise InvalidTypeError(f"{name} must have a real floating dtype (float32, float64, "
+                               f"..), got {value.dtype}")
+    if value.device.type == "meta":
+        raise InvalidTypeError(f"{name} is on the 'meta' device (shape only, no data); "
+                               "expected a tensor with values")
+    if ndim is not None and value.ndim != ndim:
+        raise InvalidValueError(f"{name} must have {ndim} dimensions, got shape "
+                                f"{tuple(value.shape)}")
+    if finite and not bool(torch.isfinite(value).all()):
+        raise InvalidValueError(f"{name} must be finite, got NaN or infinite entries")
+    return value
