@@ -6,10 +6,13 @@ asv counts every number as lower-is-better, so each tracked number is one of:
 
 - *any change is a bug*: exact ranks and rank counts of seeded integer-weight networks
   (computed without tolerance; a change means the forward, the operators or the rank
-  changed), and the certified width bounds derived from them;
-- *lower is better*: fit errors (training got better), the ConvAC's rank deficit and
-  percentage below the maximal rank (theorem: 0), the count of ranks that could not be
-  computed exactly, ``error - floor`` of shallow ReLU+average fits (>= 0 by theorem).
+  changed), counts of seeded networks below the maximal rank (ConvAC: 0 by theorem), rank
+  deficits, and the certified width bounds derived from the ranks;
+- *lower is better*: fit errors (training got better) and ``error - floor`` of shallow
+  ReLU+average fits (>= 0 by theorem).
+
+Units come from the metrics contract (:mod:`convac.metrics`), which gives ``convac gate``
+its rule for each.
 
 Weights: i.i.d. uniform integers -100..100 (seeded); templates ``F = I_M``.
 """
@@ -47,36 +50,39 @@ class GridRank:
     def track_deficit(self, op, n):
         return self.row["theorem"] - self.row["rank"]
 
+    track_deficit.unit = "rank deficit"
+
     def track_not_exact(self, op, n):
-        """1 when the rank needed a floating-point tolerance, else 0. Lower is better."""
+        """1 when the rank needed a floating-point tolerance, else 0 (0 expected)."""
         return 0 if self.row["method"].startswith("exact") else 1
+
+    track_not_exact.unit = "count"
 
 
 class Incompleteness:
-    """(b) Percentage of 50 seeded deep networks (M=2, r=4) whose odd-even grid rank is
-    below M^(N/2).  Product: 0 (complete depth efficiency), lower is better; ReLU+max and
-    ReLU+sum: measured, any change is a bug."""
+    """(b) Of 50 seeded deep networks (M=2, r=4), how many have odd-even grid rank below
+    M^(N/2).  Product: 0 (complete depth efficiency); ReLU+max and ReLU+sum: measured,
+    exact ranks of seeded integer networks, so any change is a bug."""
 
     params = (OPS, [4, 8])
     param_names = ["operator", "N"]
-    unit = "%"
+    unit = "count"
     timeout = 300
 
     def setup(self, op, n):
         incompleteness = require("convac.rectifier_measure", "incompleteness")
         self.row = incompleteness((n,), n_seeds=50, operators=(op,))[0]
 
-    def track_percent_below_max(self, op, n):
-        return 100.0 * self.row["fraction_below_max"]
+    def track_below_max(self, op, n):
+        return self.row["below_max"]
 
-    def track_percent_constant(self, op, n):
-        """Constant grid tensors (a width-1 shallow network realizes them). Any change is
-        a bug."""
-        return 100.0 * self.row["fraction_constant"]
+    def track_constant(self, op, n):
+        """Constant grid tensors (a width-1 shallow network realizes them)."""
+        return self.row["constant"]
 
-    def track_percent_not_exact(self, op, n):
-        """Ranks that needed a tolerance. Lower is better (0 expected)."""
-        return 100.0 * (1 - self.row["exact"] / self.row["n_seeds"])
+    def track_not_exact(self, op, n):
+        """Ranks that needed a floating-point tolerance (0 expected)."""
+        return self.row["n_seeds"] - self.row["exact"]
 
 
 class WidthLowerBound:
@@ -106,17 +112,14 @@ class WidthLowerBound:
 
 
 class ShallowMatch:
-    """(c) Shallow networks of the same operator trained on the grid tensor of the lowest-
-    and highest-rank deep network among 30 seeds (N=8, M=2, r=4), widths 1, 4, 16, 64.
+    """(c) Relative fit error of shallow networks of the same operator, trained on the
+    grid tensor of the lowest- and highest-rank deep network among 30 seeds (N=8, M=2,
+    r=4), against width.  Lower is better (gradient training: an upper bound on the best
+    error of the width)."""
 
-    ``track_best_fit_error``: least relative error over the widths (lower is better).
-    ``track_matched_width``: smallest width with error <= 1e-2, or 128 (twice the largest
-    width tried) when none does (lower is better; ``convac gate`` flags any change
-    beyond its tolerance, the unit being neither exact nor one-sided).
-    """
-
-    params = (OPS, WHICH)
-    param_names = ["operator", "which"]
+    params = (OPS, WHICH, list(FIT["widths"]))
+    param_names = ["operator", "which", "width"]
+    unit = "relative error"
     timeout = 600
 
     def setup_cache(self):
@@ -124,20 +127,12 @@ class ShallowMatch:
         rows = shallow_match(n_seeds=30, **FIT)
         return {(r["operator"], r["which"]): r for r in rows}
 
-    def setup(self, rows, op, which):
-        self.row = rows[(op, which)]
+    def setup(self, rows, op, which, width):
+        row = rows[(op, which)]
+        self.error = row["errors"][row["widths"].index(width)]
 
-    def track_best_fit_error(self, rows, op, which):
-        return min(self.row["errors"])
-
-    track_best_fit_error.unit = "relative error"
-
-    def track_matched_width(self, rows, op, which):
-        matched = self.row["matched_width"]
-        return 2 * max(self.row["widths"]) if matched is None else matched
-
-    # not "width" (convac gate: exact): a trainer that improves may lower it legitimately
-    track_matched_width.unit = "trained width"
+    def track_fit_error(self, rows, op, which, width):
+        return self.error
 
 
 class Universality:

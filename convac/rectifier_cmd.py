@@ -58,7 +58,8 @@ def register(sub) -> None:
     p = sub.add_parser("rectifier", help="rectifier networks as generalized tensor "
                        "decompositions: ranks, incompleteness, shallow fits, universality")
     p.add_argument("--full", action="store_true", help="the full settings (slower)")
-    p.add_argument("--operators", nargs="+", default=["product", "relu-max", "relu-sum"])
+    p.add_argument("--operators", nargs="+", default=["product", "relu-max", "relu-sum"],
+                   help="pooling operators to measure (registered names)")
     p.add_argument("--sizes", type=int, nargs="+", help="N values for (a) (powers of 2)")
     p.add_argument("--n-seeds", type=int, help="random deep networks per point in (b)")
     p.add_argument("--widths", type=int, nargs="+", help="shallow widths in (c) and (d)")
