@@ -23,8 +23,14 @@ from ._common import require, skip_if
 
 OPS = ["product", "relu-max", "relu-sum"]
 WHICH = ["lowest rank", "highest rank"]
-FIT = {"widths": (1, 4, 16, 64), "steps": 400, "n_restarts": 1}
-"""Quick fit settings: widths, full-batch Adam steps, restarts."""
+WIDTHS = [1, 4, 16, 64]
+"""Shallow widths fitted; the settings live in ``convac.rectifier_measure.BENCH`` (the
+report rebuilds the measurements from these results with them)."""
+
+
+def _fit_settings() -> dict:
+    b = require("convac.rectifier_measure", "BENCH")
+    return {"widths": tuple(WIDTHS), "steps": b["steps"], "n_restarts": b["n_restarts"]}
 
 
 class GridRank:
@@ -41,8 +47,8 @@ class GridRank:
     timeout = 300
 
     def setup(self, op, n):
-        rank_vs_n = require("convac.rectifier_measure", "rank_vs_n")
-        self.row = rank_vs_n((n,), operators=(op,))[0]
+        rank_vs_n, b = require("convac.rectifier_measure", "rank_vs_n", "BENCH")
+        self.row = rank_vs_n((n,), b["M"], b["r"], b["seed"], operators=(op,))[0]
 
     def track_rank(self, op, n):
         return self.row["rank"]
@@ -70,8 +76,9 @@ class Incompleteness:
     timeout = 300
 
     def setup(self, op, n):
-        incompleteness = require("convac.rectifier_measure", "incompleteness")
-        self.row = incompleteness((n,), n_seeds=50, operators=(op,))[0]
+        incompleteness, bench = require("convac.rectifier_measure", "incompleteness", "BENCH")
+        self.row = incompleteness((n,), bench["M"], bench["r"], bench["incompleteness_seeds"],
+                                  operators=(op,))[0]
 
     def track_below_max(self, op, n):
         return self.row["below_max"]
@@ -97,12 +104,12 @@ class WidthLowerBound:
     timeout = 300
 
     def setup(self, op, which):
-        extreme = require("convac.rectifier_measure", "extreme_networks")
+        extreme, b = require("convac.rectifier_measure", "extreme_networks", "BENCH")
         bound = require("convac.rectifier", "shallow_width_lower_bound")
-        low, high = extreme(op, 8, 2, 4, 30)
+        low, high = extreme(op, b["match_n"], b["M"], b["r"], b["match_seeds"])
         res = (low if which == WHICH[0] else high)[0]
         self.rank = res.rank
-        self.bound = bound(res.rank, op, "odd-even", 8, 2)
+        self.bound = bound(res.rank, op, "odd-even", b["match_n"], b["M"])
 
     def track_width_lower_bound(self, op, which):
         return self.bound
@@ -117,14 +124,16 @@ class ShallowMatch:
     r=4), against width.  Lower is better (gradient training: an upper bound on the best
     error of the width)."""
 
-    params = (OPS, WHICH, list(FIT["widths"]))
+    params = (OPS, WHICH, WIDTHS)
     param_names = ["operator", "which", "width"]
     unit = "relative error"
     timeout = 600
 
     def setup_cache(self):
         shallow_match = require("convac.rectifier_measure", "shallow_match")
-        rows = shallow_match(n_seeds=30, **FIT)
+        b = require("convac.rectifier_measure", "BENCH")
+        rows = shallow_match(b["match_n"], b["M"], b["r"], b["match_seeds"],
+                             threshold=b["threshold"], **_fit_settings())
         return {(r["operator"], r["which"]): r for r in rows}
 
     def setup(self, rows, op, which, width):
@@ -141,14 +150,17 @@ class Universality:
     error minus the additive floor (ReLU+sum; 0 for the others): >= 0 by theorem, lower
     is better."""
 
-    params = (OPS, list(FIT["widths"]))
+    params = (OPS, WIDTHS)
     param_names = ["operator", "width"]
     unit = "relative error"
     timeout = 600
 
     def setup_cache(self):
         universality = require("convac.rectifier_measure", "universality")
-        return {r["operator"]: r for r in universality(**FIT)}
+        b = require("convac.rectifier_measure", "BENCH")
+        rows = universality(b["universality_n"], b["universality_m"], b["seed"],
+                            **_fit_settings())
+        return {r["operator"]: r for r in rows}
 
     def setup(self, rows, op, width):
         skip_if(width not in rows[op]["widths"], f"width {width} not measured")
@@ -170,9 +182,9 @@ class GridTensorTime:
     param_names = ["operator", "N"]
 
     def setup(self, op, n):
-        deep = require("convac.rectifier_measure", "deep_network")
+        deep, b = require("convac.rectifier_measure", "deep_network", "BENCH")
         self.grid_tensor = require("convac.rectifier", "grid_tensor")
-        self.net = deep(op, n, 2, 4, 0)
+        self.net = deep(op, n, b["M"], b["r"], b["seed"])
 
     def time_grid_tensor(self, op, n):
         self.grid_tensor(self.net)

@@ -11,7 +11,25 @@ import json
 __all__ = ["register"]
 
 
+def _from_results(args) -> int:
+    from .rectifier_measure import format_text
+    from .report import _pick
+    from .report.rectifier import measurements_from_results, write_page
+    from .validate import InvalidValueError
+
+    m = measurements_from_results(_pick(args.from_results, args.machine, args.commit))
+    if m is None:
+        raise InvalidValueError(f"no bench_rectifier results in {args.from_results!r} "
+                                "(run asv on benchmarks/bench_rectifier.py first)")
+    print(format_text(m))
+    if args.out:
+        print(f"wrote {write_page(m, args.out)}")
+    return 0
+
+
 def _run(args) -> int:
+    if args.from_results:
+        return _from_results(args)
     from .rectifier_measure import (
         FULL,
         QUICK,
@@ -68,4 +86,9 @@ def register(sub) -> None:
     p.add_argument("--match-n", type=int, default=8, help="N of the deep networks in (c)")
     p.add_argument("--json", help="also write the measurements to this JSON file")
     p.add_argument("--out", help="write rectifier.html and its plots into this folder")
+    p.add_argument("--from-results", metavar="RESULTS_DIR",
+                   help="measure nothing: draw the numbers the asv suite tracked "
+                        "(bench_rectifier) from this asv results_dir")
+    p.add_argument("--machine", help="with --from-results: the asv machine (default: newest)")
+    p.add_argument("--commit", help="with --from-results: the commit hash (default: newest)")
     p.set_defaults(func=_run)

@@ -51,6 +51,7 @@ __all__ = [
     "shallow_match",
     "universality",
     "measure_all",
+    "BENCH",
     "method_label",
     "RectifierMeasurements",
     "format_text",
@@ -298,6 +299,12 @@ def universality(n_patches: int = 4, n_channels: int = 3, seed: int = 0,
     return rows
 
 
+BENCH = {"M": 2, "r": 4, "seed": 0, "incompleteness_seeds": 50, "match_seeds": 30,
+         "match_n": 8, "threshold": 1e-2, "universality_n": 4, "universality_m": 3,
+         "widths": (1, 4, 16, 64), "steps": 400, "n_restarts": 1}
+"""Settings of the asv suite (``benchmarks/bench_rectifier.py``), so that the report can
+rebuild the measurements from its tracked numbers."""
+
 QUICK = {"sizes": (2, 4, 8), "n_seeds": 30, "widths": (1, 4, 16, 64), "steps": 400,
          "n_restarts": 1}
 FULL = {"sizes": (2, 4, 8, 16), "n_seeds": 200, "widths": (1, 2, 4, 8, 16, 32, 64, 128),
@@ -351,7 +358,7 @@ def format_text(m: RectifierMeasurements) -> str:
     lines += ["", "(c) smallest shallow width matching a deep network",
               "    paper: " + m.claims["shallow_match"]]
     for r in m.shallow_match:
-        lines.append(f"    {r['operator']:9s} {r['which']:12s} seed {r['seed']:<3d} "
+        lines.append(f"    {r['operator']:9s} {r['which']:12s} seed {r['seed']!s:3s} "
                      f"rank={r['rank']} ({r['method']}) width >= "
                      f"{_fmt(r['width_lower_bound'])}; matched (err <= {r['threshold']:g}) at "
                      f"{_fmt(r['matched_width'])}; floor {_fmt(r['floor'])}; errors "

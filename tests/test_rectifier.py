@@ -309,3 +309,45 @@ def test_verdicts_say_no_where_numbers_disagree():
     assert rows == {"ConvAC odd-even rank = min(r0, M)^(N/2)": False,
                     "Shallow ReLU+average: not universal": False,
                     "Shallow relu-max: universal": False}
+
+
+class _FakeResults:
+    """Duck-typed ``CommitResults``: ``by_name`` over measurements written as asv writes
+    parameters (their reprs)."""
+
+    def __init__(self, rows):
+        from convac.report.results import Measurement
+
+        self.rows = [Measurement(name, tuple(repr(p) for p in params), value)
+                     for name, params, value in rows]
+
+    def by_name(self, name):
+        return [m for m in self.rows if m.name == name]
+
+
+def test_measurements_from_asv_results_round_trip():
+    """What the suite tracks comes back as the measurements it came from."""
+    from convac.report.rectifier import BENCH_PREFIX, measurements_from_results
+
+    ranks = rank_vs_n((2, 4), operators=("product", "relu-max"))
+    inc = incompleteness((4,), n_seeds=5, operators=("relu-max",))
+    p = BENCH_PREFIX
+    rows = [(p + "GridRank.track_rank", (r["operator"], r["N"]), r["rank"]) for r in ranks]
+    rows += [(p + "GridRank.track_not_exact", (r["operator"], r["N"]), 0) for r in ranks]
+    rows += [(p + "Incompleteness.track_below_max", ("relu-max", 4), inc[0]["below_max"]),
+             (p + "ShallowMatch.track_fit_error", ("relu-max", "lowest rank", 4), 0.5),
+             (p + "ShallowMatch.track_fit_error", ("relu-max", "lowest rank", 1), 0.005),
+             (p + "Universality.track_fit_error", ("relu-sum", 16), 0.9),
+             (p + "Universality.track_error_minus_floor", ("relu-sum", 16), 0.1),
+             (p + "GridRank.track_rank", ("relu-sum", 8), None)]  # failed: left out
+    m = measurements_from_results(_FakeResults(rows))
+    assert [(r["operator"], r["N"], r["rank"]) for r in m.rank_vs_n] == [
+        (r["operator"], r["N"], r["rank"]) for r in ranks]
+    assert m.incompleteness[0]["below_max"] == inc[0]["below_max"]
+    assert m.incompleteness[0]["n_seeds"] == 50  # the suite's seed count, not this test's
+    match = m.shallow_match[0]
+    assert match["widths"] == [1, 4] and match["errors"] == [0.005, 0.5]
+    assert match["matched_width"] == 1
+    assert m.universality[0]["floor"] == pytest.approx(0.8)
+    assert measurements_from_results(_FakeResults([])) is None
+    assert measurements_from_results(None) is None

@@ -13,9 +13,13 @@ import html
 import os
 
 from .plots import _decorate, _save, plt
+from .results import parse_param
 
 __all__ = ["plot_rank_vs_n", "plot_incompleteness", "plot_fit_curves", "verdicts",
-           "render_section", "write_page"]
+           "render_section", "write_page", "measurements_from_results", "BENCH_PREFIX"]
+
+BENCH_PREFIX = "bench_rectifier."
+"""Prefix of the asv benchmarks (``benchmarks/bench_rectifier.py``) the page is drawn from."""
 
 COLORS = {"product": "C0", "relu-max": "C1", "relu-sum": "C2"}
 
@@ -209,3 +213,87 @@ def write_page(m, out_dir: str) -> str:
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("\n".join(page) + "\n")
     return path
+
+
+def _tracked(results, name: str) -> dict:
+    """``{params: value}`` of one tracked benchmark, parameters parsed, failures left out."""
+    return {tuple(parse_param(p) for p in m.params): m.value
+            for m in results.by_name(BENCH_PREFIX + name) if m.ok}
+
+
+def measurements_from_results(results):
+    """The four measurements as the asv suite tracked them (one commit's results).
+
+    Parameters
+    ----------
+    results : convac.report.results.CommitResults
+
+    Returns
+    -------
+    RectifierMeasurements or None
+        ``None`` when the results hold no ``bench_rectifier`` number.  Rank histograms,
+        seeds of (c) and the numbers the suite does not track are left out; settings are
+        :data:`convac.rectifier_measure.BENCH`.
+    """
+    from ..rectifier import shallow_width_lower_bound
+    from ..rectifier_measure import BENCH, RectifierMeasurements, _distribution
+
+    if results is None:
+        return None
+    m_, r_ = BENCH["M"], BENCH["r"]
+    ranks = _tracked(results, "GridRank.track_rank")
+    inexact = _tracked(results, "GridRank.track_not_exact")
+    below = _tracked(results, "Incompleteness.track_below_max")
+    if not (ranks or below):
+        return None
+    out = RectifierMeasurements(settings={**BENCH, "source": "asv results",
+                                          "distribution": _distribution(
+                                              BENCH["incompleteness_seeds"])})
+    for (op, n), rank in sorted(ranks.items(), key=lambda kv: (_op_order(kv[0][0]), kv[0][1])):
+        out.rank_vs_n.append({
+            "operator": op, "N": n, "M": m_, "r": r_, "seed": BENCH["seed"], "rank": int(rank),
+            "theorem": min(r_, m_) ** (n // 2), "max": m_ ** (n // 2),
+            "method": "dense" if inexact.get((op, n)) else "exact",
+            "width_lower_bound": shallow_width_lower_bound(int(rank), op, "odd-even", n, m_)})
+    constant = _tracked(results, "Incompleteness.track_constant")
+    not_exact = _tracked(results, "Incompleteness.track_not_exact")
+    seeds = BENCH["incompleteness_seeds"]
+    for (op, n), count in sorted(below.items(), key=lambda kv: (_op_order(kv[0][0]), kv[0][1])):
+        out.incompleteness.append({
+            "operator": op, "N": n, "M": m_, "r": r_, "n_seeds": seeds, "max": m_ ** (n // 2),
+            "below_max": int(count), "fraction_below_max": count / seeds,
+            "constant": int(constant.get((op, n), 0)),
+            "fraction_constant": constant.get((op, n), 0) / seeds,
+            "exact": seeds - int(not_exact.get((op, n), 0)), "histogram": {},
+            "distribution": _distribution(seeds)})
+    fits = _tracked(results, "ShallowMatch.track_fit_error")
+    deep_rank = _tracked(results, "WidthLowerBound.track_deep_rank")
+    bound = _tracked(results, "WidthLowerBound.track_width_lower_bound")
+    for op, which in sorted({k[:2] for k in fits}, key=lambda k: (_op_order(k[0]), k[1])):
+        widths = sorted(w for (o, wh, w) in fits if (o, wh) == (op, which))
+        errors = [fits[(op, which, w)] for w in widths]
+        matched = next((w for w, e in zip(widths, errors, strict=True)
+                        if e <= BENCH["threshold"]), None)
+        rank = deep_rank.get((op, which))
+        out.shallow_match.append({
+            "operator": op, "which": which, "N": BENCH["match_n"], "M": m_, "r": r_,
+            "seed": "", "rank": None if rank is None else int(rank), "method": "exact",
+            "width_lower_bound": None if (op, which) not in bound else int(bound[(op, which)]),
+            "widths": widths, "errors": errors, "threshold": BENCH["threshold"],
+            "matched_width": matched, "floor": 0.0})
+    uni = _tracked(results, "Universality.track_fit_error")
+    gap = _tracked(results, "Universality.track_error_minus_floor")
+    for op in sorted({k[0] for k in uni}, key=_op_order):
+        widths = sorted(w for (o, w) in uni if o == op)
+        errors = [uni[(op, w)] for w in widths]
+        floor = errors[-1] - gap.get((op, widths[-1]), errors[-1])
+        out.universality.append({
+            "operator": op, "N": BENCH["universality_n"], "M": BENCH["universality_m"],
+            "widths": widths, "errors": errors, "floor": max(floor, 0.0),
+            "target_rank": "", "width_lower_bound": ""})
+    return out
+
+
+def _op_order(op: str) -> int:
+    order = ("product", "relu-max", "relu-sum")
+    return order.index(op) if op in order else len(order)
