@@ -55,7 +55,7 @@ def min_cut_bound(net: ConvAC, partition) -> int:
     ``f_v(S) = prod_c min(f_c(S), w_c f_c(not S))``, and for a copy vertex also
     ``min(.., r_{l-1} prod_c min(f_c(S), f_c(not S)))``.  Python ints, so no overflow.
     """
-    s = validate.network(net).schedule
+    s = validate.product_network(net, "the min-cut bound").schedule
     is_row, _ = row_leaves(net, partition)
     m = s.n_channels
 
@@ -81,7 +81,7 @@ def expansion_terms(net: ConvAC) -> int:
     of its children, ``r_{l-1} * prod(children's terms)`` (shared weights alike).  CP of
     width K: ``K``; HT: ``r_{L-1} prod_l r_{l-1}^(nodes_l)``.
     """
-    s = validate.network(net).schedule
+    s = validate.product_network(net, "the expansion-term count").schedule
 
     def node(tn, kids):
         terms = s.ranks[tn.level - 1]

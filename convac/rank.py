@@ -329,6 +329,7 @@ def root_core(net: ConvAC, partition, output: int, field,
         ``cores`` of shape ``(p, q)``: ``[A^y]_{I,J} = exp(log_scale) B core D^T`` with
         ``B``, ``D`` of full column rank (orthonormal for floats).
     """
+    validate.product_network(net, f"the {field.name} rank")
     check_core_budget(predict_core_shape(net, partition), max_bytes,
                       f"{field.name} core")
     s = net.schedule
@@ -364,7 +365,7 @@ def _core_singular_values(core: np.ndarray) -> np.ndarray:
 
 
 def _check(net, output, max_bytes):
-    net = validate.network(net)
+    net = validate.product_network(net, "the structured rank")
     return net, validate.output(net, output), validate.max_bytes(max_bytes)
 
 

@@ -89,7 +89,7 @@ def coefficient_tensor(
     Equal to the network's outputs on one-hot features
     (:func:`coefficient_tensor_by_forward`), which the tests use as the oracle.
     """
-    net = validate.network(net)
+    net = validate.product_network(net, "the coefficient tensor")
     output = validate.output(net, output)
     validate.check_budget(net.n_channels, net.n_patches, max_bytes, "coefficient tensor")
     cpu = _float64_cpu(net)
@@ -151,7 +151,7 @@ def grid_tensor(
     With ``T = M`` and ``F`` invertible, every matricization of ``G`` has the rank of
     the same matricization of ``A`` (COLT 2016, Sec. 5).
     """
-    net = validate.network(net)
+    net = validate.product_network(net, "convac.grid_tensor (from the weights)")
     output = validate.output(net, output)
     f = _templates(template_features, net.n_channels)
     validate.check_budget(f.shape[0], net.n_patches, max_bytes, "grid tensor")
@@ -173,7 +173,7 @@ def coefficient_tensor_by_forward(
     -------
     Tensor, float64, shape ``(M,) * N``
     """
-    net = validate.network(net)
+    net = validate.product_network(net, "the coefficient tensor (one-hot oracle)")
     output = validate.output(net, output)
     batch_size = validate.positive_int(batch_size, "batch_size")
     m, n = net.n_channels, net.n_patches

@@ -175,3 +175,22 @@ def test_forward_log_refuses_generalized_pooling():
     net = convac.HTNet(4, 2, 2, pooling="relu-max")
     with pytest.raises(ValueError, match="forward_log needs product pooling"):
         net.forward_log(torch.randn(2, 4, 2))
+
+
+@pytest.mark.parametrize("what", ["coefficient_tensor", "grid_tensor", "structured", "exact",
+                                  "min_cut", "by_forward"])
+def test_product_only_computations_refuse_other_pooling(what):
+    """Coefficient tensors, structured/exact ranks and min-cut bounds are defined for
+    product pooling; a generalized network gets an error naming its operator, never the
+    product network's answer."""
+    net = convac.HTNet(4, 2, 2, seed=0, pooling="relu-max", dtype=torch.float64)
+    calls = {
+        "coefficient_tensor": lambda: convac.coefficient_tensor(net),
+        "grid_tensor": lambda: convac.grid_tensor(net, torch.eye(2)),
+        "structured": lambda: convac.matricization_rank(net, "odd-even", method="structured"),
+        "exact": lambda: convac.matricization_rank(net, "odd-even", method="exact"),
+        "min_cut": lambda: convac.min_cut_bound(net, "odd-even"),
+        "by_forward": lambda: convac.coefficient_tensor_by_forward(net),
+    }
+    with pytest.raises(ValueError, match=r"defined for product pooling.*pools with 'relu-max'"):
+        calls[what]()
