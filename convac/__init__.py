@@ -7,10 +7,9 @@ CP fits of deep networks against the Eckart-Young floor.
 
 The package loads lazily (PEP 562): ``import convac`` imports neither torch nor any
 submodule, so ``convac --help`` answers at once.  The first access to an exported name
-(``convac.HTNet``) imports every submodule below, which also registers the
-``structured``, ``auto`` and ``exact`` rank methods (:mod:`convac.rank`,
-:mod:`convac.exact`) next to ``dense``.  To export a new name, add it to ``_EXPORTS``
-under its module.
+(``convac.HTNet``) imports every submodule below.  The rank methods (``dense``,
+``structured``, ``exact``, ``auto``) are declared once, in :mod:`convac.rank_methods`.
+To export a new name, add it to ``_EXPORTS`` under its module.
 """
 
 import importlib as _importlib
@@ -30,7 +29,10 @@ _EXPORTS = {
                  "quadtree_order", "truncated_windows"),
     "matricize": ("Partition", "RankResult", "matricization_rank", "matricize",
                   "numerical_rank", "resolve_partition", "singular_values"),
-    "network": ("ConvAC", "CPNet", "HTNet"),
+    "network": ("ConvAC", "CPNet", "HTNet", "multiply_adds"),
+    # issue 11: the rank-method registry (declared once) and the theorem formulas
+    "rank_methods": ("RANK_METHODS", "auto_rank"),
+    "theory": ("ht_odd_even_rank", "ht_left_right_rank", "cp_rank", "cp_shared_odd_even_rank"),
     "params": ("parameter_count", "schedule_parameter_count", "trainable_parameters"),
     "rank": ("BudgetError", "structured_rank", "structured_singular_values"),
     "representation": ("Gaussian", "Identity", "Linear", "OneHot", "Patches", "ReLU",
@@ -43,7 +45,7 @@ _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     # networks and their inputs
-    "ConvAC", "CPNet", "HTNet", "PoolingSchedule",
+    "ConvAC", "CPNet", "HTNet", "PoolingSchedule", "multiply_adds",
     "Patches", "Representation", "OneHot", "Identity", "Linear", "ReLU", "Gaussian",
     "patch_order", "mirror_order", "quadtree_order", "ht_windows", "truncated_windows",
     # tensors, matricizations, ranks and bounds
@@ -60,6 +62,9 @@ __all__ = [
     "FloorResult", "eckart_young_floor", "eckart_young_floors",
     "TrainResult", "train_student", "random_features", "digits_features",
     "SweepResult", "ConverseResult", "width_sweep", "ht_fits_cp",
+    # certified ranks
+    "RANK_METHODS", "auto_rank",
+    "ht_odd_even_rank", "ht_left_right_rank", "cp_rank", "cp_shared_odd_even_rank",
 ]
 
 

@@ -12,7 +12,10 @@ or data error, or a missing optional dependency.
 
 To add a subcommand, add one block to :data:`COMMANDS`::
 
-    COMMANDS["experiment"] = Command("convac.experiments.cli", "run a depth experiment",
+    COMMANDS["rectifier"] = Command(
+    "convac.rectifier_cmd", "depth efficiency of generalized (rectifier) ConvACs, ICML "
+    "2016: grid-tensor ranks, incompleteness, shallow widths, universality")
+COMMANDS["experiment"] = Command("convac.experiments.cli", "run a depth experiment",
                                      needs=(("matplotlib", "report"),))
 """
 
@@ -52,6 +55,13 @@ COMMANDS["report"] = Command(
 COMMANDS["gate"] = Command(
     "convac.gate", "benchmark two commits with asv; exit 1 on a regression",
     needs=(("asv", "bench"),))
+COMMANDS["rectifier"] = Command(
+    "convac.rectifier_cmd", "depth efficiency of generalized (rectifier) ConvACs, ICML "
+    "2016: grid-tensor ranks, incompleteness, shallow widths, universality")
+COMMANDS["experiment"] = Command(
+    "convac.experiments.cli", "published experiments (Levine et al. 2018 min-cut table, "
+    "ICLR 2017 pooling geometry, COLT 2016 depth sweep) on dask.distributed, resumable",
+    needs=(("dask", "experiments"), ("distributed", "experiments"), ("pyarrow", "experiments")))
 # -----------------------------------------------------------------------------------------
 
 

@@ -1,20 +1,21 @@
 """``convac gate BASE HEAD``: a CI regression gate over two commits' asv results.
 
-Each metric gets a rule from its kind (asv 0.6.6 counts every number as lower-is-better,
-so the suite's tracked numbers are designed to be lower-is-better or change-is-a-bug):
+Each metric gets the rule its unit declares in the metrics contract
+(:mod:`convac.metrics`; asv 0.6.6 counts every number as lower-is-better, so the suite's
+tracked numbers are designed to be lower-is-better or change-is-a-bug).  A tracked number
+whose unit is not declared there is a data error (exit 2), never a default tolerance:
 
 =====================================  =============================================
 benchmark                              rule
 =====================================  =============================================
-``track_*`` with unit ``rank``,        exact: any change is a regression
-``rank deficit``, ``parameters``,
-``width``
-``track_*`` with unit                  one-sided relative tolerance ``rtol``: a rise
-``relative error``                     beyond it is a regression, a fall an improvement
-``track_*`` with unit                  two-sided relative tolerance ``rtol``: any change
-``relative floor`` (and other units)   beyond it is a regression
-``time_*``, ``peakmem_*``              a factor, only when ``--time-factor`` /
-                                       ``--mem-factor`` is given; else reported only
+``track_*``, rule ``exact``            any change is a regression
+(``rank``, ``rank deficit``, ...)
+``track_*``, rule ``lower``            one-sided relative tolerance ``rtol``: a rise
+(``relative error``, ``fraction``)     beyond it is a regression, a fall an improvement
+``track_*``, rule ``two-sided``        two-sided relative tolerance ``rtol``: any change
+(``relative floor``, ...)              beyond it is a regression
+``track_*``, rule ``timing``,          a factor, only when ``--time-factor`` /
+``time_*``, ``peakmem_*``              ``--mem-factor`` is given; else reported only
 =====================================  =============================================
 
 A measurement that succeeded on BASE and failed (or vanished) on HEAD is a regression for
@@ -44,6 +45,7 @@ import sys
 from dataclasses import dataclass
 
 from . import validate
+from .metrics import UNITS, rule_of
 from .report.results import CommitResults, load_benchmarks, load_commit
 
 __all__ = [
@@ -63,10 +65,10 @@ __all__ = [
     "register",
 ]
 
-EXACT_UNITS = frozenset({"rank", "rank deficit", "parameters", "width"})
-"""Units of tracked numbers that must not change at all."""
+EXACT_UNITS = frozenset(u.name for u in UNITS.values() if u.rule == "exact")
+"""Units of tracked numbers that must not change at all (from :mod:`convac.metrics`)."""
 
-ONE_SIDED_UNITS = frozenset({"relative error"})
+ONE_SIDED_UNITS = frozenset(u.name for u in UNITS.values() if u.rule == "lower")
 """Units of tracked numbers where only a rise is a regression."""
 
 
@@ -116,10 +118,13 @@ def rule_for(bench_type: str, unit: str, rtol: float, time_factor: float | None,
         return Rule("factor", time_factor) if time_factor else Rule("info")
     if bench_type in ("peakmemory", "peakmem", "memory"):
         return Rule("factor", mem_factor) if mem_factor else Rule("info")
-    if unit in EXACT_UNITS:
+    declared = rule_of(unit)  # an undeclared unit raises: no default tolerance
+    if declared == "exact":
         return Rule("exact")
-    if unit in ONE_SIDED_UNITS:
+    if declared == "lower":
         return Rule("rise", rtol)
+    if declared == "timing":
+        return Rule("factor", time_factor) if time_factor else Rule("info")
     return Rule("change", rtol)
 
 

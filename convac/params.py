@@ -1,4 +1,4 @@
-"""Parameter counts of ConvACs in closed form (DESIGN.md, Parameters)."""
+"""Parameter counts of ConvACs in closed form (ARCHITECTURE.md, "The mathematics in one page")."""
 
 from __future__ import annotations
 

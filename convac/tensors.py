@@ -19,6 +19,7 @@ import torch
 from . import validate
 from .geometry import DEFAULT_MAX_BYTES
 from .network import ConvAC
+from .tree import fold
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -46,21 +47,21 @@ def _tree_tensor(net: ConvAC, leaf_mats: torch.Tensor, output: int) -> torch.Ten
     halves so that no intermediate is larger than the result.
     """
     s = net.schedule
-    nodes = list(leaf_mats)  # N tensors (r_0, T)
-    for level, w in enumerate(s.windows, start=1):
-        weight = net.level_weights(level).detach().to(torch.float64)  # (nodes_l, r_l, r_{l-1})
-        if level == s.n_levels:
-            weight = weight[:, output : output + 1]  # (1, 1, r_{L-1})
-        merged = []
-        for j in range(len(nodes) // w):
-            kids = nodes[j * w : (j + 1) * w]
-            left = _outer_rows(kids[: w // 2])  # (r_{l-1}, P)
-            right = _outer_rows(kids[w // 2 :])  # (r_{l-1}, Q)
-            node = torch.einsum("ga,ap,aq->gpq", weight[j], left, right)  # (r_l, P, Q)
-            merged.append(node.reshape(node.shape[0], -1))  # (r_l, P*Q)
-        nodes = merged
-    side = leaf_mats.shape[-1]
-    tree = nodes[0].reshape((side,) * s.n_patches)  # modes in tree order
+    weights = [net.level_weights(level).detach().to(torch.float64)  # (nodes_l, r_l, r_{l-1})
+               for level in range(s.n_levels + 1)]
+
+    def node(tn, kids: list) -> torch.Tensor:
+        weight = weights[tn.level][tn.index]  # (r_l, r_{l-1})
+        if tn.is_root:
+            weight = weight[output : output + 1]  # (1, r_{L-1})
+        half = len(kids) // 2
+        left = _outer_rows(kids[:half])  # (r_{l-1}, P)
+        right = _outer_rows(kids[half:])  # (r_{l-1}, Q)
+        merged = torch.einsum("ga,ap,aq->gpq", weight, left, right)  # (r_l, P, Q)
+        return merged.reshape(merged.shape[0], -1)  # (r_l, P*Q)
+
+    root = fold(s, lambda tn: leaf_mats[tn.index], node)  # (1, T^N), modes in tree order
+    tree = root.reshape((leaf_mats.shape[-1],) * s.n_patches)
     inverse = torch.argsort(net.order.cpu())  # patch i sits at tree position inverse[i]
     return tree.permute(*inverse.tolist())
 
@@ -88,7 +89,7 @@ def coefficient_tensor(
     Equal to the network's outputs on one-hot features
     (:func:`coefficient_tensor_by_forward`), which the tests use as the oracle.
     """
-    net = validate.network(net)
+    net = validate.product_network(net, "the coefficient tensor")
     output = validate.output(net, output)
     validate.check_budget(net.n_channels, net.n_patches, max_bytes, "coefficient tensor")
     cpu = _float64_cpu(net)
@@ -150,7 +151,7 @@ def grid_tensor(
     With ``T = M`` and ``F`` invertible, every matricization of ``G`` has the rank of
     the same matricization of ``A`` (COLT 2016, Sec. 5).
     """
-    net = validate.network(net)
+    net = validate.product_network(net, "convac.grid_tensor (from the weights)")
     output = validate.output(net, output)
     f = _templates(template_features, net.n_channels)
     validate.check_budget(f.shape[0], net.n_patches, max_bytes, "grid tensor")
@@ -172,7 +173,7 @@ def coefficient_tensor_by_forward(
     -------
     Tensor, float64, shape ``(M,) * N``
     """
-    net = validate.network(net)
+    net = validate.product_network(net, "the coefficient tensor (one-hot oracle)")
     output = validate.output(net, output)
     batch_size = validate.positive_int(batch_size, "batch_size")
     m, n = net.n_channels, net.n_patches

@@ -37,6 +37,7 @@ __all__ = [
     "check_budget",
     "check_shape_budget",
     "network",
+    "product_network",
     "output",
     "real_tensor",
 ]
@@ -73,6 +74,8 @@ def integer(value: Any, name: str, minimum: int | None = None,
     if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
         raise InvalidTypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     value = int(value)
+    if minimum is not None and maximum is not None and not minimum <= value <= maximum:
+        raise InvalidValueError(f"{name} must be in {minimum}..{maximum}, got {value}")
     if minimum is not None and value < minimum:
         raise InvalidValueError(f"{name} must be >= {minimum}, got {value}")
     if maximum is not None and value > maximum:
@@ -179,6 +182,20 @@ def network(net: Any):
 
     if not isinstance(net, ConvAC):
         raise InvalidTypeError(f"expected a convac.ConvAC network, got {type(net).__name__}")
+    return net
+
+
+def product_network(net: Any, what: str):
+    """``net`` if it is a ConvAC with product pooling: coefficient tensors, structured and
+    exact ranks and min-cut bounds are defined for those only (a generalized network's
+    grid tensor is :func:`convac.rectifier.grid_tensor`)."""
+    net = network(net)
+    name = getattr(getattr(net, "pooling", None), "name", "product")
+    if name != "product":
+        raise InvalidValueError(
+            f"{what} is defined for product pooling (a ConvAC), this network pools with "
+            f"{name!r}; use convac.rectifier.grid_tensor / grid_rank for generalized networks"
+        )
     return net
 
 

@@ -92,7 +92,7 @@ def test_memory_budget_error_names_size_and_budget():
 
 def test_bad_output_and_templates():
     net = convac.HTNet(4, 3, 2, n_outputs=2, seed=0)
-    with pytest.raises(ValueError, match=r"output must be <= 1, got 2"):
+    with pytest.raises(ValueError, match=r"output must be in 0\.\.1, got 2"):
         convac.coefficient_tensor(net, 2)
     with pytest.raises(ValueError, match=r"n_channels=3\), got \(4, 2\)"):
         convac.grid_tensor(net, np.ones((4, 2)))
