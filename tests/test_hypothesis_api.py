@@ -4,8 +4,7 @@ TypeError naming the argument) or a result equal to an oracle; never another exc
 a hang, or an allocation over the budget (every call runs under a memory cap).
 
 Each property draws at most a few dozen examples of tiny sizes, so the module runs in
-``make test`` in seconds.  Properties over modules other helpers are rewriting are marked
-``xfail(strict=False)`` with the owner.
+``make test`` in seconds.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import json
 import math
 
 import numpy as np
-import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -195,9 +193,7 @@ def test_any_results_file_loads_or_is_named(tmp_path_factory, results, columns):
         assert m.value is None or not math.isinf(m.value)
 
 
-# -- other helpers' modules ---------------------------------------------------------------
-@pytest.mark.xfail(strict=False, reason="issue 10, rank helper's module: matricization_rank "
-                                        "accepted rtol < 0 or NaN")
+# -- ranks (the rank helper's module) ----------------------------------------------------
 @SETTINGS
 @given(rtol=st.one_of(st.none(), st.floats()), seed=st.integers(0, 5))
 def test_dense_rank_is_the_oracle_or_refused(rtol, seed):

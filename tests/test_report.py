@@ -123,13 +123,14 @@ def test_canonical_param(text, canonical):
     assert canonical_param(text) == canonical
 
 
-def test_curves_tolerate_mixed_parameter_types():
-    from convac.report.data import RANK_BENCH, rank_curves
+def test_series_tolerate_mixed_parameter_types():
+    from convac.report.data import _series
     from convac.report.results import CommitResults, Measurement
 
     run = CommitResults("c" * 40, "m")
     for n, value in (("4", 4.0), ("'x'", 1.0), ("8", 16.0)):
-        key = (n, "2", "2")
-        run.values[(RANK_BENCH, key)] = Measurement(RANK_BENCH, key, value)
-    (curve,) = rank_curves(run)
-    assert sorted(map(repr, curve.x)) == sorted(["4", "8", "'x'"]) and len(curve.y) == 3
+        key = (n, "2")
+        run.values[("b.track_x", key)] = Measurement("b.track_x", key, value)
+    ((key, (xs, ys)),) = _series(run, "b.track_x", 0).items()
+    assert key == (2,) and sorted(map(repr, xs)) == ["'x'", "4", "8"]
+    assert dict(zip(xs, ys, strict=True)) == {4: 4.0, "x": 1.0, 8: 16.0}
