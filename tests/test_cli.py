@@ -15,7 +15,7 @@ import pytest
 import convac
 from convac.cli import COMMANDS, build_parser, main
 
-LIGHT_HELP = ["table", "report", "gate"]
+LIGHT_HELP = ["table", "report", "gate", "rectifier", "experiment"]
 SWEEP = pytest.param("sweep", marks=pytest.mark.xfail(
     strict=False, reason="issue 10, fit helper's convac/sweep.py imports torch at module "
                          "level and documents few options"))
@@ -63,7 +63,12 @@ def _subparser(name: str) -> argparse.ArgumentParser:
     return sub.choices[name]
 
 
-@pytest.mark.parametrize("name", [*LIGHT_HELP, SWEEP])
+EXPERIMENT = pytest.param("experiment", marks=pytest.mark.xfail(
+    strict=False, reason="issue 10, experiments helper's convac/experiments/cli.py: the "
+                         "subcommand group and its positional names have no help"))
+
+
+@pytest.mark.parametrize("name", ["table", "report", "gate", "rectifier", SWEEP, EXPERIMENT])
 def test_every_option_has_help(name):
     undocumented = [a.dest for a in _subparser(name)._actions
                     if not isinstance(a, argparse._HelpAction) and not a.help]
