@@ -78,9 +78,16 @@ def missing_extras(name: str) -> list:
             if importlib.util.find_spec(mod) is None]
 
 
-def build_parser(load: str | None = None) -> argparse.ArgumentParser:
-    """The ``convac`` parser; only command ``load`` gets its full parser (its module is
-    imported), the others are listed with their help line."""
+def build_parser(load=None) -> argparse.ArgumentParser:
+    """The ``convac`` parser.
+
+    Parameters
+    ----------
+    load : None, str or collection of str
+        Commands that get their full parser (their modules are imported): ``None`` every
+        command, a name that one, ``()`` none; the others are listed with their help line.
+    """
+    load = set(COMMANDS) if load is None else {load} if isinstance(load, str) else set(load)
     parser = argparse.ArgumentParser(
         prog="convac",
         description="Depth efficiency of convolutional arithmetic circuits: tables, fit "
@@ -91,7 +98,7 @@ def build_parser(load: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"convac {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, cmd in COMMANDS.items():
-        if name == load:
+        if name in load:
             importlib.import_module(cmd.module).register(sub)
         else:
             sub.add_parser(name, help=cmd.help, description=cmd.help)
@@ -117,7 +124,7 @@ def main(argv=None) -> int:
             print(f"convac {name}: error: needs {mods}, which is not installed; install "
                   f"it with: pip install 'convac[{extras}]'", file=sys.stderr)
             return 2
-    args = build_parser(load=name).parse_args(argv)
+    args = build_parser(load=name or ()).parse_args(argv)
     from .validate import ConvACError
 
     try:
