@@ -15,7 +15,7 @@ GATE_ARGS ?=
 # pytest-benchmark: fail bench-pytest-compare when a mean is this much slower than the baseline
 PYTEST_BENCH_FAIL ?= mean:50%
 
-.PHONY: venv test test-all lint bench bench-quick bench-machine bench-record bench-compare \
+.PHONY: venv test test-slow test-all lint bench bench-quick bench-machine bench-record bench-compare \
         bench-continuous bench-gate bench-publish bench-report bench-check \
         bench-pytest-save bench-pytest-compare clean
 
@@ -36,10 +36,13 @@ lint: venv
 test: venv lint
 	$(PY) -m pytest
 
-# everything: slow tests, the pytest-benchmark micro-benchmarks and the browser tests
-# (which fail here, instead of skipping, when Debian's chromium is missing)
-test-all: venv lint
-	CONVAC_REQUIRE_BROWSER=1 $(PY) -m pytest -m "slow or not slow" --durations=30
+# the second tier: slow tests, the pytest-benchmark micro-benchmarks, torch.compile and
+# the browser tests (which fail here, instead of skipping, when Debian's chromium is missing)
+test-slow: venv
+	CONVAC_REQUIRE_BROWSER=1 $(PY) -m pytest -m slow --durations=30
+
+# everything: both tiers (what .ci/run runs)
+test-all: test test-slow
 
 # -- asv: the main job ------------------------------------------------------------------
 # The full suite on the current commit (HEAD: commit your work first; benchmarks/ is read

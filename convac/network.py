@@ -118,6 +118,8 @@ class ConvAC(nn.Module):
         super().__init__()
         self.schedule = PoolingSchedule(n_patches, n_channels, windows, ranks, n_outputs)
         self.shared = validate.boolean(shared, "shared")
+        itemsize = torch.empty((), dtype=dtype).element_size()
+        self.schedule.check_parameter_budget(self.shared, itemsize)  # before any allocation
         self.pooling = resolve_pooling(pooling)
         order = torch.as_tensor(patch_order(geometry, n_patches))
         self.register_buffer("order", order, persistent=True)
