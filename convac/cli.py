@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "convac.sweep",
     "convac.report",
     "convac.gate",
+    "convac.rank_methods",  # issue 11: `convac rank`
 )
 
 

@@ -199,3 +199,14 @@ def test_auto_passes_primes_and_refuses_unknown_arguments():
     assert [p for p, _ in res.ranks_mod] == [65521, 101] and res.rank == 512
     with pytest.raises(ValueError, match=r"unexpected arguments for the auto method: \['x'\]"):
         convac.matricization_rank(big, "odd-even", method="auto", x=1)
+
+
+def test_rank_command(capsys):
+    import json
+
+    from convac.cli import main
+
+    assert main(["rank", "18", "2", "--windows", "2", "3", "3"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["rank"] == 512 and out["certified"] and out["method"] == "exact"
+    assert out["min_cut_bound"] == 512 and len(out["ranks_mod"]) == 2
