@@ -12,7 +12,10 @@ or data error, or a missing optional dependency.
 
 To add a subcommand, add one block to :data:`COMMANDS`::
 
-    COMMANDS["rectifier"] = Command(
+    COMMANDS["rank"] = Command(
+    "convac.rank_methods", "the matricization rank of a seeded ConvAC (certified exact by "
+    "default), as one JSON line")
+COMMANDS["rectifier"] = Command(
     "convac.rectifier_cmd", "depth efficiency of generalized (rectifier) ConvACs, ICML "
     "2016: grid-tensor ranks, incompleteness, shallow widths, universality")
 COMMANDS["experiment"] = Command("convac.experiments.cli", "run a depth experiment",
@@ -55,6 +58,9 @@ COMMANDS["report"] = Command(
 COMMANDS["gate"] = Command(
     "convac.gate", "benchmark two commits with asv; exit 1 on a regression",
     needs=(("asv", "bench"),))
+COMMANDS["rank"] = Command(
+    "convac.rank_methods", "the matricization rank of a seeded ConvAC (certified exact by "
+    "default), as one JSON line")
 COMMANDS["rectifier"] = Command(
     "convac.rectifier_cmd", "depth efficiency of generalized (rectifier) ConvACs, ICML "
     "2016: grid-tensor ranks, incompleteness, shallow widths, universality")

@@ -147,7 +147,7 @@ def test_partition_with_inconsistent_cols():
 TABLE = [  # (N, M, windows): theorem min(2, M)^(N/2) (a first window of 2)
     pytest.param(16, 2, (2, 2, 2, 2), id="16-2"),
     pytest.param(18, 2, (2, 3, 3), id="18-2"),
-    pytest.param(20, 2, (2, 2, 5), id="20-2"),
+    pytest.param(20, 2, (2, 2, 5), id="20-2", marks=pytest.mark.slow),
     pytest.param(24, 2, (2, 2, 2, 3), id="24-2", marks=pytest.mark.slow),
     pytest.param(24, 3, (2, 2, 2, 3), id="24-3", marks=pytest.mark.slow),
 ]
@@ -199,3 +199,14 @@ def test_auto_passes_primes_and_refuses_unknown_arguments():
     assert [p for p, _ in res.ranks_mod] == [65521, 101] and res.rank == 512
     with pytest.raises(ValueError, match=r"unexpected arguments for the auto method: \['x'\]"):
         convac.matricization_rank(big, "odd-even", method="auto", x=1)
+
+
+def test_rank_command(capsys):
+    import json
+
+    from convac.cli import main
+
+    assert main(["rank", "18", "2", "--windows", "2", "3", "3"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["rank"] == 512 and out["certified"] and out["method"] == "exact"
+    assert out["min_cut_bound"] == 512 and len(out["ranks_mod"]) == 2

@@ -65,11 +65,12 @@ _SCALE_SCRIPT = textwrap.dedent("""
         return int(line.split()[1]) / 1024  # kB -> MiB
 
     torch.set_num_threads(2)
-    n, m, windows, method = json.loads(sys.argv[1])
+    n, m, windows, method, max_gib = json.loads(sys.argv[1])
     net = convac.ConvAC(n_patches=n, n_channels=m, windows=tuple(windows), ranks=2, seed=0)
     before = peak_mib()
     start, cpu = time.perf_counter(), time.process_time()
-    res = convac.matricization_rank(net, "odd-even", method=method)
+    res = convac.matricization_rank(net, "odd-even", method=method,
+                                    max_bytes=int(max_gib * 2**30))
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     print(json.dumps({"rank": res.rank, "seconds": seconds, "cpu_s": cpu,
                       "peak_mib": peak_mib(), "import_peak_mib": before,
@@ -78,9 +79,9 @@ _SCALE_SCRIPT = textwrap.dedent("""
 """)
 
 
-def _scale(n, m, windows, method):
+def _scale(n, m, windows, method, max_gib=2):
     out = subprocess.run(
-        [sys.executable, "-c", _SCALE_SCRIPT, json.dumps([n, m, windows, method])],
+        [sys.executable, "-c", _SCALE_SCRIPT, json.dumps([n, m, windows, method, max_gib])],
         check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -109,8 +110,8 @@ def test_certified_rank_at_scale(benchmark):
 @pytest.mark.skipif(not MOONSHOT, reason="set CONVAC_BENCH_MOONSHOT=1 (minutes, ~6 GiB)")
 def test_moonshot_rank_16384(benchmark):
     """``ConvAC(28, 64, (2, 2, 7), 2)``: certified odd-even rank 16384 (< 10 min, < 8 GiB)."""
-    info = benchmark.pedantic(lambda: _scale(28, 64, [2, 2, 7], "auto"), rounds=1,
-                              iterations=1)
+    info = benchmark.pedantic(lambda: _scale(28, 64, [2, 2, 7], "auto", max_gib=8),
+                              rounds=1, iterations=1)
     assert info["certified"] and info["rank"] == 2**14
     benchmark.extra_info.update({f"moonshot_{k}": v for k, v in info.items()})
     print(f"\nN=28, M=64: rank {info['rank']} in {info['seconds']:.1f} s (CPU "
