@@ -105,16 +105,19 @@ class PoolingOperator:
         if self.activation is not None:
             window = self.activation(window)  # a new tensor: in-place is safe below
         w = window.shape[1]
-        if in_place and self.combine_ is not None:
-            pooled = window[:, 0]  # (nodes, batch, r), a strided view
-            for k in range(1, w):
-                self.combine_(pooled, window[:, k])
-            return pooled
-        if w > 2 and self.reduce is not None:
+        if w > 2 and not in_place and self.reduce is not None:
             return self.reduce(window)  # (nodes, batch, r)
-        pooled = self.combine(window[:, 0], window[:, 1])  # (nodes, batch, r)
-        for k in range(2, w):
-            pooled = self.combine(pooled, window[:, k])
+        # unbind, not indexing: the backward of w selects would zero-fill w full-size
+        # gradients; unbind's stacks the children's gradients once
+        children = window.unbind(1)  # w views, each (nodes, batch, r)
+        if in_place and self.combine_ is not None:
+            pooled = children[0]  # (nodes, batch, r), a strided view
+            for child in children[1:]:
+                self.combine_(pooled, child)
+            return pooled
+        pooled = self.combine(children[0], children[1])  # (nodes, batch, r)
+        for child in children[2:]:
+            pooled = self.combine(pooled, child)
         return pooled
 
 
