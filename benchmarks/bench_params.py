@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from convac import CPNet, HTNet, PoolingSchedule, parameter_count, schedule_parameter_count
 
-from ._common import declared_unit, skip_if
+from ._common import declared_unit, require, skip_if
 
 # (N, M, r): patches, channels, HT ranks; N a power of two.
 SIZES_N = [4, 8, 16, 32, 64]
@@ -19,7 +19,7 @@ SIZES_R = [2, 4]
 def theorem_width(n_patches: int, n_channels: int, rank: int) -> int:
     """``min(r_0, M)^(N/2)``: the odd-even rank of a generic HT (COLT 2016, Thm 1), a lower
     bound on the width of any CP network with the same function."""
-    return min(rank, n_channels) ** (n_patches // 2)
+    return require("convac.theory", "ht_odd_even_rank")(n_patches, n_channels, rank)
 
 
 class HTParameters:

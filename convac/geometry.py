@@ -15,7 +15,7 @@ Networks through Pooling Geometry", ICLR 2017.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -203,10 +203,10 @@ def _contiguous(n_patches: int) -> np.ndarray:
     return np.arange(_order_size(n_patches), dtype=np.int64)
 
 
-GEOMETRIES: dict[str, Callable[[int], np.ndarray]] = {
-    "contiguous": _contiguous,
-    "mirror": mirror_order,
-}
+GEOMETRIES = validate.Registry("geometry")
+"""Named pooling geometries: ``name -> (n_patches -> patch order)``."""
+GEOMETRIES.register("contiguous", _contiguous)
+GEOMETRIES.register("mirror", mirror_order)
 
 
 def patch_order(geometry, n_patches: int) -> np.ndarray:

@@ -9,7 +9,7 @@ ConvAC realising ``A`` (COLT 2016, Sec. 4).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,10 +52,9 @@ def _left_right(n: int) -> tuple:
     return tuple(range(n // 2))
 
 
-PARTITIONS: dict[str, Callable[[int], tuple]] = {
-    "odd-even": _odd_even,
-    "left-right": _left_right,
-}
+PARTITIONS = validate.Registry("partition")
+PARTITIONS.register("odd-even", _odd_even)
+PARTITIONS.register("left-right", _left_right)
 """Named partitions: row modes as a function of the number of modes.
 
 ``odd-even`` takes modes 1, 3, 5, .. counted from 1 (0, 2, 4, .. from 0);

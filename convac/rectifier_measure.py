@@ -38,6 +38,7 @@ from .network import HTNet
 from .pooling import resolve_pooling
 from .rectifier import additive_floor, grid_rank, grid_tensor, shallow_width_lower_bound
 from .rectifier_fit import fit_shallow
+from .theory import ht_odd_even_rank
 
 __all__ = [
     "OPERATORS",
@@ -140,7 +141,7 @@ def _rank_row(op: str, n: int, m: int, r: int, seed: int) -> dict:
     res = network_rank(net)
     return {"operator": op, "N": n, "M": m, "r": r, "seed": seed, "rank": res.rank,
             "method": method_label(res), "margin": res.margin, "ambiguous": res.ambiguous,
-            "theorem": min(r, m) ** (n // 2), "max": m ** (n // 2),
+            "theorem": ht_odd_even_rank(n, m, r), "max": m ** (n // 2),
             "width_lower_bound": shallow_width_lower_bound(res.rank, op, "odd-even", n, m)}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from . import validate
+from .theory import ht_odd_even_rank
 
 __all__ = ["depth_efficiency_rows", "format_table", "register"]
 
@@ -57,7 +58,7 @@ def depth_efficiency_rows(sizes, n_channels: int, rank: int, seed: int = 0,
             "N": n, "M": n_channels, "r": rank,
             "ht_params": parameter_count(ht),
             "odd_even_rank": width,
-            "theorem": min(rank, n_channels) ** (n // 2),
+            "theorem": ht_odd_even_rank(n, n_channels, rank),
             "cp_params_needed": parameter_count(CPNet(n, n_channels, max(width, 1))),
             "method": result.method,
             "rtol": result.rtol,

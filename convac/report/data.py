@@ -143,6 +143,8 @@ def theorem_curve(m: int, r: int, n_max: int) -> Curve:
 def param_curves(results: CommitResults | None) -> list:
     """HT parameters and the CP parameters their rank bound demands, against N, one pair of
     curves per ``(M, r)``; recomputed (closed forms) where the results have none."""
+    from ..theory import ht_odd_even_rank
+
     ht = _series(results, HT_PARAMS_BENCH, 0)
     cp = _series(results, CP_PARAMS_BENCH, 0)
     curves = []
@@ -157,8 +159,9 @@ def param_curves(results: CommitResults | None) -> list:
         ns, m, r = [4, 8, 16, 32, 64], 2, 2
         hts = [schedule_parameter_count(PoolingSchedule(n, m, ht_windows(n, 2), r, 1))
                for n in ns]
-        cps = [schedule_parameter_count(PoolingSchedule(n, m, (n,), (min(r, m) ** (n // 2),), 1))
-               for n in ns]
+        widths = [ht_odd_even_rank(n, m, r) for n in ns]
+        cps = [schedule_parameter_count(PoolingSchedule(n, m, (n,), (k,), 1))
+               for n, k in zip(ns, widths, strict=True)]
         curves = [(Curve(f"HT, M={m}, r={r}", ns, hts, "recomputed"),
                    Curve(f"CP needed, M={m}, r={r}", ns, cps, "recomputed"))]
     return curves
