@@ -44,7 +44,6 @@ class GridRank:
     params = (OPS, [2, 4, 8, 16])
     param_names = ["operator", "N"]
     unit = "rank"
-    timeout = 300
 
     def setup(self, op, n):
         rank_vs_n, b = require("convac.rectifier_measure", "rank_vs_n", "BENCH")
@@ -73,7 +72,6 @@ class Incompleteness:
     params = (OPS, [4, 8])
     param_names = ["operator", "N"]
     unit = "count"
-    timeout = 300
 
     def setup(self, op, n):
         incompleteness, bench = require("convac.rectifier_measure", "incompleteness", "BENCH")
@@ -101,7 +99,6 @@ class WidthLowerBound:
     params = (["product", "relu-max"], WHICH)
     param_names = ["operator", "which"]
     unit = "width"
-    timeout = 300
 
     def setup(self, op, which):
         extreme, b = require("convac.rectifier_measure", "extreme_networks", "BENCH")
