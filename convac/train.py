@@ -323,7 +323,7 @@ def train_student(
     dtype: torch.dtype = torch.float64,
     log_space="auto",
     progress: bool = True,
-    n_restarts: int = 1,
+    n_restarts: int = 3,
     match_scale: bool = True,
     validation_fraction: float = 0.1,
     patience: int = 20,
@@ -358,9 +358,9 @@ def train_student(
         :data:`LOG_SPACE_PATCHES` patches on.
     progress : bool, default True
         Show a tqdm progress bar.
-    n_restarts : int, default 1
+    n_restarts : int, default 3
         Restart 0 starts from the student's own weights, restart ``r >= 1`` from
-        ``reset_parameters(seed + r)``; the restart with the lowest final training error
+        ``reset_parameters(seed + r)``; the restart with the lowest validation error
         is kept.
     match_scale : bool, default True
         Before training, rescale each start by the least-squares factor between its
@@ -377,6 +377,21 @@ def train_student(
     Returns
     -------
     TrainResult
+
+    Notes
+    -----
+    Where the defaults come from (Adam, cosine decay to ``lr / 100``, ``lr = 1e-2``,
+    3 restarts, early stopping with patience 20 on a 10% validation split): a sweep of
+    ``lr`` in {1e-2, 3e-2, 1e-1} and restarts in {1, 3}, 1500 steps, seed 0, on
+
+    - a width-3 CP student of a ``CPNet(8, 3, 3, seed=1)`` teacher (2048 random features):
+      held-out 0.10 / 0.13 / 0.92 with one restart, 9.1e-4 / 2.7e-2 / 0.24 with three;
+    - digits (``digits_features(2)``, 16 patches, 4 Gaussian channels, +-1 one-hot
+      targets): HT(r=4, 520 parameters) 0.53 / 0.53 / 0.75, CP(K=7, 518) 0.45 / 0.53 / 0.60.
+
+    ``lr = 1e-2`` was best or tied everywhere, three restarts cut the CP-teacher error by
+    two orders of magnitude; ``lr = 1e-1`` stopped early on noise.  Full-batch L-BFGS
+    (torch, strong Wolfe) did no better on digits (0.48-0.56 held out), so Adam stays.
     """
     if isinstance(features, np.ndarray):
         features = torch.as_tensor(features)
