@@ -10,6 +10,7 @@ Importing the package registers the ``structured``, ``auto`` and ``exact`` rank 
 """
 
 from .bounds import CPRankBounds, cp_rank_bounds, expansion_terms, min_cut_bound
+from .certificate import Certificate, certify, fit_regularized, grow_cp  # issue 15
 from .embed import embed_cp_in_ht
 from .exact import exact_rank, integer_network, integer_weights_
 from .fit import CPFit, fit_cp, load_cp_factors
@@ -69,3 +70,4 @@ __all__ = [
     "TrainResult", "train_student", "random_features", "digits_features",
     "SweepResult", "ConverseResult", "width_sweep", "ht_fits_cp",
 ]
+__all__ += ["Certificate", "certify", "fit_regularized", "grow_cp"]  # issue 15
