@@ -40,10 +40,11 @@ METHODS = ("als", "als-ls", "gn", "lbfgs", "best")
 """Values of ``fit_cp(method=...)``: a solver of :data:`convac.solvers.SOLVERS`, or
 ``"best"`` (the solvers of :data:`BEST_ORDER` in turn from every start)."""
 
-BEST_ORDER = ("als-ls", "gn", "als", "lbfgs")
+BEST_ORDER = ("gn", "als-ls", "als", "lbfgs")
 """Order in which ``method="best"`` tries the solvers from each start: cheapest per
-success first (measured on the 20-seed CP-teacher sweep of tests/test_fit.py); ``gn`` is
-skipped where its Jacobian exceeds :data:`convac.solvers.GN_MAX_BYTES`."""
+success first (measured on the 20-seed CP-teacher sweep of tests/test_fit.py: ``gn``
+reaches 1e-15 from the first start on all 20 in 0.01-0.11 s CPU); ``gn`` is skipped where
+its ``J^T J`` exceeds :data:`convac.solvers.GN_MAX_BYTES`."""
 
 FIT_MAX_BYTES = 2**30
 """Default memory budget of :func:`fit_cp`: its largest array (a Khatri-Rao product
@@ -298,7 +299,7 @@ def fit_cp(
     if isinstance(tensor, (np.ndarray, torch.Tensor)) and tensor.ndim >= 1:
         check_width_budget(tensor.shape, width, max_bytes)
     arr = as_tensor(tensor)
-    if method == "best" and 8 * arr.size * width * sum(arr.shape) > GN_MAX_BYTES:
+    if method == "best" and 8 * (width * sum(arr.shape)) ** 2 > GN_MAX_BYTES:
         methods = tuple(m for m in methods if m != "gn")
     init = _check_init(init, arr.shape, width)
     norm = float(np.linalg.norm(arr))
