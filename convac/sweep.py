@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from . import validate
-from .fit import FIT_MAX_BYTES, check_width_budget, fit_cp
+from .fit import FIT_MAX_BYTES, METHODS, check_width_budget, fit_cp
 from .floor import eckart_young_floors
 from .network import ConvAC, CPNet, HTNet
 from .params import parameter_count
@@ -293,7 +293,7 @@ def write_sweep(result: SweepResult, out_dir, title: str = "CP fit of an HT teac
     tiny = 1e-17  # log axis: exact zeros are drawn at this value
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.semilogy(widths, [max(r.fit_error, tiny) for r in result.rows], "o-",
-                label=f"CP-ALS error (tol={result.tol:g}, {result.n_restarts} restart(s))")
+                label=f"best CP fit (tol={result.tol:g}, {result.n_restarts} restart(s))")
     ax.semilogy(widths, [max(r.floor, tiny) for r in result.rows], "s--",
                 label="Eckart-Young floor")
     ax.axhline(result.target, color="gray", lw=0.8, ls=":", label=f"target {result.target:g}")
@@ -352,7 +352,8 @@ def _run(args) -> int:
                     dtype=torch.float64)
     widths = list(range(args.min_width, args.max_width + 1))
     result = width_sweep(teacher, widths, target=args.target, n_restarts=args.restarts,
-                         seed=args.seed, tol=args.tol, n_iter_max=args.iters)
+                         seed=args.seed, tol=args.tol, n_iter_max=args.iters,
+                         method=args.method)
     title = f"CP fit of HT(N={args.patches}, M={args.channels}, r={args.rank})"
     paths = write_sweep(result, args.out, title)
     print(_markdown(result, title), end="")
@@ -386,6 +387,8 @@ def register(sub) -> None:
     p.add_argument("--restarts", type=int, default=1)
     p.add_argument("--iters", type=int, default=100, help="ALS sweep limit per restart")
     p.add_argument("--tol", type=float, default=1e-8)
+    p.add_argument("--method", default="best", choices=METHODS,
+                   help="CP solver (best: every solver until one is exact)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="reports/sweep", help="output folder")
     p.add_argument("--converse-width", type=int, default=0,
