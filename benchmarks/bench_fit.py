@@ -30,7 +30,7 @@ from ._common import require
 
 WIDTHS = [1, 2, 4, 8, 12, 16]
 TEACHER = {"n_patches": 8, "n_channels": 3, "ranks": 2}
-FIT = {"n_restarts": 2, "n_iter_max": 200, "tol": 1e-10, "seed": 0, "method": "best"}
+FIT = {"n_restarts": 3, "n_iter_max": 500, "tol": 1e-10, "seed": 0, "method": "best"}
 LAM = 1e-3
 """Regularization weight of the certified fits, relative to ``||A||_F``."""
 
@@ -73,7 +73,7 @@ class WidthSweep:
     params = (WIDTHS,)
     param_names = ["K"]
     unit = "relative error"
-    timeout = 600
+    timeout = 1200
 
     def setup_cache(self):
         return sweep_numbers()
