@@ -2,12 +2,12 @@
 
 Every restart starts from one set of factors (restart 0 from the leading singular vectors
 of each unfolding, ``init="svd"``, the others uniform random from one seeded generator),
-runs a solver of :mod:`convac.solvers` (``als``, ``als-ls``, ``lbfgs``) and has its relative
-error measured from its own dense reconstruction; the best is kept.  ``method="best"``
-runs every solver from every start under one budget, stopping at the first fit whose
-error reaches ``target`` (solver by solver, each over every start, so the solvers after
-the one that succeeds never run), and reports which solver won.  The global tensorly backend is
-never changed.  The result loads into a :class:`~convac.network.CPNet`.
+runs a solver of :mod:`convac.solvers` (``als``, ``als-ls``, ``gn``, ``lbfgs``) and has
+its relative error measured from its own dense reconstruction; the best is kept.
+``method="best"`` runs the solvers one after the other, each over every start with the
+same iteration limit, stopping at the first fit whose error reaches ``target`` (the
+solvers after the one that succeeds never run), and reports which solver won.  The
+global tensorly backend is never changed.  The result loads into a :class:`~convac.network.CPNet`.
 
 References
 ----------
