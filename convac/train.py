@@ -392,6 +392,13 @@ def train_student(
     ``lr = 1e-2`` was best or tied everywhere, three restarts cut the CP-teacher error by
     two orders of magnitude; ``lr = 1e-1`` stopped early on noise.  Full-batch L-BFGS
     (torch, strong Wolfe) did no better on digits (0.48-0.56 held out), so Adam stays.
+
+    With these defaults (3000 steps, 0/1 one-hot targets, seeds 0, 1, 2) on digits at equal
+    parameters: HT ranks (4, 16, 16, 16), 2464 parameters, held out 0.370 / 0.442 / 0.342
+    (mean 0.385) against CP width 33, 2442 parameters, 0.379 / 0.416 / 0.383 (mean 0.393):
+    deep ahead by 0.008 on average, on 2 seeds of 3, within the spread.  At ~1500
+    parameters (HT rank 8 against CP width 20) the shallow student wins (0.418 against
+    0.560 on average).
     """
     if isinstance(features, np.ndarray):
         features = torch.as_tensor(features)
