@@ -60,6 +60,7 @@ def test_cold_start_also_respects_the_floor(teacher):
     assert all(r.floor <= r.fit_error + ROUNDING for r in result.rows)
 
 
+@pytest.mark.slow
 def test_ht_fits_cp_reports_parameters():
     cp = convac.CPNet(4, 3, 2, seed=5, dtype=torch.float64)
     result = ht_fits_cp(cp, 2, seed=0, n_samples=512, steps=3000, lr=0.1, batch_size=384,

@@ -22,6 +22,7 @@ NEAR_ZERO = 1e-6
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("teacher_seed", [0, 5])
 def test_cp_student_of_teachers_width_fits_cp_teacher(teacher_seed):
     teacher = convac.CPNet(4, 3, 2, seed=teacher_seed, dtype=torch.float64)

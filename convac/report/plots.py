@@ -36,21 +36,28 @@ def _decorate(ax, xlabel: str, ylabel: str, title: str, legend_size: int | None 
 
 def plot_ranks(curves: list, path: str) -> str:
     """Measured odd-even rank (CP-rank lower bound) against N, log scale, with
-    ``min(r_0, M)^(N/2)`` drawn in for every ``(M, r)``."""
+    ``min(r_0, M)^(N/2)`` drawn in for every ``(M, r)``; filled markers are exact
+    (certified) ranks, hollow ones numerical."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     n_max = max((max(c.x) for c in curves if c.x), default=16)
     markers = "osD^v<>"
     for i, c in enumerate(curves):
         color = f"C{i}"
-        # hollow markers of decreasing size: equal values of several series stay visible
-        ax.plot(c.x, c.y, markers[i % len(markers)], color=color, mfc="none",
-                ms=11 - 2 * (i % 4), mew=1.5, label=c.label + f" ({c.source})")
+        exact = c.exact or [False] * len(c.x)
+        # filled markers: exact (certified) ranks; hollow: numerical.  Sizes decrease so
+        # that equal values of several series stay visible
+        for kind, fill in ((True, color), (False, "none")):
+            xs = [x for x, e in zip(c.x, exact, strict=True) if e == kind]
+            ys = [y for y, e in zip(c.y, exact, strict=True) if e == kind]
+            if xs:
+                ax.plot(xs, ys, markers[i % len(markers)], color=color, mfc=fill,
+                        ms=11 - 2 * (i % 4), mew=1.5,
+                        label=f"{c.label} ({c.source}, {'exact' if kind else 'numerical'})")
         m, r = _mr(c.label)
         if m is not None:
             t = theorem_curve(m, r, n_max)
             ax.plot(t.x, t.y, "-", color=color, alpha=0.6, label=t.label)
     ax.set_yscale("log", base=2)
-    ax.set_xscale("log", base=2)
     _decorate(ax, "N (patches)", "odd-even rank = CP width lower bound",
               "CP-rank lower bound of random HT networks")
     return _save(fig, path)

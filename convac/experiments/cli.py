@@ -1,0 +1,111 @@
+"""``convac experiment``: run, list and show the published experiments.
+
+``convac experiment run NAME [--resume] [--sample K --seed S] [--scheduler tcp://host:port]
+[--workers W] [--store PATH] [--set KEY=VALUE ...]`` runs on dask.distributed (imported
+only here, when a run starts); ``list`` names the experiments; ``show NAME --store PATH``
+prints the stored results' table; ``report`` writes the experiments page.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+__all__ = ["register"]
+
+DEFAULT_STORE_ROOT = os.path.join("reports", "experiments")
+
+
+def _options(pairs) -> dict:
+    out = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set expects KEY=VALUE, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _store(args) -> str:
+    return args.store or os.path.join(DEFAULT_STORE_ROOT, args.name)
+
+
+def _run(args) -> int:
+    from . import experiment_module
+    from .runner import ExperimentBugError, run_experiment
+
+    module = experiment_module(args.name)
+    exp = module.experiment(**_options(args.set))
+    try:
+        summary = run_experiment(exp, _store(args), resume=args.resume, sample=args.sample,
+                                 seed=args.seed, scheduler=args.scheduler,
+                                 workers=args.workers, progress=not args.quiet)
+    except ExperimentBugError as err:
+        print(f"BUG: {err}", file=sys.stderr)
+        return 3
+    print(f"{summary.experiment}: {summary.n_computed} computed ({summary.n_errors} errors), "
+          f"{summary.n_skipped} already stored, {summary.wall_seconds:.1f} s wall, "
+          f"{summary.throughput:.1f} cfg/s on {summary.n_workers} worker thread(s)")
+    return 0
+
+
+def _list(args) -> int:
+    from . import EXPERIMENTS
+
+    for name, (_, doc) in EXPERIMENTS.items():
+        print(f"{name:18s} {doc}")
+    return 0
+
+
+def _show(args) -> int:
+    from . import experiment_module
+    from .store import ResultStore
+
+    store = ResultStore(_store(args))
+    if not len(store):
+        print(f"no results in {store.path}", file=sys.stderr)
+        return 1
+    print(experiment_module(args.name).format_summary(store.records()))
+    return 0
+
+
+def _report(args) -> int:
+    from ..report.experiments import build_experiments_page
+
+    print(build_experiments_page(args.stores, args.out))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("experiment", help="run published experiments on dask.distributed")
+    verbs = p.add_subparsers(dest="verb", required=True)
+    run = verbs.add_parser("run", help="run (or --resume) an experiment into a Parquet store")
+    run.add_argument("name")
+    run.add_argument("--resume", action="store_true", help="continue a non-empty store")
+    run.add_argument("--sample", type=int, default=None, help="run K seeded configurations")
+    run.add_argument("--seed", type=int, default=0, help="seed of --sample")
+    run.add_argument("--scheduler", default=None,
+                     help="tcp://host:port of a dask scheduler; 'inline' runs in-process; "
+                          "default a LocalCluster")
+    run.add_argument("--workers", type=int, default=None,
+                     help="LocalCluster worker processes (default: cores)")
+    run.add_argument("--store", default=None,
+                     help=f"result folder (default {DEFAULT_STORE_ROOT}/NAME)")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE",
+                     help="experiment option (value parsed as JSON when it can be)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=_run)
+    ls = verbs.add_parser("list", help="name the experiments")
+    ls.set_defaults(func=_list)
+    show = verbs.add_parser("show", help="print the table of stored results")
+    show.add_argument("name")
+    show.add_argument("--store", default=None)
+    show.set_defaults(func=_show)
+    rep = verbs.add_parser("report", help="write the experiments page (tables, plots, papers)")
+    rep.add_argument("--stores", default=DEFAULT_STORE_ROOT, help="folder of the stores")
+    rep.add_argument("--out", default=os.path.join("reports", "experiments-page"))
+    rep.set_defaults(func=_report)

@@ -1,0 +1,175 @@
+"""Levine, Yakira, Cohen & Shashua (ICLR 2018): is the min-cut bound on matricization
+rank tight?
+
+The grid (what the issue describes as the paper's App. D setup; the appendix text itself
+was not available to this reproduction, see ``PAPER``): deep ConvACs over ``N = 16``
+inputs with ``M = 2`` channels, size-2 pooling (``L = 4`` levels), each width
+``r_0 .. r_3`` drawn from the small primes ``(2, 3, 5, 7)`` (``4^4 = 256`` width
+patterns), one output, seeded random integer weights; every balanced partition
+``|I| = |J| = 8`` counted once (``I`` holds mode 0): ``C(16, 8) / 2 = 6435``.  In all
+``256 * 6435 = 1,647,360`` configurations.
+
+Each configuration compares the exact rank of ``[A]_{I,J}`` over GF(2^31 - 1) (a
+certified lower bound on the real rank, :func:`convac.exact_rank` through
+:func:`convac.matricization_rank` with ``method="exact"``) with
+:func:`convac.min_cut_bound` (a proven upper bound): the verdict is ``tight`` (equal),
+``below`` (rank < bound) or ``above``, which contradicts the theorem and makes the run fail
+loudly (:class:`~.runner.ExperimentBugError`).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+
+from ..validate import InvalidValueError, integer
+from .runner import Experiment
+
+__all__ = ["experiment", "compute", "check", "summarize", "partitions", "PAPER", "quick_counts"]
+
+N_PATCHES = 16
+N_CHANNELS = 2
+PRIMES = (2, 3, 5, 7)
+WEIGHT_SEED = 1000
+
+PAPER = {
+    "source": "Levine, Yakira, Cohen & Shashua, ICLR 2018, App. D (as summarised in issue 14; "
+              "the appendix text could not be retrieved here, so these figures are unverified)",
+    "configurations": "about 2.3 million",
+    "below": "roughly 1300 (rank below the min-cut)",
+    "above": "0 (the bound is a theorem)",
+    "statement": "the min-cut bound is tight for generic weights in all but a tiny fraction "
+                 "of the configurations",
+}
+
+
+@functools.cache
+def partitions(n: int = N_PATCHES) -> tuple:
+    """Balanced partitions of ``range(n)`` counted once: row sets ``I`` holding mode 0,
+    ``C(n, n/2) / 2`` of them, in lexicographic order."""
+    n = integer(n, "n", minimum=2)
+    if n % 2:
+        raise InvalidValueError(f"balanced partitions need an even n, got {n}")
+    return tuple((0,) + rest for rest in itertools.combinations(range(1, n), n // 2 - 1))
+
+
+def _patterns(primes: tuple, levels: int) -> tuple:
+    return tuple(itertools.product(primes, repeat=levels))
+
+
+@functools.lru_cache(maxsize=64)
+def _network(ranks: tuple, seed: int, n: int, m: int):
+    import torch
+
+    import convac
+
+    net = convac.HTNet(n, m, list(ranks), dtype=torch.float64)
+    return convac.integer_weights_(net, seed=seed)
+
+
+def compute(config: dict) -> dict:
+    """Exact rank and min-cut bound of one (widths, partition) configuration."""
+    import convac
+
+    net = _network(tuple(config["ranks"]), config["seed"], config["n"], config["m"])
+    rows = config["rows"]
+    rank = int(convac.matricization_rank(net, rows, method="exact"))
+    bound = int(convac.min_cut_bound(net, rows))
+    verdict = "tight" if rank == bound else ("below" if rank < bound else "above")
+    return {"rank": rank, "bound": bound, "verdict": verdict}
+
+
+def check(config: dict, result: dict) -> str | None:
+    """A rank above the min-cut bound contradicts the theorem: a bug."""
+    if result["rank"] > result["bound"]:
+        return (f"exact rank {result['rank']} exceeds the min-cut bound {result['bound']} "
+                f"for ranks {config['ranks']}, rows {config['rows']}")
+    return None
+
+
+def experiment(n: int = N_PATCHES, m: int = N_CHANNELS, primes=PRIMES,
+               weight_seed: int = WEIGHT_SEED, batch_size: int = 256) -> Experiment:
+    """The grid: width patterns (pattern-major, so a batch shares one network) x balanced
+    partitions.  The weights of pattern ``k`` are seeded with ``weight_seed + k``."""
+    n, m = integer(n, "n", minimum=2), integer(m, "m", minimum=1)
+    primes = tuple(integer(p, "primes[]", minimum=1) for p in primes)
+    levels = round(math.log2(n))
+    if 2**levels != n:
+        raise InvalidValueError(f"n must be a power of 2 (size-2 pooling), got {n}")
+    patterns = _patterns(primes, levels)
+    parts = partitions(n)
+
+    def config(i: int) -> dict:
+        k, j = divmod(i, len(parts))
+        return {"n": n, "m": m, "ranks": list(patterns[k]), "rows": list(parts[j]),
+                "seed": weight_seed + k}
+
+    def key(c: dict) -> str:
+        mask = sum(1 << r for r in c["rows"])
+        return f"r{'.'.join(map(str, c['ranks']))}|I{mask:0{(n + 3) // 4}x}|s{c['seed']}"
+
+    return Experiment(
+        "levine-mincut", len(patterns) * len(parts), config, key, compute, check,
+        batch_size=integer(batch_size, "batch_size", minimum=1),
+        options={"n": n, "m": m, "primes": list(primes), "weight_seed": weight_seed},
+    )
+
+
+def summarize(records) -> dict:
+    """Counts of tight / below / above / error overall and per width pattern.
+
+    Returns
+    -------
+    dict
+        ``{"total": {...}, "by_pattern": {"r0.r1.r2.r3": {...}}, "gaps": {gap: count},
+        "by_shape": {"non-increasing": {...}, "increasing somewhere": {...}}}``, each count
+        dict with keys ``n, tight, below, above, error``; ``gaps`` counts ``bound / rank``
+        over the ``below`` cases; ``by_shape`` splits width patterns with
+        ``r_0 >= r_1 >= r_2 >= r_3`` from the others.
+    """
+    def empty():
+        return {"n": 0, "tight": 0, "below": 0, "above": 0, "error": 0}
+
+    total, by_pattern, gaps = empty(), {}, {}
+    by_shape = {"non-increasing": empty(), "increasing somewhere": empty()}
+    for rec in records:
+        ranks = rec["config"]["ranks"]
+        pattern = ".".join(map(str, ranks))
+        row = by_pattern.setdefault(pattern, empty())
+        steps = zip(ranks[:-1], ranks[1:], strict=True)
+        shape = by_shape["non-increasing" if all(a >= b for a, b in steps)
+                         else "increasing somewhere"]
+        verdict = rec["result"]["verdict"] if rec["status"] == "ok" else "error"
+        for counts in (total, row, shape):
+            counts["n"] += 1
+            counts[verdict] += 1
+        if verdict == "below":
+            ratio = rec["result"]["bound"] / rec["result"]["rank"]
+            gaps[ratio] = gaps.get(ratio, 0) + 1
+    return {"total": total, "by_pattern": dict(sorted(by_pattern.items())), "gaps": gaps,
+            "by_shape": by_shape}
+
+
+def format_summary(records) -> str:
+    """Plain-text table: the totals, then the width patterns with a ``below`` case."""
+    s = summarize(records)
+    cols = ("n", "tight", "below", "above", "error")
+    lines = [f"{'widths r0.r1.r2.r3':>20s} " + " ".join(f"{c:>8s}" for c in cols)]
+    rows = [("all", s["total"])] + list(s["by_shape"].items())
+    rows += [(p, c) for p, c in s["by_pattern"].items() if c["below"]]
+    for name, c in rows:
+        lines.append(f"{name:>20s} " + " ".join(f"{c[k]:8d}" for k in cols))
+    tight = s["total"]["tight"] / max(s["total"]["n"], 1)
+    lines.append(f"tight fraction {tight:.5f}; bound/rank over the below cases: "
+                 f"{dict(sorted(s['gaps'].items()))}")
+    lines.append(f"paper: {PAPER['configurations']} configurations, {PAPER['below']} below, "
+                 f"{PAPER['above']} above ({PAPER['source']})")
+    return "\n".join(lines)
+
+
+def quick_counts(sample: int = 200, seed: int = 0) -> dict:
+    """The seeded quick size (tests, asv): ``sample`` configurations run in-process."""
+    from .runner import evaluate
+
+    return summarize(evaluate(experiment(), sample, seed))["total"]

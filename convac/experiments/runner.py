@@ -1,0 +1,355 @@
+"""Run an experiment (a grid of configurations and a pure function of one) on
+dask.distributed, streaming results to a resumable :class:`~.store.ResultStore`.
+
+An :class:`Experiment` is indexed: ``config(i)`` for ``i < size`` is the i-th
+configuration (a JSON-able dict), ``key(config)`` its stable key and ``compute(config)``
+a pure function returning a JSON-able dict.  :func:`run_experiment` submits batches of
+configurations whose keys the store does not hold yet, keeps a few batches in flight per
+worker, writes each finished batch as one part file as soon as it arrives, and shows a
+tqdm bar with throughput and ETA.  Hence:
+
+* **kill the client** at any point: finished batches are on disk; ``--resume`` skips
+  their keys, so nothing finished is lost or computed twice (batches in flight are
+  recomputed; nothing of theirs was written);
+* **kill a worker**: the scheduler reruns its tasks on the others (a batch that kills
+  ``distributed.scheduler.allowed-failures`` workers is recorded as failed);
+* **a configuration raises**: it is recorded with ``status="error"`` and its exception;
+  the others go on.
+
+Where it runs
+-------------
+By default a ``LocalCluster`` with one worker process per core, one thread each, and
+``OMP/MKL/OPENBLAS_NUM_THREADS=1`` (the experiments are many small exact computations;
+BLAS threads would only oversubscribe the cores).  On a real cluster, start a scheduler
+and workers where the package is installed (``pip install convac[experiments]``)::
+
+    dask scheduler                                   # on the head node: tcp://HEAD:8786
+    OMP_NUM_THREADS=1 dask worker tcp://HEAD:8786 --nthreads 1 --nworkers 32
+    convac experiment run levine-mincut --scheduler tcp://HEAD:8786 --store runs/levine
+
+(or ``dask-jobqueue`` / ``dask-kubernetes`` for a batch system).  Only the client writes
+the store, so ``--store`` must be on the client's disk; workers need no shared storage.
+``scheduler="inline"`` runs the batches in this process, without dask (tests, asv).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..validate import ConvACError, InvalidValueError
+from ..validate import integer as check_integer
+from ..validate import seed as check_seed
+from .store import ResultStore
+
+__all__ = [
+    "Experiment", "ExperimentBugError", "RunSummary", "run_experiment", "select_indices",
+    "compute_batch", "evaluate", "THREAD_ENV",
+]
+
+THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+"""Environment of every LocalCluster worker: one BLAS thread each."""
+
+
+class ExperimentBugError(ConvACError, RuntimeError):
+    """A result contradicts a theorem (e.g. a rank above its proven upper bound)."""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A grid of configurations and a pure function of one.
+
+    Attributes
+    ----------
+    name : str
+    size : int
+        Number of configurations; ``config(i)`` for ``0 <= i < size``.
+    config : callable ``int -> dict``
+    key : callable ``dict -> str``
+        Stable, unique key of a configuration (the store's primary key).
+    compute : callable ``dict -> dict``
+        Pure function of one configuration (module-level, so workers import it).
+    check : callable ``(config, result) -> str or None``, optional
+        Returns a message when a result is a bug; the run then fails loudly.
+    batch_size : int
+        Configurations per task (one part file each).
+    options : dict
+        What the grid depends on, recorded in the store's ``meta.json``.
+    """
+
+    name: str
+    size: int
+    config: Callable[[int], dict]
+    key: Callable[[dict], str]
+    compute: Callable[[dict], dict]
+    check: Callable[[dict, dict], str | None] | None = None
+    batch_size: int = 64
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one call of :func:`run_experiment` did.
+
+    ``throughput`` is configurations computed per wall-clock second of this call
+    (cluster start included); ``compute_seconds`` sums the workers' time in ``compute``.
+    """
+
+    experiment: str
+    n_selected: int
+    n_skipped: int
+    n_computed: int
+    n_errors: int
+    wall_seconds: float
+    compute_seconds: float
+    n_workers: int
+
+    @property
+    def throughput(self) -> float:
+        return self.n_computed / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+
+def select_indices(size: int, sample: int | None = None, seed: int | None = 0) -> np.ndarray:
+    """All ``range(size)``, or ``sample`` distinct indices drawn with ``seed`` (sorted,
+    so that neighbouring configurations, which often share a network, batch together)."""
+    size = check_integer(size, "size", minimum=0)
+    if sample is None:
+        return np.arange(size)
+    sample = check_integer(sample, "sample", minimum=1)
+    if sample > size:
+        raise InvalidValueError(f"sample must be at most the grid size {size}, got {sample}")
+    rng = np.random.default_rng(check_seed(seed))
+    return np.sort(rng.choice(size, size=sample, replace=False))
+
+
+def _record(key: str, config: dict, status: str, error: str, result, seconds: float) -> dict:
+    return {
+        "key": key, "status": status, "error": error,
+        "config": json.dumps(config, sort_keys=True),
+        "result": json.dumps(result, sort_keys=True) if result is not None else "",
+        "seconds": float(seconds), "worker": f"{socket.gethostname()}:{os.getpid()}",
+        "finished": time.time(),
+    }
+
+
+def compute_batch(compute: Callable[[dict], dict], batch: list, single_thread: bool = False
+                  ) -> list[dict]:
+    """Run ``compute`` on each ``(key, config)`` of ``batch``; one record each.
+
+    An exception is caught per configuration and recorded (type, message and the last
+    frame), so one failing configuration does not stop the batch.
+    """
+    if single_thread:
+        import torch
+
+        if torch.get_num_threads() != 1:
+            torch.set_num_threads(1)
+    out = []
+    for key, config in batch:
+        start = time.perf_counter()
+        try:
+            result = compute(config)
+        except Exception as err:  # recorded, not raised: the others go on
+            where = traceback.extract_tb(err.__traceback__)[-1]
+            msg = f"{type(err).__name__}: {err} (at {where.filename}:{where.lineno})"
+            out.append(_record(key, config, "error", msg, None, time.perf_counter() - start))
+        else:
+            out.append(_record(key, config, "ok", "", result, time.perf_counter() - start))
+    return out
+
+
+def evaluate(exp: Experiment, sample: int | None = None, seed: int | None = 0) -> list[dict]:
+    """Compute the selected configurations in this process, with no store and no dask
+    (the quick sizes of tests and asv); records with ``config``/``result`` decoded."""
+    batch = [(exp.key(c), c) for c in (exp.config(int(i)) for i in
+                                       select_indices(exp.size, sample, seed))]
+    records = compute_batch(exp.compute, batch)
+    for rec in records:
+        rec["config"] = json.loads(rec["config"])
+        rec["result"] = json.loads(rec["result"]) if rec["result"] else None
+    return records
+
+
+def _batches(exp: Experiment, indices, done: set) -> Iterator[list]:
+    batch = []
+    for i in indices:
+        config = exp.config(int(i))
+        key = exp.key(config)
+        if key in done:
+            continue
+        batch.append((key, config))
+        if len(batch) == exp.batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _check(exp: Experiment, records: list[dict]) -> list[str]:
+    if exp.check is None:
+        return []
+    bugs = []
+    for rec in records:
+        if rec["status"] == "ok":
+            msg = exp.check(json.loads(rec["config"]), json.loads(rec["result"]))
+            if msg:
+                bugs.append(f"{rec['key']}: {msg}")
+    return bugs
+
+
+def _start_client(scheduler: str | None, workers: int | None):
+    """``(client, cluster)``: connect to ``scheduler`` or start a LocalCluster."""
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        return Client(scheduler), None
+    n = workers or os.cpu_count() or 1
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                           dashboard_address=None, env=dict(THREAD_ENV))
+    return Client(cluster), cluster
+
+
+def run_experiment(exp: Experiment, store, *, resume: bool = False, sample: int | None = None,
+                   seed: int | None = 0, scheduler: str | None = None,
+                   workers: int | None = None, client=None, progress: bool = True,
+                   in_flight: int = 2, on_batch: Callable[[int], None] | None = None
+                   ) -> RunSummary:
+    """Run the configurations of ``exp`` the store lacks; stream results into it.
+
+    Parameters
+    ----------
+    exp : Experiment
+    store : str or ResultStore
+    resume : bool, default False
+        Continue a store that already holds results (skip their keys).  Without it a
+        non-empty store is an error, so that two runs never mix by accident.
+    sample, seed : int, optional
+        Run ``sample`` configurations drawn with ``seed`` instead of the whole grid.
+    scheduler : str, optional
+        ``tcp://host:port`` of a running dask scheduler; ``"inline"`` runs in this
+        process without dask; default: a new LocalCluster.
+    workers : int, optional
+        LocalCluster workers (default: the number of cores).
+    client : dask.distributed.Client, optional
+        Use this client (its cluster is left running).
+    progress : bool, default True
+        tqdm bar (configurations per second, ETA) on stderr.
+    in_flight : int, default 2
+        Batches in flight per worker thread.
+    on_batch : callable ``int -> None``, optional
+        Called with the number of batches stored so far, after each one (tests).
+
+    Returns
+    -------
+    RunSummary
+
+    Raises
+    ------
+    ExperimentBugError
+        When ``exp.check`` flags a result (after the batch is stored).
+    """
+    if not isinstance(exp, Experiment):
+        raise InvalidValueError(f"expected an Experiment, got {type(exp).__name__}")
+    store = store if isinstance(store, ResultStore) else ResultStore(store)
+    n_stored = len(store)
+    if n_stored and not resume:
+        raise InvalidValueError(
+            f"store {store.path} already holds {n_stored} results; pass resume=True "
+            "(--resume) to continue it, or choose another store"
+        )
+    if workers is not None:
+        workers = check_integer(workers, "workers", minimum=1)
+    in_flight = check_integer(in_flight, "in_flight", minimum=1)
+    store.claim({"experiment": exp.name, "size": exp.size, "options": exp.options})
+    indices = select_indices(exp.size, sample, seed)
+    done = store.keys() if resume else set()
+    if sample is None:
+        n_todo = max(len(indices) - len(done), 0)
+    else:
+        n_todo = sum(exp.key(exp.config(int(i))) not in done for i in indices)
+    start = time.perf_counter()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n_todo, unit="cfg", desc=exp.name, smoothing=0.05, dynamic_ncols=True)
+    counts = {"computed": 0, "errors": 0, "compute": 0.0, "batches": 0}
+
+    def store_batch(records: list[dict]) -> None:
+        store.append(records)
+        counts["computed"] += len(records)
+        counts["errors"] += sum(r["status"] != "ok" for r in records)
+        counts["compute"] += sum(r["seconds"] for r in records)
+        counts["batches"] += 1
+        if bar is not None:
+            bar.update(len(records))
+            bar.set_postfix(errors=counts["errors"], refresh=False)
+        bugs = _check(exp, records)
+        if bugs:
+            raise ExperimentBugError(
+                f"{exp.name}: {len(bugs)} result(s) contradict a theorem (stored in "
+                f"{store.path}); first: {bugs[0]}"
+            )
+        if on_batch is not None:
+            on_batch(counts["batches"])
+
+    batches = _batches(exp, indices, done)
+    n_workers = 1
+    cluster = own_client = None
+    try:
+        if scheduler == "inline":
+            for batch in batches:
+                store_batch(compute_batch(exp.compute, batch))
+        else:
+            from dask.distributed import as_completed
+
+            if client is None:
+                own_client, cluster = _start_client(scheduler, workers)
+                client = own_client
+            n_workers = max(sum(client.nthreads().values()), 1)
+            pending: dict = {}
+            ac = as_completed()
+
+            def submit_next() -> bool:
+                batch = next(batches, None)
+                if batch is None:
+                    return False
+                fut = client.submit(compute_batch, exp.compute, batch, True, pure=False)
+                pending[fut.key] = batch
+                ac.add(fut)
+                return True
+
+            for _ in range(in_flight * n_workers):
+                if not submit_next():
+                    break
+            try:
+                for fut in ac:
+                    batch = pending.pop(fut.key)
+                    try:
+                        records = fut.result()
+                    except Exception as err:  # e.g. KilledWorker: record, go on
+                        msg = f"{type(err).__name__}: {err}"
+                        records = [_record(k, c, "error", msg, None, 0.0) for k, c in batch]
+                    fut.release()
+                    store_batch(records)
+                    submit_next()
+            finally:
+                for fut in list(ac.futures):
+                    fut.cancel()
+    finally:
+        if bar is not None:
+            bar.close()
+        if own_client is not None:
+            own_client.close()
+        if cluster is not None:
+            cluster.close()
+    return RunSummary(exp.name, len(indices), len(indices) - n_todo, counts["computed"],
+                      counts["errors"], time.perf_counter() - start, counts["compute"],
+                      n_workers)
