@@ -42,7 +42,8 @@ _ETA = 1e-2
 """Final learning rate of the cosine decay, as a fraction of ``lr``."""
 
 DIGITS_MAX_BYTES = 2**30
-"""Memory budget of :func:`digits_features` (float64 features ``(1797, N, M)``)."""
+"""Memory budget of :func:`digits_features` and :func:`random_features` (float64
+features ``(S, N, M)``)."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,18 @@ class TrainResult:
 
 def random_features(n_samples: int, n_patches: int, n_channels: int, seed: int = 0,
                     dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """Seeded standard-normal patch features, shape ``(n_samples, N, M)``."""
+    """Seeded standard-normal patch features, shape ``(n_samples, N, M)``.
+
+    ``dtype`` must be a floating dtype (integer draws would be truncated)."""
+    n_samples = validate.positive_int(n_samples, "n_samples")
+    n_patches = validate.positive_int(n_patches, "n_patches")
+    n_channels = validate.positive_int(n_channels, "n_channels")
+    seed = validate.integer(seed, "seed", 0, 2**63 - 1)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise validate.InvalidValueError(
+            f"dtype must be a floating torch dtype (float32, float64, ..), got {dtype}")
+    validate.check_shape_budget((n_samples, n_patches, n_channels), DIGITS_MAX_BYTES,
+                                "random features")
     gen = torch.Generator().manual_seed(int(seed))
     draw = torch.randn((n_samples, n_patches, n_channels), generator=gen,
                        dtype=torch.float64)  # (B, N, M)
