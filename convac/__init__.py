@@ -40,6 +40,8 @@ _EXPORTS = {
     "sweep": ("ConverseResult", "SweepResult", "ht_fits_cp", "width_sweep"),
     "tensors": ("coefficient_tensor", "coefficient_tensor_by_forward", "grid_tensor"),
     "train": ("TrainResult", "digits_features", "random_features", "train_student"),
+    # issue 15: the Haeffele-Vidal certificate
+    "certificate": ("Certificate", "certify", "fit_regularized", "grow_cp"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -65,6 +67,8 @@ __all__ = [
     # certified ranks
     "RANK_METHODS", "auto_rank",
     "ht_odd_even_rank", "ht_left_right_rank", "cp_rank", "cp_shared_odd_even_rank",
+    # issue 15: the Haeffele-Vidal certificate
+    "Certificate", "certify", "fit_regularized", "grow_cp",
 ]
 
 

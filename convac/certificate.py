@@ -8,8 +8,8 @@ The regularized CP problem over factors ``U = (U_1, .., U_N)``, ``U_k`` of shape
 
 is the factorized form of the convex problem ``min_X 0.5 ||T - X||^2 + lam * Omega(X)``,
 ``Omega(X) = inf {Theta(U) : [[U]] = X}`` (a norm: the projective tensor norm).  Haeffele
-& Vidal (2015, Thm. 15 and Cor. 16 of the arXiv version) show: ``phi`` (the rank-one
-map) and ``Theta`` are positively homogeneous of the same degree ``N``, so (i) a local
+& Vidal (2015; stated for any map ``phi`` and regularizer ``Theta`` positively
+homogeneous of the same degree, here ``N``: ``phi`` the rank-one map) show (i) a local
 minimum of ``F`` at which some component is all zero is a global minimum, and (ii) a
 point with ``<-grad l(X), X> = lam Theta(U)`` (true at any first-order point) is a global
 minimum iff the polar ``Omega°(-grad l(X) / lam) <= 1``, where
@@ -24,7 +24,7 @@ the duality gap ``F(U) - D(Lambda)``, ``Lambda = (T - X) / max(1, upper)`` feasi
 the dual ``max {<T, Lambda> - 0.5 ||Lambda||^2 : Omega°(Lambda) <= lam}``, bounds how far
 ``F(U)`` is above the global minimum: a rigorous number (up to the rounding of an SVD).
 
-:func:`grow_cp` is the meta-algorithm of the paper (Sec. 5): fit at width ``K``, certify,
+:func:`grow_cp` is the paper's meta-algorithm: fit at width ``K``, certify,
 and while not certified append the rank-one direction found as a new component and refit.
 
 References
@@ -400,7 +400,7 @@ def grow_cp(tensor, lam: float, max_width: int = 32, seed: int = 0, rtol: float 
     Start from width 0 (``X = 0``); at each width certify the fit; if not certified,
     append the rank-one direction ``d`` of the lower bound as a new component of size
     ``t = max(<T - X, d> - lam, 0)`` (the minimizer of ``F`` along ``t d``), balanced over
-    the modes, and refit from there (Haeffele & Vidal 2015, Sec. 5, meta-algorithm).
+    the modes, and refit from there (the meta-algorithm of Haeffele & Vidal 2015).
 
     Parameters
     ----------

@@ -16,16 +16,15 @@ from __future__ import annotations
 import csv
 import os
 from dataclasses import asdict, dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from . import validate
-from .fit import FIT_MAX_BYTES, check_width_budget, fit_cp
-from .floor import eckart_young_floors
-from .network import ConvAC, CPNet, HTNet
-from .params import parameter_count
-from .tensors import coefficient_tensor
-from .train import train_student
+
+if TYPE_CHECKING:
+    from .network import ConvAC
+
+# torch, tensorly and the fitting modules are imported inside the functions that use
+# them, so that ``convac sweep --help`` answers without importing torch (issue 10)
 
 __all__ = [
     "SweepRow",
@@ -102,16 +101,14 @@ class SweepResult:
 
 
 def _teacher(teacher) -> ConvAC:
-    if not isinstance(teacher, ConvAC):
-        raise ValueError(f"teacher must be a convac.ConvAC, got {type(teacher).__name__}")
-    return teacher
+    return validate.network(teacher)
 
 
 def width_sweep(teacher: ConvAC, widths, target: float = 1e-2, n_restarts: int = 1,
                 seed: int = 0, tol: float = 1e-8, n_iter_max: int = 100,
                 backend: str = "numpy", warm_start: bool = True, partitions=None,
                 n_samples: int = 8, output: int = 0, method: str = "best",
-                max_bytes: int = FIT_MAX_BYTES) -> SweepResult:
+                max_bytes: int | None = None) -> SweepResult:
     """CP fit error against width for a teacher's coefficient tensor, floor beside it.
 
     Parameters
@@ -124,7 +121,8 @@ def width_sweep(teacher: ConvAC, widths, target: float = 1e-2, n_restarts: int =
         Relative error for :attr:`SweepResult.cp_rank_upper_bound`.
     n_restarts, seed, tol, n_iter_max, backend, method, max_bytes
         Passed to :func:`~convac.fit.fit_cp` (seed is the same for every width); the
-        default ``method="best"`` runs every solver until one is exact to rounding.
+        default ``method="best"`` runs every solver until one is exact to rounding;
+        ``max_bytes=None`` is :data:`convac.fit.FIT_MAX_BYTES`.
     warm_start : bool, default True
         Restart 0 of each width (after the first) starts from the previous width's best
         CP, padded with seeded random columns; with ``False`` every start is random.
@@ -138,7 +136,14 @@ def width_sweep(teacher: ConvAC, widths, target: float = 1e-2, n_restarts: int =
     """
     import numpy as np
 
+    from .fit import FIT_MAX_BYTES, check_width_budget, fit_cp
+    from .floor import eckart_young_floors
+    from .network import CPNet
+    from .params import parameter_count
+    from .tensors import coefficient_tensor
+
     teacher = validate.network(teacher)
+    max_bytes = FIT_MAX_BYTES if max_bytes is None else validate.max_bytes(max_bytes)
     widths = [validate.positive_int(w, "width") for w in widths]
     if not widths:
         raise validate.InvalidValueError("widths must list at least one width, got none")
@@ -226,6 +231,10 @@ def ht_fits_cp(cp_teacher: ConvAC, ht_ranks, seed: int = 0, **train_kwargs) -> C
     -------
     ConverseResult
     """
+    from .network import HTNet
+    from .params import parameter_count
+    from .train import train_student
+
     cp_teacher = _teacher(cp_teacher)
     if cp_teacher.schedule.n_levels != 1:
         raise ValueError(f"cp_teacher must have windows (n_patches,), got {cp_teacher.windows}")
@@ -293,7 +302,7 @@ def write_sweep(result: SweepResult, out_dir, title: str = "CP fit of an HT teac
     tiny = 1e-17  # log axis: exact zeros are drawn at this value
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.semilogy(widths, [max(r.fit_error, tiny) for r in result.rows], "o-",
-                label=f"CP-ALS error (tol={result.tol:g}, {result.n_restarts} restart(s))")
+                label=f"best CP fit (tol={result.tol:g}, {result.n_restarts} restart(s))")
     ax.semilogy(widths, [max(r.floor, tiny) for r in result.rows], "s--",
                 label="Eckart-Young floor")
     ax.axhline(result.target, color="gray", lw=0.8, ls=":", label=f"target {result.target:g}")
@@ -348,11 +357,16 @@ def write_converse(results, out_dir, title: str = "HT students fitting a CP teac
 
 
 def _run(args) -> int:
+    import torch
+
+    from .network import CPNet, HTNet
+
     teacher = HTNet(args.patches, args.channels, args.rank, seed=args.seed,
                     dtype=torch.float64)
     widths = list(range(args.min_width, args.max_width + 1))
     result = width_sweep(teacher, widths, target=args.target, n_restarts=args.restarts,
-                         seed=args.seed, tol=args.tol, n_iter_max=args.iters)
+                         seed=args.seed, tol=args.tol, n_iter_max=args.iters,
+                         method=args.method)
     title = f"CP fit of HT(N={args.patches}, M={args.channels}, r={args.rank})"
     paths = write_sweep(result, args.out, title)
     print(_markdown(result, title), end="")
@@ -380,18 +394,27 @@ def register(sub) -> None:
     p.add_argument("--patches", type=int, default=8, help="N (a power of two)")
     p.add_argument("--channels", type=int, default=4, help="M")
     p.add_argument("--rank", type=int, default=2, help="HT rank at every level")
-    p.add_argument("--min-width", type=int, default=1)
-    p.add_argument("--max-width", type=int, default=20)
-    p.add_argument("--target", type=float, default=1e-2)
-    p.add_argument("--restarts", type=int, default=1)
-    p.add_argument("--iters", type=int, default=100, help="ALS sweep limit per restart")
-    p.add_argument("--tol", type=float, default=1e-8)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--min-width", type=int, default=1, help="smallest CP width K swept")
+    p.add_argument("--max-width", type=int, default=20, help="largest CP width K swept")
+    p.add_argument("--target", type=float, default=1e-2,
+                   help="relative error for the empirical CP-rank upper bound")
+    p.add_argument("--restarts", type=int, default=1, help="seeded starts per width")
+    p.add_argument("--iters", type=int, default=100,
+                   help="iteration limit per solver run (ALS sweeps, Gauss-Newton or L-BFGS "
+                   "steps)")
+    p.add_argument("--tol", type=float, default=1e-8,
+                   help="stopping tolerance (ALS: change of its error between sweeps)")
+    p.add_argument("--method", default="best",
+                   help="CP solver: als, als-ls, gn, lbfgs or best (every solver in turn "
+                   "until one is exact; default)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the teacher and the starts")
     p.add_argument("--out", default="reports/sweep", help="output folder")
     p.add_argument("--converse-width", type=int, default=0,
                    help="also train HT students of ranks 1..K on a width-K CP teacher "
                    "(0: skip)")
-    p.add_argument("--converse-steps", type=int, default=1000)
-    p.add_argument("--converse-lr", type=float, default=0.1)
+    p.add_argument("--converse-steps", type=int, default=1000,
+                   help="Adam steps per HT student")
+    p.add_argument("--converse-lr", type=float, default=0.1,
+                   help="learning rate of the HT students")
     p.add_argument("--progress", action="store_true", help="show training progress bars")
     p.set_defaults(func=_run)

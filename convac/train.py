@@ -42,7 +42,8 @@ _ETA = 1e-2
 """Final learning rate of the cosine decay, as a fraction of ``lr``."""
 
 DIGITS_MAX_BYTES = 2**30
-"""Memory budget of :func:`digits_features` (float64 features ``(1797, N, M)``)."""
+"""Memory budget of :func:`digits_features` and :func:`random_features` (float64
+features ``(S, N, M)``)."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,18 @@ class TrainResult:
 
 def random_features(n_samples: int, n_patches: int, n_channels: int, seed: int = 0,
                     dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """Seeded standard-normal patch features, shape ``(n_samples, N, M)``."""
+    """Seeded standard-normal patch features, shape ``(n_samples, N, M)``.
+
+    ``dtype`` must be a floating dtype (integer draws would be truncated)."""
+    n_samples = validate.positive_int(n_samples, "n_samples")
+    n_patches = validate.positive_int(n_patches, "n_patches")
+    n_channels = validate.positive_int(n_channels, "n_channels")
+    seed = validate.integer(seed, "seed", 0, 2**63 - 1)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise validate.InvalidValueError(
+            f"dtype must be a floating torch dtype (float32, float64, ..), got {dtype}")
+    validate.check_shape_budget((n_samples, n_patches, n_channels), DIGITS_MAX_BYTES,
+                                "random features")
     gen = torch.Generator().manual_seed(int(seed))
     draw = torch.randn((n_samples, n_patches, n_channels), generator=gen,
                        dtype=torch.float64)  # (B, N, M)
@@ -323,7 +335,7 @@ def train_student(
     dtype: torch.dtype = torch.float64,
     log_space="auto",
     progress: bool = True,
-    n_restarts: int = 1,
+    n_restarts: int = 3,
     match_scale: bool = True,
     validation_fraction: float = 0.1,
     patience: int = 20,
@@ -358,9 +370,9 @@ def train_student(
         :data:`LOG_SPACE_PATCHES` patches on.
     progress : bool, default True
         Show a tqdm progress bar.
-    n_restarts : int, default 1
+    n_restarts : int, default 3
         Restart 0 starts from the student's own weights, restart ``r >= 1`` from
-        ``reset_parameters(seed + r)``; the restart with the lowest final training error
+        ``reset_parameters(seed + r)``; the restart with the lowest validation error
         is kept.
     match_scale : bool, default True
         Before training, rescale each start by the least-squares factor between its
@@ -377,6 +389,28 @@ def train_student(
     Returns
     -------
     TrainResult
+
+    Notes
+    -----
+    Where the defaults come from (Adam, cosine decay to ``lr / 100``, ``lr = 1e-2``,
+    3 restarts, early stopping with patience 20 on a 10% validation split): a sweep of
+    ``lr`` in {1e-2, 3e-2, 1e-1} and restarts in {1, 3}, 1500 steps, seed 0, on
+
+    - a width-3 CP student of a ``CPNet(8, 3, 3, seed=1)`` teacher (2048 random features):
+      held-out 0.10 / 0.13 / 0.92 with one restart, 9.1e-4 / 2.7e-2 / 0.24 with three;
+    - digits (``digits_features(2)``, 16 patches, 4 Gaussian channels, +-1 one-hot
+      targets): HT(r=4, 520 parameters) 0.53 / 0.53 / 0.75, CP(K=7, 518) 0.45 / 0.53 / 0.60.
+
+    ``lr = 1e-2`` was best or tied everywhere, three restarts cut the CP-teacher error by
+    two orders of magnitude; ``lr = 1e-1`` stopped early on noise.  Full-batch L-BFGS
+    (torch, strong Wolfe) did no better on digits (0.48-0.56 held out), so Adam stays.
+
+    With these defaults (3000 steps, 0/1 one-hot targets, seeds 0, 1, 2) on digits at equal
+    parameters: HT ranks (4, 16, 16, 16), 2464 parameters, held out 0.370 / 0.442 / 0.342
+    (mean 0.385) against CP width 33, 2442 parameters, 0.379 / 0.416 / 0.383 (mean 0.393):
+    deep ahead by 0.008 on average, on 2 seeds of 3, within the spread.  At ~1500
+    parameters (HT rank 8 against CP width 20) the shallow student wins (0.418 against
+    0.560 on average).
     """
     if isinstance(features, np.ndarray):
         features = torch.as_tensor(features)

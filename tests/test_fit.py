@@ -256,6 +256,15 @@ def test_gauss_newton_jacobian_against_finite_differences():
                 col += 1
 
 
+def test_structured_gramian_is_the_jacobians_gramian():
+    from convac.solvers import cp_gramian, cp_jacobian
+
+    rng = np.random.default_rng(3)
+    factors = [rng.standard_normal((m, 3)) for m in (2, 4, 3, 2)]
+    jac = cp_jacobian(factors)  # (48, 33)
+    np.testing.assert_allclose(cp_gramian(factors), jac.T @ jac, rtol=1e-12, atol=1e-12)
+
+
 def test_width_beyond_the_memory_budget_is_refused_before_allocating():
     from convac.validate import BudgetError
 
