@@ -16,9 +16,7 @@ import convac
 from convac.cli import COMMANDS, build_parser, main
 
 LIGHT_HELP = ["table", "report", "gate", "rectifier", "experiment"]
-SWEEP = pytest.param("sweep", marks=pytest.mark.xfail(
-    strict=False, reason="issue 10, fit helper's convac/sweep.py imports torch at module "
-                         "level and documents few options"))
+SWEEP = "sweep"
 
 
 HEAVY = ("torch", "matplotlib", "asv", "tensorly", "scipy")

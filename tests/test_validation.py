@@ -1,13 +1,11 @@
 """Issue 10's bad inputs, one test each: a clear error naming the argument and the value
 (``ConvACError``: a ValueError, or a TypeError that is also a ValueError), before anything
 is allocated.  Inputs that could allocate gigabytes run under a memory cap, so a
-regression fails fast instead of swapping.  An input still unhandled in another helper's
-module is marked ``xfail`` (strict=False) with its owner."""
+regression fails fast instead of swapping."""
 
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -18,10 +16,6 @@ import convac
 from convac.validate import BudgetError, ConvACError
 
 needs_cap = pytest.mark.skipif(not CAP_AVAILABLE, reason="no RLIMIT_AS on this platform")
-
-
-def _other(owner: str, what: str):
-    return pytest.mark.xfail(strict=False, reason=f"issue 10, {owner}'s module: {what}")
 
 
 # -- representation layers --------------------------------------------------------------
@@ -118,11 +112,15 @@ def test_grid_tensor_refuses_bad_templates(templates, error, match):
 
 
 @needs_cap
-def test_huge_network_refuses_before_allocating():
-    start = time.process_time()
-    with memory_cap(1 << 30), pytest.raises(BudgetError, match="patch order of 536870912"):
-        convac.HTNet(2**29, 2, 2)
-    assert time.process_time() - start < 5  # refused, not built (was 16 s and 4 GiB)
+@pytest.mark.parametrize(("shared", "match"), [
+    (False, r"network's parameters would have shape \(4294967290,\)"),  # 16 GiB of weights
+    (True, "patch order of 536870912"),  # 8 parameters, but a 4 GiB order buffer
+])
+def test_huge_network_refuses_before_allocating(shared, match):
+    """Refused under a 1 GiB memory cap: nothing of the network is allocated first (was
+    16 s and 4 GiB)."""
+    with memory_cap(1 << 30), pytest.raises(BudgetError, match=match):
+        convac.HTNet(2**29, 2, 2, shared=shared)
 
 
 def test_schedule_parameter_budget():
@@ -179,7 +177,6 @@ def test_partition_with_inconsistent_cols_is_refused():
         convac.matricize(torch.zeros((2,) * 4), convac.Partition((0, 1), (1, 2)))
 
 
-@_other("fit helper", "random_features(dtype=int64) truncated the draws")
 def test_random_features_refuses_an_integer_dtype():
     with pytest.raises(ConvACError, match="dtype"):
         convac.random_features(4, 4, 2, dtype=torch.int64)
