@@ -124,6 +124,7 @@ class ConvAC(nn.Module):
         order = torch.as_tensor(patch_order(geometry, n_patches))
         self.register_buffer("order", order, persistent=True)
         shapes = [self.expected_weight_shape(level) for level in range(self.schedule.n_levels + 1)]
+        self._expected_shapes = [torch.Size(sh) for sh in shapes]  # checked on every call
         kwargs = {"dtype": dtype, "device": device}
         self.weights = nn.ParameterList([nn.Parameter(torch.empty(sh, **kwargs)) for sh in shapes])
         self.reset_parameters(seed)
@@ -181,28 +182,35 @@ class ConvAC(nn.Module):
         per_node = level < s.n_levels and not self.shared
         return ((s.nodes[level],) if per_node else ()) + node_shape
 
-    def check_state(self) -> None:
+    def check_state(self) -> bool:
         """Raise a ValueError naming the first part of the state that does not fit the
         schedule: a weight level of another shape, dtype or device than level 0, or an
-        ``order`` buffer that is not a permutation of ``range(N)``."""
+        ``order`` buffer that is not a permutation of ``range(N)``.
+
+        Returns
+        -------
+        bool
+            Whether ``order`` is the identity (the forward then needs no gather).
+        """
         s = self.schedule
-        if len(self.weights) != s.n_levels + 1:
+        weights = self.weights
+        if len(weights) != s.n_levels + 1:
             raise validate.InvalidValueError(
-                f"the network has {len(self.weights)} weight levels, the schedule expects "
+                f"the network has {len(weights)} weight levels, the schedule expects "
                 f"{s.n_levels + 1} (levels 0..{s.n_levels})"
             )
-        w0 = self.weights[0]
-        for level, w in enumerate(self.weights):
-            expected = self.expected_weight_shape(level)
-            if tuple(w.shape) != expected:
+        w0 = weights[0]
+        dtype, device = w0.dtype, w0.device
+        for level, w in enumerate(weights):
+            if w.shape != self._expected_shapes[level]:
                 raise validate.InvalidValueError(
                     f"weights[{level}] has shape {tuple(w.shape)}, the schedule expects "
-                    f"{expected}"
+                    f"{self._expected_shapes[level]}"
                 )
-            if w.dtype != w0.dtype or w.device != w0.device:
+            if w.dtype != dtype or w.device != device:
                 raise validate.InvalidValueError(
-                    f"weights[{level}] is {w.dtype} on {w.device}, expected {w0.dtype} on "
-                    f"{w0.device} like weights[0] (convert the whole network with .to())"
+                    f"weights[{level}] is {w.dtype} on {w.device}, expected {dtype} on "
+                    f"{device} like weights[0] (convert the whole network with .to())"
                 )
         order = self.order
         n = s.n_patches
@@ -211,10 +219,12 @@ class ConvAC(nn.Module):
                 f"the order buffer must be an int64 permutation of range({n}), got "
                 f"{order.dtype} of shape {tuple(order.shape)}"
             )
-        if order.device != w0.device:
+        if order.device != device:
             raise validate.InvalidValueError(
-                f"the order buffer is on {order.device}, the weights on {w0.device}"
+                f"the order buffer is on {order.device}, the weights on {device}"
             )
+        if torch.equal(order, self._arange(order)):  # one comparison in the common case
+            return True
         seen = torch.zeros(n, dtype=torch.bool, device=order.device)
         inside = (order >= 0) & (order < n)
         seen[order.clamp(0, n - 1)] = True
@@ -223,6 +233,7 @@ class ConvAC(nn.Module):
                 f"the order buffer must be a permutation of range({n}), got "
                 f"{order.tolist() if n <= 64 else order}"
             )
+        return False
 
     @torch.no_grad()
     def reset_parameters(self, seed: int | None = None) -> None:
@@ -276,15 +287,14 @@ class ConvAC(nn.Module):
         """Level-0 convs in tree order, ``(B, N, M) -> (N, B, r_0)``; checks the
         features and the whole state first (eager calls; compiled graphs are traced from
         a checked call)."""
-        if not torch.compiler.is_compiling():
+        if torch.compiler.is_compiling():
+            identity = False  # no data-dependent branch under compile: always gather
+        else:
             self._check_features(features)
-            self.check_state()
+            identity = self.check_state()
         w0 = self.weights[0]
         x = features.to(dtype=w0.dtype)  # (B, N, M)
-        if torch.compiler.is_compiling():
-            # no data-dependent branch under compile: always gather (fused by inductor)
-            x = x.index_select(1, self.order)  # (B, N, M), tree order
-        elif not torch.equal(self.order, self._arange(self.order)):
+        if not identity:
             x = x.index_select(1, self.order)  # (B, N, M), tree order
         x = x.transpose(0, 1)  # (N, B, M), a view
         if w0.ndim == 2:  # shared
