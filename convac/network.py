@@ -205,7 +205,7 @@ class ConvAC(nn.Module):
             if w.shape != self._expected_shapes[level]:
                 raise validate.InvalidValueError(
                     f"weights[{level}] has shape {tuple(w.shape)}, the schedule expects "
-                    f"{self._expected_shapes[level]}"
+                    f"{tuple(self._expected_shapes[level])}"
                 )
             if w.dtype != dtype or w.device != device:
                 raise validate.InvalidValueError(
