@@ -18,16 +18,14 @@ Analysis", COLT 2016 (eq. 2-4).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .geometry import PoolingSchedule
 
 __all__ = ["TreeNode", "traverse", "fold", "fold_levels"]
 
 
-@dataclass(frozen=True)
-class TreeNode:
+class TreeNode(NamedTuple):
     """One conv node of the pooling tree.
 
     Attributes
