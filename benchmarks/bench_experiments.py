@@ -10,7 +10,7 @@ cluster worker gets).
 
 from __future__ import annotations
 
-from ._common import require
+from ._common import declared_unit, require
 
 
 def _need():
@@ -25,8 +25,7 @@ def _need():
 class LevineMinCut:
     """A seeded sample of 200 configurations of the Levine et al. grid."""
 
-    unit = "configurations"
-    timeout = 300
+    unit = declared_unit("count")
 
     def setup(self):
         _, self.compute_batch = _need()
@@ -52,8 +51,7 @@ class LevineMinCut:
 class DepthSweep:
     """COLT 2016 Thm 3 at N <= 16: certified rank vs ``min(r0, M)^(N / 2^d)``."""
 
-    unit = "rank deficit"
-    timeout = 300
+    unit = declared_unit("rank deficit")
 
     def setup(self):
         _need()
@@ -67,7 +65,7 @@ class DepthSweep:
 class PoolingGeometry:
     """ICLR 2017 at the quick size (one seed, 200 steps on 600 images per task)."""
 
-    unit = "tasks"
+    unit = declared_unit("count")
     timeout = 600
 
     def setup(self):

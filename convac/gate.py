@@ -11,7 +11,7 @@ benchmark                              rule
 ``track_*``, rule ``exact``            any change is a regression
 (``rank``, ``rank deficit``, ...)
 ``track_*``, rule ``lower``            one-sided relative tolerance ``rtol``: a rise
-(``relative error``, ``fraction``)     beyond it is a regression, a fall an improvement
+(``relative error``)                  beyond it is a regression, a fall an improvement
 ``track_*``, rule ``two-sided``        two-sided relative tolerance ``rtol``: any change
 (``relative floor``, ...)              beyond it is a regression
 ``track_*``, rule ``timing``,          a factor, only when ``--time-factor`` /

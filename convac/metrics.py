@@ -58,8 +58,6 @@ UNITS: dict[str, Unit] = {u.name: u for u in (
     Unit("count", "exact", "a count of cases (e.g. ranks above their bound, 0 expected): "
                            "any change is a bug"),
     Unit("relative error", "lower", "a fit's relative Frobenius error: lower is better"),
-    Unit("fraction", "lower", "a fraction of failing cases (e.g. 1 - tight fraction): lower "
-                              "is better"),
     Unit("relative floor", "two-sided", "an Eckart-Young floor (mathematics, not an "
                                         "optimizer): any change beyond rtol is a bug"),
     Unit("spectral norm", "two-sided", "a certificate's bound on a polar value: any change "
