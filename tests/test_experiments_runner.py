@@ -157,6 +157,7 @@ def test_killed_client_resumes_from_the_cli(tmp_path):
     assert not dupes and len(keys) == 80
 
 
+@pytest.mark.slow
 def test_cli_parser_imports_neither_dask_nor_pyarrow():
     code = ("import sys; from convac.cli import build_parser; "
             "build_parser().parse_args(['experiment', 'list']); "
