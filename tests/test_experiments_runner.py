@@ -117,7 +117,7 @@ def test_killed_worker_loses_nothing(tmp_path):
 
     marker = str(tmp_path / "died")
     exp = make_experiment("selftest", n=24, batch_size=2, sleep=0.02, die_at=9,
-                          die_marker=marker)
+                          die_marker=marker, fail=[15])
     store = ResultStore(str(tmp_path / "s"))
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
@@ -125,8 +125,12 @@ def test_killed_worker_loses_nothing(tmp_path):
     assert os.path.exists(marker)  # a worker did die mid-task
     keys = _keys(store)
     assert len(keys) == len(set(keys)) == 24
-    assert summary.n_errors == 0
-    assert all(r["result"]["square"] == r["config"]["i"] ** 2 for r in store.records())
+    assert summary.n_errors == 1  # the failing configuration, recorded; the rest finished
+    for r in store.records():
+        if r["config"]["i"] == 15:
+            assert r["status"] == "error" and "fails on purpose" in r["error"]
+        else:
+            assert r["status"] == "ok" and r["result"]["square"] == r["config"]["i"] ** 2
 
 
 @pytest.mark.slow
