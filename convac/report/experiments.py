@@ -74,8 +74,8 @@ def _levine(records, out_dir) -> str:
              f"{t['tight'] / max(t['n'], 1):.5f}")]
     rows += [(p, c["n"], c["tight"], c["below"], c["above"], c["error"],
               f"{c['tight'] / max(c['n'], 1):.4f}")
-             for p, c in list(s["by_weights"].items()) + patterns if c["below"] or p in
-             s["by_weights"]]
+             for p, c in list(s["by_weights"].items()) + patterns
+             if c["below"] or (p in s["by_weights"] and c["n"])]
     fig, ax = plt.subplots(figsize=(9, 3.6))
     fracs = [c["below"] / max(c["n"], 1) for _, c in patterns]
     ax.bar(range(len(patterns)), fracs, color="tab:orange")
