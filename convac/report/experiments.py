@@ -101,6 +101,31 @@ def _levine(records, out_dir) -> str:
     )
 
 
+def _other_runs(stores: str, name: str) -> str:
+    """Counts of every other store of ``name`` (``NAME-*``: samples, older settings)."""
+    from ..experiments import levine_mincut as lev
+    from ..experiments.store import ResultStore
+
+    rows = []
+    if os.path.isdir(stores):
+        for sub in sorted(os.listdir(stores)):
+            if not sub.startswith(name + "-"):
+                continue
+            store = ResultStore(os.path.join(stores, sub))
+            meta = store.meta() or {}
+            if not len(store) or meta.get("experiment") != name:
+                continue
+            t = lev.summarize(store.records())["total"]
+            opts = meta.get("options", {})
+            rows.append((sub, opts.get("weight_range", 100), t["n"], t["tight"], t["below"],
+                         t["above"], t["error"], f"{t['tight'] / max(t['n'], 1):.5f}"))
+    if not rows:
+        return ""
+    return ("<p>Other runs of the same grid (seeded samples; integer weight range):</p>"
+            + _table(("store", "weights +-", "n", "tight", "below", "above", "error",
+                      "tight fraction"), rows))
+
+
 def _depth(records, out_dir) -> str:
     from ..experiments import depth_sweep as ds
 
@@ -176,6 +201,7 @@ def build_experiments_page(stores: str = DEFAULT_STORES, out_dir: str = DEFAULT_
         records, where = load_records(name, stores)
         parts.append(section(records, out_dir) + f"<p><small>data: {html.escape(where)}"
                      "</small></p>")
+    parts.insert(1, _other_runs(stores, "levine-mincut"))
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>convac experiments"
             f"</title><style>{CSS}</style></head><body><h1>Published experiments, "
             f"reproduced by convac</h1>{''.join(parts)}</body></html>")
