@@ -87,6 +87,9 @@ def test_store_refuses_another_experiment(tmp_path):
     other = make_experiment("levine-mincut")
     with pytest.raises(InvalidValueError, match="holds experiment 'selftest'"):
         run_experiment(other, store, resume=True, sample=1, scheduler="inline", progress=False)
+    changed = make_experiment("selftest", n=2, sleep=0.01)
+    with pytest.raises(InvalidValueError, match="holds options"):
+        run_experiment(changed, store, resume=True, scheduler="inline", progress=False)
 
 
 def test_a_result_above_its_bound_fails_loudly_after_being_stored(tmp_path):
