@@ -116,15 +116,17 @@ def test_sample_is_seeded_and_distinct():
 
 @pytest.mark.slow
 def test_killed_worker_loses_nothing(tmp_path):
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import LocalCluster
 
     marker = str(tmp_path / "died")
     exp = make_experiment("selftest", n=24, batch_size=2, sleep=0.02, die_at=9,
                           die_marker=marker, fail=[15])
     store = ResultStore(str(tmp_path / "s"))
+    # an existing cluster, reached by its address as with --scheduler tcp://host:port
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
-        summary = run_experiment(exp, store, client=client, progress=False)
+                      dashboard_address=None) as cluster:
+        summary = run_experiment(exp, store, scheduler=cluster.scheduler_address,
+                                 progress=False)
     assert os.path.exists(marker)  # a worker did die mid-task
     keys = _keys(store)
     assert len(keys) == len(set(keys)) == 24
