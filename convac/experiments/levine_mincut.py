@@ -180,6 +180,23 @@ def summarize(records) -> dict:
             "by_weights": by_weights}
 
 
+def throughput(records, gap: float = 10.0) -> dict:
+    """Configurations per second of wall time while running, from the stored finish
+    times (pauses longer than ``gap`` seconds, between killed and resumed runs, are not
+    counted), and the projected hours for the rest of the grid at that rate."""
+    times = sorted(rec["finished"] for rec in records)
+    if len(times) < 2:
+        return {"runs": len(times), "active_seconds": 0.0, "per_second": 0.0,
+                "remaining_hours": float("nan")}
+    steps = [b - a for a, b in zip(times[:-1], times[1:], strict=True)]
+    active = sum(d for d in steps if d <= gap)
+    rate = (len(times) - 1) / active if active > 0 else 0.0
+    size = experiment().size
+    return {"runs": 1 + sum(d > gap for d in steps), "active_seconds": active,
+            "per_second": rate,
+            "remaining_hours": (size - len(times)) / rate / 3600 if rate else float("nan")}
+
+
 def format_summary(records) -> str:
     """Plain-text table: the totals, then the width patterns with a ``below`` case."""
     s = summarize(records)

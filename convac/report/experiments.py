@@ -86,6 +86,12 @@ def _levine(records, out_dir) -> str:
     ax.grid(True, alpha=0.3)
     img = _save(fig, os.path.join(out_dir, "levine_mincut.png"))
     full = 4**4 * len(lev.partitions(16))
+    speed = lev.throughput(records) if records and "finished" in records[0] else None
+    pace = "" if speed is None else (
+        f"<p>Pace: {speed['per_second']:.1f} configurations/s over "
+        f"{speed['active_seconds'] / 3600:.2f} h of running ({speed['runs']} run(s), "
+        f"resumed after kills); the rest of the grid would take "
+        f"{speed['remaining_hours']:.1f} h more at that pace on this machine.</p>")
     return (
         f"<h2>Levine, Yakira, Cohen &amp; Shashua 2018: min-cut tightness</h2>"
         f"<blockquote>Paper: {html.escape(lev.PAPER['statement'])}; "
@@ -96,7 +102,7 @@ def _levine(records, out_dir) -> str:
         f"({100 * t['n'] / full:.2f}%), exact ranks over GF(2^31-1) against "
         f"<code>min_cut_bound</code>. Width patterns with a configuration below the bound:</p>"
         + _table(("widths", "n", "tight", "below", "above", "error", "tight fraction"), rows)
-        + f"<p>bound / rank over the below cases: "
+        + pace + f"<p>bound / rank over the below cases: "
         f"{html.escape(str(dict(sorted(s['gaps'].items()))))}</p><img src='{img}'>"
     )
 
