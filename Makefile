@@ -15,7 +15,7 @@ GATE_ARGS ?=
 # pytest-benchmark: fail bench-pytest-compare when a mean is this much slower than the baseline
 PYTEST_BENCH_FAIL ?= mean:50%
 
-.PHONY: venv test lint bench bench-quick bench-machine bench-record bench-compare \
+.PHONY: venv test test-all lint bench bench-quick bench-machine bench-record bench-compare \
         bench-continuous bench-gate bench-publish bench-report bench-check \
         bench-pytest-save bench-pytest-compare clean
 
@@ -31,8 +31,15 @@ venv: $(VENV)/.installed
 lint: venv
 	$(PY) -m ruff check convac tests benchmarks
 
+# the fast tier (pyproject's addopts deselect tests marked slow); the slowest tests are
+# listed at the end of the run
 test: venv lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest
+
+# everything: slow tests, the pytest-benchmark micro-benchmarks and the browser tests
+# (which fail here, instead of skipping, when Debian's chromium is missing)
+test-all: venv lint
+	CONVAC_REQUIRE_BROWSER=1 $(PY) -m pytest -m "slow or not slow" --durations=30
 
 # -- asv: the main job ------------------------------------------------------------------
 # The full suite on the current commit (HEAD: commit your work first; benchmarks/ is read
@@ -52,9 +59,11 @@ bench: bench-machine
 bench-quick:
 	$(MAKE) --no-print-directory bench ASV_ARGS="--quick $(ASV_ARGS)"
 
-# asv asks for machine details interactively unless told --yes
+# asv asks for machine details interactively unless told --yes; its questionnaire is
+# printed only when it fails
 bench-machine: venv
-	$(ASV) machine --yes
+	@out=$$($(ASV) machine --yes 2>&1) || { echo "$$out"; exit 1; }; \
+	echo "asv machine: $$($(PY) -c 'from asv.machine import Machine; print(Machine.get_unique_machine_name())')"
 
 # --offline-asv: asv's site loads its JavaScript from local copies (npm), not CDNs
 bench-publish: venv

@@ -1,6 +1,6 @@
 """asv benchmarks for convac, one module per package part it measures.
 
-Conventions (DESIGN.md section 3, item 9; section 4):
+Conventions (ARCHITECTURE.md, "Conventions"):
 
 - construction happens in ``setup``; invalid parameter combinations, and parts of the
   package that the benchmarked commit does not have yet, raise ``NotImplementedError``

@@ -5,11 +5,13 @@ Timings and peak memory: lower is better.
 
 from __future__ import annotations
 
+import time
+
 import torch
 
-from convac import CPNet, HTNet
+from convac import CPNet, HTNet, multiply_adds
 
-from ._common import require, skip_if
+from ._common import declared_unit, skip_if
 
 BATCH = 256
 CHANNELS = 16
@@ -38,7 +40,6 @@ class Forward:
         gen = torch.Generator().manual_seed(0)
         self.features = torch.rand(BATCH, n, CHANNELS, generator=gen)  # (B, N, M)
         torch.set_grad_enabled(False)
-        self.net(self.features)  # builds or loads the fused kernel outside the timing
 
     def teardown(self, kind, n):
         torch.set_grad_enabled(True)
@@ -60,31 +61,71 @@ class Forward:
         self.net.forward_log(self.features)
 
 
-class ForwardPath:
-    """HT forward at the size of issue 2 (batch 1024, N = 64, M = r = 16, float32, no
-    autograd): the fused CPU pass (``convac.fused``) against the torch forward.
-    Lower is better."""
+def _bmm_baseline(net, batch: int):
+    """One ``torch.bmm`` with the multiply-adds of a forward pass of ``net`` over
+    ``batch`` samples: ``(groups, batch, 16) @ (groups, 16, 16)``."""
+    gen = torch.Generator().manual_seed(0)
+    groups = round(multiply_adds(net, batch) / (batch * 16 * 16))
+    a = torch.rand(groups, batch, 16, generator=gen)
+    b = torch.rand(groups, 16, 16, generator=gen)
+    return lambda: torch.bmm(a, b)
 
-    params = (["fused", "torch"],)
+
+def _best_seconds(fn, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+class ForwardPath:
+    """HT forward at the size of issue 9 (batch 1024, N = 64, M = r = 16, float32), the
+    one forward path run three ways: ``eager`` and ``compiled`` (``torch.compile``, CPU
+    inductor) without autograd, and ``train`` (eager forward + backward).
+
+    ``track_time_per_bmm``: its best time over that of one ``torch.bmm`` with the same
+    multiply-adds (three for ``train``: forward, and two products per conv backward),
+    both timed in the same process.  Lower is better; the goals of issue 9 are
+    ``<= 1/0.6`` eager, ``<= 1/0.85`` compiled, ``<= 1/0.5`` train.
+    """
+
+    params = (["eager", "compiled", "train"],)
     param_names = ["path"]
+    unit = declared_unit("time ratio")
+    BATCH = 1024
 
     def setup(self, path):
-        fused = require("convac.fused")
-        self.net = make_net("ht", 64)
-        self.features = torch.rand(1024, 64, CHANNELS,
-                                   generator=torch.Generator().manual_seed(0))  # (B, N, M)
-        torch.set_grad_enabled(False)
-        self.net.use_fused_kernel = path == "fused"
-        skip_if(path == "fused" and not fused.fused_applicable(self.net, self.features),
-                f"no fused kernel: {fused.fused_build().reason}")
-        self.net(self.features)
+        net = make_net("ht", 64)
+        features = torch.rand(self.BATCH, 64, CHANNELS,
+                              generator=torch.Generator().manual_seed(0))  # (B, N, M)
+        self.bmm = _bmm_baseline(net, self.BATCH)
+        if path == "train":
+            def step():
+                net.zero_grad(set_to_none=True)
+                net(features).sum().backward()
+            self.run, self.bmm_calls = step, 3
+        else:
+            model = torch.compile(net) if path == "compiled" else net
 
-    def teardown(self, path):
-        torch.set_grad_enabled(True)
+            def forward():
+                with torch.no_grad():
+                    model(features)
+            self.run, self.bmm_calls = forward, 1
+        for _ in range(3):  # compiles, and warms the allocator
+            self.bmm()
+            self.run()
 
-    def time_forward(self, path):
-        """``net(features)``. Lower is better."""
-        self.net(self.features)
+    def time_path(self, path):
+        """One call. Lower is better."""
+        self.run()
+
+    def track_time_per_bmm(self, path):
+        """Best time of the path over ``bmm_calls`` bmm times (same process). Lower is
+        better."""
+        baseline = _best_seconds(self.bmm, 20) * self.bmm_calls
+        return _best_seconds(self.run, 20) / baseline
 
 
 class ForwardBackward:

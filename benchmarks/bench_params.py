@@ -1,6 +1,6 @@
 """Parameter counts (``convac.params``): what depth saves.
 
-Every number here is exact and fixed by the closed forms of DESIGN.md: **any change is a
+Every number here is exact and fixed by the closed forms of ARCHITECTURE.md: **any change is a
 bug** (``convac gate`` compares them exactly).
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from convac import CPNet, HTNet, PoolingSchedule, parameter_count, schedule_parameter_count
 
-from ._common import skip_if
+from ._common import declared_unit, skip_if
 
 # (N, M, r): patches, channels, HT ranks; N a power of two.
 SIZES_N = [4, 8, 16, 32, 64]
@@ -30,7 +30,7 @@ class HTParameters:
 
     params = (SIZES_N, SIZES_M, SIZES_R)
     param_names = ["N", "M", "r"]
-    unit = "parameters"
+    unit = declared_unit("parameters")
 
     def setup(self, n, m, r):
         skip_if(n > 16 and m * r > 8, "one large configuration per N is enough")
@@ -55,7 +55,7 @@ class CPParametersNeeded:
 
     params = (SIZES_N, SIZES_M, SIZES_R)
     param_names = ["N", "M", "r"]
-    unit = "parameters"
+    unit = declared_unit("parameters")
 
     def setup(self, n, m, r):
         skip_if(n > 16 and m * r > 8, "one large configuration per N is enough")
@@ -70,7 +70,7 @@ class CPParametersNeeded:
         """``K = min(r, M)^(N/2)``, the CP width the bound demands. Any change is a bug."""
         return self.width
 
-    track_cp_width_needed.unit = "width"
+    track_cp_width_needed.unit = declared_unit("width")
 
 
 class EmbeddingParameters:
@@ -79,7 +79,7 @@ class EmbeddingParameters:
 
     params = ([4, 8, 16], [2, 4, 8])
     param_names = ["N", "K"]
-    unit = "parameters"
+    unit = declared_unit("parameters")
 
     def setup(self, n, k):
         from convac import embed_cp_in_ht

@@ -5,53 +5,47 @@ and grid tensors; matricization ranks (dense, structured, exact over a prime fie
 min-cut upper bounds and CP-rank bounds; parameter counts; the CP-to-HT embedding;
 CP fits of deep networks against the Eckart-Young floor.
 
-Importing the package registers the ``structured``, ``auto`` and ``exact`` rank methods
-(:mod:`convac.rank`, :mod:`convac.exact`) next to ``dense``.
+The package loads lazily (PEP 562): ``import convac`` imports neither torch nor any
+submodule, so ``convac --help`` answers at once.  The first access to an exported name
+(``convac.HTNet``) imports every submodule below.  The rank methods (``dense``,
+``structured``, ``exact``, ``auto``) are declared once, in :mod:`convac.rank_methods`.
+To export a new name, add it to ``_EXPORTS`` under its module.
 """
 
-from .bounds import CPRankBounds, cp_rank_bounds, expansion_terms, min_cut_bound
-from .embed import embed_cp_in_ht
-from .exact import exact_rank, integer_network, integer_weights_
-from .fit import CPFit, fit_cp, load_cp_factors
-from .floor import FloorResult, eckart_young_floor, eckart_young_floors
-from .geometry import (
-    PoolingSchedule,
-    ht_windows,
-    mirror_order,
-    patch_order,
-    quadtree_order,
-    truncated_windows,
-)
-from .matricize import (
-    Partition,
-    RankResult,
-    matricization_rank,
-    matricize,
-    numerical_rank,
-    resolve_partition,
-    singular_values,
-)
-from .network import ConvAC, CPNet, HTNet
-from .params import parameter_count, schedule_parameter_count, trainable_parameters
-from .rank import BudgetError, structured_rank, structured_singular_values
-from .representation import (
-    Gaussian,
-    Identity,
-    Linear,
-    OneHot,
-    Patches,
-    ReLU,
-    Representation,
-)
-from .sweep import ConverseResult, SweepResult, ht_fits_cp, width_sweep
-from .tensors import coefficient_tensor, coefficient_tensor_by_forward, grid_tensor
-from .train import TrainResult, digits_features, random_features, train_student
+import importlib
+import sys
+import types
 
 __version__ = "0.1.0"
 
+# module -> the names it exports (imported on first access to any of them)
+_EXPORTS = {
+    "bounds": ("CPRankBounds", "cp_rank_bounds", "expansion_terms", "min_cut_bound"),
+    "embed": ("embed_cp_in_ht",),
+    "exact": ("exact_rank", "integer_network", "integer_weights_"),
+    "fit": ("CPFit", "fit_cp", "load_cp_factors"),
+    "floor": ("FloorResult", "eckart_young_floor", "eckart_young_floors"),
+    "geometry": ("PoolingSchedule", "ht_windows", "mirror_order", "patch_order",
+                 "quadtree_order", "truncated_windows"),
+    "matricize": ("Partition", "RankResult", "matricization_rank", "matricize",
+                  "numerical_rank", "resolve_partition", "singular_values"),
+    "network": ("ConvAC", "CPNet", "HTNet", "multiply_adds"),
+    # issue 11: the rank-method registry (declared once) and the theorem formulas
+    "rank_methods": ("RANK_METHODS", "auto_rank"),
+    "theory": ("ht_odd_even_rank", "ht_left_right_rank", "cp_rank", "cp_shared_odd_even_rank"),
+    "params": ("parameter_count", "schedule_parameter_count", "trainable_parameters"),
+    "rank": ("BudgetError", "structured_rank", "structured_singular_values"),
+    "representation": ("Gaussian", "Identity", "Linear", "OneHot", "Patches", "ReLU",
+                       "Representation"),
+    "sweep": ("ConverseResult", "SweepResult", "ht_fits_cp", "width_sweep"),
+    "tensors": ("coefficient_tensor", "coefficient_tensor_by_forward", "grid_tensor"),
+    "train": ("TrainResult", "digits_features", "random_features", "train_student"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
 __all__ = [
     # networks and their inputs
-    "ConvAC", "CPNet", "HTNet", "PoolingSchedule",
+    "ConvAC", "CPNet", "HTNet", "PoolingSchedule", "multiply_adds",
     "Patches", "Representation", "OneHot", "Identity", "Linear", "ReLU", "Gaussian",
     "patch_order", "mirror_order", "quadtree_order", "ht_windows", "truncated_windows",
     # tensors, matricizations, ranks and bounds
@@ -68,4 +62,40 @@ __all__ = [
     "FloorResult", "eckart_young_floor", "eckart_young_floors",
     "TrainResult", "train_student", "random_features", "digits_features",
     "SweepResult", "ConverseResult", "width_sweep", "ht_fits_cp",
+    # certified ranks
+    "RANK_METHODS", "auto_rank",
+    "ht_odd_even_rank", "ht_left_right_rank", "cp_rank", "cp_shared_odd_even_rank",
 ]
+
+
+def _load_all() -> None:
+    """Import every exporting submodule (registering the rank methods) and bind the
+    exported names in this namespace."""
+    for module, names in _EXPORTS.items():
+        mod = importlib.import_module(f".{module}", __name__)
+        for name in names:
+            globals()[name] = getattr(mod, name)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        _load_all()
+        return globals()[name]
+    raise AttributeError(f"module 'convac' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """Keeps an exported name (``convac.matricize``, a function) from being bound to the
+    submodule of the same name when that submodule is imported before the first access."""
+
+    def __setattr__(self, name, value):
+        if isinstance(value, types.ModuleType) and name in _WHERE and name not in self.__dict__:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

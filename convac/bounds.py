@@ -20,92 +20,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .matricize import Partition, matricization_rank, resolve_partition
+from . import validate
+from .cuts import expansion_terms, min_cut_bound
+from .matricize import Partition, resolve_partition
 from .network import ConvAC
-from .rank import BudgetError, row_leaves
+from .rank_methods import matricization_rank
 from .tensors import DEFAULT_MAX_BYTES
+from .validate import BudgetError
 
 __all__ = ["min_cut_bound", "CPRankBounds", "cp_rank_bounds", "expansion_terms"]
-
-
-def _check_net(net) -> ConvAC:
-    if not isinstance(net, ConvAC):
-        raise ValueError(f"expected a convac.ConvAC network, got {type(net).__name__}")
-    return net
-
-
-def _side_costs(f_row: int, f_col: int, width: int) -> tuple[int, int]:
-    """Cheapest cut below an edge of ``width`` when its upper end is a row / column node:
-    keep the child on the same side, or cut the edge and put it on the other."""
-    return min(f_row, f_col * width), min(f_col, f_row * width)
-
-
-def min_cut_bound(net: ConvAC, partition) -> int:
-    """Upper bound on ``rank [A^y]_{I,J}`` from the tree's edge widths (exact integers).
-
-    Parameters
-    ----------
-    net : ConvAC
-    partition : str, sequence of int or Partition
-        Row modes ``I`` (patch indices).
-
-    Returns
-    -------
-    int
-        ``min over cuts of prod(widths of cut edges)``, where a cut is a set of edges
-        of the network's tensor-network tree whose removal leaves no path from a row
-        mode to a column mode.  Holds for every output ``y`` and all weights; Levine et
-        al. (2018) find it tight for generic weights in almost every case.
-
-    Notes
-    -----
-    The tree: mode ``i`` joins its level-0 conv node through an edge of width ``M``;
-    the edge above a level-``l`` conv node has width ``r_l``; a level-``l >= 1`` node is
-    a product pooling (a copy tensor joining its children's ``r_{l-1}``-edges) followed
-    by its conv, joined by one more edge of width ``r_{l-1}``.  A copy tensor may also be
-    split in two copy tensors joined by an edge of width ``r_{l-1}`` (its matricizations
-    all have rank ``r_{l-1}``), each child joining either piece: that is what makes a CP
-    net's bound its width ``K`` and caps every pooling node at ``r_{l-1}``.
-
-    Tree dynamic programme: ``f_v(S)`` is the cheapest cut inside the subtree of ``v``
-    given that ``v`` lies on side ``S``; ``f_v(S) = prod_c min(f_c(S), w_c f_c(not S))``,
-    and for a copy vertex also ``min(.., r_{l-1} prod_c min(f_c(S), f_c(not S)))``.
-    Python ints, so no overflow.
-    """
-    net = _check_net(net)
-    s = net.schedule
-    is_row, _ = row_leaves(net, partition)
-    m = s.n_channels
-    # level-0 nodes: one child, the mode leaf, through an edge of width M
-    nodes = [(1, m) if row else (m, 1) for row in is_row]  # (f(row side), f(col side))
-    for level, w in enumerate(s.windows, start=1):
-        width = s.ranks[level - 1]  # edges above the children and pool -> conv
-        merged = []
-        for j in range(s.nodes[level]):
-            kids = nodes[j * w : (j + 1) * w]
-            f_row, f_col, f_split = 1, 1, width  # the pooling (copy) vertex's three states
-            for child in kids:
-                c_row, c_col = _side_costs(child[0], child[1], width)
-                f_row, f_col = f_row * c_row, f_col * c_col
-                f_split *= min(child)  # a split copy tensor: each child picks its piece
-            f_row, f_col = min(f_row, f_split), min(f_col, f_split)
-            merged.append(_side_costs(f_row, f_col, width))  # the conv vertex above it
-        nodes = merged
-    return int(min(nodes[0]))
-
-
-def expansion_terms(net: ConvAC) -> int:
-    """Number of rank-one terms of the network's expansion of ``A^y``.
-
-    A level-0 node is one vector (one term); a level-``l`` node sums ``r_{l-1}`` products
-    of its children, ``r_{l-1} * prod(children's terms)`` (shared weights alike).  CP of
-    width K: ``K``; HT: ``r_{L-1} prod_l r_{l-1}^(nodes_l)``.
-    """
-    s = _check_net(net).schedule
-    terms = 1
-    for level, w in enumerate(s.windows, start=1):
-        terms = s.ranks[level - 1] * terms**w
-    return int(terms)
 
 
 @dataclass(frozen=True)
@@ -116,9 +39,9 @@ class CPRankBounds:
     ----------
     lower : int
         The largest matricization rank found: ``rank [A]_{I,J} <= CP-rank`` for every
-        partition.  Certified with no tolerance when ``method == "exact"``; a numerical
-        rank at tolerance ``rtol`` otherwise (``ambiguous`` says whether that decision
-        was close).
+        partition.  Certified with no tolerance when ``is_certified`` (the rank came
+        from exact arithmetic); a numerical rank at tolerance ``rtol`` otherwise
+        (``ambiguous`` says whether that decision was close).
     partition : Partition
         The partition that gave ``lower``.
     upper : int
@@ -137,7 +60,10 @@ class CPRankBounds:
         How many of them were skipped because their rank is too large to compute within
         ``max_bytes`` (the bound then comes from the others).
     certified : str
-        What ``lower`` proves, in words (from the rank method).
+        What ``lower`` proves, in words (from the rank method; says "numerical" when it
+        proves nothing).
+    is_certified : bool
+        True when ``lower`` is a proven lower bound (exact arithmetic).
     """
 
     lower: int
@@ -149,6 +75,7 @@ class CPRankBounds:
     n_partitions: int
     certified: str = ""
     n_skipped: int = 0
+    is_certified: bool = False
 
     def __post_init__(self):
         if self.lower > self.upper:
@@ -164,7 +91,7 @@ def _balanced_partitions(n: int, n_samples: int, seed: int) -> list[tuple]:
             for _ in range(n_samples)]
 
 
-def cp_rank_bounds(net: ConvAC, n_samples: int = 8, seed: int = 0, method: str = "auto",
+def cp_rank_bounds(net: ConvAC, n_samples: int = 8, seed: int = 0, method: str = "exact",
                    rtol: float | None = None, output: int = 0,
                    max_bytes: int = DEFAULT_MAX_BYTES) -> CPRankBounds:
     """Certified lower bound and structural upper bound on the CP-rank of ``A^y``.
@@ -177,9 +104,9 @@ def cp_rank_bounds(net: ConvAC, n_samples: int = 8, seed: int = 0, method: str =
         left-right.
     seed : int, default 0
         Seed of the sampled partitions.
-    method : str, default "auto"
-        Rank method (``"structured"``, ``"dense"``, ``"exact"`` for integer weights,
-        ``"auto"``).
+    method : str, default "exact"
+        Rank method: ``"exact"`` (certified, any float network), ``"auto"`` (certified
+        where it falls back to exact), ``"structured"``, ``"dense"`` (numerical).
     rtol : float, optional
         Tolerance of a numerical method.
     output : int, default 0
@@ -202,11 +129,12 @@ def cp_rank_bounds(net: ConvAC, n_samples: int = 8, seed: int = 0, method: str =
     could not either).  Ties keep the first partition in the order odd-even, left-right,
     samples.
     """
-    net = _check_net(net)
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or (
-        n_samples < 0
-    ):
-        raise ValueError(f"n_samples must be an int >= 0, got {n_samples!r}")
+    net = validate.network(net)
+    n_samples = validate.integer(n_samples, "n_samples", 0)
+    seed = validate.seed(seed)
+    rtol = validate.tolerance(rtol)
+    output = validate.output(net, output)
+    max_bytes = validate.max_bytes(max_bytes)
     n, m = net.n_patches, net.n_channels
     candidates = [resolve_partition("odd-even", n), resolve_partition("left-right", n)]
     candidates += [resolve_partition(rows, n) for rows in _balanced_partitions(n, n_samples,
@@ -230,11 +158,14 @@ def cp_rank_bounds(net: ConvAC, n_samples: int = 8, seed: int = 0, method: str =
         if res.rank > best:
             best, best_part, best_res = res.rank, part, res
     if best_res is None:
-        raise ValueError(
+        raise BudgetError(
             f"all {tried} partitions exceed the memory budget max_bytes={max_bytes}; "
             "raise max_bytes"
         )
     upper = min(expansion_terms(net), m ** (n - 1))
+    note = best_res.certified
+    if not best_res.is_certified:
+        note = f"numerical, not certified ({note})"
     return CPRankBounds(best, best_part, upper, best_res.method, best_res.rtol,
-                        best_res.ambiguous, tried, best_res.certified, skipped)
+                        best_res.ambiguous, tried, note, skipped, best_res.is_certified)
 

@@ -1,40 +1,130 @@
-"""The ``convac`` command: one subcommand per module in :data:`COMMAND_MODULES`.
+"""The ``convac`` command: one subcommand per entry of :data:`COMMANDS`.
 
-Each module exposes ``register(subparsers)``, which adds its subparser and sets
-``func`` (called with the parsed arguments, returning an exit code).
+Each entry names the module whose ``register(subparsers)`` adds the subcommand's parser
+and sets ``func`` (called with the parsed arguments, returning an exit code), a one-line
+help, and the optional imports the command needs with the extra that provides them.
+Only the module of the command being run is imported, after its optional imports were
+found: ``convac --help`` imports neither torch nor any command module, and a missing
+extra is named before any work is done.
+
+Exit status: 0 success; 1 the command's own failure (``gate``: a regression); 2 a usage
+or data error, or a missing optional dependency.
+
+To add a subcommand, add one block to :data:`COMMANDS`::
+
+    COMMANDS["rectifier"] = Command(
+    "convac.rectifier_cmd", "depth efficiency of generalized (rectifier) ConvACs, ICML "
+    "2016: grid-tensor ranks, incompleteness, shallow widths, universality")
+COMMANDS["experiment"] = Command("convac.experiments.cli", "run a depth experiment",
+                                     needs=(("matplotlib", "report"),))
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
+from dataclasses import dataclass
 
-__all__ = ["main", "COMMAND_MODULES"]
-
-COMMAND_MODULES = (
-    "convac.table",
-    "convac.sweep",
-    "convac.report",
-    "convac.gate",
-)
-# issue 14: `convac experiment run|list|show` (dask is imported only when a run starts)
-COMMAND_MODULES += ("convac.experiments.cli",)
+__all__ = ["Command", "COMMANDS", "build_parser", "missing_extras", "main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: ``module`` has ``register(subparsers)``; ``needs`` lists
+    ``(import name, extra)`` pairs checked before ``module`` is imported."""
+
+    module: str
+    help: str
+    needs: tuple = ()
+
+
+COMMANDS: dict[str, Command] = {}
+
+# -- subcommands (one block each) ---------------------------------------------------------
+COMMANDS["table"] = Command(
+    "convac.table", "print a depth-efficiency table for HT networks")
+COMMANDS["sweep"] = Command(
+    "convac.sweep", "CP fit error against width for an HT teacher, with the Eckart-Young "
+    "floor; writes CSV, Markdown and PNG",
+    needs=(("matplotlib", "fit"), ("tqdm", "fit")))
+COMMANDS["report"] = Command(
+    "convac.report", "build the depth-efficiency report (HTML + plots) from asv results",
+    needs=(("matplotlib", "report"),))
+COMMANDS["gate"] = Command(
+    "convac.gate", "benchmark two commits with asv; exit 1 on a regression",
+    needs=(("asv", "bench"),))
+COMMANDS["rectifier"] = Command(
+    "convac.rectifier_cmd", "depth efficiency of generalized (rectifier) ConvACs, ICML "
+    "2016: grid-tensor ranks, incompleteness, shallow widths, universality")
+COMMANDS["experiment"] = Command(
+    "convac.experiments.cli", "published experiments (Levine et al. 2018 min-cut table, "
+    "ICLR 2017 pooling geometry, COLT 2016 depth sweep) on dask.distributed, resumable",
+    needs=(("dask", "experiments"), ("distributed", "experiments"), ("pyarrow", "experiments")))
+# -----------------------------------------------------------------------------------------
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def missing_extras(name: str) -> list:
+    """``(import name, extra)`` of every optional import of command ``name`` not installed
+    (found without importing it)."""
+    return [(mod, extra) for mod, extra in COMMANDS[name].needs
+            if importlib.util.find_spec(mod) is None]
+
+
+def build_parser(load: str | None = None) -> argparse.ArgumentParser:
+    """The ``convac`` parser; only command ``load`` gets its full parser (its module is
+    imported), the others are listed with their help line."""
     parser = argparse.ArgumentParser(
-        prog="convac", description="Depth efficiency of convolutional arithmetic circuits."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+        prog="convac",
+        description="Depth efficiency of convolutional arithmetic circuits: tables, fit "
+                    "sweeps, the depth-efficiency report and the asv regression gate.",
+        epilog="exit status: 0 success, 1 the command's own failure (gate: a regression), "
+               "2 usage or data error or a missing optional dependency.  "
+               "`convac COMMAND --help` lists a command's options.")
+    parser.add_argument("--version", action="version", version=f"convac {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, cmd in COMMANDS.items():
+        if name == load:
+            importlib.import_module(cmd.module).register(sub)
+        else:
+            sub.add_parser(name, help=cmd.help, description=cmd.help)
     return parser
 
 
+def _command_name(argv: list) -> str | None:
+    """The subcommand named on the command line (the first word that is no option)."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    name = _command_name(argv)
+    if name is not None and not {"-h", "--help"} & set(argv):
+        missing = missing_extras(name)
+        if missing:
+            mods = ", ".join(m for m, _ in missing)
+            extras = ",".join(dict.fromkeys(e for _, e in missing))
+            print(f"convac {name}: error: needs {mods}, which is not installed; install "
+                  f"it with: pip install 'convac[{extras}]'", file=sys.stderr)
+            return 2
+    args = build_parser(load=name).parse_args(argv)
+    from .validate import ConvACError
+
+    try:
+        return int(args.func(args) or 0)
+    except ConvACError as exc:
+        print(f"convac {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from . import validate
 from .network import CPNet, HTNet
 
 __all__ = ["embed_cp_in_ht"]
@@ -30,9 +31,16 @@ def embed_cp_in_ht(cp_net: CPNet, window: int = 2) -> HTNet:
     HTNet
         Same dtype, device, sharing and patch order as ``cp_net``.
     """
-    if not (hasattr(cp_net, "schedule") and cp_net.schedule.n_levels == 1):
-        got = getattr(getattr(cp_net, "schedule", None), "windows", type(cp_net).__name__)
-        raise ValueError(f"expected a CP network with windows (n_patches,), got {got}")
+    try:
+        validate.network(cp_net)
+    except validate.InvalidTypeError:
+        raise validate.InvalidTypeError(
+            f"expected a CP network with windows (n_patches,), got {type(cp_net).__name__}"
+        ) from None
+    if cp_net.schedule.n_levels != 1:
+        raise validate.InvalidValueError(
+            f"expected a CP network with windows (n_patches,), got {cp_net.schedule.windows}")
+    window = validate.positive_int(window, "window", 2)
     s = cp_net.schedule
     w0 = cp_net.weights[0]
     ht = HTNet(s.n_patches, s.n_channels, s.ranks[0], s.n_outputs, shared=cp_net.shared,

@@ -1,44 +1,78 @@
-"""CP fitting of a dense tensor by alternating least squares (CP-ALS), with restarts.
+"""CP fitting of a dense tensor: several solvers behind one :func:`fit_cp`, with restarts.
 
-A thin wrapper over :func:`tensorly.decomposition.parafac`: it validates the input,
-runs seeded restarts under :func:`tensorly.backend_context` (the global backend is never
-changed), measures every restart's relative error from its own reconstruction and keeps
-the best.  The result loads into a :class:`~convac.network.CPNet`.
+Every restart starts from one set of factors (restart 0 from the leading singular vectors
+of each unfolding, ``init="svd"``, the others uniform random from one seeded generator),
+runs a solver of :mod:`convac.solvers` (``als``, ``als-ls``, ``lbfgs``) and has its relative
+error measured from its own dense reconstruction; the best is kept.  ``method="best"``
+runs every solver from every start under one budget, stopping at the first fit whose
+error reaches ``target``, and reports which solver won.  The global tensorly backend is
+never changed.  The result loads into a :class:`~convac.network.CPNet`.
 
 References
 ----------
 T. G. Kolda, B. W. Bader, "Tensor Decompositions and Applications", SIAM Review 51(3),
-2009 (CP-ALS, Sec. 3.4).
+2009 (CP-ALS, Sec. 3.4).  E. Acar, D. M. Dunlavy, T. G. Kolda, "A scalable optimization
+approach for fitting canonical tensor decompositions", J. Chemometrics 25(2), 2011.
 """
 
 from __future__ import annotations
 
-import math
+import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import tensorly as tl
 import torch
-from tensorly.decomposition import parafac
+from tensorly.decomposition._cp import initialize_cp
 
-from .geometry import resolve_option
+from . import validate
 from .network import ConvAC, CPNet
+from .solvers import GN_MAX_BYTES, run_solver
 
-__all__ = ["CPFit", "fit_cp", "load_cp_factors", "BACKENDS"]
+__all__ = ["CPFit", "FitRun", "fit_cp", "load_cp_factors", "BACKENDS", "METHODS",
+           "FIT_MAX_BYTES"]
 
 BACKENDS = {"numpy": "numpy", "pytorch": "pytorch"}
-"""tensorly backends :func:`fit_cp` runs under, by name."""
+"""tensorly backends the ALS solvers run under, by name."""
+
+METHODS = ("als", "als-ls", "gn", "lbfgs", "best")
+"""Values of ``fit_cp(method=...)``: a solver of :data:`convac.solvers.SOLVERS`, or
+``"best"`` (the solvers of :data:`BEST_ORDER` in turn from every start)."""
+
+BEST_ORDER = ("als-ls", "gn", "als", "lbfgs")
+"""Order in which ``method="best"`` tries the solvers from each start: cheapest per
+success first (measured on the 20-seed CP-teacher sweep of tests/test_fit.py); ``gn`` is
+skipped where its Jacobian exceeds :data:`convac.solvers.GN_MAX_BYTES`."""
+
+FIT_MAX_BYTES = 2**30
+"""Default memory budget of :func:`fit_cp`: its largest array (a Khatri-Rao product
+``(prod_{j != k} M_j, K)``) must fit."""
+
+
+@dataclass(frozen=True)
+class FitRun:
+    """One solver run from one start: ``restart``, ``method``, relative ``error``,
+    ``iterations``, ``converged``, ``seconds`` (wall) and ``cpu_seconds``."""
+
+    restart: int
+    method: str
+    error: float
+    iterations: int
+    converged: bool
+    seconds: float
+    cpu_seconds: float
 
 
 @dataclass(frozen=True)
 class CPFit:
-    """Best CP-ALS fit of a tensor over seeded restarts.
+    """Best CP fit of a tensor over seeded restarts (and solvers).
 
     Attributes
     ----------
     relative_error : float
-        ``||A - B||_F / ||A||_F`` of the best restart ``B``, computed from the dense
-        reconstruction of ``B`` (not from ALS's running estimate).
+        ``||A - B||_F / ||A||_F`` of the best run ``B``, computed from the dense
+        reconstruction of ``B`` (not from a solver's running estimate).
     weights : ndarray, shape ``(K,)``
         CP weights ``lambda_k``.
     factors : tuple of ndarray, each shape ``(M_i, K)``
@@ -46,22 +80,30 @@ class CPFit:
     width : int
         ``K``.
     iterations : int
-        ALS sweeps run by the best restart.
+        Iterations (ALS sweeps or L-BFGS steps) of the best run.
     converged : bool
-        Whether the best restart stopped because its ALS error changed by less than
-        ``tol`` between sweeps (rather than reaching ``n_iter_max``).
+        Whether the best run met its stopping rule before ``n_iter_max``.
     seed : int
-        Seed of the restarts (one ``numpy.random.RandomState(seed)`` drawn in turn).
+        Seed of the random restarts (one ``numpy.random.RandomState(seed)`` drawn in turn).
     restart : int
-        Index of the best restart.
+        Restart of the best run.
     restart_errors : tuple of float
-        Relative error of every restart, in order.
+        Best relative error of every restart, in order.
     tol : float
-        Convergence tolerance on the change of ALS's relative error between sweeps.
+        Stopping tolerance (ALS: change of its error estimate between sweeps; L-BFGS:
+        relative error reached).
     n_iter_max : int
-        Sweep limit per restart.
+        Iteration limit per run.
     backend : str
-        tensorly backend used.
+        tensorly backend of the ALS solvers.
+    method : str
+        Solver of the best run (with ``method="best"``: the one that won).
+    requested : str
+        The ``method`` asked for.
+    runs : tuple of FitRun
+        Every run, in the order run.
+    target : float
+        Relative error at which the restarts stopped early (0: never).
     """
 
     relative_error: float
@@ -76,11 +118,22 @@ class CPFit:
     tol: float
     n_iter_max: int
     backend: str
+    method: str = "als"
+    requested: str = "als"
+    runs: tuple = ()
+    target: float = 0.0
 
     @property
     def shape(self) -> tuple:
         """Shape ``(M_1, .., M_N)`` of the fitted tensor."""
         return tuple(f.shape[0] for f in self.factors)
+
+    def solver_errors(self) -> dict:
+        """Best relative error of each solver that ran, ``{method: error}``."""
+        out: dict = {}
+        for run in self.runs:
+            out[run.method] = min(out.get(run.method, np.inf), run.error)
+        return out
 
     def to_tensor(self) -> np.ndarray:
         """Dense reconstruction, float64, shape ``(M_1, .., M_N)``."""
@@ -92,7 +145,8 @@ class CPFit:
         the reconstruction (needs every mode of the same size ``M``)."""
         shape = self.shape
         if len(set(shape)) != 1:
-            raise ValueError(f"a CPNet needs equal mode sizes, got tensor shape {shape}")
+            raise validate.InvalidValueError(
+                f"a CPNet needs equal mode sizes, got tensor shape {shape}")
         net = CPNet(len(shape), shape[0], self.width, dtype=dtype, device=device, seed=0)
         return load_cp_factors(net, self)
 
@@ -103,31 +157,71 @@ def _as_float64_numpy(tensor) -> np.ndarray:
     return np.array(tensor, dtype=np.float64)
 
 
-def _validate(tensor, width, n_restarts, tol, n_iter_max) -> np.ndarray:
-    """Check the arguments of :func:`fit_cp`; return the tensor as float64 numpy."""
-    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
-        raise ValueError(f"width must be an integer >= 1, got {width!r}")
-    if (isinstance(n_restarts, bool) or not isinstance(n_restarts, (int, np.integer))
-            or n_restarts < 1):
-        raise ValueError(f"n_restarts must be an integer >= 1, got {n_restarts!r}")
-    if (isinstance(n_iter_max, bool) or not isinstance(n_iter_max, (int, np.integer))
-            or n_iter_max < 1):
-        raise ValueError(f"n_iter_max must be an integer >= 1, got {n_iter_max!r}")
-    if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a finite float >= 0, got {tol!r}")
+def as_tensor(tensor, name: str = "tensor") -> np.ndarray:
+    """``tensor`` as float64 numpy after checking it: order >= 2, not empty, finite."""
     arr = _as_float64_numpy(tensor)
     if arr.ndim < 2:
-        raise ValueError(f"tensor must have order >= 2, got shape {arr.shape}")
+        raise validate.InvalidValueError(f"{name} must have order >= 2, got shape {arr.shape}")
     if arr.size == 0:
-        raise ValueError(f"tensor must not be empty, got shape {arr.shape}")
+        raise validate.InvalidValueError(f"{name} must not be empty, got shape {arr.shape}")
     bad = ~np.isfinite(arr)
     if bad.any():
         index = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
-            f"tensor must have finite entries, got {arr[index]} at index {index} "
+        raise validate.InvalidValueError(
+            f"{name} must have finite entries, got {arr[index]} at index {index} "
             f"({int(bad.sum())} non-finite in all)"
         )
     return arr
+
+
+def check_width_budget(shape, width: int, budget: int) -> None:
+    """Refuse widths whose factors or Khatri-Rao products would exceed ``budget`` bytes
+    (before anything is allocated)."""
+    shape = tuple(int(m) for m in shape)
+    validate.check_shape_budget((sum(shape), width), budget, "CP factors")
+    largest = max(int(np.prod(shape, dtype=object)) // m for m in shape)
+    validate.check_shape_budget((largest, width), budget, "Khatri-Rao product")
+
+
+def _starts(arr: np.ndarray, width: int, n_restarts: int, seed: int, init):
+    """Starting factors of every restart, lazily (restart 0 from ``init``)."""
+    rng = np.random.RandomState(seed)
+    for restart in range(n_restarts):
+        if isinstance(init, str) and (restart == 0 or init == "random"):
+            with tl.backend_context("numpy"), warnings.catch_warnings():
+                # K > M_k: tensorly pads the singular vectors with random columns, and says so
+                warnings.simplefilter("ignore", UserWarning)
+                cp = initialize_cp(arr, width, init=init, random_state=rng)
+            yield [np.asarray(f) for f in cp.factors]  # weights are ones
+        elif restart == 0:
+            weights, factors = init
+            scaled = [np.asarray(f, dtype=np.float64) for f in factors]
+            scaled[0] = scaled[0] * np.asarray(weights, dtype=np.float64)  # (M_1, K)
+            yield scaled
+        else:
+            with tl.backend_context("numpy"):
+                cp = initialize_cp(arr, width, init="random", random_state=rng)
+            yield [np.asarray(f) for f in cp.factors]
+
+
+def _check_init(init, shape, width):
+    if init is None:
+        return "svd"
+    if isinstance(init, str):
+        return validate.option({"svd": "svd", "random": "random"}, init, "CP init")
+    try:
+        weights, factors = init
+    except (TypeError, ValueError):
+        raise validate.InvalidTypeError(
+            f"init must be 'svd', 'random' or (weights, factors), got {type(init).__name__}"
+        ) from None
+    want = [(m, width) for m in shape]
+    got = [tuple(np.shape(f)) for f in factors]
+    if got != want or np.shape(weights) != (width,):
+        raise validate.InvalidValueError(
+            f"init factors must have shapes {want} and weights ({width},), got {got} and "
+            f"{np.shape(weights)}")
+    return init
 
 
 def fit_cp(
@@ -138,9 +232,12 @@ def fit_cp(
     backend: str = "numpy",
     tol: float = 1e-10,
     n_iter_max: int = 500,
-    init=None,
+    init="svd",
+    method: str = "als",
+    target: float = 1e-12,
+    max_bytes: int = FIT_MAX_BYTES,
 ) -> CPFit:
-    """Fit a width-``K`` CP decomposition by ALS, keeping the best of seeded restarts.
+    """Fit a width-``K`` CP decomposition, keeping the best of seeded restarts.
 
     Parameters
     ----------
@@ -149,59 +246,89 @@ def fit_cp(
     width : int
         CP width ``K >= 1``.
     n_restarts : int, default 3
-        Number of ALS runs; each starts from uniform random factors.
+        Number of starts.
     seed : int, default 0
-        The restarts draw their starting factors in turn from one
-        ``numpy.random.RandomState(seed)``, so restart 0 is exactly
+        Random starts draw their factors in turn from one ``numpy.random.RandomState(seed)``,
+        so with ``init="random"`` and ``method="als"`` restart 0 is exactly
         ``parafac(tensor, K, init="random", random_state=seed, ...)``.
     backend : {"numpy", "pytorch"}
-        tensorly backend, set only for the duration of the call.
+        tensorly backend of the ALS solvers, set only for the duration of the call.
     tol : float, default 1e-10
-        ALS stops when its relative error changes by less than ``tol`` between sweeps.
+        ALS: stop when the error estimate changes by less than ``tol`` between sweeps;
+        L-BFGS: stop when the relative error is below ``tol``.
     n_iter_max : int, default 500
-        Sweep limit per restart.
-    init : (weights, factors), optional
-        Starting point of restart 0 instead of a random one (warm start), factors of
-        shape ``(M_i, K)``; the other restarts stay random (and draw from the seeded
-        generator as restarts 0, 1, .. would without it).
+        Iteration limit per run (ALS sweeps, L-BFGS steps).
+    init : {"svd", "random"} or (weights, factors), default "svd"
+        Start of restart 0: leading left singular vectors of each unfolding (tensorly's
+        ``init="svd"``, padded with seeded random columns where ``K > M_k``), uniform
+        random, or given factors of shape ``(M_k, K)`` (warm start).  Later restarts are
+        random.
+    method : {"als", "als-ls", "gn", "lbfgs", "best"}, default "als"
+        The solver (:mod:`convac.solvers`); ``"best"`` runs them in the order of
+        :data:`BEST_ORDER` from each start, stopping at ``target``.
+    target : float, default 1e-12
+        Stop the restarts (and, with ``"best"``, the remaining solvers) once a fit's
+        relative error is at most ``target``: further runs could only improve rounding.
+        0 runs every start.
+    max_bytes : int, default :data:`FIT_MAX_BYTES`
+        Refuse (``BudgetError``) before allocating if the factors or a Khatri-Rao product
+        would exceed it.
 
     Returns
     -------
     CPFit
-        ``relative_error`` is measured from the best restart's reconstruction.
+        ``relative_error`` is measured from the best run's reconstruction; ``method`` names
+        the solver that produced it and ``runs`` lists every run with its time.
 
     Raises
     ------
     ValueError
-        ``width < 1``, a tensor of order < 2, non-finite entries, an unknown backend.
+        ``width < 1``, a tensor of order < 2, non-finite entries, an unknown backend,
+        method or init; ``BudgetError`` for a width beyond the memory budget.
     """
-    arr = _validate(tensor, width, n_restarts, tol, n_iter_max)
-    name = resolve_option(BACKENDS, backend, "tensorly backend")
-    rng = np.random.RandomState(seed)
-    best = None
-    errors = []
-    with tl.backend_context(name):
-        data = torch.from_numpy(arr) if name == "pytorch" else arr  # (M_1, .., M_N)
-        norm = float(tl.norm(data, 2))
-        for restart in range(int(n_restarts)):
-            start = "random" if (init is None or restart > 0) else init
-            cp, als_errors = parafac(data, int(width), n_iter_max=int(n_iter_max), init=start,
-                                     tol=tol, random_state=rng, return_errors=True)
-            resid = float(tl.norm(data - tl.cp_to_tensor(cp), 2))
+    width = validate.positive_int(width, "width")
+    n_restarts = validate.positive_int(n_restarts, "n_restarts")
+    n_iter_max = validate.positive_int(n_iter_max, "n_iter_max")
+    tol = validate.real(tol, "tol", 0.0)
+    target = validate.real(target, "target", 0.0)
+    seed = validate.seed(seed)
+    name = validate.option(BACKENDS, backend, "tensorly backend")
+    method = validate.option({m: m for m in METHODS}, method, "CP method")
+    methods = BEST_ORDER if method == "best" else (method,)
+    if isinstance(tensor, (np.ndarray, torch.Tensor)) and tensor.ndim >= 1:
+        check_width_budget(tensor.shape, width, max_bytes)
+    arr = as_tensor(tensor)
+    if method == "best" and 8 * arr.size * width * sum(arr.shape) > GN_MAX_BYTES:
+        methods = tuple(m for m in methods if m != "gn")
+    init = _check_init(init, arr.shape, width)
+    norm = float(np.linalg.norm(arr))
+    best, runs, restart_errors = None, [], []
+    for restart, start in enumerate(_starts(arr, width, n_restarts, seed, init)):
+        restart_best = np.inf
+        for solver in methods:
+            wall, cpu = time.perf_counter(), time.process_time()
+            weights, factors, n_iter, converged = run_solver(solver, arr, start, n_iter_max,
+                                                             tol, name)
+            with tl.backend_context("numpy"):
+                resid = float(np.linalg.norm(arr - tl.cp_to_tensor((weights, factors))))
             error = resid / norm if norm > 0 else resid
-            errors.append(error)
+            runs.append(FitRun(restart, solver, error, n_iter, converged,
+                               time.perf_counter() - wall, time.process_time() - cpu))
+            restart_best = min(restart_best, error)
             if best is None or error < best[0]:
-                best = (error, cp, als_errors, restart)
-    error, (weights, factors), als_errors, restart = best
-    n_iter = len(als_errors)
-    converged = bool(tol > 0 and n_iter >= 2 and abs(als_errors[-2] - als_errors[-1]) < tol)
+                best = (error, weights, factors, n_iter, converged, restart, solver)
+            if error <= target:
+                break
+        restart_errors.append(restart_best)
+        if best[0] <= target:
+            break
+    error, weights, factors, n_iter, converged, restart, solver = best
     return CPFit(
-        relative_error=error,
-        weights=_as_float64_numpy(weights),
-        factors=tuple(_as_float64_numpy(f) for f in factors),
-        width=int(width), iterations=n_iter, converged=converged, seed=int(seed),
-        restart=restart, restart_errors=tuple(errors), tol=float(tol),
-        n_iter_max=int(n_iter_max), backend=name,
+        relative_error=error, weights=_as_float64_numpy(weights),
+        factors=tuple(_as_float64_numpy(f) for f in factors), width=width,
+        iterations=n_iter, converged=converged, seed=seed, restart=restart,
+        restart_errors=tuple(restart_errors), tol=tol, n_iter_max=n_iter_max, backend=name,
+        method=solver, requested=method, runs=tuple(runs), target=target,
     )
 
 
@@ -228,17 +355,18 @@ def load_cp_factors(net: ConvAC, fit: CPFit, output: int = 0) -> ConvAC:
     """
     if not isinstance(net, ConvAC) or net.schedule.n_levels != 1:
         got = getattr(net, "windows", type(net).__name__)
-        raise ValueError(f"expected a CP network with windows (n_patches,), got {got}")
+        raise validate.InvalidValueError(
+            f"expected a CP network with windows (n_patches,), got {got}")
     if net.shared:
-        raise ValueError("expected an unshared CP network (one factor per patch), got shared=True")
+        raise validate.InvalidValueError(
+            "expected an unshared CP network (one factor per patch), got shared=True")
     expected = (net.n_channels,) * net.n_patches
     if fit.shape != expected or fit.width != net.ranks[0]:
-        raise ValueError(
+        raise validate.InvalidValueError(
             f"fit of shape {fit.shape} and width {fit.width} does not match the network's "
             f"shape {expected} and width {net.ranks[0]}"
         )
-    if not 0 <= output < net.n_outputs:
-        raise ValueError(f"output must be in 0..{net.n_outputs - 1}, got {output}")
+    output = validate.output(net, output)
     w0 = net.weights[0]
     factors = np.stack(fit.factors)  # (N, M, K), patch order
     leaves = torch.as_tensor(factors, dtype=torch.float64).transpose(1, 2)  # (N, K, M)

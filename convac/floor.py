@@ -14,8 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .matricize import Partition, resolve_partition
+from . import validate
+from .matricize import Partition, resolve_partition, singular_values
 from .network import ConvAC
+from .rank import structured_singular_values
 from .tensors import coefficient_tensor
 
 __all__ = [
@@ -76,11 +78,8 @@ def default_partitions(n_modes: int, n_samples: int = 8, seed: int = 0) -> tuple
     -------
     tuple of Partition
     """
-    if isinstance(n_modes, bool) or not isinstance(n_modes, (int, np.integer)) or n_modes < 2:
-        raise ValueError(f"n_modes must be an integer >= 2, got {n_modes!r}")
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) \
-            or n_samples < 0:
-        raise ValueError(f"n_samples must be an integer >= 0, got {n_samples!r}")
+    n_modes = validate.integer(n_modes, "n_modes", minimum=2)
+    n_samples = validate.integer(n_samples, "n_samples", minimum=0)
     seen, out = set(), []
 
     def add(rows) -> None:
@@ -102,15 +101,6 @@ def default_partitions(n_modes: int, n_samples: int = 8, seed: int = 0) -> tuple
         add(rng.choice(n_modes, size=half, replace=False))
         tries += 1
     return tuple(out)
-
-
-def _structured_fn():
-    """``convac.rank.structured_singular_values`` if that module provides it, else None."""
-    try:
-        from . import rank
-    except ImportError:
-        return None
-    return getattr(rank, "structured_singular_values", None)
 
 
 def partition_spectra(tensor_or_net, partitions=None, n_samples: int = 8, seed: int = 0,
@@ -147,13 +137,6 @@ def partition_spectra(tensor_or_net, partitions=None, n_samples: int = 8, seed: 
         if net.n_channels ** net.n_patches * 8 <= max_bytes:
             tensor = coefficient_tensor(net, output, max_bytes=max_bytes)
         else:
-            structured = _structured_fn()
-            if structured is None:
-                raise ValueError(
-                    f"the dense coefficient tensor of this network has {net.n_channels}^"
-                    f"{net.n_patches} entries, above max_bytes={max_bytes}, and "
-                    "convac.rank.structured_singular_values is not available; raise max_bytes"
-                )
             method = "structured"
     else:
         if isinstance(tensor_or_net, torch.Tensor):
@@ -161,25 +144,25 @@ def partition_spectra(tensor_or_net, partitions=None, n_samples: int = 8, seed: 
         else:
             tensor = torch.as_tensor(np.asarray(tensor_or_net, dtype=np.float64))
         if tensor.ndim < 2:
-            raise ValueError(f"tensor must have order >= 2, got shape {tuple(tensor.shape)}")
+            raise validate.InvalidValueError(
+                f"tensor must have order >= 2, got shape {tuple(tensor.shape)}")
         if not bool(torch.isfinite(tensor).all()):
-            raise ValueError("tensor must have finite entries, got non-finite values")
+            raise validate.InvalidValueError(
+                "tensor must have finite entries, got non-finite values")
         n_modes = tensor.ndim
     if partitions is None:
         parts = default_partitions(n_modes, n_samples, seed)
     else:
         parts = tuple(resolve_partition(p, n_modes) for p in partitions)
         if not parts:
-            raise ValueError("partitions must name at least one partition, got none")
+            raise validate.InvalidValueError(
+                "partitions must name at least one partition, got none")
     spectra = []
     for part in parts:
         if method == "dense":
-            mat = tensor.permute(*(part.rows + part.cols))  # (M_I.., M_J..)
-            n_rows = math.prod(tensor.shape[m] for m in part.rows)
-            mat = mat.reshape(n_rows, -1)  # (M^|I|, M^|J|)
-            spectra.append(torch.linalg.svdvals(mat).numpy())
+            spectra.append(singular_values(tensor, part))  # (min(M^|I|, M^|J|),)
         else:
-            sv = structured(net, part.rows, output=output)
+            sv = structured_singular_values(net, part.rows, output=output)
             spectra.append(np.sort(np.asarray(sv, dtype=np.float64).reshape(-1))[::-1])
     if method == "dense":
         norm = float(torch.linalg.vector_norm(tensor))
@@ -209,9 +192,7 @@ def _floor_from_spectra(parts, spectra, norm, method, width) -> FloorResult:
 
 
 def _check_width(width) -> int:
-    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
-        raise ValueError(f"width must be an integer >= 1, got {width!r}")
-    return int(width)
+    return validate.positive_int(width, "width")
 
 
 def eckart_young_floor(tensor_or_net, width: int, partitions=None, n_samples: int = 8,

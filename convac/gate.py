@@ -1,20 +1,21 @@
 """``convac gate BASE HEAD``: a CI regression gate over two commits' asv results.
 
-Each metric gets a rule from its kind (asv 0.6.6 counts every number as lower-is-better,
-so the suite's tracked numbers are designed to be lower-is-better or change-is-a-bug):
+Each metric gets the rule its unit declares in the metrics contract
+(:mod:`convac.metrics`; asv 0.6.6 counts every number as lower-is-better, so the suite's
+tracked numbers are designed to be lower-is-better or change-is-a-bug).  A tracked number
+whose unit is not declared there is a data error (exit 2), never a default tolerance:
 
 =====================================  =============================================
 benchmark                              rule
 =====================================  =============================================
-``track_*`` with unit ``rank``,        exact: any change is a regression
-``rank deficit``, ``parameters``,
-``width``
-``track_*`` with unit                  one-sided relative tolerance ``rtol``: a rise
-``relative error``                     beyond it is a regression, a fall an improvement
-``track_*`` with unit                  two-sided relative tolerance ``rtol``: any change
-``relative floor`` (and other units)   beyond it is a regression
-``time_*``, ``peakmem_*``              a factor, only when ``--time-factor`` /
-                                       ``--mem-factor`` is given; else reported only
+``track_*``, rule ``exact``            any change is a regression
+(``rank``, ``rank deficit``, ...)
+``track_*``, rule ``lower``            one-sided relative tolerance ``rtol``: a rise
+(``relative error``, ``fraction``)     beyond it is a regression, a fall an improvement
+``track_*``, rule ``two-sided``        two-sided relative tolerance ``rtol``: any change
+(``relative floor``, ...)              beyond it is a regression
+``track_*``, rule ``timing``,          a factor, only when ``--time-factor`` /
+``time_*``, ``peakmem_*``              ``--mem-factor`` is given; else reported only
 =====================================  =============================================
 
 A measurement that succeeded on BASE and failed (or vanished) on HEAD is a regression for
@@ -22,11 +23,20 @@ every judged metric.  ``asv compare`` always exits 0 and ``asv continuous`` know
 per-metric rules, hence this command; it benchmarks both commits with ``asv run`` (not
 ``--python=same``, which cannot build other commits) or, with ``--no-run``, reads the
 results already stored.
+
+Exit status of ``convac gate``: **0** no regression, **1** at least one regression, **2** a
+usage or data error (a bad option or regular expression, an unknown git revision, with
+git's own message, a missing or corrupt results file of BASE or HEAD, named by path).
+
+``--quick`` (one sample per benchmark) measures into a scratch results folder
+(``--scratch-dir``, default ``.asv/gate-quick`` beside the config) and reads from there:
+one-sample numbers never replace the full results stored in the config's ``results_dir``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import re
@@ -34,6 +44,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+from . import validate
+from .metrics import UNITS, rule_of
 from .report.results import CommitResults, load_benchmarks, load_commit
 
 __all__ = [
@@ -47,14 +59,16 @@ __all__ = [
     "resolve_commit",
     "asv_machine_name",
     "run_asv",
+    "quick_config",
+    "check_options",
     "gate",
     "register",
 ]
 
-EXACT_UNITS = frozenset({"rank", "rank deficit", "parameters", "width"})
-"""Units of tracked numbers that must not change at all."""
+EXACT_UNITS = frozenset(u.name for u in UNITS.values() if u.rule == "exact")
+"""Units of tracked numbers that must not change at all (from :mod:`convac.metrics`)."""
 
-ONE_SIDED_UNITS = frozenset({"relative error"})
+ONE_SIDED_UNITS = frozenset(u.name for u in UNITS.values() if u.rule == "lower")
 """Units of tracked numbers where only a rise is a regression."""
 
 
@@ -104,10 +118,13 @@ def rule_for(bench_type: str, unit: str, rtol: float, time_factor: float | None,
         return Rule("factor", time_factor) if time_factor else Rule("info")
     if bench_type in ("peakmemory", "peakmem", "memory"):
         return Rule("factor", mem_factor) if mem_factor else Rule("info")
-    if unit in EXACT_UNITS:
+    declared = rule_of(unit)  # an undeclared unit raises: no default tolerance
+    if declared == "exact":
         return Rule("exact")
-    if unit in ONE_SIDED_UNITS:
+    if declared == "lower":
         return Rule("rise", rtol)
+    if declared == "timing":
+        return Rule("factor", time_factor) if time_factor else Rule("info")
     return Rule("change", rtol)
 
 
@@ -160,13 +177,8 @@ def compare(base: CommitResults, head: CommitResults, benchmarks: dict, rtol: fl
     -------
     list of Row
     """
-    for label, value in (("rtol", rtol), ("atol", atol)):
-        if not value >= 0:
-            raise ValueError(f"{label} must be >= 0, got {value}")
-    for label, value in (("time_factor", time_factor), ("mem_factor", mem_factor)):
-        if value is not None and not value >= 1:
-            raise ValueError(f"{label} must be >= 1, got {value}")
-    pattern = re.compile(bench) if bench else None
+    rtol, atol, time_factor, mem_factor, pattern = check_options(rtol, atol, time_factor,
+                                                                 mem_factor, bench)
     keys = sorted(set(base.values) | set(head.values), key=lambda k: (k[0], repr(k[1])))
     rows = []
     for name, params in keys:
@@ -188,6 +200,25 @@ def compare(base: CommitResults, head: CommitResults, benchmarks: dict, rtol: fl
             status = _judge(bv, hv, rule, atol)
         rows.append(Row(name, params, bv, hv, rule, status))
     return rows
+
+
+def check_options(rtol, atol, time_factor, mem_factor, bench):
+    """Validated gate options; ``bench`` compiled.  Raises a ValueError naming the option."""
+    rtol = validate.real(rtol, "rtol", 0.0)
+    atol = validate.real(atol, "atol", 0.0)
+    factors = [None if f is None else validate.real(f, name, 1.0)
+               for f, name in ((time_factor, "time_factor"), (mem_factor, "mem_factor"))]
+    pattern = None
+    if bench is not None:
+        if not isinstance(bench, str):
+            raise validate.InvalidTypeError(f"bench must be a regular expression string, "
+                                            f"got {bench!r}")
+        try:
+            pattern = re.compile(bench)
+        except re.error as exc:
+            raise validate.InvalidValueError(
+                f"bench must be a valid regular expression, got {bench!r} ({exc})") from None
+    return rtol, atol, *factors, pattern
 
 
 def _fmt(v) -> str:
@@ -228,30 +259,41 @@ def format_rows(rows: list, show_all: bool = False) -> str:
 
 
 def _git(repo: str, *args: str) -> str:
-    proc = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True)
+    try:
+        proc = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL)
+    except OSError as exc:
+        raise RuntimeError(f"cannot run git: {exc}") from None
     if proc.returncode != 0:
-        raise ValueError(f"git {' '.join(args)} failed in {repo}: {proc.stderr.strip()}")
+        reason = proc.stderr.strip() or proc.stdout.strip() or f"exit status {proc.returncode}"
+        raise validate.InvalidValueError(f"git {' '.join(args)} failed in {repo}: {reason}")
     return proc.stdout.strip()
 
 
 def resolve_commit(repo: str, ref: str) -> str:
-    """Full hash of ``ref`` in the git repository ``repo``."""
-    return _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    """Full hash of ``ref`` in the git repository ``repo`` (an error quotes git's own
+    message and the revision)."""
+    if not isinstance(ref, str) or not ref or ref.startswith("-"):
+        raise validate.InvalidValueError(f"expected a git revision, got {ref!r}")
+    return _git(repo, "rev-parse", "--verify", "--end-of-options", f"{ref}^{{commit}}")
 
 
-def _asv(config: str, *args: str, check: bool = False) -> subprocess.CompletedProcess:
+def _asv(config: str, *args: str, check: bool = False,
+         quiet: bool = False) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "asv", *args, "--config", config]
     print("$ " + " ".join(cmd[2:]), flush=True)
-    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=quiet, text=True)
     if check and proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[2:])} exited {proc.returncode}")
+        detail = f":\n{proc.stdout}{proc.stderr}" if quiet else ""
+        raise RuntimeError(f"{' '.join(cmd[2:])} exited {proc.returncode}{detail}")
     return proc
 
 
 def asv_machine_name(config: str, machine: str | None = None) -> str:
-    """Make sure asv knows this machine (non-interactively) and return its name."""
+    """Make sure asv knows this machine (non-interactively) and return its name; asv's
+    questionnaire is printed only when it fails."""
     args = ["machine", "--yes"] + (["--machine", machine] if machine else [])
-    _asv(config, *args, check=True)
+    _asv(config, *args, check=True, quiet=True)
     if machine:
         return machine
     from asv.machine import Machine
@@ -283,25 +325,79 @@ def _config_paths(config: str) -> tuple:
     return repo, results
 
 
+_PATH_KEYS = ("repo", "benchmark_dir", "env_dir", "results_dir", "html_dir")
+
+
+def quick_config(config: str, scratch_dir: str) -> str:
+    """A copy of the asv ``config`` whose results (and html) go to ``scratch_dir``.
+
+    Every relative path of the original is made absolute, so the copy lives in
+    ``scratch_dir`` and shares the original's environments (no rebuild) but never writes
+    to its ``results_dir``.
+
+    Returns
+    -------
+    str
+        Path of the copy, ``scratch_dir/asv.conf.json``.
+    """
+    from asv.util import load_json
+
+    conf = load_json(config, js_comments=True)
+    base = os.path.dirname(os.path.abspath(config))
+    defaults = {"repo": ".", "benchmark_dir": "benchmarks", "env_dir": "env",
+                "results_dir": "results", "html_dir": "html"}
+    for key in _PATH_KEYS:
+        value = conf.get(key, defaults[key])
+        if key == "repo" and "://" in value:
+            continue  # a remote repository: asv clones it itself
+        conf[key] = value if os.path.isabs(value) else os.path.normpath(os.path.join(base, value))
+    scratch = os.path.abspath(scratch_dir)
+    if os.path.normpath(conf["results_dir"]) == scratch:
+        raise validate.InvalidValueError(
+            f"scratch_dir {scratch_dir!r} is the stored results_dir; quick measurements "
+            "must go elsewhere")
+    conf["results_dir"] = os.path.join(scratch, "results")
+    conf["html_dir"] = os.path.join(scratch, "html")
+    os.makedirs(scratch, exist_ok=True)
+    path = os.path.join(scratch, "asv.conf.json")
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(conf, fh, indent=2)
+    return path
+
+
 def gate(base_ref: str, head_ref: str, config: str = "asv.conf.json", run: bool = True,
          quick: bool = False, bench: str | None = None, machine: str | None = None,
          rtol: float = 1e-4, atol: float = 1e-9, time_factor: float | None = None,
          mem_factor: float | None = None, show_all: bool = False,
-         skip_existing: bool = False) -> int:
+         skip_existing: bool = False, scratch_dir: str | None = None) -> int:
     """Benchmark (or read) two commits, print the comparison, return 1 on a regression.
 
     ``skip_existing`` passes ``--skip-existing-successful`` to ``asv run``: measurements
     already stored for a commit are reused (a base commit benchmarked before, say).
+    ``quick`` runs (and reads) one-sample measurements in ``scratch_dir`` (default
+    ``.asv/gate-quick`` beside ``config``), never in the stored ``results_dir``.
 
     Returns
     -------
     int
         0 without a regression, 1 with one.
+
+    Raises
+    ------
+    ValueError
+        A bad option, an unknown revision, missing or corrupt results (exit status 2).
     """
+    check_options(rtol, atol, time_factor, mem_factor, bench)  # before any benchmark runs
     if not os.path.isfile(config):
-        raise ValueError(f"asv config {config!r} not found (expected an asv.conf.json)")
-    repo, results_dir = _config_paths(config)
+        raise validate.InvalidValueError(
+            f"asv config {config!r} not found (expected an asv.conf.json)")
+    repo, _ = _config_paths(config)
     base_hash, head_hash = resolve_commit(repo, base_ref), resolve_commit(repo, head_ref)
+    if quick:
+        scratch = scratch_dir or os.path.join(os.path.dirname(os.path.abspath(config)),
+                                              ".asv", "gate-quick")
+        config = quick_config(config, scratch)
+    _, results_dir = _config_paths(config)
     machine = asv_machine_name(config, machine) if run else (machine or _default_machine())
     if run:
         extra = ("--skip-existing-successful",) if skip_existing else ()
@@ -330,8 +426,9 @@ def _run(args) -> int:
         return gate(args.base, args.head, args.config, run=not args.no_run, quick=args.quick,
                     bench=args.bench, machine=args.machine, rtol=args.rtol, atol=args.atol,
                     time_factor=args.time_factor, mem_factor=args.mem_factor,
-                    show_all=args.all, skip_existing=args.skip_existing)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+                    show_all=args.all, skip_existing=args.skip_existing,
+                    scratch_dir=args.scratch_dir)
+    except (validate.ConvACError, ValueError, TypeError, OSError, RuntimeError) as exc:
         print(f"convac gate: error: {exc}", file=sys.stderr)
         return 2
 
@@ -343,7 +440,8 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Benchmark BASE and HEAD with asv (or read their stored results) and "
                     "apply a rule per metric.\nExit status: 0 no regression, 1 regression, "
-                    "2 usage error.",
+                    "2 usage or data error (bad option, unknown revision, missing or corrupt "
+                    "results file).",
         epilog="rules (by asv benchmark type and unit):\n"
                "  track, unit rank / rank deficit / parameters / width   exact\n"
                "  track, unit relative error     a rise beyond --rtol is a regression\n"
@@ -355,7 +453,12 @@ def register(sub) -> None:
     p.add_argument("--config", default="asv.conf.json", help="asv config (default: %(default)s)")
     p.add_argument("--no-run", action="store_true",
                    help="compare results already stored; run no benchmark")
-    p.add_argument("--quick", action="store_true", help="asv run --quick (one sample each)")
+    p.add_argument("--quick", action="store_true",
+                   help="asv run --quick (one sample each), measured into --scratch-dir; "
+                        "stored results are never replaced")
+    p.add_argument("--scratch-dir", default=None,
+                   help="results folder of --quick runs (default: .asv/gate-quick beside "
+                        "the config)")
     p.add_argument("--skip-existing", action="store_true",
                    help="reuse measurements already stored for a commit "
                         "(asv run --skip-existing-successful)")

@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import validate
+
 __all__ = [
+    "DEFAULT_MAX_BYTES",
     "PoolingSchedule",
     "GEOMETRIES",
     "patch_order",
@@ -32,20 +35,12 @@ __all__ = [
 ]
 
 
-def resolve_option(registry: dict, name: str, what: str):
-    """Look ``name`` up in ``registry``; unknown names list the valid choices."""
-    if not isinstance(name, str) or name not in registry:
-        valid = ", ".join(repr(k) for k in registry)
-        raise ValueError(f"unknown {what} {name!r}; expected one of: {valid}")
-    return registry[name]
+DEFAULT_MAX_BYTES = 2 * 1024**3
+"""Default memory budget of one array convac allocates (2 GiB): dense tensors, patch
+orders, a network's parameters."""
 
-
-def _positive_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
+resolve_option = validate.option  # kept for the modules that import it from here
+_positive_int = validate.positive_int
 
 
 @dataclass(frozen=True)
@@ -88,20 +83,22 @@ class PoolingSchedule:
         _positive_int(self.n_channels, "n_channels")
         _positive_int(self.n_outputs, "n_outputs")
         if isinstance(self.windows, (int, np.integer)) or not isinstance(self.windows, Sequence):
-            raise ValueError(f"windows must be a sequence of window sizes, got {self.windows!r}")
+            raise validate.InvalidTypeError(
+                f"windows must be a sequence of window sizes, got {self.windows!r}")
         windows = tuple(
             _positive_int(w, f"windows[{i}]", 2) for i, w in enumerate(self.windows)
         )
         if not windows:
-            raise ValueError("windows must hold at least one window size, got ()")
+            raise validate.InvalidValueError("windows must hold at least one window size, got ()")
         p = math.prod(windows)
         if p != n:
-            raise ValueError(f"windows {windows} multiply to {p}, expected n_patches={n}")
+            raise validate.InvalidValueError(
+                f"windows {windows} multiply to {p}, expected n_patches={n}")
         ranks = self.ranks
         if isinstance(ranks, (int, np.integer)) and not isinstance(ranks, bool):
             ranks = (ranks,) * len(windows)
         if not isinstance(ranks, Sequence) or len(ranks) != len(windows):
-            raise ValueError(
+            raise validate.InvalidValueError(
                 f"ranks must be an int or a sequence of {len(windows)} ints (one per level "
                 f"r_0..r_{len(windows) - 1}), got {self.ranks!r}"
             )
@@ -116,6 +113,32 @@ class PoolingSchedule:
     @property
     def n_levels(self) -> int:
         return len(self.windows)
+
+    def parameter_count(self, shared: bool = False) -> int:
+        """Parameters of a ConvAC with this schedule (closed form, Python ints).
+
+        ``N*M*r_0 + sum_{l=1..L-1} nodes_l * r_{l-1} * r_l + r_{L-1} * Y`` unshared;
+        shared weights drop the node counts.
+        """
+        shared = validate.boolean(shared, "shared")
+        total = (1 if shared else self.n_patches) * self.n_channels * self.ranks[0]
+        for level in range(1, self.n_levels):
+            nodes = 1 if shared else self.nodes[level]
+            total += nodes * self.ranks[level - 1] * self.ranks[level]
+        return total + self.ranks[-1] * self.n_outputs
+
+    def check_parameter_budget(self, shared: bool = False, itemsize: int = 8,
+                               max_bytes: int = DEFAULT_MAX_BYTES) -> int:
+        """Refuse (:class:`convac.validate.BudgetError`) a network whose parameters would
+        take more than ``max_bytes``, before anything is allocated; return the count.
+
+        ``ConvAC`` calls it before allocating its weights, so ``HTNet(2**29, 2, 2)`` is
+        an immediate error instead of gigabytes of weights.
+        """
+        count = self.parameter_count(shared)
+        itemsize = validate.positive_int(itemsize, "itemsize")
+        validate.check_shape_budget((count,), max_bytes, "network's parameters", itemsize)
+        return count
 
     @property
     def widths(self) -> tuple:
@@ -134,9 +157,10 @@ def mirror_order(n_patches: int) -> np.ndarray:
     patch and its mirror image (the "mirror" geometry of Cohen & Shashua, ICLR 2017,
     in one dimension).
     """
-    n = _positive_int(n_patches, "n_patches", 2)
+    n = _order_size(n_patches)
     if n % 2:
-        raise ValueError(f"mirror geometry needs an even number of patches, got {n}")
+        raise validate.InvalidValueError(
+            f"mirror geometry needs an even number of patches, got {n}")
     order = np.empty(n, dtype=np.int64)
     order[0::2] = np.arange(n // 2)
     order[1::2] = np.arange(n - 1, n // 2 - 1, -1)
@@ -156,9 +180,10 @@ def quadtree_order(height: int, width: int) -> np.ndarray:
     h = _positive_int(height, "height")
     w = _positive_int(width, "width")
     if h != w or h & (h - 1):
-        raise ValueError(
+        raise validate.InvalidValueError(
             f"quad-tree order needs a square grid with a power-of-two side, got {h}x{w}"
         )
+    validate.check_shape_budget((h * w, 3), DEFAULT_MAX_BYTES, "quad-tree order")
     rows, cols = np.divmod(np.arange(h * w), w)
     code = np.zeros(h * w, dtype=np.int64)
     for bit in range(max(h.bit_length(), 1)):
@@ -167,8 +192,15 @@ def quadtree_order(height: int, width: int) -> np.ndarray:
     return np.argsort(code, kind="stable")
 
 
+def _order_size(n_patches) -> int:
+    """``n_patches`` validated, and a patch order of that length within the budget."""
+    n = _positive_int(n_patches, "n_patches", 2)
+    validate.check_shape_budget((n,), DEFAULT_MAX_BYTES, f"patch order of {n} patches")
+    return n
+
+
 def _contiguous(n_patches: int) -> np.ndarray:
-    return np.arange(n_patches, dtype=np.int64)
+    return np.arange(_order_size(n_patches), dtype=np.int64)
 
 
 GEOMETRIES: dict[str, Callable[[int], np.ndarray]] = {
@@ -191,14 +223,28 @@ def patch_order(geometry, n_patches: int) -> np.ndarray:
     order : ndarray of int, shape ``(n_patches,)``
     """
     if isinstance(geometry, str):
-        return resolve_option(GEOMETRIES, geometry, "geometry")(n_patches)
-    order = np.asarray(geometry)
-    if order.ndim != 1 or order.shape[0] != n_patches or not np.issubdtype(order.dtype, np.integer):
-        raise ValueError(
+        return validate.option(GEOMETRIES, geometry, "geometry")(n_patches)
+    n_patches = _order_size(n_patches)
+    if hasattr(geometry, "__len__") and len(geometry) != n_patches:
+        raise validate.InvalidValueError(
+            f"a custom geometry must be a permutation of range({n_patches}), got "
+            f"{len(geometry)} entries")
+    try:
+        order = np.asarray(geometry)
+    except (TypeError, ValueError, RuntimeError, NotImplementedError) as exc:
+        raise validate.InvalidTypeError(
+            f"a custom geometry must be a permutation of range({n_patches}), got "
+            f"{type(geometry).__name__} ({exc})") from None
+    if not np.issubdtype(order.dtype, np.integer):
+        raise validate.InvalidTypeError(
+            f"a custom geometry must be a permutation of range({n_patches}) (integers), got "
+            f"dtype {order.dtype}")
+    if order.ndim != 1 or order.shape[0] != n_patches:
+        raise validate.InvalidValueError(
             f"a custom geometry must be a permutation of range({n_patches}), got {geometry!r}"
         )
     if not np.array_equal(np.sort(order), np.arange(n_patches)):
-        raise ValueError(
+        raise validate.InvalidValueError(
             f"a custom geometry must be a permutation of range({n_patches}), got {order.tolist()}"
         )
     return order.astype(np.int64)
@@ -210,7 +256,7 @@ def ht_windows(n_patches: int, window: int = 2) -> tuple:
     w = _positive_int(window, "window", 2)
     levels = round(math.log(n, w))
     if w**levels != n:
-        raise ValueError(f"n_patches={n} is not a power of window={w}")
+        raise validate.InvalidValueError(f"n_patches={n} is not a power of window={w}")
     return (w,) * levels
 
 
@@ -223,7 +269,7 @@ def truncated_windows(n_patches: int, depth: int) -> tuple:
     d = _positive_int(depth, "depth")
     top = n // 2 ** (d - 1)
     if top < 2 or top * 2 ** (d - 1) != n:
-        raise ValueError(
+        raise validate.InvalidValueError(
             f"depth={d} needs n_patches divisible by 2**{d - 1} with a top window >= 2, "
             f"got n_patches={n}"
         )

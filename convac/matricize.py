@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .geometry import resolve_option
+from . import validate
 
 __all__ = [
     "Partition",
@@ -27,7 +27,8 @@ __all__ = [
     "default_rtol",
     "singular_values",
     "matricization_rank",
-    "RANK_METHODS",
+    "dense_rank",
+    "AMBIGUITY_FACTOR",
 ]
 
 
@@ -77,39 +78,49 @@ def resolve_partition(partition, n_modes: int) -> Partition:
     Partition
         ``rows`` ascending, ``cols`` the ascending complement.
     """
-    if isinstance(partition, Partition):
+    n_modes = validate.positive_int(n_modes, "n_modes", 2)
+    given = partition if isinstance(partition, Partition) else None
+    if given is not None:
         if partition.n_modes != n_modes:
-            raise ValueError(
+            raise validate.InvalidValueError(
                 f"partition covers {partition.n_modes} modes, expected n_modes={n_modes}"
             )
         partition = partition.rows
     if isinstance(partition, str):
-        rows = resolve_option(PARTITIONS, partition, "partition")(n_modes)
+        rows = validate.option(PARTITIONS, partition, "partition")(n_modes)
     else:
         if not isinstance(partition, (Sequence, np.ndarray, torch.Tensor)):
-            raise ValueError(
+            raise validate.InvalidTypeError(
                 f"partition must be 'odd-even', 'left-right' or a sequence of row modes, "
                 f"got {partition!r}"
             )
         rows = []
         for i, mode in enumerate(np.asarray(partition).reshape(-1).tolist()):
             if isinstance(mode, bool) or not isinstance(mode, int):
-                raise ValueError(f"partition[{i}] must be an int mode, got {mode!r}")
+                raise validate.InvalidTypeError(f"partition[{i}] must be an int mode, got {mode!r}")
             if not 0 <= mode < n_modes:
-                raise ValueError(f"partition[{i}] = {mode} is not a mode in 0..{n_modes - 1}")
+                raise validate.InvalidValueError(
+                    f"partition[{i}] = {mode} is not a mode in 0..{n_modes - 1}")
             rows.append(mode)
         if len(set(rows)) != len(rows):
             dup = sorted({m for m in rows if rows.count(m) > 1})
-            raise ValueError(f"partition repeats mode(s) {dup}: {list(partition)}")
+            raise validate.InvalidValueError(f"partition repeats mode(s) {dup}: {list(partition)}")
         rows = tuple(sorted(rows))
     if not rows:
-        raise ValueError(f"partition is empty; expected between 1 and {n_modes - 1} row modes")
+        raise validate.InvalidValueError(
+            f"partition is empty; expected between 1 and {n_modes - 1} row modes")
     if len(rows) == n_modes:
-        raise ValueError(
+        raise validate.InvalidValueError(
             f"partition covers every mode 0..{n_modes - 1}; expected a proper subset as rows"
         )
     row_set = set(rows)
-    return Partition(rows, tuple(m for m in range(n_modes) if m not in row_set))
+    result = Partition(rows, tuple(m for m in range(n_modes) if m not in row_set))
+    if given is not None and tuple(sorted(given.cols)) != result.cols:
+        raise validate.InvalidValueError(
+            f"partition cols {tuple(given.cols)} are not the complement {result.cols} of its "
+            f"rows {rows} in 0..{n_modes - 1}"
+        )
+    return result
 
 
 def matricize(tensor, partition):
@@ -126,7 +137,8 @@ def matricize(tensor, partition):
     Tensor or ndarray (same kind as ``tensor``), shape ``(prod M_I, prod M_J)``
     """
     if tensor.ndim < 2:
-        raise ValueError(f"matricize needs a tensor of order >= 2, got shape {tuple(tensor.shape)}")
+        raise validate.InvalidValueError(
+            f"matricize needs a tensor of order >= 2, got shape {tuple(tensor.shape)}")
     part = resolve_partition(partition, tensor.ndim)
     shape = tuple(tensor.shape)
     n_rows = math.prod(shape[m] for m in part.rows)
@@ -165,6 +177,11 @@ class RankResult:
         values, so another reasonable tolerance could give another rank.
     certified : str
         What the number proves, in words.
+    ranks_mod : tuple of (int, int)
+        Exact methods: ``(prime, rank over GF(prime))`` for every prime run.
+    reason : str
+        ``method="auto"``: why this method decided (the margin, or why floats were not
+        trusted).
     """
 
     rank: int
@@ -174,6 +191,13 @@ class RankResult:
     margin: float = math.inf
     ambiguous: bool = False
     certified: str = ""
+    ranks_mod: tuple = ()
+    reason: str = ""
+
+    @property
+    def is_certified(self) -> bool:
+        """True when ``rank`` is proven (exact arithmetic), not a numerical decision."""
+        return self.method == "exact"
 
     def __int__(self) -> int:
         return self.rank
@@ -204,7 +228,14 @@ def numerical_rank(
     ambiguity : float
         Flag the result as ambiguous when the margin is below this factor.
     """
-    sv = np.sort(np.asarray(sv, dtype=np.float64).reshape(-1))[::-1]
+    rtol = validate.tolerance(rtol)
+    ambiguity = validate.real(ambiguity, "ambiguity", 1.0)
+    sv = np.asarray(sv, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(sv)) or np.any(sv < 0):
+        bad = np.flatnonzero(~np.isfinite(sv) | (sv < 0))[0]
+        raise validate.InvalidValueError(
+            f"singular values must be finite and >= 0, got sv[{bad}] = {sv[bad]}")
+    sv = np.sort(sv)[::-1]
     if rtol is None:
         rtol = default_rtol(shape if shape is not None else (len(sv),))
     if sv.size == 0 or sv[0] == 0:
@@ -232,47 +263,50 @@ def singular_values(tensor, partition) -> np.ndarray:
     return torch.linalg.svdvals(mat).numpy()
 
 
-def _dense_rank(net_or_tensor, partition, rtol=None, output: int = 0, **kwargs) -> RankResult:
-    from .network import ConvAC
+def dense_rank(net_or_tensor, partition="odd-even", rtol=None, output: int = 0,
+               **kwargs) -> RankResult:
+    """Numerical rank from the SVD of the dense matricization (the oracle of the others).
+
+    Parameters
+    ----------
+    net_or_tensor : ConvAC, Tensor or ndarray ``(M,) * N``
+    partition : str, sequence of int or Partition
+    rtol : float, optional
+        Default :func:`default_rtol` of the matrix shape.
+    output : int, default 0
+    **kwargs
+        ``max_bytes`` for networks (the dense tensor's budget).
+    """
+    from .network import ConvAC  # the dense tensor of a network: a step down the flow
     from .tensors import coefficient_tensor
 
+    rtol = validate.tolerance(rtol)
     if isinstance(net_or_tensor, ConvAC):
-        tensor = coefficient_tensor(net_or_tensor, output, **kwargs)
+        tensor = coefficient_tensor(net_or_tensor, validate.output(net_or_tensor, output),
+                                    **kwargs)
     else:
         if kwargs:
-            raise ValueError(f"unexpected arguments for a tensor: {sorted(kwargs)}")
+            raise validate.InvalidValueError(
+                f"unexpected arguments for a tensor: {sorted(kwargs)}")
         tensor = torch.as_tensor(net_or_tensor, dtype=torch.float64)
     mat = matricize(tensor, partition)
     sv = torch.linalg.svdvals(mat).numpy()
     return numerical_rank(sv, rtol, tuple(mat.shape), "dense")
 
 
-RANK_METHODS: dict[str, Callable[..., RankResult]] = {"dense": _dense_rank}
-"""Rank methods by name; :mod:`convac.rank` adds ``structured``, ``exact`` and ``auto``."""
+def matricization_rank(tensor_or_net, partition="odd-even", method: str = "dense",
+                       rtol: float | None = None, **kwargs) -> RankResult:
+    """Rank of ``[A]_{I,J}`` by a named method: see
+    :func:`convac.rank_methods.matricization_rank` (the registry lives there, below every
+    method in the data flow; this name stays for compatibility)."""
+    from .rank_methods import matricization_rank as by_method
+
+    return by_method(tensor_or_net, partition, method, rtol, **kwargs)
 
 
-def matricization_rank(
-    tensor_or_net, partition="odd-even", method: str = "dense", rtol: float | None = None,
-    **kwargs,
-) -> RankResult:
-    """Rank of the matricization ``[A]_{I,J}`` of a tensor or of a ConvAC's ``A^y``.
+def __getattr__(name):
+    if name == "RANK_METHODS":  # compatibility: the registry is declared in rank_methods
+        from .rank_methods import RANK_METHODS
 
-    Parameters
-    ----------
-    tensor_or_net : Tensor, ndarray or ConvAC
-    partition : str or sequence of int, default "odd-even"
-    method : str, default "dense"
-        One of :data:`RANK_METHODS`.
-    rtol : float, optional
-        Relative singular-value tolerance (numerical methods); the default and the
-        value used are reported in the result.
-    **kwargs
-        Passed to the method (``output``, ``max_bytes`` for networks).
-
-    Returns
-    -------
-    RankResult
-        ``int(result)`` is the rank.
-    """
-    fn = resolve_option(RANK_METHODS, method, "rank method")
-    return fn(tensor_or_net, partition, rtol=rtol, **kwargs)
+        return RANK_METHODS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

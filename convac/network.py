@@ -8,7 +8,11 @@ the output.  CP (shallow) networks have the schedule ``(N,)``; HT (deep) network
 
 Internally activations are laid out ``(nodes, batch, channels)`` so that every conv
 is one batched matmul over nodes and every pooling is a reduction over a contiguous
-window of nodes.
+window of nodes.  There is one forward path, the same with and without autograd (without
+it the pooling accumulates in place: the same function with fewer copies); it reads the
+network's state afresh on every call, so weights changed by any optimizer, by ``.data``
+writes, numpy views or ``load_state_dict`` are always the ones used.  Acceleration goes
+through torch only: ``torch.compile(net)``.
 
 References
 ----------
@@ -21,10 +25,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import fused
-from .geometry import PoolingSchedule, ht_windows, patch_order
+from . import validate
+from .geometry import GEOMETRIES, PoolingSchedule, ht_windows, patch_order
+from .pooling import PRODUCT, resolve_pooling
+from .tree import fold_levels
 
-__all__ = ["ConvAC", "CPNet", "HTNet", "signed_log", "signed_log_conv"]
+__all__ = ["ConvAC", "CPNet", "HTNet", "signed_log", "signed_log_conv", "multiply_adds"]
 
 
 def signed_log(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -90,11 +96,10 @@ class ConvAC(nn.Module):
     Initialisation: leaf weights ``N(0, 1)``, other levels ``N(0, 1 / r_{l-1})``, so
     that one-hot inputs give outputs of order one at any depth.
 
-    Without autograd on CPU (float32/64) :meth:`forward` runs the fused pass of
-    :mod:`convac.fused`; set ``use_fused_kernel = False`` on a network for the torch one.
+    ``pooling`` (default ``"product"``, the ConvAC) may be any
+    :class:`convac.pooling.PoolingOperator` or registered name: the generalized
+    networks of Cohen & Shashua (ICML 2016).
     """
-
-    use_fused_kernel: bool = True
 
     def __init__(
         self,
@@ -108,24 +113,15 @@ class ConvAC(nn.Module):
         seed: int | None = None,
         dtype: torch.dtype | None = None,
         device=None,
+        pooling="product",
     ):
         super().__init__()
         self.schedule = PoolingSchedule(n_patches, n_channels, windows, ranks, n_outputs)
-        if not isinstance(shared, bool):
-            raise ValueError(f"shared must be True or False, got {shared!r}")
-        self.shared = shared
-        self.geometry = geometry if isinstance(geometry, str) else "custom"
+        self.shared = validate.boolean(shared, "shared")
+        self.pooling = resolve_pooling(pooling)
         order = torch.as_tensor(patch_order(geometry, n_patches))
         self.register_buffer("order", order, persistent=True)
-        # the identity order needs no gather: skipping it saves a copy of the input
-        self._identity_order = bool(torch.equal(order, torch.arange(n_patches)))
-        s = self.schedule
-        shapes = []
-        for level in range(s.n_levels + 1):
-            fan_in = s.n_channels if level == 0 else s.widths[level - 1]
-            node_shape = (s.widths[level], fan_in)
-            per_node = level < s.n_levels and not shared
-            shapes.append(((s.nodes[level],) if per_node else ()) + node_shape)
+        shapes = [self.expected_weight_shape(level) for level in range(self.schedule.n_levels + 1)]
         kwargs = {"dtype": dtype, "device": device}
         self.weights = nn.ParameterList([nn.Parameter(torch.empty(sh, **kwargs)) for sh in shapes])
         self.reset_parameters(seed)
@@ -151,13 +147,80 @@ class ConvAC(nn.Module):
     def ranks(self) -> tuple:
         return self.schedule.ranks
 
+    @property
+    def geometry(self) -> str:
+        """Name of the current patch order (``"contiguous"``, ``"mirror"`` or ``"custom"``),
+        read from the ``order`` buffer (so it follows ``load_state_dict``)."""
+        order = self.order.detach().cpu()
+        for name, make in GEOMETRIES.items():
+            try:
+                if torch.equal(order, torch.as_tensor(make(self.n_patches))):
+                    return name
+            except ValueError:  # e.g. mirror of an odd number of patches
+                continue
+        return "custom"
+
     def extra_repr(self) -> str:
         s = self.schedule
+        pooling = "" if self.pooling == PRODUCT else f", pooling={self.pooling.name!r}"
         return (
             f"n_patches={s.n_patches}, n_channels={s.n_channels}, windows={s.windows}, "
             f"ranks={s.ranks}, n_outputs={s.n_outputs}, shared={self.shared}, "
-            f"geometry={self.geometry!r}"
+            f"geometry={self.geometry!r}{pooling}"
         )
+
+    # -- state checks (every eager call: nothing is cached between calls) ----------
+    def expected_weight_shape(self, level: int) -> tuple:
+        """Shape ``weights[level]`` must have: ``(nodes_l, r_l, r_{l-1})`` unshared below
+        the top, ``(r_l, r_{l-1})`` shared or at the top (``r_{-1} = M``, ``r_L = Y``)."""
+        s = self.schedule
+        fan_in = s.n_channels if level == 0 else s.widths[level - 1]
+        node_shape = (s.widths[level], fan_in)
+        per_node = level < s.n_levels and not self.shared
+        return ((s.nodes[level],) if per_node else ()) + node_shape
+
+    def check_state(self) -> None:
+        """Raise a ValueError naming the first part of the state that does not fit the
+        schedule: a weight level of another shape, dtype or device than level 0, or an
+        ``order`` buffer that is not a permutation of ``range(N)``."""
+        s = self.schedule
+        if len(self.weights) != s.n_levels + 1:
+            raise validate.InvalidValueError(
+                f"the network has {len(self.weights)} weight levels, the schedule expects "
+                f"{s.n_levels + 1} (levels 0..{s.n_levels})"
+            )
+        w0 = self.weights[0]
+        for level, w in enumerate(self.weights):
+            expected = self.expected_weight_shape(level)
+            if tuple(w.shape) != expected:
+                raise validate.InvalidValueError(
+                    f"weights[{level}] has shape {tuple(w.shape)}, the schedule expects "
+                    f"{expected}"
+                )
+            if w.dtype != w0.dtype or w.device != w0.device:
+                raise validate.InvalidValueError(
+                    f"weights[{level}] is {w.dtype} on {w.device}, expected {w0.dtype} on "
+                    f"{w0.device} like weights[0] (convert the whole network with .to())"
+                )
+        order = self.order
+        n = s.n_patches
+        if order.shape != (n,) or order.dtype != torch.int64:
+            raise validate.InvalidValueError(
+                f"the order buffer must be an int64 permutation of range({n}), got "
+                f"{order.dtype} of shape {tuple(order.shape)}"
+            )
+        if order.device != w0.device:
+            raise validate.InvalidValueError(
+                f"the order buffer is on {order.device}, the weights on {w0.device}"
+            )
+        seen = torch.zeros(n, dtype=torch.bool, device=order.device)
+        inside = (order >= 0) & (order < n)
+        seen[order.clamp(0, n - 1)] = True
+        if not (bool(inside.all()) and bool(seen.all())):
+            raise validate.InvalidValueError(
+                f"the order buffer must be a permutation of range({n}), got "
+                f"{order.tolist() if n <= 64 else order}"
+            )
 
     @torch.no_grad()
     def reset_parameters(self, seed: int | None = None) -> None:
@@ -178,32 +241,61 @@ class ConvAC(nn.Module):
         Shared weights are expanded (a view, no copy).  The top level has one node.
         """
         s = self.schedule
-        if not 0 <= level <= s.n_levels:
-            raise ValueError(f"level must be in 0..{s.n_levels}, got {level}")
+        level = validate.integer(level, "level", 0, s.n_levels)
         w = self.weights[level]
         if w.ndim == 2:
             return w.unsqueeze(0).expand(s.nodes[level], *w.shape)
         return w
 
     # -- forward -------------------------------------------------------------------
-    def _check_features(self, features: torch.Tensor) -> None:
+    def _check_features(self, features) -> None:
         s = self.schedule
+        if not isinstance(features, torch.Tensor):
+            raise validate.InvalidTypeError(
+                f"features must be a torch.Tensor, got {type(features).__name__}"
+            )
+        if features.is_complex():
+            raise validate.InvalidTypeError(
+                f"features must be real, got {features.dtype} (a ConvAC's weights are real)"
+            )
         if features.ndim != 3 or tuple(features.shape[1:]) != (s.n_patches, s.n_channels):
-            raise ValueError(
+            raise validate.InvalidValueError(
                 f"features must have shape (batch, n_patches={s.n_patches}, "
                 f"n_channels={s.n_channels}), got {tuple(features.shape)}"
             )
+        device = self.weights[0].device
+        if features.device != device:
+            raise validate.InvalidValueError(
+                f"features are on {features.device}, the network on {device}: move one "
+                "with .to()"
+            )
 
     def _leaves(self, features: torch.Tensor) -> torch.Tensor:
-        self._check_features(features)
+        """Level-0 convs in tree order, ``(B, N, M) -> (N, B, r_0)``; checks the
+        features and the whole state first (eager calls; compiled graphs are traced from
+        a checked call)."""
+        if not torch.compiler.is_compiling():
+            self._check_features(features)
+            self.check_state()
         w0 = self.weights[0]
         x = features.to(dtype=w0.dtype)  # (B, N, M)
-        if not self._identity_order:
+        if torch.compiler.is_compiling():
+            # no data-dependent branch under compile: always gather (fused by inductor)
+            x = x.index_select(1, self.order)  # (B, N, M), tree order
+        elif not torch.equal(self.order, self._arange(self.order)):
             x = x.index_select(1, self.order)  # (B, N, M), tree order
         x = x.transpose(0, 1)  # (N, B, M), a view
-        if self.shared:
+        if w0.ndim == 2:  # shared
             return torch.matmul(x, w0.t())  # (N, B, r_0)
         return torch.bmm(x, w0.transpose(1, 2))  # (N, B, r_0)
+
+    def _arange(self, order: torch.Tensor) -> torch.Tensor:
+        """``arange(N)`` on the order's device, kept between calls (it never changes)."""
+        cached = getattr(self, "_arange_cache", None)
+        if cached is None or cached.device != order.device:
+            cached = torch.arange(self.n_patches, device=order.device)
+            self._arange_cache = cached
+        return cached
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Network outputs.
@@ -217,30 +309,23 @@ class ConvAC(nn.Module):
         -------
         Tensor, shape ``(batch, n_outputs)``
         """
-        s = self.schedule
+        leaves = self._leaves(features)  # (N, B, r_0), after the checks
         weights = list(self.weights)
-        no_graph = not (torch.is_grad_enabled()
-                        and (features.requires_grad or any(w.requires_grad for w in weights)))
-        if no_graph and self.use_fused_kernel and fused.fused_applicable(self, features):
-            self._check_features(features)
-            return fused.fused_forward(self, features)
         # Without autograd, pool in place into each window's first node: no allocation
-        # and a third less memory traffic.  With autograd the product must keep its inputs.
-        conv = self._leaves(features)  # (N, B, r_0)
-        for w, weight in zip(s.windows, weights[1:], strict=True):
+        # and a third less memory traffic.  With autograd the pooling keeps its inputs.
+        in_place = not (torch.is_grad_enabled()
+                        and (features.requires_grad or any(w.requires_grad for w in weights)))
+
+        def level(lvl: int, w: int, conv: torch.Tensor) -> torch.Tensor:
             n, b, r = conv.shape
             window = conv.view(n // w, w, b, r)  # (n/w, w, B, r_{l-1})
-            if no_graph:
-                pooled = window[:, 0]  # (n/w, B, r_{l-1}), a strided view
-                for k in range(1, w):
-                    pooled.mul_(window[:, k])
-            else:  # for pairs, one multiply beats a reduction kernel
-                pooled = window[:, 0] * window[:, 1] if w == 2 else window.prod(dim=1)
+            pooled = self.pooling(window, in_place)  # (n/w, B, r_{l-1})
+            weight = weights[lvl]
             if weight.ndim == 2:  # shared, or the one-node top level
-                conv = torch.matmul(pooled, weight.t())  # (n/w, B, r_l)
-            else:
-                conv = torch.bmm(pooled, weight.transpose(1, 2))  # (n/w, B, r_l)
-        return conv[0]  # (B, Y)
+                return torch.matmul(pooled, weight.t())  # (n/w, B, r_l)
+            return torch.bmm(pooled, weight.transpose(1, 2))  # (n/w, B, r_l)
+
+        return fold_levels(self.schedule, leaves, level)[0]  # (B, Y)
 
     def forward_log(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Outputs as signed log-magnitudes, for products too long for floating point.
@@ -259,14 +344,35 @@ class ConvAC(nn.Module):
         sign : Tensor, shape ``(batch, n_outputs)``
             ``sign(h_y(X))`` in ``{-1, 0, 1}``.
         """
-        s = self.schedule
-        log_abs, sign = signed_log(self._leaves(features))  # (N, B, r_0) each
-        for level, w in enumerate(s.windows, start=1):
+        if self.pooling != PRODUCT:
+            raise validate.InvalidValueError(
+                f"forward_log needs product pooling (products become sums of logs), this "
+                f"network pools with {self.pooling.name!r}"
+            )
+
+        def level(lvl: int, w: int, signed: tuple) -> tuple:
+            log_abs, sign = signed
             n, b, r = log_abs.shape
             log_abs = log_abs.view(n // w, w, b, r).sum(dim=1)  # (n/w, B, r)
             sign = sign.view(n // w, w, b, r).prod(dim=1)  # (n/w, B, r)
-            log_abs, sign = signed_log_conv(log_abs, sign, self.level_weights(level))
+            return signed_log_conv(log_abs, sign, self.level_weights(lvl))
+
+        leaves = signed_log(self._leaves(features))  # (N, B, r_0) each
+        log_abs, sign = fold_levels(self.schedule, leaves, level)
         return log_abs[0], sign[0]  # (B, Y) each
+
+
+def multiply_adds(net: ConvAC, batch: int) -> int:
+    """Multiply-adds of the convs of one forward pass over ``batch`` samples,
+    ``batch * sum_l nodes_l * r_l * r_{l-1}`` (``r_{-1} = M``); pooling not counted.
+
+    The throughput yardstick of the speed benchmarks: one ``torch.bmm`` with as many
+    multiply-adds is their baseline.
+    """
+    s = validate.network(net).schedule
+    batch = validate.positive_int(batch, "batch")
+    fan_in = (s.n_channels,) + s.widths[:-1]
+    return batch * sum(s.nodes[l] * s.widths[l] * fan_in[l] for l in range(s.n_levels + 1))
 
 
 class CPNet(ConvAC):

@@ -1,32 +1,33 @@
-"""Structured matricization rank and singular values, without the ``M^N`` tensor.
+"""Structured matricization rank, without the ``M^N`` tensor: one fold over the pooling
+tree, with the arithmetic plugged in (float64 here, GF(p) in :mod:`convac.exact`).
 
 Every node ``v`` of the pooling tree holds, for each of its output channels ``g``, its
 sub-tensor matricized with rows = its row leaves (modes in ``I``) and columns = its
-column leaves (modes in ``J``) in factored form ``U_v C_v[g] V_v^T``: ``U_v`` and
-``V_v`` have orthonormal columns (implicitly Kronecker products of the children's bases,
-never formed) and the cores ``C_v[g]`` are small.  A parent's core is
+column leaves (modes in ``J``) in factored form ``B_v C_v[g] D_v^T``: ``B_v`` and
+``D_v`` have full column rank (implicitly Kronecker products of the children's bases,
+never formed) and the cores ``C_v[g]`` are small.  A parent's cores are
 
 ``C_v[g] = sum_a W[g, a] kron_c C_c[a]``
 
 (the order of the Kronecker factors only permutes rows and columns), then compressed
-onto orthonormal bases of the column space of ``[C_v[0] | C_v[1] | ..]`` and the row
-space of ``[C_v[0]; C_v[1]; ..]``.  At the root (the one requested output) the bases
-are orthonormal, so the core's singular values *are* the nonzero singular values of
-``[A^y]_{I,J}``.  Cores carry a separate log-scale so that long products neither
-overflow nor underflow.
+onto bases of the column space of ``[C_v[0] | C_v[1] | ..]`` and the row space of
+``[C_v[0]; C_v[1]; ..]``.  Full-column-rank factors do not change ranks, so the rank of
+the root core is the rank of ``[A^y]_{I,J}``.
 
-Details that keep it exact and small:
+* :class:`FloatField`: orthonormal bases from SVDs, so the root core's singular values
+  *are* the nonzero singular values of ``[A^y]_{I,J}``; cores carry a log-scale so that
+  long products neither overflow nor underflow; every dropped direction is a decision
+  with a margin, and the result reports the smallest one.
+* :class:`convac.exact.ModField`: row echelon bases over GF(p), exact.
 
-* the bases are taken with every channel scaled to unit norm, so a direction is dropped
-  only when it is below ``max(shape) * eps`` relative to every channel it occurs in (a
-  parent may rescale channels arbitrarily);
+Details that keep it small:
+
 * a wide window (a CP net pools all N leaves at once) is pooled factor by factor, and a
   partial product is compressed whenever a structural bound on its channels' ranks
   guarantees that it shrinks, so a width-K CP net never forms more than ``K``-sided cores;
-* no array of cores may exceed ``max_bytes`` (default 2 GiB): a clear error instead of
-  an out-of-memory kill when the rank itself is astronomically large.
-
-Registers ``"structured"`` and ``"auto"`` in :data:`convac.matricize.RANK_METHODS`.
+* the root sums its channels one at a time into a single core;
+* the largest array is predicted from the schedule before any work
+  (:func:`predict_core_shape`); above ``max_bytes`` a :class:`BudgetError`.
 
 References
 ----------
@@ -38,43 +39,31 @@ Tensor Calculus", Springer 2012 (HT format, orthonormal bases).
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
-from .matricize import RANK_METHODS, RankResult, numerical_rank, resolve_partition
+from . import validate
+from .matricize import AMBIGUITY_FACTOR, RankResult, numerical_rank, resolve_partition
 from .network import ConvAC
 from .tensors import DEFAULT_MAX_BYTES
+from .tree import fold
+from .validate import BudgetError
 
 __all__ = [
+    "Cores",
+    "FloatField",
+    "root_core",
+    "predict_core_shape",
     "structured_singular_values",
     "structured_rank",
-    "auto_rank",
-    "AUTO_DENSE_MAX_ENTRIES",
     "row_leaves",
     "check_core_budget",
     "BudgetError",
 ]
 
 _EPS = float(np.finfo(np.float64).eps)
-
-AUTO_DENSE_MAX_ENTRIES = 4096
-"""``method="auto"`` uses the dense method when ``M^N`` is at most this, else structured."""
-
-
-def _check_net(net) -> ConvAC:
-    if not isinstance(net, ConvAC):
-        raise ValueError(f"expected a convac.ConvAC network, got {type(net).__name__}")
-    return net
-
-
-def _check_output(net: ConvAC, output) -> int:
-    if isinstance(output, bool) or not isinstance(output, (int, np.integer)):
-        raise ValueError(f"output must be an int in 0..{net.n_outputs - 1}, got {output!r}")
-    if not 0 <= output < net.n_outputs:
-        raise ValueError(f"output must be in 0..{net.n_outputs - 1}, got {output}")
-    return int(output)
 
 
 def row_leaves(net: ConvAC, partition) -> tuple[np.ndarray, object]:
@@ -93,9 +82,34 @@ def row_leaves(net: ConvAC, partition) -> tuple[np.ndarray, object]:
     return np.isin(order, np.asarray(part.rows)), part
 
 
-def level_weights_f64(net: ConvAC, level: int) -> np.ndarray:
-    """``net.level_weights(level)`` as a float64 ndarray, shape ``(nodes_l, r_l, r_{l-1})``."""
-    return net.level_weights(level).detach().to("cpu", torch.float64).numpy()
+def check_core_budget(shape, max_bytes: int, what: str = "structured core") -> None:
+    """Raise :class:`BudgetError` if a float64 array of ``shape`` exceeds ``max_bytes``."""
+    validate.check_shape_budget(shape, max_bytes, what)
+
+
+@dataclass(frozen=True)
+class Cores:
+    """A node's cores and what is known about them.
+
+    Attributes
+    ----------
+    cores : ndarray, shape ``(r, p, q)``
+    log_scale : float
+        The node's matricizations are ``exp(log_scale) B cores[g] D^T`` (0 mod p).
+    channel_rank : int
+        A structural bound on the rank of every ``cores[g]``.
+    margin : float
+        The smallest margin of any rank decision below (``inf`` when exact).
+    """
+
+    cores: np.ndarray
+    log_scale: float = 0.0
+    channel_rank: int = 1
+    margin: float = math.inf
+
+    @property
+    def is_zero(self) -> bool:
+        return self.cores.shape[1] == 0 or self.cores.shape[2] == 0
 
 
 _MAX_CHANNEL_RATIO = 1e200
@@ -110,69 +124,87 @@ def _channel_norms(cores: np.ndarray) -> np.ndarray:
     return amax * np.linalg.norm(flat / safe[:, None], axis=1)  # (r,)
 
 
-def _compress(cores: np.ndarray) -> tuple[np.ndarray, float]:
-    """Project cores onto orthonormal bases of their joint column and row spaces.
-
-    The bases come from ``[C[0] | .. | C[r-1]]`` and ``[C[0]; ..; C[r-1]]`` with every
-    channel scaled to unit norm first: a parent may scale channels by any weight, so a
-    direction is dropped only when it is below ``max(shape) * eps`` relative to every
-    channel it occurs in (scale invariance per channel; the exact spaces are unchanged).
-
-    Parameters
-    ----------
-    cores : ndarray, shape ``(r, p, q)``
-
-    Returns
-    -------
-    cores : ndarray, shape ``(r, p', q')``, ``p' <= p``, ``q' <= q``
-        Scaled so that the largest channel has unit Frobenius norm.
-    log_scale : float
-        Log of the factor divided out (``0`` for zero cores, which come back empty).
-    """
-    r, p, q = cores.shape
-    if p == 0 or q == 0:
-        return np.zeros((r, 0, 0)), 0.0
-    if not np.all(np.isfinite(cores)):
-        raise ValueError("a structured core is not finite: non-finite weights")
-    norms = _channel_norms(cores)  # (r,)
-    top = float(norms.max())
-    if top == 0:
-        return np.zeros((r, 0, 0)), 0.0
-    cores = cores / top  # (r, p, q), largest channel of unit norm
-    rel = norms / top  # (r,)
-    balance = np.where(rel * _MAX_CHANNEL_RATIO > 1, 1.0 / np.maximum(rel, 1e-300), 0.0)  # (r,)
-    hstack = (cores * balance[:, None, None]).transpose(1, 0, 2).reshape(p, r * q)  # (p, r*q)
-    u, s, _ = np.linalg.svd(hstack, full_matrices=False)  # u: (p, k), s: (k,)
-    keep = int(np.count_nonzero(s > max(hstack.shape) * _EPS * s[0]))
-    cores = np.einsum("pk,rpq->rkq", u[:, :keep], cores)  # (r, p', q)
-    vstack = (cores * balance[:, None, None]).reshape(r * keep, q)  # (r*p', q)
-    _, s2, vt = np.linalg.svd(vstack, full_matrices=False)  # vt: (k2, q)
-    keep2 = int(np.count_nonzero(s2 > max(vstack.shape) * _EPS * s2[0]))
-    cores = cores @ vt[:keep2].T  # (r, p', q')
-    return cores, math.log(top)
+def _kept(s: np.ndarray, shape) -> tuple[int, float]:
+    """How many singular values clear ``max(shape) * eps * s[0]``, and the margin of that
+    decision: ``min(last kept / threshold, last kept / first dropped)``."""
+    threshold = max(shape) * _EPS * s[0]
+    keep = int(np.count_nonzero(s > threshold))
+    tail = s[keep] if keep < s.size else 0.0
+    margin = min(s[keep - 1] / threshold, s[keep - 1] / tail if tail > 0 else math.inf)
+    return keep, float(margin)
 
 
-class BudgetError(ValueError):
-    """A structured or exact core would exceed the memory budget ``max_bytes``."""
+class FloatField:
+    """float64 arithmetic for :func:`root_core`: orthonormal compression by SVD."""
 
+    name = "structured"
+    exact = False
 
-def check_core_budget(shape, max_bytes: int, what: str = "structured core") -> None:
-    """Raise :class:`BudgetError` if a float64/int64 array of ``shape`` exceeds
-    ``max_bytes``."""
-    size = 8 * math.prod(shape)
-    if size > max_bytes:
-        raise BudgetError(
-            f"the {what} would have shape {tuple(shape)} ({size / 2**30:.3g} GiB), above the "
-            f"memory budget max_bytes={max_bytes} ({max_bytes / 2**30:.3g} GiB); the rank may "
-            "be that large (see convac.min_cut_bound): raise max_bytes if it fits"
-        )
+    @staticmethod
+    def weights(net: ConvAC, level: int) -> np.ndarray:
+        """``(nodes_l, r_l, r_{l-1})`` float64."""
+        return net.level_weights(level).detach().to("cpu", torch.float64).numpy()
 
+    @staticmethod
+    def kron(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Channel-wise Kronecker product: ``(r, p, q), (r, s, t) -> (r, p*s, q*t)``."""
+        r, p, q = a.shape
+        _, s_, t = b.shape
+        return np.einsum("apq,ast->apsqt", a, b).reshape(r, p * s_, q * t)  # (r, p*s, q*t)
 
-def _batched_kron(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Channel-wise Kronecker product: ``(r, p, q), (r, s, t) -> (r, p*s, q*t)``."""
-    r, p, q = a.shape
-    _, s_, t = b.shape
-    return np.einsum("apq,ast->apsqt", a, b).reshape(r, p * s_, q * t)  # (r, p*s, q*t)
+    @staticmethod
+    def mix(weight: np.ndarray, pooled: np.ndarray) -> np.ndarray:
+        """``(g, a), (a, p, q) -> (g, p, q)``: each output channel sums the inputs."""
+        return np.einsum("ga,apq->gpq", weight, pooled)  # (g, p, q)
+
+    @staticmethod
+    def add_to(acc: np.ndarray, term: np.ndarray) -> None:
+        acc += term
+
+    @staticmethod
+    def compress(cores: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """Project cores onto orthonormal bases of their joint column and row spaces.
+
+        The bases come from ``[C[0] | .. | C[r-1]]`` and ``[C[0]; ..; C[r-1]]`` with every
+        channel scaled to unit norm first: a parent may scale channels by any weight, so a
+        direction is dropped only when it is below ``max(shape) * eps`` relative to every
+        channel it occurs in (scale invariance per channel; the exact spaces are unchanged).
+
+        Parameters
+        ----------
+        cores : ndarray, shape ``(r, p, q)``
+
+        Returns
+        -------
+        cores : ndarray, shape ``(r, p', q')``
+            Scaled so that the largest channel has unit Frobenius norm.
+        log_scale : float
+            Log of the factor divided out (``0`` for zero cores, which come back empty).
+        margin : float
+            The smaller margin of the two rank decisions (see :func:`_kept`).
+        """
+        r, p, q = cores.shape
+        if p == 0 or q == 0:
+            return np.zeros((r, 0, 0)), 0.0, math.inf
+        if not np.all(np.isfinite(cores)):
+            raise validate.InvalidValueError(
+                "a structured core is not finite: non-finite weights")
+        norms = _channel_norms(cores)  # (r,)
+        top = float(norms.max())
+        if top == 0:
+            return np.zeros((r, 0, 0)), 0.0, math.inf
+        cores = cores / top  # (r, p, q), largest channel of unit norm
+        rel = norms / top  # (r,)
+        balance = np.where(rel * _MAX_CHANNEL_RATIO > 1, 1.0 / np.maximum(rel, 1e-300), 0.0)
+        hstack = (cores * balance[:, None, None]).transpose(1, 0, 2).reshape(p, r * q)  # (p, r*q)
+        u, s, _ = np.linalg.svd(hstack, full_matrices=False)  # u: (p, k), s: (k,)
+        keep, margin = _kept(s, hstack.shape)
+        cores = np.einsum("pk,rpq->rkq", u[:, :keep], cores)  # (r, p', q)
+        vstack = (cores * balance[:, None, None]).reshape(r * keep, q)  # (r*p', q)
+        _, s2, vt = np.linalg.svd(vstack, full_matrices=False)  # vt: (k2, q)
+        keep2, margin2 = _kept(s2, vstack.shape)
+        cores = cores @ vt[:keep2].T  # (r, p', q')
+        return cores, math.log(top), min(margin, margin2)
 
 
 def _must_shrink(shape, channel_rank: int) -> bool:
@@ -180,79 +212,161 @@ def _must_shrink(shape, channel_rank: int) -> bool:
 
     ``[C[0] | ..]`` and ``[C[0]; ..]`` have rank ``<= r * channel_rank`` (a bound on the
     rank of every ``C[a]``, from the structure); when that is not below ``p`` or ``q``
-    only a degenerate network would shrink, and the SVDs of large partial products would
-    cost more than they save.
+    only a degenerate network would shrink, and the compression of large partial
+    products would cost more than it saves.
     """
     r, p, q = shape
     return r * channel_rank < max(p, q)
 
 
-def _pool(kids, max_bytes: int) -> tuple[np.ndarray, float, int]:
-    """Product pooling of children's cores, ``P[a] = kron_c C_c[a]``, compressed between
-    factors so that wide windows (a CP net's N children) stay as small as their rank.
+def _compressed(field, cores: np.ndarray, base: Cores, channel_rank: int) -> Cores:
+    cores, extra, margin = field.compress(cores)
+    return Cores(cores, base.log_scale + extra, min(channel_rank, *cores.shape[1:]),
+                 min(base.margin, margin))
 
-    Parameters
-    ----------
-    kids : list of (ndarray ``(r, p_c, q_c)``, float, int)
-        Children's cores, log-scales and bounds on the rank of each channel's core.
+
+def _pool(field, kids: list, compress_last: bool) -> Cores:
+    """Product pooling ``P[a] = kron_c C_c[a]``, compressed between factors so that wide
+    windows (a CP net's N children) stay as small as their rank."""
+    acc = kids[0]
+    for i, kid in enumerate(kids[1:], start=2):
+        prod = field.kron(acc.cores, kid.cores)  # (r, p*p_c, q*q_c)
+        acc = Cores(prod, acc.log_scale + kid.log_scale,
+                    min(acc.channel_rank * kid.channel_rank, *prod.shape[1:]),  # rank of kron
+                    min(acc.margin, kid.margin))
+        if (i < len(kids) or compress_last) and _must_shrink(prod.shape, acc.channel_rank):
+            acc = _compressed(field, prod, acc, acc.channel_rank)
+    return acc
+
+
+def _root(field, kids: list, weight: np.ndarray) -> Cores:
+    """The requested output's core ``sum_a w[a] kron_c C_c[a]``, shape ``(p, q)``.
+
+    The output weights scale the smallest child's channels; all children but the last
+    are pooled (compressed as usual); the last Kronecker factor is summed into one core
+    channel by channel, so the root never holds ``r`` full-size cores at once.
+    """
+    small = min(range(len(kids)), key=lambda c: kids[c].cores[0].size)
+    kids = list(kids)
+    kids[small] = replace(kids[small],
+                          cores=field.mix(np.diag(weight), kids[small].cores))  # (r, p, q)
+    last = kids.pop()
+    head = _pool(field, kids, compress_last=True) if kids else None
+    if head is None:  # a window of one: nothing to multiply
+        core = field.mix(np.ones((1, last.cores.shape[0])), last.cores)[0]  # (p, q)
+        return replace(last, cores=core)
+    core = None
+    for a in range(last.cores.shape[0]):
+        term = field.kron(head.cores[a:a + 1], last.cores[a:a + 1])[0]  # (p*s, q*t)
+        if core is None:
+            core = term
+        else:
+            field.add_to(core, term)
+    return Cores(core, head.log_scale + last.log_scale, 0, min(head.margin, last.margin))
+
+
+def predict_core_shape(net: ConvAC, partition) -> tuple:
+    """Shape of the largest array :func:`root_core` can build, from the schedule alone.
+
+    The same fold with shapes in place of cores: a leaf's core is ``min(r_0, M) x 1``
+    (or ``1 x min(r_0, M)``), a Kronecker product multiplies sides, a compression caps a
+    side at ``channels * channel rank``.  Used to refuse, before any work, what would
+    not fit in ``max_bytes``.
 
     Returns
     -------
-    ndarray, shape ``(r, p, q)``, its log-scale and its channel rank bound.
+    tuple of int
+        ``(r, p, q)`` (or ``(2, p, q)`` at the root: the core and one channel's term).
     """
-    acc, log_scale, channel_rank = kids[0]
-    for i, (cores, scale, rank) in enumerate(kids[1:], start=2):
-        r, p, q = acc.shape
-        check_core_budget((r, p * cores.shape[1], q * cores.shape[2]), max_bytes)
-        acc = _batched_kron(acc, cores)  # (r, p*p_c, q*q_c)
-        log_scale += scale
-        channel_rank = min(channel_rank * rank, *acc.shape[1:])  # rank(kron) = product
-        if i < len(kids) and _must_shrink(acc.shape, channel_rank):  # more factors to come
-            acc, extra = _compress(acc)
-            log_scale += extra
-    return acc, log_scale, channel_rank
-
-
-def _root_core(net: ConvAC, partition, output: int,
-               max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[np.ndarray, float, object]:
-    """Core ``C`` and log-scale of ``[A^y]_{I,J} = exp(log_scale) U C V^T``."""
     s = net.schedule
-    is_row, part = row_leaves(net, partition)
-    leaf_w = level_weights_f64(net, 0)  # (N, r_0, M)
-    nodes = []  # per node: (cores (r, p, q), log_scale)
-    for pos in range(s.n_patches):
-        vec = leaf_w[pos]  # (r_0, M)
-        cores = vec[:, :, None] if is_row[pos] else vec[:, None, :]  # (r_0, M, 1) / (r_0, 1, M)
-        nodes.append((*_compress(cores), 1))  # a vector per channel: rank 1
-    for level, w in enumerate(s.windows, start=1):
-        weight = level_weights_f64(net, level)  # (nodes_l, r_l, r_{l-1})
-        top = level == s.n_levels
-        merged = []
-        for j in range(s.nodes[level]):
-            kids = nodes[j * w : (j + 1) * w]
-            if any(k[0].shape[1] == 0 for k in kids):  # a zero child: the node is zero
-                if top:
-                    return np.zeros((0, 0)), 0.0, part
-                merged.append((np.zeros((weight.shape[1], 0, 0)), 0.0, 0))
-                continue
-            pooled, log_scale, rank = _pool(kids, max_bytes)  # (r_{l-1}, p, q)
-            if top:
-                core = np.einsum("a,apq->pq", weight[j, output], pooled)  # (p, q)
-                return core, log_scale, part
-            cores = np.einsum("ga,apq->gpq", weight[j], pooled)  # (r_l, p, q)
-            cores, extra = _compress(cores)
-            rank = min(weight.shape[2] * rank, *cores.shape[1:])  # sums of r_{l-1} terms
-            merged.append((cores, log_scale + extra, rank))
-        nodes = merged
-    raise AssertionError("unreachable: the top level returns")  # pragma: no cover
+    is_row, _ = row_leaves(net, partition)
+    largest = [(0, 0, 0)]
+
+    def note(shape):
+        if math.prod(shape) > math.prod(largest[0]):
+            largest[0] = tuple(int(x) for x in shape)
+
+    def leaf(tn):
+        side = min(s.ranks[0], s.n_channels)
+        return (side, 1, 1) if is_row[tn.index] else (1, side, 1)  # (p, q, channel rank)
+
+    def node(tn, kids):
+        r_in = s.ranks[tn.level - 1]
+        p, q, rank = kids[0]
+        for i, (pc, qc, rc) in enumerate(kids[1:], start=2):
+            p, q, rank = p * pc, q * qc, min(rank * rc, p * pc, q * qc)
+            note((2, p, q) if tn.is_root and i == len(kids) else (r_in, p, q))
+            if (i < len(kids) or not tn.is_root) and _must_shrink((r_in, p, q), rank):
+                p, q = min(p, r_in * rank), min(q, r_in * rank)
+        if tn.is_root:
+            return None
+        r_out = s.ranks[tn.level]
+        note((r_out, p, q))
+        rank = min(r_in * rank, p, q)
+        return min(p, r_out * rank), min(q, r_out * rank), rank
+
+    fold(s, leaf, node)
+    return largest[0]
+
+
+def root_core(net: ConvAC, partition, output: int, field,
+              max_bytes: int = DEFAULT_MAX_BYTES) -> Cores:
+    """The root core of ``[A^y]_{I,J}`` in the arithmetic of ``field``.
+
+    Parameters
+    ----------
+    net : ConvAC
+    partition : str, sequence of int or Partition
+    output : int
+    field : FloatField or convac.exact.ModField
+        The arithmetic: ``weights``, ``kron``, ``mix``, ``add_to``, ``compress``.
+    max_bytes : int
+        Budget of the largest array (predicted first, :func:`predict_core_shape`).
+
+    Returns
+    -------
+    Cores
+        ``cores`` of shape ``(p, q)``: ``[A^y]_{I,J} = exp(log_scale) B core D^T`` with
+        ``B``, ``D`` of full column rank (orthonormal for floats).
+    """
+    validate.product_network(net, f"the {field.name} rank")
+    check_core_budget(predict_core_shape(net, partition), max_bytes,
+                      f"{field.name} core")
+    s = net.schedule
+    is_row, _ = row_leaves(net, partition)
+    weights = [field.weights(net, level) for level in range(s.n_levels + 1)]
+
+    def leaf(tn):
+        vec = weights[0][tn.index]  # (r_0, M)
+        # (r_0, M, 1) for a row leaf, (r_0, 1, M) for a column leaf
+        cores = vec[:, :, None] if is_row[tn.index] else vec[:, None, :]
+        return _compressed(field, cores, Cores(cores), 1)  # a vector per channel: rank 1
+
+    def node(tn, kids):
+        weight = weights[tn.level][tn.index]  # (r_l, r_{l-1})
+        if any(k.is_zero for k in kids):  # a zero child: the node is zero
+            return Cores(np.zeros((0, 0) if tn.is_root else (weight.shape[0], 0, 0)), 0.0, 0)
+        if tn.is_root:
+            return _root(field, kids, weight[output])
+        pooled = _pool(field, kids, compress_last=False)  # (r_{l-1}, p, q)
+        cores = field.mix(weight, pooled.cores)  # (r_l, p, q)
+        return _compressed(field, cores, pooled, weight.shape[1] * pooled.channel_rank)
+
+    return fold(s, leaf, node)
 
 
 def _core_singular_values(core: np.ndarray) -> np.ndarray:
     """Singular values of a core, descending (empty for an empty core)."""
     if core.size == 0:
         return np.zeros(0)
-    # torch's LAPACK (MKL in the CPU wheels) is several times faster than numpy's here
+    # numpy and torch call the same kind of LAPACK divide-and-conquer SVD; on the 4096 x
+    # 4096 root core they took the same time here (see the issue 11 closing note)
     return torch.linalg.svdvals(torch.from_numpy(np.ascontiguousarray(core))).numpy()  # (k,)
+
+
+def _check(net, output, max_bytes):
+    net = validate.product_network(net, "the structured rank")
+    return net, validate.output(net, output), validate.max_bytes(max_bytes)
 
 
 def structured_singular_values(net: ConvAC, partition, output: int = 0,
@@ -268,7 +382,8 @@ def structured_singular_values(net: ConvAC, partition, output: int = 0,
     output : int, default 0
         Which output ``y``.
     max_bytes : int, default 2 GiB
-        Budget of any one array of cores; above it a ``ValueError`` names the shape.
+        Budget of the largest array (predicted before any work); above it a
+        :class:`BudgetError` names the shape.
 
     Returns
     -------
@@ -282,16 +397,14 @@ def structured_singular_values(net: ConvAC, partition, output: int = 0,
     -----
     Cost: per node, Kronecker products of the children's cores and two SVDs of the
     stacked cores; every core side is bounded by the rank of the sub-matricization it
-    represents, so the root core is about ``rank x rank`` (odd-even of an HT with ranks 2
-    over N=24 patches: 4096 x 4096, seconds).  The Eckart-Young floor of a width-K CP
-    fit is ``sqrt(sum(sv[K:] ** 2))``.
+    represents, so the root core is about ``rank x rank``.  The Eckart-Young floor of a
+    width-K CP fit is ``sqrt(sum(sv[K:] ** 2))``.
     """
-    net = _check_net(net)
-    output = _check_output(net, output)
-    core, log_scale, _ = _root_core(net, partition, output, max_bytes)
-    sv = _core_singular_values(core)  # (k,)
+    net, output, max_bytes = _check(net, output, max_bytes)
+    root = root_core(net, partition, output, FloatField, max_bytes)
+    sv = _core_singular_values(root.cores)  # (k,)
     with np.errstate(over="ignore", under="ignore", divide="ignore"):
-        return np.exp(np.log(sv) + log_scale)  # (k,), the scale applied in log space
+        return np.exp(np.log(sv) + root.log_scale)  # (k,), the scale applied in log space
 
 
 def _structured_rtol(core_shape, n_levels: int) -> float:
@@ -313,48 +426,44 @@ def structured_rank(net, partition="odd-even", rtol: float | None = None, output
     net : ConvAC
     partition : str, sequence of int or Partition
     rtol : float, optional
-        Singular values ``> rtol * sigma_max`` count.  Default
+        Singular values of the root core ``> rtol * sigma_max`` count.  Default
         ``max(core side) * eps * (L + 1)`` (see :func:`_structured_rtol`); the value used
         is in the result.
     output : int, default 0
     max_bytes : int, default 2 GiB
-        Budget of any one array of cores.
+        Budget of the largest array.
 
     Returns
     -------
     RankResult
         ``method="structured"``, with the singular values (those of the root core; if
         the true values overflow float64 the core's, scaled so that the largest channel
-        of the root has norm one, which the result's ``certified`` text then says), the
-        margin and the ambiguity flag of :func:`convac.numerical_rank`.
+        of the root has norm one, which the result's ``certified`` text then says).
+        ``margin`` is the smallest over *every* rank decision: the root's and each
+        compression's (a direction dropped inside the tree is a decision too); below
+        :data:`convac.matricize.AMBIGUITY_FACTOR` the result is ``ambiguous``.  Never
+        certified: use ``method="exact"`` or ``"auto"`` for that.
     """
     if kwargs:
-        raise ValueError(f"unexpected arguments for the structured method: {sorted(kwargs)}")
-    net = _check_net(net)
-    output = _check_output(net, output)
-    core, log_scale, _ = _root_core(net, partition, output, max_bytes)
-    sv = _core_singular_values(core)  # (k,), scale-free: the rank only needs ratios
+        raise validate.InvalidValueError(
+            f"unexpected arguments for the structured method: {sorted(kwargs)}")
+    rtol = validate.tolerance(rtol)
+    net, output, max_bytes = _check(net, output, max_bytes)
+    root = root_core(net, partition, output, FloatField, max_bytes)
+    sv = _core_singular_values(root.cores)  # (k,), scale-free: the rank only needs ratios
     if rtol is None:
-        rtol = _structured_rtol(core.shape, net.schedule.n_levels)
-    result = numerical_rank(sv, rtol, core.shape, "structured")
+        rtol = _structured_rtol(root.cores.shape, net.schedule.n_levels)
+    result = numerical_rank(sv, rtol, root.cores.shape, "structured")
+    margin = min(result.margin, root.margin)
+    note = result.certified
+    if root.margin < result.margin:
+        note += (f"; a compression inside the tree decided with margin {root.margin:.3g} "
+                 f"(root: {result.margin:.3g})")
     with np.errstate(over="ignore", under="ignore", divide="ignore"):
-        scaled = np.exp(np.log(result.singular_values) + log_scale)  # (k,)
+        scaled = np.exp(np.log(result.singular_values) + root.log_scale)  # (k,)
     if scaled.size and not (np.isfinite(scaled[0]) and scaled[0] > 0):
-        return replace(result, certified=result.certified
-                       + f"; singular values scaled by exp({-log_scale:.6g}) (float64 range)")
-    return replace(result, singular_values=scaled)
-
-
-def auto_rank(tensor_or_net, partition="odd-even", rtol: float | None = None, **kwargs):
-    """Dense rank for tensors and tiny networks (``M^N <= AUTO_DENSE_MAX_ENTRIES``),
-    structured otherwise; the result's ``method`` names the one used."""
-    dense = RANK_METHODS["dense"]
-    if not isinstance(tensor_or_net, ConvAC):
-        return dense(tensor_or_net, partition, rtol=rtol, **kwargs)
-    if tensor_or_net.n_channels ** tensor_or_net.n_patches <= AUTO_DENSE_MAX_ENTRIES:
-        return dense(tensor_or_net, partition, rtol=rtol, **kwargs)
-    return structured_rank(tensor_or_net, partition, rtol=rtol, **kwargs)
-
-
-RANK_METHODS["structured"] = structured_rank
-RANK_METHODS["auto"] = auto_rank
+        scaled = result.singular_values
+        note += (f"; singular values scaled by exp({-root.log_scale:.6g}) "
+                 "(float64 range)")
+    return replace(result, singular_values=scaled, margin=margin,
+                   ambiguous=bool(margin < AMBIGUITY_FACTOR), certified=note)

@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .geometry import quadtree_order, resolve_option
+from . import validate
+from .geometry import DEFAULT_MAX_BYTES, quadtree_order
 
 __all__ = [
     "Patches",
@@ -47,12 +48,9 @@ class Patches(nn.Module):
 
     def __init__(self, patch_size: int, stride: int | None = None, order: str = "quadtree"):
         super().__init__()
-        if not isinstance(patch_size, int) or patch_size < 1:
-            raise ValueError(f"patch_size must be an int >= 1, got {patch_size!r}")
-        stride = patch_size if stride is None else stride
-        if not isinstance(stride, int) or stride < 1:
-            raise ValueError(f"stride must be an int >= 1, got {stride!r}")
-        resolve_option({o: o for o in PATCH_ORDERS}, order, "patch order")
+        patch_size = validate.positive_int(patch_size, "patch_size")
+        stride = patch_size if stride is None else validate.positive_int(stride, "stride")
+        validate.option({o: o for o in PATCH_ORDERS}, order, "patch order")
         self.patch_size, self.stride, self.order = patch_size, stride, order
 
     def grid(self, height: int, width: int) -> tuple[int, int]:
@@ -60,14 +58,15 @@ class Patches(nn.Module):
         rows = (height - self.patch_size) // self.stride + 1
         cols = (width - self.patch_size) // self.stride + 1
         if rows < 1 or cols < 1:
-            raise ValueError(
+            raise validate.InvalidValueError(
                 f"image {height}x{width} is smaller than patch_size={self.patch_size}"
             )
         return rows, cols
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        validate.real_tensor(images, "images")
         if images.ndim != 4:
-            raise ValueError(
+            raise validate.InvalidValueError(
                 f"images must have shape (batch, channels, H, W), got {tuple(images.shape)}"
             )
         rows, cols = self.grid(images.shape[2], images.shape[3])
@@ -83,26 +82,55 @@ class Patches(nn.Module):
 
 
 class OneHot(nn.Module):
-    """Indices ``(batch, N)`` in ``0..M-1`` to one-hot features ``(batch, N, M)``."""
+    """Indices ``(batch, N)`` in ``0..M-1`` to one-hot features ``(batch, N, M)``.
+
+    Parameters
+    ----------
+    n_channels : int
+        ``M >= 1`` (never inferred from the data).
+    """
 
     def __init__(self, n_channels: int):
         super().__init__()
-        self.n_channels = n_channels
+        self.n_channels = validate.positive_int(n_channels, "n_channels")
 
     def forward(self, indices: torch.Tensor) -> torch.Tensor:
-        if indices.dtype.is_floating_point or indices.ndim != 2:
-            raise ValueError(
-                f"one-hot input must be integer indices of shape (batch, n_patches), got "
-                f"{indices.dtype} {tuple(indices.shape)}"
+        if (not isinstance(indices, torch.Tensor) or indices.dtype.is_floating_point
+                or indices.dtype.is_complex or indices.dtype == torch.bool
+                or indices.device.type == "meta" or indices.ndim != 2):
+            got = (f"{indices.dtype} {tuple(indices.shape)} on {indices.device}"
+                   if isinstance(indices, torch.Tensor) else type(indices).__name__)
+            raise validate.InvalidTypeError(
+                f"one-hot input must be integer indices of shape (batch, n_patches), got {got}"
             )
-        return F.one_hot(indices, self.n_channels).to(torch.get_default_dtype())
+        if indices.numel():
+            low, high = int(indices.min()), int(indices.max())
+            if low < 0 or high >= self.n_channels:
+                bad = low if low < 0 else high
+                raise validate.InvalidValueError(
+                    f"one-hot indices must be in 0..{self.n_channels - 1} "
+                    f"(n_channels={self.n_channels}), got {bad}")
+        dtype = torch.get_default_dtype()
+        validate.check_shape_budget((*indices.shape, self.n_channels), DEFAULT_MAX_BYTES,
+                                    "one-hot features", dtype.itemsize)
+        return F.one_hot(indices.long(), self.n_channels).to(dtype)
+
+
+def _patches(patches: torch.Tensor, patch_dim: int | None = None) -> torch.Tensor:
+    """Validated patches ``(batch, N, D)``: real floating, with data, ``D = patch_dim``."""
+    validate.real_tensor(patches, "patches", 3)
+    if patch_dim is not None and patches.shape[-1] != patch_dim:
+        raise validate.InvalidValueError(
+            f"patches must have shape (batch, n_patches, patch_dim={patch_dim}), got "
+            f"{tuple(patches.shape)}")
+    return patches
 
 
 class Identity(nn.Module):
     """``f_d(x) = x_d``: the patch itself (or given one-hot features) as representation."""
 
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
-        return patches
+        return _patches(patches)
 
 
 class Linear(nn.Module):
@@ -110,41 +138,52 @@ class Linear(nn.Module):
 
     def __init__(self, patch_dim: int, n_channels: int, bias: bool = True):
         super().__init__()
-        self.linear = nn.Linear(patch_dim, n_channels, bias=bias)
+        self.linear = nn.Linear(validate.positive_int(patch_dim, "patch_dim"),
+                                validate.positive_int(n_channels, "n_channels"),
+                                bias=validate.boolean(bias, "bias"))
 
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
-        return self.linear(patches)  # (B, N, M)
+        return self.linear(_patches(patches, self.linear.in_features))  # (B, N, M)
 
 
 class ReLU(Linear):
     """``f_d(x) = max(0, <w_d, x> + b_d)``."""
 
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.linear(patches))  # (B, N, M)
+        return torch.relu(super().forward(patches))  # (B, N, M)
 
 
 class Gaussian(nn.Module):
-    """``f_d(x) = exp(-||x - mu_d||^2 / (2 sigma_d^2))``, the similarity layer of COLT 2016."""
+    """``f_d(x) = exp(-||x - mu_d||^2 / (2 sigma_d^2))``, the similarity layer of COLT 2016.
+
+    Parameters
+    ----------
+    patch_dim, n_channels : int
+        ``D`` and ``M``.
+    sigma : float, default 1.0
+        Initial width of every channel, ``> 0`` (stored as ``log_sigma``).
+    """
 
     def __init__(self, patch_dim: int, n_channels: int, sigma: float = 1.0):
         super().__init__()
+        patch_dim = validate.positive_int(patch_dim, "patch_dim")
+        n_channels = validate.positive_int(n_channels, "n_channels")
+        sigma = validate.real(sigma, "sigma", 0.0, strict_minimum=True)
         self.means = nn.Parameter(torch.randn(n_channels, patch_dim))
-        self.log_sigma = nn.Parameter(torch.full((n_channels,), float(sigma)).log())
+        self.log_sigma = nn.Parameter(torch.full((n_channels,), sigma).log())
 
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        patches = _patches(patches, self.means.shape[1])
         sq = (patches.unsqueeze(-2) - self.means).pow(2).sum(-1)  # (B, N, M)
         return torch.exp(-sq / (2 * torch.exp(2 * self.log_sigma)))  # (B, N, M)
 
 
-REPRESENTATIONS = {
-    "one-hot": OneHot,
-    "identity": Identity,
-    "linear": Linear,
-    "relu": ReLU,
-    "gaussian": Gaussian,
-}
+REPRESENTATIONS = validate.Registry("representation")
+for _name, _cls in (("one-hot", OneHot), ("identity", Identity), ("linear", Linear),
+                    ("relu", ReLU), ("gaussian", Gaussian)):
+    REPRESENTATIONS.register(_name, _cls)
 
 
 def Representation(kind: str, *args, **kwargs) -> nn.Module:  # noqa: N802 (a factory)
     """Build a representation layer by name (see :data:`REPRESENTATIONS`)."""
-    return resolve_option(REPRESENTATIONS, kind, "representation")(*args, **kwargs)
+    return REPRESENTATIONS[kind](*args, **kwargs)

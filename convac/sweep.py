@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from .fit import fit_cp
+from . import validate
+from .fit import FIT_MAX_BYTES, check_width_budget, fit_cp
 from .floor import eckart_young_floors
 from .network import ConvAC, CPNet, HTNet
 from .params import parameter_count
@@ -58,6 +59,9 @@ class SweepRow:
     converged : bool
     cp_params : int
         Parameters of a one-output unshared CP of this width.
+    method : str
+        Solver that produced the fit (:func:`~convac.fit.fit_cp`'s ``method``; with
+        ``"best"`` the one that won).
     """
 
     width: int
@@ -67,6 +71,7 @@ class SweepRow:
     iterations: int
     converged: bool
     cp_params: int
+    method: str = "als"
 
 
 @dataclass(frozen=True)
@@ -105,7 +110,8 @@ def _teacher(teacher) -> ConvAC:
 def width_sweep(teacher: ConvAC, widths, target: float = 1e-2, n_restarts: int = 1,
                 seed: int = 0, tol: float = 1e-8, n_iter_max: int = 100,
                 backend: str = "numpy", warm_start: bool = True, partitions=None,
-                n_samples: int = 8, output: int = 0) -> SweepResult:
+                n_samples: int = 8, output: int = 0, method: str = "best",
+                max_bytes: int = FIT_MAX_BYTES) -> SweepResult:
     """CP fit error against width for a teacher's coefficient tensor, floor beside it.
 
     Parameters
@@ -116,8 +122,9 @@ def width_sweep(teacher: ConvAC, widths, target: float = 1e-2, n_restarts: int =
         CP widths, each ``>= 1``.
     target : float, default 1e-2
         Relative error for :attr:`SweepResult.cp_rank_upper_bound`.
-    n_restarts, seed, tol, n_iter_max, backend
-        Passed to :func:`~convac.fit.fit_cp` (seed is the same for every width).
+    n_restarts, seed, tol, n_iter_max, backend, method, max_bytes
+        Passed to :func:`~convac.fit.fit_cp` (seed is the same for every width); the
+        default ``method="best"`` runs every solver until one is exact to rounding.
     warm_start : bool, default True
         Restart 0 of each width (after the first) starts from the previous width's best
         CP, padded with seeded random columns; with ``False`` every start is random.
@@ -131,12 +138,16 @@ def width_sweep(teacher: ConvAC, widths, target: float = 1e-2, n_restarts: int =
     """
     import numpy as np
 
-    teacher = _teacher(teacher)
-    widths = list(widths)
+    teacher = validate.network(teacher)
+    widths = [validate.positive_int(w, "width") for w in widths]
     if not widths:
-        raise ValueError("widths must list at least one width, got none")
-    if not (isinstance(target, (int, float)) and target > 0):
-        raise ValueError(f"target must be a relative error > 0, got {target!r}")
+        raise validate.InvalidValueError("widths must list at least one width, got none")
+    target = validate.real(target, "target", 0.0, strict_minimum=True)
+    output = validate.output(teacher, output)
+    validate.check_budget(teacher.n_channels, teacher.n_patches, max_bytes,
+                          "coefficient tensor")
+    for w in widths:  # before any allocation: width_sweep(net, [10**9]) must refuse
+        check_width_budget((teacher.n_channels,) * teacher.n_patches, w, max_bytes)
     floors = eckart_young_floors(teacher, widths, partitions, n_samples, seed, output)
     tensor = coefficient_tensor(teacher, output).numpy()  # (M,) * N
     rng = np.random.RandomState(seed)
@@ -151,13 +162,15 @@ def width_sweep(teacher: ConvAC, widths, target: float = 1e-2, n_restarts: int =
             weights = np.concatenate([prev.weights[:keep], np.ones(pad)])  # (K,)
             init = (weights, factors)
         fit = fit_cp(tensor, width, n_restarts=n_restarts, seed=seed, backend=backend,
-                     tol=tol, n_iter_max=n_iter_max, init=init)
+                     tol=tol, n_iter_max=n_iter_max, init="svd" if init is None else init,
+                     method=method, max_bytes=max_bytes)
         prev = fit
         rows.append(SweepRow(
             width=int(width), fit_error=fit.relative_error, floor=floor.value,
             floor_partition=floor.partition.rows, iterations=fit.iterations,
             converged=fit.converged,
             cp_params=parameter_count(CPNet(teacher.n_patches, teacher.n_channels, width)),
+            method=fit.method,
         ))
     reached = [r.width for r in rows if r.fit_error <= target]
     return SweepResult(tuple(rows), float(target), min(reached) if reached else None,
@@ -230,7 +243,7 @@ def ht_fits_cp(cp_teacher: ConvAC, ht_ranks, seed: int = 0, **train_kwargs) -> C
 
 
 _COLUMNS = ("width", "fit_error", "floor", "floor_partition", "iterations", "converged",
-            "cp_params")
+            "cp_params", "method")
 
 
 def _markdown(result: SweepResult, title: str) -> str:
@@ -242,7 +255,7 @@ def _markdown(result: SweepResult, title: str) -> str:
     for r in result.rows:
         cells = [str(r.width), f"{r.fit_error:.4g}", f"{r.floor:.4g}",
                  " ".join(map(str, r.floor_partition)), str(r.iterations), str(r.converged),
-                 str(r.cp_params)]
+                 str(r.cp_params), r.method]
         lines.append("| " + " | ".join(cells) + " |")
     bound = result.cp_rank_upper_bound
     lines += ["", f"Target relative error {result.target:g}: "

@@ -1,12 +1,14 @@
-"""``convac table``: a depth-efficiency table (HT parameters, odd-even rank, CP width needed)."""
+"""``convac table``: a depth-efficiency table (HT parameters, odd-even rank, CP width needed).
+
+torch and the rank modules are imported when a table is computed, not when the command's
+parser is built (``convac table --help`` stays instant).
+"""
 
 from __future__ import annotations
 
-import torch
+import argparse
 
-from .matricize import matricization_rank
-from .network import CPNet, HTNet
-from .params import parameter_count
+from . import validate
 
 __all__ = ["depth_efficiency_rows", "format_table", "register"]
 
@@ -16,7 +18,36 @@ def depth_efficiency_rows(sizes, n_channels: int, rank: int, seed: int = 0,
     """One row per N: HT parameters, its measured odd-even rank (a lower bound on the CP
     width any shallow network needs), the theorem's ``min(r_0, M)^(N/2)`` and the
     parameters of a CP of that width.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Numbers of patches N, each a power of two >= 2.
+    n_channels, rank : int
+        ``M`` and the HT rank at every level (>= 1).
+    seed : int
+    method : str
+        Rank method of :func:`convac.matricization_rank` (``"auto"``, ``"dense"``,
+        ``"structured"``, ``"exact"``).
+    rtol : float, optional
+        Relative tolerance of numerical methods, in ``[0, 1)``.
     """
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise validate.InvalidTypeError(f"sizes must be a sequence of integers, got {sizes!r}")
+    sizes = [validate.positive_int(n, f"sizes[{i}]", 2) for i, n in enumerate(sizes)]
+    n_channels = validate.positive_int(n_channels, "n_channels")
+    rank = validate.positive_int(rank, "rank")
+    seed = validate.seed(seed)
+    rtol = validate.tolerance(rtol)
+    import torch
+
+    # importing them registers the "structured", "auto" and "exact" rank methods
+    from . import exact as _exact  # noqa: F401
+    from . import rank as _rank  # noqa: F401
+    from .matricize import matricization_rank
+    from .network import CPNet, HTNet
+    from .params import parameter_count
+
     rows = []
     for n in sizes:
         ht = HTNet(n, n_channels, rank, seed=seed, dtype=torch.float64)
@@ -45,16 +76,30 @@ def format_table(rows: list[dict]) -> str:
 
 
 def _run(args) -> int:
-    rows = depth_efficiency_rows(args.sizes, args.channels, args.rank, args.seed, args.method)
+    rows = depth_efficiency_rows(args.sizes, args.channels, args.rank, args.seed, args.method,
+                                 args.rtol)
     print(format_table(rows))
     return 0
 
 
 def register(sub) -> None:
-    p = sub.add_parser("table", help="print a depth-efficiency table for HT networks")
-    p.add_argument("--sizes", type=int, nargs="+", default=[4, 8, 16])
-    p.add_argument("--channels", type=int, default=3)
-    p.add_argument("--rank", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--method", default="auto", help="rank method: dense, structured, exact or auto")
+    """Add the ``table`` subcommand."""
+    p = sub.add_parser(
+        "table", help="print a depth-efficiency table for HT networks",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="For each N: the parameters of a random HT network, its measured "
+                    "odd-even rank (a lower bound on the width of any CP network matching "
+                    "it), the theorem's min(r, M)^(N/2) and the parameters of a CP of that "
+                    "width.")
+    p.add_argument("--sizes", type=int, nargs="+", default=[4, 8, 16], metavar="N",
+                   help="numbers of patches N, each a power of two")
+    p.add_argument("--channels", type=int, default=3, metavar="M",
+                   help="representation channels M")
+    p.add_argument("--rank", type=int, default=2, metavar="R", help="HT rank at every level")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random weights")
+    p.add_argument("--method", default="auto",
+                   choices=("auto", "dense", "structured", "exact"),
+                   help="rank method (exact needs python-flint: pip install 'convac[exact]')")
+    p.add_argument("--rtol", type=float, default=None,
+                   help="relative tolerance of the numerical rank (default: the method's)")
     p.set_defaults(func=_run)

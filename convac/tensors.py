@@ -16,7 +16,10 @@ import itertools
 import numpy as np
 import torch
 
+from . import validate
+from .geometry import DEFAULT_MAX_BYTES
 from .network import ConvAC
+from .tree import fold
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -26,35 +29,7 @@ __all__ = [
     "check_budget",
 ]
 
-DEFAULT_MAX_BYTES = 2 * 1024**3
-"""Default memory budget of a dense tensor (2 GiB, float64)."""
-
-
-def _check_net(net) -> ConvAC:
-    if not isinstance(net, ConvAC):
-        raise ValueError(f"expected a convac.ConvAC network, got {type(net).__name__}")
-    return net
-
-
-def _check_output(net: ConvAC, output: int) -> int:
-    if isinstance(output, bool) or not isinstance(output, (int, np.integer)):
-        raise ValueError(f"output must be an int in 0..{net.n_outputs - 1}, got {output!r}")
-    if not 0 <= output < net.n_outputs:
-        raise ValueError(f"output must be in 0..{net.n_outputs - 1}, got {output}")
-    return int(output)
-
-
-def check_budget(side: int, order: int, max_bytes: int, what: str = "tensor") -> None:
-    """Raise if a dense float64 tensor with ``side**order`` entries exceeds ``max_bytes``."""
-    entries = side**order
-    size = entries * 8
-    if size > max_bytes:
-        raise ValueError(
-            f"the dense {what} would hold {side}^{order} = {entries:.3g} entries "
-            f"({size / 2**30:.3g} GiB as float64), above the memory budget max_bytes="
-            f"{max_bytes} ({max_bytes / 2**30:.3g} GiB); raise max_bytes or use a "
-            "structured method"
-        )
+check_budget = validate.check_budget  # kept for the modules that import it from here
 
 
 def _outer_rows(mats: list[torch.Tensor]) -> torch.Tensor:
@@ -72,21 +47,21 @@ def _tree_tensor(net: ConvAC, leaf_mats: torch.Tensor, output: int) -> torch.Ten
     halves so that no intermediate is larger than the result.
     """
     s = net.schedule
-    nodes = list(leaf_mats)  # N tensors (r_0, T)
-    for level, w in enumerate(s.windows, start=1):
-        weight = net.level_weights(level).detach().to(torch.float64)  # (nodes_l, r_l, r_{l-1})
-        if level == s.n_levels:
-            weight = weight[:, output : output + 1]  # (1, 1, r_{L-1})
-        merged = []
-        for j in range(len(nodes) // w):
-            kids = nodes[j * w : (j + 1) * w]
-            left = _outer_rows(kids[: w // 2])  # (r_{l-1}, P)
-            right = _outer_rows(kids[w // 2 :])  # (r_{l-1}, Q)
-            node = torch.einsum("ga,ap,aq->gpq", weight[j], left, right)  # (r_l, P, Q)
-            merged.append(node.reshape(node.shape[0], -1))  # (r_l, P*Q)
-        nodes = merged
-    side = leaf_mats.shape[-1]
-    tree = nodes[0].reshape((side,) * s.n_patches)  # modes in tree order
+    weights = [net.level_weights(level).detach().to(torch.float64)  # (nodes_l, r_l, r_{l-1})
+               for level in range(s.n_levels + 1)]
+
+    def node(tn, kids: list) -> torch.Tensor:
+        weight = weights[tn.level][tn.index]  # (r_l, r_{l-1})
+        if tn.is_root:
+            weight = weight[output : output + 1]  # (1, r_{L-1})
+        half = len(kids) // 2
+        left = _outer_rows(kids[:half])  # (r_{l-1}, P)
+        right = _outer_rows(kids[half:])  # (r_{l-1}, Q)
+        merged = torch.einsum("ga,ap,aq->gpq", weight, left, right)  # (r_l, P, Q)
+        return merged.reshape(merged.shape[0], -1)  # (r_l, P*Q)
+
+    root = fold(s, lambda tn: leaf_mats[tn.index], node)  # (1, T^N), modes in tree order
+    tree = root.reshape((leaf_mats.shape[-1],) * s.n_patches)
     inverse = torch.argsort(net.order.cpu())  # patch i sits at tree position inverse[i]
     return tree.permute(*inverse.tolist())
 
@@ -114,13 +89,32 @@ def coefficient_tensor(
     Equal to the network's outputs on one-hot features
     (:func:`coefficient_tensor_by_forward`), which the tests use as the oracle.
     """
-    net = _check_net(net)
-    output = _check_output(net, output)
-    check_budget(net.n_channels, net.n_patches, max_bytes, "coefficient tensor")
+    net = validate.product_network(net, "the coefficient tensor")
+    output = validate.output(net, output)
+    validate.check_budget(net.n_channels, net.n_patches, max_bytes, "coefficient tensor")
     cpu = _float64_cpu(net)
     # leaf weights are stored in tree order (node p of level 0 reads patch order[p])
     leaves = cpu.level_weights(0).detach()  # (N, r_0, M)
     return _tree_tensor(cpu, leaves, output)
+
+
+def _templates(features, n_channels: int) -> torch.Tensor:
+    """Template features as a float64 CPU tensor ``(T, M)``: real and finite."""
+    if isinstance(features, torch.Tensor):
+        f = validate.real_tensor(features, "template_features", 2, finite=True)
+        f = f.detach().to("cpu", torch.float64)
+    else:
+        a = np.asarray(features)
+        if a.dtype.kind not in "iuf":
+            raise validate.InvalidTypeError(
+                f"template_features must be real numbers, got dtype {a.dtype}")
+        f = validate.real_tensor(torch.as_tensor(a, dtype=torch.float64), "template_features",
+                                 2, finite=True)
+    if f.shape[1] != n_channels or f.shape[0] < 1:
+        raise validate.InvalidValueError(
+            f"template_features must have shape (n_templates, n_channels={n_channels}), "
+            f"got {tuple(f.shape)}")
+    return f
 
 
 def _float64_cpu(net: ConvAC) -> ConvAC:
@@ -157,15 +151,10 @@ def grid_tensor(
     With ``T = M`` and ``F`` invertible, every matricization of ``G`` has the rank of
     the same matricization of ``A`` (COLT 2016, Sec. 5).
     """
-    net = _check_net(net)
-    output = _check_output(net, output)
-    f = torch.as_tensor(np.asarray(template_features), dtype=torch.float64)
-    if f.ndim != 2 or f.shape[1] != net.n_channels:
-        raise ValueError(
-            f"template_features must have shape (n_templates, n_channels={net.n_channels}), "
-            f"got {tuple(f.shape)}"
-        )
-    check_budget(f.shape[0], net.n_patches, max_bytes, "grid tensor")
+    net = validate.product_network(net, "convac.grid_tensor (from the weights)")
+    output = validate.output(net, output)
+    f = _templates(template_features, net.n_channels)
+    validate.check_budget(f.shape[0], net.n_patches, max_bytes, "grid tensor")
     cpu = _float64_cpu(net)
     leaves = cpu.level_weights(0).detach().to(torch.float64) @ f.T  # (N, r_0, T)
     return _tree_tensor(cpu, leaves, output)
@@ -184,10 +173,13 @@ def coefficient_tensor_by_forward(
     -------
     Tensor, float64, shape ``(M,) * N``
     """
-    net = _check_net(net)
-    output = _check_output(net, output)
+    net = validate.product_network(net, "the coefficient tensor (one-hot oracle)")
+    output = validate.output(net, output)
+    batch_size = validate.positive_int(batch_size, "batch_size")
     m, n = net.n_channels, net.n_patches
-    check_budget(m, n, max_bytes, "brute-force coefficient tensor")
+    validate.check_budget(m, n, max_bytes, "brute-force coefficient tensor")
+    batch_size = min(batch_size, m**n)
+    validate.check_shape_budget((batch_size, n, m), max_bytes, "one-hot batch")
     dtype_net = _float64_cpu(net)
     eye = torch.eye(m, dtype=torch.float64)
     values = []

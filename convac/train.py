@@ -19,10 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import nn
 
-from .geometry import resolve_option
+from . import validate
 from .network import ConvAC
-from .representation import Patches
+from .representation import Patches, Representation
 
 __all__ = [
     "TrainResult",
@@ -35,9 +36,13 @@ __all__ = [
 ]
 
 LOG_SPACE_PATCHES = 32
+"""``log_space="auto"`` computes in log space from this many patches on."""
+
 _ETA = 1e-2
 """Final learning rate of the cosine decay, as a fraction of ``lr``."""
-"""``log_space="auto"`` computes in log space from this many patches on."""
+
+DIGITS_MAX_BYTES = 2**30
+"""Memory budget of :func:`digits_features` (float64 features ``(1797, N, M)``)."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,13 @@ class TrainResult:
     student : ConvAC
         The trained copy of the student (the network passed in is left untouched).
     restart, n_restarts : int
-        Which restart was kept (lowest final training error) out of how many.
+        Which restart was kept (lowest validation error; training error without a
+        validation split) out of how many.
+    validation_error : float
+        Relative error on the validation split (NaN without one).
+    n_validation : int
+    steps_run : int
+        Steps the kept restart ran before early stopping.
     """
 
     held_out_error: float
@@ -81,6 +92,9 @@ class TrainResult:
     student: ConvAC
     restart: int = 0
     n_restarts: int = 1
+    validation_error: float = math.nan
+    n_validation: int = 0
+    steps_run: int = 0
 
 
 def random_features(n_samples: int, n_patches: int, n_channels: int, seed: int = 0,
@@ -92,33 +106,45 @@ def random_features(n_samples: int, n_patches: int, n_channels: int, seed: int =
     return draw.to(dtype)
 
 
-def _affine_rep(patches: torch.Tensor, n_channels: int, gen) -> torch.Tensor:
-    """``f_0 = 1``, ``f_d = x_d``: pixels plus a constant channel (blank patches are not
-    zero vectors, so products over patches do not vanish)."""
-    dim = patches.shape[-1] + 1
-    if n_channels not in (None, dim):
-        raise ValueError(f"the affine representation has n_channels={dim} (patch pixels + 1), "
-                         f"got n_channels={n_channels}")
-    ones = torch.ones(*patches.shape[:2], 1, dtype=patches.dtype)  # (B, N, 1)
-    return torch.cat([ones, patches], dim=-1)  # (B, N, D + 1)
+@torch.no_grad()
+def _affine_rep(patches: torch.Tensor, n_channels, gen) -> nn.Module:
+    """``f_0 = 1``, ``f_d = x_d``: a :class:`~convac.representation.Linear` layer fixed to
+    pixels plus a constant channel (blank patches are not zero vectors, so products over
+    patches do not vanish)."""
+    dim = patches.shape[-1]
+    if n_channels not in (None, dim + 1):
+        raise validate.InvalidValueError(
+            f"the affine representation has n_channels={dim + 1} (patch pixels + 1), "
+            f"got n_channels={n_channels}")
+    layer = Representation("linear", dim, dim + 1).to(patches.dtype)
+    layer.linear.weight.copy_(torch.cat([torch.zeros(1, dim), torch.eye(dim)]))  # (D+1, D)
+    layer.linear.bias.copy_(torch.eye(dim + 1)[0])  # (D+1,)
+    return layer
 
 
-def _gaussian_rep(patches: torch.Tensor, n_channels: int, gen) -> torch.Tensor:
-    """Gaussian similarity to ``M`` templates drawn from the patches themselves."""
+@torch.no_grad()
+def _gaussian_rep(patches: torch.Tensor, n_channels, gen) -> nn.Module:
+    """A :class:`~convac.representation.Gaussian` layer with ``M`` templates drawn from
+    the patches themselves and ``2 sigma^2`` twice the median squared distance."""
     m = 4 if n_channels is None else n_channels
     flat = patches.reshape(-1, patches.shape[-1])  # (B*N, D)
-    idx = torch.randperm(flat.shape[0], generator=gen)[:m]
-    means = flat[idx]  # (M, D)
-    sq = torch.cdist(flat, means).pow(2)  # (B*N, M)
-    sigma2 = torch.median(sq).clamp_min(1e-12)
-    feats = torch.exp(-sq / (2 * sigma2))  # (B*N, M)
-    return feats.reshape(*patches.shape[:2], m)  # (B, N, M)
+    if m > flat.shape[0]:
+        raise validate.InvalidValueError(
+            f"n_channels must be at most the number of patches ({flat.shape[0]}) for the "
+            f"gaussian representation, got {m}")
+    means = flat[torch.randperm(flat.shape[0], generator=gen)[:m]]  # (M, D)
+    sigma2 = torch.median(torch.cdist(flat, means).pow(2)).clamp_min(1e-12)
+    layer = Representation("gaussian", flat.shape[1], m).to(patches.dtype)
+    layer.means.copy_(means)
+    layer.log_sigma.fill_(0.5 * float(torch.log(sigma2)))
+    return layer
 
 
 DIGITS_REPRESENTATIONS = {"gaussian": _gaussian_rep, "affine": _affine_rep}
-"""Fixed representations for :func:`digits_features`: ``gaussian`` (similarity to ``M``
-patches drawn with the seed, ``2 sigma^2`` twice the median squared distance; default
-``M = 4``) and ``affine`` (a constant channel and the pixels, ``M = patch_size**2 + 1``)."""
+"""Fixed representations for :func:`digits_features`, built from
+:mod:`convac.representation` layers: ``gaussian`` (similarity to ``M`` patches drawn with
+the seed, ``2 sigma^2`` twice the median squared distance; default ``M = 4``) and
+``affine`` (a constant channel and the pixels, ``M = patch_size**2 + 1``)."""
 
 
 def digits_features(patch_size: int = 2, representation: str = "gaussian",
@@ -136,15 +162,23 @@ def digits_features(patch_size: int = 2, representation: str = "gaussian",
     """
     from sklearn.datasets import load_digits
 
-    fn = resolve_option(DIGITS_REPRESENTATIONS, representation, "digits representation")
+    fn = validate.option(DIGITS_REPRESENTATIONS, representation, "digits representation")
     if patch_size not in (1, 2, 4, 8):
-        raise ValueError(f"patch_size must divide 8 into a power-of-two grid (1, 2, 4 or 8), "
-                         f"got {patch_size!r}")
+        raise validate.InvalidValueError(
+            f"patch_size must divide 8 into a power-of-two grid (1, 2, 4 or 8), "
+            f"got {patch_size!r}")
+    if n_channels is not None:
+        n_channels = validate.positive_int(n_channels, "n_channels")
+        # the features are (1797, N, M) float64: refuse before building them
+        validate.check_shape_budget((1797, (8 // patch_size) ** 2, n_channels),
+                                    DIGITS_MAX_BYTES, "digits features")
+    seed = validate.seed(seed)
     digits = load_digits()
     images = torch.as_tensor(digits.images, dtype=torch.float64) / 16.0  # (B, 8, 8)
     patches = Patches(patch_size)(images.unsqueeze(1))  # (B, N, p*p), quad-tree order
     gen = torch.Generator().manual_seed(int(seed))
-    feats = fn(patches, n_channels, gen)  # (B, N, M)
+    with torch.no_grad():
+        feats = fn(patches, n_channels, gen)(patches)  # (B, N, M)
     return feats.to(dtype), torch.as_tensor(digits.target, dtype=torch.int64)
 
 
@@ -162,30 +196,34 @@ def relative_error(pred, target) -> torch.Tensor:
 
 
 def _check_pair(student: ConvAC, teacher: ConvAC | None, features, targets) -> None:
-    if not isinstance(student, ConvAC):
-        raise ValueError(f"student must be a convac.ConvAC, got {type(student).__name__}")
+    validate.network(student)
     if teacher is not None:
-        if not isinstance(teacher, ConvAC):
-            raise ValueError(f"teacher must be a convac.ConvAC, got {type(teacher).__name__}")
+        validate.network(teacher)
         for what in ("n_patches", "n_channels", "n_outputs"):
             a, b = getattr(student, what), getattr(teacher, what)
             if a != b:
-                raise ValueError(f"student {what}={a} differs from teacher {what}={b}")
+                raise validate.InvalidValueError(
+                    f"student {what}={a} differs from teacher {what}={b}")
     elif targets is None:
-        raise ValueError("give a teacher or targets, got neither")
+        raise validate.InvalidValueError("give a teacher or targets, got neither")
     if features is not None:
         if features.ndim != 3 or tuple(features.shape[1:]) != (student.n_patches,
                                                                  student.n_channels):
-            raise ValueError(
+            raise validate.InvalidValueError(
                 f"features must have shape (n_samples, n_patches={student.n_patches}, "
                 f"n_channels={student.n_channels}), got {tuple(features.shape)}"
             )
+        _finite(features, "features")
 
 
-def _positive(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
+def _finite(values: torch.Tensor, name: str) -> None:
+    """Refuse NaN or infinite entries, naming the first one."""
+    bad = ~torch.isfinite(torch.as_tensor(values))
+    if bool(bad.any()):
+        index = tuple(int(i) for i in torch.nonzero(bad)[0])
+        raise validate.InvalidValueError(
+            f"{name} must be finite, got {float(torch.as_tensor(values)[index])} at index "
+            f"{index} ({int(bad.sum())} non-finite in all)")
 
 
 @torch.no_grad()
@@ -216,8 +254,15 @@ def _match_scale(model: ConvAC, x: torch.Tensor, y, log_space: bool) -> None:
         model.weights[-1].neg_()
 
 
-def _adam(model, x_train, y_train, steps, bs, lr, gen, log_space, progress, desc) -> tuple:
-    """Adam on seeded mini-batches with cosine decay; returns the loss of every step."""
+def _adam(model, x_train, y_train, steps, bs, lr, gen, log_space, progress, desc,
+          val=None, patience: int = 0) -> tuple:
+    """Adam on seeded mini-batches with cosine decay and early stopping.
+
+    With ``val = (x_val, y_val)`` the validation error is measured every
+    ``max(1, steps // 100)`` steps; the weights with the lowest one are kept, and training
+    stops after ``patience`` measurements without a relative improvement of 1e-4
+    (``patience=0``: never).  Returns ``(losses, best validation error, steps run)``.
+    """
     from tqdm.auto import tqdm
 
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -226,9 +271,11 @@ def _adam(model, x_train, y_train, steps, bs, lr, gen, log_space, progress, desc
     n_train = x_train.shape[0]
     device = x_train.device
     losses = []
+    every = max(1, steps // 100)
+    best_val, best_state, since = math.inf, None, 0
     bar = tqdm(range(steps), disable=not progress, desc=desc, leave=False)
     order, pos = torch.randperm(n_train, generator=gen), 0
-    for _ in bar:
+    for step in bar:
         if pos + bs > n_train:
             order, pos = torch.randperm(n_train, generator=gen), 0
         idx = order[pos:pos + bs].to(device)
@@ -241,10 +288,23 @@ def _adam(model, x_train, y_train, steps, bs, lr, gen, log_space, progress, desc
         sched.step()
         value = float(loss.detach())
         losses.append(value)
+        if val is not None and ((step + 1) % every == 0 or step + 1 == steps):
+            with torch.no_grad():
+                err = float(relative_error(forward(val[0]), val[1]))
+            err = err if math.isfinite(err) else math.inf
+            if err < best_val * (1 - 1e-4):
+                best_val, since = err, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                since += 1
+            if patience and since >= patience:
+                break
         if progress:
-            bar.set_postfix(loss=f"{value:.3g}", refresh=False)
+            bar.set_postfix(loss=f"{value:.3g}", val=f"{best_val:.3g}", refresh=False)
     bar.close()
-    return tuple(losses)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return tuple(losses), best_val, len(losses)
 
 
 def train_student(
@@ -265,6 +325,8 @@ def train_student(
     progress: bool = True,
     n_restarts: int = 1,
     match_scale: bool = True,
+    validation_fraction: float = 0.1,
+    patience: int = 20,
 ) -> TrainResult:
     """Train a copy of ``student`` with Adam to reproduce a teacher's outputs.
 
@@ -304,6 +366,13 @@ def train_student(
         Before training, rescale each start by the least-squares factor between its
         outputs and the training targets (leaves times ``|alpha|^(1/N)``, sign to the
         output layer), so Adam does not spend its steps on the overall scale.
+    validation_fraction : float, default 0.1
+        Share of the training split set aside (seeded) for early stopping: the weights
+        with the lowest validation error are kept, and restarts are compared on it.
+        0 trains on the whole training split and compares restarts on training error.
+    patience : int, default 20
+        Stop after this many validation measurements (one every ``steps // 100`` steps)
+        without a relative improvement of 1e-4; 0 never stops early.
 
     Returns
     -------
@@ -312,27 +381,36 @@ def train_student(
     if isinstance(features, np.ndarray):
         features = torch.as_tensor(features)
     _check_pair(student, teacher, features, targets)
-    steps, batch_size = _positive(steps, "steps"), _positive(batch_size, "batch_size")
+    steps = validate.positive_int(steps, "steps")
+    batch_size = validate.positive_int(batch_size, "batch_size")
     if dtype not in (torch.float32, torch.float64):
-        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
-    if not (isinstance(test_fraction, float) and 0 < test_fraction < 1):
-        raise ValueError(f"test_fraction must be a float in (0, 1), got {test_fraction!r}")
-    if not (isinstance(lr, (int, float)) and lr > 0):
-        raise ValueError(f"lr must be > 0, got {lr!r}")
+        raise validate.InvalidValueError(
+            f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    test_fraction = validate.real(test_fraction, "test_fraction", 0.0, 1.0,
+                                  strict_minimum=True, strict_maximum=True)
+    lr = validate.real(lr, "lr", 0.0, strict_minimum=True)
+    seed = validate.integer(seed, "seed", 0, 2**63 - 1)
+    progress = validate.boolean(progress, "progress")
+    match_scale = validate.boolean(match_scale, "match_scale")
+    validation_fraction = validate.real(validation_fraction, "validation_fraction", 0.0, 1.0,
+                                        strict_maximum=True)
+    patience = validate.integer(patience, "patience", minimum=0)
+    n_restarts = validate.positive_int(n_restarts, "n_restarts")
     if log_space == "auto":
         log_space = student.n_patches >= LOG_SPACE_PATCHES
     if not isinstance(log_space, bool):
-        raise ValueError(f"log_space must be True, False or 'auto', got {log_space!r}")
+        raise validate.InvalidValueError(
+            f"log_space must be True, False or 'auto', got {log_space!r}")
     device = torch.device(device)
     gen = torch.Generator().manual_seed(int(seed))
     if features is None:
-        features = random_features(_positive(n_samples, "n_samples"), student.n_patches,
-                                   student.n_channels, seed)
+        n_samples = validate.positive_int(n_samples, "n_samples")
+        features = random_features(n_samples, student.n_patches, student.n_channels, seed)
     feats = features.detach().to("cpu", torch.float64)  # (S, N, M)
     n_total = feats.shape[0]
     n_test = max(1, round(test_fraction * n_total))
     if n_total - n_test < 1:
-        raise ValueError(f"need at least 2 samples to split, got {n_total}")
+        raise validate.InvalidValueError(f"need at least 2 samples to split, got {n_total}")
     perm = torch.randperm(n_total, generator=gen)
     test_idx, train_idx = perm[:n_test], perm[n_test:]
 
@@ -343,8 +421,10 @@ def train_student(
         else:
             target = torch.as_tensor(targets).detach().to("cpu", torch.float64)
             if target.ndim != 2 or target.shape != (n_total, student.n_outputs):
-                raise ValueError(f"targets must have shape (n_samples={n_total}, n_outputs="
-                                 f"{student.n_outputs}), got {tuple(target.shape)}")
+                raise validate.InvalidValueError(
+                    f"targets must have shape (n_samples={n_total}, n_outputs="
+                    f"{student.n_outputs}), got {tuple(target.shape)}")
+            _finite(target, "targets")
             if log_space:
                 target = (torch.log(target.abs()), torch.sign(target))
 
@@ -353,31 +433,41 @@ def train_student(
             return t[idx].to(dev or t.device, dt or t.dtype)
         return tuple(one(t) for t in target) if log_space else one(target)
 
+    n_val = round(validation_fraction * len(train_idx))
+    if n_val >= len(train_idx):
+        raise validate.InvalidValueError(
+            f"validation_fraction={validation_fraction} leaves no training samples")
+    val_idx, train_idx = train_idx[:n_val], train_idx[n_val:]
     x_train = feats[train_idx].to(device, dtype)  # (S_train, N, M)
     y_train = take(train_idx, device, dtype)
+    val = (feats[val_idx].to(device, dtype), take(val_idx, device, dtype)) if n_val else None
     n_train = x_train.shape[0]
     bs = min(batch_size, n_train)
     best = None
-    for restart in range(_positive(n_restarts, "n_restarts")):
+    for restart in range(n_restarts):
         model = copy.deepcopy(student).to(device, dtype)
         if restart:
             model.reset_parameters(seed + restart)
         if match_scale:
             _match_scale(model, x_train, y_train, log_space)
-        losses = _adam(model, x_train, y_train, steps, bs, lr, gen, log_space,
-                       progress, f"train {restart + 1}/{n_restarts}")
+        losses, _, run = _adam(model, x_train, y_train, steps, bs, lr, gen, log_space,
+                               progress, f"train {restart + 1}/{n_restarts}", val, patience)
         with torch.no_grad():
             ev = copy.deepcopy(model).to("cpu", torch.float64)
             ev_fwd = ev.forward_log if log_space else ev.forward
             train = float(relative_error(ev_fwd(feats[train_idx]), take(train_idx)))
             held = float(relative_error(ev_fwd(feats[test_idx]), take(test_idx)))
-        train_key = train if math.isfinite(train) else math.inf
-        if best is None or train_key < best[0]:
-            best = (train_key, train, held, losses, model, restart)
-    _, train, held, losses, model, kept = best
+            valid = (float(relative_error(ev_fwd(feats[val_idx]), take(val_idx)))
+                     if n_val else math.nan)
+        key = valid if n_val else train
+        key = key if math.isfinite(key) else math.inf
+        if best is None or key < best[0]:
+            best = (key, train, held, valid, losses, model, restart, run)
+    _, train, held, valid, losses, model, kept, run = best
     return TrainResult(
         held_out_error=held, train_error=train, losses=losses, steps=steps,
         batch_size=bs, lr=float(lr), seed=int(seed), n_train=int(n_train), n_test=int(n_test),
         log_space=log_space, device=str(device), dtype=str(dtype).replace("torch.", ""),
-        student=model, restart=kept, n_restarts=int(n_restarts),
+        student=model, restart=kept, n_restarts=int(n_restarts), validation_error=valid,
+        n_validation=int(n_val), steps_run=int(run),
     )

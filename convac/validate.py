@@ -37,7 +37,9 @@ __all__ = [
     "check_budget",
     "check_shape_budget",
     "network",
+    "product_network",
     "output",
+    "real_tensor",
 ]
 
 
@@ -72,6 +74,8 @@ def integer(value: Any, name: str, minimum: int | None = None,
     if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
         raise InvalidTypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     value = int(value)
+    if minimum is not None and maximum is not None and not minimum <= value <= maximum:
+        raise InvalidValueError(f"{name} must be in {minimum}..{maximum}, got {value}")
     if minimum is not None and value < minimum:
         raise InvalidValueError(f"{name} must be >= {minimum}, got {value}")
     if maximum is not None and value > maximum:
@@ -181,6 +185,20 @@ def network(net: Any):
     return net
 
 
+def product_network(net: Any, what: str):
+    """``net`` if it is a ConvAC with product pooling: coefficient tensors, structured and
+    exact ranks and min-cut bounds are defined for those only (a generalized network's
+    grid tensor is :func:`convac.rectifier.grid_tensor`)."""
+    net = network(net)
+    name = getattr(getattr(net, "pooling", None), "name", "product")
+    if name != "product":
+        raise InvalidValueError(
+            f"{what} is defined for product pooling (a ConvAC), this network pools with "
+            f"{name!r}; use convac.rectifier.grid_tensor / grid_rank for generalized networks"
+        )
+    return net
+
+
 def output(net, value: Any, name: str = "output") -> int:
     """An output index of ``net``, in ``0 .. n_outputs - 1``."""
     return integer(value, name, 0, net.n_outputs - 1)
@@ -252,3 +270,35 @@ def option(registry, name: str, what: str) -> Any:
         raise InvalidValueError(f"unknown {what} {name!r}; expected one of: {valid}")
     return registry[name]
 
+
+
+# -- tensors (added for issue 10: features, images, templates) ---------------------------
+def real_tensor(value: Any, name: str, ndim: int | None = None, *, finite: bool = False):
+    """``value`` if it is a torch tensor of real floating dtype with data (not on the
+    ``meta`` device) and, when given, ``ndim`` dimensions; ``finite`` also refuses NaN and
+    infinities (a pass over the data).
+
+    Raises
+    ------
+    TypeError
+        Not a tensor; a complex, integer or bool dtype (a complex value would lose its
+        imaginary part silently); a tensor without data.
+    ValueError
+        Wrong number of dimensions, or a non-finite entry with ``finite``.
+    """
+    import torch
+
+    if not isinstance(value, torch.Tensor):
+        raise InvalidTypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if not value.dtype.is_floating_point:
+        raise InvalidTypeError(f"{name} must have a real floating dtype (float32, float64, "
+                               f"..), got {value.dtype}")
+    if value.device.type == "meta":
+        raise InvalidTypeError(f"{name} is on the 'meta' device (shape only, no data); "
+                               "expected a tensor with values")
+    if ndim is not None and value.ndim != ndim:
+        raise InvalidValueError(f"{name} must have {ndim} dimensions, got shape "
+                                f"{tuple(value.shape)}")
+    if finite and not bool(torch.isfinite(value).all()):
+        raise InvalidValueError(f"{name} must be finite, got NaN or infinite entries")
+    return value

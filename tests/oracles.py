@@ -1,4 +1,4 @@
-"""Test helpers: per-dtype tolerances (one place, DESIGN.md convention 8) and the network
+"""Test helpers: per-dtype tolerances (one place, ARCHITECTURE.md "Conventions") and the network
 configurations every oracle test runs over."""
 
 import numpy as np

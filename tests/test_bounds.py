@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import convac
+from convac import theory
 from convac.matricize import resolve_partition
 from convac.rank import row_leaves
 
@@ -104,7 +105,7 @@ def test_rank_never_exceeds_min_cut(case, geometry, seed):
 def test_min_cut_tight_odd_even_ht(n, m, r, seed, shared):
     """COLT Thm 1: odd-even rank = min(r_0, M)^(N/2) = the min-cut bound."""
     net = convac.HTNet(n, m, r, shared=shared, seed=seed)
-    expected = min(r, m) ** (n // 2)
+    expected = theory.ht_odd_even_rank(n, m, r)
     assert convac.min_cut_bound(net, "odd-even") == expected
     assert convac.matricization_rank(net, "odd-even", method="structured").rank == expected
 
@@ -146,7 +147,11 @@ def test_cp_rank_bounds_cp(seed):
     assert b.upper == 5
     assert b.lower == min(5, 3**3)
     assert convac.matricization_rank(net, b.partition, method="structured").rank == b.lower
-    assert b.method in {"dense", "structured"} and b.rtol is not None
+    # certified by default (exact over GF(p)); a numerical method is never labelled so
+    assert b.is_certified and b.method == "exact" and b.rtol is None
+    numerical = convac.cp_rank_bounds(net, n_samples=4, seed=seed, method="structured")
+    assert numerical.lower == b.lower and numerical.rtol is not None
+    assert not numerical.is_certified and numerical.certified.startswith("numerical")
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -184,12 +189,15 @@ def test_cp_rank_bounds_exact():
     assert b.lower == convac.cp_rank_bounds(net, n_samples=4, method="structured").lower
 
 
+@pytest.mark.slow
 def test_cp_rank_bounds_skips_partitions_beyond_the_budget():
     """HT N=32: odd-even rank 2^16 needs a 2^16-sided core; it is skipped, not fatal."""
     net = convac.HTNet(32, 3, 2, seed=0)
     b = convac.cp_rank_bounds(net, n_samples=2, max_bytes=2**26)
     assert b.n_skipped >= 1 and b.lower >= 2  # left-right alone gives r_{L-1} = 2
-    assert b.lower == convac.matricization_rank(net, b.partition, method="structured").rank
+    # certified: exact (the structured float rank of this partition is 967, ambiguous)
+    assert b.lower == convac.matricization_rank(net, b.partition, method="exact").rank
+    assert b.lower == convac.min_cut_bound(net, b.partition)
     with pytest.raises(ValueError, match=r"all \d+ partitions exceed the memory budget"):
         convac.cp_rank_bounds(net, n_samples=2, max_bytes=8)
 
@@ -202,7 +210,7 @@ def test_bad_input():
         convac.min_cut_bound(net, [8])
     with pytest.raises(ValueError, match="expected a convac.ConvAC network, got list"):
         convac.min_cut_bound([1, 2], "odd-even")
-    with pytest.raises(ValueError, match="n_samples must be an int >= 0, got -1"):
+    with pytest.raises(ValueError, match="n_samples must be >= 0, got -1"):
         convac.cp_rank_bounds(net, n_samples=-1)
     with pytest.raises(ValueError, match="unknown rank method 'svd'"):
         convac.cp_rank_bounds(net, method="svd")

@@ -169,7 +169,7 @@ def test_killed_client_resumes_from_the_cli(tmp_path):
 @pytest.mark.slow
 def test_cli_parser_imports_neither_dask_nor_pyarrow():
     code = ("import sys; from convac.cli import build_parser; "
-            "build_parser().parse_args(['experiment', 'list']); "
+            "build_parser(load='experiment').parse_args(['experiment', 'list']); "
             "print(sorted(m for m in ('dask', 'distributed', 'pyarrow') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)

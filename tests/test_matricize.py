@@ -1,13 +1,13 @@
 """Matricization, numerical rank, and the rank facts of COLT 2016 (DESIGN.md)."""
 
 import itertools
-import math
 
 import numpy as np
 import pytest
 import torch
 
 import convac
+from convac import theory
 from convac.matricize import numerical_rank, resolve_partition
 
 
@@ -79,7 +79,7 @@ def test_theorem1_certified_exactly(n, m, seed, shared):
     net = convac.integer_weights_(convac.HTNet(n, m, 2, shared=shared), seed=seed)
     result = convac.matricization_rank(net, "odd-even", method="exact")
     assert result.rtol is None and "proven lower bound" in result.certified
-    assert result.rank == min(2, m) ** (n // 2)
+    assert result.rank == theory.ht_odd_even_rank(n, m, 2)
 
 
 @pytest.mark.parametrize("shared", [False, True])
@@ -100,9 +100,10 @@ def test_cp_odd_even_rank_is_min_of_width_and_side(n, m, k, seed, shared):
     odd-even matricization lies in the symmetric tensors of order N/2, of dimension
     C(M + N/2 - 1, N/2): generic rank min(K, C(M + N/2 - 1, N/2))."""
     net = convac.CPNet(n, m, k, shared=shared, seed=seed).double()
-    side = math.comb(m + n // 2 - 1, n // 2) if shared else m ** (n // 2)
+    expected = (theory.cp_shared_odd_even_rank(n, m, k) if shared
+                else theory.cp_rank(n, m, k))
     result = convac.matricization_rank(net, "odd-even")
-    assert result.rank == min(k, side) and not result.ambiguous
+    assert result.rank == expected and not result.ambiguous
 
 
 def test_rank_bounds_cp_rank_for_every_partition():

@@ -37,6 +37,8 @@ def _chromium() -> str:
         path = shutil.which(name)
         if path:
             return path
+    if os.environ.get("CONVAC_REQUIRE_BROWSER"):  # make test-all: no silent skip
+        pytest.fail("Debian's chromium is not installed: apt-get install -y chromium")
     pytest.skip("Debian's chromium is not installed (.ci/run installs it: "
                 "apt-get install -y chromium)")
 

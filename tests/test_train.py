@@ -17,6 +17,7 @@ NEAR_ZERO = 1e-6
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("teacher_seed", [0, 5])
 def test_cp_student_of_teachers_width_fits_cp_teacher(teacher_seed):
     teacher = convac.CPNet(4, 3, 2, seed=teacher_seed, dtype=torch.float64)
@@ -24,7 +25,7 @@ def test_cp_student_of_teachers_width_fits_cp_teacher(teacher_seed):
     result = train_student(student, teacher, n_samples=512, steps=2000, lr=0.1,
                            batch_size=384, n_restarts=3, seed=0, progress=False)
     assert result.held_out_error < NEAR_ZERO
-    assert result.n_test == 128 and result.n_train == 384
+    assert result.n_test == 128 and result.n_train == 346 and result.n_validation == 38
 
 
 def test_narrower_student_does_not_fit():
@@ -153,7 +154,7 @@ def test_bad_inputs():
         train_student(net, progress=False)
     with pytest.raises(ValueError, match=r"features must have shape .* got \(10, 4, 3\)"):
         train_student(net, net, features=torch.zeros(10, 4, 3), progress=False)
-    with pytest.raises(ValueError, match="steps must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="steps must be >= 1, got 0"):
         train_student(net, net, steps=0, progress=False)
     with pytest.raises(ValueError, match="log_space must be True, False or 'auto', got 'yes'"):
         train_student(net, net, log_space="yes", progress=False)
@@ -162,3 +163,30 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match=r"targets must have shape \(n_samples=64"):
         train_student(net, features=torch.zeros(64, 4, 2), targets=torch.zeros(64, 3),
                       progress=False)
+    nan = torch.zeros(64, 4, 2)
+    nan[3, 1, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"features must be finite, got nan at index \(3, 1, 0\)"):
+        train_student(net, net, features=nan, progress=False)
+    with pytest.raises(ValueError, match="lr must be finite, got inf"):
+        train_student(net, net, lr=float("inf"), progress=False)
+    with pytest.raises(ValueError, match="validation_fraction=0.99 leaves no training"):
+        train_student(net, net, n_samples=8, validation_fraction=0.99, steps=1,
+                      progress=False)
+
+
+def test_digits_channels_beyond_the_budget_are_refused_before_allocating():
+    from convac.validate import BudgetError
+
+    with pytest.raises(BudgetError, match="digits features"):
+        digits_features(n_channels=10**6)
+
+
+def test_early_stopping_keeps_the_best_validation_weights():
+    """With patience the run stops early on a fitted teacher, and the kept restart's
+    validation error is the one reported."""
+    teacher = convac.CPNet(4, 3, 2, seed=1, dtype=torch.float64)
+    student = convac.CPNet(4, 3, 2, seed=100, dtype=torch.float64)
+    result = train_student(student, teacher, n_samples=256, steps=400, lr=0.1, patience=3,
+                           seed=0, progress=False)
+    assert result.n_validation == 19 and 0 < result.steps_run <= 400
+    assert result.validation_error <= 1.0

@@ -73,7 +73,8 @@ def build_report(results_dir: str = DEFAULT_RESULTS, out_dir: str = DEFAULT_OUT,
     figures = [
         (os.path.basename(plots.plot_ranks(ranks, os.path.join(out_dir, "rank_vs_n.png"))),
          "CP-rank lower bound (odd-even rank) of random HT networks against N, "
-         "with min(r0, M)^(N/2)"),
+         "with min(r0, M)^(N/2); filled markers: exact (certified over GF(p)), hollow: "
+         "numerical." + "".join(f" Missing: {note}." for c in ranks for note in c.notes)),
         (os.path.basename(plots.plot_params(pairs, os.path.join(out_dir, "parameters.png"))),
          "HT parameters against the CP parameters its rank bound demands"),
         (os.path.basename(plots.plot_fit(fit, floor, os.path.join(out_dir, "fit.png"))),

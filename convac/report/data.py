@@ -6,13 +6,14 @@ can say so.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
+from ..metrics import series
 from .results import CommitResults, parse_param
 
 __all__ = [
     "RANK_BENCH",
+    "DEFICIT_BENCH",
     "HT_PARAMS_BENCH",
     "CP_PARAMS_BENCH",
     "FIT_BENCH",
@@ -24,11 +25,16 @@ __all__ = [
     "timings",
 ]
 
-RANK_BENCH = "bench_rank.HTRanks.track_odd_even_rank"
-HT_PARAMS_BENCH = "bench_params.HTParameters.track_ht_params"
-CP_PARAMS_BENCH = "bench_params.CPParametersNeeded.track_cp_params_needed"
-FIT_BENCH = "bench_fit.WidthSweep.track_fit_error"
-FLOOR_BENCH = "bench_fit.WidthSweep.track_floor"
+# the benchmarks behind each curve, declared once in the metrics contract
+RANK_BENCH = series("ht_odd_even_rank")
+DEFICIT_BENCH = series("certified_odd_even_deficit")
+RANK_GRID = (2, 4, 8, 16, 20, 24)
+"""N of the rank curve: HTRanks (N <= 16, every rank exact beyond M^N = 4096) and
+CertifiedDeficits (N = 16, 20, 24 with r = 2, exact over two primes)."""
+HT_PARAMS_BENCH = series("ht_params")
+CP_PARAMS_BENCH = series("cp_params_needed")
+FIT_BENCH = series("fit_error")
+FLOOR_BENCH = series("fit_floor")
 
 
 @dataclass
@@ -39,6 +45,10 @@ class Curve:
     x: list = field(default_factory=list)
     y: list = field(default_factory=list)
     source: str = "asv results"
+    exact: list = field(default_factory=list)
+    """Per point (rank curves): True when certified (exact over GF(p)), else numerical."""
+    notes: list = field(default_factory=list)
+    """Why points of the grid are missing, one sentence each (shown on the page)."""
 
 
 def _series(results: CommitResults | None, name: str, x_index: int) -> dict:
@@ -60,25 +70,71 @@ def _series(results: CommitResults | None, name: str, x_index: int) -> dict:
     return out
 
 
-def rank_curves(results: CommitResults | None) -> list:
-    """Measured odd-even rank of random HTs against N, one curve per ``(M, r)``; recomputed
-    (dense, N up to 8, M = r = 2) where the results have none."""
-    curves = [Curve(f"measured, M={m}, r={r}", xs, ys)
-              for (m, r), (xs, ys) in sorted(_series(results, RANK_BENCH, 0).items())]
-    if not curves:
-        from ..table import depth_efficiency_rows
+def _rank_is_exact(n: int, m: int) -> bool:
+    """The suite's HTRanks takes the dense float rank for ``M^N <= 4096``, the exact rank
+    beyond (``benchmarks/bench_rank.py``, ``DENSE_MAX_ENTRIES``)."""
+    return m**n > 2**12
 
-        rows = depth_efficiency_rows([2, 4, 8], 2, 2)
-        curves = [Curve("measured, M=2, r=2", [r["N"] for r in rows],
-                        [r["odd_even_rank"] for r in rows], "recomputed")]
+
+def _missing_note(n: int, m: int, r: int) -> str:
+    from ..theory import ht_odd_even_rank
+
+    rank = ht_odd_even_rank(n, m, r)
+    if n < 16 and m not in (2, 3):
+        return f"N={n}, M={m}, r={r}: not in the suite (HTRanks covers M=2, 3)"
+    if n > 16 and r != 2:
+        return (f"N={n}, M={m}, r={r}: not in the suite (the certified grid N=16, 20, 24 "
+                "has r=2)")
+    if rank > 1024 and not (n in (16, 20, 24) and r == 2):
+        return (f"N={n}, M={m}, r={r}: skipped by the suite (rank {rank} > 1024, the "
+                "side HTRanks computes)")
+    return f"N={n}, M={m}, r={r}: no successful result in this commit"
+
+
+def rank_curves(results: CommitResults | None) -> list:
+    """Measured odd-even rank of random HTs against N, one curve per ``(M, r)``: HTRanks
+    for N <= 16 and the certified deficits (rank = theorem - deficit) at N = 16, 20, 24,
+    each point marked exact or numerical, each missing point of :data:`RANK_GRID`
+    explained in ``notes``; recomputed (exact, N up to 16, M = r = 2) where the results
+    have none."""
+    from ..theory import ht_odd_even_rank
+
+    points: dict = {}  # (m, r) -> {n: rank}
+    for (m, r), (xs, ys) in _series(results, RANK_BENCH, 0).items():
+        points.setdefault((m, r), {}).update(zip(xs, ys, strict=True))
+    for (m,), (xs, ys) in _series(results, DEFICIT_BENCH, 0).items():
+        for n, deficit in zip(xs, ys, strict=True):
+            points.setdefault((m, 2), {})[n] = ht_odd_even_rank(n, m, 2) - int(deficit)
+    curves = []
+    for (m, r), pts in sorted(points.items()):
+        xs = sorted(pts)
+        exact = [_rank_is_exact(n, m) or n > 16 for n in xs]
+        notes = [_missing_note(n, m, r) for n in RANK_GRID if n not in pts]
+        curves.append(Curve(f"measured, M={m}, r={r}", xs, [pts[n] for n in xs],
+                            exact=exact, notes=notes))
+    if not curves:
+        import torch
+
+        from ..exact import exact_rank
+        from ..network import HTNet
+
+        xs = [2, 4, 8, 16]
+        ys = [exact_rank(HTNet(n, 2, 2, seed=0, dtype=torch.float64), "odd-even").rank
+              for n in xs]
+        curves = [Curve("measured, M=2, r=2", xs, ys, "recomputed", exact=[True] * len(xs),
+                        notes=["N=20, 24: only in asv results (bench_rank.CertifiedDeficits; "
+                               "seconds each, not recomputed here)"])]
     return curves
 
 
 def theorem_curve(m: int, r: int, n_max: int) -> Curve:
-    """``min(r, M)^(N/2)`` for N = 2, 4, .., ``n_max`` (COLT 2016, Thm 1)."""
-    xs = [2 ** k for k in range(1, int(math.log2(max(n_max, 2))) + 1)]
-    return Curve(f"min(r, M)^(N/2), M={m}, r={r}", xs, [min(r, m) ** (n // 2) for n in xs],
-                 "theorem")
+    """``min(r, M)^(N/2)`` for even N = 2, 4, .., ``n_max`` (COLT 2016, Thm 1; schedules
+    whose first window is 2)."""
+    from ..theory import ht_odd_even_rank
+
+    xs = list(range(2, max(n_max, 2) + 1, 2))
+    return Curve(f"min(r, M)^(N/2), M={m}, r={r}", xs,
+                 [ht_odd_even_rank(n, m, r) for n in xs], "theorem")
 
 
 def param_curves(results: CommitResults | None) -> list:

@@ -36,21 +36,28 @@ def _decorate(ax, xlabel: str, ylabel: str, title: str, legend_size: int | None 
 
 def plot_ranks(curves: list, path: str) -> str:
     """Measured odd-even rank (CP-rank lower bound) against N, log scale, with
-    ``min(r_0, M)^(N/2)`` drawn in for every ``(M, r)``."""
+    ``min(r_0, M)^(N/2)`` drawn in for every ``(M, r)``; filled markers are exact
+    (certified) ranks, hollow ones numerical."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     n_max = max((max(c.x) for c in curves if c.x), default=16)
     markers = "osD^v<>"
     for i, c in enumerate(curves):
         color = f"C{i}"
-        # hollow markers of decreasing size: equal values of several series stay visible
-        ax.plot(c.x, c.y, markers[i % len(markers)], color=color, mfc="none",
-                ms=11 - 2 * (i % 4), mew=1.5, label=c.label + f" ({c.source})")
+        exact = c.exact or [False] * len(c.x)
+        # filled markers: exact (certified) ranks; hollow: numerical.  Sizes decrease so
+        # that equal values of several series stay visible
+        for kind, fill in ((True, color), (False, "none")):
+            xs = [x for x, e in zip(c.x, exact, strict=True) if e == kind]
+            ys = [y for y, e in zip(c.y, exact, strict=True) if e == kind]
+            if xs:
+                ax.plot(xs, ys, markers[i % len(markers)], color=color, mfc=fill,
+                        ms=11 - 2 * (i % 4), mew=1.5,
+                        label=f"{c.label} ({c.source}, {'exact' if kind else 'numerical'})")
         m, r = _mr(c.label)
         if m is not None:
             t = theorem_curve(m, r, n_max)
             ax.plot(t.x, t.y, "-", color=color, alpha=0.6, label=t.label)
     ax.set_yscale("log", base=2)
-    ax.set_xscale("log", base=2)
     _decorate(ax, "N (patches)", "odd-even rank = CP width lower bound",
               "CP-rank lower bound of random HT networks")
     return _save(fig, path)
@@ -78,17 +85,47 @@ def plot_params(pairs: list, path: str) -> str:
     return _save(fig, path)
 
 
-def plot_fit(fit: Curve, floor: Curve, path: str) -> str:
-    """CP-ALS relative error against width K, with the Eckart-Young floor."""
+ZERO_DISPLAY = 1e-17
+"""Where the fit plot's log axis draws exact zeros (floors of widths at or above the rank)."""
+
+
+def plot_fit(fit: Curve, floor: Curve, path: str, certified: Curve | None = None) -> str:
+    """Best CP relative error against width K on a log axis, with the Eckart-Young floor.
+
+    The band between them is certified: no width-K CP beats the floor (Eckart-Young) and
+    the fit is one found, so the best width-K error lies inside.  Exact zeros are drawn at
+    :data:`ZERO_DISPLAY`.  ``certified`` (optional): the Haeffele-Vidal polar upper bound per
+    width; widths where it is ``<= 1`` (the regularized fit is a certified global optimum)
+    are shaded.
+    """
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
+
+    def shown(values):
+        return [max(float(v), ZERO_DISPLAY) for v in values]
+
     if fit.x:
-        ax.plot(fit.x, fit.y, "o-", label=fit.label)
+        ax.plot(fit.x, shown(fit.y), "o-", label=fit.label)
     if floor.x:
-        ax.plot(floor.x, floor.y, "kx--", label=floor.label)
+        ax.plot(floor.x, shown(floor.y), "kx--", label=floor.label)
+    common = sorted(set(fit.x) & set(floor.x))
+    if common:
+        lo = dict(zip(floor.x, shown(floor.y), strict=True))
+        hi = dict(zip(fit.x, shown(fit.y), strict=True))
+        ax.fill_between(common, [lo[k] for k in common], [max(hi[k], lo[k]) for k in common],
+                        color="C0", alpha=0.15,
+                        label="certified bracket: the best width-K error lies here")
+    if certified is not None and certified.x:
+        done = [k for k, v in zip(certified.x, certified.y, strict=True) if v <= 1]
+        for i, k in enumerate(done):
+            ax.axvspan(k / 1.1, k * 1.1, color="C2", alpha=0.2,
+                       label=None if i else "Haeffele-Vidal certificate holds")
     if not fit.x and not floor.x:
         ax.text(0.5, 0.5, "no fit results in this run", ha="center", transform=ax.transAxes)
+    else:
+        ax.set_yscale("log")
+        ax.axhline(ZERO_DISPLAY, color="gray", lw=0.6, ls=":")
     ax.set_xscale("log", base=2)
-    _decorate(ax, "CP width K", "relative error ||A - B|| / ||A||",
+    _decorate(ax, "CP width K", f"relative error ||A - B|| / ||A|| (0 drawn at {ZERO_DISPLAY:g})",
               "Shallow fit of a deep teacher (HT, N=8, M=3, r=2)",
               8 if fit.x or floor.x else None)
     return _save(fig, path)

@@ -1,16 +1,16 @@
-"""Core micro-benchmarks (issue 2), each against a baseline timed in the same process.
+"""Core micro-benchmarks (issues 2 and 9), each against a baseline timed in the same process.
 
 They run as plain tests in ``make test`` (values are checked, timings are recorded, not
 asserted: these machines are shared).  ``make bench-pytest-save`` / ``-compare`` keep a
 baseline and fail on a regression.
 """
 
+import pytest
 import torch
 from oracles import assert_close_to_reference
 from timing import best_time, record_ratio
 
 import convac
-from convac import fused
 
 
 def test_dense_coefficient_tensor_vs_fill(benchmark):
@@ -18,7 +18,6 @@ def test_dense_coefficient_tensor_vs_fill(benchmark):
 
     Goal: within 3x.
     """
-    torch.set_num_threads(2)
     net = convac.HTNet(16, 3, 2, seed=0)
     tensor = benchmark.pedantic(convac.coefficient_tensor, args=(net,), rounds=3, iterations=1)
     assert tensor.shape == (3,) * 16 and torch.isfinite(tensor).all()
@@ -27,48 +26,66 @@ def test_dense_coefficient_tensor_vs_fill(benchmark):
     record_ratio(benchmark, "coefficient_vs_fill", subject, baseline, "<= 3")
 
 
-def _ht_macs(net: convac.ConvAC, batch: int) -> int:
-    """Multiply-adds of the convs of a forward pass."""
-    s = net.schedule
-    fan_in = (s.n_channels,) + s.widths[:-1]
-    return batch * sum(s.nodes[l] * s.widths[l] * fan_in[l] for l in range(s.n_levels + 1))
-
-
-def test_ht_forward_vs_bmm(benchmark):
-    """HT forward, batch 1024, N=64, M=16, ranks 16, float32, against one torch.bmm with
-    the same number of multiply-adds.  Goal: at least 50% of its throughput.
-
-    Without autograd on CPU the forward is the fused pass (convac.fused); the torch
-    forward's fraction is recorded beside it for the record.
-    """
-    torch.set_num_threads(2)
+def _ht_case():
+    """Issue 9's size: HT, batch 1024, N=64, M=16, ranks 16, float32, and one torch.bmm
+    with the same multiply-adds, ``(groups, 1024, 16) @ (groups, 16, 16)``."""
     gen = torch.Generator().manual_seed(0)
     net = convac.HTNet(64, 16, 16, seed=0)
     feats = torch.rand(1024, 64, 16, generator=gen)
-    macs = _ht_macs(net, 1024)
-    groups = round(macs / (1024 * 16 * 16))  # (groups, 1024, 16) @ (groups, 16, 16)
+    macs = convac.multiply_adds(net, 1024)
+    groups = round(macs / (1024 * 16 * 16))
     a = torch.rand(groups, 1024, 16, generator=gen)
     b = torch.rand(groups, 16, 16, generator=gen)
+    return net, feats, macs, lambda: torch.bmm(a, b)
+
+
+def _forward_vs_bmm(benchmark, model, name, goal, reference_net=None):
+    net, feats, macs, bmm = _ht_case()
+    model = model(net)
     # The baseline runs first: its 8 MB outputs lift glibc's mmap threshold, so neither
-    # side pays a fresh mmap and page faults per call (a cold process does: the torch
-    # forward then takes about 3x longer until some larger block has been freed).
-    baseline = best_time(lambda: torch.bmm(a, b), 30)
+    # side pays a fresh mmap and page faults per call.
+    baseline = best_time(bmm, 30)
     with torch.no_grad():
-        assert fused.fused_applicable(net, feats), fused.fused_build().reason
-        out = benchmark.pedantic(net, args=(feats,), rounds=30, iterations=1, warmup_rounds=5)
-        net.use_fused_kernel = False
-        torch_path = best_time(lambda: net(feats), 30)
-        reference = net(feats)
-    assert out.shape == (1024, 1) and torch.isfinite(out).all()
-    assert_close_to_reference(out, reference.double(), torch.float32)
-    subject = min(benchmark.stats.stats.data)
-    ratio = record_ratio(benchmark, "ht_forward_vs_bmm", subject, baseline,
-                         "bmm/forward throughput >= 0.5")
-    benchmark.extra_info.update({"throughput_fraction": 1 / ratio, "macs": macs,
-                                 "torch_forward_s": torch_path,
-                                 "torch_forward_throughput_fraction": baseline / torch_path})
-    print(f"throughput fraction of bmm: {1 / ratio:.3f} fused, {baseline / torch_path:.3f} "
-          f"torch forward ({macs} multiply-adds)")
+        out = benchmark.pedantic(model, args=(feats,), rounds=30, iterations=1,
+                                 warmup_rounds=5)
+        reference = net.double()(feats.double())
+    assert out.shape == (1024, 1)
+    assert_close_to_reference(out, reference, torch.float32)
+    ratio = record_ratio(benchmark, name, min(benchmark.stats.stats.data), baseline, goal)
+    benchmark.extra_info.update({"throughput_fraction": 1 / ratio, "macs": macs})
+    print(f"{name}: throughput fraction of bmm {1 / ratio:.3f} ({macs} multiply-adds)")
+
+
+def test_ht_forward_vs_bmm(benchmark, one_thread):
+    """Eager no-grad forward against one torch.bmm with the same multiply-adds.
+    Goal (issue 9): at least 0.6 of its throughput."""
+    _forward_vs_bmm(benchmark, lambda net: net, "ht_forward_vs_bmm",
+                    "bmm/forward throughput >= 0.6")
+
+
+@pytest.mark.slow
+def test_ht_compiled_forward_vs_bmm(benchmark, one_thread):
+    """``torch.compile``d no-grad forward (CPU inductor), same baseline.
+    Goal (issue 9): at least 0.85."""
+    _forward_vs_bmm(benchmark, torch.compile, "ht_compiled_forward_vs_bmm",
+                    "bmm/forward throughput >= 0.85")
+
+
+def test_ht_forward_backward_vs_bmm(benchmark, one_thread):
+    """Eager forward + backward (a training step without the optimizer) against three
+    bmm calls (a conv's forward and its two backward products).  Goal (issue 9): 0.5."""
+    net, feats, macs, bmm = _ht_case()
+
+    def step():
+        net.zero_grad(set_to_none=True)
+        net(feats).sum().backward()
+
+    baseline = 3 * best_time(bmm, 20)
+    benchmark.pedantic(step, rounds=20, iterations=1, warmup_rounds=3)
+    assert all(w.grad is not None and torch.isfinite(w.grad).all() for w in net.weights)
+    ratio = record_ratio(benchmark, "ht_forward_backward_vs_3bmm",
+                         min(benchmark.stats.stats.data), baseline, "3*bmm/step >= 0.5")
+    benchmark.extra_info["throughput_fraction"] = 1 / ratio
 
 
 def test_log_space_forward(benchmark):

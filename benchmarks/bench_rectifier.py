@@ -1,0 +1,190 @@
+"""Generalized ConvACs (``convac.pooling``, ``convac.rectifier``,
+``convac.rectifier_measure``): Cohen & Shashua, "Convolutional Rectifier Networks as
+Generalized Tensor Decompositions", ICML 2016.
+
+asv counts every number as lower-is-better, so each tracked number is one of:
+
+- *any change is a bug*: exact ranks and rank counts of seeded integer-weight networks
+  (computed without tolerance; a change means the forward, the operators or the rank
+  changed), counts of seeded networks below the maximal rank (ConvAC: 0 by theorem), rank
+  deficits, and the certified width bounds derived from the ranks;
+- *lower is better*: fit errors (training got better) and ``error - floor`` of shallow
+  ReLU+average fits (>= 0 by theorem).
+
+Units come from the metrics contract (:mod:`convac.metrics`), which gives ``convac gate``
+its rule for each.
+
+Weights: i.i.d. uniform integers -100..100 (seeded); templates ``F = I_M``.
+"""
+
+from __future__ import annotations
+
+from ._common import require, skip_if
+
+OPS = ["product", "relu-max", "relu-sum"]
+WHICH = ["lowest rank", "highest rank"]
+WIDTHS = [1, 4, 16, 64]
+"""Shallow widths fitted; the settings live in ``convac.rectifier_measure.BENCH`` (the
+report rebuilds the measurements from these results with them)."""
+
+
+def _fit_settings() -> dict:
+    b = require("convac.rectifier_measure", "BENCH")
+    return {"widths": tuple(WIDTHS), "steps": b["steps"], "n_restarts": b["n_restarts"]}
+
+
+class GridRank:
+    """(a) Odd-even grid-tensor rank of a seeded random deep (HT) network, M=2, r=4.
+
+    ``track_rank``: exact rank, any change is a bug.  ``track_deficit``:
+    ``min(r0, M)^(N/2) - rank``; 0 for product pooling (COLT 2016, Thm 1, lower is
+    better), for ReLU pooling a measured value where any change is a bug.
+    """
+
+    params = (OPS, [2, 4, 8, 16])
+    param_names = ["operator", "N"]
+    unit = "rank"
+    timeout = 300
+
+    def setup(self, op, n):
+        rank_vs_n, b = require("convac.rectifier_measure", "rank_vs_n", "BENCH")
+        self.row = rank_vs_n((n,), b["M"], b["r"], b["seed"], operators=(op,))[0]
+
+    def track_rank(self, op, n):
+        return self.row["rank"]
+
+    def track_deficit(self, op, n):
+        return self.row["theorem"] - self.row["rank"]
+
+    track_deficit.unit = "rank deficit"
+
+    def track_not_exact(self, op, n):
+        """1 when the rank needed a floating-point tolerance, else 0 (0 expected)."""
+        return 0 if self.row["method"].startswith("exact") else 1
+
+    track_not_exact.unit = "count"
+
+
+class Incompleteness:
+    """(b) Of 50 seeded deep networks (M=2, r=4), how many have odd-even grid rank below
+    M^(N/2).  Product: 0 (complete depth efficiency); ReLU+max and ReLU+sum: measured,
+    exact ranks of seeded integer networks, so any change is a bug."""
+
+    params = (OPS, [4, 8])
+    param_names = ["operator", "N"]
+    unit = "count"
+    timeout = 300
+
+    def setup(self, op, n):
+        incompleteness, bench = require("convac.rectifier_measure", "incompleteness", "BENCH")
+        self.row = incompleteness((n,), bench["M"], bench["r"], bench["incompleteness_seeds"],
+                                  operators=(op,))[0]
+
+    def track_below_max(self, op, n):
+        return self.row["below_max"]
+
+    def track_constant(self, op, n):
+        """Constant grid tensors (a width-1 shallow network realizes them)."""
+        return self.row["constant"]
+
+    def track_not_exact(self, op, n):
+        """Ranks that needed a floating-point tolerance (0 expected)."""
+        return self.row["n_seeds"] - self.row["exact"]
+
+
+class WidthLowerBound:
+    """(c) Certified shallow width of the lowest- and highest-rank deep network among 30
+    seeds (N=8, M=2, r=4), from the exact rank: product ``rank``, ReLU+max
+    ``ceil(rank / (M N/2))``.  Any change is a bug.  (ReLU+sum has no finite bound above
+    rank 2: its shallow grid tensors are additive.)"""
+
+    params = (["product", "relu-max"], WHICH)
+    param_names = ["operator", "which"]
+    unit = "width"
+    timeout = 300
+
+    def setup(self, op, which):
+        extreme, b = require("convac.rectifier_measure", "extreme_networks", "BENCH")
+        bound = require("convac.rectifier", "shallow_width_lower_bound")
+        low, high = extreme(op, b["match_n"], b["M"], b["r"], b["match_seeds"])
+        res = (low if which == WHICH[0] else high)[0]
+        self.rank = res.rank
+        self.bound = bound(res.rank, op, "odd-even", b["match_n"], b["M"])
+
+    def track_width_lower_bound(self, op, which):
+        return self.bound
+
+    def track_deep_rank(self, op, which):
+        return self.rank
+
+
+class ShallowMatch:
+    """(c) Relative fit error of shallow networks of the same operator, trained on the
+    grid tensor of the lowest- and highest-rank deep network among 30 seeds (N=8, M=2,
+    r=4), against width.  Lower is better (gradient training: an upper bound on the best
+    error of the width)."""
+
+    params = (OPS, WHICH, WIDTHS)
+    param_names = ["operator", "which", "width"]
+    unit = "relative error"
+    timeout = 600
+
+    def setup_cache(self):
+        shallow_match = require("convac.rectifier_measure", "shallow_match")
+        b = require("convac.rectifier_measure", "BENCH")
+        rows = shallow_match(b["match_n"], b["M"], b["r"], b["match_seeds"],
+                             threshold=b["threshold"], **_fit_settings())
+        return {(r["operator"], r["which"]): r for r in rows}
+
+    def setup(self, rows, op, which, width):
+        row = rows[(op, which)]
+        self.error = row["errors"][row["widths"].index(width)]
+
+    def track_fit_error(self, rows, op, which, width):
+        return self.error
+
+
+class Universality:
+    """(d) Shallow fit error on a seeded random grid tensor (N=4, M=3, N(0,1) entries)
+    against width.  ``track_fit_error``: lower is better.  ``track_error_minus_floor``:
+    error minus the additive floor (ReLU+sum; 0 for the others): >= 0 by theorem, lower
+    is better."""
+
+    params = (OPS, WIDTHS)
+    param_names = ["operator", "width"]
+    unit = "relative error"
+    timeout = 600
+
+    def setup_cache(self):
+        universality = require("convac.rectifier_measure", "universality")
+        b = require("convac.rectifier_measure", "BENCH")
+        rows = universality(b["universality_n"], b["universality_m"], b["seed"],
+                            **_fit_settings())
+        return {r["operator"]: r for r in rows}
+
+    def setup(self, rows, op, width):
+        skip_if(width not in rows[op]["widths"], f"width {width} not measured")
+        self.row = rows[op]
+        self.error = self.row["errors"][self.row["widths"].index(width)]
+
+    def track_fit_error(self, rows, op, width):
+        return self.error
+
+    def track_error_minus_floor(self, rows, op, width):
+        return self.error - self.row["floor"]
+
+
+class GridTensorTime:
+    """Wall time of the grid tensor of a deep network (M=2, r=4), 2^N forward evaluations
+    in batches. Lower is better."""
+
+    params = (OPS, [8, 16])
+    param_names = ["operator", "N"]
+
+    def setup(self, op, n):
+        deep, b = require("convac.rectifier_measure", "deep_network", "BENCH")
+        self.grid_tensor = require("convac.rectifier", "grid_tensor")
+        self.net = deep(op, n, b["M"], b["r"], b["seed"])
+
+    def time_grid_tensor(self, op, n):
+        self.grid_tensor(self.net)

@@ -1,0 +1,201 @@
+"""Every registered rank method against the dense oracle; auto's certainty; the float
+methods on the cases where floats fail (issue 11); argument checks (issue 10)."""
+
+import importlib
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import convac
+from convac import theory, validate
+from convac.matricize import AMBIGUITY_FACTOR
+from convac.rank_methods import AUTO_FLOAT_MAX_RANK, RANK_METHODS
+
+# small networks whose dense ranks are clear: (builder, partitions)
+ORACLE_TABLE = {
+    "cp": lambda: convac.CPNet(6, 3, 4, n_outputs=2, seed=1).double(),
+    "cp-shared": lambda: convac.CPNet(6, 2, 5, shared=True, seed=2).double(),
+    "ht": lambda: convac.HTNet(8, 2, (2, 3, 2), seed=3).double(),
+    "ht-float32": lambda: convac.HTNet(8, 3, 2, seed=4),
+    "ht-mirror": lambda: convac.HTNet(8, 2, 2, geometry="mirror", seed=5).double(),
+    "truncated": lambda: convac.ConvAC(8, 2, convac.truncated_windows(8, 2), (3, 2),
+                                       seed=6).double(),
+    "mixed": lambda: convac.ConvAC(12, 2, (2, 3, 2), (2, 3, 2), seed=7).double(),
+}
+PARTS = ["odd-even", "left-right", [0, 1, 5]]
+
+
+def test_registry_declared_once():
+    assert RANK_METHODS.names() == ("dense", "structured", "exact", "auto")
+    old = importlib.import_module("convac.matricize").RANK_METHODS
+    assert old is RANK_METHODS  # the old name is the same table, not a copy
+    with pytest.raises(ValueError, match="rank method 'dense' is already registered"):
+        RANK_METHODS.register("dense", lambda *a, **k: None)
+    with pytest.raises(ValueError, match="unknown rank method 'svd'; expected one of"):
+        convac.matricization_rank(np.eye(2), [0], method="svd")
+
+
+@pytest.mark.parametrize("part", PARTS, ids=str)
+@pytest.mark.parametrize("case", sorted(ORACLE_TABLE))
+@pytest.mark.parametrize("method", RANK_METHODS.names())
+def test_every_method_matches_the_dense_oracle(method, case, part):
+    net = ORACLE_TABLE[case]()
+    oracle = convac.matricization_rank(net, part, method="dense")
+    assert not oracle.ambiguous  # the table holds clear cases only
+    for output in range(net.n_outputs):
+        res = convac.matricization_rank(net, part, method=method, output=output)
+        dense = convac.matricization_rank(net, part, method="dense", output=output)
+        assert res.rank == dense.rank <= convac.min_cut_bound(net, part)
+        assert res.is_certified == (res.method == "exact")
+
+
+def test_every_method_on_tensors():
+    tensor = convac.coefficient_tensor(ORACLE_TABLE["ht"]())
+    ranks = {m: convac.matricization_rank(tensor, "odd-even", method=m).rank
+             for m in ("dense", "exact", "auto")}
+    assert len(set(ranks.values())) == 1
+    with pytest.raises(TypeError, match="expected a convac.ConvAC network, got Tensor"):
+        convac.matricization_rank(tensor, "odd-even", method="structured")
+
+
+def near_degenerate_cp(delta=3e-7):
+    """Width-2 CP whose second term is the first with leaves perturbed by ``delta``:
+    rank 2 exactly, sigma_2 / sigma_1 ~ delta^2 sits near float64's floor."""
+    gen = torch.Generator().manual_seed(0)
+    net = convac.CPNet(4, 3, 2).double()
+    base = torch.randn(4, 3, generator=gen, dtype=torch.float64)  # (N, M)
+    with torch.no_grad():
+        net.weights[0][:, 0] = base
+        net.weights[0][:, 1] = base + delta * torch.randn(4, 3, generator=gen,
+                                                          dtype=torch.float64)
+        net.weights[1].copy_(torch.tensor([[1.0, 1.0]]))
+    return net
+
+
+def test_auto_falls_back_to_exact_when_ambiguous():
+    net = near_degenerate_cp()
+    dense = convac.matricization_rank(net, "odd-even", method="dense")
+    auto = convac.matricization_rank(net, "odd-even", method="auto")
+    assert dense.ambiguous
+    assert auto.method == "exact" and auto.is_certified and auto.rank == 2
+    assert "ambiguous" in auto.reason and "dense" in auto.reason
+    assert [r for _, r in auto.ranks_mod] == [2, 2]
+    # a float tensor is taken at its stored values: the rounding of A^y is part of it,
+    # so its certified rank is that of the rounded values (here full: 9)
+    tensor = convac.coefficient_tensor(net)
+    res = convac.matricization_rank(tensor, "odd-even", method="auto")
+    assert res.method == "exact" and res.rank == convac.exact_rank(tensor, "odd-even").rank
+    assert res.rank >= 2
+
+
+def test_auto_keeps_a_clear_float_rank_and_says_why():
+    net = convac.HTNet(16, 3, 2, seed=0)  # rank 256 = AUTO_FLOAT_MAX_RANK: structured
+    res = convac.matricization_rank(net, "odd-even", method="auto")
+    assert res.method == "structured" and not res.is_certified
+    assert res.rank == theory.ht_odd_even_rank(16, 3, 2)
+    assert "margin" in res.reason and "clear" in res.reason
+    assert res.margin >= AMBIGUITY_FACTOR
+
+
+def test_auto_goes_exact_where_floats_fail():
+    net = convac.HTNet(32, 2, 1, seed=0)  # min-cut bound 1: structured
+    assert convac.matricization_rank(net, "odd-even", method="auto").method == "structured"
+    big = convac.ConvAC(18, 2, (2, 3, 3), 2, seed=0)  # bound 512 > 256
+    assert convac.min_cut_bound(big, "odd-even") > AUTO_FLOAT_MAX_RANK
+    res = convac.matricization_rank(big, "odd-even", method="auto")
+    assert res.method == "exact" and "min-cut bound" in res.reason
+    assert res.rank == 512
+
+
+def test_exact_of_float_networks_matches_integer_scaling():
+    """Dividing every weight of an integer network by powers of two scales A^y by a power
+    of two: the exact rank of the float network equals that of the integer one."""
+    net = convac.integer_weights_(convac.HTNet(8, 3, (2, 3, 2)).double(), -7, 7, seed=3)
+    ref = convac.exact_rank(net, "odd-even")
+    with torch.no_grad():
+        for level, w in enumerate(net.weights):
+            w.div_(2.0 ** (3 * level + 1))  # dyadic, exact in float64
+    got = convac.exact_rank(net, "odd-even")
+    assert got.rank == ref.rank == convac.matricization_rank(net, "odd-even").rank
+
+
+@pytest.mark.parametrize("method", ["dense", "structured", "auto"])
+@pytest.mark.parametrize("rtol", [-1.0, math.nan, 1.0, math.inf])
+def test_bad_tolerance(method, rtol):
+    net = ORACLE_TABLE["ht"]()
+    with pytest.raises(ValueError, match="rtol must be"):
+        convac.matricization_rank(net, "odd-even", method=method, rtol=rtol)
+
+
+def test_numerical_rank_refuses_nan_and_negative():
+    with pytest.raises(ValueError, match=r"finite and >= 0, got sv\[1\] = nan"):
+        convac.numerical_rank(np.array([1.0, np.nan, 0.5]))
+    with pytest.raises(ValueError, match=r"sv\[0\] = -1"):
+        convac.numerical_rank(np.array([-1.0]))
+
+
+def test_partition_with_inconsistent_cols():
+    with pytest.raises(ValueError, match=r"cols \(1, 1\) are not the complement \(1, 2\)"):
+        convac.resolve_partition(convac.Partition((0,), (1, 1)), 3)
+    with pytest.raises(validate.ConvACError):
+        convac.matricization_rank(np.ones((2, 2, 2)), convac.Partition((0,), (2, 2)))
+
+
+# --- the cases of issue 11's table: floats may say "ambiguous", never a wrong rank ----
+TABLE = [  # (N, M, windows): theorem min(2, M)^(N/2) (a first window of 2)
+    pytest.param(16, 2, (2, 2, 2, 2), id="16-2"),
+    pytest.param(18, 2, (2, 3, 3), id="18-2"),
+    pytest.param(20, 2, (2, 2, 5), id="20-2"),
+    pytest.param(24, 2, (2, 2, 2, 3), id="24-2", marks=pytest.mark.slow),
+    pytest.param(24, 3, (2, 2, 2, 3), id="24-3", marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize(("n", "m", "windows"), TABLE)
+def test_floats_never_return_a_clear_wrong_rank(n, m, windows):
+    net = convac.ConvAC(n, m, windows, 2, seed=0, dtype=torch.float64)
+    theorem = theory.ht_odd_even_rank(n, m, 2)
+    assert convac.min_cut_bound(net, "odd-even") == theorem
+    methods = ["structured"] + (["dense"] if m**n <= 2**20 else [])
+    for method in methods:
+        res = convac.matricization_rank(net, "odd-even", method=method)
+        assert res.ambiguous or res.rank == theorem, (method, res.rank, res.margin)
+    exact = convac.matricization_rank(net, "odd-even", method="exact")
+    assert exact.rank == theorem and all(r == theorem for _, r in exact.ranks_mod)
+    assert convac.matricization_rank(net, "odd-even", method="auto").rank == theorem
+
+
+def test_theory_formulas():
+    assert theory.ht_odd_even_rank(16, 3, 2) == 256 and theory.ht_odd_even_rank(8, 2, 5) == 16
+    assert theory.ht_left_right_rank(8, 2, 3) == 3 and theory.ht_left_right_rank(2, 2, 5) == 2
+    assert theory.cp_rank(6, 2, 100) == 8 and theory.cp_rank(6, 2, 100, n_rows=1) == 2
+    assert theory.cp_shared_odd_even_rank(6, 2, 100) == math.comb(2 + 3 - 1, 3)
+    with pytest.raises(ValueError, match="n_patches must be even, got 7"):
+        theory.ht_odd_even_rank(7, 2, 2)
+    with pytest.raises(ValueError, match="r0 must be >= 1, got 0"):
+        theory.ht_odd_even_rank(8, 2, 0)
+
+
+@pytest.mark.parametrize("case", sorted(ORACLE_TABLE))
+def test_budget_is_predicted_before_any_work(case):
+    """The predicted largest array bounds the real root core; a budget below it is refused
+    before anything is computed."""
+    from convac.rank import FloatField, predict_core_shape, root_core
+
+    net = ORACLE_TABLE[case]()
+    for part in PARTS:
+        shape = predict_core_shape(net, part)
+        core = root_core(net, part, 0, FloatField).cores
+        assert core.size <= math.prod(shape)
+        with pytest.raises(validate.BudgetError, match="above the memory budget"):
+            convac.exact_rank(net, part, max_bytes=8 * math.prod(shape) - 1)
+
+
+def test_auto_passes_primes_and_refuses_unknown_arguments():
+    big = convac.ConvAC(18, 2, (2, 3, 3), 2, seed=0)
+    res = convac.matricization_rank(big, "odd-even", method="auto", primes=(65521, 101))
+    assert [p for p, _ in res.ranks_mod] == [65521, 101] and res.rank == 512
+    with pytest.raises(ValueError, match=r"unexpected arguments for the auto method: \['x'\]"):
+        convac.matricization_rank(big, "odd-even", method="auto", x=1)

@@ -1,0 +1,221 @@
+"""Issue 10's bad inputs, one test each: a clear error naming the argument and the value
+(``ConvACError``: a ValueError, or a TypeError that is also a ValueError), before anything
+is allocated.  Inputs of modules other helpers are rewriting are marked ``xfail``
+(strict=False) with the owner; they run under a memory cap, so a bug still present fails
+fast instead of allocating gigabytes."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+from memcap import CAP_AVAILABLE, memory_cap
+
+import convac
+from convac.validate import BudgetError, ConvACError
+
+needs_cap = pytest.mark.skipif(not CAP_AVAILABLE, reason="no RLIMIT_AS on this platform")
+
+
+def _other(owner: str, what: str):
+    return pytest.mark.xfail(strict=False, reason=f"issue 10, {owner}'s module: {what}")
+
+
+# -- representation layers --------------------------------------------------------------
+@pytest.mark.parametrize("sigma", [0.0, -1.0, math.nan, math.inf])
+def test_gaussian_refuses_a_non_positive_sigma(sigma):
+    with pytest.raises(ConvACError, match="sigma must be"):
+        convac.Gaussian(4, 2, sigma=sigma)
+
+
+@pytest.mark.parametrize(("n", "error"), [(-1, ValueError), (0, ValueError),
+                                          (2.0, TypeError), (True, TypeError)])
+def test_one_hot_refuses_a_bad_class_count(n, error):
+    with pytest.raises(error, match=f"n_channels must be .*got {n!r}"):
+        convac.OneHot(n)
+
+
+@pytest.mark.parametrize(("indices", "match"), [
+    (torch.tensor([[0, 3]]), r"indices must be in 0\.\.2 \(n_channels=3\), got 3"),
+    (torch.tensor([[-1, 0]]), r"indices must be in 0\.\.2 \(n_channels=3\), got -1"),
+    (torch.tensor([[True, False]]), "integer indices"),
+    (torch.zeros(1, 2, dtype=torch.long, device="meta"), "integer indices"),
+])
+def test_one_hot_refuses_bad_indices(indices, match):
+    with pytest.raises(ConvACError, match=match):
+        convac.OneHot(3)(indices)
+
+
+LAYERS = {
+    "identity": lambda: convac.Identity(),
+    "linear": lambda: convac.Linear(3, 2),
+    "relu": lambda: convac.ReLU(3, 2),
+    "gaussian": lambda: convac.Gaussian(3, 2),
+}
+BAD_FEATURES = {
+    "complex": (lambda: torch.ones(2, 4, 3, dtype=torch.complex64), "real floating dtype"),
+    "meta": (lambda: torch.ones(2, 4, 3, device="meta"), "'meta' device"),
+    "int64": (lambda: torch.ones(2, 4, 3, dtype=torch.int64), "real floating dtype"),
+    "numpy": (lambda: np.ones((2, 4, 3)), "must be a torch.Tensor"),
+}
+
+
+@pytest.mark.parametrize("layer", sorted(LAYERS))
+@pytest.mark.parametrize("bad", sorted(BAD_FEATURES))
+def test_representation_layers_refuse_bad_features(layer, bad):
+    make, match = BAD_FEATURES[bad]
+    with pytest.raises(TypeError, match=match):
+        LAYERS[layer]()(make())
+
+
+def test_patches_refuse_complex_images():
+    with pytest.raises(TypeError, match="images must have a real floating dtype"):
+        convac.Patches(2)(torch.ones(1, 1, 4, 4, dtype=torch.complex64))
+
+
+@_other("lead", "ConvAC.forward on complex or meta features")
+@pytest.mark.parametrize("bad", ["complex", "meta"])
+def test_network_refuses_complex_and_meta_features(bad):
+    make, _ = BAD_FEATURES[bad]
+    with pytest.raises(ConvACError):
+        convac.HTNet(4, 3, 2, seed=0)(make())
+
+
+# -- dense tensors and the memory budget ---------------------------------------------------
+@pytest.mark.parametrize(("budget", "error", "match"), [
+    (math.nan, TypeError, "max_bytes must be an integer, got nan"),
+    (None, TypeError, "max_bytes must be an integer, got None"),
+    ("1e9", TypeError, "max_bytes must be an integer, got '1e9'"),
+    (0, ValueError, "max_bytes must be >= 1, got 0"),
+    (-5, ValueError, "max_bytes must be >= 1, got -5"),
+])
+def test_coefficient_tensor_refuses_a_bad_budget(budget, error, match):
+    net = convac.HTNet(4, 2, 2, seed=0)
+    with pytest.raises(error, match=match):
+        convac.coefficient_tensor(net, max_bytes=budget)
+
+
+@pytest.mark.parametrize("n", [1024, 4096])
+def test_coefficient_tensor_of_a_huge_order_is_a_budget_error(n):
+    net = convac.CPNet(n, 2, 1, seed=0)  # 2^n entries: no OverflowError, the budget message
+    with pytest.raises(BudgetError, match=rf"2\^{n} = .* entries .* above the memory budget"):
+        convac.coefficient_tensor(net)
+    with pytest.raises(BudgetError, match=rf"3\^{n}"):
+        convac.grid_tensor(net, np.eye(3, 2))
+
+
+@pytest.mark.parametrize(("templates", "error", "match"), [
+    (np.array([[1 + 1j, 0], [0, 1]]), TypeError, "template_features must be real numbers"),
+    (np.array([[math.nan, 0], [0, 1]]), ValueError, "template_features must be finite"),
+    (torch.ones(2, 2, device="meta"), TypeError, "'meta' device"),
+    (np.ones((0, 2)), ValueError, r"shape \(n_templates, n_channels=2\), got \(0, 2\)"),
+])
+def test_grid_tensor_refuses_bad_templates(templates, error, match):
+    with pytest.raises(error, match=match):
+        convac.grid_tensor(convac.HTNet(4, 2, 2, seed=0), templates)
+
+
+@needs_cap
+def test_huge_network_refuses_before_allocating():
+    start = time.process_time()
+    with memory_cap(1 << 30), pytest.raises(BudgetError, match="patch order of 536870912"):
+        convac.HTNet(2**29, 2, 2)
+    assert time.process_time() - start < 5  # refused, not built (was 16 s and 4 GiB)
+
+
+def test_schedule_parameter_budget():
+    s = convac.PoolingSchedule(2**20, 4, convac.ht_windows(2**20), 8)
+    assert s.parameter_count() == convac.schedule_parameter_count(s)
+    with pytest.raises(BudgetError, match="network's parameters"):
+        s.check_parameter_budget(itemsize=8, max_bytes=2**20)
+    assert s.check_parameter_budget(shared=True, max_bytes=2**20) == s.parameter_count(True)
+
+
+@pytest.mark.parametrize(("call", "error", "match"), [
+    (lambda: convac.parameter_count("net"), TypeError, "expected a convac.ConvAC network"),
+    (lambda: convac.schedule_parameter_count((2, 2)), TypeError, "PoolingSchedule"),
+    (lambda: convac.trainable_parameters(3), TypeError, "torch.nn.Module"),
+    (lambda: convac.embed_cp_in_ht(convac.HTNet(4, 2, 2)), ValueError, r"got \(2, 2\)"),
+    (lambda: convac.embed_cp_in_ht(convac.CPNet(4, 2, 2), window=1), ValueError,
+     "window must be >= 2, got 1"),
+    (lambda: convac.coefficient_tensor_by_forward(convac.CPNet(4, 2, 2), batch_size=0),
+     ValueError, "batch_size must be >= 1, got 0"),
+    (lambda: convac.Patches(0), ValueError, "patch_size must be >= 1, got 0"),
+    (lambda: convac.Linear(3, 2, bias="yes"), TypeError, "bias must be True or False"),
+    (lambda: convac.patch_order(object(), 4), TypeError, "permutation of range"),
+])
+def test_bad_arguments_are_named(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+# -- other helpers' modules (their owners handle these; xfail until merged) ---------------
+@_other("rank helper", "matricization_rank with rtol=-1 / nan gave 81 / 0")
+@pytest.mark.parametrize("rtol", [-1.0, math.nan, 1.5])
+def test_matricization_rank_refuses_a_bad_tolerance(rtol):
+    net = convac.HTNet(8, 3, 2, seed=0, dtype=torch.float64)
+    with pytest.raises(ValueError, match="rtol"):
+        convac.matricization_rank(net, "odd-even", rtol=rtol)
+
+
+@_other("rank helper", "numerical_rank([nan, 1, .5]) gave 0 unflagged")
+def test_numerical_rank_refuses_nan():
+    with pytest.raises(ValueError, match="finite"):
+        convac.numerical_rank(np.array([math.nan, 1.0, 0.5]))
+
+
+@_other("rank helper", "exact_rank of uint64 2**63 wrapped to int64")
+def test_exact_rank_refuses_integers_it_cannot_represent():
+    pytest.importorskip("flint")
+    a = np.full((2, 2), 2**63, dtype=np.uint64)
+    try:
+        result = convac.exact_rank(a, [0])
+    except ValueError:
+        return
+    assert result.rank == 1  # the matrix of equal entries has rank 1
+
+
+@_other("rank helper", "a Partition with inconsistent cols was accepted")
+def test_partition_with_inconsistent_cols_is_refused():
+    with pytest.raises(ValueError):
+        convac.matricize(torch.zeros((2,) * 4), convac.Partition((0, 1), (1, 2)))
+
+
+@_other("fit helper", "random_features(dtype=int64) truncated the draws")
+def test_random_features_refuses_an_integer_dtype():
+    with pytest.raises(ConvACError, match="dtype"):
+        convac.random_features(4, 4, 2, dtype=torch.int64)
+
+
+@_other("fit helper", "train_student with NaN features or lr=inf returned NaN errors")
+@pytest.mark.parametrize("case", ["nan-features", "inf-lr"])
+def test_train_student_refuses_nan_features_and_infinite_lr(case):
+    teacher = convac.HTNet(4, 2, 2, seed=0, dtype=torch.float64)
+    student = convac.CPNet(4, 2, 2, seed=1, dtype=torch.float64)
+    x = convac.random_features(8, 4, 2, seed=0)
+    kwargs = {"steps": 1}
+    if case == "nan-features":
+        x[0, 0, 0] = math.nan
+    else:
+        kwargs["lr"] = math.inf
+    with pytest.raises(ValueError):
+        convac.train_student(student, teacher, x, **kwargs)
+
+
+@needs_cap
+@_other("fit helper", "fit_cp(T, 10**9) / width_sweep([10**9]) / digits_features("
+                      "n_channels=10**6) allocated 6-15 GiB")
+@pytest.mark.parametrize("case", ["fit_cp", "width_sweep", "digits"])
+def test_huge_widths_are_refused_before_allocating(case):
+    tensor = np.ones((2, 2, 2))
+    teacher = convac.HTNet(4, 2, 2, seed=0, dtype=torch.float64)
+    with memory_cap(1 << 30), pytest.raises(ValueError):
+        if case == "fit_cp":
+            convac.fit_cp(tensor, 10**9)
+        elif case == "width_sweep":
+            convac.width_sweep(teacher, [10**9])
+        else:
+            convac.digits_features(n_channels=10**6)
