@@ -59,3 +59,18 @@ def test_format_summary_states_the_paper():
     recs = evaluate(lev.experiment(), sample=5, seed=0)
     text = lev.format_summary(recs)
     assert "all" in text and "paper:" in text
+
+
+def test_a_degenerate_integer_draw_is_flagged_and_explains_a_below_case():
+    """Weights in +-100 (the integer_weights_ default) drew a singular leaf for widths
+    2.3.2.5: the rank falls below the bound there, while generic (Gaussian) weights and the
+    wide default range of the experiment are tight on the same partition."""
+    rows = [0, 2, 3, 8, 11, 13, 14, 15]
+    config = {"n": 16, "m": 2, "ranks": [2, 3, 2, 5], "rows": rows, "seed": 1018}
+    narrow = lev.compute({**config, "range": 100})
+    assert not narrow["full_rank_weights"] and narrow["verdict"] == "below"
+    wide = lev.compute({**config, "range": lev.WEIGHT_RANGE})
+    assert wide["full_rank_weights"] and wide["verdict"] == "tight"
+    gauss = convac.HTNet(16, 2, [2, 3, 2, 5], seed=0, dtype=torch.float64)
+    dense = convac.matricization_rank(gauss, rows, method="dense")
+    assert not dense.ambiguous and dense.rank == wide["rank"] == wide["bound"]

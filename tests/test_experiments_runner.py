@@ -87,6 +87,9 @@ def test_store_refuses_another_experiment(tmp_path):
     other = make_experiment("levine-mincut")
     with pytest.raises(InvalidValueError, match="holds experiment 'selftest'"):
         run_experiment(other, store, resume=True, sample=1, scheduler="inline", progress=False)
+    changed = make_experiment("selftest", n=2, sleep=0.01)
+    with pytest.raises(InvalidValueError, match="holds options"):
+        run_experiment(changed, store, resume=True, scheduler="inline", progress=False)
 
 
 def test_a_result_above_its_bound_fails_loudly_after_being_stored(tmp_path):
@@ -113,20 +116,26 @@ def test_sample_is_seeded_and_distinct():
 
 @pytest.mark.slow
 def test_killed_worker_loses_nothing(tmp_path):
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import LocalCluster
 
     marker = str(tmp_path / "died")
     exp = make_experiment("selftest", n=24, batch_size=2, sleep=0.02, die_at=9,
-                          die_marker=marker)
+                          die_marker=marker, fail=[15])
     store = ResultStore(str(tmp_path / "s"))
+    # an existing cluster, reached by its address as with --scheduler tcp://host:port
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
-        summary = run_experiment(exp, store, client=client, progress=False)
+                      dashboard_address=None) as cluster:
+        summary = run_experiment(exp, store, scheduler=cluster.scheduler_address,
+                                 progress=False)
     assert os.path.exists(marker)  # a worker did die mid-task
     keys = _keys(store)
     assert len(keys) == len(set(keys)) == 24
-    assert summary.n_errors == 0
-    assert all(r["result"]["square"] == r["config"]["i"] ** 2 for r in store.records())
+    assert summary.n_errors == 1  # the failing configuration, recorded; the rest finished
+    for r in store.records():
+        if r["config"]["i"] == 15:
+            assert r["status"] == "error" and "fails on purpose" in r["error"]
+        else:
+            assert r["status"] == "ok" and r["result"]["square"] == r["config"]["i"] ** 2
 
 
 @pytest.mark.slow
@@ -157,9 +166,10 @@ def test_killed_client_resumes_from_the_cli(tmp_path):
     assert not dupes and len(keys) == 80
 
 
+@pytest.mark.slow
 def test_cli_parser_imports_neither_dask_nor_pyarrow():
     code = ("import sys; from convac.cli import build_parser; "
-            "build_parser().parse_args(['experiment', 'list']); "
+            "build_parser(load='experiment').parse_args(['experiment', 'list']); "
             "print(sorted(m for m in ('dask', 'distributed', 'pyarrow') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)

@@ -315,7 +315,7 @@ def run_experiment(exp: Experiment, store, *, resume: bool = False, sample: int 
                 client = own_client
             n_workers = max(sum(client.nthreads().values()), 1)
             pending: dict = {}
-            ac = as_completed()
+            ac = as_completed(loop=client.loop)
 
             def submit_next() -> bool:
                 batch = next(batches, None)

@@ -71,14 +71,17 @@ class ResultStore:
 
     def claim(self, meta: dict) -> None:
         """Write ``meta`` for a new store, or check that an existing store has the same
-        ``experiment``; raises ``InvalidValueError`` naming both otherwise."""
+        ``experiment`` and ``options`` (results of two settings never mix); raises
+        ``InvalidValueError`` naming both otherwise."""
         old = self.meta()
         if old is not None:
-            if old.get("experiment") != meta.get("experiment"):
-                raise InvalidValueError(
-                    f"store {self.path} holds experiment {old.get('experiment')!r}, "
-                    f"expected {meta.get('experiment')!r}; choose another --store"
-                )
+            meta = json.loads(json.dumps(meta, sort_keys=True))  # tuples -> lists
+            for field in ("experiment", "options"):
+                if old.get(field) != meta.get(field):
+                    raise InvalidValueError(
+                        f"store {self.path} holds {field} {old.get(field)!r}, expected "
+                        f"{meta.get(field)!r}; choose another --store"
+                    )
             return
         os.makedirs(self.path, exist_ok=True)
         self._atomic_write(self.meta_path, json.dumps(meta, indent=1, sort_keys=True).encode())

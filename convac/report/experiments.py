@@ -74,8 +74,8 @@ def _levine(records, out_dir) -> str:
              f"{t['tight'] / max(t['n'], 1):.5f}")]
     rows += [(p, c["n"], c["tight"], c["below"], c["above"], c["error"],
               f"{c['tight'] / max(c['n'], 1):.4f}")
-             for p, c in list(s["by_shape"].items()) + patterns if c["below"] or p in
-             s["by_shape"]]
+             for p, c in list(s["by_weights"].items()) + patterns
+             if c["below"] or (p in s["by_weights"] and c["n"])]
     fig, ax = plt.subplots(figsize=(9, 3.6))
     fracs = [c["below"] / max(c["n"], 1) for _, c in patterns]
     ax.bar(range(len(patterns)), fracs, color="tab:orange")
@@ -86,6 +86,12 @@ def _levine(records, out_dir) -> str:
     ax.grid(True, alpha=0.3)
     img = _save(fig, os.path.join(out_dir, "levine_mincut.png"))
     full = 4**4 * len(lev.partitions(16))
+    speed = lev.throughput(records) if records and "finished" in records[0] else None
+    pace = "" if speed is None else (
+        f"<p>Pace: {speed['per_second']:.1f} configurations/s over "
+        f"{speed['active_seconds'] / 3600:.2f} h of running ({speed['runs']} run(s), "
+        f"resumed after kills); the rest of the grid would take "
+        f"{speed['remaining_hours']:.1f} h more at that pace on this machine.</p>")
     return (
         f"<h2>Levine, Yakira, Cohen &amp; Shashua 2018: min-cut tightness</h2>"
         f"<blockquote>Paper: {html.escape(lev.PAPER['statement'])}; "
@@ -96,9 +102,34 @@ def _levine(records, out_dir) -> str:
         f"({100 * t['n'] / full:.2f}%), exact ranks over GF(2^31-1) against "
         f"<code>min_cut_bound</code>. Width patterns with a configuration below the bound:</p>"
         + _table(("widths", "n", "tight", "below", "above", "error", "tight fraction"), rows)
-        + f"<p>bound / rank over the below cases: "
+        + pace + f"<p>bound / rank over the below cases: "
         f"{html.escape(str(dict(sorted(s['gaps'].items()))))}</p><img src='{img}'>"
     )
+
+
+def _other_runs(stores: str, name: str) -> str:
+    """Counts of every other store of ``name`` (``NAME-*``: samples, older settings)."""
+    from ..experiments import levine_mincut as lev
+    from ..experiments.store import ResultStore
+
+    rows = []
+    if os.path.isdir(stores):
+        for sub in sorted(os.listdir(stores)):
+            if not sub.startswith(name + "-"):
+                continue
+            store = ResultStore(os.path.join(stores, sub))
+            meta = store.meta() or {}
+            if not len(store) or meta.get("experiment") != name:
+                continue
+            t = lev.summarize(store.records())["total"]
+            opts = meta.get("options", {})
+            rows.append((sub, opts.get("weight_range", 100), t["n"], t["tight"], t["below"],
+                         t["above"], t["error"], f"{t['tight'] / max(t['n'], 1):.5f}"))
+    if not rows:
+        return ""
+    return ("<p>Other runs of the same grid (seeded samples; integer weight range):</p>"
+            + _table(("store", "weights +-", "n", "tight", "below", "above", "error",
+                      "tight fraction"), rows))
 
 
 def _depth(records, out_dir) -> str:
@@ -176,6 +207,7 @@ def build_experiments_page(stores: str = DEFAULT_STORES, out_dir: str = DEFAULT_
         records, where = load_records(name, stores)
         parts.append(section(records, out_dir) + f"<p><small>data: {html.escape(where)}"
                      "</small></p>")
+    parts.insert(1, _other_runs(stores, "levine-mincut"))
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>convac experiments"
             f"</title><style>{CSS}</style></head><body><h1>Published experiments, "
             f"reproduced by convac</h1>{''.join(parts)}</body></html>")
