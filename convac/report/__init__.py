@@ -96,10 +96,31 @@ def build_report(results_dir: str = DEFAULT_RESULTS, out_dir: str = DEFAULT_OUT,
     link = None
     if asv_site and os.path.isfile(os.path.join(asv_site, "index.html")):
         link = os.path.relpath(os.path.join(asv_site, "index.html"), out_dir)
+    pages = _section_pages(results, out_dir)
     page = os.path.join(out_dir, "index.html")
     with open(page, "w", encoding="utf-8") as fh:
-        fh.write(render_page(meta, figures, benchmarks, results, link))
+        fh.write(render_page(meta, figures, benchmarks, results, link, pages))
     return page
+
+
+def _section_pages(results, out_dir: str) -> list:
+    """The report's other pages, each with the paper's statements beside convac's numbers:
+    rectifier networks (ICML 2016, from the asv results) and the published experiments
+    (from their result stores).  Returns ``[(relative link, title)]``."""
+    from .experiments import DEFAULT_STORES, build_experiments_page
+    from .rectifier import measurements_from_results, write_page
+
+    pages = []
+    measured = measurements_from_results(results) if results is not None else None
+    if measured is not None:
+        path = write_page(measured, out_dir)
+        pages.append((os.path.relpath(path, out_dir),
+                      "Rectifier networks as generalized tensor decompositions (ICML 2016)"))
+    path = build_experiments_page(DEFAULT_STORES, os.path.join(out_dir, "experiments"))
+    pages.append((os.path.relpath(path, out_dir), "Published experiments reproduced: "
+                  "Levine et al. 2018 min-cut table, ICLR 2017 pooling geometry, COLT 2016 "
+                  "depth sweep"))
+    return pages
 
 
 def failed_benchmarks(results_dir: str = DEFAULT_RESULTS, machine: str | None = None,

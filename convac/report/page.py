@@ -32,8 +32,8 @@ def _fmt(v) -> str:
     return f"{v:.4g}"
 
 
-def render_page(meta: dict, figures: list, benchmarks: dict, results, asv_site: str | None
-                ) -> str:
+def render_page(meta: dict, figures: list, benchmarks: dict, results, asv_site: str | None,
+                pages: list = ()) -> str:
     """HTML of the report.
 
     Parameters
@@ -46,6 +46,8 @@ def render_page(meta: dict, figures: list, benchmarks: dict, results, asv_site: 
     results : CommitResults or None
     asv_site : str, optional
         Relative link to asv's published site.
+    pages : list of (relative link, title), optional
+        The report's other pages (rectifier networks, published experiments).
     """
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            "<title>convac: depth-efficiency report</title>", f"<style>{CSS}</style></head>",
@@ -55,6 +57,10 @@ def render_page(meta: dict, figures: list, benchmarks: dict, results, asv_site: 
     if asv_site:
         out.append(f'<p><a href="{_esc(asv_site)}">asv results site (history of every '
                    "benchmark)</a></p>")
+    if pages:
+        out.append("<h2>More</h2><ul>" + "".join(
+            f'<li><a href="{_esc(href)}">{_esc(title)}</a></li>' for href, title in pages)
+            + "</ul>")
     out.append('<h2>Plots</h2><div id="plots">')
     for fname, caption in figures:
         out.append(f'<figure><img src="{_esc(fname)}" alt="{_esc(caption)}">'
