@@ -18,11 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from . import validate
 from .cuts import expansion_terms, min_cut_bound
-from .matricize import Partition, resolve_partition
+from .matricize import Partition, sample_partitions
 from .network import ConvAC
 from .rank_methods import matricization_rank
 from .tensors import DEFAULT_MAX_BYTES
@@ -85,12 +83,6 @@ class CPRankBounds:
             )
 
 
-def _balanced_partitions(n: int, n_samples: int, seed: int) -> list[tuple]:
-    rng = np.random.default_rng(seed)
-    return [tuple(sorted(rng.choice(n, size=n // 2, replace=False).tolist()))
-            for _ in range(n_samples)]
-
-
 def cp_rank_bounds(net: ConvAC, n_samples: int = 8, seed: int = 0, method: str = "exact",
                    rtol: float | None = None, output: int = 0,
                    max_bytes: int = DEFAULT_MAX_BYTES) -> CPRankBounds:
@@ -136,9 +128,7 @@ def cp_rank_bounds(net: ConvAC, n_samples: int = 8, seed: int = 0, method: str =
     output = validate.output(net, output)
     max_bytes = validate.max_bytes(max_bytes)
     n, m = net.n_patches, net.n_channels
-    candidates = [resolve_partition("odd-even", n), resolve_partition("left-right", n)]
-    candidates += [resolve_partition(rows, n) for rows in _balanced_partitions(n, n_samples,
-                                                                               seed)]
+    candidates = sample_partitions(n, n_samples, seed)  # odd-even, left-right, balanced
     best, best_part, best_res, tried, skipped = -1, None, None, 0, 0
     kwargs = {} if method == "dense" else {"max_bytes": max_bytes}
     seen = set()

@@ -8,14 +8,13 @@ error reported below it is a bug.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from . import validate
-from .matricize import Partition, resolve_partition, singular_values
+from .matricize import Partition, resolve_partition, sample_partitions, singular_values
 from .network import ConvAC
 from .rank import structured_singular_values
 from .tensors import coefficient_tensor
@@ -66,41 +65,7 @@ class FloorResult:
     method: str
 
 
-def default_partitions(n_modes: int, n_samples: int = 8, seed: int = 0) -> tuple:
-    """Odd-even, left-right and up to ``n_samples`` seeded balanced partitions.
-
-    A partition and its complement have the same singular values, so each is listed
-    once, normalised to the side holding mode 0.  Balanced partitions put
-    ``n_modes // 2`` modes on one side; when there are at most ``n_samples`` of them
-    they are all taken.
-
-    Returns
-    -------
-    tuple of Partition
-    """
-    n_modes = validate.integer(n_modes, "n_modes", minimum=2)
-    n_samples = validate.integer(n_samples, "n_samples", minimum=0)
-    seen, out = set(), []
-
-    def add(rows) -> None:
-        part = resolve_partition(tuple(int(r) for r in rows), n_modes)
-        key = part.rows if 0 in part.rows else part.cols
-        if key not in seen:
-            seen.add(key)
-            out.append(resolve_partition(key, n_modes))
-
-    add(resolve_partition("odd-even", n_modes).rows)
-    add(resolve_partition("left-right", n_modes).rows)
-    half = n_modes // 2
-    # balanced partitions up to complement; fewer than n_samples: take them all
-    n_balanced = math.comb(n_modes, half) // (2 if 2 * half == n_modes else 1)
-    rng = np.random.default_rng(seed)
-    target = len(out) + min(n_samples, n_balanced)
-    tries = 0
-    while len(out) < target and tries < 50 * (n_samples + 1):
-        add(rng.choice(n_modes, size=half, replace=False))
-        tries += 1
-    return tuple(out)
+default_partitions = sample_partitions  # the one partition sampler (convac.matricize)
 
 
 def partition_spectra(tensor_or_net, partitions=None, n_samples: int = 8, seed: int = 0,
