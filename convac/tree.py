@@ -17,6 +17,7 @@ Analysis", COLT 2016 (eq. 2-4).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
@@ -61,12 +62,25 @@ def traverse(schedule: PoolingSchedule) -> Iterator[TreeNode]:
     TreeNode
         ``N`` leaf nodes (level 0), then the nodes of level 1, .., then the root.
     """
+    return iter(_levels(schedule)[0])
+
+
+@functools.lru_cache(maxsize=64)
+def _levels(schedule: PoolingSchedule) -> tuple[tuple[TreeNode, ...], tuple[tuple, ...]]:
+    """The nodes in traversal order, and per level ``(nodes, windows of child indices)``;
+    built once per schedule (schedules are frozen and hashable)."""
     s = schedule
+    order, levels = [], []
     for level in range(s.n_levels + 1):
         w = s.windows[level - 1] if level else 0
-        for j in range(s.nodes[level]):
-            children = range(j * w, (j + 1) * w) if level else range(0)
-            yield TreeNode(level, j, children, s.leaves(level, j), level == s.n_levels)
+        nodes = tuple(
+            TreeNode(level, j, range(j * w, (j + 1) * w) if level else range(0),
+                     s.leaves(level, j), level == s.n_levels)
+            for j in range(s.nodes[level])
+        )
+        order.extend(nodes)
+        levels.append(nodes)
+    return tuple(order), tuple(levels)
 
 
 def fold(
@@ -88,17 +102,11 @@ def fold(
     -------
     The root's value.
     """
-    values: list = []
-    level_values: list = []
-    current = 0
-    for tn in traverse(schedule):
-        if tn.level != current:  # a level is complete: its values feed the next
-            values, level_values, current = level_values, [], tn.level
-        if tn.level == 0:
-            level_values.append(leaf(tn))
-        else:
-            level_values.append(node(tn, [values[c] for c in tn.children]))
-    return level_values[0]
+    levels = _levels(schedule)[1]
+    values = [leaf(tn) for tn in levels[0]]
+    for nodes in levels[1:]:  # a level is complete: its values feed the next
+        values = [node(tn, values[tn.children.start : tn.children.stop]) for tn in nodes]
+    return values[0]
 
 
 def fold_levels(
