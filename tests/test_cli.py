@@ -61,9 +61,7 @@ def _subparser(name: str) -> argparse.ArgumentParser:
     return sub.choices[name]
 
 
-EXPERIMENT = pytest.param("experiment", marks=pytest.mark.xfail(
-    strict=False, reason="issue 10, experiments helper's convac/experiments/cli.py: the "
-                         "subcommand group and its positional names have no help"))
+EXPERIMENT = "experiment"
 
 
 @pytest.mark.parametrize("name", ["table", "report", "gate", "rectifier", SWEEP, EXPERIMENT])

@@ -82,9 +82,10 @@ def _report(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("experiment", help="run published experiments on dask.distributed")
-    verbs = p.add_subparsers(dest="verb", required=True)
+    verbs = p.add_subparsers(dest="verb", required=True,
+                             help="run, list, show or report (each has --help)")
     run = verbs.add_parser("run", help="run (or --resume) an experiment into a Parquet store")
-    run.add_argument("name")
+    run.add_argument("name", help="the experiment (see `convac experiment list`)")
     run.add_argument("--resume", action="store_true", help="continue a non-empty store")
     run.add_argument("--sample", type=int, default=None, help="run K seeded configurations")
     run.add_argument("--seed", type=int, default=0, help="seed of --sample")
@@ -102,8 +103,9 @@ def register(sub) -> None:
     ls = verbs.add_parser("list", help="name the experiments")
     ls.set_defaults(func=_list)
     show = verbs.add_parser("show", help="print the table of stored results")
-    show.add_argument("name")
-    show.add_argument("--store", default=None)
+    show.add_argument("name", help="the experiment (see `convac experiment list`)")
+    show.add_argument("--store", default=None,
+                      help="the result store (default: reports/experiments/NAME)")
     show.set_defaults(func=_show)
     rep = verbs.add_parser("report", help="write the experiments page (tables, plots, papers)")
     rep.add_argument("--stores", default=DEFAULT_STORE_ROOT, help="folder of the stores")
