@@ -285,13 +285,8 @@ class ConvAC(nn.Module):
 
     def _leaves(self, features: torch.Tensor) -> torch.Tensor:
         """Level-0 convs in tree order, ``(B, N, M) -> (N, B, r_0)``; checks the
-        features and the whole state first (eager calls; compiled graphs are traced from
-        a checked call)."""
-        if torch.compiler.is_compiling():
-            identity = False  # no data-dependent branch under compile: always gather
-        else:
-            self._check_features(features)
-            identity = self.check_state()
+        features and the whole state first, on every call (compiled or not)."""
+        identity = self._checked(features)
         w0 = self.weights[0]
         x = features.to(dtype=w0.dtype)  # (B, N, M)
         if not identity:
@@ -300,6 +295,14 @@ class ConvAC(nn.Module):
         if w0.ndim == 2:  # shared
             return torch.matmul(x, w0.t())  # (N, B, r_0)
         return torch.bmm(x, w0.transpose(1, 2))  # (N, B, r_0)
+
+    @torch.compiler.disable
+    def _checked(self, features: torch.Tensor) -> bool:
+        """:meth:`_check_features` and :meth:`check_state`, run eagerly even inside
+        ``torch.compile`` (a graph break): the state is checked on every call, and the
+        compiled graph after it is specialised on whether the order is the identity."""
+        self._check_features(features)
+        return self.check_state()
 
     def _arange(self, order: torch.Tensor) -> torch.Tensor:
         """``arange(N)`` on the order's device, kept between calls (it never changes)."""
@@ -327,6 +330,9 @@ class ConvAC(nn.Module):
         # and a third less memory traffic.  With autograd the pooling keeps its inputs.
         in_place = not (torch.is_grad_enabled()
                         and (features.requires_grad or any(w.requires_grad for w in weights)))
+        # under torch.compile the out-of-place product is one fused kernel; in-place writes
+        # into strided views would be functionalized into extra copies
+        in_place = in_place and not torch.compiler.is_compiling()
 
         def level(lvl: int, w: int, conv: torch.Tensor) -> torch.Tensor:
             n, b, r = conv.shape

@@ -261,3 +261,20 @@ def test_compiled_forward_follows_weight_changes():
         opt.step()
         with torch.no_grad():
             assert_close(compiled(feats), copy.deepcopy(net)(feats))
+
+
+@pytest.mark.slow
+def test_compiled_forward_checks_the_state_on_every_call():
+    """Inside ``torch.compile`` the checks still run on every call (an eager graph break):
+    a loaded geometry is followed, a bad order is an error naming it."""
+    net = convac.HTNet(8, 3, 2, seed=9, dtype=torch.float64)
+    compiled = _compile_or_skip(net)
+    feats = _features(net)
+    with torch.no_grad():
+        compiled(feats)
+        mirror = convac.HTNet(8, 3, 2, seed=9, geometry="mirror", dtype=torch.float64)
+        net.load_state_dict(mirror.state_dict())
+        assert_close(compiled(feats), mirror(feats))
+        net.order.copy_(torch.tensor([0, 0, 2, 3, 4, 5, 6, 7]))
+        with pytest.raises(ValueError, match=r"order buffer must be a permutation"):
+            compiled(feats)
