@@ -52,6 +52,9 @@ def time_sum():
 def track_broken():
     """Always raises: the other results must still be recorded."""
     raise RuntimeError("deliberately broken benchmark")
+
+
+track_broken.unit = "rank"  # every tracked number has a declared unit (convac.metrics)
 '''
 
 
