@@ -12,14 +12,8 @@ or data error, or a missing optional dependency.
 
 To add a subcommand, add one block to :data:`COMMANDS`::
 
-    COMMANDS["rank"] = Command(
-    "convac.rank_methods", "the matricization rank of a seeded ConvAC (certified exact by "
-    "default), as one JSON line")
-COMMANDS["rectifier"] = Command(
-    "convac.rectifier_cmd", "depth efficiency of generalized (rectifier) ConvACs, ICML "
-    "2016: grid-tensor ranks, incompleteness, shallow widths, universality")
-COMMANDS["experiment"] = Command("convac.experiments.cli", "run a depth experiment",
-                                     needs=(("matplotlib", "report"),))
+    COMMANDS["experiment"] = Command("convac.experiments.cli", "run a depth experiment",
+                                     needs=(("dask", "experiments"),))
 """
 
 from __future__ import annotations

@@ -31,7 +31,6 @@ __all__ = [
     "quadtree_order",
     "truncated_windows",
     "ht_windows",
-    "resolve_option",
 ]
 
 
@@ -39,7 +38,6 @@ DEFAULT_MAX_BYTES = 2 * 1024**3
 """Default memory budget of one array convac allocates (2 GiB): dense tensors, patch
 orders, a network's parameters."""
 
-resolve_option = validate.option  # kept for the modules that import it from here
 _positive_int = validate.positive_int
 
 
