@@ -3,7 +3,8 @@
 ``convac experiment run NAME [--resume] [--sample K --seed S] [--scheduler tcp://host:port]
 [--workers W] [--store PATH] [--set KEY=VALUE ...]`` runs on dask.distributed (imported
 only here, when a run starts); ``list`` names the experiments; ``show NAME --store PATH``
-prints the stored results' table; ``report`` writes the experiments page.
+prints the stored results' table (``--json FILE`` also writes the summary the report
+publishes, :mod:`.publish`); ``report`` writes the experiments page.
 """
 
 from __future__ import annotations
@@ -69,7 +70,13 @@ def _show(args) -> int:
     if not len(store):
         print(f"no results in {store.path}", file=sys.stderr)
         return 1
-    print(experiment_module(args.name).format_summary(store.records()))
+    module = experiment_module(args.name)
+    records = store.records()
+    print(module.format_summary(records))
+    if args.json:
+        from .publish import write_published
+
+        print(write_published(args.name, records, store, args.json))
     return 0
 
 
@@ -106,6 +113,10 @@ def register(sub) -> None:
     show.add_argument("name", help="the experiment (see `convac experiment list`)")
     show.add_argument("--store", default=None,
                       help="the result store (default: reports/experiments/NAME)")
+    show.add_argument("--json", default=None, metavar="FILE",
+                      help="also write the summary with its provenance to FILE (the "
+                           "committed copy the report shows without the store: "
+                           "reports/published/NAME.json)")
     show.set_defaults(func=_show)
     rep = verbs.add_parser("report", help="write the experiments page (tables, plots, papers)")
     rep.add_argument("--stores", default=DEFAULT_STORE_ROOT, help="folder of the stores")

@@ -2,7 +2,9 @@
 statement beside convac's numbers.
 
 Reads the Parquet stores of ``convac experiment run`` (``reports/experiments/NAME``);
-an experiment with no store is computed at its seeded quick size (and labelled so).
+without a store, a full run's committed summary (``reports/published/NAME.json``, see
+:mod:`convac.experiments.publish`) where there is one, else the seeded quick size computed
+now (each labelled so).
 ``convac experiment report`` writes ``reports/experiments-page/index.html`` and its PNGs.
 """
 
@@ -16,6 +18,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from ..experiments.publish import PUBLISHED, read_published
+from ..modp import DEFAULT_PRIMES
 
 __all__ = ["build_experiments_page", "load_records"]
 
@@ -64,10 +69,17 @@ def _save(fig, path: str) -> str:
     return os.path.basename(path)
 
 
-def _levine(records, out_dir) -> str:
+def _levine(records, out_dir, published=None) -> str:
+    """The Levine section from a store's records, or from the committed summary of a full
+    run (``published``, :func:`convac.experiments.publish.read_published`)."""
     from ..experiments import levine_mincut as lev
 
-    s = lev.summarize(records)
+    if published is not None:
+        s, speed = published["summary"], published.get("throughput")
+        s["gaps"] = {float(k): v for k, v in s["gaps"].items()}
+    else:
+        s = lev.summarize(records)
+        speed = lev.throughput(records) if records and "finished" in records[0] else None
     t = s["total"]
     patterns = [(p, c) for p, c in s["by_pattern"].items()]
     rows = [("all", t["n"], t["tight"], t["below"], t["above"], t["error"],
@@ -86,12 +98,13 @@ def _levine(records, out_dir) -> str:
     ax.grid(True, alpha=0.3)
     img = _save(fig, os.path.join(out_dir, "levine_mincut.png"))
     full = 4**4 * len(lev.partitions(16))
-    speed = lev.throughput(records) if records and "finished" in records[0] else None
     pace = "" if speed is None else (
         f"<p>Pace: {speed['per_second']:.1f} configurations/s over "
         f"{speed['active_seconds'] / 3600:.2f} h of running ({speed['runs']} run(s), "
-        f"resumed after kills); the rest of the grid would take "
-        f"{speed['remaining_hours']:.1f} h more at that pace on this machine.</p>")
+        f"resumed after kills)"
+        + (f"; the rest of the grid would take {speed['remaining_hours']:.1f} h more at "
+           f"that pace on this machine" if t["n"] < full else "") + ".</p>")
+    p1, p2 = DEFAULT_PRIMES
     return (
         f"<h2>Levine, Yakira, Cohen &amp; Shashua 2018: min-cut tightness</h2>"
         f"<blockquote>Paper: {html.escape(lev.PAPER['statement'])}; "
@@ -99,8 +112,10 @@ def _levine(records, out_dir) -> str:
         f"{html.escape(lev.PAPER['below'])}, above: {html.escape(lev.PAPER['above'])}. "
         f"Source: {html.escape(lev.PAPER['source'])}.</blockquote>"
         f"<p>convac: {t['n']} of the {full} configurations of the grid "
-        f"({100 * t['n'] / full:.2f}%), exact ranks over GF(2^31-1) against "
-        f"<code>min_cut_bound</code>. Width patterns with a configuration below the bound:</p>"
+        f"({100 * t['n'] / full:.2f}%), exact ranks over GF({p1}) (and GF({p2}) where "
+        f"the first falls below; each is a certified lower bound) against "
+        f"<code>min_cut_bound</code> (a proven upper bound). Width patterns with a "
+        f"configuration below the bound:</p>"
         + _table(("widths", "n", "tight", "below", "above", "error", "tight fraction"), rows)
         + pace + f"<p>bound / rank over the below cases: "
         f"{html.escape(str(dict(sorted(s['gaps'].items()))))}</p><img src='{img}'>"
@@ -198,12 +213,32 @@ SECTIONS = (("levine-mincut", _levine), ("pooling-geometry", _pooling),
             ("depth-sweep", _depth))
 
 
-def build_experiments_page(stores: str = DEFAULT_STORES, out_dir: str = DEFAULT_OUT) -> str:
+def _has_store(stores: str, name: str) -> bool:
+    from ..experiments.store import ResultStore
+
+    store = ResultStore(os.path.join(stores, name))
+    return os.path.isdir(store.path) and len(store) > 0
+
+
+def build_experiments_page(stores: str = DEFAULT_STORES, out_dir: str = DEFAULT_OUT,
+                           published_root: str = PUBLISHED) -> str:
     """Write ``out_dir/index.html`` with one section (table, plot, paper) per experiment;
-    return its path."""
+    return its path.  An experiment's store wins; without one, the Levine grid is shown
+    from its committed summary (``published_root/levine-mincut.json``) when there is one,
+    else every experiment is computed at its seeded quick size."""
     os.makedirs(out_dir, exist_ok=True)
     parts = []
     for name, section in SECTIONS:
+        published = read_published(name, published_root) if not _has_store(stores, name) \
+            else None
+        if published is not None and name == "levine-mincut":
+            by = published["computed_by"]
+            parts.append(section(None, out_dir, published) + "<p><small>data: "
+                         + html.escape(f"{published['path']}: the committed summary of "
+                                       f"{published['records']} results, written "
+                                       f"{published['written']} by commit {by['commit']} on "
+                                       f"{by['cpus']} cores") + "</small></p>")
+            continue
         records, where = load_records(name, stores)
         parts.append(section(records, out_dir) + f"<p><small>data: {html.escape(where)}"
                      "</small></p>")
