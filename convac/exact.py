@@ -169,7 +169,7 @@ def _tensor_residues(tensor, prime: int) -> np.ndarray:
 
 def exact_rank(tensor_or_net, partition="odd-even", rtol=None, output: int = 0,
                prime: int | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
-               primes=None) -> RankResult:
+               primes=None, cache: dict | None = None) -> RankResult:
     """Exact rank of ``[A]_{I,J}`` over GF(p): a certified lower bound on CP-rank.
 
     Parameters
@@ -187,6 +187,10 @@ def exact_rank(tensor_or_net, partition="odd-even", rtol=None, output: int = 0,
         Budget of the largest array (predicted before any work for networks).
     primes : sequence of int, optional
         The primes to run; default :data:`DEFAULT_PRIMES` (two).
+    cache : dict, optional
+        For many partitions of one network: a dict kept between calls shares the
+        subtrees' residue cores (see :func:`convac.rank.root_core`); a new dict after any
+        change of the weights.  Networks only.
 
     Returns
     -------
@@ -219,7 +223,8 @@ def exact_rank(tensor_or_net, partition="odd-even", rtol=None, output: int = 0,
         net = tensor_or_net
         output = validate.output(net, output)
         for p in primes:
-            core = root_core(net, partition, output, ModField(p), max_bytes).cores  # (p, q)
+            core = root_core(net, partition, output, ModField(p), max_bytes,
+                             cache).cores  # (p, q)
             ranks.append(modp.rank_mod(core, p, overwrite=True))
             del core  # one root core in memory at a time
     else:

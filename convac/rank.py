@@ -127,11 +127,12 @@ def _channel_norms(cores: np.ndarray) -> np.ndarray:
 def _kept(s: np.ndarray, shape) -> tuple[int, float]:
     """How many singular values clear ``max(shape) * eps * s[0]``, and the margin of that
     decision: ``min(last kept / threshold, last kept / first dropped)``."""
-    threshold = max(shape) * _EPS * s[0]
-    keep = int(np.count_nonzero(s > threshold))
-    tail = s[keep] if keep < s.size else 0.0
-    margin = min(s[keep - 1] / threshold, s[keep - 1] / tail if tail > 0 else math.inf)
-    return keep, float(margin)
+    vals = s.tolist()  # a few values: Python floats beat numpy scalars here
+    threshold = max(shape) * _EPS * vals[0]
+    keep = sum(v > threshold for v in vals)
+    tail = vals[keep] if keep < len(vals) else 0.0
+    margin = min(vals[keep - 1] / threshold, vals[keep - 1] / tail if tail > 0 else math.inf)
+    return keep, margin
 
 
 class FloatField:
@@ -315,7 +316,7 @@ def predict_core_shape(net: ConvAC, partition) -> tuple:
 
 
 def root_core(net: ConvAC, partition, output: int, field,
-              max_bytes: int = DEFAULT_MAX_BYTES) -> Cores:
+              max_bytes: int = DEFAULT_MAX_BYTES, cache: dict | None = None) -> Cores:
     """The root core of ``[A^y]_{I,J}`` in the arithmetic of ``field``.
 
     Parameters
@@ -327,6 +328,13 @@ def root_core(net: ConvAC, partition, output: int, field,
         The arithmetic: ``weights``, ``kron``, ``mix``, ``add_to``, ``compress``.
     max_bytes : int
         Budget of the largest array (predicted first, :func:`predict_core_shape`).
+    cache : dict, optional
+        Kept by the caller between calls on the same network with unchanged weights:
+        the field's weights and every non-root subtree's cores are stored in it, keyed by
+        the field and by which of the subtree's leaves are rows (all a subtree's cores
+        depend on), so many partitions of one network share their subtrees (the 6435
+        balanced partitions of N = 16 meet each level-3 subtree in 256 row patterns).
+        Pass a new dict after any change of the weights or the order.
 
     Returns
     -------
@@ -339,14 +347,36 @@ def root_core(net: ConvAC, partition, output: int, field,
                       f"{field.name} core")
     s = net.schedule
     is_row, _ = row_leaves(net, partition)
-    weights = [field.weights(net, level) for level in range(s.n_levels + 1)]
+    arithmetic = (field.name, getattr(field, "prime", None))
+    weights = None if cache is None else cache.get(arithmetic)
+    if weights is None:
+        weights = [field.weights(net, level) for level in range(s.n_levels + 1)]
+        if cache is not None:
+            cache[arithmetic] = weights
 
+    def cached(compute):
+        if cache is None:  # one partition: nothing to share, no lookups
+            return compute
+
+        def value(tn, *kids):
+            if tn.is_root:
+                return compute(tn, *kids)
+            key = (arithmetic, tn.level, tn.index,
+                   is_row[tn.leaves.start:tn.leaves.stop].tobytes())
+            found = cache.get(key)
+            if found is None:
+                found = cache[key] = compute(tn, *kids)
+            return found
+        return value
+
+    @cached
     def leaf(tn):
         vec = weights[0][tn.index]  # (r_0, M)
         # (r_0, M, 1) for a row leaf, (r_0, 1, M) for a column leaf
         cores = vec[:, :, None] if is_row[tn.index] else vec[:, None, :]
         return _compressed(field, cores, Cores(cores), 1)  # a vector per channel: rank 1
 
+    @cached
     def node(tn, kids):
         weight = weights[tn.level][tn.index]  # (r_l, r_{l-1})
         if any(k.is_zero for k in kids):  # a zero child: the node is zero

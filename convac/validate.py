@@ -12,6 +12,7 @@ memory budget, raised before anything is allocated).  Conventions follow tensorl
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Iterator
@@ -71,9 +72,11 @@ def integer(value: Any, name: str, minimum: int | None = None,
     ValueError
         It is out of range.
     """
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-        raise InvalidTypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    value = int(value)
+    if type(value) is not int:  # exact ints skip the ABC check (it is most of the cost)
+        if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+            raise InvalidTypeError(
+                f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+        value = int(value)
     if minimum is not None and maximum is not None and not minimum <= value <= maximum:
         raise InvalidValueError(f"{name} must be in {minimum}..{maximum}, got {value}")
     if minimum is not None and value < minimum:
@@ -176,11 +179,16 @@ def check_budget(side: int, order: int, budget: int, what: str = "tensor") -> No
         )
 
 
+@functools.cache
+def _convac_class():
+    from .network import ConvAC  # validate sits below network in the data flow: import late
+
+    return ConvAC
+
+
 def network(net: Any):
     """``net`` if it is a :class:`convac.ConvAC`, else a TypeError naming what it got."""
-    from .network import ConvAC  # validate sits below network in the data flow
-
-    if not isinstance(net, ConvAC):
+    if not isinstance(net, _convac_class()):
         raise InvalidTypeError(f"expected a convac.ConvAC network, got {type(net).__name__}")
     return net
 

@@ -154,3 +154,24 @@ def test_bad_input():
         convac.integer_weights_(net, low=3, high=-3)
     with pytest.raises(ValueError, match=r"output must be in 0\.\.0, got 1"):
         exact_rank(net, "odd-even", output=1)
+
+
+@pytest.mark.parametrize("geometry", ["contiguous", "mirror"])
+def test_subtree_cache_shared_by_many_partitions_changes_no_rank(geometry):
+    """One cache over all balanced partitions of a network, both primes and two outputs,
+    each partition visited twice (a cached core modified in place would show), against
+    the uncached ranks and the dense exact rank of the coefficient tensor."""
+    import itertools
+
+    net = convac.HTNet(8, 2, (2, 3, 2), n_outputs=2, geometry=geometry, seed=5,
+                       dtype=torch.float64)
+    convac.integer_weights_(net, -5, 5, seed=5)
+    parts = [(0,) + rest for rest in itertools.combinations(range(1, 8), 3)]  # 35
+    cache = {}
+    for output in (0, 1):
+        dense = convac.coefficient_tensor(net, output=output).numpy()
+        for rows in parts + parts[::-1]:
+            cached = exact_rank(net, rows, output=output, cache=cache)
+            assert cached.ranks_mod == exact_rank(net, rows, output=output).ranks_mod
+            assert int(cached) == int(exact_rank(dense, rows))
+    assert len(cache) > 2  # the weights of both primes and shared subtrees

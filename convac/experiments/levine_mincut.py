@@ -68,8 +68,10 @@ def _patterns(primes: tuple, levels: int) -> tuple:
 
 @functools.lru_cache(maxsize=64)
 def _network(ranks: tuple, seed: int, n: int, m: int, weight_range: int = WEIGHT_RANGE):
-    """The seeded integer network, and whether it is generic in the checkable sense: no
-    zero weight and every node's weight matrix of full rank.  Both failures occurred with
+    """The seeded integer network, whether it is generic in the checkable sense (no
+    zero weight and every node's weight matrix of full rank), and its subtree cache for
+    :func:`convac.exact_rank` (a worker keeps it while it works on the pattern).  Both
+    failures occurred with
     weights in ``+-100`` and put whole width patterns below the bound (2.3.2.5: a
     singular leaf block; 2.2.2.7 and 2.2.5.7: a zero in a ``2 x 2`` level-1 matrix);
     the check is conservative (with ``+-100``, a zero somewhere in a large matrix is
@@ -88,25 +90,27 @@ def _network(ranks: tuple, seed: int, n: int, m: int, weight_range: int = WEIGHT
         # entries below 2^21: float64 products are exact, matrix_rank is decided exactly
         full &= all(np.linalg.matrix_rank(a) == min(a.shape) for a in mats)
         full &= bool((mats != 0).all())
-    return net, bool(full)
+    # the subtree cache of exact_rank: a pattern's 6435 partitions share its subtrees
+    return net, bool(full), {}
 
 
 def compute(config: dict) -> dict:
     """Exact rank and min-cut bound of one (widths, partition) configuration."""
     import convac
 
-    net, full = _network(tuple(config["ranks"]), config["seed"], config["n"], config["m"],
-                         config.get("range", 100))
+    net, full, cache = _network(tuple(config["ranks"]), config["seed"], config["n"],
+                                config["m"], config.get("range", 100))
     rows = config["rows"]
     bound = int(convac.min_cut_bound(net, rows))
     # Each prime's rank is a certified lower bound, so one prime that reaches the bound
     # decides "tight"; the second prime runs only where the first falls below (halves
     # the run: 15 -> 7 ms per configuration at widths 3.7.5.7, one BLAS thread).
     first, second = DEFAULT_PRIMES
-    rank = int(convac.matricization_rank(net, rows, method="exact", prime=first))
+    rank = int(convac.matricization_rank(net, rows, method="exact", prime=first,
+                                         cache=cache))
     if rank < bound:
         rank = max(rank, int(convac.matricization_rank(net, rows, method="exact",
-                                                       prime=second)))
+                                                       prime=second, cache=cache)))
     verdict = "tight" if rank == bound else ("below" if rank < bound else "above")
     return {"rank": rank, "bound": bound, "verdict": verdict, "full_rank_weights": full}
 
