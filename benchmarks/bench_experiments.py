@@ -75,7 +75,6 @@ class PoolingGeometry:
     """ICLR 2017 at the quick size (one seed, 200 steps on 600 images per task)."""
 
     unit = declared_unit("count")
-    timeout = 600
 
     def setup(self):
         _need()

@@ -148,7 +148,6 @@ class ShallowMatch:
     params = (OPS, WHICH, WIDTHS)
     param_names = ["operator", "which", "width"]
     unit = "relative error"
-    timeout = 600
 
     def setup_cache(self):
         return cache_each([()], self._rows)
@@ -178,7 +177,6 @@ class Universality:
     params = (OPS, WIDTHS)
     param_names = ["operator", "width"]
     unit = "relative error"
-    timeout = 600
 
     def setup_cache(self):
         return cache_each([()], self._rows)

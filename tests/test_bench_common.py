@@ -247,3 +247,36 @@ def test_cp_and_ht_builders_equal_the_general_convac(common):
                        "cp_net vs convac_net")
     _assert_same_state(common.ht_net(8, 3, 2).weights,
                        common.convac_net(8, 3, (2, 2, 2), 2).weights, "ht_net vs convac_net")
+
+
+def test_no_timed_body_builds(common):
+    """Building through a cached builder happens in ``setup``: a timed or memory body that
+    called one would time (or count) a cache lookup, or a build after a cache miss."""
+    builds = [*(f"{b}(" for b in common.builders()), "make_net(", "teacher_tensor(",
+              "deepcopy("]
+    for name, (_, cls) in CLASSES.items():
+        for method in _benchmarks(cls):
+            if method.startswith(("time_", "peakmem_")):
+                source = inspect.getsource(getattr(cls, method))
+                assert not [b for b in builds if b in source], f"{name}.{method} builds"
+
+
+ASV_DEFAULTS = {"rounds": 2, "repeat": 0, "number": 0, "min_run_count": 2,
+                "sample_time": 0.01, "warmup_time": -1}
+"""asv 0.6's defaults of the per-benchmark attributes (``timeout``: asv.conf.json's
+``default_benchmark_timeout``)."""
+
+
+def test_no_benchmark_repeats_an_asv_default():
+    from asv.util import load_json
+
+    defaults = {**ASV_DEFAULTS,
+                "timeout": load_json(str(ROOT / "asv.conf.json"),
+                                     js_comments=True)["default_benchmark_timeout"]}
+    for name, (_, cls) in CLASSES.items():
+        for method in _benchmarks(cls):
+            fn = getattr(cls, method)
+            for attr, default in defaults.items():
+                value = getattr(fn, attr, vars(cls).get(attr))
+                assert value is None or value != default, \
+                    f"{name}.{method}: {attr} = {value!r} repeats asv's default"
