@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from convac import matricization_rank
 
-from ._common import ht_net, require, require_rank_method
+from ._common import declared_unit, ht_net, require, require_rank_method
 
 
 class MinCutGap:
@@ -20,7 +20,7 @@ class MinCutGap:
 
     params = ([4, 8, 16], ["odd-even", "left-right"])
     param_names = ["N", "partition"]
-    unit = "rank deficit"
+    unit = declared_unit("rank deficit")
 
     def setup(self, n, partition):
         self.bound = require("convac.bounds", "min_cut_bound")
@@ -38,7 +38,7 @@ class CPRankBounds:
 
     params = ([4, 8, 16],)
     param_names = ["N"]
-    unit = "rank"
+    unit = declared_unit("rank")
 
     def setup(self, n):
         self.bounds = require("convac.bounds", "cp_rank_bounds")

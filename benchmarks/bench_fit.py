@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import cache_each, cached, ht_net, ht_tensor, require
+from ._common import cache_each, cached, declared_unit, ht_net, ht_tensor, require
 
 WIDTHS = [1, 2, 4, 8, 12, 16]
 TEACHER = {"n_patches": 8, "n_channels": 3, "ranks": 2}
@@ -64,7 +64,7 @@ class WidthSweep:
 
     params = (WIDTHS,)
     param_names = ["K"]
-    unit = "relative error"
+    unit = declared_unit("relative error")
 
     def setup_cache(self):
         return cache_each(((k,) for k in self.params[0]), sweep_row)
@@ -77,7 +77,7 @@ class WidthSweep:
         rounding is a bug."""
         return self.row["floor"]
 
-    track_floor.unit = "relative floor"
+    track_floor.unit = declared_unit("relative floor")
 
     def track_fit_error(self, cache, k):
         """Best relative error of ``fit_cp(method="best")``: lower is better."""
@@ -92,7 +92,7 @@ class WidthSweep:
         any change is a new winner, to be looked at."""
         return self.row["solver"]
 
-    track_solvers_before_winner.unit = "count"
+    track_solvers_before_winner.unit = declared_unit("count")
 
     def _certificate(self, name):
         if name not in self.row:
@@ -104,13 +104,13 @@ class WidthSweep:
         certifies a global optimum; lower is better."""
         return self._certificate("upper")
 
-    track_certificate_upper.unit = "spectral norm"
+    track_certificate_upper.unit = declared_unit("spectral norm")
 
     def track_certificate_lower(self, cache, k):
         """Lower bound on the same polar (> 1: not optimal): lower is better."""
         return self._certificate("lower")
 
-    track_certificate_lower.unit = "spectral norm"
+    track_certificate_lower.unit = declared_unit("spectral norm")
 
 
 class CPALS:

@@ -14,7 +14,16 @@ import itertools
 
 from convac import matricization_rank
 
-from ._common import cache_each, cached, convac_net, ht_net, require, require_rank_method, skip_if
+from ._common import (
+    cache_each,
+    cached,
+    convac_net,
+    declared_unit,
+    ht_net,
+    require,
+    require_rank_method,
+    skip_if,
+)
 
 DENSE_MAX_ENTRIES = 2**12
 """Dense ranks only where the coefficient tensor has at most this many entries: above
@@ -50,7 +59,7 @@ class HTRanks:
 
     params = (RANK_N, RANK_M, RANK_R)
     param_names = ["N", "M", "r"]
-    unit = "rank"
+    unit = declared_unit("rank")
 
     def setup_cache(self):
         return cache_each(itertools.product(*self.params), self._ranks)
@@ -85,14 +94,14 @@ class HTRanks:
         theorem, rank = self.ranks["odd-even"]
         return theorem - rank
 
-    track_odd_even_deficit.unit = "rank deficit"
+    track_odd_even_deficit.unit = declared_unit("rank deficit")
 
     def track_left_right_deficit(self, cache, n, m, r):
         """``min(r, M^(N/2)) - left-right rank``: 0 expected; lower is better."""
         theorem, rank = self.ranks["left-right"]
         return theorem - rank
 
-    track_left_right_deficit.unit = "rank deficit"
+    track_left_right_deficit.unit = declared_unit("rank deficit")
 
 
 DEFICIT_WINDOWS = {16: (2, 2, 2, 2), 20: (2, 2, 5), 24: (2, 2, 2, 3)}
@@ -110,7 +119,7 @@ class CertifiedDeficits:
 
     params = ([16, 20, 24], [2, 3, 16])
     param_names = ["N", "M"]
-    unit = "rank deficit"
+    unit = declared_unit("rank deficit")
 
     def setup_cache(self):
         return cache_each(itertools.product(*self.params), self._deficit)
@@ -136,7 +145,7 @@ class CertifiedDeficits:
         every maximal minor would show here); lower is better."""
         return self.disagreement
 
-    track_prime_disagreement.unit = "count"
+    track_prime_disagreement.unit = declared_unit("count")
 
 
 class RankMethods:
@@ -172,7 +181,7 @@ class RankMethods:
             return 0
         return self.theory.ht_odd_even_rank(n, m, 2) - int(res.rank)
 
-    track_odd_even_deficit_by_method.unit = "rank deficit"
+    track_odd_even_deficit_by_method.unit = declared_unit("rank deficit")
 
 
 class StructuredSingularValues:

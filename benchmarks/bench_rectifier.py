@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 
-from ._common import cache_each, cached, deep_net, require, skip_if
+from ._common import cache_each, cached, declared_unit, deep_net, require, skip_if
 
 OPS = ["product", "relu-max", "relu-sum"]
 WHICH = ["lowest rank", "highest rank"]
@@ -45,7 +45,7 @@ class GridRank:
 
     params = (OPS, [2, 4, 8, 16])
     param_names = ["operator", "N"]
-    unit = "rank"
+    unit = declared_unit("rank")
 
     def setup_cache(self):
         return cache_each(itertools.product(*self.params), self._row)
@@ -64,13 +64,13 @@ class GridRank:
     def track_deficit(self, rows, op, n):
         return self.row["theorem"] - self.row["rank"]
 
-    track_deficit.unit = "rank deficit"
+    track_deficit.unit = declared_unit("rank deficit")
 
     def track_not_exact(self, rows, op, n):
         """1 when the rank needed a floating-point tolerance, else 0 (0 expected)."""
         return 0 if self.row["method"].startswith("exact") else 1
 
-    track_not_exact.unit = "count"
+    track_not_exact.unit = declared_unit("count")
 
 
 class Incompleteness:
@@ -80,7 +80,7 @@ class Incompleteness:
 
     params = (OPS, [4, 8])
     param_names = ["operator", "N"]
-    unit = "count"
+    unit = declared_unit("count")
 
     def setup_cache(self):
         return cache_each(itertools.product(*self.params), self._row)
@@ -114,7 +114,7 @@ class WidthLowerBound:
 
     params = (["product", "relu-max"], WHICH)
     param_names = ["operator", "which"]
-    unit = "width"
+    unit = declared_unit("width")
 
     def setup_cache(self):
         # one draw of the 30 seeds gives both the lowest and the highest rank
@@ -147,7 +147,7 @@ class ShallowMatch:
 
     params = (OPS, WHICH, WIDTHS)
     param_names = ["operator", "which", "width"]
-    unit = "relative error"
+    unit = declared_unit("relative error")
 
     def setup_cache(self):
         return cache_each([()], self._rows)
@@ -176,7 +176,7 @@ class Universality:
 
     params = (OPS, WIDTHS)
     param_names = ["operator", "width"]
-    unit = "relative error"
+    unit = declared_unit("relative error")
 
     def setup_cache(self):
         return cache_each([()], self._rows)
