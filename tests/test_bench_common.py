@@ -138,7 +138,7 @@ SMALL = {
     "bench_rectifier.Incompleteness": (["product"], [4]),
     "bench_rectifier.WidthLowerBound": (["relu-max"], ["lowest rank"]),
     # plain setup: the smallest sizes the class has
-    "bench_network.ForwardPath": (["train"],),
+    "bench_network.ForwardPath": (["eager", "compiled", "train"],),
 }
 """Parameters each benchmark class runs with here (default: its first combination)."""
 
