@@ -13,7 +13,8 @@ Conventions (ARCHITECTURE.md, "Conventions"):
 - a number several benchmarks (or parameter combinations) read is computed once, in
   ``setup_cache``, through ``_common.cache_each``; ``setup`` takes it with
   ``_common.cached``, which skips where the computation raised ``NotImplementedError``
-  (a ``setup_cache`` that raises fails every benchmark of its class in asv).  Each class
+  (a ``setup_cache`` that raises fails every benchmark of its class in asv; through
+  ``cache_each`` an error fails its own combination only).  Each class
   writes its own ``setup_cache`` (asv keys the cache by the function's source line, so
   an inherited one would be shared between classes);
 - attributes repeat no asv default (``timeout``: ``default_benchmark_timeout`` of

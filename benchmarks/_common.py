@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import importlib
+import traceback
 
 import torch
 
 __all__ = ["THREADS", "require", "require_rank_method", "skip_if", "declared_unit",
            "cp_net", "ht_net", "convac_net", "ht_tensor", "deep_net", "builders",
-           "cache_each", "cached"]
+           "cache_each", "cached", "CachedError"]
 
 THREADS = 1
 """torch intra-op threads for every benchmark: fixed, so timings compare across runs."""
@@ -155,29 +156,42 @@ def builders() -> dict:
 
 
 # -- setup_cache helpers -----------------------------------------------------------------
-# asv fails (not skips) every benchmark of a class whose ``setup_cache`` raises, so a
-# ``setup_cache`` computes through :func:`cache_each`, which records a
-# ``NotImplementedError`` as the key's skip reason, and ``setup`` looks values up with
-# :func:`cached`, which raises it again there (asv: skipped).
+# asv fails every benchmark of a class whose ``setup_cache`` raises, so a ``setup_cache``
+# computes through :func:`cache_each`, which records what each key raised, and ``setup``
+# looks values up with :func:`cached`, which raises it again there: a
+# ``NotImplementedError`` skips that parameter combination, any other error fails it
+# alone (as it did when ``setup`` computed it).
+
+
+class CachedError(RuntimeError):
+    """An error :func:`cache_each` recorded in ``setup_cache``, raised again in ``setup``."""
 
 
 def cache_each(keys, compute) -> dict:
-    """``{key: compute(*key)}`` for ``setup_cache``; a ``NotImplementedError`` raised for
-    a key (a skipped configuration, a part missing from the commit) is kept as the key's
-    skip reason.  ``keys`` are tuples; the result pickles (asv passes it on by file)."""
+    """``{key: compute(*key)}`` for ``setup_cache``, each key's outcome kept apart.
+
+    ``keys`` are tuples.  A ``NotImplementedError`` raised for a key (a skipped
+    configuration, a part missing from the commit) is kept as the key's skip reason, any
+    other exception as its traceback; the result pickles (asv passes it on by file)."""
     out = {}
     for key in keys:
         try:
             out[key] = ("ok", compute(*key))
         except NotImplementedError as exc:
             out[key] = ("skipped", str(exc))
+        except Exception:  # noqa: BLE001 - re-raised by cached() for this key only
+            out[key] = ("failed", traceback.format_exc())
     return out
 
 
 def cached(cache: dict, key: tuple):
-    """The value :func:`cache_each` computed for ``key``; ``NotImplementedError`` (asv:
-    skipped) where it recorded a skip or has no such key.  Call it in ``setup``."""
+    """The value :func:`cache_each` computed for ``key``, for ``setup``.
+
+    Raises ``NotImplementedError`` (asv: skipped) where it recorded a skip or has no such
+    key, :class:`CachedError` with the original traceback where ``compute`` failed."""
     status, value = cache.get(key, ("skipped", f"{key} is not in the setup_cache"))
-    if status != "ok":
+    if status == "skipped":
         raise NotImplementedError(value)
+    if status == "failed":
+        raise CachedError(f"setup_cache failed for {key}:\n{value}")
     return value

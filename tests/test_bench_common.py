@@ -114,15 +114,21 @@ def test_ht_net_skips_a_non_power_of_two(common):
         common.ht_net(12, 2, 2)
 
 
-def test_cache_each_keeps_skips_for_setup(common):
+def test_cache_each_keeps_each_keys_outcome_for_setup(common):
+    import pickle
+
     def compute(n):
-        common.skip_if(n > 2, f"n = {n} too large")
+        common.skip_if(n == 3, f"n = {n} too large")
+        if n == 4:
+            raise ZeroDivisionError("n = 4 breaks")
         return n * n
 
-    cache = common.cache_each([(1,), (3,)], compute)
-    assert common.cached(cache, (1,)) == 1
-    with pytest.raises(NotImplementedError, match="n = 3 too large"):
+    cache = pickle.loads(pickle.dumps(common.cache_each([(1,), (3,), (4,), (5,)], compute)))
+    assert common.cached(cache, (1,)) == 1 and common.cached(cache, (5,)) == 25
+    with pytest.raises(NotImplementedError, match="n = 3 too large"):  # asv: skipped
         common.cached(cache, (3,))
+    with pytest.raises(common.CachedError, match="ZeroDivisionError: n = 4 breaks"):
+        common.cached(cache, (4,))  # asv: this combination alone fails
     with pytest.raises(NotImplementedError, match="not in the setup_cache"):
         common.cached(cache, (2,))
 
