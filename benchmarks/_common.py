@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import functools
 import importlib
+import traceback
 
 import torch
 
 __all__ = ["THREADS", "require", "require_rank_method", "skip_if", "declared_unit",
-           "cp_net", "ht_net", "convac_net"]
+           "cp_net", "ht_net", "convac_net", "ht_tensor", "deep_net", "builders",
+           "cache_each", "cached", "CachedError"]
 
 THREADS = 1
 """torch intra-op threads for every benchmark: fixed, so timings compare across runs."""
@@ -73,28 +75,123 @@ def declared_unit(name: str) -> str:
     return metrics.unit(name)
 
 
-@functools.lru_cache(maxsize=32)
+# -- cached builders -------------------------------------------------------------------
+# Every network, tensor and seeded sample the suite measures is built here, once per
+# process and argument tuple (numpy/scipy style).  asv runs each benchmark in a fresh
+# forked process, so the cache saves the repeated ``setup`` calls of one process (and a
+# test run's); it never carries state from one benchmark to another in asv.
+#
+# A cached object is shared by every caller with the same arguments: a benchmark must
+# never modify it.  One that trains, writes weights, accumulates gradients or changes
+# the module in any other way works on ``copy.deepcopy(...)`` of it, made in ``setup``
+# (tests/test_bench_common.py runs every benchmark once and checks the builders'
+# objects are unchanged).  Build in ``setup`` or ``setup_cache``, never in a timed body.
+
+CACHE_SIZE = 64
+"""Entries per builder: more than the suite's distinct configurations of any one."""
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
 def convac_net(n_patches: int, n_channels: int, windows: tuple, ranks, seed: int = 0,
                dtype: torch.dtype = torch.float64, shared: bool = False,
                geometry: str = "contiguous"):
-    """A seeded :class:`convac.ConvAC`, built once per process and configuration.
+    """A seeded :class:`convac.ConvAC` with pooling ``windows`` (a tuple), cached.
 
-    Benchmarks must not modify it (weights are shared between the callers)."""
+    Shared between callers: never modify it (deep-copy it in ``setup`` to train)."""
     from convac import ConvAC
 
     return ConvAC(n_patches, n_channels, windows, ranks, seed=seed, dtype=dtype,
                   shared=shared, geometry=geometry)
 
 
-def ht_net(n_patches: int, n_channels: int, rank: int, seed: int = 0,
-           dtype: torch.dtype = torch.float64, **kwargs):
-    """A seeded HT (windows of 2, every rank ``rank``), cached (see :func:`convac_net`)."""
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def ht_net(n_patches: int, n_channels: int, ranks, seed: int = 0,
+           dtype: torch.dtype = torch.float64):
+    """A seeded :class:`convac.HTNet` (windows of 2; ``ranks`` an int or a tuple), cached.
+
+    Skipped (``NotImplementedError``) unless ``n_patches`` is a power of 2.  Shared
+    between callers: never modify it (deep-copy it in ``setup`` to train)."""
+    from convac import HTNet
+
     levels = n_patches.bit_length() - 1
     skip_if(2**levels != n_patches, f"an HT needs N a power of 2, got {n_patches}")
-    return convac_net(n_patches, n_channels, (2,) * levels, rank, seed, dtype, **kwargs)
+    return HTNet(n_patches, n_channels, ranks, seed=seed, dtype=dtype)
 
 
+@functools.lru_cache(maxsize=CACHE_SIZE)
 def cp_net(n_patches: int, n_channels: int, width: int, seed: int = 0,
-           dtype: torch.dtype = torch.float64, **kwargs):
-    """A seeded width-``width`` CP network, cached (see :func:`convac_net`)."""
-    return convac_net(n_patches, n_channels, (n_patches,), width, seed, dtype, **kwargs)
+           dtype: torch.dtype = torch.float64):
+    """A seeded width-``width`` :class:`convac.CPNet`, cached.
+
+    Shared between callers: never modify it (deep-copy it in ``setup`` to train)."""
+    from convac import CPNet
+
+    return CPNet(n_patches, n_channels, width, seed=seed, dtype=dtype)
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def ht_tensor(n_patches: int, n_channels: int, ranks, seed: int = 0,
+              dtype: torch.dtype = torch.float64):
+    """Coefficient tensor of :func:`ht_net` with these arguments, shape
+    ``(n_channels,) * n_patches``, cached (e.g. the teacher of ``bench_fit``).
+
+    Shared between callers: never write into it (nor into its ``.numpy()`` view)."""
+    from convac import coefficient_tensor
+
+    return coefficient_tensor(ht_net(n_patches, n_channels, ranks, seed, dtype))
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def deep_net(pooling: str, n_patches: int, n_channels: int, rank: int, seed: int):
+    """``convac.rectifier_measure.deep_network``: a float64 HT with seeded integer weights
+    and pooling operator ``pooling``, cached.  Shared: never modify it."""
+    deep_network = require("convac.rectifier_measure", "deep_network")
+    return deep_network(pooling, n_patches, n_channels, rank, seed)
+
+
+def builders() -> dict:
+    """``{name: builder}`` of the cached builders above (for the tests)."""
+    return {"convac_net": convac_net, "ht_net": ht_net, "cp_net": cp_net,
+            "ht_tensor": ht_tensor, "deep_net": deep_net}
+
+
+# -- setup_cache helpers -----------------------------------------------------------------
+# asv fails every benchmark of a class whose ``setup_cache`` raises, so a ``setup_cache``
+# computes through :func:`cache_each`, which records what each key raised, and ``setup``
+# looks values up with :func:`cached`, which raises it again there: a
+# ``NotImplementedError`` skips that parameter combination, any other error fails it
+# alone (as it did when ``setup`` computed it).
+
+
+class CachedError(RuntimeError):
+    """An error :func:`cache_each` recorded in ``setup_cache``, raised again in ``setup``."""
+
+
+def cache_each(keys, compute) -> dict:
+    """``{key: compute(*key)}`` for ``setup_cache``, each key's outcome kept apart.
+
+    ``keys`` are tuples.  A ``NotImplementedError`` raised for a key (a skipped
+    configuration, a part missing from the commit) is kept as the key's skip reason, any
+    other exception as its traceback; the result pickles (asv passes it on by file)."""
+    out = {}
+    for key in keys:
+        try:
+            out[key] = ("ok", compute(*key))
+        except NotImplementedError as exc:
+            out[key] = ("skipped", str(exc))
+        except Exception:  # noqa: BLE001 - re-raised by cached() for this key only
+            out[key] = ("failed", traceback.format_exc())
+    return out
+
+
+def cached(cache: dict, key: tuple):
+    """The value :func:`cache_each` computed for ``key``, for ``setup``.
+
+    Raises ``NotImplementedError`` (asv: skipped) where it recorded a skip or has no such
+    key, :class:`CachedError` with the original traceback where ``compute`` failed."""
+    status, value = cache.get(key, ("skipped", f"{key} is not in the setup_cache"))
+    if status == "skipped":
+        raise NotImplementedError(value)
+    if status == "failed":
+        raise CachedError(f"setup_cache failed for {key}:\n{value}")
+    return value

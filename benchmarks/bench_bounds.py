@@ -7,11 +7,9 @@ bug).  Both ranks are certified (exact over GF(p)): at N=16 float64 cannot decid
 
 from __future__ import annotations
 
-import torch
+from convac import matricization_rank
 
-from convac import HTNet, matricization_rank
-
-from ._common import require, require_rank_method
+from ._common import declared_unit, ht_net, require, require_rank_method
 
 
 class MinCutGap:
@@ -22,12 +20,12 @@ class MinCutGap:
 
     params = ([4, 8, 16], ["odd-even", "left-right"])
     param_names = ["N", "partition"]
-    unit = "rank deficit"
+    unit = declared_unit("rank deficit")
 
     def setup(self, n, partition):
         self.bound = require("convac.bounds", "min_cut_bound")
         require_rank_method("exact")
-        self.net = HTNet(n, 2, 2, seed=0, dtype=torch.float64)
+        self.net = ht_net(n, 2, 2)
 
     def track_min_cut_gap(self, n, partition):
         """Min-cut bound minus the certified rank: 0 expected; lower is better."""
@@ -40,11 +38,11 @@ class CPRankBounds:
 
     params = ([4, 8, 16],)
     param_names = ["N"]
-    unit = "rank"
+    unit = declared_unit("rank")
 
     def setup(self, n):
         self.bounds = require("convac.bounds", "cp_rank_bounds")
-        self.net = HTNet(n, 2, 2, seed=0, dtype=torch.float64)
+        self.net = ht_net(n, 2, 2)
 
     def track_cp_rank_lower_bound(self, n):
         """Certified lower bound on the CP rank (exact over GF(p), the default). Any

@@ -5,13 +5,14 @@ Timings and peak memory: lower is better.
 
 from __future__ import annotations
 
+import copy
 import time
 
 import torch
 
-from convac import CPNet, HTNet, multiply_adds
+from convac import multiply_adds
 
-from ._common import declared_unit, skip_if
+from ._common import cp_net, declared_unit, ht_net, skip_if
 
 BATCH = 256
 CHANNELS = 16
@@ -19,11 +20,12 @@ RANK = 16
 
 
 def make_net(kind: str, n: int, dtype=torch.float32):
-    """A seeded CP (width ``RANK``) or HT (every rank ``RANK``) over ``CHANNELS`` channels."""
+    """The cached seeded CP (width ``RANK``) or HT (every rank ``RANK``) over ``CHANNELS``
+    channels (:mod:`benchmarks._common`: shared, never modify it)."""
     if kind == "cp":
-        return CPNet(n, CHANNELS, RANK, seed=0, dtype=dtype)
+        return cp_net(n, CHANNELS, RANK, 0, dtype)
     if kind == "ht":
-        return HTNet(n, CHANNELS, RANK, seed=0, dtype=dtype)
+        return ht_net(n, CHANNELS, RANK, 0, dtype)
     raise NotImplementedError(f"unknown network kind {kind!r}, expected 'cp' or 'ht'")
 
 
@@ -98,6 +100,8 @@ class ForwardPath:
 
     def setup(self, path):
         net = make_net("ht", 64)
+        if path == "train":
+            net = copy.deepcopy(net)  # gradients are written into it
         features = torch.rand(self.BATCH, 64, CHANNELS,
                               generator=torch.Generator().manual_seed(0))  # (B, N, M)
         self.bmm = _bmm_baseline(net, self.BATCH)
@@ -135,7 +139,7 @@ class ForwardBackward:
     param_names = ["batch"]
 
     def setup(self, batch):
-        self.net = make_net("ht", 64)
+        self.net = copy.deepcopy(make_net("ht", 64))  # gradients are written into it
         gen = torch.Generator().manual_seed(0)
         self.features = torch.rand(batch, 64, CHANNELS, generator=gen)  # (B, N, M)
 

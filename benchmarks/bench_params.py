@@ -6,9 +6,11 @@ bug** (``convac gate`` compares them exactly).
 
 from __future__ import annotations
 
-from convac import CPNet, HTNet, PoolingSchedule, parameter_count, schedule_parameter_count
+import torch
 
-from ._common import declared_unit, require, skip_if
+from convac import PoolingSchedule, parameter_count, schedule_parameter_count
+
+from ._common import cp_net, declared_unit, ht_net, require, skip_if
 
 # (N, M, r): patches, channels, HT ranks; N a power of two.
 SIZES_N = [4, 8, 16, 32, 64]
@@ -34,7 +36,7 @@ class HTParameters:
 
     def setup(self, n, m, r):
         skip_if(n > 16 and m * r > 8, "one large configuration per N is enough")
-        self.net = HTNet(n, m, r, seed=0)
+        self.net = ht_net(n, m, r, 0, torch.float32)
 
     def track_ht_params(self, n, m, r):
         """Trainable scalars of the HT network (the closed form, checked against the
@@ -84,7 +86,7 @@ class EmbeddingParameters:
     def setup(self, n, k):
         from convac import embed_cp_in_ht
 
-        self.ht = embed_cp_in_ht(CPNet(n, 3, k, seed=0))
+        self.ht = embed_cp_in_ht(cp_net(n, 3, k, 0, torch.float32))
 
     def track_embedded_ht_params(self, n, k):
         """Parameters of the embedding HT. Any change is a bug."""

@@ -10,11 +10,20 @@ Timings: dense, structured, exact and auto rank.
 
 from __future__ import annotations
 
-import torch
+import itertools
 
-from convac import ConvAC, HTNet, matricization_rank
+from convac import matricization_rank
 
-from ._common import require, require_rank_method, skip_if
+from ._common import (
+    cache_each,
+    cached,
+    convac_net,
+    declared_unit,
+    ht_net,
+    require,
+    require_rank_method,
+    skip_if,
+)
 
 DENSE_MAX_ENTRIES = 2**12
 """Dense ranks only where the coefficient tensor has at most this many entries: above
@@ -44,42 +53,55 @@ class HTRanks:
 
     The ranks themselves: any change is a bug.  The deficits ``theorem - measured``:
     0 expected, lower is better (and any change is a bug).
+
+    Each rank is computed once (``setup_cache``), not once per tracked number.
     """
 
     params = (RANK_N, RANK_M, RANK_R)
     param_names = ["N", "M", "r"]
-    unit = "rank"
+    unit = declared_unit("rank")
 
-    def setup(self, n, m, r):
-        self.theory = _theory()
-        skip_if(self.theory.ht_odd_even_rank(n, m, r) > 1024, "matricization side above 1024")
-        self.method = pick_method(n, m)
-        self.net = HTNet(n, m, r, seed=0, dtype=torch.float64)
+    def setup_cache(self):
+        return cache_each(itertools.product(*self.params), self._ranks)
 
-    def _rank(self, partition):
-        return int(matricization_rank(self.net, partition, method=self.method).rank)
+    @staticmethod
+    def _ranks(n, m, r):
+        """``{partition: (theorem, certified rank)}`` for odd-even and left-right."""
+        theory = _theory()
+        skip_if(theory.ht_odd_even_rank(n, m, r) > 1024, "matricization side above 1024")
+        method = pick_method(n, m)
+        net = ht_net(n, m, r)
+        theorem = {"odd-even": theory.ht_odd_even_rank(n, m, r),
+                   "left-right": theory.ht_left_right_rank(n, m, r)}
+        return {p: (theorem[p], int(matricization_rank(net, p, method=method).rank))
+                for p in theorem}
 
-    def track_odd_even_rank(self, n, m, r):
+    def setup(self, cache, n, m, r):
+        self.ranks = cached(cache, (n, m, r))
+
+    def track_odd_even_rank(self, cache, n, m, r):
         """Odd-even rank, a lower bound on the CP width; ``min(r, M)^(N/2)`` expected.
         Any change is a bug."""
-        return self._rank("odd-even")
+        return self.ranks["odd-even"][1]
 
-    def track_left_right_rank(self, n, m, r):
+    def track_left_right_rank(self, cache, n, m, r):
         """Left-right rank, ``<= r_{L-1}``; ``min(r, M^(N/2))`` expected. Any change is
         a bug."""
-        return self._rank("left-right")
+        return self.ranks["left-right"][1]
 
-    def track_odd_even_deficit(self, n, m, r):
+    def track_odd_even_deficit(self, cache, n, m, r):
         """``min(r, M)^(N/2) - odd-even rank``: 0 expected; lower is better."""
-        return self.theory.ht_odd_even_rank(n, m, r) - self._rank("odd-even")
+        theorem, rank = self.ranks["odd-even"]
+        return theorem - rank
 
-    track_odd_even_deficit.unit = "rank deficit"
+    track_odd_even_deficit.unit = declared_unit("rank deficit")
 
-    def track_left_right_deficit(self, n, m, r):
+    def track_left_right_deficit(self, cache, n, m, r):
         """``min(r, M^(N/2)) - left-right rank``: 0 expected; lower is better."""
-        return self.theory.ht_left_right_rank(n, m, r) - self._rank("left-right")
+        theorem, rank = self.ranks["left-right"]
+        return theorem - rank
 
-    track_left_right_deficit.unit = "rank deficit"
+    track_left_right_deficit.unit = declared_unit("rank deficit")
 
 
 DEFICIT_WINDOWS = {16: (2, 2, 2, 2), 20: (2, 2, 5), 24: (2, 2, 2, 3)}
@@ -91,36 +113,39 @@ class CertifiedDeficits:
     ``ConvAC(N, M, windows, 2)`` at N = 16, 20, 24 and M = 2, 3, 16: the sizes where
     float64 fails (issue 11).  0 expected; lower is better, any change is a bug.
 
-    The ranks are computed once (``setup_cache``); the N=24 cases take ~5 CPU s each.
+    The ranks are computed once (``setup_cache``, about 30 CPU s in all: within the
+    config's default timeout of 300 s).
     """
 
     params = ([16, 20, 24], [2, 3, 16])
     param_names = ["N", "M"]
-    unit = "rank deficit"
-    timeout = 600
+    unit = declared_unit("rank deficit")
 
     def setup_cache(self):
+        return cache_each(itertools.product(*self.params), self._deficit)
+
+    @staticmethod
+    def _deficit(n, m):
+        """(theorem - certified rank, distinct ranks over the primes - 1)."""
         theory = _theory()
         exact_rank = require("convac.exact", "exact_rank")
-        out = {}
-        for n, windows in DEFICIT_WINDOWS.items():
-            for m in self.params[1]:
-                net = ConvAC(n, m, windows, 2, seed=0, dtype=torch.float64)
-                res = exact_rank(net, "odd-even")
-                out[(n, m)] = (theory.ht_odd_even_rank(n, m, 2) - res.rank,
-                               len({r for _, r in res.ranks_mod}) - 1)
-        return out
+        res = exact_rank(convac_net(n, m, DEFICIT_WINDOWS[n], 2), "odd-even")
+        return (theory.ht_odd_even_rank(n, m, 2) - res.rank,
+                len({r for _, r in res.ranks_mod}) - 1)
+
+    def setup(self, cache, n, m):
+        self.deficit, self.disagreement = cached(cache, (n, m))
 
     def track_certified_odd_even_deficit(self, cache, n, m):
         """Theorem minus the certified odd-even rank: 0 expected; lower is better."""
-        return cache[(n, m)][0]
+        return self.deficit
 
     def track_prime_disagreement(self, cache, n, m):
         """Distinct ranks over the two primes, minus one: 0 expected (a prime dividing
         every maximal minor would show here); lower is better."""
-        return cache[(n, m)][1]
+        return self.disagreement
 
-    track_prime_disagreement.unit = "count"
+    track_prime_disagreement.unit = declared_unit("count")
 
 
 class RankMethods:
@@ -137,7 +162,7 @@ class RankMethods:
                 f"dense rank of {m}^{n} entries is too slow for the suite")
         require_rank_method(method)
         self.theory = _theory()
-        self.net = HTNet(n, m, 2, seed=0, dtype=torch.float64)
+        self.net = ht_net(n, m, 2)
 
     def time_rank(self, method, n, m):
         """Odd-even rank. Lower is better."""
@@ -156,7 +181,7 @@ class RankMethods:
             return 0
         return self.theory.ht_odd_even_rank(n, m, 2) - int(res.rank)
 
-    track_odd_even_deficit_by_method.unit = "rank deficit"
+    track_odd_even_deficit_by_method.unit = declared_unit("rank deficit")
 
 
 class StructuredSingularValues:
@@ -167,7 +192,7 @@ class StructuredSingularValues:
 
     def setup(self, n, m):
         self.fn = require("convac.rank", "structured_singular_values")
-        self.net = HTNet(n, m, 2, seed=0, dtype=torch.float64)
+        self.net = ht_net(n, m, 2)
 
     def time_structured_singular_values(self, n, m):
         """Odd-even singular values of an HT with ranks 2 (side 2^(N/2)). Lower is

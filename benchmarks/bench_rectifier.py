@@ -19,7 +19,9 @@ Weights: i.i.d. uniform integers -100..100 (seeded); templates ``F = I_M``.
 
 from __future__ import annotations
 
-from ._common import require, skip_if
+import itertools
+
+from ._common import cache_each, cached, declared_unit, deep_net, require, skip_if
 
 OPS = ["product", "relu-max", "relu-sum"]
 WHICH = ["lowest rank", "highest rank"]
@@ -43,25 +45,32 @@ class GridRank:
 
     params = (OPS, [2, 4, 8, 16])
     param_names = ["operator", "N"]
-    unit = "rank"
+    unit = declared_unit("rank")
 
-    def setup(self, op, n):
+    def setup_cache(self):
+        return cache_each(itertools.product(*self.params), self._row)
+
+    @staticmethod
+    def _row(op, n):
         rank_vs_n, b = require("convac.rectifier_measure", "rank_vs_n", "BENCH")
-        self.row = rank_vs_n((n,), b["M"], b["r"], b["seed"], operators=(op,))[0]
+        return rank_vs_n((n,), b["M"], b["r"], b["seed"], operators=(op,))[0]
 
-    def track_rank(self, op, n):
+    def setup(self, rows, op, n):
+        self.row = cached(rows, (op, n))
+
+    def track_rank(self, rows, op, n):
         return self.row["rank"]
 
-    def track_deficit(self, op, n):
+    def track_deficit(self, rows, op, n):
         return self.row["theorem"] - self.row["rank"]
 
-    track_deficit.unit = "rank deficit"
+    track_deficit.unit = declared_unit("rank deficit")
 
-    def track_not_exact(self, op, n):
+    def track_not_exact(self, rows, op, n):
         """1 when the rank needed a floating-point tolerance, else 0 (0 expected)."""
         return 0 if self.row["method"].startswith("exact") else 1
 
-    track_not_exact.unit = "count"
+    track_not_exact.unit = declared_unit("count")
 
 
 class Incompleteness:
@@ -71,21 +80,28 @@ class Incompleteness:
 
     params = (OPS, [4, 8])
     param_names = ["operator", "N"]
-    unit = "count"
+    unit = declared_unit("count")
 
-    def setup(self, op, n):
+    def setup_cache(self):
+        return cache_each(itertools.product(*self.params), self._row)
+
+    @staticmethod
+    def _row(op, n):
         incompleteness, bench = require("convac.rectifier_measure", "incompleteness", "BENCH")
-        self.row = incompleteness((n,), bench["M"], bench["r"], bench["incompleteness_seeds"],
-                                  operators=(op,))[0]
+        return incompleteness((n,), bench["M"], bench["r"], bench["incompleteness_seeds"],
+                              operators=(op,))[0]
 
-    def track_below_max(self, op, n):
+    def setup(self, rows, op, n):
+        self.row = cached(rows, (op, n))
+
+    def track_below_max(self, rows, op, n):
         return self.row["below_max"]
 
-    def track_constant(self, op, n):
+    def track_constant(self, rows, op, n):
         """Constant grid tensors (a width-1 shallow network realizes them)."""
         return self.row["constant"]
 
-    def track_not_exact(self, op, n):
+    def track_not_exact(self, rows, op, n):
         """Ranks that needed a floating-point tolerance (0 expected)."""
         return self.row["n_seeds"] - self.row["exact"]
 
@@ -98,20 +114,28 @@ class WidthLowerBound:
 
     params = (["product", "relu-max"], WHICH)
     param_names = ["operator", "which"]
-    unit = "width"
+    unit = declared_unit("width")
 
-    def setup(self, op, which):
+    def setup_cache(self):
+        # one draw of the 30 seeds gives both the lowest and the highest rank
+        return cache_each(((op,) for op in self.params[0]), self._extremes)
+
+    @staticmethod
+    def _extremes(op):
+        """``{which: (rank, width bound)}`` of the lowest- and highest-rank network."""
         extreme, b = require("convac.rectifier_measure", "extreme_networks", "BENCH")
         bound = require("convac.rectifier", "shallow_width_lower_bound")
-        low, high = extreme(op, b["match_n"], b["M"], b["r"], b["match_seeds"])
-        res = (low if which == WHICH[0] else high)[0]
-        self.rank = res.rank
-        self.bound = bound(res.rank, op, "odd-even", b["match_n"], b["M"])
+        drawn = extreme(op, b["match_n"], b["M"], b["r"], b["match_seeds"])
+        return {which: (res.rank, bound(res.rank, op, "odd-even", b["match_n"], b["M"]))
+                for which, (res, _, _) in zip(WHICH, drawn, strict=True)}
 
-    def track_width_lower_bound(self, op, which):
+    def setup(self, cache, op, which):
+        self.rank, self.bound = cached(cache, (op,))[which]
+
+    def track_width_lower_bound(self, cache, op, which):
         return self.bound
 
-    def track_deep_rank(self, op, which):
+    def track_deep_rank(self, cache, op, which):
         return self.rank
 
 
@@ -123,10 +147,13 @@ class ShallowMatch:
 
     params = (OPS, WHICH, WIDTHS)
     param_names = ["operator", "which", "width"]
-    unit = "relative error"
-    timeout = 600
+    unit = declared_unit("relative error")
 
     def setup_cache(self):
+        return cache_each([()], self._rows)
+
+    @staticmethod
+    def _rows():
         shallow_match = require("convac.rectifier_measure", "shallow_match")
         b = require("convac.rectifier_measure", "BENCH")
         rows = shallow_match(b["match_n"], b["M"], b["r"], b["match_seeds"],
@@ -134,7 +161,7 @@ class ShallowMatch:
         return {(r["operator"], r["which"]): r for r in rows}
 
     def setup(self, rows, op, which, width):
-        row = rows[(op, which)]
+        row = cached(rows, ())[(op, which)]
         self.error = row["errors"][row["widths"].index(width)]
 
     def track_fit_error(self, rows, op, which, width):
@@ -149,10 +176,13 @@ class Universality:
 
     params = (OPS, WIDTHS)
     param_names = ["operator", "width"]
-    unit = "relative error"
-    timeout = 600
+    unit = declared_unit("relative error")
 
     def setup_cache(self):
+        return cache_each([()], self._rows)
+
+    @staticmethod
+    def _rows():
         universality = require("convac.rectifier_measure", "universality")
         b = require("convac.rectifier_measure", "BENCH")
         rows = universality(b["universality_n"], b["universality_m"], b["seed"],
@@ -160,8 +190,9 @@ class Universality:
         return {r["operator"]: r for r in rows}
 
     def setup(self, rows, op, width):
-        skip_if(width not in rows[op]["widths"], f"width {width} not measured")
-        self.row = rows[op]
+        row = cached(rows, ())[op]
+        skip_if(width not in row["widths"], f"width {width} not measured")
+        self.row = row
         self.error = self.row["errors"][self.row["widths"].index(width)]
 
     def track_fit_error(self, rows, op, width):
@@ -179,9 +210,9 @@ class GridTensorTime:
     param_names = ["operator", "N"]
 
     def setup(self, op, n):
-        deep, b = require("convac.rectifier_measure", "deep_network", "BENCH")
+        b = require("convac.rectifier_measure", "BENCH")
         self.grid_tensor = require("convac.rectifier", "grid_tensor")
-        self.net = deep(op, n, b["M"], b["r"], b["seed"])
+        self.net = deep_net(op, n, b["M"], b["r"], b["seed"])
 
     def time_grid_tensor(self, op, n):
         self.grid_tensor(self.net)

@@ -66,3 +66,14 @@ def test_undeclared_unit_is_an_error():
         metrics.rule_of("ranks")
     assert metrics.rule_of("rank") == "exact"
     assert metrics.rule_of("relative error") == "lower"
+
+
+def test_every_benchmark_unit_goes_through_the_contract():
+    """``unit = declared_unit("...")``, never a bare string: a typo then fails when asv
+    imports the suite, not only here."""
+    import re
+
+    bare = {path.name: re.findall(r"unit\s*=\s*['\"][^'\"]*['\"]", path.read_text())
+            for path in sorted((ROOT / "benchmarks").glob("bench_*.py"))}
+    bare = {name: found for name, found in bare.items() if found}
+    assert not bare, f"units not taken from convac.metrics (declared_unit): {bare}"
