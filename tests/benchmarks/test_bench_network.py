@@ -138,7 +138,8 @@ def _bmm_chain(net, x):
 def test_cuda_forward_vs_bmm_chain(benchmark, n, m, r, batch):
     """On a GPU: the eager no-grad forward against a bare bmm chain of the same network
     (the floor of what any implementation of it launches).  For the record, no goal
-    (measured on an H200: 0.63 / 0.80 / 0.72 of the chain's throughput)."""
+    (measured on an H200, two runs: 0.63-0.70 / 0.73-0.80 / 0.72-0.76 of the
+    chain's throughput)."""
     net = convac.HTNet(n, m, r, seed=0, dtype=torch.float32).cuda()
     x = torch.randn(batch, n, m, device="cuda") / m**0.5 + 1 / m
     with torch.no_grad():
