@@ -304,6 +304,8 @@ def fit_cp(
         methods = tuple(m for m in methods if m != "gn")
     init = _check_init(init, arr.shape, width)
     norm = float(np.linalg.norm(arr))
+    # a run may stop once below the target as well: going on could only improve rounding
+    reach = min(tol, target) if target > 0 else tol
     starts, cached = _starts(arr, width, n_restarts, seed, init), []
     best, runs, restart_best = None, [], [np.inf] * n_restarts
     # solver by solver, each over every start: the solvers tried after the one that
@@ -314,7 +316,7 @@ def fit_cp(
                 cached.append(next(starts))  # the same starts for every solver
             wall, cpu = time.perf_counter(), time.process_time()
             weights, factors, n_iter, converged = run_solver(
-                solver, arr, cached[restart], n_iter_max, tol, name)
+                solver, arr, cached[restart], n_iter_max, reach, name)
             with tl.backend_context("numpy"):
                 resid = float(np.linalg.norm(arr - tl.cp_to_tensor((weights, factors))))
             error = resid / norm if norm > 0 else resid

@@ -40,7 +40,6 @@ import tensorly as tl
 import torch
 from scipy.optimize import minimize
 from tensorly.cp_tensor import unfolding_dot_khatri_rao
-from tensorly.decomposition import parafac
 
 from .validate import Registry
 
@@ -113,32 +112,84 @@ def cp_jacobian(factors) -> np.ndarray:
     return np.concatenate(blocks, axis=1)  # (prod M, K sum M)
 
 
-def _parafac(tensor, factors, n_iter_max, tol, linesearch, backend):
-    width = factors[0].shape[1]
-    # tensorly's line search reads its error history, which it keeps only when tol > 0
-    tol = max(tol, 1e-300) if linesearch else tol
+STALL = 1e-6
+"""A run stalls when ``STALL_WINDOW`` iterations lower its relative error by less than
+``STALL`` per iteration, relative to the error itself: a local minimum or a swamp, never
+the linear convergence to an exact fit (whose relative decrease per iteration stays
+constant until rounding)."""
+
+STALL_WINDOW = 10
+
+KICKS = {"als": 8, "als-ls": 8, "lbfgs": 8, "gn": 0}
+"""Component replacements (:func:`replace_component`) per start after a stalled run."""
+
+
+def _stalled(errors) -> bool:
+    """Whether the last ``STALL_WINDOW`` entries of ``errors`` fell by less than ``STALL``
+    per step relative to the last."""
+    if len(errors) <= STALL_WINDOW:
+        return False
+    return errors[-STALL_WINDOW - 1] - errors[-1] < STALL_WINDOW * STALL * errors[-1]
+
+
+def _als_sweeps(tensor, factors, n_iter_max, tol, linesearch, backend):
+    """CP-ALS in tensorly's ``backend``: every sweep solves mode ``k``'s least squares
+    ``U_k V_k = T_(k) (⊙_{j != k} U_j)``, ``V_k = *_{j != k} U_j^T U_j`` (Kolda & Bader
+    2009, Sec. 3.4), then measures the exact relative error from the reconstruction
+    (tensorly's running estimate loses everything below ``sqrt(eps)``).  With
+    ``linesearch``, each sweep after the second also tries ``U_prev + s (U - U_prev)``,
+    ``s = it**(1/e)`` with ``e`` raised by one on every rejection (Bro 1998, as in
+    tensorly's ``parafac``), kept when it lowers the error.  Stops below ``tol`` or on a
+    stall (:func:`_stalled`)."""
     conv = torch.from_numpy if backend == "pytorch" else np.asarray
+    width, n = factors[0].shape[1], tensor.ndim
     with tl.backend_context(backend):
-        (weights, out), errors = parafac(
-            conv(tensor), width, n_iter_max=n_iter_max,
-            init=(conv(np.ones(width)), [conv(f) for f in factors]),
-            tol=tol, return_errors=True, linesearch=linesearch)
-    n_iter = len(errors)
-    errors = [float(e) for e in errors]
-    converged = bool(tol > 0 and n_iter >= 2 and abs(errors[-2] - errors[-1]) < tol)
-    return _numpy(weights), [_numpy(f) for f in out], n_iter, converged
+        arr = conv(tensor)
+        norm = float(tl.norm(arr)) or 1.0
+        fs = [conv(np.array(f)) for f in factors]
+
+        def error(fs):
+            return float(tl.norm(arr - tl.cp_to_tensor((None, fs)))) / norm
+
+        errors, ls_exp, n_iter = [error(fs)], 3.0, 0
+        eye, ones = conv(np.eye(width)), conv(np.ones((width, width)))
+        for n_iter in range(1, n_iter_max + 1):  # noqa: B007 (n_iter is reported)
+            old = list(fs)
+            for k in range(n):
+                gram = ones
+                for j in range(n):
+                    if j != k:
+                        gram = gram * tl.dot(tl.transpose(fs[j]), fs[j])  # (K, K)
+                mttkrp = unfolding_dot_khatri_rao(arr, (None, fs), k)  # (M_k, K)
+                # a ridge of rounding size keeps swamped (near-singular) V_k solvable
+                ridge = 1e-15 * float(tl.trace(gram)) / width + 1e-300
+                fs[k] = tl.transpose(tl.solve(gram + ridge * eye, tl.transpose(mttkrp)))
+            err = error(fs)
+            if linesearch and n_iter > 1:
+                step = n_iter ** (1.0 / ls_exp)
+                trial = [p + step * (f - p) for p, f in zip(old, fs, strict=True)]
+                trial_err = error(trial)
+                if trial_err < err:
+                    fs, err = trial, trial_err
+                else:
+                    ls_exp += 1.0
+            errors.append(err)
+            if err <= tol or _stalled(errors):
+                break
+        converged = bool(errors[-1] <= tol or _stalled(errors))
+        return np.ones(width), [_numpy(f) for f in fs], int(n_iter), converged
 
 
 @SOLVERS.register("als")
 def _als(tensor, factors, n_iter_max, tol, backend="numpy"):
-    """CP-ALS (tensorly ``parafac``); stops when its error estimate changes by < tol."""
-    return _parafac(tensor, factors, n_iter_max, tol, False, backend)
+    """CP-ALS (:func:`_als_sweeps`); stops below ``tol`` or on a stall."""
+    return _als_sweeps(tensor, factors, n_iter_max, tol, False, backend)
 
 
 @SOLVERS.register("als-ls")
 def _als_ls(tensor, factors, n_iter_max, tol, backend="numpy"):
-    """CP-ALS with tensorly's line search (extrapolation every other sweep)."""
-    return _parafac(tensor, factors, n_iter_max, tol, True, backend)
+    """CP-ALS with Bro's line search (:func:`_als_sweeps`)."""
+    return _als_sweeps(tensor, factors, n_iter_max, tol, True, backend)
 
 
 def cp_gramian(factors) -> np.ndarray:
@@ -242,10 +293,11 @@ def _lbfgs(tensor, factors, n_iter_max, tol, backend="numpy"):
     x0 = np.concatenate([np.asarray(f, dtype=np.float64).ravel() for f in factors])
     # ftol/gtol 0: stop on the target error or a stalled line search, not on progress
     # measured in absolute terms (which ends far above 1e-8 on exact-rank tensors)
-    stop = {"done": False}
+    stop, errors = {"done": False}, []
 
     def callback(intermediate_result):
-        if 2 * intermediate_result.fun < tol * tol:
+        errors.append(float(np.sqrt(2 * max(intermediate_result.fun, 0.0))))
+        if errors[-1] < tol or _stalled(errors):
             stop["done"] = True
             raise StopIteration
 
@@ -253,19 +305,111 @@ def _lbfgs(tensor, factors, n_iter_max, tol, backend="numpy"):
                    options={"maxiter": int(n_iter_max), "maxfun": 2 * int(n_iter_max) + 20,
                             "ftol": 0.0, "gtol": 0.0, "maxcor": 20})
     out = _unpack(res.x, shape, width)
-    return np.ones(width), out, int(res.nit), bool(stop["done"] or 2 * res.fun < tol * tol)
+    # stopped before the step limit: the target, a stall, or a failed line search
+    return np.ones(width), out, int(res.nit), bool(stop["done"] or res.nit < n_iter_max)
+
+
+def balance(factors) -> list:
+    """The same CP with every component's columns rescaled to one common norm
+    ``(prod_k ||U_k[:, r]||)^(1/N)`` (signs kept): L-BFGS's gradient is badly scaled on
+    unbalanced components; ALS is invariant to it."""
+    norms = np.stack([np.linalg.norm(f, axis=0) for f in factors])  # (N, K)
+    safe = np.where(norms > 0, norms, 1.0)
+    common = np.exp(np.mean(np.log(safe), axis=0))  # (K,)
+    return [f * (common / s) for f, s in zip(factors, safe, strict=True)]
+
+
+def rank_one(tensor: np.ndarray, n_iter: int = 50):
+    """Best rank-one approximation ``sigma u_1 ⊗ .. ⊗ u_N`` by higher-order power
+    iteration from the leading left singular vectors of the unfoldings (De Lathauwer, De
+    Moor & Vandewalle, SIAM J. Matrix Anal. Appl. 21, 2000).
+
+    Returns
+    -------
+    sigma : float
+    vectors : list of ndarray, each shape ``(M_k,)``, unit norm
+    """
+    n = tensor.ndim
+    with tl.backend_context("numpy"):
+        vecs = [np.linalg.svd(tl.unfold(tensor, k), full_matrices=False)[0][:, 0]
+                for k in range(n)]  # (M_k,) each
+        for _ in range(n_iter):
+            for k in range(n):
+                cols = [v[:, None] for v in vecs]  # (M_j, 1) each
+                v = unfolding_dot_khatri_rao(tensor, (None, cols), k)[:, 0]  # (M_k,)
+                vecs[k] = v / (np.linalg.norm(v) or 1.0)
+        cols = [v[:, None] for v in vecs]
+        sigma = float(unfolding_dot_khatri_rao(tensor, (None, cols), 0)[:, 0] @ vecs[0])
+    return sigma, vecs
+
+
+def replace_component(tensor: np.ndarray, factors) -> list:
+    """Escape a stalled fit: replace its most redundant component by the best rank-one
+    approximation of the residual ``T - [[U]]``.
+
+    At the local minima met on CP teachers whose component norms spread over decades
+    (tests/test_fit.py), two fitted components share one teacher component (congruence
+    ``prod_k |cos(U_k[:, r], U_k[:, s])|`` near 1) and the smallest teacher component is
+    missing from the fit; the residual is then close to that missing component.  The
+    redundant one is the smaller of the most congruent pair, or the smallest component
+    when no pair has congruence above 1/2.
+
+    Returns
+    -------
+    list of ndarray, each shape ``(M_k, K)``
+    """
+    factors = [np.array(f, dtype=np.float64) for f in factors]
+    width, n = factors[0].shape[1], tensor.ndim
+    norms = np.prod([np.linalg.norm(f, axis=0) for f in factors], axis=0)  # (K,)
+    units = [f / np.where(np.linalg.norm(f, axis=0) > 0, np.linalg.norm(f, axis=0), 1.0)
+             for f in factors]
+    congruence = np.prod([np.abs(u.T @ u) for u in units], axis=0)  # (K, K)
+    np.fill_diagonal(congruence, 0.0)
+    if width > 1 and congruence.max() > 0.5:
+        pair = np.unravel_index(int(np.argmax(congruence)), congruence.shape)
+        r = min(pair, key=lambda i: norms[i])
+    else:
+        r = int(np.argmin(norms))
+    sigma, vecs = rank_one(tensor - _reconstruct(factors))
+    scale, sign = abs(sigma) ** (1.0 / n), float(np.sign(sigma)) or 1.0
+    for k in range(n):
+        factors[k][:, r] = scale * vecs[k] * (sign if k == 0 else 1.0)
+    return factors
 
 
 def run_solver(name: str, tensor: np.ndarray, factors, n_iter_max: int, tol: float,
                backend: str = "numpy"):
-    """Run solver ``name`` from ``factors``; see the module docstring.
+    """Run solver ``name`` from ``factors`` (balanced, :func:`balance`, where it kicks) for at most
+    ``n_iter_max`` iterations in all; see the module docstring.
+
+    Each time the run stalls above ``tol`` (:data:`STALL`), up to ``KICKS[name]`` times,
+    the weakest component is replaced by the residual's rank-one direction
+    (:func:`replace_component`) and the solver goes on from there with the iterations
+    left; the best iterate (by exact relative error) is returned.
 
     Returns
     -------
     weights : ndarray, shape ``(K,)``
     factors : list of ndarray, each shape ``(M_k, K)``
     iterations : int
+        In all, over the kicks.
     converged : bool
     """
-    return SOLVERS[name](tensor, [np.array(f, dtype=np.float64) for f in factors],
-                         int(n_iter_max), float(tol), backend)
+    fs = [np.array(f, dtype=np.float64) for f in factors]
+    if KICKS[name]:  # gn (no kicks) keeps its start as given
+        fs = balance(fs)
+    norm = float(np.linalg.norm(tensor)) or 1.0
+    used, best = 0, None
+    for kick in range(KICKS[name] + 1):
+        if kick:
+            fs = balance(replace_component(tensor, best[1]))
+        weights, fs, n_iter, converged = SOLVERS[name](
+            tensor, fs, int(n_iter_max) - used, float(tol), backend)
+        used += n_iter
+        fs = [f * weights if k == 0 else f for k, f in enumerate(fs)]  # weights into U_1
+        error = float(np.linalg.norm(tensor - _reconstruct(fs))) / norm
+        if best is None or error < best[0]:
+            best = (error, fs, converged)
+        if best[0] <= tol or used >= n_iter_max or not converged:
+            break
+    return np.ones(fs[0].shape[1]), best[1], used, bool(best[2])
