@@ -275,25 +275,42 @@ def _gn(tensor, factors, n_iter_max, tol, backend="numpy"):
     return np.ones(width), _unpack(x, shape, width), int(n_iter), bool(converged)
 
 
+LBFGS_REFRESH = 100
+"""L-BFGS steps between two refreshes of its preconditioner (:func:`_lbfgs`)."""
+
+
+def _mode_grams(factors) -> list:
+    """``V_k = *_{j != k} U_j^T U_j``, shape ``(K, K)`` each: the diagonal blocks of
+    ``J^T J`` (``I_{M_k} ⊗ V_k``), the normal matrices of ALS."""
+    grams = [f.T @ f for f in factors]  # (K, K) each
+    out = []
+    for k in range(len(factors)):
+        gram = np.ones_like(grams[0])
+        for j, g in enumerate(grams):
+            if j != k:
+                gram = gram * g
+        out.append(gram)
+    return out
+
+
 @SOLVERS.register("lbfgs")
 def _lbfgs(tensor, factors, n_iter_max, tol, backend="numpy"):
     """All-at-once L-BFGS on the factors (CP-OPT); ``n_iter_max`` quasi-Newton steps.
 
-    Runs in numpy whatever ``backend``.  Stops when the relative squared error ``2 f``
-    falls below ``tol**2`` (relative error below ``tol``), when the step limit is
-    reached, or when the line search stalls.
+    Preconditioned by the block diagonal of ``J^T J``: every ``LBFGS_REFRESH`` steps the
+    variables become ``Y_k = U_k L_k`` with ``V_k = L_k L_k^T`` (:func:`_mode_grams`,
+    Cholesky), so that the Gauss-Newton curvature of each factor alone is the identity;
+    without it the components' norms, spread over decades on CP teachers, make the
+    problem too ill-conditioned to pass 1e-3 in thousands of steps.  Runs in numpy
+    whatever ``backend``.  Stops when the relative error falls below ``tol``, on a stall
+    (:func:`_stalled`), at the step limit, or when the line search fails.
     """
+    from scipy.linalg import cholesky, solve_triangular
+
     shape, width = tensor.shape, factors[0].shape[1]
     scale = float(np.vdot(tensor, tensor)) or 1.0
-
-    def fun(x):
-        value, grads = cp_objective(tensor, _unpack(x, shape, width), scale)
-        return value, np.concatenate([g.ravel() for g in grads])
-
-    x0 = np.concatenate([np.asarray(f, dtype=np.float64).ravel() for f in factors])
-    # ftol/gtol 0: stop on the target error or a stalled line search, not on progress
-    # measured in absolute terms (which ends far above 1e-8 on exact-rank tensors)
-    stop, errors = {"done": False}, []
+    fs = [np.asarray(f, dtype=np.float64) for f in factors]
+    stop, errors, used = {"done": False}, [], 0
 
     def callback(intermediate_result):
         errors.append(float(np.sqrt(2 * max(intermediate_result.fun, 0.0))))
@@ -301,12 +318,33 @@ def _lbfgs(tensor, factors, n_iter_max, tol, backend="numpy"):
             stop["done"] = True
             raise StopIteration
 
-    res = minimize(fun, x0, jac=True, method="L-BFGS-B", callback=callback,
-                   options={"maxiter": int(n_iter_max), "maxfun": 2 * int(n_iter_max) + 20,
-                            "ftol": 0.0, "gtol": 0.0, "maxcor": 20})
-    out = _unpack(res.x, shape, width)
-    # stopped before the step limit: the target, a stall, or a failed line search
-    return np.ones(width), out, int(res.nit), bool(stop["done"] or res.nit < n_iter_max)
+    while used < n_iter_max and not stop["done"]:
+        chols = []
+        for gram in _mode_grams(fs):
+            ridge = 1e-12 * float(np.trace(gram)) / width + 1e-300
+            chols.append(cholesky(gram + ridge * np.eye(width), lower=True))  # (K, K)
+
+        def to_factors(y, chols=chols):  # U_k = Y_k L_k^{-1}
+            return [solve_triangular(c, yk.T, lower=True, trans="T").T
+                    for c, yk in zip(chols, _unpack(y, shape, width), strict=True)]
+
+        def fun(y, chols=chols, to_factors=to_factors):
+            value, grads = cp_objective(tensor, to_factors(y), scale)
+            return value, np.concatenate(  # dF/dY_k = dF/dU_k L_k^{-T}
+                [solve_triangular(c, g.T, lower=True).T.ravel()
+                 for c, g in zip(chols, grads, strict=True)])
+
+        y0 = np.concatenate([(f @ c).ravel() for f, c in zip(fs, chols, strict=True)])
+        steps = min(LBFGS_REFRESH, n_iter_max - used)
+        # ftol/gtol 0: stop on the target error, a stall or a failed line search, not on
+        # progress measured in absolute terms (which ends far above 1e-8 here)
+        res = minimize(fun, y0, jac=True, method="L-BFGS-B", callback=callback,
+                       options={"maxiter": steps, "maxfun": 2 * steps + 20,
+                                "ftol": 0.0, "gtol": 0.0, "maxcor": 20})
+        fs, used = to_factors(res.x), used + int(res.nit)
+        if res.nit < steps and not stop["done"]:  # the line search failed
+            break
+    return np.ones(width), fs, used, bool(used < n_iter_max or stop["done"])
 
 
 def balance(factors) -> list:
@@ -343,36 +381,52 @@ def rank_one(tensor: np.ndarray, n_iter: int = 50):
     return sigma, vecs
 
 
-def replace_component(tensor: np.ndarray, factors) -> list:
-    """Escape a stalled fit: replace its most redundant component by the best rank-one
+def redundancy_order(factors) -> np.ndarray:
+    """Components from the most redundant to the least: first the smaller member of every
+    pair of congruence ``prod_k |cos(U_k[:, r], U_k[:, s])|`` above 1/2 (most congruent
+    pair first), then the others by increasing norm ``prod_k ||U_k[:, r]||``.
+
+    Returns
+    -------
+    ndarray of int, shape ``(K,)``
+    """
+    norms = np.prod([np.linalg.norm(f, axis=0) for f in factors], axis=0)  # (K,)
+    units = [f / np.where(np.linalg.norm(f, axis=0) > 0, np.linalg.norm(f, axis=0), 1.0)
+             for f in factors]
+    congruence = np.prod([np.abs(u.T @ u) for u in units], axis=0)  # (K, K)
+    np.fill_diagonal(congruence, 0.0)
+    order = []
+    for flat in np.argsort(-congruence, axis=None):
+        r, s = np.unravel_index(flat, congruence.shape)
+        if congruence[r, s] <= 0.5:
+            break
+        smaller = int(r if norms[r] <= norms[s] else s)
+        if smaller not in order:
+            order.append(smaller)
+    order += [int(r) for r in np.argsort(norms) if int(r) not in order]
+    return np.asarray(order)
+
+
+def replace_component(tensor: np.ndarray, factors, which: int = 0) -> list:
+    """Escape a stalled fit: replace a redundant component by the best rank-one
     approximation of the residual ``T - [[U]]``.
 
     At the local minima met on CP teachers whose component norms spread over decades
     (tests/test_fit.py), two fitted components share one teacher component (congruence
-    ``prod_k |cos(U_k[:, r], U_k[:, s])|`` near 1) and the smallest teacher component is
-    missing from the fit; the residual is then close to that missing component.  The
-    redundant one is the smaller of the most congruent pair, or the smallest component
-    when no pair has congruence above 1/2.
+    near 1) and the smallest teacher component is missing from the fit; the residual is
+    then close to that missing component.  The component replaced is entry ``which`` of
+    :func:`redundancy_order` (modulo ``K``): later kicks from the same point try the next.
 
     Returns
     -------
     list of ndarray, each shape ``(M_k, K)``
     """
     factors = [np.array(f, dtype=np.float64) for f in factors]
-    width, n = factors[0].shape[1], tensor.ndim
-    norms = np.prod([np.linalg.norm(f, axis=0) for f in factors], axis=0)  # (K,)
-    units = [f / np.where(np.linalg.norm(f, axis=0) > 0, np.linalg.norm(f, axis=0), 1.0)
-             for f in factors]
-    congruence = np.prod([np.abs(u.T @ u) for u in units], axis=0)  # (K, K)
-    np.fill_diagonal(congruence, 0.0)
-    if width > 1 and congruence.max() > 0.5:
-        pair = np.unravel_index(int(np.argmax(congruence)), congruence.shape)
-        r = min(pair, key=lambda i: norms[i])
-    else:
-        r = int(np.argmin(norms))
+    order = redundancy_order(factors)
+    r = int(order[which % len(order)])
     sigma, vecs = rank_one(tensor - _reconstruct(factors))
-    scale, sign = abs(sigma) ** (1.0 / n), float(np.sign(sigma)) or 1.0
-    for k in range(n):
+    scale, sign = abs(sigma) ** (1.0 / tensor.ndim), float(np.sign(sigma)) or 1.0
+    for k in range(tensor.ndim):
         factors[k][:, r] = scale * vecs[k] * (sign if k == 0 else 1.0)
     return factors
 
@@ -399,15 +453,17 @@ def run_solver(name: str, tensor: np.ndarray, factors, n_iter_max: int, tol: flo
     if KICKS[name]:  # gn (no kicks) keeps its start as given
         fs = balance(fs)
     norm = float(np.linalg.norm(tensor)) or 1.0
-    used, best = 0, None
+    used, best, misses = 0, None, 0
     for kick in range(KICKS[name] + 1):
-        if kick:
-            fs = balance(replace_component(tensor, best[1]))
+        if kick:  # from the best point, the next candidate after each kick that missed
+            fs = balance(replace_component(tensor, best[1], misses))
         weights, fs, n_iter, converged = SOLVERS[name](
             tensor, fs, int(n_iter_max) - used, float(tol), backend)
         used += n_iter
         fs = [f * weights if k == 0 else f for k, f in enumerate(fs)]  # weights into U_1
         error = float(np.linalg.norm(tensor - _reconstruct(fs))) / norm
+        # a kick that does not halve the error stayed in the same basin
+        misses = 0 if best is None or error < 0.5 * best[0] else misses + 1
         if best is None or error < best[0]:
             best = (error, fs, converged)
         if best[0] <= tol or used >= n_iter_max or not converged:

@@ -193,24 +193,21 @@ def test_every_solver_exact_on_twenty_cp_teachers(method):
     assert max(errors) < STRICT, errors
 
 
-# widths up to 16, N up to 10: measured relative errors of the solvers that miss
-# (3 restarts, the budgets above); gn and best reach ~1e-15 on all of them
-MISSES = {("als", (6, 4, 16)): 1.2e-3, ("als-ls", (6, 4, 16)): 1.2e-3,
-          ("lbfgs", (6, 4, 16)): 1.2e-3, ("als", (10, 2, 16)): 7.0e-5,
-          ("als-ls", (10, 2, 16)): 1.6e-4, ("lbfgs", (10, 2, 16)): 3.1e-3,
-          ("lbfgs", (10, 2, 8)): 2.8e-3}
+# the wide teachers' budgets: 3000 iterations per start in all (kicks included), 3 starts;
+# measured 0.03-10.7 s CPU per fit on one thread, seeds 0-4 (the report of issue 15)
+WIDE_BUDGET = {**BUDGET, "als": 3000, "als-ls": 3000, "lbfgs": 3000}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", [(10, 2, 8), (6, 4, 16), (10, 2, 16)])
 @pytest.mark.parametrize("method", SOLVER_NAMES)
-def test_wide_and_long_cp_teachers(method, case, request):
-    if (method, case) in MISSES:
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason=f"{method} stalls at {MISSES[method, case]:.1e} here"))
+def test_wide_and_long_cp_teachers(method, case):
+    """Widths up to 16, N up to 10: teacher components whose norms spread over four
+    decades, where plain ALS and L-BFGS stall at 1e-4..1e-3 with the smallest component
+    missing (the kicks of convac.solvers.run_solver find it)."""
     n, m, width = case
     fit = fit_cp(cp_teacher_tensor(n, m, width, 0), width, method=method,
-                 n_iter_max=BUDGET[method])
+                 n_iter_max=WIDE_BUDGET[method])
     assert fit.relative_error < STRICT, fit.relative_error
 
 
