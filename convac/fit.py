@@ -92,8 +92,9 @@ class CPFit:
     restart_errors : tuple of float
         Best relative error of every restart, in order.
     tol : float
-        Stopping tolerance (ALS: change of its error estimate between sweeps; L-BFGS:
-        relative error reached).
+        Stopping tolerance: the ALS and L-BFGS runs stop once their relative error is
+        below ``min(tol, target)`` (``tol`` where ``target`` is 0) or on a stall
+        (:data:`convac.solvers.STALL`, then a kick).
     n_iter_max : int
         Iteration limit per run.
     backend : str
@@ -256,10 +257,14 @@ def fit_cp(
     backend : {"numpy", "pytorch"}
         tensorly backend of the ALS solvers, set only for the duration of the call.
     tol : float, default 1e-10
-        ALS: stop when the error estimate changes by less than ``tol`` between sweeps;
-        L-BFGS: stop when the relative error is below ``tol``.
+        ALS, ALS-LS and L-BFGS: a run stops once its exact relative error is below
+        ``min(tol, target)`` (``tol`` where ``target`` is 0); it also stops when it stalls
+        (:data:`convac.solvers.STALL`), and then replaces a redundant component by the
+        residual's rank-one direction and goes on, up to :data:`convac.solvers.KICKS`
+        times (:func:`convac.solvers.run_solver`).
     n_iter_max : int, default 500
-        Iteration limit per run (ALS sweeps, L-BFGS steps).
+        Iteration limit per start (ALS sweeps, L-BFGS steps, Gauss-Newton steps), kicks
+        included.
     init : {"svd", "random"} or (weights, factors), default "svd"
         Start of restart 0: leading left singular vectors of each unfolding (tensorly's
         ``init="svd"``, padded with seeded random columns where ``K > M_k``), uniform
