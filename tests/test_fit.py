@@ -203,8 +203,9 @@ WIDE_BUDGET = {**BUDGET, "als": 3000, "als-ls": 3000, "lbfgs": 3000}
 @pytest.mark.parametrize("method", SOLVER_NAMES)
 def test_wide_and_long_cp_teachers(method, case):
     """Widths up to 16, N up to 10: teacher components whose norms spread over four
-    decades, where plain ALS and L-BFGS stall at 1e-4..1e-3 with the smallest component
-    missing (the kicks of convac.solvers.run_solver find it)."""
+    decades, where plain ALS and L-BFGS (and Gauss-Newton from some starts) stall at
+    1e-4..1e-3 with the smallest component missing (the kicks of
+    convac.solvers.run_solver find it)."""
     n, m, width = case
     fit = fit_cp(cp_teacher_tensor(n, m, width, 0), width, method=method,
                  n_iter_max=WIDE_BUDGET[method])
@@ -289,7 +290,7 @@ def test_a_kick_merges_a_split_component_and_adds_the_missing_one():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["als", "als-ls", "lbfgs"])
+@pytest.mark.parametrize("method", ["als", "als-ls", "gn", "lbfgs"])
 def test_kicks_find_two_tiny_teacher_components(method):
     """CPNet(10, 2, width=16, seed=3) has two components of relative norm 3.5e-5 and 5.1e-5:
     kicks that all restarted from the best point found one at most (3.3e-5, 5.8e-5 left);
