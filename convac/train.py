@@ -24,6 +24,7 @@ from torch import nn
 from . import validate
 from .network import ConvAC
 from .representation import Patches, Representation
+from .tree import fold_levels
 
 __all__ = [
     "TrainResult",
@@ -33,6 +34,8 @@ __all__ = [
     "DIGITS_REPRESENTATIONS",
     "relative_error",
     "train_student",
+    "OPTIMIZERS",
+    "output_jacobian",
 ]
 
 LOG_SPACE_PATCHES = 32
@@ -40,6 +43,10 @@ LOG_SPACE_PATCHES = 32
 
 _ETA = 1e-2
 """Final learning rate of the cosine decay, as a fraction of ``lr``."""
+
+_LM_PROGRESS = 1e-6
+"""Levenberg-Marquardt: an accepted step that lowers the best training loss by less than
+this fraction counts towards ``patience``."""
 
 DIGITS_MAX_BYTES = 2**30
 """Memory budget of :func:`digits_features` and :func:`random_features` (float64
@@ -266,6 +273,38 @@ def _match_scale(model: ConvAC, x: torch.Tensor, y, log_space: bool) -> None:
         model.weights[-1].neg_()
 
 
+class _EarlyStopping:
+    """Keep the weights with the lowest validation error; signal a stop after ``patience``
+    measurements without a relative improvement of 1e-4 (``patience=0``: never)."""
+
+    def __init__(self, model, forward, val, patience: int):
+        self.model, self.forward, self.val, self.patience = model, forward, val, patience
+        self.best, self.state, self.since = math.inf, None, 0
+
+    @torch.no_grad()
+    def measure(self) -> bool:
+        """Measure the validation error now; True when training should stop."""
+        err = float(relative_error(self.forward(self.val[0]), self.val[1]))
+        err = err if math.isfinite(err) else math.inf
+        if err < self.best * (1 - 1e-4):
+            self.best, self.since = err, 0
+            self.state = copy.deepcopy(self.model.state_dict())
+        else:
+            self.since += 1
+        return bool(self.patience) and self.since >= self.patience
+
+    def restore(self) -> None:
+        if self.state is not None:
+            self.model.load_state_dict(self.state)
+
+
+OPTIMIZERS = validate.Registry("optimizer")
+"""Training loops of :func:`train_student`, each
+``fn(model, x_train, y_train, steps, batch_size, lr, gen, log_space, progress, desc, val,
+patience) -> (losses, best validation error, steps run)``."""
+
+
+@OPTIMIZERS.register("adam")
 def _adam(model, x_train, y_train, steps, bs, lr, gen, log_space, progress, desc,
           val=None, patience: int = 0) -> tuple:
     """Adam on seeded mini-batches with cosine decay and early stopping.
@@ -284,7 +323,7 @@ def _adam(model, x_train, y_train, steps, bs, lr, gen, log_space, progress, desc
     device = x_train.device
     losses = []
     every = max(1, steps // 100)
-    best_val, best_state, since = math.inf, None, 0
+    stop = _EarlyStopping(model, forward, val, patience)
     bar = tqdm(range(steps), disable=not progress, desc=desc, leave=False)
     order, pos = torch.randperm(n_train, generator=gen), 0
     for step in bar:
@@ -301,22 +340,172 @@ def _adam(model, x_train, y_train, steps, bs, lr, gen, log_space, progress, desc
         value = float(loss.detach())
         losses.append(value)
         if val is not None and ((step + 1) % every == 0 or step + 1 == steps):
-            with torch.no_grad():
-                err = float(relative_error(forward(val[0]), val[1]))
-            err = err if math.isfinite(err) else math.inf
-            if err < best_val * (1 - 1e-4):
-                best_val, since = err, 0
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                since += 1
-            if patience and since >= patience:
+            if stop.measure():
                 break
         if progress:
-            bar.set_postfix(loss=f"{value:.3g}", val=f"{best_val:.3g}", refresh=False)
+            bar.set_postfix(loss=f"{value:.3g}", val=f"{stop.best:.3g}", refresh=False)
     bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    return tuple(losses), best_val, len(losses)
+    stop.restore()
+    return tuple(losses), stop.best, len(losses)
+
+
+def _recorded_forward(model: ConvAC, x: torch.Tensor) -> tuple:
+    """The forward pass of ``model`` keeping every level's input and conv output.
+
+    Returns
+    -------
+    outputs : Tensor, shape ``(B, Y)``
+    records : list of ``(input, conv)`` per level ``l``, shapes ``(nodes_l, B, r_{l-1})``
+        and ``(nodes_l, B, r_l)`` (``r_{-1} = M``): ``conv = input @ weights[l]^T`` node
+        by node.
+    """
+    model.check_state()
+    weights = model.weight_levels()
+    records = []
+
+    def conv(lvl: int, inputs: torch.Tensor) -> torch.Tensor:
+        w = weights[lvl]
+        if w.ndim == 2:  # shared, or the one-node top level
+            out = torch.matmul(inputs, w.t())  # (nodes, B, r_l)
+        else:
+            out = torch.bmm(inputs, w.transpose(1, 2))  # (nodes, B, r_l)
+        if not out.requires_grad:  # weights without grad: differentiate at the convs
+            out.requires_grad_()
+        records.append((inputs, out))
+        return out
+
+    def level(lvl: int, w: int, values: torch.Tensor) -> torch.Tensor:
+        n, b, r = values.shape
+        return conv(lvl, model.pooling(values.view(n // w, w, b, r)))
+
+    leaves = x.to(weights[0].dtype).index_select(1, model.order).transpose(0, 1)  # (N, B, M)
+    return fold_levels(model.schedule, conv(0, leaves), level)[0], records
+
+
+def output_jacobian(model: ConvAC, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Outputs of ``model`` on ``x`` and their Jacobian with respect to all weights.
+
+    Samples are independent, so one backward pass per output gives every sample's
+    gradient with respect to each level's conv outputs; the conv is linear in its
+    weights, so the per-sample weight gradient is that gradient times the conv's input
+    (an outer product per node, summed over nodes for shared weights).  This costs
+    ``Y`` backward passes instead of ``B * Y`` (reverse mode) or one forward per
+    parameter (forward mode).
+
+    Parameters
+    ----------
+    model : ConvAC
+    x : Tensor, shape ``(B, N, M)``
+
+    Returns
+    -------
+    outputs : Tensor, shape ``(B, Y)``, detached
+    jacobian : Tensor, shape ``(B * Y, P)``
+        Row ``b * Y + y`` is the gradient of ``outputs[b, y]`` with respect to the weights
+        flattened level by level (``P = sum_l weights[l].numel()``, the order of
+        ``torch.cat([w.reshape(-1) for w in model.weight_levels()])``).
+    """
+    weights = model.weight_levels()
+    with torch.enable_grad():
+        out, records = _recorded_forward(model, x)
+        convs = [c for _, c in records]
+        rows = []
+        for y in range(out.shape[1]):
+            grads = torch.autograd.grad(out[:, y].sum(), convs, retain_graph=True)
+            blocks = []
+            for (inputs, _), g, w in zip(records, grads, weights, strict=True):
+                block = torch.einsum("nbo,nbi->bnoi", g, inputs)  # (B, nodes, r_l, r_{l-1})
+                if w.ndim == 2:
+                    block = block.sum(1)  # one weight for every node
+                blocks.append(block.reshape(block.shape[0], -1))
+            rows.append(torch.cat(blocks, 1))  # (B, P)
+    jac = torch.stack(rows, 1).reshape(out.numel(), -1)  # (B * Y, P)
+    return out.detach(), jac.detach()
+
+
+@OPTIMIZERS.register("lm")
+def _levenberg_marquardt(model, x_train, y_train, steps, bs, lr, gen, log_space, progress,
+                         desc, val=None, patience: int = 0) -> tuple:
+    """Levenberg-Marquardt on the full training split (``bs``, ``lr`` and ``gen`` unused).
+
+    Minimises ``||r||^2``, ``r = (outputs - targets) / ||targets||``: each step solves
+    ``(J^T J + mu I) d = -J^T r`` with the exact Jacobian (:func:`output_jacobian`) and
+    keeps ``d`` if the loss drops, with Nielsen's damping update (``mu`` shrinks by up to
+    3x on a good step, doubles and keeps doubling on rejected ones).  Near a zero-residual
+    solution this is Gauss-Newton: quadratic convergence.  The validation error is
+    measured after every accepted step and the weights with the lowest one are kept;
+    ``patience`` counts accepted steps that lower the training loss by less than
+    :data:`_LM_PROGRESS` (relative), not validation measurements, since LM crosses CP
+    swamps (near-degenerate components) where the validation error stalls for a hundred
+    steps before it drops.  Stops also when the loss is zero to rounding or ``mu`` has
+    grown past ``1e16`` times the Gauss-Newton diagonal (no step reduces the loss).
+    """
+    from tqdm.auto import tqdm
+
+    if log_space:
+        raise validate.InvalidValueError(
+            "optimizer='lm' works in linear space; got log_space=True (pass "
+            "log_space=False, or use optimizer='adam')")
+    params = model.weight_levels()
+    norm = torch.linalg.vector_norm(y_train)
+
+    def residual():
+        with torch.no_grad():
+            return ((model(x_train) - y_train) / norm).reshape(-1)
+
+    def shift(step: torch.Tensor) -> None:
+        with torch.no_grad():
+            for w, d in zip(params, torch.split(step, [w.numel() for w in params]),
+                            strict=True):
+                w.add_(d.view_as(w))
+
+    keep = _EarlyStopping(model, model.forward, val, 0)  # only keeps the best weights
+    losses = []
+    mu, nu, since = None, 2.0, 0
+    out, jac = output_jacobian(model, x_train)
+    r = ((out - y_train) / norm).reshape(-1)
+    jac = jac / norm
+    loss = best = float(r @ r)
+    eps = torch.finfo(r.dtype).eps
+    bar = tqdm(range(steps), disable=not progress, desc=desc, leave=False)
+    for _ in bar:
+        losses.append(loss)
+        gram, grad = jac.T @ jac, jac.T @ r  # (P, P), (P,)
+        diag_max = float(gram.diagonal().max())
+        if mu is None:
+            mu = 1e-3 * diag_max
+        if loss <= eps ** 2 or mu > 1e16 * max(diag_max, eps):
+            break
+        eye = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
+        chol, info = torch.linalg.cholesky_ex(gram + mu * eye)
+        if int(info):
+            mu, nu = mu * nu, nu * 2
+            continue
+        step = -torch.cholesky_solve(grad.unsqueeze(1), chol).squeeze(1)
+        predicted = float(step @ (mu * step - grad))  # ||r||^2 - ||r + J d||^2 - mu ||d||^2
+        shift(step)
+        new_r = residual()
+        new_loss = float(new_r @ new_r)
+        rho = (loss - new_loss) / predicted if predicted > 0 else -1.0
+        if not (math.isfinite(new_loss) and rho > 0):
+            shift(-step)
+            mu, nu = mu * nu, nu * 2
+            continue
+        mu *= max(1 / 3, 1 - (2 * rho - 1) ** 3)
+        nu = 2.0
+        out, jac = output_jacobian(model, x_train)
+        r, jac, loss = ((out - y_train) / norm).reshape(-1), jac / norm, new_loss
+        if val is not None:
+            keep.measure()
+        since = 0 if loss < best * (1 - _LM_PROGRESS) else since + 1
+        best = min(best, loss)
+        if patience and since >= patience:
+            break
+        if progress:
+            bar.set_postfix(loss=f"{loss:.3g}", val=f"{keep.best:.3g}", refresh=False)
+    bar.close()
+    keep.restore()
+    return tuple(losses), keep.best, len(losses)
 
 
 def train_student(
@@ -339,6 +528,7 @@ def train_student(
     match_scale: bool = True,
     validation_fraction: float = 0.1,
     patience: int = 20,
+    optimizer: str = "adam",
 ) -> TrainResult:
     """Train a copy of ``student`` with Adam to reproduce a teacher's outputs.
 
@@ -430,6 +620,7 @@ def train_student(
                                         strict_maximum=True)
     patience = validate.integer(patience, "patience", minimum=0)
     n_restarts = validate.positive_int(n_restarts, "n_restarts")
+    fit_loop = validate.option(OPTIMIZERS, optimizer, "optimizer")
     if log_space == "auto":
         log_space = student.n_patches >= LOG_SPACE_PATCHES
     if not isinstance(log_space, bool):
@@ -484,7 +675,7 @@ def train_student(
             model.reset_parameters(seed + restart)
         if match_scale:
             _match_scale(model, x_train, y_train, log_space)
-        losses, _, run = _adam(model, x_train, y_train, steps, bs, lr, gen, log_space,
+        losses, _, run = fit_loop(model, x_train, y_train, steps, bs, lr, gen, log_space,
                                progress, f"train {restart + 1}/{n_restarts}", val, patience)
         with torch.no_grad():
             ev = copy.deepcopy(model).to("cpu", torch.float64)
