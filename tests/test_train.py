@@ -320,3 +320,25 @@ def test_lm_student_reaches_the_best_cp_fit_of_the_report_teacher(width, kwargs,
         assert exact < NEAR_ZERO, (exact, best)
     else:
         assert exact <= 2 * best, (exact, best)
+
+
+@pytest.mark.parametrize("net", [
+    convac.CPNet(4, 3, 3, n_outputs=2, seed=1, dtype=torch.float64),
+    convac.HTNet(8, 3, [2, 3, 2], n_outputs=3, seed=2, dtype=torch.float64),
+    convac.HTNet(16, 3, 2, window=4, seed=3, dtype=torch.float64),
+], ids=["cp", "ht", "ht-window4"])
+def test_balance_keeps_the_function_and_equalizes_the_norms(net):
+    from convac.train import balance
+
+    with torch.no_grad():
+        net.weights[0][0].mul_(1e3)  # unbalance a leaf
+        net.weights[-1].mul_(1e-2)
+    x = torch.randn(7, net.n_patches, net.n_channels, dtype=torch.float64,
+                    generator=torch.Generator().manual_seed(0))
+    before = net(x).detach()
+    assert balance(net)
+    torch.testing.assert_close(net(x).detach(), before, rtol=1e-12, atol=0)
+    if isinstance(net, convac.CPNet):  # one level pair: every norm of component k equal
+        norms = torch.cat([net.weights[0].norm(dim=2), net.weights[1].norm(dim=0)[None]])
+        torch.testing.assert_close(norms, norms[:1].expand_as(norms), rtol=1e-12, atol=0)
+    assert not balance(convac.CPNet(4, 3, 3, shared=True, seed=0))
