@@ -675,14 +675,24 @@ def train_student(
         12  0.0019   0.0022       0.0029 0.0037  (6-7 s)  0.0053 0.0045  (6-13 s) 0.49 1.10 0.54
         16  2.8e-16  1.5e-15      4.7e-16        (6-8 s)  5.3e-16        (9-11 s) 0.52 0.52 0.25
 
-    (Adam: the defaults, ``steps=1000``, normal features; errors near 1 are students that
-    stayed near 0 and stopped early.)  At K=16, the teacher's CP-rank, the residual is
+    (Adam: the defaults, ``steps=1000``, normal features.  Errors near 1 are students that
+    stayed near 0: ``match_scale`` multiplies a random start by ``<p, t> / <p, p>``, and
+    its cosine with this teacher is 0.001-0.2, so the start sits near the saddle at 0 of a
+    degree-``N + 1`` product, the loss stays at ~1 for ~200 steps, and early stopping
+    (patience 20 measurements, one every 10 steps) ends the run there.  Matching the norm
+    instead (``|alpha| = ||t|| / ||p||``) did not cure it: K=2 0.40 / 1.01 / 1.01.  LM
+    leaves the same starts.)  At K=16, the teacher's CP-rank, the residual is
     zero and LM converges quadratically once past a CP swamp.  Below it the remaining
     gap to ``fit_cp`` is sampling, not optimisation: the sample least-squares minimiser
     is not the population one, and a product of ``N`` normal features is heavy-tailed
-    (fourth moment ``3^N``), hence ``distribution="sphere"`` (``(9/5)^N``): normal
-    features need 4x the samples for the same gap (8192 samples: K=4 0.103, K=8 0.0165,
-    K=12 0.0045; K=4 with 32768 samples and one restart: 0.055).
+    (fourth moment ``3^N``), hence ``distribution="sphere"`` (``(9/5)^N`` at M=3): normal
+    features with 4x the samples do no better (8192: K=4 0.103, K=8 0.0165, K=12 0.0045;
+    K=4 with 32768 and one restart: 0.055).
+
+    ``"lm"`` is not the default: not measured on the digits task, where the deep student
+    ``HTNet(16, 8, [8, 16, 16, 16], n_outputs=10)`` has 3744 weights and ~12,000
+    residuals, so one iteration is a ~170 GFLOP Gram product, and full-batch LM has no
+    mini-batch noise to keep it from overfitting 1797 images.
 
     **optimizer="adam".**
     Where the defaults come from (Adam, cosine decay to ``lr / 100``, ``lr = 1e-2``,

@@ -136,6 +136,10 @@ def test_cuda_matches_cpu():
     gpu = train_student(convac.CPNet(4, 2, 2, seed=1), teacher, device="cuda", **kwargs)
     assert gpu.device.startswith("cuda")
     np.testing.assert_allclose(gpu.losses, cpu.losses, rtol=1e-6)
+    kwargs.update(steps=5, optimizer="lm")
+    cpu = train_student(convac.CPNet(4, 2, 2, seed=1), teacher, **kwargs)
+    gpu = train_student(convac.CPNet(4, 2, 2, seed=1), teacher, device="cuda", **kwargs)
+    np.testing.assert_allclose(gpu.losses, cpu.losses, rtol=1e-6)
 
 
 def test_random_features_are_seeded():
