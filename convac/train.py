@@ -717,11 +717,11 @@ def train_student(
     depth wins on every seed: HT ranks (8, 16, 16, 16), 3744 parameters, 0.310 / 0.364 /
     0.304 against CP width 27, 3726 parameters, 0.347 / 0.415 / 0.355 (margin 0.037 /
     0.051 / 0.050; the same to three digits on the CPU and on an H200;
-    ``tests/test_digits_depth.py``); at ~9.5k parameters (HT (8, 32, 32, 32) against CP
-    69) deep still wins every seed (0.311 / 0.341 / 0.313 against 0.339 / 0.369 / 0.327),
-    at ~26k the two tie (0.326 against 0.323 mean).  With 4 channels there is no margin
-    at 7.7k or 23k parameters either (deep 0.378 / 0.381 mean against shallow 0.363 /
-    0.364).
+    ``tests/test_digits_depth.py``).  The rest of that sweep (on the H200): at ~9.5k
+    parameters (HT (8, 32, 32, 32) against CP 69) deep still wins every seed (0.311 /
+    0.341 / 0.313 against 0.339 / 0.369 / 0.327), at ~26k the two tie (0.326 against 0.323
+    mean); with 4 channels there is no margin at 7.7k or 23k parameters either (deep
+    0.378 / 0.381 mean against shallow 0.363 / 0.364).
     """
     if isinstance(features, np.ndarray):
         features = torch.as_tensor(features)
