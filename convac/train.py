@@ -716,7 +716,7 @@ def train_student(
     0.560 on average).  With 8 Gaussian channels (``digits_features(2, n_channels=8)``)
     depth wins on every seed: HT ranks (8, 16, 16, 16), 3744 parameters, 0.310 / 0.364 /
     0.304 against CP width 27, 3726 parameters, 0.347 / 0.415 / 0.355 (margin 0.037 /
-    0.051 / 0.050; the same to three digits on the CPU and on an H200;
+    0.051 / 0.050 on the CPU; an H200 gave the same but 0.353 for the last shallow one;
     ``tests/test_digits_depth.py``).  The rest of that sweep (on the H200): at ~9.5k
     parameters (HT (8, 32, 32, 32) against CP 69) deep still wins every seed (0.311 /
     0.341 / 0.313 against 0.339 / 0.369 / 0.327), at ~26k the two tie (0.326 against 0.323

@@ -5,7 +5,7 @@ Features: 2x2 patches (16 of them), 8 Gaussian channels (``digits_features(2,
 n_channels=8)``), one-hot targets.  Deep: HT ranks (8, 16, 16, 16), 3744 parameters;
 shallow: CP width 27, 3726 parameters.  Measured (this machine, CPU, 3000 steps):
 held-out 0.310 / 0.364 / 0.304 deep against 0.347 / 0.415 / 0.355 shallow, a margin of
-0.037 / 0.051 / 0.050 (on an H200 GPU: the same to three digits).  At M = 4 channels
+0.037 / 0.051 / 0.050 (an H200 gave the same but 0.353 for the last shallow one).  At M = 4
 the two tie within the spread, see :func:`convac.train_student`'s notes.
 """
 
