@@ -93,11 +93,13 @@ def worker(root: str) -> None:
         print(json.dumps(reply), flush=True)
 
 
-def compare(base: str, head: str, rounds: int, only: str | None) -> list:
+def compare(base: str, head: str, rounds: int, only: str | None,
+            base_env: dict | None = None) -> list:
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    envs = {"base": dict(env, **(base_env or {})), "head": env}
     workers = {side: subprocess.Popen([sys.executable, __file__, "--worker", root],
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      text=True, env=env)
+                                      text=True, env=envs[side])
                for side, root in (("base", base), ("head", head))}
 
     def ask(side, cmd):
@@ -152,13 +154,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", default=None, help="only benchmarks whose name contains this")
     parser.add_argument("--json", default=None, help="write the rows to this file")
+    parser.add_argument("--base-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="environment of the base worker only (e.g. CONVAC_FUSED=0: "
+                             "the base commit's torch forward instead of its C kernel)")
     args = parser.parse_args()
     if args.worker:
         return worker(os.path.abspath(args.worker))
     if not (args.base and args.head):
         parser.error("give BASE and HEAD checkouts")
+    base_env = dict(pair.split("=", 1) for pair in args.base_env)
     rows = compare(os.path.abspath(args.base), os.path.abspath(args.head), args.rounds,
-                   args.only)
+                   args.only, base_env)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1)
