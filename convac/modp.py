@@ -242,14 +242,22 @@ matrix products win (measured, one thread, residues mod 2097143, per rank:
 256 x 256 34 against 12)."""
 
 
+@functools.cache
+def _flint():
+    """python-flint, or None: it is optional (the float64 elimination does the same,
+    slower on small matrices); looked up once."""
+    try:
+        import flint
+    except ImportError:
+        return None
+    return flint
+
+
 def _flint_matrix(a: np.ndarray, prime: int):
     """``a`` (residues, float64) as a ``flint.nmod_mat``, or None when it is too large
     for FLINT to pay off or python-flint is not installed."""
-    if max(a.shape) > FLINT_MAX_SIDE:
-        return None
-    try:
-        import flint
-    except ImportError:  # optional: the float64 elimination does the same, slower here
+    flint = _flint()
+    if flint is None or max(a.shape) > FLINT_MAX_SIDE:
         return None
     return flint.nmod_mat(a.shape[0], a.shape[1], a.astype(np.int64).ravel().tolist(), prime)
 

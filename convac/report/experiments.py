@@ -42,7 +42,7 @@ def load_records(name: str, stores: str = DEFAULT_STORES) -> tuple[list, str]:
     from ..experiments.store import ResultStore
 
     store = ResultStore(os.path.join(stores, name))
-    if os.path.isdir(store.path) and len(store):
+    if _has_store(store):
         return store.records(), f"store {store.path} ({len(store)} results)"
     from ..experiments.runner import evaluate
 
@@ -213,10 +213,7 @@ SECTIONS = (("levine-mincut", _levine), ("pooling-geometry", _pooling),
             ("depth-sweep", _depth))
 
 
-def _has_store(stores: str, name: str) -> bool:
-    from ..experiments.store import ResultStore
-
-    store = ResultStore(os.path.join(stores, name))
+def _has_store(store) -> bool:
     return os.path.isdir(store.path) and len(store) > 0
 
 
@@ -226,12 +223,15 @@ def build_experiments_page(stores: str = DEFAULT_STORES, out_dir: str = DEFAULT_
     return its path.  An experiment's store wins; without one, the Levine grid is shown
     from its committed summary (``published_root/levine-mincut.json``) when there is one,
     else every experiment is computed at its seeded quick size."""
+    from ..experiments.store import ResultStore
+
     os.makedirs(out_dir, exist_ok=True)
     parts = []
     for name, section in SECTIONS:
-        published = read_published(name, published_root) if not _has_store(stores, name) \
-            else None
-        if published is not None and name == "levine-mincut":
+        published = None
+        if name == "levine-mincut" and not _has_store(ResultStore(os.path.join(stores, name))):
+            published = read_published(name, published_root)  # a full run, summarised
+        if published is not None:
             by = published["computed_by"]
             parts.append(section(None, out_dir, published) + "<p><small>data: "
                          + html.escape(f"{published['path']}: the committed summary of "
