@@ -46,7 +46,7 @@ def signed_log_conv(
     Parameters
     ----------
     log_abs, sign : Tensor, shape ``(nodes, batch, r_in)``
-    weight : Tensor, shape ``(nodes, r_out, r_in)``
+    weight : Tensor, shape ``(nodes, r_out, r_in)``, or ``(r_out, r_in)`` shared by the nodes
 
     Returns
     -------
@@ -55,8 +55,17 @@ def signed_log_conv(
     shift = log_abs.amax(dim=-1, keepdim=True)  # (nodes, batch, 1)
     shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
     scaled = sign * torch.exp(log_abs - shift)  # (nodes, batch, r_in), entries in [-1, 1]
-    value = torch.bmm(scaled, weight.transpose(1, 2))  # (nodes, batch, r_out)
+    value = _conv(scaled, weight)  # (nodes, batch, r_out)
     return shift + torch.log(torch.abs(value)), torch.sign(value)
+
+
+def _conv(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """1x1 conv of every node: ``(nodes, batch, r_in) -> (nodes, batch, r_out)`` with
+    per-node ``weight`` ``(nodes, r_out, r_in)`` (one bmm) or a shared / one-node top
+    level ``(r_out, r_in)`` (one matmul)."""
+    if weight.ndim == 2:
+        return torch.matmul(x, weight.t())
+    return torch.bmm(x, weight.transpose(1, 2))
 
 
 class ConvAC(nn.Module):
@@ -192,8 +201,20 @@ class ConvAC(nn.Module):
         bool
             Whether ``order`` is the identity (the forward then needs no gather).
         """
+        return self._check_state(*self._state())
+
+    def _state(self) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """``(weight_levels(), order)``, read from the module's dicts: ``nn.Module``'s
+        attribute lookup of a submodule or buffer costs ~0.5 us each, and the forward
+        reads them on every call.  Under ``torch.compile`` through the usual attributes."""
+        if torch.compiler.is_compiling():
+            return list(self.weights), self.order
+        return (list(self._modules["weights"]._parameters.values()),
+                self._buffers["order"])
+
+    def _check_state(self, weights: list[torch.Tensor], order: torch.Tensor) -> bool:
+        """:meth:`check_state` of the given ``(weights, order)`` (see :meth:`_state`)."""
         s = self.schedule
-        weights = self.weight_levels()
         if len(weights) != s.n_levels + 1:
             raise validate.InvalidValueError(
                 f"the network has {len(weights)} weight levels, the schedule expects "
@@ -212,7 +233,6 @@ class ConvAC(nn.Module):
                     f"weights[{level}] is {w.dtype} on {w.device}, expected {dtype} on "
                     f"{device} like weights[0] (convert the whole network with .to())"
                 )
-        order = self.order
         n = s.n_patches
         if order.shape != (n,) or order.dtype != torch.int64:
             raise validate.InvalidValueError(
@@ -258,7 +278,7 @@ class ConvAC(nn.Module):
         """
         if torch.compiler.is_compiling():
             return list(self.weights)
-        return list(self.weights._parameters.values())
+        return list(self._modules["weights"]._parameters.values())
 
     def level_weights(self, level: int) -> torch.Tensor:
         """Per-node weights of ``level``, shape ``(nodes_l, r_l, r_{l-1})`` (``r_{-1} = M``).
@@ -273,7 +293,7 @@ class ConvAC(nn.Module):
         return w
 
     # -- forward -------------------------------------------------------------------
-    def _check_features(self, features) -> None:
+    def _check_features(self, features, device: torch.device) -> None:
         s = self.schedule
         if not isinstance(features, torch.Tensor):
             raise validate.InvalidTypeError(
@@ -288,33 +308,38 @@ class ConvAC(nn.Module):
                 f"features must have shape (batch, n_patches={s.n_patches}, "
                 f"n_channels={s.n_channels}), got {tuple(features.shape)}"
             )
-        device = self.weight_levels()[0].device
         if features.device != device:
             raise validate.InvalidValueError(
                 f"features are on {features.device}, the network on {device}: move one "
                 "with .to()"
             )
 
-    def _leaves(self, features: torch.Tensor) -> torch.Tensor:
-        """Level-0 convs in tree order, ``(B, N, M) -> (N, B, r_0)``; checks the
-        features and the whole state first, on every call (compiled or not)."""
-        identity = self._checked(features)
-        w0 = self.weight_levels()[0]
+    def _leaves(self, features: torch.Tensor, weights: list[torch.Tensor],
+                order: torch.Tensor) -> torch.Tensor:
+        """Level-0 convs in tree order, ``(B, N, M) -> (N, B, r_0)``, of the state
+        ``(weights, order)`` (:meth:`_state`); checks the features and the whole state
+        first, on every call (compiled or not)."""
+        if torch.compiler.is_compiling():
+            identity = self._checked_eagerly(features, weights, order)
+        else:  # the same checks without the graph-break wrapper (~0.5 us)
+            identity = self._check_call(features, weights, order)
+        w0 = weights[0]
         x = features.to(dtype=w0.dtype)  # (B, N, M)
         if not identity:
-            x = x.index_select(1, self.order)  # (B, N, M), tree order
-        x = x.transpose(0, 1)  # (N, B, M), a view
-        if w0.ndim == 2:  # shared
-            return torch.matmul(x, w0.t())  # (N, B, r_0)
-        return torch.bmm(x, w0.transpose(1, 2))  # (N, B, r_0)
+            x = x.index_select(1, order)  # (B, N, M), tree order
+        return _conv(x.transpose(0, 1), w0)  # (N, B, r_0); the transpose is a view
 
-    @torch.compiler.disable
-    def _checked(self, features: torch.Tensor) -> bool:
-        """:meth:`_check_features` and :meth:`check_state`, run eagerly even inside
-        ``torch.compile`` (a graph break): the state is checked on every call, and the
-        compiled graph after it is specialised on whether the order is the identity."""
-        self._check_features(features)
-        return self.check_state()
+    def _check_call(self, features: torch.Tensor, weights: list[torch.Tensor],
+                    order: torch.Tensor) -> bool:
+        """:meth:`_check_features` and :meth:`check_state` of ``(weights, order)``; returns
+        whether the order is the identity."""
+        self._check_features(features, weights[0].device if weights else None)
+        return self._check_state(weights, order)
+
+    # run eagerly even inside ``torch.compile`` (a graph break): the state is checked on
+    # every call, and the compiled graph after it is specialised on whether the order is
+    # the identity
+    _checked_eagerly = torch.compiler.disable(_check_call)
 
     def _arange(self, order: torch.Tensor) -> torch.Tensor:
         """``arange(N)`` on the order's device, kept between calls (it never changes)."""
@@ -336,8 +361,8 @@ class ConvAC(nn.Module):
         -------
         Tensor, shape ``(batch, n_outputs)``
         """
-        leaves = self._leaves(features)  # (N, B, r_0), after the checks
-        weights = self.weight_levels()
+        weights, order = self._state()
+        leaves = self._leaves(features, weights, order)  # (N, B, r_0), after the checks
         # Without autograd, pool in place into each window's first node: no allocation
         # and a third less memory traffic.  With autograd the pooling keeps its inputs.
         in_place = not (torch.is_grad_enabled()
@@ -350,10 +375,7 @@ class ConvAC(nn.Module):
             n, b, r = conv.shape
             window = conv.view(n // w, w, b, r)  # (n/w, w, B, r_{l-1})
             pooled = self.pooling(window, in_place)  # (n/w, B, r_{l-1})
-            weight = weights[lvl]
-            if weight.ndim == 2:  # shared, or the one-node top level
-                return torch.matmul(pooled, weight.t())  # (n/w, B, r_l)
-            return torch.bmm(pooled, weight.transpose(1, 2))  # (n/w, B, r_l)
+            return _conv(pooled, weights[lvl])  # (n/w, B, r_l)
 
         return fold_levels(self.schedule, leaves, level)[0]  # (B, Y)
 
@@ -382,13 +404,16 @@ class ConvAC(nn.Module):
 
         def level(lvl: int, w: int, signed: tuple) -> tuple:
             log_abs, sign = signed
+            del signed  # the sums below then free the children (see fold_levels)
             n, b, r = log_abs.shape
             log_abs = log_abs.view(n // w, w, b, r).sum(dim=1)  # (n/w, B, r)
             sign = sign.view(n // w, w, b, r).prod(dim=1)  # (n/w, B, r)
-            return signed_log_conv(log_abs, sign, self.level_weights(lvl))
+            return signed_log_conv(log_abs, sign, weights[lvl])
 
-        leaves = signed_log(self._leaves(features))  # (N, B, r_0) each
-        log_abs, sign = fold_levels(self.schedule, leaves, level)
+        weights, order = self._state()
+        # the leaves, (N, B, r_0) each, passed without a name: freed after level 1
+        log_abs, sign = fold_levels(
+            self.schedule, signed_log(self._leaves(features, weights, order)), level)
         return log_abs[0], sign[0]  # (B, Y) each
 
 

