@@ -82,6 +82,34 @@ def test_residues_are_exact_dyadic_images():
     assert list(modp.residues(ints, P)) == [P - 1, 2**40 % P, 7]
 
 
+def _fraction_residues(values, prime):
+    out = []
+    for v in np.ravel(values):
+        q = Fraction(float(v))  # the exact rational value of the float
+        out.append(q.numerator * pow(q.denominator, -1, prime) % prime)
+    return np.array(out, dtype=np.float64).reshape(np.shape(values))
+
+
+@pytest.mark.parametrize("case", ["integers", "one shift", "wide span", "float32 normal",
+                                  "huge integers"])
+@pytest.mark.parametrize("prime", [3, P])
+def test_residues_every_path_against_fractions(case, prime):
+    """Integers (no shift), values one power-of-two shift makes int64 (the weights'
+    path), and spans too wide for int64 (each value's own exponent), against exact
+    rationals."""
+    rng = np.random.default_rng(7)
+    values = {
+        "integers": rng.integers(-10**6, 10**6, 40).astype(np.float64),
+        "one shift": rng.integers(-2**40, 2**40, 40) * 2.0**-30,
+        "wide span": np.concatenate([rng.normal(size=20), rng.normal(size=20) * 2.0**-80]),
+        "float32 normal": rng.normal(size=(4, 5, 6)).astype(np.float32),
+        "huge integers": rng.integers(-2**52, 2**52, 40) * 2.0**20,
+    }[case]
+    one_pass = modp._as_scaled_integers(np.asarray(values, np.float64)) is not None
+    assert one_pass == (case not in ("wide span", "huge integers"))
+    assert np.array_equal(modp.residues(values, prime), _fraction_residues(values, prime))
+
+
 def test_mul_mod_exact_beyond_one_block():
     rng = np.random.default_rng(1)
     k = 3 * modp.max_block(P) + 5  # several chunks of exact float64 sums
