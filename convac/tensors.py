@@ -40,6 +40,30 @@ def _outer_rows(mats: list[torch.Tensor]) -> torch.Tensor:
     return out
 
 
+_SMALL_MERGE = 4096
+"""Entries of ``(a, P*Q)`` below which :func:`_merge` builds it (einsum's planning cost
+more than the arithmetic: 12 against 5 us for 2 x 2 matrices)."""
+
+
+def _merge(weight: torch.Tensor, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+    """``merged[g, (p, q)] = sum_a weight[g, a] left[a, p] right[a, q]``.
+
+    Parameters
+    ----------
+    weight : Tensor ``(g, a)``; left : Tensor ``(a, P)``; right : Tensor ``(a, Q)``
+
+    Returns
+    -------
+    Tensor ``(g, P*Q)``
+    """
+    a, g = left.shape[0], weight.shape[0]
+    size = a * left.shape[1] * right.shape[1]
+    if g >= a or size <= _SMALL_MERGE:  # the (a, P*Q) product is no larger than the result
+        return weight @ (left[:, :, None] * right[:, None, :]).reshape(a, -1)
+    # einsum contracts the weight first: nothing larger than the result (the root, g = 1)
+    return torch.einsum("ga,ap,aq->gpq", weight, left, right).reshape(g, -1)
+
+
 def _tree_tensor(net: ConvAC, leaf_mats: torch.Tensor, output: int) -> torch.Tensor:
     """Contract the pooling tree over leaf matrices ``(N, r_0, T)`` into ``T^N`` entries.
 
@@ -60,8 +84,7 @@ def _tree_tensor(net: ConvAC, leaf_mats: torch.Tensor, output: int) -> torch.Ten
         half = len(kids) // 2
         left = _outer_rows(kids[:half])  # (r_{l-1}, P)
         right = _outer_rows(kids[half:])  # (r_{l-1}, Q)
-        merged = torch.einsum("ga,ap,aq->gpq", weight, left, right)  # (r_l, P, Q)
-        return merged.reshape(merged.shape[0], -1)  # (r_l, P*Q)
+        return _merge(weight, left, right)  # (r_l, P*Q)
 
     root = fold(s, lambda tn: leaves[tn.index], node)  # (1, T^N), modes in tree order
     tree = root.reshape((leaf_mats.shape[-1],) * s.n_patches)
