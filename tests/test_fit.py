@@ -299,3 +299,46 @@ def test_kicks_find_two_tiny_teacher_components(method):
     fit = fit_cp(cp_teacher_tensor(10, 2, 16, 3), 16, method=method,
                  n_iter_max=WIDE_BUDGET[method])
     assert fit.relative_error < STRICT, fit.relative_error
+
+
+@pytest.mark.parametrize("backend", ["numpy", "pytorch"])
+def test_mttkrp_and_reconstruction_match_tensorly(backend):
+    """convac's Khatri-Rao kernels (the ALS sweeps' inner loop) against tensorly's,
+    in both backends, on a tensor with unequal modes."""
+    import tensorly as tl
+    from tensorly.cp_tensor import unfolding_dot_khatri_rao
+
+    from convac.solvers import _mttkrp, _reconstruct
+
+    rng = np.random.default_rng(3)
+    shape, width = (2, 3, 4, 5), 3
+    conv = torch.from_numpy if backend == "pytorch" else np.asarray
+    tensor = conv(rng.normal(size=shape))
+    factors = [conv(rng.normal(size=(m, width))) for m in shape]
+    with tl.backend_context(backend):
+        for k in range(len(shape)):
+            ref = unfolding_dot_khatri_rao(tensor, (None, factors), k)
+            np.testing.assert_allclose(np.asarray(_mttkrp(tensor, factors, k)),
+                                       np.asarray(ref), rtol=1e-12, atol=1e-12)
+        ref = tl.cp_to_tensor((None, factors))
+    np.testing.assert_allclose(np.asarray(_reconstruct(factors)), np.asarray(ref),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_rank_one_is_a_fixed_point_of_power_iteration():
+    """The early stop of ``rank_one`` returns what 50 full sweeps would: a rank-one
+    tensor is recovered exactly, and on a generic tensor the vectors are a fixed point
+    of one more sweep (to the stop's step size)."""
+    from convac.solvers import RANK_ONE_STEP, _mttkrp, rank_one
+
+    rng = np.random.default_rng(4)
+    vecs = [rng.normal(size=m) for m in (3, 4, 5)]
+    exact = np.einsum("i,j,k->ijk", *vecs)
+    sigma, found = rank_one(exact)
+    np.testing.assert_allclose(sigma * np.einsum("i,j,k->ijk", *found), exact, atol=1e-12)
+    tensor = rng.normal(size=(3, 3, 3, 3))
+    sigma, found = rank_one(tensor, n_iter=500)
+    for k in range(4):
+        v = _mttkrp(tensor, [u[:, None] for u in found], k)[:, 0]
+        assert np.max(np.abs(v / np.linalg.norm(v) - found[k])) <= 10 * RANK_ONE_STEP
+    assert sigma == pytest.approx(np.linalg.norm(v), rel=1e-12)
