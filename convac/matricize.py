@@ -141,10 +141,11 @@ def sample_partitions(n_modes: int, n_samples: int = 8, seed: int = 0) -> tuple:
 
     def add(rows) -> None:
         part = resolve_partition(tuple(int(r) for r in rows), n_modes)
-        key = part.rows if 0 in part.rows else part.cols
-        if key not in seen:
-            seen.add(key)
-            out.append(resolve_partition(key, n_modes))
+        if 0 not in part.rows:  # the complement: the same singular values
+            part = Partition(part.cols, part.rows)
+        if part.rows not in seen:
+            seen.add(part.rows)
+            out.append(part)
 
     add(resolve_partition("odd-even", n_modes).rows)
     add(resolve_partition("left-right", n_modes).rows)
@@ -282,7 +283,8 @@ def numerical_rank(
     rank = int(np.count_nonzero(sv > threshold))
     tail = sv[rank] if rank < sv.size else 0.0
     gap = sv[rank - 1] / tail if tail > 0 else math.inf
-    margin = float(min(sv[rank - 1] / threshold, gap))
+    above = sv[rank - 1] / threshold if threshold > 0 else math.inf  # rtol = 0: no cut
+    margin = float(min(above, gap))
     return RankResult(
         rank, method, float(rtol), sv, margin, margin < ambiguity,
         f"numerical rank: singular values > {rtol:.3g} * sigma_max",
