@@ -362,7 +362,9 @@ class ConvAC(nn.Module):
         Tensor, shape ``(batch, n_outputs)``
         """
         weights, order = self._state()
-        leaves = self._leaves(features, weights, order)  # (N, B, r_0), after the checks
+        # (N, B, r_0), after the checks; handed on in a list so that no name holds it and
+        # it is freed after level 1 (see fold_levels)
+        leaves = [self._leaves(features, weights, order)]
         # Without autograd, pool in place into each window's first node: no allocation
         # and a third less memory traffic.  With autograd the pooling keeps its inputs.
         in_place = not (torch.is_grad_enabled()
@@ -377,7 +379,7 @@ class ConvAC(nn.Module):
             pooled = self.pooling(window, in_place)  # (n/w, B, r_{l-1})
             return _conv(pooled, weights[lvl])  # (n/w, B, r_l)
 
-        return fold_levels(self.schedule, leaves, level)[0]  # (B, Y)
+        return fold_levels(self.schedule, leaves.pop(), level)[0]  # (B, Y)
 
     def forward_log(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Outputs as signed log-magnitudes, for products too long for floating point.
