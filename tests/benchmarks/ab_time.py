@@ -14,7 +14,7 @@ Usage::
 
     MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=1000000000 \
         python tests/benchmarks/ab_time.py BASE_CHECKOUT HEAD_CHECKOUT [--rounds 3]
-        [--only SUBSTRING] [--json FILE]
+        [--only SUBSTRING] [--json FILE] [--fresh] [--base-env KEY=VALUE]
 
 (a base checkout: ``git worktree add /tmp/base <rev>``).  Base benchmarks missing from
 either side, or skipped by either, are listed as skipped.
@@ -94,13 +94,22 @@ def worker(root: str) -> None:
 
 
 def compare(base: str, head: str, rounds: int, only: str | None,
-            base_env: dict | None = None) -> list:
+            base_env: dict | None = None, fresh: bool = False) -> list:
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     envs = {"base": dict(env, **(base_env or {})), "head": env}
-    workers = {side: subprocess.Popen([sys.executable, __file__, "--worker", root],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      text=True, env=envs[side])
-               for side, root in (("base", base), ("head", head))}
+
+    def start():
+        return {side: subprocess.Popen([sys.executable, __file__, "--worker", root],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       text=True, env=envs[side])
+                for side, root in (("base", base), ("head", head))}
+
+    def stop(workers):
+        for proc in workers.values():
+            proc.stdin.close()
+            proc.wait()
+
+    workers = {} if fresh else start()
 
     def ask(side, cmd):
         proc = workers[side]
@@ -116,6 +125,9 @@ def compare(base: str, head: str, rounds: int, only: str | None,
             name = f"{cls}.{method}{tuple(params)}"
             if only and only not in name:
                 continue
+            if fresh:  # a new pair of processes per benchmark, as asv runs them
+                stop(workers)
+                workers = start()
             walls, cpus, times, problem = [], [], {"base": [], "head": []}, None
             for r in range(rounds):
                 order = ("base", "head") if r % 2 == 0 else ("head", "base")
@@ -140,9 +152,7 @@ def compare(base: str, head: str, rounds: int, only: str | None,
             print(f"{name:62s} base {row['base_s'] * 1e3:9.3f} ms  head {row['head_s'] * 1e3:9.3f}"
                   f" ms  wall x{row['wall_ratio']:.3f} [{min(walls):.3f}-{max(walls):.3f}]  "
                   f"cpu x{row['cpu_ratio']:.3f} [{min(cpus):.3f}-{max(cpus):.3f}]", flush=True)
-    for proc in workers.values():
-        proc.stdin.close()
-        proc.wait()
+    stop(workers)
     return rows
 
 
@@ -154,6 +164,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", default=None, help="only benchmarks whose name contains this")
     parser.add_argument("--json", default=None, help="write the rows to this file")
+    parser.add_argument("--fresh", action="store_true",
+                        help="new worker processes for every benchmark (as asv): no "
+                             "allocator history carried from one benchmark to the next")
     parser.add_argument("--base-env", action="append", default=[], metavar="KEY=VALUE",
                         help="environment of the base worker only (e.g. CONVAC_FUSED=0: "
                              "the base commit's torch forward instead of its C kernel)")
@@ -164,7 +177,7 @@ def main() -> None:
         parser.error("give BASE and HEAD checkouts")
     base_env = dict(pair.split("=", 1) for pair in args.base_env)
     rows = compare(os.path.abspath(args.base), os.path.abspath(args.head), args.rounds,
-                   args.only, base_env)
+                   args.only, base_env, args.fresh)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1)
