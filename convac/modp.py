@@ -141,7 +141,8 @@ def _as_scaled_integers(flt: np.ndarray) -> tuple[np.ndarray, int] | None:
 
     The shift is the largest that keeps every ``|ints| < 2^62`` (none for integers that
     fit): float32 weights ``N(0, 1)`` span far fewer than 62 - 24 binary orders, so a
-    network's weights take this path (measured, 16 x 16 weights: 6 against 19 us).
+    network's weights take this path (measured: ``residues`` of 16 x 16 such weights,
+    one thread, 14 against 22 us per call by the per-exponent path).
     """
     if flt.size == 0:
         return flt.astype(np.int64), 0

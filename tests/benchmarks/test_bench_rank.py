@@ -35,7 +35,15 @@ MOONSHOT = os.environ.get("CONVAC_BENCH_MOONSHOT") == "1"
 
 def test_structured_vs_dense_odd_even_ht(benchmark):
     """HT odd-even rank, structured vs dense; full size N=16, M=3 (dense ~10 s)."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(2)
+    try:
+        _structured_vs_dense(benchmark)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _structured_vs_dense(benchmark):
     n, m = (16, 3) if FULL else (12, 3)
     net = convac.HTNet(n, m, 2, seed=0) if FULL else convac.ConvAC(12, 3, (2, 2, 3), 2, seed=0)
     res = benchmark.pedantic(convac.matricization_rank, args=(net, "odd-even"),
