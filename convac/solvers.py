@@ -51,7 +51,7 @@ import tensorly as tl
 import torch
 from scipy.optimize import minimize
 
-from .validate import Registry
+from .validate import InvalidValueError, Registry
 
 __all__ = ["SOLVERS", "GN_MAX_BYTES", "STALL", "KICKS", "cp_objective", "cp_jacobian",
            "cp_gramian", "balance", "rank_one", "redundancy_order", "replace_component",
@@ -81,21 +81,16 @@ def _mttkrp(tensor, factors, k: int):
     """``T_(k) (⊙_{j != k} U_j)``, shape ``(M_k, K)``: the mode-``k`` unfolding (C order,
     a transient copy) times the Khatri-Rao product of the other factors.  numpy arrays
     or torch tensors."""
-    others = [f for j, f in enumerate(factors) if j != k]
+    others = [f for j, f in enumerate(factors) if j != k]  # at least one: order >= 2
     unfolded = tensor.moveaxis(k, 0) if hasattr(tensor, "moveaxis") else np.moveaxis(tensor, k, 0)
     unfolded = unfolded.reshape(tensor.shape[k], -1)  # (M_k, prod of the others)
-    if not others:
-        return unfolded
     return unfolded @ _khatri_rao(others)  # (M_k, K)
 
 
 def _reconstruct(factors):
-    """``[[U]] = sum_k U_1[:, k] ⊗ .. ⊗ U_N[:, k]``, shape ``(M_1, .., M_N)`` (numpy
-    arrays or torch tensors)."""
+    """``[[U]] = sum_k U_1[:, k] ⊗ .. ⊗ U_N[:, k]``, shape ``(M_1, .., M_N)``, ``N >= 2``
+    (numpy arrays or torch tensors)."""
     shape = tuple(f.shape[0] for f in factors)
-    if len(factors) == 1:
-        return factors[0].sum(axis=1) if isinstance(factors[0], np.ndarray) else \
-            factors[0].sum(dim=1)
     return (factors[0] @ _khatri_rao(factors[1:]).T).reshape(shape)
 
 
@@ -415,6 +410,8 @@ def rank_one(tensor: np.ndarray, n_iter: int = 50):
     """
     arr = np.asarray(tensor, dtype=np.float64)
     n = arr.ndim
+    if n < 2:
+        raise InvalidValueError(f"rank_one needs a tensor of order >= 2, got shape {arr.shape}")
     vecs = [np.linalg.svd(np.moveaxis(arr, k, 0).reshape(arr.shape[k], -1),
                           full_matrices=False)[0][:, 0] for k in range(n)]  # (M_k,) each
 

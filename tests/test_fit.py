@@ -341,3 +341,10 @@ def test_rank_one_is_a_fixed_point_of_power_iteration():
         v = _mttkrp(tensor, [u[:, None] for u in found], k)[:, 0]
         assert np.max(np.abs(v / np.linalg.norm(v) - found[k])) <= 1e-12
     assert sigma == pytest.approx(np.linalg.norm(v), rel=1e-12)
+
+
+def test_rank_one_refuses_a_vector():
+    from convac.solvers import rank_one
+
+    with pytest.raises(ValueError, match=r"order >= 2, got shape \(3,\)"):
+        rank_one(np.ones(3))
