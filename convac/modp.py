@@ -147,11 +147,9 @@ def _as_scaled_integers(flt: np.ndarray) -> tuple[np.ndarray, int] | None:
     if flt.size == 0:
         return flt.astype(np.int64), 0
     biggest = float(np.max(np.abs(flt)))
-    if biggest == 0:
-        return np.zeros(flt.shape, dtype=np.int64), 0
     if biggest >= 2.0**62:
         return None
-    if np.array_equal(flt, np.round(flt)):  # integers: no shift (prime 2 serves them)
+    if np.array_equal(flt, np.round(flt)):  # integers (zeros too): no shift, prime 2 serves
         return flt.astype(np.int64), 0
     shift = 62 - math.frexp(biggest)[1]  # biggest * 2^shift < 2^62
     scaled = np.ldexp(flt, shift)  # exact: a power-of-two scaling, no overflow

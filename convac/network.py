@@ -30,7 +30,8 @@ from .geometry import GEOMETRIES, PoolingSchedule, ht_windows, patch_order
 from .pooling import PRODUCT, resolve_pooling
 from .tree import fold_levels
 
-__all__ = ["ConvAC", "CPNet", "HTNet", "signed_log", "signed_log_conv", "multiply_adds"]
+__all__ = ["ConvAC", "CPNet", "HTNet", "node_conv", "signed_log", "signed_log_conv",
+           "multiply_adds"]
 
 
 def signed_log(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,14 +56,23 @@ def signed_log_conv(
     shift = log_abs.amax(dim=-1, keepdim=True)  # (nodes, batch, 1)
     shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
     scaled = sign * torch.exp(log_abs - shift)  # (nodes, batch, r_in), entries in [-1, 1]
-    value = _conv(scaled, weight)  # (nodes, batch, r_out)
+    value = node_conv(scaled, weight)  # (nodes, batch, r_out)
     return shift + torch.log(torch.abs(value)), torch.sign(value)
 
 
-def _conv(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """1x1 conv of every node: ``(nodes, batch, r_in) -> (nodes, batch, r_out)`` with
-    per-node ``weight`` ``(nodes, r_out, r_in)`` (one bmm) or a shared / one-node top
-    level ``(r_out, r_in)`` (one matmul)."""
+def node_conv(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The 1x1 conv of every node of a level: one bmm, or one matmul for shared weights.
+
+    Parameters
+    ----------
+    x : Tensor, shape ``(nodes, batch, r_in)``
+    weight : Tensor, shape ``(nodes, r_out, r_in)`` per node, or ``(r_out, r_in)`` shared
+        (and at the one-node top level)
+
+    Returns
+    -------
+    Tensor, shape ``(nodes, batch, r_out)``
+    """
     if weight.ndim == 2:
         return torch.matmul(x, weight.t())
     return torch.bmm(x, weight.transpose(1, 2))
@@ -207,10 +217,8 @@ class ConvAC(nn.Module):
         """``(weight_levels(), order)``, read from the module's dicts: ``nn.Module``'s
         attribute lookup of a submodule or buffer costs ~0.5 us each, and the forward
         reads them on every call.  Under ``torch.compile`` through the usual attributes."""
-        if torch.compiler.is_compiling():
-            return list(self.weights), self.order
-        return (list(self._modules["weights"]._parameters.values()),
-                self._buffers["order"])
+        order = self.order if torch.compiler.is_compiling() else self._buffers["order"]
+        return self.weight_levels(), order
 
     def _check_state(self, weights: list[torch.Tensor], order: torch.Tensor) -> bool:
         """:meth:`check_state` of the given ``(weights, order)`` (see :meth:`_state`)."""
@@ -327,14 +335,15 @@ class ConvAC(nn.Module):
         x = features.to(dtype=w0.dtype)  # (B, N, M)
         if not identity:
             x = x.index_select(1, order)  # (B, N, M), tree order
-        return _conv(x.transpose(0, 1), w0)  # (N, B, r_0); the transpose is a view
+        return node_conv(x.transpose(0, 1), w0)  # (N, B, r_0); the transpose is a view
 
     def _check_call(self, features: torch.Tensor, weights: list[torch.Tensor],
                     order: torch.Tensor) -> bool:
         """:meth:`_check_features` and :meth:`check_state` of ``(weights, order)``; returns
         whether the order is the identity."""
-        self._check_features(features, weights[0].device if weights else None)
-        return self._check_state(weights, order)
+        identity = self._check_state(weights, order)  # first: features need its device
+        self._check_features(features, weights[0].device)
+        return identity
 
     # run eagerly even inside ``torch.compile`` (a graph break): the state is checked on
     # every call, and the compiled graph after it is specialised on whether the order is
@@ -362,13 +371,12 @@ class ConvAC(nn.Module):
         Tensor, shape ``(batch, n_outputs)``
         """
         weights, order = self._state()
-        # (N, B, r_0), after the checks; handed on in a list so that no name holds it and
-        # it is freed after level 1 (see fold_levels)
-        leaves = [self._leaves(features, weights, order)]
         # Without autograd, pool in place into each window's first node: no allocation
         # and a third less memory traffic.  With autograd the pooling keeps its inputs.
+        # (getattr: the features are checked in _leaves below)
         in_place = not (torch.is_grad_enabled()
-                        and (features.requires_grad or any(w.requires_grad for w in weights)))
+                        and (getattr(features, "requires_grad", False)
+                             or any(w.requires_grad for w in weights)))
         # under torch.compile the out-of-place product is one fused kernel; in-place writes
         # into strided views would be functionalized into extra copies
         in_place = in_place and not torch.compiler.is_compiling()
@@ -377,9 +385,11 @@ class ConvAC(nn.Module):
             n, b, r = conv.shape
             window = conv.view(n // w, w, b, r)  # (n/w, w, B, r_{l-1})
             pooled = self.pooling(window, in_place)  # (n/w, B, r_{l-1})
-            return _conv(pooled, weights[lvl])  # (n/w, B, r_l)
+            return node_conv(pooled, weights[lvl])  # (n/w, B, r_l)
 
-        return fold_levels(self.schedule, leaves.pop(), level)[0]  # (B, Y)
+        # the leaves (N, B, r_0), after the checks, passed without a name: freed after
+        # level 1 (see fold_levels)
+        return fold_levels(self.schedule, self._leaves(features, weights, order), level)[0]
 
     def forward_log(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Outputs as signed log-magnitudes, for products too long for floating point.

@@ -228,8 +228,9 @@ def _compressed(field, cores: np.ndarray, base: Cores, channel_rank: int) -> Cor
         # any basis of full rank serves an exact rank, and this one cannot shrink (the
         # float field needs its orthonormal bases for the singular values): two echelon
         # forms saved per node, an exact rank at N = 8, M = 2 went from 0.58 to 0.30 ms
-        return Cores(cores, base.log_scale, min(channel_rank, *cores.shape[1:]), base.margin)
-    cores, extra, margin = field.compress(cores)
+        extra, margin = 0.0, math.inf
+    else:
+        cores, extra, margin = field.compress(cores)
     return Cores(cores, base.log_scale + extra, min(channel_rank, *cores.shape[1:]),
                  min(base.margin, margin))
 

@@ -183,14 +183,11 @@ def _als_sweeps(tensor, factors, n_iter_max, tol, linesearch, backend):
             return float(tl.norm(arr - _reconstruct(fs))) / norm
 
         errors, ls_exp, n_iter = [error(fs)], 3.0, 0
-        eye, ones = conv(np.eye(width)), conv(np.ones((width, width)))
+        eye = conv(np.eye(width))
         for n_iter in range(1, n_iter_max + 1):  # noqa: B007 (n_iter is reported)
             old = list(fs)
             for k in range(n):
-                gram = ones
-                for j in range(n):
-                    if j != k:
-                        gram = gram * tl.dot(tl.transpose(fs[j]), fs[j])  # (K, K)
+                gram = _mode_gram(fs, k)  # (K, K), from the factors updated so far
                 mttkrp = _mttkrp(arr, fs, k)  # (M_k, K)
                 # a ridge of rounding size keeps swamped (near-singular) V_k solvable
                 ridge = 1e-15 * float(tl.trace(gram)) / width + 1e-300
@@ -313,18 +310,15 @@ LBFGS_REFRESH = 100
 """L-BFGS steps between two refreshes of its preconditioner (:func:`_lbfgs`)."""
 
 
-def _mode_grams(factors) -> list:
-    """``V_k = *_{j != k} U_j^T U_j``, shape ``(K, K)`` each: the diagonal blocks of
-    ``J^T J`` (``I_{M_k} ⊗ V_k``), the normal matrices of ALS."""
-    grams = [f.T @ f for f in factors]  # (K, K) each
-    out = []
-    for k in range(len(factors)):
-        gram = np.ones_like(grams[0])
-        for j, g in enumerate(grams):
-            if j != k:
-                gram = gram * g
-        out.append(gram)
-    return out
+def _mode_gram(factors, k: int):
+    """``V_k = *_{j != k} U_j^T U_j``, shape ``(K, K)``: the diagonal block of ``J^T J``
+    for mode ``k`` (``I_{M_k} ⊗ V_k``), the normal matrix of ALS (numpy arrays or torch
+    tensors; order >= 2)."""
+    gram = None
+    for j, f in enumerate(factors):
+        if j != k:
+            gram = f.T @ f if gram is None else gram * (f.T @ f)  # (K, K)
+    return gram
 
 
 @SOLVERS.register("lbfgs")
@@ -332,7 +326,7 @@ def _lbfgs(tensor, factors, n_iter_max, tol, backend="numpy"):
     """All-at-once L-BFGS on the factors (CP-OPT); ``n_iter_max`` quasi-Newton steps.
 
     Preconditioned by the block diagonal of ``J^T J``: every ``LBFGS_REFRESH`` steps the
-    variables become ``Y_k = U_k L_k`` with ``V_k = L_k L_k^T`` (:func:`_mode_grams`,
+    variables become ``Y_k = U_k L_k`` with ``V_k = L_k L_k^T`` (:func:`_mode_gram`,
     Cholesky), so that the Gauss-Newton curvature of each factor alone is the identity;
     without it the components' norms, spread over decades on CP teachers, make the
     problem too ill-conditioned to pass 1e-3 in thousands of steps.  Runs in numpy
@@ -354,7 +348,7 @@ def _lbfgs(tensor, factors, n_iter_max, tol, backend="numpy"):
 
     while used < n_iter_max and not stop["done"]:
         chols = []
-        for gram in _mode_grams(fs):
+        for gram in (_mode_gram(fs, k) for k in range(len(fs))):
             ridge = 1e-12 * float(np.trace(gram)) / width + 1e-300
             chols.append(cholesky(gram + ridge * np.eye(width), lower=True))  # (K, K)
 

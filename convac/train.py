@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from . import validate
-from .network import ConvAC
+from .network import ConvAC, node_conv
 from .pooling import PRODUCT
 from .representation import Patches, Representation
 from .tree import fold_levels
@@ -387,11 +387,7 @@ def _recorded_forward(model: ConvAC, x: torch.Tensor) -> tuple:
     records = []
 
     def conv(lvl: int, inputs: torch.Tensor) -> torch.Tensor:
-        w = weights[lvl]
-        if w.ndim == 2:  # shared, or the one-node top level
-            out = torch.matmul(inputs, w.t())  # (nodes, B, r_l)
-        else:
-            out = torch.bmm(inputs, w.transpose(1, 2))  # (nodes, B, r_l)
+        out = node_conv(inputs, weights[lvl])  # (nodes, B, r_l)
         if not out.requires_grad:  # weights without grad: differentiate at the convs
             out.requires_grad_()
         records.append((inputs, out))
