@@ -77,8 +77,8 @@ def test_grid_tensor_matches_brute_force(op, shape):
     grid = grid_tensor(net, f)
     assert grid.values.shape == (3,) * n and not grid.exact and grid.pooling == op
     assert_close(grid.values, grid_by_brute_force(net, f))
-    # batching does not change a single bit
-    assert torch.equal(grid_tensor(net, f, batch_size=1).values, grid.values)
+    # batching changes only the summation order: other batch sizes may dispatch other kernels
+    assert_close(grid_tensor(net, f, batch_size=1).values, grid.values)
 
 
 @pytest.mark.parametrize("geometry", ["contiguous", "mirror"])
