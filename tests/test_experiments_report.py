@@ -11,7 +11,7 @@ pytest.importorskip("flint")
 
 from convac.experiments import make_experiment  # noqa: E402
 from convac.experiments.runner import run_experiment  # noqa: E402
-from convac.report.experiments import build_experiments_page  # noqa: E402
+from convac.bench.report.experiments import build_experiments_page  # noqa: E402
 
 
 @pytest.mark.slow
@@ -37,7 +37,7 @@ def test_levine_section_from_the_committed_summary_matches_the_store(tmp_path):
     by git): the report's table from that summary is the table from the store."""
     from convac.experiments.publish import read_published, write_published
     from convac.experiments.store import ResultStore
-    from convac.report.experiments import _levine
+    from convac.bench.report.experiments import _levine
 
     path = str(tmp_path / "levine-mincut")
     run_experiment(make_experiment("levine-mincut"), path, sample=12, seed=3,

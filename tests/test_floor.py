@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import convac
-from convac.fit import fit_cp
-from convac.floor import default_partitions, eckart_young_floor, eckart_young_floors
+from convac.fit.cp import fit_cp
+from convac.fit.floor import default_partitions, eckart_young_floor, eckart_young_floors
 
 # Float64 rounding of two relative errors of order one (not a modelling tolerance).
 ROUNDING = 1e-12

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import convac
-from convac import theory
-from convac.matricize import numerical_rank, resolve_partition
+from convac.rank import theory
+from convac.tensors.matricization import numerical_rank, resolve_partition
 
 
 def test_matricize_index_convention():

@@ -5,7 +5,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from convac import modp
+from convac.rank import modp
 
 flint = pytest.importorskip("flint")
 

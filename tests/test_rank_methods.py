@@ -10,8 +10,8 @@ import torch
 
 import convac
 from convac import theory, validate
-from convac.matricize import AMBIGUITY_FACTOR
-from convac.rank_methods import AUTO_FLOAT_MAX_RANK, RANK_METHODS
+from convac.tensors.matricization import AMBIGUITY_FACTOR
+from convac.rank.methods import AUTO_FLOAT_MAX_RANK, RANK_METHODS
 
 # small networks whose dense ranks are clear: (builder, partitions)
 ORACLE_TABLE = {
@@ -29,7 +29,7 @@ PARTS = ["odd-even", "left-right", [0, 1, 5]]
 
 def test_registry_declared_once():
     assert RANK_METHODS.names() == ("dense", "structured", "exact", "auto")
-    old = importlib.import_module("convac.matricize").RANK_METHODS
+    old = importlib.import_module("convac.tensors.matricization").RANK_METHODS
     assert old is RANK_METHODS  # the old name is the same table, not a copy
     with pytest.raises(ValueError, match="rank method 'dense' is already registered"):
         RANK_METHODS.register("dense", lambda *a, **k: None)
@@ -183,7 +183,7 @@ def test_theory_formulas():
 def test_budget_is_predicted_before_any_work(case):
     """The predicted largest array bounds the real root core; a budget below it is refused
     before anything is computed."""
-    from convac.rank import FloatField, predict_core_shape, root_core
+    from convac.rank.structured import FloatField, predict_core_shape, root_core
 
     net = ORACLE_TABLE[case]()
     for part in PARTS:

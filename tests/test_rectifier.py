@@ -13,20 +13,12 @@ from test_pooling import brute_force
 
 import convac
 from convac.cli import main
-from convac.exact import integer_weights_
-from convac.matricize import matricize, resolve_partition
-from convac.rectifier import (
-    EXACT_LIMIT,
-    additive_floor,
-    grid_rank,
-    grid_tensor,
-    identity_templates,
-    neuron_templates,
-    shallow_rank_per_unit,
-    shallow_width_lower_bound,
-)
-from convac.rectifier_fit import fit_shallow
-from convac.rectifier_measure import (
+from convac.rank.exact import integer_weights_
+from convac.tensors.matricization import matricize, resolve_partition
+from convac.fit.shallow import additive_floor, fit_shallow
+from convac.rank.grid import grid_rank, shallow_rank_per_unit, shallow_width_lower_bound
+from convac.tensors.grid import EXACT_LIMIT, grid_tensor, identity_templates, neuron_templates
+from convac.experiments.rectifier import (
     deep_network,
     incompleteness,
     network_rank,
@@ -298,8 +290,8 @@ def test_cli_writes_report_and_json(tmp_path, capsys):
 def test_verdicts_say_no_where_numbers_disagree():
     """The agreement table is computed from the numbers, not written: a product network
     below its theorem or a ReLU+sum fit under its floor is reported as a disagreement."""
-    from convac.rectifier_measure import RectifierMeasurements
-    from convac.report.rectifier import verdicts
+    from convac.experiments.rectifier import RectifierMeasurements
+    from convac.bench.report.rectifier import verdicts
 
     m = RectifierMeasurements(
         rank_vs_n=[{"operator": "product", "N": 4, "rank": 3, "theorem": 4}],
@@ -316,7 +308,7 @@ class _FakeResults:
     parameters (their reprs)."""
 
     def __init__(self, rows):
-        from convac.report.results import Measurement
+        from convac.bench.report.results import Measurement
 
         self.rows = [Measurement(name, tuple(repr(p) for p in params), value)
                      for name, params, value in rows]
@@ -327,7 +319,7 @@ class _FakeResults:
 
 def test_measurements_from_asv_results_round_trip():
     """What the suite tracks comes back as the measurements it came from."""
-    from convac.report.rectifier import BENCH_PREFIX, measurements_from_results
+    from convac.bench.report.rectifier import BENCH_PREFIX, measurements_from_results
 
     ranks = rank_vs_n((2, 4), operators=("product", "relu-max"))
     inc = incompleteness((4,), n_seeds=5, operators=("relu-max",))

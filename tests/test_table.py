@@ -2,7 +2,7 @@
 
 import convac
 from convac.cli import main
-from convac.table import depth_efficiency_rows
+from convac.bench.table import depth_efficiency_rows
 
 
 def test_rows_follow_theorem_and_parameter_formulas():

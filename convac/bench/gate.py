@@ -1,7 +1,7 @@
 """``convac gate BASE HEAD``: a CI regression gate over two commits' asv results.
 
 Each metric gets the rule its unit declares in the metrics contract
-(:mod:`convac.metrics`; asv 0.6.6 counts every number as lower-is-better, so the suite's
+(:mod:`convac.bench.metrics`; asv 0.6.6 counts every number as lower-is-better, so the suite's
 tracked numbers are designed to be lower-is-better or change-is-a-bug).  A tracked number
 whose unit is not declared there is a data error (exit 2), never a default tolerance:
 
@@ -44,7 +44,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from . import validate
+from .. import validate
 from .metrics import UNITS, rule_of
 from .report.results import CommitResults, load_benchmarks, load_commit
 
@@ -66,7 +66,7 @@ __all__ = [
 ]
 
 EXACT_UNITS = frozenset(u.name for u in UNITS.values() if u.rule == "exact")
-"""Units of tracked numbers that must not change at all (from :mod:`convac.metrics`)."""
+"""Units of tracked numbers that must not change at all (from :mod:`convac.bench.metrics`)."""
 
 ONE_SIDED_UNITS = frozenset(u.name for u in UNITS.values() if u.rule == "lower")
 """Units of tracked numbers where only a rise is a regression."""

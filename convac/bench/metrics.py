@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .validate import InvalidValueError
+from ..validate import InvalidValueError
 
 __all__ = ["RULES", "Unit", "UNITS", "unit", "rule_of", "REPORT_SERIES", "series"]
 

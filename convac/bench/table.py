@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from . import validate
-from .theory import ht_odd_even_rank
+from .. import validate
+from ..rank.theory import ht_odd_even_rank
 
 __all__ = ["depth_efficiency_rows", "format_table", "register"]
 
@@ -43,11 +43,11 @@ def depth_efficiency_rows(sizes, n_channels: int, rank: int, seed: int = 0,
     import torch
 
     # importing them registers the "structured", "auto" and "exact" rank methods
-    from . import exact as _exact  # noqa: F401
-    from . import rank as _rank  # noqa: F401
-    from .matricize import matricization_rank
-    from .network import CPNet, HTNet
-    from .params import parameter_count
+    from ..rank import exact as _exact  # noqa: F401
+    from ..rank import structured as _rank  # noqa: F401
+    from ..tensors.matricization import matricization_rank
+    from ..nets.network import CPNet, HTNet
+    from ..nets.params import parameter_count
 
     rows = []
     for n in sizes:

@@ -12,7 +12,7 @@ or data error, or a missing optional dependency.
 
 To add a subcommand, add one block to :data:`COMMANDS`::
 
-    COMMANDS["experiment"] = Command("convac.experiments.cli", "run a depth experiment",
+    COMMANDS["experiment"] = Command("convac.cli.experiment", "run a depth experiment",
                                      needs=(("dask", "experiments"),))
 """
 
@@ -41,32 +41,32 @@ COMMANDS: dict[str, Command] = {}
 
 # -- subcommands (one block each) ---------------------------------------------------------
 COMMANDS["table"] = Command(
-    "convac.table", "print a depth-efficiency table for HT networks")
+    "convac.bench.table", "print a depth-efficiency table for HT networks")
 COMMANDS["sweep"] = Command(
-    "convac.sweep", "CP fit error against width for an HT teacher, with the Eckart-Young "
+    "convac.fit.sweep", "CP fit error against width for an HT teacher, with the Eckart-Young "
     "floor; writes CSV, Markdown and PNG",
     needs=(("matplotlib", "fit"), ("tqdm", "fit")))
 COMMANDS["report"] = Command(
-    "convac.report", "build the depth-efficiency report (HTML + plots) from asv results",
+    "convac.bench.report", "build the depth-efficiency report (HTML + plots) from asv results",
     needs=(("matplotlib", "report"),))
 COMMANDS["gate"] = Command(
-    "convac.gate", "benchmark two commits with asv; exit 1 on a regression",
+    "convac.bench.gate", "benchmark two commits with asv; exit 1 on a regression",
     needs=(("asv", "bench"),))
 COMMANDS["rank"] = Command(
-    "convac.rank_methods", "the matricization rank of a seeded ConvAC (certified exact by "
+    "convac.rank.methods", "the matricization rank of a seeded ConvAC (certified exact by "
     "default), as one JSON line")
 COMMANDS["rectifier"] = Command(
-    "convac.rectifier_cmd", "depth efficiency of generalized (rectifier) ConvACs, ICML "
+    "convac.cli.rectifier", "depth efficiency of generalized (rectifier) ConvACs, ICML "
     "2016: grid-tensor ranks, incompleteness, shallow widths, universality")
 COMMANDS["experiment"] = Command(
-    "convac.experiments.cli", "published experiments (Levine et al. 2018 min-cut table, "
+    "convac.cli.experiment", "published experiments (Levine et al. 2018 min-cut table, "
     "ICLR 2017 pooling geometry, COLT 2016 depth sweep) on dask.distributed, resumable",
     needs=(("dask", "experiments"), ("distributed", "experiments"), ("pyarrow", "experiments")))
 # -----------------------------------------------------------------------------------------
 
 
 def _version() -> str:
-    from . import __version__
+    from .. import __version__
 
     return __version__
 
@@ -125,7 +125,7 @@ def main(argv=None) -> int:
                   f"it with: pip install 'convac[{extras}]'", file=sys.stderr)
             return 2
     args = build_parser(load=name or ()).parse_args(argv)
-    from .validate import ConvACError
+    from ..validate import ConvACError
 
     try:
         return int(args.func(args) or 0)

@@ -36,8 +36,8 @@ def _store(args) -> str:
 
 
 def _run(args) -> int:
-    from . import experiment_module
-    from .runner import ExperimentBugError, run_experiment
+    from ..experiments import experiment_module
+    from ..experiments.runner import ExperimentBugError, run_experiment
 
     module = experiment_module(args.name)
     exp = module.experiment(**_options(args.set))
@@ -55,7 +55,7 @@ def _run(args) -> int:
 
 
 def _list(args) -> int:
-    from . import EXPERIMENTS
+    from ..experiments import EXPERIMENTS
 
     for name, (_, doc) in EXPERIMENTS.items():
         print(f"{name:18s} {doc}")
@@ -63,8 +63,8 @@ def _list(args) -> int:
 
 
 def _show(args) -> int:
-    from . import experiment_module
-    from .store import ResultStore
+    from ..experiments import experiment_module
+    from ..experiments.store import ResultStore
 
     store = ResultStore(_store(args))
     if not len(store):
@@ -74,14 +74,14 @@ def _show(args) -> int:
     records = store.records()
     print(module.format_summary(records))
     if args.json:
-        from .publish import write_published
+        from ..experiments.publish import write_published
 
         print(write_published(args.name, records, store, args.json))
     return 0
 
 
 def _report(args) -> int:
-    from ..report.experiments import build_experiments_page
+    from ..bench.report.experiments import build_experiments_page
 
     print(build_experiments_page(args.stores, args.out))
     return 0

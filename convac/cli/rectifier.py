@@ -12,10 +12,10 @@ __all__ = ["register"]
 
 
 def _from_results(args) -> int:
-    from .rectifier_measure import format_text
-    from .report import _pick
-    from .report.rectifier import measurements_from_results, write_page
-    from .validate import InvalidValueError
+    from ..experiments.rectifier import format_text
+    from ..bench.report import _pick
+    from ..bench.report.rectifier import measurements_from_results, write_page
+    from ..validate import InvalidValueError
 
     m = measurements_from_results(_pick(args.from_results, args.machine, args.commit))
     if m is None:
@@ -30,7 +30,7 @@ def _from_results(args) -> int:
 def _run(args) -> int:
     if args.from_results:
         return _from_results(args)
-    from .rectifier_measure import (
+    from ..experiments.rectifier import (
         FULL,
         QUICK,
         RectifierMeasurements,
@@ -66,7 +66,7 @@ def _run(args) -> int:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(m.to_dict(), fh, indent=1, default=str)
     if args.out:
-        from .report.rectifier import write_page
+        from ..bench.report.rectifier import write_page
 
         print(f"wrote {write_page(m, args.out)}")
     return 0

@@ -15,12 +15,12 @@ Four measurements, each with the paper's statement beside it (:data:`CLAIMS`):
     network.
 
 **Weight distribution** (stated in every result): every weight i.i.d. uniform on the
-integers ``-100..100`` (:func:`convac.exact.integer_weights_`), seeds ``0 .. S-1``;
+integers ``-100..100`` (:func:`convac.rank.exact.integer_weights_`), seeds ``0 .. S-1``;
 templates ``F = I_M``.  Integer weights make the ReLU+max and ReLU+sum grid tensors exact
-integers (:func:`convac.rectifier.grid_tensor` certifies it), so their ranks are exact
+integers (:func:`convac.tensors.grid.grid_tensor` certifies it), so their ranks are exact
 ranks over Q.  Product grid tensors outgrow ``2^53`` from ``N = 8``; with ``F = I`` they
 equal the coefficient tensor and get the structured exact rank over GF(p) of
-:mod:`convac.exact` (a certified lower bound that meets the theorem's upper bound).
+:mod:`convac.rank.exact` (a certified lower bound that meets the theorem's upper bound).
 """
 
 from __future__ import annotations
@@ -31,14 +31,15 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from . import validate
-from .exact import exact_rank, integer_weights_
-from .matricize import RankResult
-from .network import HTNet
-from .pooling import resolve_pooling
-from .rectifier import additive_floor, grid_rank, grid_tensor, shallow_width_lower_bound
-from .rectifier_fit import fit_shallow
-from .theory import ht_odd_even_rank
+from .. import validate
+from ..rank.exact import exact_rank, integer_weights_
+from ..tensors.matricization import RankResult
+from ..nets.network import HTNet
+from ..nets.pooling import resolve_pooling
+from ..rank.grid import grid_rank, shallow_width_lower_bound
+from ..tensors.grid import grid_tensor
+from ..fit.shallow import additive_floor, fit_shallow
+from ..rank.theory import ht_odd_even_rank
 
 __all__ = [
     "OPERATORS",
@@ -155,7 +156,7 @@ def rank_vs_n(sizes=(2, 4, 8, 16), n_channels: int = 2, rank: int = 4, seed: int
         ``operator, N, M, r, seed, rank, method, margin, ambiguous, theorem`` (=
         ``min(r_0, M)^(N/2)``), ``max`` (= ``M^(N/2)``, the matrix side) and
         ``width_lower_bound``, the certified shallow width of the same operator the rank
-        demands (:func:`convac.rectifier.shallow_width_lower_bound`).
+        demands (:func:`convac.rank.grid.shallow_width_lower_bound`).
     """
     return [_rank_row(resolve_pooling(op).name, validate.positive_int(n, "N", 2),
                       n_channels, rank, seed)
@@ -233,7 +234,7 @@ def shallow_match(n_patches: int = 8, n_channels: int = 2, rank: int = 4, n_seed
     For each operator, among the deep networks of seeds ``0 .. n_seeds-1``, the one of
     lowest and the one of highest odd-even grid rank (smallest seed on ties): the rank,
     the width it certifiably requires of a shallow network of the same operator
-    (:func:`convac.rectifier.shallow_width_lower_bound`; ``None`` for ReLU+sum above rank
+    (:func:`convac.rank.grid.shallow_width_lower_bound`; ``None`` for ReLU+sum above rank
     2: no width suffices), the fit error of gradient-trained shallow networks at each
     width, and the smallest width whose error is ``<= threshold`` (``None``: none of
     ``widths``; training gives upper bounds on the best error, so a miss is not proof).
@@ -272,7 +273,7 @@ def universality(n_patches: int = 4, n_channels: int = 3, seed: int = 0,
 
     The target has i.i.d. standard normal entries (``torch.Generator`` seeded with
     ``seed``), shape ``(M,) * N``: almost surely not additive, so no shallow ReLU+average
-    network of any width expresses it; the floor (:func:`convac.rectifier.additive_floor`)
+    network of any width expresses it; the floor (:func:`convac.fit.shallow.additive_floor`)
     is the least relative error any of them reaches.
 
     Returns

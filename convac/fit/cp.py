@@ -2,7 +2,7 @@
 
 Every restart starts from one set of factors (restart 0 from the leading singular vectors
 of each unfolding, ``init="svd"``, the others uniform random from one seeded generator),
-runs a solver of :mod:`convac.solvers` (``als``, ``als-ls``, ``gn``, ``lbfgs``) and has
+runs a solver of :mod:`convac.fit.solvers` (``als``, ``als-ls``, ``gn``, ``lbfgs``) and has
 its relative error measured from its own dense reconstruction; the best is kept.
 ``method="best"`` runs the solvers one after the other, each over every start with the
 same iteration limit, stopping at the first fit whose error reaches ``target`` (the
@@ -27,8 +27,8 @@ import tensorly as tl
 import torch
 from tensorly.decomposition._cp import initialize_cp
 
-from . import validate
-from .network import ConvAC, CPNet
+from .. import validate
+from ..nets.network import ConvAC, CPNet
 from .solvers import GN_MAX_BYTES, run_solver
 
 __all__ = ["CPFit", "FitRun", "fit_cp", "load_cp_factors", "BACKENDS", "METHODS",
@@ -38,7 +38,7 @@ BACKENDS = {"numpy": "numpy", "pytorch": "pytorch"}
 """tensorly backends the ALS solvers run under, by name."""
 
 METHODS = ("als", "als-ls", "gn", "lbfgs", "best")
-"""Values of ``fit_cp(method=...)``: a solver of :data:`convac.solvers.SOLVERS`, or
+"""Values of ``fit_cp(method=...)``: a solver of :data:`convac.fit.solvers.SOLVERS`, or
 ``"best"`` (the solvers of :data:`BEST_ORDER` in turn from every start)."""
 
 BEST_ORDER = ("gn", "als", "als-ls", "lbfgs")
@@ -48,7 +48,7 @@ below 1.5e-12 on all): on the 15 wide teachers ``CPNet(N, M, K)``, ``(N, M, K)``
 ``(10, 2, 8), (6, 4, 16), (10, 2, 16)``, seeds 0-4, ``gn`` 8.9 s, ``als`` 14.7 s,
 ``lbfgs`` 22.6 s, ``als-ls`` 35.0 s; on the 20 teachers ``CPNet(6, 4, 3)`` ``als`` 0.10 s,
 ``gn`` 0.38 s (the report of issue 15).  ``gn`` is skipped where its ``J^T J`` exceeds
-:data:`convac.solvers.GN_MAX_BYTES`."""
+:data:`convac.fit.solvers.GN_MAX_BYTES`."""
 
 
 FIT_MAX_BYTES = 2**30
@@ -98,7 +98,7 @@ class CPFit:
     tol : float
         Stopping tolerance: the ALS and L-BFGS runs stop once their relative error is
         below ``min(tol, target)`` (``tol`` where ``target`` is 0) or on a stall
-        (:data:`convac.solvers.STALL`, then a kick).
+        (:data:`convac.fit.solvers.STALL`, then a kick).
     n_iter_max : int
         Iteration limit per run.
     backend : str
@@ -263,9 +263,9 @@ def fit_cp(
     tol : float, default 1e-10
         ALS, ALS-LS and L-BFGS: a run stops once its exact relative error is below
         ``min(tol, target)`` (``tol`` where ``target`` is 0); it also stops when it stalls
-        (:data:`convac.solvers.STALL`), and then replaces a redundant component by the
-        residual's rank-one direction and goes on, up to :data:`convac.solvers.KICKS`
-        times (:func:`convac.solvers.run_solver`).
+        (:data:`convac.fit.solvers.STALL`), and then replaces a redundant component by the
+        residual's rank-one direction and goes on, up to :data:`convac.fit.solvers.KICKS`
+        times (:func:`convac.fit.solvers.run_solver`).
     n_iter_max : int, default 500
         Iteration limit per start (ALS sweeps, L-BFGS steps, Gauss-Newton steps), kicks
         included.
@@ -275,7 +275,7 @@ def fit_cp(
         random, or given factors of shape ``(M_k, K)`` (warm start).  Later restarts are
         random.
     method : {"als", "als-ls", "gn", "lbfgs", "best"}, default "als"
-        The solver (:mod:`convac.solvers`); ``"best"`` runs them in the order of
+        The solver (:mod:`convac.fit.solvers`); ``"best"`` runs them in the order of
         :data:`BEST_ORDER`, each over every start, stopping at ``target``.
     target : float, default 1e-12
         Stop the restarts (and, with ``"best"``, the remaining solvers) once a fit's

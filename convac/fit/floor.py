@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import validate
-from .matricize import Partition, resolve_partition, sample_partitions, singular_values
-from .network import ConvAC
-from .rank import structured_singular_values
-from .tensors import coefficient_tensor
+from .. import validate
+from ..tensors.matricization import Partition, resolve_partition, sample_partitions, singular_values
+from ..nets.network import ConvAC
+from ..rank.structured import structured_singular_values
+from ..tensors.coefficient import coefficient_tensor
 
 __all__ = [
     "FloorResult",
@@ -30,7 +30,7 @@ __all__ = [
 
 DENSE_FLOOR_MAX_BYTES = 64 * 1024**2
 """Largest dense coefficient tensor (float64 bytes) the floor builds for a network;
-bigger networks need :func:`convac.rank.structured_singular_values`."""
+bigger networks need :func:`convac.rank.structured.structured_singular_values`."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class FloorResult:
         Every partition considered.
     method : str
         ``"dense"`` (SVD of the dense matricization) or ``"structured"`` (singular
-        values from the network's weights, :mod:`convac.rank`).
+        values from the network's weights, :mod:`convac.rank.structured`).
     """
 
     value: float
@@ -84,7 +84,7 @@ def partition_spectra(tensor_or_net, partitions=None, n_samples: int = 8, seed: 
         Network output ``y`` (networks only).
     max_bytes : int
         A network's dense coefficient tensor is built when it fits in this many bytes;
-        above it the structured singular values of :mod:`convac.rank` are used.
+        above it the structured singular values of :mod:`convac.rank.structured` are used.
 
     Returns
     -------
@@ -169,7 +169,7 @@ def eckart_young_floor(tensor_or_net, width: int, partitions=None, n_samples: in
     ----------
     tensor_or_net : ndarray, Tensor of shape ``(M_1, .., M_N)``, or ConvAC
         A network stands for its coefficient tensor ``A^y`` (dense when it fits in
-        ``max_bytes``, else structured singular values from :mod:`convac.rank`).
+        ``max_bytes``, else structured singular values from :mod:`convac.rank.structured`).
     width : int
         CP width ``K >= 1``.
     partitions : sequence, optional

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import validate
-from .network import CPNet
-from .pooling import resolve_pooling
-from .rectifier import identity_templates
+from .. import validate
+from ..nets.network import CPNet
+from ..nets.pooling import resolve_pooling
+from ..tensors.grid import identity_templates
 
-__all__ = ["ShallowFit", "fit_shallow"]
+__all__ = ["ShallowFit", "fit_shallow", "additive_floor"]
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def fit_shallow(target, width: int, pooling="product", features=None, *, steps: 
     Parameters
     ----------
     target : array_like, shape ``(T,) * N``
-        The grid tensor to reproduce (e.g. a deep network's, :func:`convac.rectifier.grid_tensor`).
+        The grid tensor to reproduce (e.g. a deep network's, :func:`convac.tensors.grid.grid_tensor`).
     width : int
         Hidden width ``Z`` of the shallow network.
     pooling : str or PoolingOperator
@@ -134,3 +134,35 @@ def fit_shallow(target, width: int, pooling="product", features=None, *, steps: 
             sched.step()
         errors.append(best)
     return ShallowFit(width, op.name, float(min(errors)), tuple(errors), steps, n_restarts, lr)
+
+
+def additive_floor(tensor) -> float:
+    """Relative distance from a tensor to the additive tensors ``sum_i phi_i(t_i)``.
+
+    With an invertible template matrix the grid tensors of shallow ReLU+average networks
+    of width ``>= 2N`` are exactly the additive tensors (each is
+    ``sum_z a_z sum_i relu(v^{z,i}_{t_i})``), so this is the smallest relative fit error
+    any such network reaches: the certified floor of the universality measurement.
+
+    Parameters
+    ----------
+    tensor : array_like, shape ``(T_1, .., T_N)``
+
+    Returns
+    -------
+    float
+        ``||G - P G||_F / ||G||_F`` with ``P`` the orthogonal projection onto additive
+        tensors (mean plus main effects, the ANOVA decomposition); 0 for a zero tensor.
+    """
+    g = torch.as_tensor(np.asarray(tensor.detach().cpu() if isinstance(tensor, torch.Tensor)
+                                   else tensor), dtype=torch.float64)
+    norm = float(torch.linalg.vector_norm(g))
+    if norm == 0.0:
+        return 0.0
+    mean = g.mean()
+    proj = mean.expand_as(g).clone()
+    for i in range(g.ndim):
+        others = tuple(k for k in range(g.ndim) if k != i)
+        effect = g.mean(dim=others, keepdim=True) - mean  # (1, .., T_i, .., 1)
+        proj = proj + effect
+    return float(torch.linalg.vector_norm(g - proj)) / norm

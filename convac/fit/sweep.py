@@ -18,10 +18,10 @@ import os
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from . import validate
+from .. import validate
 
 if TYPE_CHECKING:
-    from .network import ConvAC
+    from ..nets.network import ConvAC
 
 # torch, tensorly and the fitting modules are imported inside the functions that use
 # them, so that ``convac sweep --help`` answers without importing torch (issue 10)
@@ -122,7 +122,7 @@ def width_sweep(teacher: ConvAC, widths, target: float = 1e-2, n_restarts: int =
     n_restarts, seed, tol, n_iter_max, backend, method, max_bytes
         Passed to :func:`~convac.fit.fit_cp` (seed is the same for every width); the
         default ``method="best"`` runs every solver until one is exact to rounding;
-        ``max_bytes=None`` is :data:`convac.fit.FIT_MAX_BYTES`.
+        ``max_bytes=None`` is :data:`convac.fit.cp.FIT_MAX_BYTES`.
     warm_start : bool, default True
         Restart 0 of each width (after the first) starts from the previous width's best
         CP, padded with seeded random columns; with ``False`` every start is random.
@@ -136,11 +136,11 @@ def width_sweep(teacher: ConvAC, widths, target: float = 1e-2, n_restarts: int =
     """
     import numpy as np
 
-    from .fit import FIT_MAX_BYTES, check_width_budget, fit_cp
+    from .cp import FIT_MAX_BYTES, check_width_budget, fit_cp
     from .floor import eckart_young_floors
-    from .network import CPNet
-    from .params import parameter_count
-    from .tensors import coefficient_tensor
+    from ..nets.network import CPNet
+    from ..nets.params import parameter_count
+    from ..tensors.coefficient import coefficient_tensor
 
     teacher = validate.network(teacher)
     max_bytes = FIT_MAX_BYTES if max_bytes is None else validate.max_bytes(max_bytes)
@@ -231,8 +231,8 @@ def ht_fits_cp(cp_teacher: ConvAC, ht_ranks, seed: int = 0, **train_kwargs) -> C
     -------
     ConverseResult
     """
-    from .network import HTNet
-    from .params import parameter_count
+    from ..nets.network import HTNet
+    from ..nets.params import parameter_count
     from .train import train_student
 
     cp_teacher = _teacher(cp_teacher)
@@ -359,7 +359,7 @@ def write_converse(results, out_dir, title: str = "HT students fitting a CP teac
 def _run(args) -> int:
     import torch
 
-    from .network import CPNet, HTNet
+    from ..nets.network import CPNet, HTNet
 
     teacher = HTNet(args.patches, args.channels, args.rank, seed=args.seed,
                     dtype=torch.float64)

@@ -21,11 +21,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import validate
-from .network import ConvAC, node_conv
-from .pooling import PRODUCT
-from .representation import Patches, Representation
-from .tree import fold_levels
+from .. import validate
+from ..nets.network import ConvAC, node_conv
+from ..nets.pooling import PRODUCT
+from ..nets.representation import Patches, Representation
+from ..nets.tree import fold_levels
 
 __all__ = [
     "TrainResult",
@@ -184,7 +184,7 @@ def _gaussian_rep(patches: torch.Tensor, n_channels, gen) -> nn.Module:
 
 DIGITS_REPRESENTATIONS = {"gaussian": _gaussian_rep, "affine": _affine_rep}
 """Fixed representations for :func:`digits_features`, built from
-:mod:`convac.representation` layers: ``gaussian`` (similarity to ``M`` patches drawn with
+:mod:`convac.nets.representation` layers: ``gaussian`` (similarity to ``M`` patches drawn with
 the seed, ``2 sigma^2`` twice the median squared distance; default ``M = 4``) and
 ``affine`` (a constant channel and the pixels, ``M = patch_size**2 + 1``)."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from . import validate
+from .. import validate
 from .network import CPNet, HTNet
 
 __all__ = ["embed_cp_in_ht"]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import validate
+from .. import validate
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

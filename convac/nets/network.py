@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import validate
+from .. import validate
 from .geometry import GEOMETRIES, PoolingSchedule, ht_windows, patch_order
 from .pooling import PRODUCT, resolve_pooling
 from .tree import fold_levels
@@ -116,7 +116,7 @@ class ConvAC(nn.Module):
     that one-hot inputs give outputs of order one at any depth.
 
     ``pooling`` (default ``"product"``, the ConvAC) may be any
-    :class:`convac.pooling.PoolingOperator` or registered name: the generalized
+    :class:`convac.nets.pooling.PoolingOperator` or registered name: the generalized
     networks of Cohen & Shashua (ICML 2016).
     """
 

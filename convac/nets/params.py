@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import validate
+from .. import validate
 from .geometry import PoolingSchedule
 
 __all__ = ["parameter_count", "schedule_parameter_count", "trainable_parameters"]

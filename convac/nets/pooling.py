@@ -19,7 +19,7 @@ Registered operators (``POOLING_OPERATORS``), after Cohen & Shashua (ICML 2016, 
 :func:`pooling_operator` wraps any user-given associative, commutative elementwise torch
 function (checked on random samples).  The paper adds no biases to the convs; its
 universality results rest on representation functions whose template matrix ``F`` is
-invertible, which convac's grid tensors take as given (:mod:`convac.rectifier`).
+invertible, which convac's grid tensors take as given (:mod:`convac.tensors.grid`).
 
 References
 ----------
@@ -34,8 +34,8 @@ from dataclasses import dataclass
 
 import torch
 
-from . import validate
-from .validate import InvalidTypeError, InvalidValueError, Registry
+from .. import validate
+from ..validate import InvalidTypeError, InvalidValueError, Registry
 
 __all__ = [
     "PoolingOperator",
@@ -68,7 +68,7 @@ class PoolingOperator:
     bound : callable ``(b, w) -> float``, optional
         A bound on ``|pooled|`` when every child satisfies ``|child| <= b`` and the window
         has ``w`` children (``b ** w`` for products, ``b`` for max, ``w * b`` for sums).
-        ``None``: unknown.  With a bound, :mod:`convac.rectifier` certifies when a
+        ``None``: unknown.  With a bound, :mod:`convac.tensors.grid` certifies when a
         float64 grid tensor of integers is exact.
     rational : bool, default False
         Whether ``g`` maps rationals to rationals (products, max, sums do): then a
@@ -238,5 +238,5 @@ def resolve_pooling(pooling) -> PoolingOperator:
         return POOLING_OPERATORS[pooling]
     raise InvalidTypeError(
         f"pooling must be a name ({', '.join(POOLING_OPERATORS)}) or a "
-        f"convac.pooling.PoolingOperator, got {pooling!r}"
+        f"convac.nets.pooling.PoolingOperator, got {pooling!r}"
     )

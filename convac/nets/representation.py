@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import validate
+from .. import validate
 from .geometry import DEFAULT_MAX_BYTES, quadtree_order
 
 __all__ = [

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import validate
+from .. import validate
 from .cuts import expansion_terms, min_cut_bound
-from .matricize import Partition, sample_partitions
-from .network import ConvAC
-from .rank_methods import matricization_rank
-from .tensors import DEFAULT_MAX_BYTES
-from .validate import BudgetError
+from ..tensors.matricization import Partition, sample_partitions
+from ..nets.network import ConvAC
+from .methods import matricization_rank
+from ..tensors.coefficient import DEFAULT_MAX_BYTES
+from ..validate import BudgetError
 
 __all__ = ["min_cut_bound", "CPRankBounds", "cp_rank_bounds", "expansion_terms"]
 

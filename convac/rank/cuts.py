@@ -9,10 +9,10 @@ Fundamental Connections with Implications to Network Design", ICLR 2018.
 
 from __future__ import annotations
 
-from . import validate
-from .network import ConvAC
-from .rank import row_leaves
-from .tree import fold
+from .. import validate
+from ..nets.network import ConvAC
+from .structured import row_leaves
+from ..nets.tree import fold
 
 __all__ = ["min_cut_bound", "expansion_terms"]
 
@@ -50,7 +50,7 @@ def min_cut_bound(net: ConvAC, partition) -> int:
     all have rank ``r_{l-1}``), each child joining either piece: that is what makes a CP
     net's bound its width ``K`` and caps every pooling node at ``r_{l-1}``.
 
-    Tree dynamic programme (a :func:`convac.tree.fold`): ``f_v(S)`` is the cheapest cut
+    Tree dynamic programme (a :func:`convac.nets.tree.fold`): ``f_v(S)`` is the cheapest cut
     inside the subtree of ``v`` given that ``v`` lies on side ``S``;
     ``f_v(S) = prod_c min(f_c(S), w_c f_c(not S))``, and for a copy vertex also
     ``min(.., r_{l-1} prod_c min(f_c(S), f_c(not S)))``.  Python ints, so no overflow.

@@ -3,15 +3,15 @@
 Every float is a dyadic rational ``m * 2^e``, so a network with float32/float64 weights
 has a coefficient tensor ``A^y`` with rational entries whose denominators are powers of
 two, and ``A^y mod p`` is well defined for every odd prime ``p``
-(:func:`convac.modp.residues`).  Reducing modulo ``p`` can only lose rank (a minor that
+(:func:`convac.rank.modp.residues`).  Reducing modulo ``p`` can only lose rank (a minor that
 is nonzero mod ``p`` is a nonzero rational minor), so
 
 ``rank_GF(p) [A^y mod p]_{I,J} <= rank_Q [A^y]_{I,J} = rank_R [A^y]_{I,J} <= CP-rank(A^y)``.
 
-The rank over GF(p) is computed exactly by the structured fold of :mod:`convac.rank`
+The rank over GF(p) is computed exactly by the structured fold of :mod:`convac.rank.structured`
 with :class:`ModField` plugged in: the same tree walk as the float computation, with
 row echelon forms over GF(p) in place of SVDs, and the root core's rank by the blocked
-elimination of :func:`convac.modp.rank_mod` (float64 matrix products, exact).  Two
+elimination of :func:`convac.rank.modp.rank_mod` (float64 matrix products, exact).  Two
 primes are run; both ranks are reported and the larger is the bound (they agree unless
 a prime divides every maximal minor, which for a prime near ``2^21`` is rare).
 
@@ -25,12 +25,13 @@ import math
 import numpy as np
 import torch
 
-from . import modp, validate
+from . import modp
+from .. import validate
 from .cuts import min_cut_bound
-from .matricize import RankResult, matricize
-from .network import ConvAC
-from .rank import FloatField, root_core
-from .tensors import DEFAULT_MAX_BYTES
+from ..tensors.matricization import RankResult, matricize
+from ..nets.network import ConvAC
+from .structured import FloatField, root_core
+from ..tensors.coefficient import DEFAULT_MAX_BYTES
 
 __all__ = [
     "DEFAULT_PRIME",
@@ -94,13 +95,13 @@ def integer_network(*args, low: int = -100, high: int = 100, seed: int = 0,
 
 
 class ModField:
-    """GF(prime) arithmetic for :func:`convac.rank.root_core`: residues as float64 in
+    """GF(prime) arithmetic for :func:`convac.rank.structured.root_core`: residues as float64 in
     ``[0, prime)``, compression by row echelon forms (exact, margin ``inf``).
 
     Parameters
     ----------
     prime : int
-        An odd prime below ``2^22`` (:func:`convac.modp.check_prime`).
+        An odd prime below ``2^22`` (:func:`convac.rank.modp.check_prime`).
     """
 
     name = "exact"
@@ -192,7 +193,7 @@ def exact_rank(tensor_or_net, partition="odd-even", rtol=None, output: int = 0,
         reaches the bound is the real rank).
     cache : dict, optional
         For many partitions of one network: a dict kept between calls shares the
-        subtrees' residue cores (see :func:`convac.rank.root_core`); a new dict after any
+        subtrees' residue cores (see :func:`convac.rank.structured.root_core`); a new dict after any
         change of the weights.  Networks only.
 
     Returns

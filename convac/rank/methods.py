@@ -4,8 +4,8 @@
 name           what                                                            certified
 =============  ==============================================================  ===========
 ``dense``      SVD of the dense matricization (the oracle; small tensors)      no
-``structured`` SVD of the structured root core (:mod:`convac.rank`)            no
-``exact``      rank over two primes of the exact tensor (:mod:`convac.exact`)  yes
+``structured`` SVD of the structured root core (:mod:`convac.rank.structured`)            no
+``exact``      rank over two primes of the exact tensor (:mod:`convac.rank.exact`)  yes
 ``auto``       a float rank where its margin is clear, else ``exact``          when exact
 =============  ==============================================================  ===========
 
@@ -15,12 +15,12 @@ register themselves, nothing mutates it at import.
 
 from __future__ import annotations
 
-from . import validate
+from .. import validate
 from .cuts import min_cut_bound
 from .exact import exact_rank
-from .matricize import AMBIGUITY_FACTOR, RankResult, dense_rank, resolve_partition
-from .network import ConvAC
-from .rank import structured_rank
+from ..tensors.matricization import AMBIGUITY_FACTOR, RankResult, dense_rank, resolve_partition
+from ..nets.network import ConvAC
+from .structured import structured_rank
 
 __all__ = [
     "RANK_METHODS",
@@ -54,7 +54,7 @@ def auto_rank(tensor_or_net, partition="odd-even", rtol: float | None = None,
     * networks whose rank may exceed :data:`AUTO_FLOAT_MAX_RANK` (min-cut bound):
       exact directly (floats are known to fail there, and exact is faster);
     * other networks: structured;
-    * a float rank whose margin is below :data:`convac.matricize.AMBIGUITY_FACTOR`
+    * a float rank whose margin is below :data:`convac.tensors.matricization.AMBIGUITY_FACTOR`
       (``ambiguous``) is replaced by the exact rank.
 
     A network's exact rank is that of its exact tensor (the weights are exact
@@ -72,14 +72,14 @@ def auto_rank(tensor_or_net, partition="odd-even", rtol: float | None = None,
     max_bytes : int, optional
         Memory budget (default 2 GiB).
     primes : sequence of int, optional
-        Primes of the exact method (default :data:`convac.exact.DEFAULT_PRIMES`).
+        Primes of the exact method (default :data:`convac.rank.exact.DEFAULT_PRIMES`).
 
     Returns
     -------
     RankResult
         ``method`` is the method that decided, ``reason`` says why.
     """
-    from .tensors import DEFAULT_MAX_BYTES
+    from ..tensors.coefficient import DEFAULT_MAX_BYTES
 
     if kwargs:
         raise validate.InvalidValueError(

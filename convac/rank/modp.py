@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from . import validate
+from .. import validate
 
 __all__ = [
     "MAX_PRIME",

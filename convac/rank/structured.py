@@ -1,5 +1,5 @@
 """Structured matricization rank, without the ``M^N`` tensor: one fold over the pooling
-tree, with the arithmetic plugged in (float64 here, GF(p) in :mod:`convac.exact`).
+tree, with the arithmetic plugged in (float64 here, GF(p) in :mod:`convac.rank.exact`).
 
 Every node ``v`` of the pooling tree holds, for each of its output channels ``g``, its
 sub-tensor matricized with rows = its row leaves (modes in ``I``) and columns = its
@@ -18,7 +18,7 @@ the root core is the rank of ``[A^y]_{I,J}``.
   *are* the nonzero singular values of ``[A^y]_{I,J}``; cores carry a log-scale so that
   long products neither overflow nor underflow; every dropped direction is a decision
   with a margin, and the result reports the smallest one.
-* :class:`convac.exact.ModField`: row echelon bases over GF(p), exact.
+* :class:`convac.rank.exact.ModField`: row echelon bases over GF(p), exact.
 
 Details that keep it small:
 
@@ -45,12 +45,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from . import validate
-from .matricize import AMBIGUITY_FACTOR, RankResult, numerical_rank, resolve_partition
-from .network import ConvAC
-from .tensors import DEFAULT_MAX_BYTES
-from .tree import fold
-from .validate import BudgetError
+from .. import validate
+from ..tensors.matricization import AMBIGUITY_FACTOR, RankResult, numerical_rank, resolve_partition
+from ..nets.network import ConvAC
+from ..tensors.coefficient import DEFAULT_MAX_BYTES
+from ..nets.tree import fold
+from ..validate import BudgetError
 
 __all__ = [
     "Cores",
@@ -494,7 +494,7 @@ def structured_rank(net, partition="odd-even", rtol: float | None = None, output
         of the root has norm one, which the result's ``certified`` text then says).
         ``margin`` is the smallest over *every* rank decision: the root's and each
         compression's (a direction dropped inside the tree is a decision too); below
-        :data:`convac.matricize.AMBIGUITY_FACTOR` the result is ``ambiguous``.  Never
+        :data:`convac.tensors.matricization.AMBIGUITY_FACTOR` the result is ``ambiguous``.  Never
         certified: use ``method="exact"`` or ``"auto"`` for that.
     """
     if kwargs:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from . import validate
+from .. import validate
 
 __all__ = ["ht_odd_even_rank", "ht_left_right_rank", "cp_rank", "cp_shared_odd_even_rank"]
 

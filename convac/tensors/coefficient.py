@@ -16,10 +16,10 @@ import itertools
 import numpy as np
 import torch
 
-from . import validate
-from .geometry import DEFAULT_MAX_BYTES
-from .network import ConvAC
-from .tree import fold
+from .. import validate
+from ..nets.geometry import DEFAULT_MAX_BYTES
+from ..nets.network import ConvAC
+from ..nets.tree import fold
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

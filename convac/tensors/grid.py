@@ -1,6 +1,6 @@
-"""Grid tensors of generalized ConvACs (any pooling operator) and their matricization ranks.
+"""Grid tensors of generalized ConvACs (any pooling operator).
 
-A network with pooling operator ``g`` (:mod:`convac.pooling`) realizes a *generalized*
+A network with pooling operator ``g`` (:mod:`convac.nets.pooling`) realizes a *generalized*
 tensor decomposition of its **grid tensor** over templates ``x^(1) .. x^(T)``:
 ``G[t_1, .., t_N] = h_y(x^(t_1), .., x^(t_N))`` (Cohen & Shashua, ICML 2016, Sec. 4).
 Products give the CP / HT decompositions of the ConvAC; ``max(a, b, 0)`` and
@@ -20,7 +20,7 @@ template points instead.
 **Exactness.**  Products, max and sums keep integers integers.  With integer weights,
 integer features and a pooling operator with a known growth :attr:`PoolingOperator.bound`,
 :func:`grid_tensor` bounds every intermediate value; below ``2^53`` every float64
-operation is exact, the grid tensor is certified integer, and :func:`grid_rank` computes
+operation is exact, the grid tensor is certified integer, and :func:`convac.rank.grid.grid_rank` computes
 its matricization rank exactly over the rationals (python-flint ``fmpz_mat``).
 
 References
@@ -38,11 +38,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import validate
-from .matricize import RankResult, matricization_rank, matricize, resolve_partition
-from .network import ConvAC
-from .tensors import DEFAULT_MAX_BYTES
-from .tree import fold_levels
+from .. import validate
+from ..nets.network import ConvAC
+from .coefficient import DEFAULT_MAX_BYTES
+from ..nets.tree import fold_levels
 
 __all__ = [
     "identity_templates",
@@ -50,10 +49,6 @@ __all__ = [
     "GridTensor",
     "grid_tensor",
     "exact_bound",
-    "grid_rank",
-    "shallow_rank_per_unit",
-    "shallow_width_lower_bound",
-    "additive_floor",
     "EXACT_LIMIT",
 ]
 
@@ -236,149 +231,3 @@ def grid_tensor(net: ConvAC, features=None, output: int = 0,
     bound = exact_bound(cpu, f)
     exact = bound is not None and bound < EXACT_LIMIT
     return GridTensor(values.reshape((t,) * n), exact, bound, net.pooling.name)
-
-
-def _have_flint() -> bool:
-    try:
-        import flint  # noqa: F401  (python-flint: exact integer linear algebra)
-    except ImportError:  # pragma: no cover - depends on the environment
-        return False
-    return True
-
-
-def _exact_rational_rank(mat: torch.Tensor) -> int:
-    if not _have_flint():  # pragma: no cover - depends on the environment
-        raise ImportError("the exact grid rank needs python-flint; install it with "
-                          "`pip install python-flint` or `pip install convac[exact]`")
-    import flint
-
-    rows = [[int(x) for x in row] for row in mat.to(torch.int64).tolist()]
-    return int(flint.fmpz_mat(rows).rank()) if mat.numel() else 0
-
-
-def grid_rank(grid, partition="odd-even", method: str = "auto",
-              rtol: float | None = None) -> RankResult:
-    """Matricization rank of a grid tensor, exact where the entries are exact integers.
-
-    Parameters
-    ----------
-    grid : GridTensor, or Tensor / ndarray of shape ``(T,) * N``
-    partition : str, sequence of int or Partition, default "odd-even"
-    method : {"auto", "exact", "dense"}
-        ``exact``: rank over the rationals of the integer matricization (python-flint
-        ``fmpz_mat.rank``, fraction-free elimination: no tolerance); refused unless the
-        grid is a certified-exact :class:`GridTensor` or an integer-valued array.
-        ``dense``: numerical rank from the SVD, tolerance and margin reported.
-        ``auto``: ``exact`` where allowed and python-flint is installed, else ``dense``.
-    rtol : float, optional
-        Relative tolerance of the dense method.
-
-    Returns
-    -------
-    RankResult
-        ``method`` ``"exact"`` (``certified`` states what it proves) or ``"dense"``.
-    """
-    validate.option({"auto": 0, "exact": 0, "dense": 0}, method, "grid rank method")
-    rtol = validate.tolerance(rtol)
-    if isinstance(grid, GridTensor):
-        values, exact = grid.values, grid.exact
-        why = "a grid tensor certified integer (every intermediate below 2^53)"
-    else:
-        values = torch.as_tensor(np.asarray(grid.detach().cpu() if isinstance(grid, torch.Tensor)
-                                            else grid), dtype=torch.float64)
-        exact = _is_integer(values) and bool((values.abs() < EXACT_LIMIT).all())
-        why = "an integer-valued tensor"
-    if values.ndim < 2:
-        raise validate.InvalidValueError(
-            f"a grid tensor of order >= 2 is needed, got shape {tuple(values.shape)}")
-    if method == "exact" and not exact:
-        raise validate.InvalidValueError(
-            "method='exact' needs a certified-exact GridTensor or an integer-valued tensor "
-            "(use integer weights, integer features and a rational pooling operator); "
-            "use method='dense' or 'auto'"
-        )
-    if method == "dense" or not exact or (method == "auto" and not _have_flint()):
-        return matricization_rank(values, partition, method="dense", rtol=rtol)
-    if rtol is not None:
-        raise validate.InvalidValueError(f"exact ranks take no tolerance, got rtol={rtol!r}")
-    rank = _exact_rational_rank(matricize(values, partition))
-    return RankResult(rank, "exact", None, None, math.inf, False,
-                      f"exact rank over Q of the matricization of {why} (python-flint "
-                      "fmpz_mat.rank): no floating-point decision")
-
-
-def shallow_rank_per_unit(pooling, partition, n_modes: int, n_templates: int) -> int | None:
-    """Largest matricization rank one hidden unit of a shallow network can contribute.
-
-    A shallow (generalized CP) network of width ``Z`` has grid tensor
-    ``sum_z a_z g(v^{z,1}_{t_1}, .., v^{z,N}_{t_N})``; its rank is at most ``Z`` times this.
-
-    - product: ``1`` (a rank-one term).
-    - ReLU+max: ``T * min(|I|, |J|)`` (capped by the matrix side): the term is
-      ``max(P[t_I], Q[t_J])`` with ``P`` taking at most ``T |I|`` values (one per patch
-      and template), so it has at most that many distinct rows, likewise columns.
-    - ReLU+sum: ``None`` (meaning: not per unit) -- the whole grid tensor is additive,
-      ``sum_i phi_i(t_i)``, of rank ``<= 2`` whatever the width; see
-      :func:`shallow_width_lower_bound`.
-    - other operators: ``None`` (unknown).
-    """
-    part = resolve_partition(partition, n_modes)
-    name = pooling if isinstance(pooling, str) else pooling.name
-    if name == "product":
-        return 1
-    if name == "relu-max":
-        small = min(len(part.rows), len(part.cols))
-        return min(n_templates * small, n_templates**small)
-    return None
-
-
-def shallow_width_lower_bound(rank: int, pooling, partition, n_modes: int,
-                              n_templates: int) -> int | None:
-    """Smallest shallow width whose grid tensors can reach matricization rank ``rank``.
-
-    Returns
-    -------
-    int or None
-        product: ``rank``; ReLU+max: ``ceil(rank / (T min(|I|, |J|)))``; ReLU+sum:
-        ``0`` or ``1`` when ``rank <= 2`` (``1`` if ``rank`` is positive) and ``None``
-        above 2 -- no width suffices (shallow ReLU+average networks are not universal,
-        ICML 2016, Sec. 5); other operators: ``None`` (unknown).
-    """
-    rank = validate.integer(rank, "rank", 0)
-    name = pooling if isinstance(pooling, str) else pooling.name
-    if name in ("relu-sum", "relu-avg"):
-        return min(rank, 1) if rank <= 2 else None
-    per_unit = shallow_rank_per_unit(name, partition, n_modes, n_templates)
-    return None if per_unit is None else -(-rank // per_unit)
-
-
-def additive_floor(tensor) -> float:
-    """Relative distance from a tensor to the additive tensors ``sum_i phi_i(t_i)``.
-
-    With an invertible template matrix the grid tensors of shallow ReLU+average networks
-    of width ``>= 2N`` are exactly the additive tensors (each is
-    ``sum_z a_z sum_i relu(v^{z,i}_{t_i})``), so this is the smallest relative fit error
-    any such network reaches: the certified floor of the universality measurement.
-
-    Parameters
-    ----------
-    tensor : array_like, shape ``(T_1, .., T_N)``
-
-    Returns
-    -------
-    float
-        ``||G - P G||_F / ||G||_F`` with ``P`` the orthogonal projection onto additive
-        tensors (mean plus main effects, the ANOVA decomposition); 0 for a zero tensor.
-    """
-    g = torch.as_tensor(np.asarray(tensor.detach().cpu() if isinstance(tensor, torch.Tensor)
-                                   else tensor), dtype=torch.float64)
-    norm = float(torch.linalg.vector_norm(g))
-    if norm == 0.0:
-        return 0.0
-    mean = g.mean()
-    proj = mean.expand_as(g).clone()
-    for i in range(g.ndim):
-        others = tuple(k for k in range(g.ndim) if k != i)
-        effect = g.mean(dim=others, keepdim=True) - mean  # (1, .., T_i, .., 1)
-        proj = proj + effect
-    return float(torch.linalg.vector_norm(g - proj)) / norm

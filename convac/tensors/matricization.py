@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import validate
+from .. import validate
+from ..nets.network import ConvAC
+from .coefficient import coefficient_tensor
 
 __all__ = [
     "Partition",
@@ -27,7 +29,6 @@ __all__ = [
     "numerical_rank",
     "default_rtol",
     "singular_values",
-    "matricization_rank",
     "dense_rank",
     "AMBIGUITY_FACTOR",
 ]
@@ -316,9 +317,6 @@ def dense_rank(net_or_tensor, partition="odd-even", rtol=None, output: int = 0,
     **kwargs
         ``max_bytes`` for networks (the dense tensor's budget).
     """
-    from .network import ConvAC  # the dense tensor of a network: a step down the flow
-    from .tensors import coefficient_tensor
-
     rtol = validate.tolerance(rtol)
     if isinstance(net_or_tensor, ConvAC):
         tensor = coefficient_tensor(net_or_tensor, validate.output(net_or_tensor, output),
@@ -331,21 +329,3 @@ def dense_rank(net_or_tensor, partition="odd-even", rtol=None, output: int = 0,
     mat = matricize(tensor, partition)
     sv = torch.linalg.svdvals(mat).numpy()
     return numerical_rank(sv, rtol, tuple(mat.shape), "dense")
-
-
-def matricization_rank(tensor_or_net, partition="odd-even", method: str = "dense",
-                       rtol: float | None = None, **kwargs) -> RankResult:
-    """Rank of ``[A]_{I,J}`` by a named method: see
-    :func:`convac.rank_methods.matricization_rank` (the registry lives there, below every
-    method in the data flow; this name stays for compatibility)."""
-    from .rank_methods import matricization_rank as by_method
-
-    return by_method(tensor_or_net, partition, method, rtol, **kwargs)
-
-
-def __getattr__(name):
-    if name == "RANK_METHODS":  # compatibility: the registry is declared in rank_methods
-        from .rank_methods import RANK_METHODS
-
-        return RANK_METHODS
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

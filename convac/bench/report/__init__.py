@@ -5,7 +5,7 @@ the machine), draws four PNG plots with matplotlib (Agg) and writes a static
 ``index.html`` beside asv's published site (``reports/depth-efficiency`` next to
 ``reports/html``; ``asv publish`` deletes its own folder, not this one).  Curves the
 results lack are recomputed from the package (and labelled so).  ``--offline-asv`` also
-makes asv's own site work without internet access (:mod:`convac.report.vendor`).
+makes asv's own site work without internet access (:mod:`convac.bench.report.vendor`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Report section: rectifier networks as generalized tensor decompositions.
 
 Four PNG plots (matplotlib, Agg) and an HTML section, each measurement of
-:mod:`convac.rectifier_measure` beside the paper's statement (Cohen & Shashua, ICML 2016)
+:mod:`convac.experiments.rectifier` beside the paper's statement (Cohen & Shashua, ICML 2016)
 and a closing table of where convac's numbers agree or disagree with it.
 :func:`write_page` writes a standalone ``rectifier.html``; :func:`render_section` returns
 the section for embedding in another page.
@@ -233,10 +233,10 @@ def measurements_from_results(results):
     RectifierMeasurements or None
         ``None`` when the results hold no ``bench_rectifier`` number.  Rank histograms,
         seeds of (c) and the numbers the suite does not track are left out; settings are
-        :data:`convac.rectifier_measure.BENCH`.
+        :data:`convac.experiments.rectifier.BENCH`.
     """
-    from ..rectifier import shallow_width_lower_bound
-    from ..rectifier_measure import BENCH, RectifierMeasurements, _distribution
+    from ...rank.grid import shallow_width_lower_bound
+    from ...experiments.rectifier import BENCH, RectifierMeasurements, _distribution
 
     if results is None:
         return None

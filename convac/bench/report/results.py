@@ -16,7 +16,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 
-from ..validate import InvalidValueError
+from ...validate import InvalidValueError
 
 __all__ = [
     "ResultsFileError",
