@@ -1,5 +1,5 @@
-"""Shallow fits of a deep network (``convac.fit.cp``, ``convac.fit.floor``, ``convac.fit.certificate``,
-``convac.fit.sweep``).
+"""Shallow fits of a deep network (``convac.fit.cp``, ``convac.fit.floor``,
+``convac.fit.certificate``, ``convac.fit.sweep``).
 
 The teacher is a seeded HT (N = 8, M = 3, ranks 2; odd-even rank 16).  Along a sweep of
 CP widths K the suite tracks

@@ -1,5 +1,5 @@
-"""Matricization ranks (``convac.tensors.matricization``, ``convac.rank.structured``, ``convac.rank.exact``,
-``convac.rank.methods``).
+"""Matricization ranks (``convac.tensors.matricization``, ``convac.rank.structured``,
+``convac.rank.exact``, ``convac.rank.methods``).
 
 Tracked numbers: the odd-even and left-right ranks of random HT networks (CP-rank lower
 bounds) and their *deficit* from the theorem, ``theorem - measured``, with the measured

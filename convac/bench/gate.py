@@ -35,7 +35,6 @@ one-sample numbers never replace the full results stored in the config's ``resul
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -46,7 +45,7 @@ from dataclasses import dataclass
 
 from .. import validate
 from .metrics import UNITS, rule_of
-from .report.results import CommitResults, load_benchmarks, load_commit
+from .results import CommitResults, load_benchmarks, load_commit
 
 __all__ = [
     "EXACT_UNITS",
@@ -62,7 +61,6 @@ __all__ = [
     "quick_config",
     "check_options",
     "gate",
-    "register",
 ]
 
 EXACT_UNITS = frozenset(u.name for u in UNITS.values() if u.rule == "exact")
@@ -419,58 +417,3 @@ def _default_machine() -> str:
     from asv.machine import Machine
 
     return Machine.get_unique_machine_name()
-
-
-def _run(args) -> int:
-    try:
-        return gate(args.base, args.head, args.config, run=not args.no_run, quick=args.quick,
-                    bench=args.bench, machine=args.machine, rtol=args.rtol, atol=args.atol,
-                    time_factor=args.time_factor, mem_factor=args.mem_factor,
-                    show_all=args.all, skip_existing=args.skip_existing,
-                    scratch_dir=args.scratch_dir)
-    except (validate.ConvACError, ValueError, TypeError, OSError, RuntimeError) as exc:
-        print(f"convac gate: error: {exc}", file=sys.stderr)
-        return 2
-
-
-def register(sub) -> None:
-    """Add the ``gate`` subcommand."""
-    p = sub.add_parser(
-        "gate", help="benchmark two commits with asv; exit 1 on a regression",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Benchmark BASE and HEAD with asv (or read their stored results) and "
-                    "apply a rule per metric.\nExit status: 0 no regression, 1 regression, "
-                    "2 usage or data error (bad option, unknown revision, missing or corrupt "
-                    "results file).",
-        epilog="rules (by asv benchmark type and unit):\n"
-               "  track, unit rank / rank deficit / parameters / width   exact\n"
-               "  track, unit relative error     a rise beyond --rtol is a regression\n"
-               "  track, other units (floors)    a change beyond --rtol is a regression\n"
-               "  time_* / peakmem_*             only with --time-factor / --mem-factor\n"
-               "  a value on BASE that fails or vanishes on HEAD      regression")
-    p.add_argument("base", help="base commit (e.g. origin/main)")
-    p.add_argument("head", help="head commit (e.g. HEAD)")
-    p.add_argument("--config", default="asv.conf.json", help="asv config (default: %(default)s)")
-    p.add_argument("--no-run", action="store_true",
-                   help="compare results already stored; run no benchmark")
-    p.add_argument("--quick", action="store_true",
-                   help="asv run --quick (one sample each), measured into --scratch-dir; "
-                        "stored results are never replaced")
-    p.add_argument("--scratch-dir", default=None,
-                   help="results folder of --quick runs (default: .asv/gate-quick beside "
-                        "the config)")
-    p.add_argument("--skip-existing", action="store_true",
-                   help="reuse measurements already stored for a commit "
-                        "(asv run --skip-existing-successful)")
-    p.add_argument("--bench", "-b", default=None, help="regex of benchmark names")
-    p.add_argument("--machine", default=None, help="asv machine name (default: this host)")
-    p.add_argument("--rtol", type=float, default=1e-4,
-                   help="relative tolerance for fit errors and floors (default: %(default)g)")
-    p.add_argument("--atol", type=float, default=1e-9,
-                   help="absolute tolerance added to --rtol (default: %(default)g)")
-    p.add_argument("--time-factor", type=float, default=None,
-                   help="judge time_* benchmarks: a regression when head > factor * base")
-    p.add_argument("--mem-factor", type=float, default=None,
-                   help="judge peakmem_* benchmarks: a regression when head > factor * base")
-    p.add_argument("--all", action="store_true", help="print every row, not only changes")
-    p.set_defaults(func=_run)

@@ -16,7 +16,14 @@ import re
 import warnings
 from dataclasses import dataclass, field
 
-from ...validate import InvalidValueError
+from ..validate import InvalidValueError
+
+DEFAULT_RESULTS = os.path.join("reports", "results")
+"""asv's results_dir (asv.conf.json)."""
+DEFAULT_ASV_SITE = os.path.join("reports", "html")
+"""asv's html_dir, which the report links to."""
+DEFAULT_REPORT = os.path.join("reports", "depth-efficiency")
+"""Where ``convac report`` writes its page."""
 
 __all__ = [
     "ResultsFileError",

@@ -6,12 +6,13 @@ parser is built (``convac table --help`` stays instant).
 
 from __future__ import annotations
 
-import argparse
-
 from .. import validate
+from ..nets.network import CPNet, HTNet
+from ..nets.params import parameter_count
+from ..rank.methods import matricization_rank
 from ..rank.theory import ht_odd_even_rank
 
-__all__ = ["depth_efficiency_rows", "format_table", "register"]
+__all__ = ["depth_efficiency_rows", "format_table",]
 
 
 def depth_efficiency_rows(sizes, n_channels: int, rank: int, seed: int = 0,
@@ -43,11 +44,6 @@ def depth_efficiency_rows(sizes, n_channels: int, rank: int, seed: int = 0,
     import torch
 
     # importing them registers the "structured", "auto" and "exact" rank methods
-    from ..rank import exact as _exact  # noqa: F401
-    from ..rank import structured as _rank  # noqa: F401
-    from ..tensors.matricization import matricization_rank
-    from ..nets.network import CPNet, HTNet
-    from ..nets.params import parameter_count
 
     rows = []
     for n in sizes:
@@ -74,33 +70,3 @@ def format_table(rows: list[dict]) -> str:
     lines = ["  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True))]
     lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
     return "\n".join(lines)
-
-
-def _run(args) -> int:
-    rows = depth_efficiency_rows(args.sizes, args.channels, args.rank, args.seed, args.method,
-                                 args.rtol)
-    print(format_table(rows))
-    return 0
-
-
-def register(sub) -> None:
-    """Add the ``table`` subcommand."""
-    p = sub.add_parser(
-        "table", help="print a depth-efficiency table for HT networks",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        description="For each N: the parameters of a random HT network, its measured "
-                    "odd-even rank (a lower bound on the width of any CP network matching "
-                    "it), the theorem's min(r, M)^(N/2) and the parameters of a CP of that "
-                    "width.")
-    p.add_argument("--sizes", type=int, nargs="+", default=[4, 8, 16], metavar="N",
-                   help="numbers of patches N, each a power of two")
-    p.add_argument("--channels", type=int, default=3, metavar="M",
-                   help="representation channels M")
-    p.add_argument("--rank", type=int, default=2, metavar="R", help="HT rank at every level")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random weights")
-    p.add_argument("--method", default="auto",
-                   choices=("auto", "dense", "structured", "exact"),
-                   help="rank method (exact needs python-flint: pip install 'convac[exact]')")
-    p.add_argument("--rtol", type=float, default=None,
-                   help="relative tolerance of the numerical rank (default: the method's)")
-    p.set_defaults(func=_run)

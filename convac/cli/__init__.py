@@ -1,11 +1,12 @@
 """The ``convac`` command: one subcommand per entry of :data:`COMMANDS`.
 
-Each entry names the module whose ``register(subparsers)`` adds the subcommand's parser
-and sets ``func`` (called with the parsed arguments, returning an exit code), a one-line
-help, and the optional imports the command needs with the extra that provides them.
-Only the module of the command being run is imported, after its optional imports were
-found: ``convac --help`` imports neither torch nor any command module, and a missing
-extra is named before any work is done.
+Each entry names the module that runs the subcommand, a one-line help, and the optional
+imports the command needs with the extra that provides them.  The parsers live in
+:mod:`convac.cli.parsers` (one function per command, named after it, which sets ``func``:
+the name of the function of the command's module called with the parsed arguments,
+returning an exit code).  Only the module of the command being run is imported, after
+its optional imports were found: ``convac --help`` and ``convac COMMAND --help`` import
+no torch, and a missing extra is named before any work is done.
 
 Exit status: 0 success; 1 the command's own failure (``gate``: a regression); 2 a usage
 or data error, or a missing optional dependency.
@@ -14,6 +15,8 @@ To add a subcommand, add one block to :data:`COMMANDS`::
 
     COMMANDS["experiment"] = Command("convac.cli.experiment", "run a depth experiment",
                                      needs=(("dask", "experiments"),))
+
+and a function ``experiment(sub)`` to :mod:`convac.cli.parsers`.
 """
 
 from __future__ import annotations
@@ -24,13 +27,18 @@ import importlib.util
 import sys
 from dataclasses import dataclass
 
+from .. import __version__
+from ..validate import ConvACError
+from . import parsers
+
 __all__ = ["Command", "COMMANDS", "build_parser", "missing_extras", "main"]
 
 
 @dataclass(frozen=True)
 class Command:
-    """A subcommand: ``module`` has ``register(subparsers)``; ``needs`` lists
-    ``(import name, extra)`` pairs checked before ``module`` is imported."""
+    """A subcommand: ``module`` has the functions that run it (its parser, in
+    :mod:`convac.cli.parsers`, names one as ``func``); ``needs`` lists ``(import name,
+    extra)`` pairs checked before ``module`` is imported."""
 
     module: str
     help: str
@@ -41,32 +49,33 @@ COMMANDS: dict[str, Command] = {}
 
 # -- subcommands (one block each) ---------------------------------------------------------
 COMMANDS["table"] = Command(
-    "convac.bench.table", "print a depth-efficiency table for HT networks")
+    "convac.cli.table", "print a depth-efficiency table for HT networks")
 COMMANDS["sweep"] = Command(
-    "convac.fit.sweep", "CP fit error against width for an HT teacher, with the Eckart-Young "
+    "convac.cli.sweep", "CP fit error against width for an HT teacher, with the Eckart-Young "
     "floor; writes CSV, Markdown and PNG",
     needs=(("matplotlib", "fit"), ("tqdm", "fit")))
 COMMANDS["report"] = Command(
-    "convac.bench.report", "build the depth-efficiency report (HTML + plots) from asv results",
+    "convac.cli.report", "build the depth-efficiency report (HTML + plots) from asv results",
     needs=(("matplotlib", "report"),))
 COMMANDS["gate"] = Command(
-    "convac.bench.gate", "benchmark two commits with asv; exit 1 on a regression",
+    "convac.cli.gate", "benchmark two commits with asv; exit 1 on a regression",
     needs=(("asv", "bench"),))
 COMMANDS["rank"] = Command(
-    "convac.rank.methods", "the matricization rank of a seeded ConvAC (certified exact by "
+    "convac.cli.rank", "the matricization rank of a seeded ConvAC (certified exact by "
     "default), as one JSON line")
 COMMANDS["rectifier"] = Command(
     "convac.cli.rectifier", "depth efficiency of generalized (rectifier) ConvACs, ICML "
-    "2016: grid-tensor ranks, incompleteness, shallow widths, universality")
+    "2016: grid-tensor ranks, incompleteness, shallow widths, universality",
+    needs=(("matplotlib", "report"),))
 COMMANDS["experiment"] = Command(
     "convac.cli.experiment", "published experiments (Levine et al. 2018 min-cut table, "
     "ICLR 2017 pooling geometry, COLT 2016 depth sweep) on dask.distributed, resumable",
-    needs=(("dask", "experiments"), ("distributed", "experiments"), ("pyarrow", "experiments")))
+    needs=(("dask", "experiments"), ("distributed", "experiments"), ("pyarrow", "experiments"),
+           ("matplotlib", "experiments")))
 # -----------------------------------------------------------------------------------------
 
 
 def _version() -> str:
-    from .. import __version__
 
     return __version__
 
@@ -84,7 +93,7 @@ def build_parser(load=None) -> argparse.ArgumentParser:
     Parameters
     ----------
     load : None, str or collection of str
-        Commands that get their full parser (their modules are imported): ``None`` every
+        Commands that get their full parser (no command module is imported): ``None`` every
         command, a name that one, ``()`` none; the others are listed with their help line.
     """
     load = set(COMMANDS) if load is None else {load} if isinstance(load, str) else set(load)
@@ -99,7 +108,7 @@ def build_parser(load=None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, cmd in COMMANDS.items():
         if name in load:
-            importlib.import_module(cmd.module).register(sub)
+            getattr(parsers, name)(sub)
         else:
             sub.add_parser(name, help=cmd.help, description=cmd.help)
     return parser
@@ -125,14 +134,10 @@ def main(argv=None) -> int:
                   f"it with: pip install 'convac[{extras}]'", file=sys.stderr)
             return 2
     args = build_parser(load=name or ()).parse_args(argv)
-    from ..validate import ConvACError
 
     try:
-        return int(args.func(args) or 0)
+        run = getattr(importlib.import_module(COMMANDS[args.command].module), args.func)
+        return int(run(args) or 0)
     except ConvACError as exc:
         print(f"convac {args.command}: error: {exc}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

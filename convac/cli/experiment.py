@@ -1,10 +1,10 @@
-"""``convac experiment``: run, list and show the published experiments.
+"""What ``convac experiment`` runs (its parser: :func:`convac.cli.parsers.experiment`).
 
 ``convac experiment run NAME [--resume] [--sample K --seed S] [--scheduler tcp://host:port]
 [--workers W] [--store PATH] [--set KEY=VALUE ...]`` runs on dask.distributed (imported
 only here, when a run starts); ``list`` names the experiments; ``show NAME --store PATH``
 prints the stored results' table (``--json FILE`` also writes the summary the report
-publishes, :mod:`.publish`); ``report`` writes the experiments page.
+publishes, :mod:`convac.experiments.publish`); ``report`` writes the experiments page.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ import json
 import os
 import sys
 
-__all__ = ["register"]
-
-DEFAULT_STORE_ROOT = os.path.join("reports", "experiments")
+from ..bench.report.experiments import build_experiments_page
+from ..experiments import EXPERIMENTS, experiment_module
+from ..experiments.publish import write_published
+from ..experiments.runner import ExperimentBugError, run_experiment
+from ..experiments.store import DEFAULT_STORE_ROOT, ResultStore
 
 
 def _options(pairs) -> dict:
@@ -36,8 +38,6 @@ def _store(args) -> str:
 
 
 def _run(args) -> int:
-    from ..experiments import experiment_module
-    from ..experiments.runner import ExperimentBugError, run_experiment
 
     module = experiment_module(args.name)
     exp = module.experiment(**_options(args.set))
@@ -55,7 +55,6 @@ def _run(args) -> int:
 
 
 def _list(args) -> int:
-    from ..experiments import EXPERIMENTS
 
     for name, (_, doc) in EXPERIMENTS.items():
         print(f"{name:18s} {doc}")
@@ -63,8 +62,6 @@ def _list(args) -> int:
 
 
 def _show(args) -> int:
-    from ..experiments import experiment_module
-    from ..experiments.store import ResultStore
 
     store = ResultStore(_store(args))
     if not len(store):
@@ -74,51 +71,12 @@ def _show(args) -> int:
     records = store.records()
     print(module.format_summary(records))
     if args.json:
-        from ..experiments.publish import write_published
 
         print(write_published(args.name, records, store, args.json))
     return 0
 
 
 def _report(args) -> int:
-    from ..bench.report.experiments import build_experiments_page
 
     print(build_experiments_page(args.stores, args.out))
     return 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("experiment", help="run published experiments on dask.distributed")
-    verbs = p.add_subparsers(dest="verb", required=True,
-                             help="run, list, show or report (each has --help)")
-    run = verbs.add_parser("run", help="run (or --resume) an experiment into a Parquet store")
-    run.add_argument("name", help="the experiment (see `convac experiment list`)")
-    run.add_argument("--resume", action="store_true", help="continue a non-empty store")
-    run.add_argument("--sample", type=int, default=None, help="run K seeded configurations")
-    run.add_argument("--seed", type=int, default=0, help="seed of --sample")
-    run.add_argument("--scheduler", default=None,
-                     help="tcp://host:port of a dask scheduler; 'inline' runs in-process; "
-                          "default a LocalCluster")
-    run.add_argument("--workers", type=int, default=None,
-                     help="LocalCluster worker processes (default: cores)")
-    run.add_argument("--store", default=None,
-                     help=f"result folder (default {DEFAULT_STORE_ROOT}/NAME)")
-    run.add_argument("--set", action="append", metavar="KEY=VALUE",
-                     help="experiment option (value parsed as JSON when it can be)")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
-    run.set_defaults(func=_run)
-    ls = verbs.add_parser("list", help="name the experiments")
-    ls.set_defaults(func=_list)
-    show = verbs.add_parser("show", help="print the table of stored results")
-    show.add_argument("name", help="the experiment (see `convac experiment list`)")
-    show.add_argument("--store", default=None,
-                      help="the result store (default: reports/experiments/NAME)")
-    show.add_argument("--json", default=None, metavar="FILE",
-                      help="also write the summary with its provenance to FILE (the "
-                           "committed copy the report shows without the store: "
-                           "reports/published/NAME.json)")
-    show.set_defaults(func=_show)
-    rep = verbs.add_parser("report", help="write the experiments page (tables, plots, papers)")
-    rep.add_argument("--stores", default=DEFAULT_STORE_ROOT, help="folder of the stores")
-    rep.add_argument("--out", default=os.path.join("reports", "experiments-page"))
-    rep.set_defaults(func=_report)

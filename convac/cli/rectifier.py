@@ -1,21 +1,30 @@
 """``convac rectifier``: depth efficiency of generalized ConvACs (ICML 2016), measured.
 
-Kept free of heavy imports at module level (torch is imported inside the command), so
-that building the ``convac`` parser stays fast.
+What it runs (its parser: :func:`convac.cli.parsers.rectifier`), imported only when the
+command runs; it writes its page with the report's plots, so it needs matplotlib.
 """
 
 from __future__ import annotations
 
 import json
 
-__all__ = ["register"]
+from ..bench.report import _pick
+from ..bench.report.rectifier import measurements_from_results, write_page
+from ..experiments.rectifier import (
+    FULL,
+    QUICK,
+    RectifierMeasurements,
+    _distribution,
+    format_text,
+    incompleteness,
+    rank_vs_n,
+    shallow_match,
+    universality,
+)
+from ..validate import InvalidValueError
 
 
 def _from_results(args) -> int:
-    from ..experiments.rectifier import format_text
-    from ..bench.report import _pick
-    from ..bench.report.rectifier import measurements_from_results, write_page
-    from ..validate import InvalidValueError
 
     m = measurements_from_results(_pick(args.from_results, args.machine, args.commit))
     if m is None:
@@ -30,17 +39,6 @@ def _from_results(args) -> int:
 def _run(args) -> int:
     if args.from_results:
         return _from_results(args)
-    from ..experiments.rectifier import (
-        FULL,
-        QUICK,
-        RectifierMeasurements,
-        _distribution,
-        format_text,
-        incompleteness,
-        rank_vs_n,
-        shallow_match,
-        universality,
-    )
 
     s = dict(FULL if args.full else QUICK)
     for key in ("sizes", "widths"):
@@ -66,29 +64,6 @@ def _run(args) -> int:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(m.to_dict(), fh, indent=1, default=str)
     if args.out:
-        from ..bench.report.rectifier import write_page
 
         print(f"wrote {write_page(m, args.out)}")
     return 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("rectifier", help="rectifier networks as generalized tensor "
-                       "decompositions: ranks, incompleteness, shallow fits, universality")
-    p.add_argument("--full", action="store_true", help="the full settings (slower)")
-    p.add_argument("--operators", nargs="+", default=["product", "relu-max", "relu-sum"],
-                   help="pooling operators to measure (registered names)")
-    p.add_argument("--sizes", type=int, nargs="+", help="N values for (a) (powers of 2)")
-    p.add_argument("--n-seeds", type=int, help="random deep networks per point in (b)")
-    p.add_argument("--widths", type=int, nargs="+", help="shallow widths in (c) and (d)")
-    p.add_argument("--steps", type=int, help="Adam steps per shallow fit")
-    p.add_argument("--n-restarts", type=int, help="restarts per shallow fit")
-    p.add_argument("--match-n", type=int, default=8, help="N of the deep networks in (c)")
-    p.add_argument("--json", help="also write the measurements to this JSON file")
-    p.add_argument("--out", help="write rectifier.html and its plots into this folder")
-    p.add_argument("--from-results", metavar="RESULTS_DIR",
-                   help="measure nothing: draw the numbers the asv suite tracked "
-                        "(bench_rectifier) from this asv results_dir")
-    p.add_argument("--machine", help="with --from-results: the asv machine (default: newest)")
-    p.add_argument("--commit", help="with --from-results: the commit hash (default: newest)")
-    p.set_defaults(func=_run)

@@ -32,14 +32,14 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from .. import validate
-from ..rank.exact import exact_rank, integer_weights_
-from ..tensors.matricization import RankResult
+from ..fit.shallow import additive_floor, fit_shallow
 from ..nets.network import HTNet
 from ..nets.pooling import resolve_pooling
+from ..rank.exact import exact_rank, integer_weights_
 from ..rank.grid import grid_rank, shallow_width_lower_bound
-from ..tensors.grid import grid_tensor
-from ..fit.shallow import additive_floor, fit_shallow
 from ..rank.theory import ht_odd_even_rank
+from ..tensors.grid import grid_tensor
+from ..tensors.matricization import RankResult
 
 __all__ = [
     "OPERATORS",

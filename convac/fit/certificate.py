@@ -42,9 +42,9 @@ import tensorly as tl
 from scipy.optimize import minimize
 
 from .. import validate
+from ..tensors.matricization import matricize, resolve_partition
 from .cp import as_tensor, check_width_budget
 from .floor import default_partitions
-from ..tensors.matricization import matricize
 from .solvers import cp_objective
 
 __all__ = ["RegularizedFit", "Certificate", "GrowthStep", "Growth", "fit_regularized",
@@ -262,7 +262,6 @@ def polar_bounds(z, partitions=None, n_restarts: int = 8, seed: int = 0,
         value, vecs = _hopm(z, start, n_iter, tol)
         if value > lower:
             lower, direction = value, tuple(vecs)
-    from ..tensors.matricization import resolve_partition
 
     return uppers[best_part], resolve_partition(parts[best_part], n), lower, direction
 

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 
 from .. import validate
-from ..tensors.matricization import Partition, resolve_partition, sample_partitions, singular_values
 from ..nets.network import ConvAC
 from ..rank.structured import structured_singular_values
 from ..tensors.coefficient import coefficient_tensor
+from ..tensors.matricization import Partition, resolve_partition, sample_partitions, singular_values
 
 __all__ = [
     "FloorResult",

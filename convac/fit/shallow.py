@@ -68,7 +68,8 @@ def fit_shallow(target, width: int, pooling="product", features=None, *, steps: 
     Parameters
     ----------
     target : array_like, shape ``(T,) * N``
-        The grid tensor to reproduce (e.g. a deep network's, :func:`convac.tensors.grid.grid_tensor`).
+        The grid tensor to reproduce (e.g. a deep network's,
+        :func:`convac.tensors.grid.grid_tensor`).
     width : int
         Hidden width ``Z`` of the shallow network.
     pooling : str or PoolingOperator

@@ -51,7 +51,7 @@ import tensorly as tl
 import torch
 from scipy.optimize import minimize
 
-from ..validate import InvalidValueError, Registry
+from ..validate import InvalidValueError, Registry, check_shape_budget
 
 __all__ = ["SOLVERS", "GN_MAX_BYTES", "STALL", "KICKS", "cp_objective", "cp_jacobian",
            "cp_gramian", "balance", "rank_one", "redundancy_order", "replace_component",
@@ -260,7 +260,6 @@ def _gn(tensor, factors, n_iter_max, tol, backend="numpy"):
     steps (accepted or not).  Stops at a relative error below 1e-14, on a stall
     (:func:`_stalled`, the error of every step, accepted or not), at a relative step
     below 1e-14, or at a damping above 1e20 (no descent left)."""
-    from ..validate import check_shape_budget
 
     shape, width = tensor.shape, factors[0].shape[1]
     side = width * sum(shape)

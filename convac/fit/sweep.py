@@ -19,6 +19,12 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from .. import validate
+from ..nets.network import CPNet, HTNet
+from ..nets.params import parameter_count
+from ..tensors.coefficient import coefficient_tensor
+from .cp import FIT_MAX_BYTES, check_width_budget, fit_cp
+from .floor import eckart_young_floors
+from .train import train_student
 
 if TYPE_CHECKING:
     from ..nets.network import ConvAC
@@ -34,7 +40,6 @@ __all__ = [
     "ht_fits_cp",
     "write_sweep",
     "write_converse",
-    "register",
 ]
 
 UPPER_BOUND_LABEL = ("empirical upper bound on CP-rank (smallest width whose ALS fit reached "
@@ -136,11 +141,6 @@ def width_sweep(teacher: ConvAC, widths, target: float = 1e-2, n_restarts: int =
     """
     import numpy as np
 
-    from .cp import FIT_MAX_BYTES, check_width_budget, fit_cp
-    from .floor import eckart_young_floors
-    from ..nets.network import CPNet
-    from ..nets.params import parameter_count
-    from ..tensors.coefficient import coefficient_tensor
 
     teacher = validate.network(teacher)
     max_bytes = FIT_MAX_BYTES if max_bytes is None else validate.max_bytes(max_bytes)
@@ -231,9 +231,6 @@ def ht_fits_cp(cp_teacher: ConvAC, ht_ranks, seed: int = 0, **train_kwargs) -> C
     -------
     ConverseResult
     """
-    from ..nets.network import HTNet
-    from ..nets.params import parameter_count
-    from .train import train_student
 
     cp_teacher = _teacher(cp_teacher)
     if cp_teacher.schedule.n_levels != 1:
@@ -354,67 +351,3 @@ def write_converse(results, out_dir, title: str = "HT students fitting a CP teac
     with open(paths["md"], "w") as fh:
         fh.write("\n".join(lines) + "\n")
     return paths
-
-
-def _run(args) -> int:
-    import torch
-
-    from ..nets.network import CPNet, HTNet
-
-    teacher = HTNet(args.patches, args.channels, args.rank, seed=args.seed,
-                    dtype=torch.float64)
-    widths = list(range(args.min_width, args.max_width + 1))
-    result = width_sweep(teacher, widths, target=args.target, n_restarts=args.restarts,
-                         seed=args.seed, tol=args.tol, n_iter_max=args.iters,
-                         method=args.method)
-    title = f"CP fit of HT(N={args.patches}, M={args.channels}, r={args.rank})"
-    paths = write_sweep(result, args.out, title)
-    print(_markdown(result, title), end="")
-    print("wrote " + ", ".join(paths.values()))
-    if args.converse_width:
-        cp = CPNet(args.patches, args.channels, args.converse_width, seed=args.seed,
-                   dtype=torch.float64)
-        converse = [ht_fits_cp(cp, rank, seed=args.seed, steps=args.converse_steps,
-                               lr=args.converse_lr, progress=args.progress)
-                    for rank in range(1, args.converse_width + 1)]
-        more = write_converse(converse, args.out,
-                              f"HT students fitting CP(N={args.patches}, M={args.channels}, "
-                              f"K={args.converse_width})")
-        print("wrote " + ", ".join(more.values()))
-    bad = [r.width for r in result.rows if r.fit_error < r.floor * (1 - 1e-9)]
-    if bad:
-        print(f"error: fit below the Eckart-Young floor at widths {bad} (a bug)")
-        return 1
-    return 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("sweep", help="CP fit error vs width for an HT teacher, with the "
-                       "Eckart-Young floor; writes CSV, Markdown and PNG")
-    p.add_argument("--patches", type=int, default=8, help="N (a power of two)")
-    p.add_argument("--channels", type=int, default=4, help="M")
-    p.add_argument("--rank", type=int, default=2, help="HT rank at every level")
-    p.add_argument("--min-width", type=int, default=1, help="smallest CP width K swept")
-    p.add_argument("--max-width", type=int, default=20, help="largest CP width K swept")
-    p.add_argument("--target", type=float, default=1e-2,
-                   help="relative error for the empirical CP-rank upper bound")
-    p.add_argument("--restarts", type=int, default=1, help="seeded starts per width")
-    p.add_argument("--iters", type=int, default=100,
-                   help="iteration limit per solver run (ALS sweeps, Gauss-Newton or L-BFGS "
-                   "steps)")
-    p.add_argument("--tol", type=float, default=1e-8,
-                   help="stopping tolerance (ALS: change of its error between sweeps)")
-    p.add_argument("--method", default="best",
-                   help="CP solver: als, als-ls, gn, lbfgs or best (every solver in turn "
-                   "until one is exact; default)")
-    p.add_argument("--seed", type=int, default=0, help="seeds the teacher and the starts")
-    p.add_argument("--out", default="reports/sweep", help="output folder")
-    p.add_argument("--converse-width", type=int, default=0,
-                   help="also train HT students of ranks 1..K on a width-K CP teacher "
-                   "(0: skip)")
-    p.add_argument("--converse-steps", type=int, default=1000,
-                   help="Adam steps per HT student")
-    p.add_argument("--converse-lr", type=float, default=0.1,
-                   help="learning rate of the HT students")
-    p.add_argument("--progress", action="store_true", help="show training progress bars")
-    p.set_defaults(func=_run)

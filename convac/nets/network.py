@@ -78,6 +78,7 @@ def node_conv(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return torch.bmm(x, weight.transpose(1, 2))
 
 
+@validate.network_type
 class ConvAC(nn.Module):
     """A convolutional arithmetic circuit over patch features.
 

@@ -19,12 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import validate
-from .cuts import expansion_terms, min_cut_bound
-from ..tensors.matricization import Partition, sample_partitions
 from ..nets.network import ConvAC
-from .methods import matricization_rank
 from ..tensors.coefficient import DEFAULT_MAX_BYTES
+from ..tensors.matricization import Partition, sample_partitions
 from ..validate import BudgetError
+from .cuts import expansion_terms, min_cut_bound
+from .methods import matricization_rank
 
 __all__ = ["min_cut_bound", "CPRankBounds", "cp_rank_bounds", "expansion_terms"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from .. import validate
 from ..nets.network import ConvAC
-from .structured import row_leaves
 from ..nets.tree import fold
+from .structured import row_leaves
 
 __all__ = ["min_cut_bound", "expansion_terms"]
 

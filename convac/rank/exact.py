@@ -25,13 +25,13 @@ import math
 import numpy as np
 import torch
 
-from . import modp
 from .. import validate
-from .cuts import min_cut_bound
-from ..tensors.matricization import RankResult, matricize
 from ..nets.network import ConvAC
-from .structured import FloatField, root_core
 from ..tensors.coefficient import DEFAULT_MAX_BYTES
+from ..tensors.matricization import RankResult, matricize
+from . import modp
+from .cuts import min_cut_bound
+from .structured import FloatField, root_core
 
 __all__ = [
     "DEFAULT_PRIME",

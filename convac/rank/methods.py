@@ -16,10 +16,11 @@ register themselves, nothing mutates it at import.
 from __future__ import annotations
 
 from .. import validate
+from ..nets.network import ConvAC
+from ..tensors.coefficient import DEFAULT_MAX_BYTES
+from ..tensors.matricization import AMBIGUITY_FACTOR, RankResult, dense_rank, resolve_partition
 from .cuts import min_cut_bound
 from .exact import exact_rank
-from ..tensors.matricization import AMBIGUITY_FACTOR, RankResult, dense_rank, resolve_partition
-from ..nets.network import ConvAC
 from .structured import structured_rank
 
 __all__ = [
@@ -79,7 +80,6 @@ def auto_rank(tensor_or_net, partition="odd-even", rtol: float | None = None,
     RankResult
         ``method`` is the method that decided, ``reason`` says why.
     """
-    from ..tensors.coefficient import DEFAULT_MAX_BYTES
 
     if kwargs:
         raise validate.InvalidValueError(
@@ -151,41 +151,3 @@ def matricization_rank(
     """
     fn = RANK_METHODS[method]
     return fn(tensor_or_net, partition, rtol=rtol, **kwargs)
-
-
-def _run(args) -> int:
-    import json
-    import time
-
-    import torch
-
-    net = ConvAC(args.n_patches, args.n_channels, tuple(args.windows), tuple(args.ranks)
-                 if len(args.ranks) > 1 else args.ranks[0], seed=args.seed,
-                 dtype=torch.float64)
-    start, cpu = time.perf_counter(), time.process_time()
-    res = matricization_rank(net, args.partition, method=args.method,
-                             max_bytes=int(args.max_gib * 2**30))
-    print(json.dumps({
-        "rank": res.rank, "method": res.method, "certified": res.is_certified,
-        "ranks_mod": res.ranks_mod, "margin": res.margin, "ambiguous": res.ambiguous,
-        "reason": res.reason, "min_cut_bound": min_cut_bound(net, args.partition),
-        "seconds": round(time.perf_counter() - start, 3),
-        "cpu_seconds": round(time.process_time() - cpu, 3),
-    }))
-    return 0
-
-
-def register(sub) -> None:
-    """``convac rank N M --windows .. --ranks ..``: the odd-even (or another) rank of a
-    seeded float64 ConvAC, as one JSON line (issue 11's moonshot:
-    ``convac rank 28 64 --windows 2 2 7 --max-gib 8``)."""
-    p = sub.add_parser("rank", help="matricization rank of a seeded ConvAC (JSON)")
-    p.add_argument("n_patches", type=int)
-    p.add_argument("n_channels", type=int)
-    p.add_argument("--windows", type=int, nargs="+", required=True)
-    p.add_argument("--ranks", type=int, nargs="+", default=[2])
-    p.add_argument("--partition", default="odd-even")
-    p.add_argument("--method", default="auto", help="one of: " + ", ".join(RANK_METHODS))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-gib", type=float, default=2.0, help="memory budget in GiB")
-    p.set_defaults(func=_run)

@@ -46,10 +46,10 @@ import numpy as np
 import torch
 
 from .. import validate
-from ..tensors.matricization import AMBIGUITY_FACTOR, RankResult, numerical_rank, resolve_partition
 from ..nets.network import ConvAC
-from ..tensors.coefficient import DEFAULT_MAX_BYTES
 from ..nets.tree import fold
+from ..tensors.coefficient import DEFAULT_MAX_BYTES
+from ..tensors.matricization import AMBIGUITY_FACTOR, RankResult, numerical_rank, resolve_partition
 from ..validate import BudgetError
 
 __all__ = [

@@ -20,8 +20,9 @@ template points instead.
 **Exactness.**  Products, max and sums keep integers integers.  With integer weights,
 integer features and a pooling operator with a known growth :attr:`PoolingOperator.bound`,
 :func:`grid_tensor` bounds every intermediate value; below ``2^53`` every float64
-operation is exact, the grid tensor is certified integer, and :func:`convac.rank.grid.grid_rank` computes
-its matricization rank exactly over the rationals (python-flint ``fmpz_mat``).
+operation is exact, the grid tensor is certified integer, and
+:func:`convac.rank.grid.grid_rank` computes its matricization rank exactly over the rationals
+(python-flint ``fmpz_mat``).
 
 References
 ----------
@@ -32,7 +33,6 @@ Decompositions", ICML 2016.
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,8 +40,8 @@ import torch
 
 from .. import validate
 from ..nets.network import ConvAC
-from .coefficient import DEFAULT_MAX_BYTES
 from ..nets.tree import fold_levels
+from .coefficient import DEFAULT_MAX_BYTES
 
 __all__ = [
     "identity_templates",

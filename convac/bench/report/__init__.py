@@ -12,16 +12,26 @@ from __future__ import annotations
 
 import datetime
 import os
-import sys
 
+from ..results import (
+    DEFAULT_ASV_SITE,
+    DEFAULT_REPORT,
+    DEFAULT_RESULTS,
+    CommitResults,
+    list_commits,
+    list_machines,
+    load_benchmarks,
+    load_commit,
+)
+from . import plots
 from .data import fit_curves, param_curves, rank_curves, timings
-from .results import CommitResults, list_commits, list_machines, load_benchmarks, load_commit
+from .experiments import DEFAULT_STORES, build_experiments_page
+from .page import render_page
+from .rectifier import measurements_from_results, write_page
 
-__all__ = ["build_report", "failed_benchmarks", "register"]
+__all__ = ["build_report", "failed_benchmarks"]
 
-DEFAULT_RESULTS = os.path.join("reports", "results")
-DEFAULT_OUT = os.path.join("reports", "depth-efficiency")
-DEFAULT_ASV_SITE = os.path.join("reports", "html")
+DEFAULT_OUT = DEFAULT_REPORT
 
 
 def _pick(results_dir: str, machine: str | None, commit: str | None) -> CommitResults | None:
@@ -60,8 +70,6 @@ def build_report(results_dir: str = DEFAULT_RESULTS, out_dir: str = DEFAULT_OUT,
     asv_site : str, optional
         asv's ``html_dir``; the page links to its ``index.html`` when it exists.
     """
-    from . import plots
-    from .page import render_page
 
     results = _pick(results_dir, machine, commit)
     benchmarks = load_benchmarks(results_dir)
@@ -107,8 +115,6 @@ def _section_pages(results, out_dir: str) -> list:
     """The report's other pages, each with the paper's statements beside convac's numbers:
     rectifier networks (ICML 2016, from the asv results) and the published experiments
     (from their result stores).  Returns ``[(relative link, title)]``."""
-    from .experiments import DEFAULT_STORES, build_experiments_page
-    from .rectifier import measurements_from_results, write_page
 
     pages = []
     measured = measurements_from_results(results) if results is not None else None
@@ -136,48 +142,3 @@ def failed_benchmarks(results_dir: str = DEFAULT_RESULTS, machine: str | None = 
     if results is None:
         raise FileNotFoundError(f"no asv results in {results_dir}")
     return sorted({m.name for m in results.values.values() if m.failed})
-
-
-def _run(args) -> int:
-    if args.offline_asv:
-        from .vendor import localize_asv_site
-
-        try:
-            n = len(localize_asv_site(args.asv_site, args.npm_cache))
-            print(f"asv site: {n} CDN script/style tags now load from {args.asv_site}/vendor")
-        except (RuntimeError, FileNotFoundError, OSError) as exc:
-            print(f"convac report: warning: asv site left loading from CDNs: {exc}",
-                  file=sys.stderr)
-    try:
-        page = build_report(args.results_dir, args.out, args.machine, args.commit,
-                            args.asv_site)
-        failed = (failed_benchmarks(args.results_dir, args.machine, args.commit)
-                  if args.fail_on_failed else [])
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"convac report: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"depth-efficiency report: {os.path.abspath(page)}")
-    if failed:
-        print(f"convac report: {len(failed)} failed benchmark(s): {', '.join(failed)}",
-              file=sys.stderr)
-        return 1
-    return 0
-
-
-def register(sub) -> None:
-    """Add the ``report`` subcommand."""
-    p = sub.add_parser("report", help="build the depth-efficiency report from asv results")
-    p.add_argument("--results-dir", default=DEFAULT_RESULTS, help="default: %(default)s")
-    p.add_argument("--out", default=DEFAULT_OUT, help="output folder (default: %(default)s)")
-    p.add_argument("--asv-site", default=DEFAULT_ASV_SITE,
-                   help="asv html_dir to link to (default: %(default)s)")
-    p.add_argument("--machine", default=None, help="asv machine (default: newest results)")
-    p.add_argument("--commit", default=None, help="commit hash or prefix (default: newest)")
-    p.add_argument("--offline-asv", action="store_true",
-                   help="make asv's published site load jQuery/flot/bootstrap from local "
-                        "copies (fetched once with npm pack) instead of public CDNs")
-    p.add_argument("--npm-cache", default=os.path.join(".asv", "npm-cache"),
-                   help="npm tarball cache for --offline-asv (default: %(default)s)")
-    p.add_argument("--fail-on-failed", action="store_true",
-                   help="exit 1 when a benchmark of those results failed (skips are fine)")
-    p.set_defaults(func=_run)

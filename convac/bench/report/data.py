@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ...fit.cp import fit_cp
+from ...fit.floor import eckart_young_floor
+from ...nets.geometry import PoolingSchedule, ht_windows
+from ...nets.network import HTNet
+from ...nets.params import schedule_parameter_count
+from ...rank.exact import exact_rank
+from ...rank.theory import ht_odd_even_rank
+from ...tensors.coefficient import coefficient_tensor
 from ..metrics import series
-from .results import CommitResults, parse_param
+from ..results import CommitResults, parse_param
 
 __all__ = [
     "RANK_BENCH",
@@ -80,7 +88,6 @@ def _rank_is_exact(n: int, m: int) -> bool:
 
 
 def _missing_note(n: int, m: int, r: int) -> str:
-    from ...rank.theory import ht_odd_even_rank
 
     rank = ht_odd_even_rank(n, m, r)
     if n < 16 and m not in (2, 3):
@@ -100,7 +107,6 @@ def rank_curves(results: CommitResults | None) -> list:
     each point marked exact or numerical, each missing point of :data:`RANK_GRID`
     explained in ``notes``; recomputed (exact, N up to 16, M = r = 2) where the results
     have none."""
-    from ...rank.theory import ht_odd_even_rank
 
     points: dict = {}  # (m, r) -> {n: rank}
     for (m, r), (xs, ys) in _series(results, RANK_BENCH, 0).items():
@@ -118,8 +124,6 @@ def rank_curves(results: CommitResults | None) -> list:
     if not curves:
         import torch
 
-        from ...rank.exact import exact_rank
-        from ...nets.network import HTNet
 
         xs = [2, 4, 8, 16]
         ys = [exact_rank(HTNet(n, 2, 2, seed=0, dtype=torch.float64), "odd-even").rank
@@ -133,7 +137,6 @@ def rank_curves(results: CommitResults | None) -> list:
 def theorem_curve(m: int, r: int, n_max: int) -> Curve:
     """``min(r, M)^(N/2)`` for even N = 2, 4, .., ``n_max`` (COLT 2016, Thm 1; schedules
     whose first window is 2)."""
-    from ...rank.theory import ht_odd_even_rank
 
     xs = list(range(2, max(n_max, 2) + 1, 2))
     return Curve(f"min(r, M)^(N/2), M={m}, r={r}", xs,
@@ -143,7 +146,6 @@ def theorem_curve(m: int, r: int, n_max: int) -> Curve:
 def param_curves(results: CommitResults | None) -> list:
     """HT parameters and the CP parameters their rank bound demands, against N, one pair of
     curves per ``(M, r)``; recomputed (closed forms) where the results have none."""
-    from ...rank.theory import ht_odd_even_rank
 
     ht = _series(results, HT_PARAMS_BENCH, 0)
     cp = _series(results, CP_PARAMS_BENCH, 0)
@@ -153,8 +155,6 @@ def param_curves(results: CommitResults | None) -> list:
         curves.append((Curve(f"HT, M={m}, r={r}", *ht[key]),
                        Curve(f"CP needed, M={m}, r={r}", *cp[key])))
     if not curves:
-        from ...nets.geometry import PoolingSchedule, ht_windows
-        from ...nets.params import schedule_parameter_count
 
         ns, m, r = [4, 8, 16, 32, 64], 2, 2
         hts = [schedule_parameter_count(PoolingSchedule(n, m, ht_windows(n, 2), r, 1))
@@ -169,21 +169,13 @@ def param_curves(results: CommitResults | None) -> list:
 
 def fit_curves(results: CommitResults | None, widths=(1, 2, 4, 8, 16)) -> tuple:
     """``(fit error, floor)`` against CP width K: from the results, else recomputed for
-    ``widths`` (the suite's teacher and ALS settings; empty where ``convac.fit.cp`` or
-    ``convac.fit.floor`` is missing)."""
+    ``widths`` (the suite's teacher and ALS settings)."""
     fit = Curve("CP-ALS relative error", *_series(results, FIT_BENCH, 0).get((), ([], [])))
     floor = Curve("Eckart-Young floor", *_series(results, FLOOR_BENCH, 0).get((), ([], [])))
     if fit.x and floor.x:
         return fit, floor
-    try:
-        from ...fit.cp import fit_cp
-        from ...fit.floor import eckart_young_floor
-    except ImportError:
-        return fit, floor
     import torch
 
-    from ...nets.network import HTNet
-    from ...tensors.coefficient import coefficient_tensor
 
     tensor = coefficient_tensor(HTNet(8, 3, 2, seed=0, dtype=torch.float64))  # (3,)*8
     ks = list(widths)

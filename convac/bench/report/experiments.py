@@ -19,12 +19,18 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ...experiments import depth_sweep as ds
+from ...experiments import experiment_module
+from ...experiments import levine_mincut as lev
+from ...experiments import pooling_geometry as pg
 from ...experiments.publish import PUBLISHED, read_published
+from ...experiments.runner import evaluate
+from ...experiments.store import DEFAULT_STORE_ROOT, ResultStore
 from ...rank.modp import DEFAULT_PRIMES
 
 __all__ = ["build_experiments_page", "load_records"]
 
-DEFAULT_STORES = os.path.join("reports", "experiments")
+DEFAULT_STORES = DEFAULT_STORE_ROOT
 DEFAULT_OUT = os.path.join("reports", "experiments-page")
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
@@ -38,13 +44,10 @@ img { max-width: 100%; border: 1px solid #ddd; }
 
 def load_records(name: str, stores: str = DEFAULT_STORES) -> tuple[list, str]:
     """``(records, where)``: the store's records, or the quick size computed now."""
-    from ...experiments import experiment_module
-    from ...experiments.store import ResultStore
 
     store = ResultStore(os.path.join(stores, name))
     if _has_store(store):
         return store.records(), f"store {store.path} ({len(store)} results)"
-    from ...experiments.runner import evaluate
 
     mod = experiment_module(name)
     quick = {"levine-mincut": lambda: evaluate(mod.experiment(), 200, 0),
@@ -72,7 +75,6 @@ def _save(fig, path: str) -> str:
 def _levine(records, out_dir, published=None) -> str:
     """The Levine section from a store's records, or from the committed summary of a full
     run (``published``, :func:`convac.experiments.publish.read_published`)."""
-    from ...experiments import levine_mincut as lev
 
     if published is not None:
         s, speed = published["summary"], published.get("throughput")
@@ -124,8 +126,6 @@ def _levine(records, out_dir, published=None) -> str:
 
 def _other_runs(stores: str, name: str) -> str:
     """Counts of every other store of ``name`` (``NAME-*``: samples, older settings)."""
-    from ...experiments import levine_mincut as lev
-    from ...experiments.store import ResultStore
 
     rows = []
     if os.path.isdir(stores):
@@ -148,7 +148,6 @@ def _other_runs(stores: str, name: str) -> str:
 
 
 def _depth(records, out_dir) -> str:
-    from ...experiments import depth_sweep as ds
 
     rows = ds.summarize(records)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -176,7 +175,6 @@ def _depth(records, out_dir) -> str:
 
 
 def _pooling(records, out_dir) -> str:
-    from ...experiments import pooling_geometry as pg
 
     rows = pg.summarize(records)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -223,7 +221,6 @@ def build_experiments_page(stores: str = DEFAULT_STORES, out_dir: str = DEFAULT_
     return its path.  An experiment's store wins; without one, the Levine grid is shown
     from its committed summary (``published_root/levine-mincut.json``) when there is one,
     else every experiment is computed at its seeded quick size."""
-    from ...experiments.store import ResultStore
 
     os.makedirs(out_dir, exist_ok=True)
     parts = []

@@ -12,8 +12,10 @@ from __future__ import annotations
 import html
 import os
 
+from ...experiments.rectifier import BENCH, RectifierMeasurements, _distribution
+from ...rank.grid import shallow_width_lower_bound
+from ..results import parse_param
 from .plots import _decorate, _save, plt
-from .results import parse_param
 
 __all__ = ["plot_rank_vs_n", "plot_incompleteness", "plot_fit_curves", "verdicts",
            "render_section", "write_page", "measurements_from_results", "BENCH_PREFIX"]
@@ -235,8 +237,6 @@ def measurements_from_results(results):
         seeds of (c) and the numbers the suite does not track are left out; settings are
         :data:`convac.experiments.rectifier.BENCH`.
     """
-    from ...rank.grid import shallow_width_lower_bound
-    from ...experiments.rectifier import BENCH, RectifierMeasurements, _distribution
 
     if results is None:
         return None
