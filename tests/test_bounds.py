@@ -8,8 +8,8 @@ import pytest
 
 import convac
 from convac.rank import theory
-from convac.tensors.matricization import resolve_partition
 from convac.rank.structured import row_leaves
+from convac.tensors.matricization import resolve_partition
 
 NETS = {
     "cp": lambda seed, g: convac.CPNet(6, 3, 4, geometry=g, seed=seed),

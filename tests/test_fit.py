@@ -206,7 +206,7 @@ def test_wide_and_long_cp_teachers(method, case):
     """Widths up to 16, N up to 10: teacher components whose norms spread over four
     decades, where plain ALS and L-BFGS (and Gauss-Newton from some starts) stall at
     1e-4..1e-3 with the smallest component missing (the kicks of
-    convac.solvers.run_solver find it)."""
+    convac.fit.solvers.run_solver find it)."""
     n, m, width = case
     fit = fit_cp(cp_teacher_tensor(n, m, width, 0), width, method=method,
                  n_iter_max=WIDE_BUDGET[method])

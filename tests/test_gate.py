@@ -12,7 +12,7 @@ import pytest
 from asv_tiny import MACHINE, benchmarked, convac_cli, tiny_repo
 
 from convac.bench.gate import Rule, compare, format_rows, rule_for
-from convac.bench.report.results import BenchmarkInfo, CommitResults, Measurement
+from convac.bench.results import BenchmarkInfo, CommitResults, Measurement
 
 
 def _gate(repo, base, head, *extra):

@@ -1,4 +1,5 @@
-"""Matricization, numerical rank, and the rank facts of COLT 2016 (DESIGN.md)."""
+"""Matricization, numerical rank, and the rank facts of COLT 2016 (ARCHITECTURE.md, "The
+mathematics in one page")."""
 
 import itertools
 

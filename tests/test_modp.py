@@ -1,4 +1,4 @@
-"""Arithmetic mod p (convac.modp) against python-flint and exact Python integers."""
+"""Arithmetic mod p (convac.rank.modp) against python-flint and exact Python integers."""
 
 from fractions import Fraction
 

@@ -10,8 +10,8 @@ import torch
 
 import convac
 from convac.nets.geometry import GEOMETRIES
-from convac.tensors.matricization import PARTITIONS
 from convac.nets.representation import REPRESENTATIONS
+from convac.tensors.matricization import PARTITIONS
 from convac.validate import Registry
 
 

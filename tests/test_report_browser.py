@@ -23,7 +23,7 @@ import pytest
 from asv_tiny import benchmarked
 
 from convac.bench.report import build_report
-from convac.bench.report.results import list_machines, load_benchmarks
+from convac.bench.results import list_machines, load_benchmarks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCREENSHOTS = os.path.join(ROOT, "reports", "screenshots")

@@ -7,8 +7,8 @@ from oracles import partition_for
 
 import convac
 from convac.rank import theory
-from convac.rank.structured import structured_singular_values
 from convac.rank.methods import AUTO_DENSE_MAX_ENTRIES, RANK_METHODS
+from convac.rank.structured import structured_singular_values
 
 # tiny configurations (dense is the oracle): CP, HT, truncated, window 4, mixed windows
 CASES = {

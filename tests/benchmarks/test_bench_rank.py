@@ -27,8 +27,7 @@ import torch
 from timing import best_time, record_ratio
 
 import convac
-from convac.rank import modp
-from convac.rank import theory
+from convac.rank import modp, theory
 
 FULL = os.environ.get("CONVAC_BENCH_FULL") == "1"
 MOONSHOT = os.environ.get("CONVAC_BENCH_MOONSHOT") == "1"
