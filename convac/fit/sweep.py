@@ -16,21 +16,14 @@ from __future__ import annotations
 import csv
 import os
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
 
 from .. import validate
-from ..nets.network import CPNet, HTNet
+from ..nets.network import ConvAC, CPNet, HTNet
 from ..nets.params import parameter_count
 from ..tensors.coefficient import coefficient_tensor
 from .cp import FIT_MAX_BYTES, check_width_budget, fit_cp
 from .floor import eckart_young_floors
 from .train import train_student
-
-if TYPE_CHECKING:
-    from ..nets.network import ConvAC
-
-# torch, tensorly and the fitting modules are imported inside the functions that use
-# them, so that ``convac sweep --help`` answers without importing torch (issue 10)
 
 __all__ = [
     "SweepRow",
