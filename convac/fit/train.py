@@ -321,6 +321,32 @@ class _EarlyStopping:
             self.model.load_state_dict(self.state)
 
 
+class _NoBar:
+    """``range(steps)`` with the two methods of a tqdm bar the loops call."""
+
+    def __init__(self, steps: int):
+        self._steps = steps
+
+    def __iter__(self):
+        return iter(range(self._steps))
+
+    def set_postfix(self, *args, **kwargs) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _bar(steps: int, progress: bool, desc: str | None):
+    """A tqdm bar over ``range(steps)`` when ``progress`` is on, else a silent range: tqdm
+    is an optional extra (``convac[fit]``), imported only when a bar is shown."""
+    if not progress:
+        return _NoBar(steps)
+    from tqdm.auto import tqdm  # optional extra: fit
+
+    return tqdm(range(steps), desc=desc, leave=False)
+
+
 OPTIMIZERS = validate.Registry("optimizer")
 """Training loops of :func:`train_student`, each
 ``fn(model, x_train, y_train, steps, batch_size, lr, gen, log_space, progress, desc, val,
@@ -337,8 +363,6 @@ def _adam(model, x_train, y_train, steps, bs, lr, gen, log_space, progress, desc
     stops after ``patience`` measurements without a relative improvement of 1e-4
     (``patience=0``: never).  Returns ``(losses, best validation error, steps run)``.
     """
-    from tqdm.auto import tqdm
-
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=lr * _ETA)
     forward = model.forward_log if log_space else model.forward
@@ -347,7 +371,7 @@ def _adam(model, x_train, y_train, steps, bs, lr, gen, log_space, progress, desc
     losses = []
     every = max(1, steps // 100)
     stop = _EarlyStopping(model, forward, val, patience)
-    bar = tqdm(range(steps), disable=not progress, desc=desc, leave=False)
+    bar = _bar(steps, progress, desc)
     order, pos = torch.randperm(n_train, generator=gen), 0
     for step in bar:
         if pos + bs > n_train:
@@ -495,8 +519,6 @@ def _levenberg_marquardt(model, x_train, y_train, steps, bs, lr, gen, log_space,
     steps before it drops.  Stops also when the loss is zero to rounding or ``mu`` has
     grown past ``1e16`` times the Gauss-Newton diagonal (no step reduces the loss).
     """
-    from tqdm.auto import tqdm
-
     if log_space:
         raise validate.InvalidValueError(
             "optimizer='lm' works in linear space; got log_space=True (pass "
@@ -523,7 +545,7 @@ def _levenberg_marquardt(model, x_train, y_train, steps, bs, lr, gen, log_space,
     jac = jac / norm
     loss = best = float(r @ r)
     eps = torch.finfo(r.dtype).eps
-    bar = tqdm(range(steps), disable=not progress, desc=desc, leave=False)
+    bar = _bar(steps, progress, desc)
     for _ in bar:
         losses.append(loss)
         gram, grad = jac.T @ jac, jac.T @ r  # (P, P), (P,)
