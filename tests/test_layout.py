@@ -136,6 +136,7 @@ def test_module_level_third_party_imports_are_base_dependencies():
     base dependency (optional ones are imported inside functions, behind an extra), except
     in the report's modules, which only the commands that declare matplotlib import."""
     import sys
+
     import tomllib
 
     with open(ROOT.parent / "pyproject.toml", "rb") as fh:

@@ -374,13 +374,31 @@ def _lbfgs(tensor, factors, n_iter_max, tol, backend="numpy"):
     return np.ones(width), fs, used, bool(used < n_iter_max or stop["done"])
 
 
-def balance(factors) -> list:
+def balance(factors, drop_zero: bool = False) -> list:
     """The same CP with every component's columns rescaled to one common norm
-    ``(prod_k ||U_k[:, r]||)^(1/N)`` (signs kept): L-BFGS's gradient is badly scaled on
-    unbalanced components; ALS is invariant to it."""
+    ``(prod_k ||U_k[:, r]||)^(1/N)`` (signs kept).
+
+    L-BFGS's gradient is badly scaled on unbalanced components (ALS is invariant to it),
+    and the Haeffele-Vidal penalty is stated on balanced factors.
+
+    Parameters
+    ----------
+    factors : sequence of ndarray, shapes ``(M_k, K)``
+    drop_zero : bool, default False
+        A component with a zero column is zero: ``True`` zeroes its other columns too
+        (the certificate's ``Theta`` and penalty), ``False`` leaves them as they are (a
+        solver can still move it off zero).
+
+    Returns
+    -------
+    list of ndarray, shapes ``(M_k, K)``
+    """
     norms = np.stack([np.linalg.norm(f, axis=0) for f in factors])  # (N, K)
+    alive = (norms > 0).all(axis=0)  # (K,)
     safe = np.where(norms > 0, norms, 1.0)
     common = np.exp(np.mean(np.log(safe), axis=0))  # (K,)
+    if drop_zero:
+        common = np.where(alive, common, 0.0)
     return [f * (common / s) for f, s in zip(factors, safe, strict=True)]
 
 

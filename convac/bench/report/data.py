@@ -14,6 +14,7 @@ from ...nets.geometry import PoolingSchedule, ht_windows
 from ...nets.network import HTNet
 from ...nets.params import schedule_parameter_count
 from ...rank.exact import exact_rank
+from ...rank.methods import AUTO_DENSE_MAX_ENTRIES
 from ...rank.theory import ht_odd_even_rank
 from ...tensors.coefficient import coefficient_tensor
 from ..metrics import series
@@ -37,7 +38,8 @@ __all__ = [
 RANK_BENCH = series("ht_odd_even_rank")
 DEFICIT_BENCH = series("certified_odd_even_deficit")
 RANK_GRID = (2, 4, 8, 16, 20, 24)
-"""N of the rank curve: HTRanks (N <= 16, every rank exact beyond M^N = 4096) and
+"""N of the rank curve: HTRanks (N <= 16, every rank exact beyond M^N =
+``AUTO_DENSE_MAX_ENTRIES``) and
 CertifiedDeficits (N = 16, 20, 24 with r = 2, exact over two primes)."""
 HT_PARAMS_BENCH = series("ht_params")
 CP_PARAMS_BENCH = series("cp_params_needed")
@@ -82,9 +84,10 @@ def _series(results: CommitResults | None, name: str, x_index: int) -> dict:
 
 
 def _rank_is_exact(n: int, m: int) -> bool:
-    """The suite's HTRanks takes the dense float rank for ``M^N <= 4096``, the exact rank
-    beyond (``benchmarks/bench_rank.py``, ``DENSE_MAX_ENTRIES``)."""
-    return m**n > 2**12
+    """The suite's HTRanks takes the dense float rank for ``M^N <=``
+    :data:`~convac.rank.methods.AUTO_DENSE_MAX_ENTRIES`, the exact rank beyond
+    (``benchmarks/bench_rank.py``)."""
+    return m**n > AUTO_DENSE_MAX_ENTRIES
 
 
 def _missing_note(n: int, m: int, r: int) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import html
-import math
+
+from ...formatting import format_number
 
 __all__ = ["render_page"]
 
@@ -23,13 +24,8 @@ def _esc(x) -> str:
 
 
 def _fmt(v) -> str:
-    if v is None:
-        return '<span class="failed">failed</span>'
-    if isinstance(v, float) and math.isnan(v):
-        return '<span class="skipped">skipped</span>'
-    if float(v) == int(v) and abs(v) < 1e15:
-        return str(int(v))
-    return f"{v:.4g}"
+    return format_number(v, missing='<span class="failed">failed</span>',
+                         nan='<span class="skipped">skipped</span>')
 
 
 def render_page(meta: dict, figures: list, benchmarks: dict, results, asv_site: str | None,
