@@ -31,17 +31,10 @@ norms: ``CPNet(6, 4, width=16)``, ``CPNet(10, 2, width=16)``), every solver stal
 teacher components missing.  :func:`run_solver` detects the stall (relative decrease
 below :data:`STALL` per iteration) and replaces a redundant component by the residual's
 best rank-one approximation (:func:`replace_component`), up to :data:`KICKS` times per
-start: a solver's own escape, never another solver's result.  Measured on the teachers
-``(N, M, K) = (10, 2, 8), (6, 4, 16), (10, 2, 16)``, seeds 0-9, 3 starts of 3000
-iterations (``gn``: seeds 0-4, 500 steps): every solver below 1.5e-12, 0.03-14 s CPU
-per fit on one thread (the report of issue 15).
-
-Measured on the 20 rank-3 teachers ``CPNet(6, 4, width=3, seed=s)`` (tests/test_fit.py):
-every solver reaches < 1e-12 on all 20 (``gn`` 500 steps, ALS 500 sweeps, L-BFGS 3000
-steps per start).  scipy's L-BFGS rather than ``torch.optim.LBFGS`` (not measured against
-each other for CP): it works on the numpy arrays the other solvers use, with an analytic
-gradient (no autograd graph per evaluation), and with ``gtol=ftol=0`` it stops only on
-the target, a stall or a failed line search.
+start: a solver's own escape, never another solver's result.  scipy's L-BFGS rather than
+``torch.optim.LBFGS``: it works on the numpy arrays the other solvers use, with an analytic
+gradient (no autograd graph per evaluation).  What each solver was measured to reach, and
+at what cost: ``docs/cp-solvers.md``.
 """
 
 from __future__ import annotations

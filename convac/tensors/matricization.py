@@ -17,7 +17,7 @@ import torch
 
 from .. import validate
 from ..nets.network import ConvAC
-from .coefficient import coefficient_tensor
+from .coefficient import DEFAULT_MAX_BYTES, coefficient_tensor
 
 __all__ = [
     "Partition",
@@ -304,7 +304,7 @@ def singular_values(tensor, partition) -> np.ndarray:
 
 
 def dense_rank(net_or_tensor, partition="odd-even", rtol=None, output: int = 0,
-               **kwargs) -> RankResult:
+               max_bytes: int | None = None) -> RankResult:
     """Numerical rank from the SVD of the dense matricization (the oracle of the others).
 
     Parameters
@@ -314,17 +314,17 @@ def dense_rank(net_or_tensor, partition="odd-even", rtol=None, output: int = 0,
     rtol : float, optional
         Default :func:`default_rtol` of the matrix shape.
     output : int, default 0
-    **kwargs
-        ``max_bytes`` for networks (the dense tensor's budget).
+        A network's output (a tensor has one).
+    max_bytes : int, optional
+        Budget of the dense float64 tensor (default 2 GiB), checked before it is built.
     """
     rtol = validate.tolerance(rtol)
+    max_bytes = validate.max_bytes(DEFAULT_MAX_BYTES if max_bytes is None else max_bytes)
     if isinstance(net_or_tensor, ConvAC):
         tensor = coefficient_tensor(net_or_tensor, validate.output(net_or_tensor, output),
-                                    **kwargs)
+                                    max_bytes=max_bytes)
     else:
-        if kwargs:
-            raise validate.InvalidValueError(
-                f"unexpected arguments for a tensor: {sorted(kwargs)}")
+        validate.check_shape_budget(tuple(np.shape(net_or_tensor)), max_bytes, "dense tensor")
         tensor = torch.as_tensor(net_or_tensor, dtype=torch.float64)
     mat = matricize(tensor, partition)
     sv = torch.linalg.svdvals(mat).numpy()
