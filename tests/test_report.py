@@ -1,16 +1,19 @@
-"""``convac report``: the depth-efficiency page from asv results, or recomputed curves."""
+"""``convac report``: the depth-efficiency page from asv results only (it computes nothing;
+without results it exits 2 saying where it looked and what to run)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import pathlib
 import warnings
 
 import pytest
 from asv_tiny import MACHINE, benchmarked, convac_cli
 
 from convac.report import build_report, failed_benchmarks
-from convac.report.data import rank_curves, theorem_curve
+from convac.report.data import fit_curves, param_curves, rank_curves
 from convac.report.results import canonical_param, load_benchmarks, load_commit, parse_param
 
 PLOTS = ("rank_vs_n.png", "parameters.png", "fit.png", "timings.png")
@@ -21,21 +24,67 @@ def _png(path: str) -> bool:
         return fh.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.slow
-def test_report_without_results_recomputes(tmp_path):
-    page = build_report(str(tmp_path / "none"), str(tmp_path / "out"), asv_site=None)
+def test_report_without_results_exits_2_naming_where_it_looked(tmp_path, capsys):
+    from convac.cli import main
+
+    results = tmp_path / "none"
+    code = main(["report", "--results-dir", str(results), "--out", str(tmp_path / "out")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert str(results) in err and "make bench" in err
+    assert not (tmp_path / "out" / "index.html").exists()
+
+
+def test_curves_without_results_are_empty():
+    assert rank_curves(None) == [] and param_curves(None) == []
+    fit, floor = fit_curves(None)
+    assert not fit.x and not floor.x
+
+
+def test_missing_curves_say_not_measured(tmp_path):
+    """A commit whose results hold none of the report's series: every plot says "not
+    measured" (no recomputation), and the page still lists the benchmarks it has."""
+    results = _results_dir(tmp_path, {f"{NEW[:8]}-e.json": _run_file(NEW, 2, 3.0)})
+    page = build_report(results, str(tmp_path / "out"), asv_site=None,
+                        stores=str(tmp_path / "no-stores"),
+                        published=str(tmp_path / "no-published"))
     text = open(page, encoding="utf-8").read()
-    assert "recomputed" in text
-    for name in PLOTS:
-        assert f'src="{name}"' in text and _png(str(tmp_path / "out" / name))
+    assert "b.track_x" in text and "recomputed" not in text
+    experiments = (tmp_path / "out" / "experiments" / "index.html").read_text()
+    assert experiments.count("Not measured") == 3
+    assert "convac experiment run depth-sweep --store" in experiments
 
 
-def test_recomputed_rank_curve_meets_the_theorem():
-    (curve,) = rank_curves(None)
-    theorem = theorem_curve(2, 2, max(curve.x))
-    expected = dict(zip(theorem.x, theorem.y, strict=True))
-    assert curve.source == "recomputed"
-    assert curve.y == [expected[n] for n in curve.x]
+REPORT = pathlib.Path(__file__).resolve().parents[1] / "convac" / "report"
+COMPUTING = {"network", "tensors", "matricize", "rank", "rank_methods", "exact", "modp",
+             "cuts", "bounds", "fit", "floor", "solvers", "certificate", "train", "sweep",
+             "rectifier", "rectifier_fit", "embed", "structured", "methods",
+             "coefficient", "grid", "matricization", "cp", "shallow", "runner", "torch",
+             "tensorly"}
+"""Modules that compute a rank, a tensor or a fit (flat and subpackage names); the
+theorems' closed forms (``theory``, wherever it lives) are formulas, not computations."""
+
+
+def _imported(path: pathlib.Path):
+    """``(line, absolute dotted name)`` of every import in a module of the report package,
+    functions included (relative imports resolved)."""
+    package = list(REPORT.relative_to(REPORT.parents[1]).parts)  # ["convac", "report"]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, a.name) for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            base = ".".join(base + ([node.module] if node.module else []))
+            yield from ((node.lineno, f"{base}.{a.name}") for a in node.names)
+
+
+def test_report_modules_import_nothing_that_computes():
+    inside = ".".join(REPORT.relative_to(REPORT.parents[1]).parts) + "."
+    bad = [f"{path.name}:{line}: {name}" for path in sorted(REPORT.glob("*.py"))
+           for line, name in _imported(path)
+           if not name.startswith(inside) and "theory" not in name.split(".")
+           and COMPUTING & set(name.split("."))]
+    assert not bad, "the report reads results only; it imports " + "; ".join(bad)
 
 
 @pytest.mark.slow
