@@ -34,7 +34,9 @@ _EXPORTS = {
     "rank_methods": ("RANK_METHODS", "auto_rank"),
     "theory": ("ht_odd_even_rank", "ht_left_right_rank", "cp_rank", "cp_shared_odd_even_rank"),
     "params": ("parameter_count", "schedule_parameter_count", "trainable_parameters"),
-    "rank": ("BudgetError", "structured_rank", "structured_singular_values"),
+    "rank": ("structured_rank", "structured_singular_values"),
+    # the error family: every bad input is a ConvACError (also a ValueError or TypeError)
+    "validate": ("ConvACError", "InvalidValueError", "InvalidTypeError", "BudgetError"),
     "representation": ("Gaussian", "Identity", "Linear", "OneHot", "Patches", "ReLU",
                        "Representation"),
     "sweep": ("ConverseResult", "SweepResult", "ht_fits_cp", "width_sweep"),
@@ -46,6 +48,8 @@ _EXPORTS = {
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
+    # errors: every bad input raises a ConvACError
+    "ConvACError", "InvalidValueError", "InvalidTypeError", "BudgetError",
     # networks and their inputs
     "ConvAC", "CPNet", "HTNet", "PoolingSchedule", "multiply_adds",
     "Patches", "Representation", "OneHot", "Identity", "Linear", "ReLU", "Gaussian",
@@ -54,7 +58,7 @@ __all__ = [
     "coefficient_tensor", "coefficient_tensor_by_forward", "grid_tensor",
     "Partition", "RankResult", "matricize", "matricization_rank", "numerical_rank",
     "resolve_partition", "singular_values",
-    "structured_rank", "structured_singular_values", "BudgetError",
+    "structured_rank", "structured_singular_values",
     "exact_rank", "integer_weights_", "integer_network",
     "min_cut_bound", "cp_rank_bounds", "CPRankBounds", "expansion_terms",
     # parameters and the CP -> HT embedding

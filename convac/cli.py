@@ -24,7 +24,8 @@ import importlib.util
 import sys
 from dataclasses import dataclass
 
-__all__ = ["Command", "COMMANDS", "build_parser", "missing_extras", "main"]
+__all__ = ["Command", "COMMANDS", "HelpFormatter", "Parser", "build_parser", "missing_extras",
+           "main"]
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,9 @@ COMMANDS["gate"] = Command(
     "convac.gate", "benchmark two commits with asv; exit 1 on a regression",
     needs=(("asv", "bench"),))
 COMMANDS["rank"] = Command(
-    "convac.rank_methods", "the matricization rank of a seeded ConvAC (certified exact by "
-    "default), as one JSON line")
+    "convac.rank_methods", "the matricization rank of a seeded ConvAC, as one JSON line "
+    "(method auto: a float rank where its margin is clear, exact otherwise; the output "
+    "says whether it is certified)")
 COMMANDS["rectifier"] = Command(
     "convac.rectifier_cmd", "depth efficiency of generalized (rectifier) ConvACs, ICML "
     "2016: grid-tensor ranks, incompleteness, shallow widths, universality")
@@ -63,6 +65,25 @@ COMMANDS["experiment"] = Command(
     "ICLR 2017 pooling geometry, COLT 2016 depth sweep) on dask.distributed, resumable",
     needs=(("dask", "experiments"), ("distributed", "experiments"), ("pyarrow", "experiments")))
 # -----------------------------------------------------------------------------------------
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default (unless it already names it with
+    ``%(default)s``, or has none: a required option, a flag that is off)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class Parser(argparse.ArgumentParser):
+    """The parser of ``convac`` and of every subcommand (subcommands' own subcommands
+    included): :class:`HelpFormatter` unless one is given."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
 
 def _version() -> str:
@@ -88,7 +109,7 @@ def build_parser(load=None) -> argparse.ArgumentParser:
         command, a name that one, ``()`` none; the others are listed with their help line.
     """
     load = set(COMMANDS) if load is None else {load} if isinstance(load, str) else set(load)
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="convac",
         description="Depth efficiency of convolutional arithmetic circuits: tables, fit "
                     "sweeps, the depth-efficiency report and the asv regression gate.",
@@ -96,7 +117,8 @@ def build_parser(load=None) -> argparse.ArgumentParser:
                "2 usage or data error or a missing optional dependency.  "
                "`convac COMMAND --help` lists a command's options.")
     parser.add_argument("--version", action="version", version=f"convac {_version()}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=Parser)
     for name, cmd in COMMANDS.items():
         if name in load:
             importlib.import_module(cmd.module).register(sub)

@@ -15,7 +15,7 @@ register themselves, nothing mutates it at import.
 
 from __future__ import annotations
 
-from . import validate
+from . import jsonio, validate
 from .cuts import min_cut_bound
 from .exact import exact_rank
 from .matricize import AMBIGUITY_FACTOR, RankResult, dense_rank, resolve_partition
@@ -154,7 +154,6 @@ def matricization_rank(
 
 
 def _run(args) -> int:
-    import json
     import time
 
     import torch
@@ -165,7 +164,7 @@ def _run(args) -> int:
     start, cpu = time.perf_counter(), time.process_time()
     res = matricization_rank(net, args.partition, method=args.method,
                              max_bytes=int(args.max_gib * 2**30))
-    print(json.dumps({
+    print(jsonio.dumps({
         "rank": res.rank, "method": res.method, "certified": res.is_certified,
         "ranks_mod": res.ranks_mod, "margin": res.margin, "ambiguous": res.ambiguous,
         "reason": res.reason, "min_cut_bound": min_cut_bound(net, args.partition),
@@ -179,13 +178,25 @@ def register(sub) -> None:
     """``convac rank N M --windows .. --ranks ..``: the odd-even (or another) rank of a
     seeded float64 ConvAC, as one JSON line (issue 11's moonshot:
     ``convac rank 28 64 --windows 2 2 7 --max-gib 8``)."""
-    p = sub.add_parser("rank", help="matricization rank of a seeded ConvAC (JSON)")
-    p.add_argument("n_patches", type=int)
-    p.add_argument("n_channels", type=int)
-    p.add_argument("--windows", type=int, nargs="+", required=True)
-    p.add_argument("--ranks", type=int, nargs="+", default=[2])
-    p.add_argument("--partition", default="odd-even")
-    p.add_argument("--method", default="auto", help="one of: " + ", ".join(RANK_METHODS))
-    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser(
+        "rank", help="matricization rank of a seeded ConvAC (JSON)",
+        description="The matricization rank of a seeded float64 ConvAC, as one line of "
+                    "strict JSON: rank, method, certified (true only for an exact rank over "
+                    "GF(p), a proven lower bound), ranks_mod, margin (null where no finite "
+                    "margin exists, e.g. an exact rank), ambiguous, reason, min_cut_bound, "
+                    "seconds, cpu_seconds.")
+    p.add_argument("n_patches", type=int, help="N, the number of patches (input modes)")
+    p.add_argument("n_channels", type=int, help="M, the channels of each patch")
+    p.add_argument("--windows", type=int, nargs="+", required=True,
+                   help="pooling window of each layer (their product is N), e.g. 2 2 7")
+    p.add_argument("--ranks", type=int, nargs="+", default=[2],
+                   help="channels of each hidden layer (one value: every layer)")
+    p.add_argument("--partition", default="odd-even",
+                   help="odd-even, left-right, or a named partition of the modes")
+    p.add_argument("--method", default="auto",
+                   help="one of: " + ", ".join(RANK_METHODS) + " (auto: a float rank where "
+                        "its margin is clear, the exact rank otherwise; only exact ranks "
+                        "are certified)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the network's weights")
     p.add_argument("--max-gib", type=float, default=2.0, help="memory budget in GiB")
     p.set_defaults(func=_run)

@@ -6,7 +6,7 @@ that building the ``convac`` parser stays fast.
 
 from __future__ import annotations
 
-import json
+from . import jsonio
 
 __all__ = ["register"]
 
@@ -64,7 +64,7 @@ def _run(args) -> int:
 
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(m.to_dict(), fh, indent=1, default=str)
+            jsonio.dump(m.to_dict(), fh, indent=1, default=str)
     if args.out:
         from .report.rectifier import write_page
 

@@ -120,5 +120,6 @@ def register(sub) -> None:
     show.set_defaults(func=_show)
     rep = verbs.add_parser("report", help="write the experiments page (tables, plots, papers)")
     rep.add_argument("--stores", default=DEFAULT_STORE_ROOT, help="folder of the stores")
-    rep.add_argument("--out", default=os.path.join("reports", "experiments-page"))
+    rep.add_argument("--out", default=os.path.join("reports", "experiments-page"),
+                     help="folder of the page and its PNGs")
     rep.set_defaults(func=_report)
