@@ -743,7 +743,8 @@ def train_student(
     if not isinstance(log_space, bool):
         raise validate.InvalidValueError(
             f"log_space must be True, False or 'auto', got {log_space!r}")
-    device = torch.device(device)
+    device = validate.device(device) or torch.device("cpu")
+    dtype = validate.float_dtype(dtype)
     gen = torch.Generator().manual_seed(int(seed))
     if features is None:
         n_samples = validate.positive_int(n_samples, "n_samples")
