@@ -30,7 +30,7 @@ _EXPORTS = {
     "matricize": ("Partition", "RankResult", "matricization_rank", "matricize",
                   "numerical_rank", "resolve_partition", "singular_values"),
     "network": ("ConvAC", "CPNet", "HTNet", "multiply_adds"),
-    # issue 11: the rank-method registry (declared once) and the theorem formulas
+    # the rank-method registry (declared once) and the theorem formulas
     "rank_methods": ("RANK_METHODS", "auto_rank"),
     "theory": ("ht_odd_even_rank", "ht_left_right_rank", "cp_rank", "cp_shared_odd_even_rank"),
     "params": ("parameter_count", "schedule_parameter_count", "trainable_parameters"),
@@ -42,7 +42,7 @@ _EXPORTS = {
     "sweep": ("ConverseResult", "SweepResult", "ht_fits_cp", "width_sweep"),
     "tensors": ("coefficient_tensor", "coefficient_tensor_by_forward", "grid_tensor"),
     "train": ("TrainResult", "digits_features", "random_features", "train_student"),
-    # issue 15: the Haeffele-Vidal certificate
+    # the Haeffele-Vidal certificate
     "certificate": ("Certificate", "certify", "fit_regularized", "grow_cp"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -71,7 +71,7 @@ __all__ = [
     # certified ranks
     "RANK_METHODS", "auto_rank",
     "ht_odd_even_rank", "ht_left_right_rank", "cp_rank", "cp_shared_odd_even_rank",
-    # issue 15: the Haeffele-Vidal certificate
+    # the Haeffele-Vidal certificate
     "Certificate", "certify", "fit_regularized", "grow_cp",
 ]
 

@@ -47,7 +47,7 @@ success first.  Measured (one thread, CPU seconds summed over the teachers, ever
 below 1.5e-12 on all): on the 15 wide teachers ``CPNet(N, M, K)``, ``(N, M, K)`` in
 ``(10, 2, 8), (6, 4, 16), (10, 2, 16)``, seeds 0-4, ``gn`` 8.9 s, ``als`` 14.7 s,
 ``lbfgs`` 22.6 s, ``als-ls`` 35.0 s; on the 20 teachers ``CPNet(6, 4, 3)`` ``als`` 0.10 s,
-``gn`` 0.38 s (the report of issue 15).  ``gn`` is skipped where its ``J^T J`` exceeds
+``gn`` 0.38 s (the solvers' measurements).  ``gn`` is skipped where its ``J^T J`` exceeds
 :data:`convac.solvers.GN_MAX_BYTES`."""
 
 

@@ -36,7 +36,7 @@ AUTO_DENSE_MAX_ENTRIES = 4096
 AUTO_FLOAT_MAX_RANK = 256
 """``auto`` skips floats when the min-cut bound (the largest rank possible) exceeds this:
 at ``N = 16, M = 2`` (rank 256) the float ranks were already ambiguous, at ``N = 24,
-M = 3`` (4096) the structured rank was wrong with no ambiguity (issue 11)."""
+M = 3`` (4096) the structured rank was wrong with no ambiguity."""
 
 
 def _exact(tensor_or_net, partition, output, max_bytes, primes):
@@ -176,7 +176,7 @@ def _run(args) -> int:
 
 def register(sub) -> None:
     """``convac rank N M --windows .. --ranks ..``: the odd-even (or another) rank of a
-    seeded float64 ConvAC, as one JSON line (issue 11's moonshot:
+    seeded float64 ConvAC, as one JSON line (the largest size tried:
     ``convac rank 28 64 --windows 2 2 7 --max-gib 8``)."""
     p = sub.add_parser(
         "rank", help="matricization rank of a seeded ConvAC (JSON)",

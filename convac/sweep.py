@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .network import ConvAC
 
 # torch, tensorly and the fitting modules are imported inside the functions that use
-# them, so that ``convac sweep --help`` answers without importing torch (issue 10)
+# them, so that ``convac sweep --help`` answers without importing torch
 
 __all__ = [
     "SweepRow",

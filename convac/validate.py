@@ -283,7 +283,7 @@ def option(registry, name: str, what: str) -> Any:
 
 
 
-# -- tensors (added for issue 10: features, images, templates) ---------------------------
+# -- tensors (features, images, templates) ---------------------------------------------
 def real_tensor(value: Any, name: str, ndim: int | None = None, *, finite: bool = False):
     """``value`` if it is a torch tensor of real floating dtype with data (not on the
     ``meta`` device) and, when given, ``ndim`` dimensions; ``finite`` also refuses NaN and

@@ -121,7 +121,7 @@ def test_rule_for_units():
     assert rule_for("time", "seconds", 1e-4, None, None).kind == "info"
     assert rule_for("track", "time ratio", 1e-4, 1.5, None) == Rule("factor", 1.5)
     assert rule_for("track", "relative floor", 1e-4, None, None) == Rule("change", 1e-4)
-    # a typo in a unit is an error, never a silent default tolerance (issue 12)
+    # a typo in a unit is an error, never a silent default tolerance
     with pytest.raises(ValueError, match=r"undeclared metric unit 'rnak'"):
         rule_for("track", "rnak", 1e-4, None, None)
 

@@ -5,7 +5,6 @@ import pathlib
 import re
 
 import torch
-
 from oracles import assert_close
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
@@ -49,3 +48,21 @@ def test_quick_start_keeps_its_promises(capsys):
     fit_err, ge, floor_value = out[5].split()[:3]
     assert ge == ">=" and float(fit_err) >= float(floor_value)
     assert out[-1] == "torch.Size([4, 1])"
+
+
+ROOT = README.parent
+TRACKER = re.compile(r"\b[Ii]ssues? (?:\d|and \d)|\b[Ii]ssue-\d")
+
+
+def test_the_project_speaks_of_itself_only():
+    """No tracker references (the numbered issues of its history) in code, docs or reports:
+    a reader of the package has no tracker."""
+    files = [README, ROOT / "ARCHITECTURE.md", ROOT / ".gitignore", ROOT / "pyproject.toml",
+             ROOT / "Makefile", *sorted((ROOT / "reports" / "published").glob("*.json"))]
+    for folder in ("convac", "benchmarks", "tests"):
+        files += sorted((ROOT / folder).rglob("*.py"))
+    found = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}" for path in files
+             if path.exists()
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if TRACKER.search(line)]
+    assert not found, "\n".join(found)

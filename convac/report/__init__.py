@@ -3,8 +3,7 @@
 It reads ``benchmarks.json`` and one commit's result files (by default the newest commit of
 the machine), draws four PNG plots with matplotlib (Agg) and writes a static
 ``index.html`` beside asv's published site (``reports/depth-efficiency`` next to
-``reports/html``; ``asv publish`` deletes its own folder, not this one).  Curves the
-results lack are recomputed from the package (and labelled so).  ``--offline-asv`` also
+``reports/html``; ``asv publish`` deletes its own folder, not this one).  ``--offline-asv`` also
 makes asv's own site work without internet access (:mod:`convac.report.vendor`).
 
 The report reads results only (asv results, experiment stores, the committed summaries in

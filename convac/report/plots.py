@@ -46,6 +46,9 @@ def not_measured(ax, what: str, command: str = MEASURE) -> None:
 
 MARKERS = {True: "o", False: "s"}
 """Exact (certified) points are filled circles, numerical ones hollow squares."""
+OFFSET = 1.6
+"""Total sideways spread, in patches, of the rank plot's series at one N (so that equal
+ranks of several series stay visible; the N of the grid are at least 2 apart)."""
 
 
 def plot_ranks(curves: list, path: str) -> str:
@@ -55,11 +58,12 @@ def plot_ranks(curves: list, path: str) -> str:
     Exact (certified) ranks are filled circles, numerical ones hollow squares; each series
     is shifted sideways by a fraction of a patch so that equal values stay visible.
     """
-    fig, ax = plt.subplots(figsize=(9.0, 4.4))
+    fig, ax = plt.subplots(figsize=(10.0, 4.6))
     numeric = [x for c in curves for x in c.x if isinstance(x, (int, float))]
     n_max = int(max(numeric, default=16))
     theorems: dict = {}  # min(r, M) -> [(M, r)]
-    shift = 0.25 * (len(curves) - 1) / 2
+    step = OFFSET / max(len(curves) - 1, 1)
+    shift = OFFSET / 2
     for i, c in enumerate(curves):
         color = f"C{i % 10}"
         exact = c.exact or [False] * len(c.x)
@@ -67,18 +71,18 @@ def plot_ranks(curves: list, path: str) -> str:
             pts = [(x, y) for x, y, e in zip(c.x, c.y, exact, strict=True)
                    if e == kind and isinstance(x, (int, float))]
             if pts:
-                ax.plot([x + 0.25 * i - shift for x, _ in pts], [y for _, y in pts],
-                        MARKERS[kind], color=color, mfc=color if kind else "none", ms=7,
-                        mew=1.5, ls="none",
-                        label=f"{c.label}: {'exact' if kind else 'numerical'}")
+                ax.plot([x + step * i - shift for x, _ in pts], [y for _, y in pts],
+                        MARKERS[kind], color=color, mfc=color if kind else "none", ms=6,
+                        mew=1.4, ls="none", label=f"{c.label.removeprefix('measured, ')}: "
+                                                  f"{'exact' if kind else 'numerical'}")
         m, r = _mr(c.label)
         if m is not None:
             theorems.setdefault(min(m, r), []).append((m, r))
     for j, (k, pairs) in enumerate(sorted(theorems.items())):
         t = theorem_curve(pairs[0][0], pairs[0][1], n_max)
-        covers = "; ".join(f"M={m}, r={r}" for m, r in pairs)
-        ax.plot(t.x, t.y, "-", color="0.3", alpha=0.7, lw=1.0, ls=("-", "--", ":", "-.")[j % 4],
-                label=f"theorem {k}^(N/2) = min(r, M)^(N/2): {covers}")
+        covers = "; ".join(f"M={m},r={r}" for m, r in sorted(pairs))
+        ax.plot(t.x, t.y, color="0.3", alpha=0.7, lw=1.0, ls=("-", "--", ":", "-.")[j % 4],
+                label=f"theorem min(r, M)^(N/2) = {k}^(N/2)\n  for {covers}")
     if not curves:
         not_measured(ax, "odd-even ranks")
     else:

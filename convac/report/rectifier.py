@@ -13,8 +13,9 @@ import html
 import os
 
 from ..metrics import series
+from .data import MEASURE
 from .page import table
-from .plots import _decorate, _save, plt
+from .plots import _decorate, _save, not_measured, plt
 from .results import parse_param
 
 __all__ = ["plot_rank_vs_n", "plot_incompleteness", "plot_fit_curves", "verdicts",
@@ -35,17 +36,27 @@ def _by_operator(rows: list) -> dict:
 
 
 def plot_rank_vs_n(rows: list, path: str) -> str:
-    """(a) Odd-even grid rank against N per operator, with ``min(r_0, M)^(N/2)``."""
+    """(a) Odd-even grid rank against N per operator, with ``min(r_0, M)^(N/2)``: filled
+    markers exact ranks, hollow ones numerical; operators shifted sideways a little so that
+    equal ranks stay visible."""
     fig, ax = plt.subplots(figsize=(9.0, 4.4))
     for i, (op, rs) in enumerate(_by_operator(rows).items()):
-        ax.plot([r["N"] for r in rs], [max(r["rank"], 0.5) for r in rs], "osD^"[i % 4],
-                color=COLORS.get(op, f"C{i + 3}"), mfc="none", ms=11 - 2 * i, mew=1.5,
-                label=f"{op} (seed {rs[0]['seed']})")
+        color = COLORS.get(op, f"C{i + 3}")
+        for exact in (True, False):
+            pts = [r for r in rs if str(r.get("method", "")).startswith("exact") == exact]
+            if pts:
+                ax.plot([r["N"] * 2 ** (0.05 * (i - 1)) for r in pts],
+                        [max(r["rank"], 0.5) for r in pts], "osD^"[i % 4], color=color,
+                        mfc=color if exact else "none", ms=8, mew=1.5, ls="none",
+                        label=f"{op} (seed {pts[0]['seed']}): "
+                              f"{'exact' if exact else 'numerical'}")
     theory = sorted({(r["N"], r["theorem"]) for r in rows})
     if theory:
         ax.plot(*zip(*theory, strict=True), "k--", alpha=0.6, label="min(r0, M)^(N/2)")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log", base=2)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log", base=2)
+    else:
+        not_measured(ax, "grid-tensor ranks")
     _decorate(ax, "N (patches)", "odd-even rank of the grid tensor",
               "Random deep (HT) networks: grid-tensor rank")
     return _save(fig, path)
@@ -66,6 +77,8 @@ def plot_incompleteness(rows: list, path: str) -> str:
         ax.bar_label(bars, fmt="%.0f%%", fontsize=7)
     ax.set_xticks([i + width * (len(sizes) - 1) / 2 for i in range(len(ops))], ops)
     ax.set_ylim(0, 110)
+    if not rows:
+        not_measured(ax, "incompleteness counts")
     _decorate(ax, "pooling operator", "% of deep networks with rank < M^(N/2)",
               "Deep networks below the maximal grid rank")
     return _save(fig, path)
@@ -83,8 +96,11 @@ def plot_fit_curves(rows: list, path: str, title: str) -> str:
         if r.get("floor"):
             ax.axhline(r["floor"], color=color, ls="--", alpha=0.6,
                        label=f"{r['operator']} floor (additive tensors)")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
+    if rows:
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+    else:
+        not_measured(ax, "shallow fits")
     _decorate(ax, "shallow width Z", "relative fit error ||G_fit - G|| / ||G||", title)
     return _save(fig, path)
 
@@ -152,6 +168,9 @@ def _cell(value) -> str:
 def _table(rows: list, cols: list) -> str:
     """Rows (dicts) as an HTML table of columns ``cols``; a column no row fills (e.g. the
     rank histograms, which the asv suite does not track) is left out."""
+    if not rows:
+        return (f"<p class='missing'>Not measured in these results: run <code>{MEASURE}"
+                "</code> (the asv suite tracks it).</p>")
     cols = [c for c in cols if any(_cell(r.get(c)) for r in rows)] or cols
     return table(cols, [[_cell(r.get(c)) for c in cols] for r in rows])
 
