@@ -182,6 +182,8 @@ def matricize(tensor, partition):
     -------
     Tensor or ndarray (same kind as ``tensor``), shape ``(prod M_I, prod M_J)``
     """
+    if not isinstance(tensor, (torch.Tensor, np.ndarray)):
+        tensor = validate.float_array(tensor, "tensor", "(M_1, .., M_N)")
     if tensor.ndim < 2:
         raise validate.InvalidValueError(
             f"matricize needs a tensor of order >= 2, got shape {tuple(tensor.shape)}")
@@ -276,7 +278,9 @@ def numerical_rank(
     """
     rtol = validate.tolerance(rtol)
     ambiguity = validate.real(ambiguity, "ambiguity", 1.0)
-    sv = np.asarray(sv, dtype=np.float64).reshape(-1)
+    sv = validate.float_array(sv, "sv", "(k,)").reshape(-1)
+    if shape is not None:
+        shape = tuple(validate.int_sequence(shape, "shape"))
     if not np.all(np.isfinite(sv)) or np.any(sv < 0):
         bad = np.flatnonzero(~np.isfinite(sv) | (sv < 0))[0]
         raise validate.InvalidValueError(
@@ -348,7 +352,8 @@ def dense_rank(net_or_tensor, partition="odd-even", rtol=None, output: int = 0,
         if kwargs:
             raise validate.InvalidValueError(
                 f"unexpected arguments for a tensor: {sorted(kwargs)}")
-        tensor = torch.as_tensor(net_or_tensor, dtype=torch.float64)
+        tensor = torch.as_tensor(validate.float_array(net_or_tensor, "tensor",
+                                                      "(M,) * N, or a ConvAC"))
     mat = matricize(tensor, partition)
     return numerical_rank(_svdvals(mat), rtol, tuple(mat.shape), "dense")
 

@@ -44,6 +44,7 @@ __all__ = [
     "float_dtype",
     "device",
     "float_array",
+    "int_sequence",
 ]
 
 
@@ -375,9 +376,31 @@ def float_array(value: Any, name: str, expected: str) -> np.ndarray:
     shape (numpy's own says "inhomogeneous shape" without naming the argument)."""
     if hasattr(value, "detach"):
         value = value.detach().cpu()
+    dtype = getattr(value, "dtype", None)
+    if value is None or isinstance(value, (str, bytes, complex, np.complexfloating)) or (
+            getattr(dtype, "is_complex", False) or getattr(dtype, "kind", "") == "c"):
+        raise InvalidTypeError(f"{name} must be a real, rectangular array of numbers of shape "
+                               f"{expected}, got {type(value).__name__} {_short(value)}")
     try:
         return np.asarray(value, dtype=np.float64)
     except (ValueError, TypeError) as exc:
-        raise InvalidValueError(f"{name} must be a rectangular array of numbers of shape "
+        raise InvalidValueError(f"{name} must be a real, rectangular array of numbers of shape "
                                 f"{expected}, got {type(value).__name__} that is not "
                                 f"({str(exc).split(';')[0].split('. ')[0]})") from None
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def int_sequence(value: Any, name: str, minimum: int | None = 1, what: str = "integer") -> list:
+    """A non-empty sequence of integers (each ``>= minimum``; ``what`` names one in the
+    error) as a list of Python ints."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise InvalidTypeError(f"{name} must be a sequence of integers, got "
+                               f"{type(value).__name__} {_short(value)}")
+    out = [integer(v, f"{name}[{i}]", minimum) for i, v in enumerate(value)]
+    if not out:
+        raise InvalidValueError(f"{name} must list at least one {what}, got none")
+    return out

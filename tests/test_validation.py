@@ -258,10 +258,10 @@ def test_ragged_templates_are_named():
     from convac.rectifier import grid_tensor, neuron_templates
 
     net = convac.HTNet(4, 2, 2, seed=0, dtype=torch.float64)
-    with pytest.raises(ConvACError, match=r"features must be a rectangular array .* "
+    with pytest.raises(ConvACError, match=r"features must be a real, rectangular array .* "
                                           r"\(n_templates, n_channels=2\)"):
         grid_tensor(net, [[1.0, 0.0], [0.0]])
-    with pytest.raises(ConvACError, match="templates must be a rectangular array"):
+    with pytest.raises(ConvACError, match="templates must be a real, rectangular array"):
         neuron_templates([[1.0], [1.0, 2.0]], np.ones((2, 1)), np.ones(2))
 
 
@@ -302,3 +302,48 @@ def test_an_image_grid_that_is_no_quad_tree_says_what_it_got():
     with pytest.raises(ConvACError, match=r"images of 15x15 pixels give a 3x3 grid of 4x4 "
                                           r"patches.*order='raster'"):
         convac.Patches(4)(torch.randn(1, 1, 15, 15))
+
+
+# -- found by a sweep of the public API with bad arguments ------------------------------
+@pytest.mark.parametrize("tensor", [None, "x", object(), 1j, np.ones((2, 2), complex),
+                                    torch.ones(2, 2, dtype=torch.complex64), [[1.0], [1.0, 2.0]]])
+def test_a_tensor_that_is_no_real_array_is_named(tensor):
+    for method in ("dense", "auto"):
+        with pytest.raises(ConvACError, match="tensor must be a real, rectangular array"):
+            convac.matricization_rank(tensor, "odd-even", method=method)
+    if not hasattr(tensor, "dtype"):  # a complex array has a matricization, not a real rank
+        with pytest.raises(ConvACError, match="tensor must be a real, rectangular array"):
+            convac.matricize(tensor, "odd-even")
+
+
+@pytest.mark.parametrize(("widths", "match"), [
+    (None, "widths must be a sequence of integers, got NoneType"),
+    (3, "widths must be a sequence of integers, got int 3"),
+    ([], "widths must list at least one width, got none"),
+    ([2, 1.5], r"widths\[1\] must be an integer"),
+    ([0], r"widths\[0\] must be >= 1"),
+])
+def test_widths_must_be_a_sequence_of_ints(widths, match):
+    teacher = convac.HTNet(4, 2, 2, seed=0, dtype=torch.float64)
+    with pytest.raises(ConvACError, match=match):
+        convac.eckart_young_floors(teacher, widths)
+    with pytest.raises(ConvACError, match=match):
+        convac.width_sweep(teacher, widths)
+
+
+@pytest.mark.parametrize(("sv", "shape", "match"), [
+    ("x", None, "sv must be a real, rectangular array"),
+    ([1.0, 1j], None, "sv must be a real, rectangular array"),
+    ([1.0, 0.5], 3, "shape must be a sequence of integers"),
+    ([1.0, 0.5], [], "shape must list at least one integer"),
+])
+def test_numerical_rank_checks_its_arguments(sv, shape, match):
+    with pytest.raises(ConvACError, match=match):
+        convac.numerical_rank(sv, shape=shape)
+
+
+@pytest.mark.parametrize("patch_size", [np.zeros(0), 2.0, "2", True])
+def test_digits_patch_size_is_an_int(patch_size):
+    pytest.importorskip("sklearn")
+    with pytest.raises(ConvACError, match="patch_size must divide 8"):
+        convac.digits_features(patch_size)
