@@ -183,3 +183,57 @@ def test_series_tolerate_mixed_parameter_types():
     ((key, (xs, ys)),) = _series(run, "b.track_x", 0).items()
     assert key == (2,) and sorted(map(repr, xs)) == ["'x'", "4", "8"]
     assert dict(zip(xs, ys, strict=True)) == {4: 4.0, "x": 1.0, 8: 16.0}
+
+
+def test_a_report_of_mixed_parameter_types_is_written(tmp_path):
+    """A hand-edited results file with N = "abc" beside integers: the page is written, the
+    numeric points are drawn and the odd one is listed in the table."""
+    from convac.metrics import series
+
+    rank, fit = series("ht_odd_even_rank"), series("fit_error")
+    run = {"commit_hash": NEW, "date": 2, "result_columns": ["result", "params"], "version": 2,
+           "results": {rank: [[4.0, 2.0, 16.0], [["4", "'abc'", "8"], ["2"], ["2"]]],
+                       fit: [[0.5, 0.1, 0.2], [["1", "'abc'", "2"]]]}}
+    results = _results_dir(tmp_path, {f"{NEW[:8]}-e.json": run})
+    info = {rank: {"type": "track", "unit": "rank", "param_names": ["N", "M", "r"]},
+            fit: {"type": "track", "unit": "relative error", "param_names": ["K"]}}
+    with open(os.path.join(results, "benchmarks.json"), "w") as fh:
+        json.dump(info, fh)
+    page = build_report(results, str(tmp_path / "out"), asv_site=None,
+                        stores=str(tmp_path / "none"), published=str(tmp_path / "none"))
+    text = open(page, encoding="utf-8").read()
+    assert "N=abc, M=2, r=2" in text and "K=abc" in text and "<th>parameters (name=value)" in text
+    (curve,) = rank_curves(load_commit(results, "m", NEW))
+    assert curve.x == [4, 8, "abc"]
+
+
+def test_rank_plot_has_one_theorem_line_per_formula_and_a_legend_outside(tmp_path,
+                                                                         monkeypatch):
+    """(M, r) = (2, 2), (2, 3), (3, 2) share min(r, M)^(N/2) = 2^(N/2): one line lists all
+    three; (3, 3) has its own.  Exact and numerical points have different markers and
+    fills, and the legend lies outside the axes."""
+    from convac.report import plots
+    from convac.report.data import Curve
+
+    seen = {}
+    monkeypatch.setattr(plots, "_save", lambda fig, path: seen.setdefault("fig", fig))
+    curves = [Curve(f"measured, M={m}, r={r}", [4, 16], [4, 256], exact=[False, True])
+              for m, r in ((2, 2), (2, 3), (3, 2), (3, 3))]
+    plots.plot_ranks(curves, str(tmp_path / "r.png"))
+    ax = seen["fig"].axes[0]
+    theorems = [line.get_label() for line in ax.get_lines()
+                if line.get_label().startswith("theorem")]
+    assert len(theorems) == 2
+    assert "M=2,r=2; M=2,r=3; M=3,r=2" in theorems[0] and "M=3,r=3" in theorems[1]
+    points = [line for line in ax.get_lines() if not line.get_label().startswith("theorem")]
+    exact = [p for p in points if p.get_label().endswith("exact")]
+    numerical = [p for p in points if p.get_label().endswith("numerical")]
+    assert {p.get_marker() for p in exact} != {p.get_marker() for p in numerical}
+    assert all(p.get_markerfacecolor() == "none" for p in numerical)
+    xs_at_16 = sorted(float(p.get_xdata()[-1]) for p in exact)
+    assert len(set(xs_at_16)) == 4  # the series are spread apart
+    legend = ax.get_legend()
+    seen["fig"].canvas.draw()
+    box, frame = legend.get_window_extent(), ax.get_window_extent()
+    assert box.x0 >= frame.x1  # right of the axes, over no data
+    plots.plt.close(seen["fig"])
