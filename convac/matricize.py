@@ -280,7 +280,7 @@ def numerical_rank(
     ambiguity = validate.real(ambiguity, "ambiguity", 1.0)
     sv = validate.float_array(sv, "sv", "(k,)").reshape(-1)
     if shape is not None:
-        shape = tuple(validate.int_sequence(shape, "shape"))
+        shape = tuple(validate.int_sequence(shape, "shape", minimum=0))
     if not np.all(np.isfinite(sv)) or np.any(sv < 0):
         bad = np.flatnonzero(~np.isfinite(sv) | (sv < 0))[0]
         raise validate.InvalidValueError(
