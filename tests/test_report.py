@@ -12,9 +12,9 @@ import warnings
 import pytest
 from asv_tiny import MACHINE, benchmarked, convac_cli
 
-from convac.report import build_report, failed_benchmarks
-from convac.report.data import fit_curves, param_curves, rank_curves
-from convac.report.results import canonical_param, load_benchmarks, load_commit, parse_param
+from convac.bench.report import build_report, failed_benchmarks
+from convac.bench.report.data import fit_curves, param_curves, rank_curves
+from convac.bench.results import canonical_param, load_benchmarks, load_commit, parse_param
 
 PLOTS = ("rank_vs_n.png", "parameters.png", "fit.png", "timings.png")
 
@@ -55,10 +55,11 @@ def test_missing_curves_say_not_measured(tmp_path):
     assert "convac experiment run depth-sweep --store" in experiments
 
 
-REPORT = pathlib.Path(__file__).resolve().parents[1] / "convac" / "report"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+REPORT = ROOT / "convac" / "bench" / "report"
 COMPUTING = {"network", "tensors", "matricize", "rank", "rank_methods", "exact", "modp",
              "cuts", "bounds", "fit", "floor", "solvers", "certificate", "train", "sweep",
-             "rectifier", "rectifier_fit", "embed", "structured", "methods",
+             "rectifier_fit", "embed", "structured", "methods",
              "coefficient", "grid", "matricization", "cp", "shallow", "runner", "torch",
              "tensorly"}
 """Modules that compute a rank, a tensor or a fit (flat and subpackage names); the
@@ -68,7 +69,7 @@ theorems' closed forms (``theory``, wherever it lives) are formulas, not computa
 def _imported(path: pathlib.Path):
     """``(line, absolute dotted name)`` of every import in a module of the report package,
     functions included (relative imports resolved)."""
-    package = list(REPORT.relative_to(REPORT.parents[1]).parts)  # ["convac", "report"]
+    package = list(REPORT.relative_to(ROOT).parts)  # ["convac", "bench", "report"]
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             yield from ((node.lineno, a.name) for a in node.names)
@@ -79,7 +80,7 @@ def _imported(path: pathlib.Path):
 
 
 def test_report_modules_import_nothing_that_computes():
-    inside = ".".join(REPORT.relative_to(REPORT.parents[1]).parts) + "."
+    inside = ".".join(REPORT.relative_to(ROOT).parts) + "."
     bad = [f"{path.name}:{line}: {name}" for path in sorted(REPORT.glob("*.py"))
            for line, name in _imported(path)
            if not name.startswith(inside) and "theory" not in name.split(".")
@@ -173,8 +174,8 @@ def test_canonical_param(text, canonical):
 
 
 def test_series_tolerate_mixed_parameter_types():
-    from convac.report.data import _series
-    from convac.report.results import CommitResults, Measurement
+    from convac.bench.report.data import _series
+    from convac.bench.results import CommitResults, Measurement
 
     run = CommitResults("c" * 40, "m")
     for n, value in (("4", 4.0), ("'x'", 1.0), ("8", 16.0)):
@@ -188,7 +189,7 @@ def test_series_tolerate_mixed_parameter_types():
 def test_a_report_of_mixed_parameter_types_is_written(tmp_path):
     """A hand-edited results file with N = "abc" beside integers: the page is written, the
     numeric points are drawn and the odd one is listed in the table."""
-    from convac.metrics import series
+    from convac.bench.metrics import series
 
     rank, fit = series("ht_odd_even_rank"), series("fit_error")
     run = {"commit_hash": NEW, "date": 2, "result_columns": ["result", "params"], "version": 2,
@@ -212,8 +213,8 @@ def test_rank_plot_has_one_theorem_line_per_formula_and_a_legend_outside(tmp_pat
     """(M, r) = (2, 2), (2, 3), (3, 2) share min(r, M)^(N/2) = 2^(N/2): one line lists all
     three; (3, 3) has its own.  Exact and numerical points have different markers and
     fills, and the legend lies outside the axes."""
-    from convac.report import plots
-    from convac.report.data import Curve
+    from convac.bench.report import plots
+    from convac.bench.report.data import Curve
 
     seen = {}
     monkeypatch.setattr(plots, "_save", lambda fig, path: seen.setdefault("fig", fig))

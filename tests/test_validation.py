@@ -255,7 +255,7 @@ def test_fit_cp_of_an_empty_tensor(shape):
 
 
 def test_ragged_templates_are_named():
-    from convac.rectifier import grid_tensor, neuron_templates
+    from convac.tensors.grid import grid_tensor, neuron_templates
 
     net = convac.HTNet(4, 2, 2, seed=0, dtype=torch.float64)
     with pytest.raises(ConvACError, match=r"features must be a real, rectangular array .* "

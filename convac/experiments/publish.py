@@ -15,6 +15,7 @@ import platform
 import subprocess
 
 from .. import jsonio
+from . import experiment_module
 
 __all__ = ["PUBLISHED", "write_published", "read_published"]
 
@@ -53,7 +54,6 @@ def write_published(name: str, records, store, path: str) -> str:
     path : str
         The JSON file to write (folders are created).
     """
-    from . import experiment_module
 
     module = experiment_module(name)
     meta = store.meta() or {}

@@ -32,7 +32,8 @@ import uuid
 from ..validate import ConvACError, InvalidValueError
 
 __all__ = ["ResultStore", "SCHEMA_FIELDS", "UnreadablePartError", "ForeignPartError",
-           "QUARANTINE"]
+           "QUARANTINE",
+           "DEFAULT_STORE_ROOT"]
 
 QUARANTINE = "quarantine"
 """Sub-folder of a store where ``--resume`` moves unreadable part files."""
@@ -50,6 +51,8 @@ class UnreadablePartError(ConvACError, OSError):
 
 class ForeignPartError(InvalidValueError):
     """A part file was written by a run with another experiment or other options."""
+DEFAULT_STORE_ROOT = os.path.join("reports", "experiments")
+"""The folder of the experiments' stores (one per experiment, by name)."""
 
 SCHEMA_FIELDS = ("key", "status", "error", "config", "result", "seconds", "worker", "finished")
 
