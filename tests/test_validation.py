@@ -347,3 +347,11 @@ def test_digits_patch_size_is_an_int(patch_size):
     pytest.importorskip("sklearn")
     with pytest.raises(ConvACError, match="patch_size must divide 8"):
         convac.digits_features(patch_size)
+
+
+def test_the_error_family_is_exported_from_convac():
+    assert convac.ConvACError is ConvACError and convac.BudgetError is BudgetError
+    assert issubclass(convac.InvalidValueError, (convac.ConvACError, ValueError))
+    assert issubclass(convac.InvalidTypeError, (convac.ConvACError, TypeError, ValueError))
+    assert {"ConvACError", "BudgetError", "InvalidValueError", "InvalidTypeError"} <= set(
+        convac.__all__)
