@@ -181,6 +181,9 @@ def check_width_budget(shape, width: int, budget: int) -> None:
     """Refuse widths whose factors or Khatri-Rao products would exceed ``budget`` bytes
     (before anything is allocated)."""
     shape = tuple(int(m) for m in shape)
+    if 0 in shape:
+        raise validate.InvalidValueError(f"tensor must not be empty, got shape {shape}; a CP "
+                                         "fit needs at least one entry in every mode")
     validate.check_shape_budget((sum(shape), width), budget, "CP factors")
     largest = max(int(np.prod(shape, dtype=object)) // m for m in shape)
     validate.check_shape_budget((largest, width), budget, "Khatri-Rao product")
