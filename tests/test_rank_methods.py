@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from oracles import fraction_rank
 
 import convac
 from convac import validate
@@ -259,3 +260,16 @@ def test_one_signature_and_one_default_everywhere():
         args = build_parser(command).parse_args(
             [command] + (["4", "2", "--windows", "2", "2"] if command == "rank" else []))
         assert args.method == DEFAULT_METHOD
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_exact_over_q_is_the_fraction_rank_of_an_integer_tensor(seed):
+    pytest.importorskip("flint")
+    gen = torch.Generator().manual_seed(seed)
+    a = torch.randint(-3, 4, (3,) * 4, generator=gen, dtype=torch.int64).double()
+    a[0] = a[1] * 2  # an integer tensor of deficient rank on the odd-even partition
+    res = convac.matricization_rank(a, "odd-even", method="exact", field="Q")
+    assert res.method == "exact" and "over Q" in res.certified
+    assert res.rank == fraction_rank(convac.matricize(a, "odd-even").numpy())
+    with pytest.raises(ValueError, match="field='Q' needs an integer-valued tensor"):
+        convac.matricization_rank(a + 0.5, "odd-even", method="exact", field="Q")
