@@ -8,7 +8,8 @@ import traceback
 
 import torch
 
-__all__ = ["THREADS", "require", "require_rank_method", "skip_if", "declared_unit",
+__all__ = ["THREADS", "require", "require_rank_method", "skip_if", "assert_finite",
+           "declared_unit",
            "cp_net", "ht_net", "convac_net", "ht_tensor", "deep_net", "builders",
            "cache_each", "cached", "CachedError"]
 
@@ -22,6 +23,14 @@ def skip_if(condition: bool, why: str) -> None:
     """Raise ``NotImplementedError`` (asv: skipped) when ``condition`` holds."""
     if condition:
         raise NotImplementedError(why)
+
+
+def assert_finite(values: torch.Tensor, what: str) -> None:
+    """Fail (not skip) a benchmark whose timed computation gives inf or NaN: a timing of
+    non-finite outputs measures nothing the package promises."""
+    bad = int((~torch.isfinite(values)).sum())
+    if bad:
+        raise AssertionError(f"{what}: {bad} of {values.numel()} values are inf or NaN")
 
 
 def require(module: str, *names: str):

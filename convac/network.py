@@ -31,7 +31,7 @@ from .pooling import PRODUCT, resolve_pooling
 from .tree import fold_levels
 
 __all__ = ["ConvAC", "CPNet", "HTNet", "node_conv", "signed_log", "signed_log_conv",
-           "multiply_adds"]
+           "multiply_adds", "log_scale_gains"]
 
 
 def signed_log(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -78,6 +78,75 @@ def node_conv(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return torch.bmm(x, weight.transpose(1, 2))
 
 
+PROBE_BATCH = 256
+"""Samples of the standard-normal probe that sets the initial scale of each level."""
+
+PROBE_BYTES = 64 * 2**20
+"""Largest float64 level of the probe; a wider tree gets fewer probe samples (>= 16)."""
+
+
+def _unit_log_gain(out: torch.Tensor) -> float:
+    """``exp(-mean log|out|)`` over the nonzero finite entries (1 if there are none): the
+    factor that gives ``out`` geometric-mean magnitude 1."""
+    logs = out.abs().log()
+    logs = logs[torch.isfinite(logs)]
+    return float(torch.exp(-logs.mean())) if logs.numel() else 1.0
+
+
+def log_scale_gains(schedule: PoolingSchedule, draws: list[torch.Tensor], pooling,
+                    gen: torch.Generator) -> list[float]:
+    """One factor per level that gives every conv output geometric-mean magnitude 1.
+
+    A float64 forward of the weights ``draws`` over a probe of standard-normal features
+    (drawn from ``gen``), level after level: level ``l``'s factor is
+    ``exp(-mean log|conv_l|)`` of its outputs over every node, sample and channel of the
+    probe, and the next level pools the rescaled outputs.  A conv is linear in its
+    weights, so the factors hold for any pooling operator.
+
+    Parameters
+    ----------
+    schedule : PoolingSchedule
+    draws : list of Tensor
+        Float64 CPU weights of levels ``0 .. L`` (shapes of ``ConvAC.weights``); unchanged.
+    pooling : PoolingOperator
+    gen : torch.Generator
+        CPU generator the probe ``(N, batch, M)`` is drawn from.
+
+    Returns
+    -------
+    list of float
+        ``L + 1`` positive factors.
+
+    Notes
+    -----
+    Why geometric means and not second moments: a product of ``w`` independent
+    unit-second-moment factors has second moment 1 but is log-normal, its median
+    shrinking like ``exp(-0.635 w)`` (``E log|z| = -(gamma + ln 2) / 2`` for a standard
+    normal ``z``), so drawing with std ``1 / sqrt(fan_in)`` alone leaves the outputs of
+    deep trees and wide windows far below float32's range.  With ``E log|child| = 0`` a
+    product pooling keeps ``E log|pooled| = 0`` for any window.
+    """
+    s = schedule
+    widest = max((s.n_channels,) + tuple(s.widths))
+    batch = max(16, min(PROBE_BATCH, PROBE_BYTES // (8 * s.n_patches * widest)))
+    # the patches are i.i.d., so the probe needs no patch order
+    probe = torch.randn(s.n_patches, batch, s.n_channels, generator=gen,
+                        dtype=torch.float64)  # (N, P, M)
+    gains = []
+
+    def conv(lvl: int, x: torch.Tensor) -> torch.Tensor:
+        out = node_conv(x, draws[lvl])  # (nodes_l, P, r_l)
+        gains.append(_unit_log_gain(out))
+        return out.mul_(gains[-1])
+
+    def level(lvl: int, w: int, x: torch.Tensor) -> torch.Tensor:
+        n, b, r = x.shape
+        return conv(lvl, pooling(x.view(n // w, w, b, r), True))  # (n/w, P, r_l)
+
+    fold_levels(s, conv(0, probe), level)
+    return gains
+
+
 class ConvAC(nn.Module):
     """A convolutional arithmetic circuit over patch features.
 
@@ -112,8 +181,17 @@ class ConvAC(nn.Module):
     if shared) and ``weights[L]`` has ``(Y, r_{L-1})``.  :meth:`level_weights` returns
     the per-node view ``(nodes_l, r_l, r_{l-1})`` of any level.
 
-    Initialisation: leaf weights ``N(0, 1)``, other levels ``N(0, 1 / r_{l-1})``, so
-    that one-hot inputs give outputs of order one at any depth.
+    Initialisation (:meth:`reset_parameters`): every level ``N(0, 1 / fan_in)`` (fan-in
+    ``M`` at level 0, ``r_{l-1}`` above), then one constant per level so that, on
+    features with i.i.d. standard-normal channels, every conv output (the network's
+    output included) has geometric-mean magnitude 1 (``E log|x| = 0``): float32 forwards
+    of deep trees and wide windows stay of order one.  It does not keep second moment 1
+    (products of unit-second-moment factors are log-normal, their median shrinking like
+    ``exp(-0.635 w)``).  Other features (one-hot: second moment ``1 / M`` per channel;
+    uniform ``[0, 1)``: ``1 / 3``; the ``Linear``, ``ReLU`` and ``Gaussian`` layers at
+    torch's defaults: below 1) shrink every leaf and the output like a power ``N`` of
+    it: standardize them, or use :meth:`forward_log`.  Rule and measurements:
+    ``docs/initialisation.md``.
 
     ``pooling`` (default ``"product"``, the ConvAC) may be any
     :class:`convac.pooling.PoolingOperator` or registered name: the generalized
@@ -265,16 +343,26 @@ class ConvAC(nn.Module):
 
     @torch.no_grad()
     def reset_parameters(self, seed: int | None = None) -> None:
-        """Draw new weights; ``seed`` makes them reproducible on any device."""
+        """Draw new weights; ``seed`` makes them reproducible on any device.
+
+        Every level is drawn ``N(0, 1 / fan_in)`` (fan-in ``M`` at level 0, ``r_{l-1}``
+        above), one level after the other from one stream, and then multiplied by one
+        constant per level, :func:`log_scale_gains`: each level's conv outputs get
+        geometric-mean magnitude 1 on standard-normal features.  The constants come from a
+        probe batch drawn from the same stream after the weights, so a seed gives the same
+        draws as before up to one factor per level (ranks and relative errors unchanged).
+        See :class:`ConvAC` (Notes) for what the rule preserves and what it assumes.
+        """
         gen = torch.Generator(device="cpu")
         if seed is None:
             gen.seed()
         else:
             gen.manual_seed(int(seed))
-        for level, w in enumerate(self.weights):
-            std = 1.0 if level == 0 else w.shape[-1] ** -0.5
-            draw = torch.randn(w.shape, generator=gen, dtype=torch.float64) * std
-            w.copy_(draw.to(w.dtype))
+        draws = [torch.randn(w.shape, generator=gen, dtype=torch.float64) * w.shape[-1] ** -0.5
+                 for w in self.weights]
+        gains = log_scale_gains(self.schedule, draws, self.pooling, gen)
+        for w, draw, gain in zip(self.weights, draws, gains, strict=True):
+            w.copy_((draw * gain).to(w.dtype))
 
     def weight_levels(self) -> list[torch.Tensor]:
         """The parameters ``weights[0..L]`` as a list.
