@@ -354,3 +354,10 @@ def test_forward_follows_to(mode):
         net.float()
         assert_close(forward(feats.float()), copy.deepcopy(net)(feats.float()),
                      dtype=torch.float32)
+
+
+@pytest.mark.parametrize("geometry", ["contiguous", "mirror"])
+def test_a_meta_network_has_no_values_to_check(geometry):
+    """``.to("meta")`` validates nothing (no values) and its forward gives shapes only."""
+    net = convac.HTNet(8, 2, 2, seed=0, geometry=geometry).to("meta")
+    assert net(torch.empty(3, 8, 2, device="meta")).shape == (3, 1)
