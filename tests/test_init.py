@@ -90,14 +90,14 @@ def test_seeded_weights_are_the_same_stream_scaled_per_level(windows, ranks, sha
 
 def test_gains_give_each_level_unit_geometric_mean_on_the_probe():
     """The float64 probe forward of the rescaled weights has mean log|conv_l| = 0 at every
-    level (the defining property of :func:`convac.network.log_scale_gains`)."""
+    level (the defining property of :func:`convac.nets.network.log_scale_gains`)."""
     net = convac.ConvAC(64, 4, (4, 2, 8), (6, 5, 3), pooling="product", dtype=torch.float64)
     draws = [torch.randn(w.shape, generator=torch.Generator().manual_seed(level),
                          dtype=torch.float64) for level, w in enumerate(net.weights)]
-    gains = convac.network.log_scale_gains(net.schedule, draws, net.pooling,
+    gains = convac.nets.network.log_scale_gains(net.schedule, draws, net.pooling,
                                            torch.Generator().manual_seed(5))
     scaled = [d * g for d, g in zip(draws, gains, strict=True)]
-    again = convac.network.log_scale_gains(net.schedule, scaled, net.pooling,
+    again = convac.nets.network.log_scale_gains(net.schedule, scaled, net.pooling,
                                            torch.Generator().manual_seed(5))
     again = torch.tensor(again, dtype=torch.float64)
     torch.testing.assert_close(again, torch.ones_like(again), rtol=1e-9, atol=0)
