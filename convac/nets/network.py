@@ -420,7 +420,10 @@ class ConvAC(nn.Module):
             expected = (torch.arange(self.n_patches, device=order.device) if identity
                         else self._buffers.get("_order_checked"))
             if expected is not None:  # None: a meta order, no values
-                torch._assert_async((order != expected).sum() == 0, _ORDER_WRITTEN)
+                # summed as floats: inductor's integer and boolean reductions did not build
+                # with ATEN_CPU_CAPABILITY=default (its float ones do)
+                mismatches = (order != expected).to(torch.float32).sum()  # ()
+                torch._assert_async(mismatches == 0, _ORDER_WRITTEN)
         return identity
 
     def _apply(self, fn, recurse=True):
