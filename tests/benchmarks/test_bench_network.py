@@ -1,4 +1,4 @@
-"""Core micro-benchmarks (issues 2 and 9), each against a baseline timed in the same process.
+"""Core micro-benchmarks, each against a baseline timed in the same process.
 
 They run as plain tests in ``make test`` (values are checked, timings are recorded, not
 asserted: these machines are shared).  ``make bench-pytest-save`` / ``-compare`` keep a
@@ -27,7 +27,7 @@ def test_dense_coefficient_tensor_vs_fill(benchmark):
 
 
 def _ht_case():
-    """The reference size: HT, batch 1024, N=64, M=16, ranks 16, float32, and one torch.bmm
+    """The forward-speed size: HT, batch 1024, N=64, M=16, ranks 16, float32, and one torch.bmm
     with the same multiply-adds, ``(groups, 1024, 16) @ (groups, 16, 16)``."""
     gen = torch.Generator().manual_seed(0)
     net = convac.HTNet(64, 16, 16, seed=0)
