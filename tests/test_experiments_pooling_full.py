@@ -222,6 +222,8 @@ def test_grid_runs_one_seed_of_everything_first():
     first = [c for c in configs if c["seed"] == 0]
     deep = [c["width"] for c in first if c["depth"] == "deep"]
     assert deep == sorted(deep)  # small widths first
+    assert {c["width"] for c in first[:24]} == {8, 16}  # both geometries compared first
+    assert all(c["depth"] == "shallow" for c in first[24:24 + 42])
     assert all(c["steps"] == 15_000 and c["n_train"] == 25_000 for c in configs)
 
 

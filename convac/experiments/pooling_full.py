@@ -296,17 +296,24 @@ def _cost(depth: str, width: int) -> float:
 
 def cells(deep_widths=DEEP_WIDTHS, shallow_widths=SHALLOW_WIDTHS, kinds=KINDS,
           tasks=TASKS) -> list:
-    """``(depth, geometry, task, kind, width)`` of every cell, cheapest first."""
+    """``(depth, geometry, task, kind, width)`` of every cell: the deep networks of
+    widths up to 16 (the geometries' comparison, cheap), then the shallow baselines,
+    then the wider deep networks, each group cheapest first."""
     out = [("deep", g, t, k, w) for g in GEOMETRIES for t in tasks for k in kinds
            for w in deep_widths]
     out += [("shallow", "-", t, k, w) for t in tasks for k in kinds for w in shallow_widths]
-    return sorted(out, key=lambda c: (_cost(c[0], c[4]), c))
+
+    def group(c) -> int:
+        return 1 if c[0] == "shallow" else (0 if c[4] <= 16 else 2)
+
+    return sorted(out, key=lambda c: (group(c), _cost(c[0], c[4]), c))
 
 
 def experiment(seeds: int = 3, steps: int = 15_000, deep_widths=DEEP_WIDTHS,
                shallow_widths=SHALLOW_WIDTHS, kinds=KINDS, n_train: int = BLOB["n_train"],
                n_test: int = BLOB["n_test"], data_seed: int = 0) -> Experiment:
-    """The grid: every cell of seed 0 (cheapest first), then of seed 1, then 2."""
+    """The grid: every cell of seed 0 (in the order of :func:`cells`), then of seed 1,
+    then 2."""
     seeds = integer(seeds, "seeds", minimum=1)
     grid = [(s, c) for s in range(seeds)
             for c in cells(tuple(deep_widths), tuple(shallow_widths), tuple(kinds))]
