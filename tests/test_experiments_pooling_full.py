@@ -228,8 +228,29 @@ def test_grid_runs_one_seed_of_everything_first():
 
 
 @pytest.mark.slow
-def test_quick_grid_runs_and_summarises(monkeypatch, tmp_path):
+def test_quick_grid_runs_is_published_and_shown(monkeypatch, tmp_path):
+    pytest.importorskip("pyarrow")
+    from convac.experiments.publish import write_published
+    from convac.experiments.runner import run_experiment
+    from convac.experiments.store import ResultStore
+    from convac.report.experiments import _pooling_full
+
     monkeypatch.setenv("CONVAC_CACHE", str(tmp_path))
+    exp = pf.experiment(seeds=1, steps=30, deep_widths=(4,), shallow_widths=(8,),
+                        n_train=300, n_test=200)
+    store = ResultStore(str(tmp_path / "store"))
+    run_experiment(exp, store, sample=8, seed=0, scheduler="inline", progress=False)
+    records = store.records()
+    write_published("pooling-geometry-full", records, store, str(tmp_path / "pub.json"))
+    import json
+
+    doc = json.loads((tmp_path / "pub.json").read_text())
+    assert doc["records"] == 8 and doc["grid_size"] == exp.size
+    from_store = _pooling_full(records, str(tmp_path))
+    from_summary = _pooling_full(None, str(tmp_path), doc)
+    assert f"<b>8 of {exp.size} trainings done</b>" in from_summary
+    tables = slice(from_store.index("<table>"), None)
+    assert from_store[tables] == from_summary[from_summary.index("<table>"):]
     records = pf.quick_records()
     assert all(r["status"] == "ok" for r in records), [r["error"] for r in records]
     records.append({"status": "error", "error": "boom", "result": None,
