@@ -224,6 +224,9 @@ def test_grid_runs_one_seed_of_everything_first():
     assert deep == sorted(deep)  # small widths first
     assert {c["width"] for c in first[:24]} == {8, 16}  # both geometries compared first
     assert all(c["depth"] == "shallow" for c in first[24:24 + 42])
+    pairs = [(c["task"], c["kind"]) for c in first[:4]]  # both geometries of a task in turn
+    assert pairs == [("closedness", "cac")] * 2 + [("symmetry", "cac")] * 2
+    assert {c["geometry"] for c in first[:2]} == {"square", "mirror"}
     assert all(c["steps"] == 15_000 and c["n_train"] == 25_000 for c in configs)
 
 

@@ -298,15 +298,20 @@ def cells(deep_widths=DEEP_WIDTHS, shallow_widths=SHALLOW_WIDTHS, kinds=KINDS,
           tasks=TASKS) -> list:
     """``(depth, geometry, task, kind, width)`` of every cell: the deep networks of
     widths up to 16 (the geometries' comparison, cheap), then the shallow baselines,
-    then the wider deep networks, each group cheapest first."""
+    then the wider deep networks, each group cheapest first; within a width the
+    arithmetic circuit, then ReLU+average, then ReLU+max, the two geometries of a task
+    together."""
     out = [("deep", g, t, k, w) for g in GEOMETRIES for t in tasks for k in kinds
            for w in deep_widths]
     out += [("shallow", "-", t, k, w) for t in tasks for k in kinds for w in shallow_widths]
 
-    def group(c) -> int:
-        return 1 if c[0] == "shallow" else (0 if c[4] <= 16 else 2)
+    def order(c) -> tuple:
+        group = 1 if c[0] == "shallow" else (0 if c[4] <= 16 else 2)
+        # within a width: the arithmetic circuit first, and both geometries of a task
+        # one after the other, so that every finished pair is a comparison
+        return (group, _cost(c[0], c[4]), KINDS.index(c[3]), c[2], c[1])
 
-    return sorted(out, key=lambda c: (group(c), _cost(c[0], c[4]), c))
+    return sorted(out, key=order)
 
 
 def experiment(seeds: int = 3, steps: int = 15_000, deep_widths=DEEP_WIDTHS,
