@@ -261,9 +261,10 @@ def experiment(rank_seeds=None, fit_seeds: int = 8, fit_widths=FIT_WIDTHS,
     grid = [{"what": "rank", "law": law, "operator": op, "shared": sh, "N": n, "seed": s}
             for n, count in sorted(rank_seeds.items()) for law in laws for op in operators
             for sh in (False, True) for s in range(count)]
+    # seed-major, so that a partial run holds every operator and sharing
     grid += [{"what": "fit", "operator": op, "shared": sh, "N": 4, "seed": s,
               "widths": list(fit_widths), "steps": fit_steps}
-             for op in operators for sh in (False, True) for s in range(fit_seeds)]
+             for s in range(fit_seeds) for op in operators for sh in (False, True)]
 
     def key(c: dict) -> str:
         if c["what"] == "rank":
@@ -272,7 +273,7 @@ def experiment(rank_seeds=None, fit_seeds: int = 8, fit_widths=FIT_WIDTHS,
                 f"|w{'.'.join(map(str, c['widths']))}|t{c['steps']}")
 
     return Experiment("rectifier-distributions", len(grid), lambda i: dict(grid[i]), key,
-                      compute, batch_size=20,
+                      compute, batch_size=10,
                       options={"rank_seeds": {str(k): v for k, v in rank_seeds.items()},
                                "fit_seeds": fit_seeds, "fit_widths": list(fit_widths),
                                "fit_steps": fit_steps, "laws": list(laws),
