@@ -246,11 +246,13 @@ def _pooling_full(records, out_dir, published=None) -> str:
                            label="paper's shallow (4096)")
             ax.axhline(0.5, color="tab:red", lw=0.6, ls="-.")
             ax.set_xscale("log", base=2)
+            ax.set_xlim(6, 170)
+            ax.set_xticks(pf.DEEP_WIDTHS, [str(w) for w in pf.DEEP_WIDTHS])
             ax.set_title(f"{task}, {kind}", fontsize=9)
             ax.set_xlabel("channels per layer")
             ax.grid(True, alpha=0.3)
             if j == 0:
-                ax.set_ylabel("test accuracy (mean, min-max over seeds)")
+                ax.set_ylabel("test accuracy\n(mean, min-max over seeds)")
             ax.legend(fontsize=6)
     fig.suptitle("Pooling geometry at 32x32 (cf. the paper's Fig. 3: arithmetic circuit; "
                  "Fig. 4: ReLU networks)", fontsize=10)
