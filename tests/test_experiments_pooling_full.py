@@ -233,10 +233,10 @@ def test_grid_runs_one_seed_of_everything_first():
 @pytest.mark.slow
 def test_quick_grid_runs_is_published_and_shown(monkeypatch, tmp_path):
     pytest.importorskip("pyarrow")
+    from convac.bench.report.experiments import _pooling_full
     from convac.experiments.publish import write_published
     from convac.experiments.runner import run_experiment
     from convac.experiments.store import ResultStore
-    from convac.report.experiments import _pooling_full
 
     monkeypatch.setenv("CONVAC_CACHE", str(tmp_path))
     exp = pf.experiment(seeds=1, steps=30, deep_widths=(4,), shallow_widths=(8,),

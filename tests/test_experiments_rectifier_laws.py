@@ -10,8 +10,9 @@ import torch
 pytest.importorskip("flint")
 
 from convac.experiments import rectifier_laws as rl  # noqa: E402
-from convac.rectifier import additive_floor, grid_rank, grid_tensor  # noqa: E402
-from convac.rectifier_fit import fit_shallow  # noqa: E402
+from convac.fit.shallow import additive_floor, fit_shallow  # noqa: E402
+from convac.rank.grid import grid_rank  # noqa: E402
+from convac.tensors.grid import grid_tensor  # noqa: E402
 from convac.validate import InvalidValueError  # noqa: E402
 
 
@@ -33,7 +34,7 @@ def test_exact_grid_tensor_is_convacs_where_that_is_exact(law, operator, shared)
 
 
 def test_integer_law_reproduces_convacs_rectifier_networks():
-    from convac.rectifier_measure import deep_network
+    from convac.experiments.rectifier import deep_network
 
     for op in rl.OPERATORS:
         a = rl.deep_network("int/I", op, 8, False, 3)

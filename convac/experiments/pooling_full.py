@@ -41,9 +41,13 @@ import time
 import numpy as np
 import torch
 
+from ..nets.network import ConvAC
+from ..rank.cuts import min_cut_bound
+from ..rank.exact import integer_weights_
+from ..rank.methods import matricization_rank
 from ..validate import InvalidValueError, integer
 from .blobs import BLOB, TASKS, load_blobs, task_split
-from .runner import Experiment
+from .runner import Experiment, evaluate
 
 __all__ = ["experiment", "compute", "tree_order", "BlobNet", "train", "summarize",
            "format_summary", "throughput", "partitions", "partition_ranks", "PAPER",
@@ -366,19 +370,17 @@ def partition_ranks(geometry: str, width: int, side: int = SIDE, exact: bool = F
     sizes up to ``4 x 4``) is of a network with random integer weights over GF(p),
     unshared, a certified lower bound on what the architecture supports.
     """
-    import convac
-
     n = side * side
     levels = int(round(np.log(n) / np.log(4)))
-    net = convac.ConvAC(n, 2, (4,) * levels, [width] * levels, n_outputs=1,
+    net = ConvAC(n, 2, (4,) * levels, [width] * levels, n_outputs=1,
                         shared=not exact, geometry=tree_order(geometry, side).tolist(),
                         seed=0, dtype=torch.float64)
     if exact:
-        convac.integer_weights_(net, seed=0)
+        integer_weights_(net, seed=0)
     out = {}
     for name, rows in partitions(side).items():
-        rank = int(convac.matricization_rank(net, rows, method="exact")) if exact else None
-        out[name] = (rank, int(convac.min_cut_bound(net, rows)))
+        rank = int(matricization_rank(net, rows, method="exact")) if exact else None
+        out[name] = (rank, int(min_cut_bound(net, rows)))
     return out
 
 
@@ -462,7 +464,5 @@ def format_summary(records, grid_size: int | None = None) -> str:
 
 def quick_records(steps: int = 60, n_train: int = 400, n_test: int = 200) -> list:
     """The quick size (tests, asv): one seed, widths 4 and 8, few steps, in-process."""
-    from .runner import evaluate
-
     return evaluate(experiment(seeds=1, steps=steps, deep_widths=(4,), shallow_widths=(8,),
                                n_train=n_train, n_test=n_test))

@@ -23,7 +23,7 @@ constant rescales its grid tensor and keeps its rank (each operator is positivel
 homogeneous), so the integers ``round(2^20 g)`` are used directly.
 
 **Universality.**  Shallow networks (one global pooling, width ``Z``) of each operator,
-with shared or unshared weights, fitted (:func:`convac.rectifier_fit.fit_shallow`) to
+with shared or unshared weights, fitted (:func:`convac.fit.shallow.fit_shallow`) to
 random Gaussian grid tensors (``N = 4``, ``M = 2``).  A shallow ReLU+average network
 realizes exactly the additive tensors ``sum_i phi_i(t_i)`` (unshared weights: a space
 of dimension ``k = N (M - 1) + 1``) or ``sum_i phi(t_i)`` (shared: ``k = M``), so no
@@ -40,11 +40,11 @@ import math
 import numpy as np
 import torch
 
-from ..exact import integer_weights_
-from ..network import HTNet
-from ..rectifier_fit import fit_shallow
+from ..fit.shallow import fit_shallow
+from ..nets.network import HTNet
+from ..rank.exact import integer_weights_
 from ..validate import InvalidValueError, integer
-from .runner import Experiment
+from .runner import Experiment, evaluate
 
 __all__ = ["LAWS", "OPERATORS", "GAUSS_SCALE", "experiment", "compute", "deep_network",
            "templates", "exact_grid_tensor", "odd_even_rank", "reachable_basis", "explain",
@@ -380,7 +380,5 @@ def format_summary(records) -> str:
 
 def quick_records() -> list:
     """The quick size (tests, asv): N = 4 and 8, 10 seeds, one fit seed, few widths."""
-    from .runner import evaluate
-
     return evaluate(experiment(rank_seeds={4: 10, 8: 10}, fit_seeds=1, fit_widths=(1, 8),
                                fit_steps=300))
