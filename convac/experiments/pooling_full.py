@@ -72,13 +72,13 @@ PAPER = {
               "ReLU networks with average and max pooling); generator, networks and "
               "hyperparameters read from the authors' code, HUJI-Deep/inductive-pooling",
     "statement": "\"square pooling outperforms mirror on the task of closure ranking, "
-                 "whereas the opposite occurs when ranking symmetry\" (the authors' "
-                 "README; the paper's Sec. 7 states the same for the arithmetic circuit "
-                 "and for ReLU networks with average and max pooling)",
-    "verified": "The paper's text was not available here: the qualitative result is "
-                "quoted from the authors' code; the shallow baselines below are those "
-                "summarised by the task that asked for this reproduction, not read from "
-                "the paper's figures.",
+                 "whereas the opposite occurs when ranking symmetry\", for the arithmetic "
+                 "circuit and for ReLU networks with average and max pooling (the README "
+                 "of the authors' code)",
+    "verified": "The paper's text was not available here: the statement is quoted from "
+                "the authors' code, the figure numbers and the shallow baselines below "
+                "are those given by the task that asked for this reproduction, not read "
+                "from the paper.",
     "shallow": {("cac", "closedness"): 0.62, ("cac", "symmetry"): 0.77,
                 ("relu-avg", "closedness"): 0.58, ("relu-avg", "symmetry"): 0.55,
                 ("relu-max", "closedness"): 0.50, ("relu-max", "symmetry"): 0.50},
