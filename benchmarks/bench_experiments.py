@@ -3,7 +3,10 @@
 Tracked, each designed lower-is-better: the Levine et al. sample's count of ranks above
 the min-cut bound (0; anything else is a bug) and its non-tight fraction; the COLT 2016
 depth sweep's deficit below Thm 3 (0); the ICLR 2017 pooling-geometry reproduction's
-count of tasks the paper's geometry fails to win (0 reproduces the paper).  Timed: one
+count of tasks the paper's geometry fails to win (0 reproduces the paper), and at the
+paper's 32x32 scale whether square pooling wins closedness (quick: width 8, 1,000 steps);
+the ICML 2016 rank distributions' counts of networks below the maximal rank (exact ranks:
+any change is a bug) and of shallow fits below their floor (0).  Timed: one
 batch of Levine configurations through the runner's worker function (the throughput a
 cluster worker gets).
 """
@@ -87,3 +90,90 @@ class PoolingGeometry:
         wins = [self.acc[("closedness", "square")] > self.acc[("closedness", "mirror")],
                 self.acc[("symmetry", "mirror")] > self.acc[("symmetry", "square")]]
         return sum(not w for w in wins)
+
+
+class PoolingGeometryFull:
+    """ICLR 2017 at 32x32, quick: the deep arithmetic circuit of width 8 trained 1,000
+    steps on 2,000 blob images per geometry for closedness, and the tiny grid of every
+    network kind (30 steps) through the experiment's worker function."""
+
+    unit = declared_unit("count")
+
+    def setup_cache(self):
+        return cache_each([()], self._quick)
+
+    @staticmethod
+    def _quick():
+        _need()
+        pf = require("convac.experiments.pooling_full")
+        evaluate = require("convac.experiments.runner", "evaluate")
+        deep = evaluate(pf.experiment(seeds=1, steps=1000, deep_widths=(8,), shallow_widths=(),
+                                      kinds=("cac",), n_train=2000, n_test=1000))
+        acc = {c["config"]["geometry"]: c["result"]["test_accuracy"] for c in deep
+               if c["status"] == "ok" and c["config"]["task"] == "closedness"}
+        tiny = pf.quick_records(steps=30, n_train=300, n_test=200)
+        return {"closedness_wrong": int(acc.get("square", 0) <= acc.get("mirror", 1)),
+                "failed": sum(r["status"] != "ok" for r in deep + tiny)}
+
+    def setup(self, cache):
+        self.counts = cached(cache, ())
+
+    def track_pooling_full_closedness_wrong_winner(self, cache):
+        """1 when square pooling does not beat mirror on closedness (the paper's Fig. 3
+        result), else 0."""
+        return self.counts["closedness_wrong"]
+
+    def track_pooling_full_failed_cells(self, cache):
+        """Cells of the quick grids that raised: 0, anything else is a bug."""
+        return self.counts["failed"]
+
+
+class RectifierDistributions:
+    """ICML 2016 over seeds, quick: N = 4 and 8, 10 seeds per law, operator and sharing,
+    exact ranks; one shallow fit per operator and sharing."""
+
+    unit = declared_unit("count")
+
+    def setup_cache(self):
+        return cache_each([()], self._quick)
+
+    @staticmethod
+    def _quick():
+        _need()
+        records = require("convac.experiments.rectifier_laws").quick_records()
+        ranks = [r for r in records if r["config"]["what"] == "rank" and r["status"] == "ok"]
+        fits = [r for r in records if r["config"]["what"] == "fit" and r["status"] == "ok"]
+
+        def below(op, law, shared, n):
+            return sum(r["result"]["rank"] < r["result"]["max"] for r in ranks
+                       if (r["config"]["operator"], r["config"]["law"], r["config"]["shared"],
+                           r["config"]["N"]) == (op, law, shared, n))
+
+        return {"relu_max_unshared": below("relu-max", "int/I", False, 8),
+                "relu_max_shared": below("relu-max", "int/I", True, 8),
+                "product": sum(r["result"]["rank"] < r["result"]["max"] for r in ranks
+                               if r["config"]["operator"] == "product"),
+                "under_floor": sum(min(r["result"]["errors"]) < r["result"]["floor"] - 1e-9
+                                   for r in fits),
+                "failed": sum(r["status"] != "ok" for r in records)}
+
+    def setup(self, cache):
+        self.counts = cached(cache, ())
+
+    def track_rectifier_relu_max_below_max_unshared(self, cache):
+        """Of 10 unshared ReLU+max networks at N = 8 (integer law, F = I), how many are
+        below the maximal odd-even rank 16 (exact ranks: any change is a bug)."""
+        return self.counts["relu_max_unshared"]
+
+    def track_rectifier_relu_max_below_max_shared(self, cache):
+        """The same with shared weights."""
+        return self.counts["relu_max_shared"]
+
+    def track_rectifier_product_below_max(self, cache):
+        """ConvACs below the maximal rank over every law and sharing: 0 (COLT 2016)."""
+        return self.counts["product"]
+
+    def track_rectifier_fits_below_floor(self, cache):
+        """Shallow fits below their reachable space's floor, plus failed configurations:
+        0, anything else is a bug."""
+        return self.counts["under_floor"] + self.counts["failed"]

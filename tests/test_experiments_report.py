@@ -29,7 +29,8 @@ def test_page_from_stores(tmp_path):
     for name in ("levine_mincut.png", "depth_sweep.png", "pooling_geometry.png"):
         assert name in text and os.path.getsize(tmp_path / "page" / name) > 1000
     assert "30 of the 1647360 configurations" in text
-    assert text.count("<blockquote>Paper:") == 3
+    assert text.count("<blockquote>Paper:") == 4  # and the rectifier distributions
+    assert "pooling_geometry_full.png" in text and "(e) Distributions over seeds" in text
 
 
 def test_levine_section_from_the_committed_summary_matches_the_store(tmp_path):

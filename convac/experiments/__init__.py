@@ -8,6 +8,11 @@ so listing them imports neither torch nor dask.
 * ``levine-mincut``: min-cut bound vs exact rank (Levine et al. 2018), :mod:`.levine_mincut`
 * ``pooling-geometry``: contiguous vs mirror pooling on closedness and symmetry tasks
   (Cohen & Shashua, ICLR 2017), :mod:`.pooling_geometry`
+* ``pooling-geometry-full``: the same at the paper's scale, ``32 x 32`` blob images,
+  arithmetic circuits and ReLU networks, shallow baselines, :mod:`.pooling_full`
+* ``rectifier-distributions``: rectifier networks' ranks over seeds under four weight
+  laws, shared and unshared, and shallow universality against the analytic floors
+  (Cohen & Shashua, ICML 2016), :mod:`.rectifier_laws`
 * ``depth-sweep``: the width a truncated network needs (COLT 2016, Thm 3),
   :mod:`.depth_sweep`
 * ``selftest``: ``i -> i*i`` with failures (runner tests), :mod:`.selftest`
@@ -27,6 +32,10 @@ for _name, _module, _doc in (
      "min-cut bound vs exact rank, N=16 M=2, prime widths, all balanced partitions"),
     ("pooling-geometry", "pooling_geometry",
      "contiguous vs mirror pooling on closedness and symmetry tasks (ICLR 2017)"),
+    ("pooling-geometry-full", "pooling_full",
+     "the same at the paper's scale: 32x32 blobs, CAC and ReLU nets, 306 trainings"),
+    ("rectifier-distributions", "rectifier_laws",
+     "ICML 2016 ranks over seeds, four weight laws, shared/unshared; shallow floors"),
     ("depth-sweep", "depth_sweep",
      "width a network truncated to fewer levels needs (COLT 2016, Thm 3)"),
     ("selftest", "selftest", "i -> i*i with configurable failures (runner tests)"),

@@ -3,7 +3,8 @@ Pooling Geometry": contiguous (square) pooling suits a closedness task, mirror p
 symmetry task, because each geometry supports high separation rank on different
 partitions of the image.
 
-Tasks (built after the paper's description; its exact generator was not available here):
+A small stand-in at ``8 x 8`` with tasks of its own (the paper's experiment at its own
+scale, with the authors' blob generator, is :mod:`.pooling_full`).  Tasks:
 binary ``8 x 8`` images, one pixel per patch, one-hot representation (``M = 2``):
 
 * ``symmetry``: positive = an image symmetric about its vertical axis (random pixels on
@@ -54,8 +55,10 @@ TASKS = ("closedness", "symmetry")
 GEOMETRIES = ("square", "mirror")
 
 PAPER = {
-    "source": "Cohen & Shashua, ICLR 2017, Sec. 7 (experimental text not available here; "
-              "the qualitative claim is the paper's abstract and the issue's summary)",
+    "source": "Cohen & Shashua, ICLR 2017, Sec. 7 and the abstract; the statement is the "
+              "authors' (README of HUJI-Deep/inductive-pooling); convac's setting differs: "
+              "8x8 images and tasks of convac's own, not the paper's 32x32 blobs (those are "
+              "the pooling-geometry-full experiment)",
     "statement": "contiguous (square) pooling wins on closedness, mirror pooling wins on "
                  "symmetry; each geometry supports exponential separation rank only on "
                  "the partitions it favours",

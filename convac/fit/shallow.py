@@ -62,7 +62,8 @@ def _grid_inputs(features: torch.Tensor, n_patches: int) -> torch.Tensor:
 
 
 def fit_shallow(target, width: int, pooling="product", features=None, *, steps: int = 1000,
-                lr: float = 0.05, n_restarts: int = 2, seed: int = 0) -> ShallowFit:
+                lr: float = 0.05, n_restarts: int = 2, seed: int = 0,
+                shared: bool = False) -> ShallowFit:
     """Fit a shallow network with pooling ``pooling`` to a grid tensor.
 
     Parameters
@@ -81,6 +82,9 @@ def fit_shallow(target, width: int, pooling="product", features=None, *, steps: 
     n_restarts : int, default 2
         Restart ``k`` starts from the network seeded ``seed + k``.
     seed : int, default 0
+    shared : bool, default False
+        One hidden weight per unit for every patch (convolutional) instead of one per
+        patch.
 
     Returns
     -------
@@ -98,6 +102,7 @@ def fit_shallow(target, width: int, pooling="product", features=None, *, steps: 
     n_restarts = validate.positive_int(n_restarts, "n_restarts")
     lr = validate.real(lr, "lr", 0.0, strict_minimum=True)
     seed = validate.integer(seed, "seed", 0)
+    shared = validate.boolean(shared, "shared")
     op = resolve_pooling(pooling)
     n, t = g.ndim, g.shape[0]
     f = identity_templates(t) if features is None else torch.as_tensor(
@@ -113,7 +118,7 @@ def fit_shallow(target, width: int, pooling="product", features=None, *, steps: 
     errors = []
     for k in range(n_restarts):
         # n_outputs = width with identity output weights: the net returns its hidden units
-        net = CPNet(n, f.shape[1], width, n_outputs=width, seed=seed + k,
+        net = CPNet(n, f.shape[1], width, n_outputs=width, seed=seed + k, shared=shared,
                     dtype=torch.float64, pooling=op)
         with torch.no_grad():
             net.weights[1].copy_(torch.eye(width, dtype=torch.float64))

@@ -21,10 +21,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ...experiments import depth_sweep as ds
 from ...experiments import levine_mincut as lev
+from ...experiments import pooling_full as pf
 from ...experiments import pooling_geometry as pg
+from ...experiments import rectifier_laws as rl
 from ...experiments.publish import PUBLISHED, read_published
 from ...experiments.store import DEFAULT_STORE_ROOT, ResultStore
 from .page import table as _html_table
+from .rectifier import distributions_section
 
 __all__ = ["build_experiments_page", "load_records"]
 
@@ -209,8 +212,131 @@ def _pooling(records, out_dir) -> str:
             + table + f"<img src='{img}'>")
 
 
+def _pooling_full(records, out_dir, published=None) -> str:
+    """The ICLR 2017 reproduction at the paper's scale: accuracy against width per task
+    and network, square against mirror, shaped like the paper's Fig. 3 and 4."""
+    s = published["summary"] if published is not None else pf.summarize(records)
+    total = published["grid_size"] if published is not None else pf.experiment().size
+    speed = published.get("throughput") if published is not None else pf.throughput(records)
+    cells = s["cells"]
+    paper = {(b["kind"], b["task"]): b["accuracy"] for b in s["paper"]["shallow"]}
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6.4), sharey=True)
+    for i, task in enumerate(pf.TASKS):
+        for j, kind in enumerate(pf.KINDS):
+            ax = axes[i][j]
+            for geom, style in (("square", "o-"), ("mirror", "s--")):
+                pts = sorted((c["width"], c) for c in cells if c["depth"] == "deep"
+                             and c["task"] == task and c["kind"] == kind
+                             and c["geometry"] == geom)
+                if pts:
+                    ax.errorbar([w for w, _ in pts], [c["test"] for _, c in pts],
+                                yerr=[[c["test"] - c["test_min"] for _, c in pts],
+                                      [c["test_max"] - c["test"] for _, c in pts]],
+                                fmt=style, capsize=3, label=f"deep, {geom} pooling")
+            shallow = [c for c in cells if c["depth"] == "shallow" and c["task"] == task
+                       and c["kind"] == kind]
+            if shallow:
+                best = max(shallow, key=lambda c: c["width"])
+                ax.axhline(best["test"], color="gray", lw=1,
+                           label=f"convac shallow, width {best['width']}")
+            if (kind, task) in paper:
+                ax.axhline(paper[(kind, task)], color="k", ls=":", lw=1,
+                           label="paper's shallow (4096)")
+            ax.axhline(0.5, color="tab:red", lw=0.6, ls="-.")
+            ax.set_xscale("log", base=2)
+            ax.set_xlim(6, 170)
+            ax.set_xticks(pf.DEEP_WIDTHS, [str(w) for w in pf.DEEP_WIDTHS])
+            ax.set_title(f"{task}, {kind}", fontsize=9)
+            ax.set_xlabel("channels per layer")
+            ax.grid(True, alpha=0.3)
+            if j == 0:
+                ax.set_ylabel("test accuracy\n(mean, min-max over seeds)")
+            ax.legend(fontsize=6)
+    fig.suptitle("Pooling geometry at 32x32 (cf. the paper's Fig. 3: arithmetic circuit; "
+                 "Fig. 4: ReLU networks)", fontsize=10)
+    img = _save(fig, os.path.join(out_dir, "pooling_geometry_full.png"))
+    done = s["n_trainings_done"]
+    table = _table(
+        ("depth", "geometry", "task", "network", "width", "seeds", "test mean", "test min",
+         "test max", "train mean", "s / training", "ran on"),
+        [(c["depth"], c["geometry"], c["task"], c["kind"], c["width"], c["seeds"],
+          f"{c['test']:.3f}", f"{c['test_min']:.3f}", f"{c['test_max']:.3f}",
+          f"{c['train']:.3f}", f"{c['seconds']:.0f}", ", ".join(c["devices"]))
+         for c in cells])
+    wins = []
+    for task, good in (("closedness", "square"), ("symmetry", "mirror")):
+        bad = "mirror" if good == "square" else "square"
+        for kind in pf.KINDS:
+            for w in pf.DEEP_WIDTHS:
+                got = {c["geometry"]: c["test"] for c in cells if c["depth"] == "deep"
+                       and (c["task"], c["kind"], c["width"]) == (task, kind, w)}
+                if len(got) == 2:
+                    wins.append((task, kind, w, good, f"{got[good]:.3f}", f"{got[bad]:.3f}",
+                                 "yes" if got[good] > got[bad] else "NO"))
+    verdict = _table(("task", "network", "width", "paper's winner", "its accuracy",
+                      "other geometry", "paper's winner ahead"), wins)
+    names = list(pf.partitions(4))
+    ranks = _table(("geometry", "width") + tuple(names),
+                   [(g, w) + tuple(_pow2(s["min_cut_32x32"][g][w][n]) for n in names)
+                    for g in pf.GEOMETRIES
+                    for w in sorted(s["min_cut_32x32"][g], key=int)])
+    exact = _table(("geometry",) + tuple(names),
+                   [(g,) + tuple(f"{s['exact_4x4_width8'][g][n]['exact']} "
+                                 f"({s['exact_4x4_width8'][g][n]['min_cut']})" for n in names)
+                    for g in pf.GEOMETRIES])
+    pace = _table(("cells", "trainings", "wall s (mean)", "wall min", "wall max",
+                   "CPU s (mean)", "ran on"),
+                  [(k, v["n"], f"{v['wall_mean']:.0f}", f"{v['wall_min']:.0f}",
+                    f"{v['wall_max']:.0f}", f"{v['cpu_mean']:.0f}", ", ".join(v["devices"]))
+                   for k, v in sorted((speed or {}).items(),
+                                      key=lambda kv: (kv[0].split()[0],
+                                                      int(kv[0].split("w")[-1])))])
+    p = s["paper"]
+    return (
+        "<h2>Cohen &amp; Shashua 2017 (ICLR), Sec. 7 at the paper's scale: pooling "
+        "geometry on 32x32 blobs</h2>"
+        f"<blockquote>Paper: {html.escape(p['statement'])}. Shallow baselines: "
+        + ", ".join(f"{b['kind']} {b['task']} {b['accuracy']:.2f}" for b in p["shallow"])
+        + f" ({html.escape(p['shallow_note'])}). Source: {html.escape(p['source'])}. "
+        f"{html.escape(p['verified'])}</blockquote>"
+        f"<p><b>{done} of {total} trainings done</b> ({len(s['errors'])} failed); a cell "
+        "shows the seeds that have finished (3 each when complete). Setting: N = 1024 "
+        "pixels, M = 2 (b, 1-b), 5 levels of 2x2 pooling, 25,000 / 5,000 generated "
+        "images, the top and bottom 40% by score as the classes (20,000 train / 4,000 "
+        "test), Adam 15,000 iterations of batch 64 (arithmetic circuit lr 0.003; ReLU "
+        "nets lr 0.001, weight decay 1e-4); convac differs from the authors' code in the "
+        "random stream of the generator (numpy's default_rng) and in the shuffling of "
+        "the training set (every epoch, seeded).</p>"
+        f"<img src='{img}'>" + "<p>Does the paper's geometry win?</p>" + verdict
+        + "<p>All cells:</p>" + table
+        + "<p>What each geometry supports: the min-cut bound (a proven upper bound on the "
+          "rank of the deep arithmetic circuit's coefficient tensor) at 32x32, per "
+          "partition (odd|even columns; interleaved = checkerboard; mirrored checkerboard "
+          "= a checkerboard in the distances to the edges, local but a union of mirror "
+          "windows):</p>" + ranks
+        + "<p>Exact rank over GF(p) of random integer networks (min-cut in brackets) at "
+          "4x4, width 8:</p>" + exact
+        + "<p>Training time per cell (one thread each; the machine was shared):</p>" + pace)
+
+
+def _pow2(v: int) -> str:
+    """``2^k`` for large powers of two (the full ranks), the number otherwise."""
+    v = int(v)
+    return f"2^{v.bit_length() - 1}" if v > 2 ** 20 and v & (v - 1) == 0 else (
+        f"{v:.3g}" if v > 2 ** 20 else str(v))
+
+
+def _rectifier_dist(records, out_dir, published=None) -> str:
+    s = published["summary"] if published is not None else rl.summarize(records)
+    return ("<h2>Cohen &amp; Shashua 2016 (ICML): rectifier networks over seeds</h2>"
+            + distributions_section(s))
+
 TITLES = {"levine-mincut": "Levine, Yakira, Cohen &amp; Shashua 2018: min-cut tightness",
           "pooling-geometry": "Cohen &amp; Shashua 2017 (ICLR): pooling geometry",
+          "pooling-geometry-full": "Cohen &amp; Shashua 2017 (ICLR), Sec. 7 at the paper's "
+                                   "scale: pooling geometry on 32x32 blobs",
+          "rectifier-distributions": "Cohen &amp; Shashua 2016 (ICML): rectifier networks "
+                                     "over seeds",
           "depth-sweep": "Cohen, Sharir &amp; Shashua 2016 (COLT), Thm 3: depth sweep"}
 
 
@@ -223,7 +349,10 @@ def _not_measured(name: str, where: str) -> str:
 
 
 SECTIONS = (("levine-mincut", _levine), ("pooling-geometry", _pooling),
-            ("depth-sweep", _depth))
+            ("pooling-geometry-full", _pooling_full),
+            ("rectifier-distributions", _rectifier_dist), ("depth-sweep", _depth))
+PUBLISHED_SECTIONS = ("levine-mincut", "pooling-geometry-full", "rectifier-distributions")
+"""Sections shown from their committed summary when their store is absent."""
 
 
 def _has_store(store) -> bool:
@@ -241,7 +370,8 @@ def build_experiments_page(stores: str = DEFAULT_STORES, out_dir: str = DEFAULT_
     parts = []
     for name, section in SECTIONS:
         published = None
-        if name == "levine-mincut" and not _has_store(ResultStore(os.path.join(stores, name))):
+        if name in PUBLISHED_SECTIONS and not _has_store(
+                ResultStore(os.path.join(stores, name))):
             published = read_published(name, published_root)  # a full run, summarised
         if published is not None:
             by = published["computed_by"]

@@ -12,7 +12,9 @@ from __future__ import annotations
 import html
 import os
 
+from ...experiments.publish import read_published
 from ...experiments.rectifier import BENCH, RectifierMeasurements, _distribution
+from ...experiments.rectifier_laws import explain
 from ..metrics import series
 from ..results import parse_param
 from .data import MEASURE
@@ -192,7 +194,8 @@ def render_section(m, figures: dict) -> str:
            "g(a,b)=max(a,0)+max(b,0). Grid tensors over M templates with F = I_M. "
            f"{esc(m.settings.get('distribution', ''))}.</p>"]
     parts = [
-        ("rank", "(a) Grid-tensor rank of random deep networks against N", m.rank_vs_n,
+        ("rank", "(a) Grid-tensor rank of one random deep network per N (a single draw: "
+         "the distributions over seeds are in (e))", m.rank_vs_n,
          ["operator", "N", "M", "r", "seed", "rank", "theorem", "width_lower_bound", "method"]),
         ("incompleteness", "(b) Fraction of deep networks below the maximal rank",
          m.incompleteness, ["operator", "N", "n_seeds", "below_max", "fraction_below_max",
@@ -225,6 +228,59 @@ def render_section(m, figures: dict) -> str:
     return "\n".join(out)
 
 
+def distributions_section(summary: dict, where: str = "") -> str:
+    """HTML of the rank distributions over seeds and the shallow fits beside their floors
+    (the summary of the ``rectifier-distributions`` experiment)."""
+    esc = html.escape
+    claims = summary["claims"]
+    ranks = [{**r, "below maximal": f"{r['fraction_below_max']:.1%}",
+              "constant": f"{r['fraction_constant']:.1%}", "median": f"{r['median']:g}"}
+             for r in summary["ranks"]]
+    fits = [{**r, "plateau [min, max]": f"{r['plateau']:.3f} [{r['plateau_min']:.3f}, "
+                                        f"{r['plateau_max']:.3f}]",
+             "floor of these targets (mean)": f"{r['floor_mean']:.3f}",
+             "analytic floor sqrt(1 - k/M^N)": f"{r['analytic_floor']:.3f}",
+             "median error by width": ", ".join(
+                 f"{z}: {e:.3f}" for z, e in zip(r["widths"], r["median_errors"], strict=True))}
+            for r in summary["fits"]]
+    return "\n".join([
+        "<h3>(e) Distributions over seeds: four weight laws, shared and unshared weights</h3>",
+        f"<p><b>Paper</b> ({esc(claims['source'])}): {esc(claims['incompleteness'])}; "
+        f"{esc(claims['universality'])}. {esc(claims['verified'])}</p>",
+        "<p><b>Setting:</b> HT networks, windows of 2, M = 2, every width r = 4, odd-even "
+        "partition; exact grid tensors (Python integers) and exact ranks over Q at every N "
+        "(N = 4 and 8: 200 seeds, N = 16: 20). Laws: int/I = integer weights -100..100 "
+        "with F = I (the law of (a) and (b)); int/F = the same with a random invertible "
+        "integer F; gauss/I and gauss/F = Gaussian weights (rounded to multiples of "
+        "2^-20, so exact) with F = I or a Gaussian F.</p>",
+        _table(ranks, ["law", "operator", "shared", "N", "seeds", "min", "median", "highest",
+                       "max", "below maximal", "constant"]),
+        f"<p>{esc(explain(summary))}</p>",
+        "<p><b>Universality in one setting</b> (N = 4, M = 2, Gaussian targets; shallow "
+        "networks of each operator with shared and unshared weights; floors: the distance "
+        "to the space each shallow family spans, of dimension k: ReLU+average k = "
+        "N(M-1)+1 unshared, M shared; shared product k = C(N+M-1, M-1) and shared ReLU+max "
+        "k = 2^M - 1, because shared weights make every shallow network symmetric in its "
+        "patches):</p>",
+        _table(fits, ["operator", "shared", "seeds", "plateau [min, max]",
+                      "floor of these targets (mean)", "analytic floor sqrt(1 - k/M^N)",
+                      "median error by width"]),
+        f"<p><small>{esc(where)}</small></p>" if where else ""])
+
+
+def _published_distributions() -> str:
+    doc = read_published("rectifier-distributions")
+    if doc is None:
+        return ("<p>(e) The distributions over seeds are not published here yet "
+                "(<code>convac experiment run rectifier-distributions</code>, then "
+                "<code>convac experiment show rectifier-distributions --json "
+                "reports/published/rectifier-distributions.json</code>).</p>")
+    by = doc["computed_by"]
+    return distributions_section(doc["summary"], f"{doc['path']}: {doc['records']} of "
+                                 f"{doc['grid_size']} configurations, written {doc['written']}"
+                                 f" by commit {by['commit']} on {by['cpus']} cores")
+
+
 def write_page(m, out_dir: str) -> str:
     """Write ``out_dir/rectifier.html`` and its four PNGs; return the page's path."""
     os.makedirs(out_dir, exist_ok=True)
@@ -244,7 +300,7 @@ def write_page(m, out_dir: str) -> str:
             "<style>body{font-family:system-ui,sans-serif;margin:2em auto;max-width:70em}"
             "table{border-collapse:collapse;font-size:0.85em}td,th{border:1px solid #ccc;"
             "padding:2px 6px}img{max-width:100%}</style></head><body>",
-            render_section(m, figures), "</body></html>"]
+            render_section(m, figures), _published_distributions(), "</body></html>"]
     path = os.path.join(out_dir, "rectifier.html")
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("\n".join(page) + "\n")

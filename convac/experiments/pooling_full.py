@@ -1,0 +1,468 @@
+"""Cohen & Shashua (ICLR 2017), Sec. 7, at the paper's own scale: square vs mirror pooling
+on the ``32 x 32`` blob images (:mod:`.blobs`), closedness and symmetry tasks.
+
+Networks (after the authors' Caffe prototxts, ``exp/blob/{cac,crn}/net.prototmp`` of
+HUJI-Deep/inductive-pooling): the pixel ``b`` is represented by ``(1 - b, b)`` (``M = 2``),
+then five levels of (1x1 convolution of ``r`` channels, shared over the image; 2x2
+pooling), then a 1x1 convolution to the two class scores; ``N = 1024`` pixels.
+
+* ``cac``: the convolutional arithmetic circuit in log space (the authors' MEX layers):
+  each convolution is ``log sum_i exp(x_i + b_ji)`` (positive weights ``exp(b)``,
+  ``b ~ U(-1, 1)``), each pooling a sum of logs (a product); Adam (lr 0.003, betas 0.9 /
+  0.9, eps 1e-16), no weight decay.
+* ``relu-avg`` / ``relu-max``: convolution with bias, ReLU, average / max pooling; Xavier
+  weights, zero biases, Adam (lr 0.001, betas 0.9 / 0.999, eps 1e-16), weight decay
+  1e-4 on the weights, biases at twice the learning rate without decay.
+
+All: batch 64, 15,000 iterations, learning rate divided by 10 after 80% of them.
+Shallow baselines: one 1x1 convolution of ``K`` channels and one global pooling.
+
+Geometries, as the order of the pixels in the pooling tree (windows of 4 consecutive
+tree positions at every level, :func:`tree_order`):
+
+* ``square``: 2x2 contiguous windows at every level (quad-tree order);
+* ``mirror``: the authors' ``QUAD2`` permutation before every pooling: a window joins
+  position ``(a, b)`` of the current map with ``(a, s-1-b)``, ``(s-1-a, b)`` and
+  ``(s-1-a, s-1-b)``, at every level.
+
+Each training is one configuration of the experiment ``pooling-geometry-full`` (one task
+on dask.distributed, resumable, on the GPU where one is visible).  Beside the
+accuracies, the ranks each geometry supports on five partitions: the min-cut bound (a
+proven upper bound on the rank of the arithmetic circuit's coefficient tensor) at
+``32 x 32`` for each width, and exact ranks (GF(p), a certified lower bound) with the
+min-cut at ``4 x 4``.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+
+import numpy as np
+import torch
+
+from ..nets.network import ConvAC
+from ..rank.cuts import min_cut_bound
+from ..rank.exact import integer_weights_
+from ..rank.methods import matricization_rank
+from ..validate import InvalidValueError, integer
+from .blobs import BLOB, TASKS, load_blobs, task_split
+from .runner import Experiment, evaluate
+
+__all__ = ["experiment", "compute", "tree_order", "BlobNet", "train", "summarize",
+           "format_summary", "throughput", "partitions", "partition_ranks", "PAPER",
+           "KINDS", "GEOMETRIES", "DEEP_WIDTHS", "SHALLOW_WIDTHS", "quick_records"]
+
+SIDE = 32
+LEVELS = 5
+GEOMETRIES = ("square", "mirror")
+KINDS = ("cac", "relu-avg", "relu-max")
+DEEP_WIDTHS = (8, 16, 32, 64, 128)
+SHALLOW_WIDTHS = (64, 128, 256, 512, 1024, 2048, 4096)
+BATCH = 64
+
+OPTIMIZERS = {
+    "cac": {"lr": 0.003, "betas": (0.9, 0.9), "eps": 1e-16, "weight_decay": 0.0},
+    "relu": {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-16, "weight_decay": 1e-4},
+}
+"""Adam settings of the authors' ``train_plan.json`` files."""
+
+PAPER = {
+    "source": "Cohen & Shashua, ICLR 2017, Sec. 7 (Fig. 3: arithmetic circuits; Fig. 4: "
+              "ReLU networks with average and max pooling); generator, networks and "
+              "hyperparameters read from the authors' code, HUJI-Deep/inductive-pooling",
+    "statement": "\"square pooling outperforms mirror on the task of closure ranking, "
+                 "whereas the opposite occurs when ranking symmetry\", for the arithmetic "
+                 "circuit and for ReLU networks with average and max pooling (the README "
+                 "of the authors' code)",
+    "verified": "The paper's text was not available here: the statement is quoted from "
+                "the authors' code, the figure numbers and the shallow baselines below "
+                "are those given by the task that asked for this reproduction, not read "
+                "from the paper.",
+    "shallow": {("cac", "closedness"): 0.62, ("cac", "symmetry"): 0.77,
+                ("relu-avg", "closedness"): 0.58, ("relu-avg", "symmetry"): 0.55,
+                ("relu-max", "closedness"): 0.50, ("relu-max", "symmetry"): 0.50},
+    "shallow_note": "shallow, 4096 channels; relu-max: no better than chance",
+}
+
+
+# -- geometry ------------------------------------------------------------------------
+def _children(geometry: str, a: int, b: int, s: int) -> list:
+    """Positions, in the map of side ``2 s`` below, of the window under ``(a, b)``."""
+    if geometry == "square":
+        return [(2 * a, 2 * b), (2 * a, 2 * b + 1), (2 * a + 1, 2 * b), (2 * a + 1, 2 * b + 1)]
+    if geometry == "mirror":  # QUAD2: a position and its reflections about both axes
+        t = 2 * s - 1
+        return [(a, b), (a, t - b), (t - a, b), (t - a, t - b)]
+    raise InvalidValueError(f"geometry must be one of {GEOMETRIES}, got {geometry!r}")
+
+
+@functools.lru_cache(maxsize=16)
+def _tree_order(geometry: str, side: int) -> tuple:
+    nodes = [(0, 0)]
+    s = 1
+    while s < side:
+        nodes = [c for a, b in nodes for c in _children(geometry, a, b, s)]
+        s *= 2
+    return tuple(a * side + b for a, b in nodes)
+
+
+def tree_order(geometry: str, side: int = SIDE) -> np.ndarray:
+    """Raster indices of the pixels in pooling-tree order (windows of 4 consecutive).
+
+    Parameters
+    ----------
+    geometry : ``"square"`` or ``"mirror"``
+    side : int, a power of two >= 2
+    """
+    side = integer(side, "side", minimum=2)
+    if side & (side - 1):
+        raise InvalidValueError(f"side must be a power of two, got {side}")
+    return np.asarray(_tree_order(geometry, side))
+
+
+# -- networks ------------------------------------------------------------------------
+class BlobNet(torch.nn.Module):
+    """A deep (``windows = (4,) * L``) or shallow (``(N,)``) network over binary images
+    whose pixels are given in tree order.
+
+    Parameters
+    ----------
+    kind : ``"cac"``, ``"relu-avg"`` or ``"relu-max"``
+    width : int
+        Channels of every hidden convolution.
+    windows : sequence of int
+        Pooling windows (consecutive tree positions), product ``N``.
+    seed : int
+        Initialisation seed (a private generator).
+    """
+
+    def __init__(self, kind: str, width: int, windows, seed: int = 0):
+        super().__init__()
+        if kind not in KINDS:
+            raise InvalidValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        self.kind, self.windows = kind, tuple(int(w) for w in windows)
+        width = integer(width, "width", minimum=1)
+        gen = torch.Generator().manual_seed(int(seed))
+        fan_in = [2] + [width] * len(self.windows)
+        fan_out = [width] * len(self.windows) + [2]
+        self.weight = torch.nn.ParameterList()
+        self.bias = torch.nn.ParameterList()
+        for fi, fo in zip(fan_in, fan_out, strict=True):
+            if kind == "cac":  # log-space weights b ~ U(-1, 1)
+                w = torch.rand(fo, fi, generator=gen) * 2 - 1
+            else:  # Caffe's Xavier: U(-sqrt(3 / fan_in), sqrt(3 / fan_in))
+                w = (torch.rand(fo, fi, generator=gen) * 2 - 1) * (3.0 / fi) ** 0.5
+                self.bias.append(torch.nn.Parameter(torch.zeros(fo)))
+            self.weight.append(torch.nn.Parameter(w))
+
+    def _conv(self, h: torch.Tensor, level: int, last: bool) -> torch.Tensor:
+        w = self.weight[level]
+        if self.kind == "cac":  # log sum_i exp(h_i + w_ji), shifted by the max
+            m = h.amax(-1, keepdim=True).detach()
+            return m + torch.log(torch.exp(h - m) @ torch.exp(w).T)
+        out = h @ w.T + self.bias[level]
+        return out if last else torch.relu(out)
+
+    def _pool(self, h: torch.Tensor, w: int) -> torch.Tensor:
+        b, n, r = h.shape
+        h = h.view(b, n // w, w, r)
+        if self.kind == "cac":
+            return h.sum(2)  # a product, in log space
+        return h.mean(2) if self.kind == "relu-avg" else h.amax(2)
+
+    def _global(self, pixels: torch.Tensor) -> torch.Tensor:
+        """One global pooling of a one-hot image: a function of its pixel counts."""
+        w0 = self.weight[0].T  # (2, r)
+        n1 = pixels.sum(1, keepdim=True).to(w0.dtype)  # (B, 1)
+        n0 = pixels.shape[1] - n1
+        if self.kind == "cac":
+            return n0 * w0[0] + n1 * w0[1]  # (B, r): the log of the product
+        v0, v1 = torch.relu(w0[0] + self.bias[0]), torch.relu(w0[1] + self.bias[0])
+        if self.kind == "relu-avg":
+            return (n0 * v0 + n1 * v1) / pixels.shape[1]
+        return torch.maximum(torch.where(n0 > 0, v0, 0.0), torch.where(n1 > 0, v1, 0.0))
+
+    def forward(self, pixels: torch.Tensor, counts: bool = True) -> torch.Tensor:
+        """Class scores ``(B, 2)`` (logits) of pixels ``(B, N)`` in ``{0, 1}``, tree order.
+
+        A shallow network (one global pooling) is computed from the pixel counts unless
+        ``counts=False`` (the pixel-by-pixel forward, its oracle in the tests).
+        """
+        if counts and len(self.windows) == 1:
+            return self._conv(self._global(pixels)[:, None, :], 1, last=True)[:, 0, :]
+        w0 = self.weight[0].T  # (2, r): the conv of a one-hot pixel picks a row
+        h = w0[pixels]  # (B, N, r)
+        if self.kind != "cac":
+            h = torch.relu(h + self.bias[0])
+        for level, w in enumerate(self.windows):
+            h = self._pool(h, w)
+            h = self._conv(h, level + 1, last=level == len(self.windows) - 1)
+        return h[:, 0, :]
+
+
+def _optimizer(net: BlobNet, steps: int):
+    if net.kind == "cac":
+        opt = torch.optim.Adam(net.parameters(), **OPTIMIZERS["cac"])
+    else:
+        o = OPTIMIZERS["relu"]
+        opt = torch.optim.Adam(
+            [{"params": list(net.weight), "weight_decay": o["weight_decay"]},
+             {"params": list(net.bias), "lr": 2 * o["lr"], "weight_decay": 0.0}],
+            lr=o["lr"], betas=o["betas"], eps=o["eps"])
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, [int(0.8 * steps)], gamma=0.1)
+    return opt, sched
+
+
+def train(net: BlobNet, pixels: torch.Tensor, labels: torch.Tensor, steps: int, seed: int,
+          batch: int = BATCH, progress: bool = False) -> float:
+    """Adam on the cross-entropy, ``steps`` batches of shuffled epochs; the mean loss of
+    the last 100 steps."""
+    steps = integer(steps, "steps", minimum=1)
+    gen = torch.Generator().manual_seed(int(seed) + 7919)
+    opt, sched = _optimizer(net, steps)
+    order, pos, tail = torch.randperm(len(labels), generator=gen), 0, []
+    it = range(steps)
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(it, unit="step", desc="train", mininterval=5)
+    for _ in it:
+        if pos + batch > len(order):
+            order, pos = torch.randperm(len(labels), generator=gen), 0
+        idx = order[pos:pos + batch].to(pixels.device)
+        pos += batch
+        loss = torch.nn.functional.cross_entropy(net(pixels[idx]), labels[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        tail = (tail + [float(loss.detach())])[-100:]
+    return float(np.mean(tail))
+
+
+def accuracy(net: BlobNet, pixels: torch.Tensor, labels: torch.Tensor,
+             chunk: int = 2000) -> float:
+    """Share of images whose larger class score is their label."""
+    hits = 0
+    with torch.no_grad():
+        for i in range(0, len(labels), chunk):
+            hits += int((net(pixels[i:i + chunk]).argmax(1) == labels[i:i + chunk]).sum())
+    return hits / len(labels)
+
+
+# -- data ----------------------------------------------------------------------------
+def _split(data: dict, part: str, task: str, order: np.ndarray, device):
+    idx, labels = task_split(data[f"{part}_{task}"])
+    flat = data[f"{part}_images"].reshape(len(data[f"{part}_images"]), -1)[idx][:, order]
+    return (torch.as_tensor(flat.astype(np.int64), device=device),
+            torch.as_tensor(labels, device=device))
+
+
+def _windows(depth: str, n: int) -> tuple:
+    return (4,) * LEVELS if depth == "deep" else (n,)
+
+
+def compute(config: dict) -> dict:
+    """Train one network on one task; its train and test accuracy."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    data = load_blobs(config["data_seed"], config["n_train"], config["n_test"])
+    geometry = config["geometry"] if config["depth"] == "deep" else "square"
+    order = tree_order(geometry, SIDE)
+    x, y = _split(data, "train", config["task"], order, device)
+    xt, yt = _split(data, "test", config["task"], order, device)
+    net = BlobNet(config["kind"], config["width"], _windows(config["depth"], SIDE * SIDE),
+                  seed=config["seed"]).to(device)
+    start, cpu = time.perf_counter(), time.process_time()
+    # exp of very negative log-space values gives subnormal floats, which the CPU handles
+    # ~20x slower (measured: a shallow width-64 step 45 ms against 2.6 ms): flush them
+    torch.set_flush_denormal(True)
+    try:
+        loss = train(net, x, y, config["steps"], config["seed"])
+    finally:
+        torch.set_flush_denormal(False)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {"train_accuracy": accuracy(net, x, y), "test_accuracy": accuracy(net, xt, yt),
+            "final_loss": loss, "train_seconds": wall, "train_cpu_seconds": cpu,
+            "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+            "threads": torch.get_num_threads(), "n_train": len(y), "n_test": len(yt)}
+
+
+def _cost(depth: str, width: int) -> float:
+    """Multiply-adds of one forward step per image (the grid's order, and its plan)."""
+    n = SIDE * SIDE
+    if depth == "shallow":
+        return 3.0 * width  # computed from the pixel counts
+    return 3.0 * n * width + sum((n >> 2 * lv) * width * width for lv in range(1, LEVELS + 1))
+
+
+def cells(deep_widths=DEEP_WIDTHS, shallow_widths=SHALLOW_WIDTHS, kinds=KINDS,
+          tasks=TASKS) -> list:
+    """``(depth, geometry, task, kind, width)`` of every cell: the deep networks of
+    widths up to 16 (the geometries' comparison, cheap), then the shallow baselines,
+    then the wider deep networks, each group cheapest first; within a width the
+    arithmetic circuit, then ReLU+average, then ReLU+max, the two geometries of a task
+    together."""
+    out = [("deep", g, t, k, w) for g in GEOMETRIES for t in tasks for k in kinds
+           for w in deep_widths]
+    out += [("shallow", "-", t, k, w) for t in tasks for k in kinds for w in shallow_widths]
+
+    def order(c) -> tuple:
+        group = 1 if c[0] == "shallow" else (0 if c[4] <= 16 else 2)
+        # within a width: the arithmetic circuit first, and both geometries of a task
+        # one after the other, so that every finished pair is a comparison
+        return (group, _cost(c[0], c[4]), KINDS.index(c[3]), c[2], c[1])
+
+    return sorted(out, key=order)
+
+
+def experiment(seeds: int = 3, steps: int = 15_000, deep_widths=DEEP_WIDTHS,
+               shallow_widths=SHALLOW_WIDTHS, kinds=KINDS, n_train: int = BLOB["n_train"],
+               n_test: int = BLOB["n_test"], data_seed: int = 0) -> Experiment:
+    """The grid: every cell of seed 0 (in the order of :func:`cells`), then of seed 1,
+    then 2."""
+    seeds = integer(seeds, "seeds", minimum=1)
+    grid = [(s, c) for s in range(seeds)
+            for c in cells(tuple(deep_widths), tuple(shallow_widths), tuple(kinds))]
+
+    def config(i: int) -> dict:
+        s, (depth, geom, task, kind, width) = grid[i]
+        return {"depth": depth, "geometry": geom, "task": task, "kind": kind,
+                "width": width, "seed": s, "steps": steps, "n_train": n_train,
+                "n_test": n_test, "data_seed": data_seed}
+
+    def key(c: dict) -> str:
+        return (f"{c['depth']}|{c['geometry']}|{c['task']}|{c['kind']}|w{c['width']}"
+                f"|s{c['seed']}|t{c['steps']}|n{c['n_train']}.{c['n_test']}"
+                f"|d{c['data_seed']}")
+
+    return Experiment("pooling-geometry-full", len(grid), config, key, compute,
+                      batch_size=1, options={
+                          "seeds": seeds, "steps": steps, "deep_widths": list(deep_widths),
+                          "shallow_widths": list(shallow_widths), "kinds": list(kinds),
+                          "n_train": n_train, "n_test": n_test, "data_seed": data_seed})
+
+
+# -- ranks ---------------------------------------------------------------------------
+@functools.lru_cache(maxsize=4)
+def partitions(side: int = SIDE) -> dict:
+    """Five partitions of a ``side x side`` image (row-side raster indices)."""
+    i, j = np.divmod(np.arange(side * side), side)
+    far = side - 1
+    sides = {
+        "left|right": j < side // 2,
+        "top|bottom": i < side // 2,
+        "odd|even columns": j % 2 == 1,
+        "interleaved (checkerboard)": (i + j) % 2 == 0,
+        # local like a checkerboard, but each mirror window lies on one side
+        "mirrored checkerboard": (np.minimum(i, far - i) + np.minimum(j, far - j)) % 2 == 0,
+    }
+    return {k: np.flatnonzero(v).tolist() for k, v in sides.items()}
+
+
+@functools.lru_cache(maxsize=64)
+def partition_ranks(geometry: str, width: int, side: int = SIDE, exact: bool = False) -> dict:
+    """``{partition: (exact rank or None, min-cut bound)}`` of the deep arithmetic circuit.
+
+    The min-cut bound depends only on the architecture; the exact rank (``exact=True``,
+    sizes up to ``4 x 4``) is of a network with random integer weights over GF(p),
+    unshared, a certified lower bound on what the architecture supports.
+    """
+    n = side * side
+    levels = int(round(np.log(n) / np.log(4)))
+    net = ConvAC(n, 2, (4,) * levels, [width] * levels, n_outputs=1,
+                        shared=not exact, geometry=tree_order(geometry, side).tolist(),
+                        seed=0, dtype=torch.float64)
+    if exact:
+        integer_weights_(net, seed=0)
+    out = {}
+    for name, rows in partitions(side).items():
+        rank = int(matricization_rank(net, rows, method="exact")) if exact else None
+        out[name] = (rank, int(min_cut_bound(net, rows)))
+    return out
+
+
+# -- summary -------------------------------------------------------------------------
+def summarize(records) -> dict:
+    """Per cell: seeds done, mean / min / max of train and test accuracy, training time;
+    the cells of the grid not done; the ranks per geometry and width."""
+    groups: dict = {}
+    errors = []
+    for rec in records:
+        c = rec["config"]
+        cell = (c["depth"], c["geometry"], c["task"], c["kind"], c["width"])
+        if rec["status"] != "ok":
+            errors.append({"cell": list(cell), "seed": c["seed"], "error": rec["error"]})
+            continue
+        groups.setdefault(cell, []).append(rec["result"])
+    rows = []
+    for cell, rs in sorted(groups.items()):
+        te = [r["test_accuracy"] for r in rs]
+        tr = [r["train_accuracy"] for r in rs]
+        rows.append({"depth": cell[0], "geometry": cell[1], "task": cell[2],
+                     "kind": cell[3], "width": cell[4], "seeds": len(rs),
+                     "test": float(np.mean(te)), "test_min": float(min(te)),
+                     "test_max": float(max(te)), "train": float(np.mean(tr)),
+                     "train_min": float(min(tr)), "train_max": float(max(tr)),
+                     "seconds": float(np.mean([r["train_seconds"] for r in rs])),
+                     "cpu_seconds": float(np.mean([r["train_cpu_seconds"] for r in rs])),
+                     "devices": sorted({r["device"] for r in rs})})
+    widths = sorted({r["width"] for r in rows if r["depth"] == "deep"}) or list(DEEP_WIDTHS)
+    ranks = {g: {str(w): {k: v[1] for k, v in partition_ranks(g, w).items()}
+                 for w in widths} for g in GEOMETRIES}
+    exact = {g: {k: {"exact": v[0], "min_cut": v[1]}
+                 for k, v in partition_ranks(g, 8, side=4, exact=True).items()}
+             for g in GEOMETRIES}
+    return {"cells": rows, "errors": errors, "n_cells_seen": len(rows),
+            "n_trainings_done": sum(r["seeds"] for r in rows),
+            "min_cut_32x32": ranks, "exact_4x4_width8": exact,
+            "paper": {**{k: v for k, v in PAPER.items() if k != "shallow"},
+                      "shallow": [{"kind": k, "task": t, "accuracy": a}
+                                  for (k, t), a in PAPER["shallow"].items()]}}
+
+
+def throughput(records) -> dict:
+    """Mean training seconds per (depth, width), and which devices ran them."""
+    by: dict = {}
+    for rec in records:
+        if rec["status"] == "ok":
+            c, r = rec["config"], rec["result"]
+            by.setdefault(f"{c['depth']} w{c['width']}", []).append(
+                (r["train_seconds"], r["train_cpu_seconds"], r["device"]))
+    return {k: {"n": len(v), "wall_mean": float(np.mean([x[0] for x in v])),
+                "wall_min": float(min(x[0] for x in v)), "wall_max": float(max(x[0] for x in v)),
+                "cpu_mean": float(np.mean([x[1] for x in v])),
+                "devices": sorted({x[2] for x in v})} for k, v in sorted(by.items())}
+
+
+def format_summary(records, grid_size: int | None = None) -> str:
+    """The table of cells (test accuracy mean [min, max], train accuracy), the ranks,
+    and the paper's statement."""
+    s = summarize(records)
+    done = s["n_trainings_done"]
+    total = grid_size if grid_size is not None else experiment().size
+    lines = [f"{done} of {total} trainings done ({len(s['errors'])} failed)",
+             f"{'depth':>7s} {'geometry':>8s} {'task':>10s} {'kind':>8s} {'width':>5s} "
+             f"{'seeds':>5s} {'test':>6s} {'[min,  max]':>13s} {'train':>6s} {'s/run':>7s}"]
+    for r in s["cells"]:
+        lines.append(f"{r['depth']:>7s} {r['geometry']:>8s} {r['task']:>10s} {r['kind']:>8s} "
+                     f"{r['width']:5d} {r['seeds']:5d} {r['test']:6.3f} "
+                     f"[{r['test_min']:.3f}, {r['test_max']:.3f}] {r['train']:6.3f} "
+                     f"{r['seconds']:7.0f}")
+    for g, by_w in s["min_cut_32x32"].items():
+        for w, ranks in by_w.items():
+            lines.append(f"min-cut 32x32 {g} w{w}: " + ", ".join(
+                f"{k} {v:.3g}" if v > 1e6 else f"{k} {v}" for k, v in ranks.items()))
+    for g, ranks in s["exact_4x4_width8"].items():
+        lines.append(f"exact (min-cut) 4x4 {g} w8: " + ", ".join(
+            f"{k} {v['exact']} ({v['min_cut']})" for k, v in ranks.items()))
+    lines.append(f"paper: {PAPER['statement']} ({PAPER['source']})")
+    return "\n".join(lines)
+
+
+def quick_records(steps: int = 60, n_train: int = 400, n_test: int = 200) -> list:
+    """The quick size (tests, asv): one seed, widths 4 and 8, few steps, in-process."""
+    return evaluate(experiment(seeds=1, steps=steps, deep_widths=(4,), shallow_widths=(8,),
+                               n_train=n_train, n_test=n_test))
