@@ -24,7 +24,8 @@ import importlib.util
 import sys
 from dataclasses import dataclass
 
-__all__ = ["Command", "COMMANDS", "build_parser", "missing_extras", "main"]
+__all__ = ["Command", "COMMANDS", "build_parser", "add_common_options", "budget_advice",
+           "missing_extras", "main"]
 
 
 @dataclass(frozen=True)
@@ -96,13 +97,47 @@ def build_parser(load=None) -> argparse.ArgumentParser:
                "2 usage or data error or a missing optional dependency.  "
                "`convac COMMAND --help` lists a command's options.")
     parser.add_argument("--version", action="version", version=f"convac {_version()}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = _CommonOptions(parser.add_subparsers(dest="command", required=True,
+                                               metavar="COMMAND"))
     for name, cmd in COMMANDS.items():
         if name in load:
             importlib.import_module(cmd.module).register(sub)
         else:
             sub.add_parser(name, help=cmd.help, description=cmd.help)
     return parser
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``--threads`` and ``--quiet`` to a command's parser (every command has them;
+    a command with subcommands adds them to each of its own parsers too).
+
+    Their defaults are suppressed, so that a subcommand's parser does not overwrite a
+    value given before its name; read them with ``getattr(args, "threads", None)``.
+    """
+    group = parser.add_argument_group("common options")
+    group.add_argument(
+        "--threads", type=int, default=argparse.SUPPRESS, metavar="N",
+        help="threads of torch and of the BLAS/OpenMP pools (default: $CONVAC_THREADS, "
+             "else 1: on shared machines more threads burn more CPU than they save)")
+    group.add_argument(
+        "--quiet", "-q", action="store_true", default=argparse.SUPPRESS,
+        help="no progress bar and no summary line (bars are off anyway when stderr is "
+             "not a terminal)")
+    return parser
+
+
+class _CommonOptions:
+    """The subparsers action, with :func:`add_common_options` applied to every parser it
+    adds (so each command's ``register`` needs no line for them)."""
+
+    def __init__(self, action):
+        self._action = action
+
+    def add_parser(self, name, **kwargs):
+        return add_common_options(self._action.add_parser(name, **kwargs))
+
+    def __getattr__(self, attr):
+        return getattr(self._action, attr)
 
 
 def _command_name(argv: list) -> str | None:
@@ -125,13 +160,42 @@ def main(argv=None) -> int:
                   f"it with: pip install 'convac[{extras}]'", file=sys.stderr)
             return 2
     args = build_parser(load=name or ()).parse_args(argv)
-    from .validate import ConvACError
+    # the command's own modules are loaded by now; the thread policy's (torch,
+    # threadpoolctl) only when a command runs, so that --help stays fast
+    from .progress import Clock, summary_line
+    from .threads import apply
+    from .validate import BudgetError, ConvACError
 
+    quiet = getattr(args, "quiet", False)
+    args.quiet = quiet
+    clock = args.clock = Clock()
     try:
-        return int(args.func(args) or 0)
+        threads = apply(getattr(args, "threads", None))
+        status = int(args.func(args) or 0)
+    except BudgetError as exc:
+        print(f"convac {args.command}: error: {budget_advice(exc, args)}", file=sys.stderr)
+        return 2
     except ConvACError as exc:
         print(f"convac {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    if not quiet:
+        print(summary_line(_full_name(args), clock, status, threads), file=sys.stderr)
+    return status
+
+
+def _full_name(args) -> str:
+    """``experiment run`` for a command with subcommands, else the command's name."""
+    verb = getattr(args, "verb", None)
+    return f"{args.command} {verb}" if verb else args.command
+
+
+def budget_advice(exc, args) -> str:
+    """A :class:`~convac.validate.BudgetError`'s message, with the option of the command
+    at hand that raises the budget (``--max-gib``) when the command has one."""
+    if hasattr(args, "max_gib"):
+        return exc.advice("--max-gib")
+    return exc.advice("max_bytes (this command has no option for it: call the Python "
+                      "function)")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import os
+import sys
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -108,7 +109,7 @@ def width_sweep(teacher: ConvAC, widths, target: float = 1e-2, n_restarts: int =
                 seed: int = 0, tol: float = 1e-8, n_iter_max: int = 100,
                 backend: str = "numpy", warm_start: bool = True, partitions=None,
                 n_samples: int = 8, output: int = 0, method: str = "best",
-                max_bytes: int | None = None) -> SweepResult:
+                max_bytes: int | None = None, progress: bool = False) -> SweepResult:
     """CP fit error against width for a teacher's coefficient tensor, floor beside it.
 
     Parameters
@@ -129,6 +130,8 @@ def width_sweep(teacher: ConvAC, widths, target: float = 1e-2, n_restarts: int =
     partitions, n_samples
         For the floor (:func:`~convac.floor.eckart_young_floors`, seeded by ``seed``).
     output : int, default 0
+    progress : bool, default False
+        A progress bar over the widths on stderr (when it is a terminal).
 
     Returns
     -------
@@ -140,6 +143,7 @@ def width_sweep(teacher: ConvAC, widths, target: float = 1e-2, n_restarts: int =
     from .floor import eckart_young_floors
     from .network import CPNet
     from .params import parameter_count
+    from .progress import bar
     from .tensors import coefficient_tensor
 
     teacher = validate.network(teacher)
@@ -157,7 +161,8 @@ def width_sweep(teacher: ConvAC, widths, target: float = 1e-2, n_restarts: int =
     tensor = coefficient_tensor(teacher, output).numpy()  # (M,) * N
     rng = np.random.RandomState(seed)
     rows, prev = [], None
-    for width, floor in zip(widths, floors, strict=True):
+    for width, floor in bar(list(zip(widths, floors, strict=True)), desc="sweep",
+                            unit="width", quiet=not progress):
         init = None
         if warm_start and prev is not None:
             keep = min(prev.width, width)
@@ -360,17 +365,19 @@ def _run(args) -> int:
     import torch
 
     from .network import CPNet, HTNet
+    from .progress import wrote
 
     teacher = HTNet(args.patches, args.channels, args.rank, seed=args.seed,
                     dtype=torch.float64)
     widths = list(range(args.min_width, args.max_width + 1))
     result = width_sweep(teacher, widths, target=args.target, n_restarts=args.restarts,
                          seed=args.seed, tol=args.tol, n_iter_max=args.iters,
-                         method=args.method)
+                         method=args.method, max_bytes=int(args.max_gib * 2**30),
+                         progress=not args.quiet)
     title = f"CP fit of HT(N={args.patches}, M={args.channels}, r={args.rank})"
     paths = write_sweep(result, args.out, title)
     print(_markdown(result, title), end="")
-    print("wrote " + ", ".join(paths.values()))
+    wrote(args, *paths.values())
     if args.converse_width:
         cp = CPNet(args.patches, args.channels, args.converse_width, seed=args.seed,
                    dtype=torch.float64)
@@ -380,12 +387,24 @@ def _run(args) -> int:
         more = write_converse(converse, args.out,
                               f"HT students fitting CP(N={args.patches}, M={args.channels}, "
                               f"K={args.converse_width})")
-        print("wrote " + ", ".join(more.values()))
-    bad = [r.width for r in result.rows if r.fit_error < r.floor * (1 - 1e-9)]
+        wrote(args, *more.values())
+    from .floor import floor_tolerance
+
+    bad = fits_below_floor(result, teacher.n_channels ** teacher.n_patches)
     if bad:
-        print(f"error: fit below the Eckart-Young floor at widths {bad} (a bug)")
+        print(f"convac sweep: error: fit below the Eckart-Young floor by more than rounding "
+              f"({floor_tolerance(teacher.n_channels ** teacher.n_patches):.2g}) at widths "
+              f"{bad} (a bug)", file=sys.stderr)
         return 1
     return 0
+
+
+def fits_below_floor(result: SweepResult, n_entries: int) -> list:
+    """Widths of ``result`` whose fit error lies below the floor by more than rounding
+    (:func:`~convac.floor.below_floor`; ``n_entries`` of the teacher's tensor): a bug."""
+    from .floor import below_floor
+
+    return [r.width for r in result.rows if below_floor(r.fit_error, r.floor, n_entries)]
 
 
 def register(sub) -> None:
@@ -417,4 +436,7 @@ def register(sub) -> None:
     p.add_argument("--converse-lr", type=float, default=0.1,
                    help="learning rate of the HT students")
     p.add_argument("--progress", action="store_true", help="show training progress bars")
+    p.add_argument("--max-gib", type=float, default=1.0,  # convac.fit.FIT_MAX_BYTES
+                   help="memory budget of one fit (factors, Khatri-Rao products) and of the "
+                        "teacher's dense tensor, in GiB")
     p.set_defaults(func=_run)

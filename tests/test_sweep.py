@@ -1,6 +1,7 @@
 """Width sweeps (CP fits of an HT teacher against the floor), the converse, the CLI."""
 
 import csv
+import re
 
 import pytest
 import torch
@@ -106,7 +107,10 @@ def test_cli_writes_files(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["sweep.csv", "sweep.md", "sweep.png"]
     with open(out / "sweep.csv") as fh:
         assert len(list(csv.DictReader(fh))) == 3
-    assert "wrote" in capsys.readouterr().out
+    err = capsys.readouterr().err.strip().splitlines()
+    # one summary line: what was written where, wall and CPU time, threads
+    assert re.fullmatch(rf"convac sweep: wrote {re.escape(str(out / 'sweep.csv'))}, .*"
+                        r"sweep\.png in [\d.]+ s \(CPU [\d.]+ s, 1 thread\)", err[-1]), err
 
 
 def test_cli_converse_table(tmp_path):
