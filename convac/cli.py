@@ -97,8 +97,8 @@ def build_parser(load=None) -> argparse.ArgumentParser:
                "2 usage or data error or a missing optional dependency.  "
                "`convac COMMAND --help` lists a command's options.")
     parser.add_argument("--version", action="version", version=f"convac {_version()}")
-    sub = _CommonOptions(parser.add_subparsers(dest="command", required=True,
-                                               metavar="COMMAND"))
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_CommandParser)
     for name, cmd in COMMANDS.items():
         if name in load:
             importlib.import_module(cmd.module).register(sub)
@@ -108,8 +108,8 @@ def build_parser(load=None) -> argparse.ArgumentParser:
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add ``--threads`` and ``--quiet`` to a command's parser (every command has them;
-    a command with subcommands adds them to each of its own parsers too).
+    """Add ``--threads`` and ``--quiet`` to a command's parser (every command and every
+    subcommand of one has them: :class:`_CommandParser`).
 
     Their defaults are suppressed, so that a subcommand's parser does not overwrite a
     value given before its name; read them with ``getattr(args, "threads", None)``.
@@ -126,18 +126,13 @@ def add_common_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     return parser
 
 
-class _CommonOptions:
-    """The subparsers action, with :func:`add_common_options` applied to every parser it
-    adds (so each command's ``register`` needs no line for them)."""
+class _CommandParser(argparse.ArgumentParser):
+    """The parser of a command: it has the common options, and so have the parsers of its
+    own subcommands (``add_subparsers`` makes parsers of its parser's class)."""
 
-    def __init__(self, action):
-        self._action = action
-
-    def add_parser(self, name, **kwargs):
-        return add_common_options(self._action.add_parser(name, **kwargs))
-
-    def __getattr__(self, attr):
-        return getattr(self._action, attr)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        add_common_options(self)
 
 
 def _command_name(argv: list) -> str | None:

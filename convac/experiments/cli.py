@@ -105,7 +105,6 @@ def register(sub) -> None:
                      help=f"result folder (default {DEFAULT_STORE_ROOT}/NAME)")
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="experiment option (value parsed as JSON when it can be)")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
     ls = verbs.add_parser("list", help="name the experiments")
     ls.set_defaults(func=_list)

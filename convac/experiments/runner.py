@@ -19,8 +19,9 @@ tqdm bar with throughput and ETA.  Hence:
 Where it runs
 -------------
 By default a ``LocalCluster`` with one worker process per core, one thread each, and
-``OMP/MKL/OPENBLAS_NUM_THREADS=1`` (the experiments are many small exact computations;
-BLAS threads would only oversubscribe the cores).  On a real cluster, start a scheduler
+the thread policy of :mod:`convac.threads` in each worker's environment (``CONVAC_THREADS``
+and ``OMP/MKL/OPENBLAS_NUM_THREADS``, 1 by default: the experiments are many small exact
+computations; BLAS threads would only oversubscribe the cores).  On a real cluster, start a scheduler
 and workers where the package is installed (``pip install convac[experiments]``)::
 
     dask scheduler                                   # on the head node: tcp://HEAD:8786
@@ -44,6 +45,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import threads
 from ..validate import ConvACError, InvalidValueError
 from ..validate import integer as check_integer
 from ..validate import seed as check_seed
@@ -51,11 +53,19 @@ from .store import ResultStore
 
 __all__ = [
     "Experiment", "ExperimentBugError", "RunSummary", "run_experiment", "select_indices",
-    "compute_batch", "evaluate", "THREAD_ENV",
+    "compute_batch", "evaluate", "THREAD_ENV", "worker_env",
 ]
 
-THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-"""Environment of every LocalCluster worker: one BLAS thread each."""
+THREAD_ENV = threads.environment(1)
+"""Environment of a LocalCluster worker at the default policy: one thread each
+(:func:`worker_env` gives the environment of the policy in force)."""
+
+
+def worker_env() -> dict:
+    """Environment of every LocalCluster worker: the thread policy in force
+    (:func:`convac.threads.environment`, ``CONVAC_THREADS`` or 1), so that each worker
+    process starts its BLAS/OpenMP pools with that many threads."""
+    return threads.environment()
 
 
 class ExperimentBugError(ConvACError, RuntimeError):
@@ -139,18 +149,17 @@ def _record(key: str, config: dict, status: str, error: str, result, seconds: fl
     }
 
 
-def compute_batch(compute: Callable[[dict], dict], batch: list, single_thread: bool = False
+def compute_batch(compute: Callable[[dict], dict], batch: list, apply_threads: bool = False
                   ) -> list[dict]:
     """Run ``compute`` on each ``(key, config)`` of ``batch``; one record each.
 
     An exception is caught per configuration and recorded (type, message and the last
-    frame), so one failing configuration does not stop the batch.
+    frame), so one failing configuration does not stop the batch.  With
+    ``apply_threads`` (on a dask worker) the thread policy of the worker's environment is
+    applied first (:func:`convac.threads.apply`).
     """
-    if single_thread:
-        import torch
-
-        if torch.get_num_threads() != 1:
-            torch.set_num_threads(1)
+    if apply_threads:  # on a worker: its environment carries the policy's count
+        threads.apply()
     out = []
     for key, config in batch:
         start = time.perf_counter()
@@ -212,7 +221,7 @@ def _start_client(scheduler: str | None, workers: int | None):
         return Client(scheduler), None
     n = workers or os.cpu_count() or 1
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           dashboard_address=None, env=dict(THREAD_ENV))
+                           dashboard_address=None, env=worker_env())
     return Client(cluster), cluster
 
 
