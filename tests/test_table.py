@@ -49,4 +49,4 @@ def test_cli_writes_the_other_rows_and_names_its_own_option(capsys):
 def test_max_gib_sets_the_budget(capsys):
     assert main(["table", "--sizes", "4", "8", "--max-gib", "1e-6", "--quiet"]) == 1
     out, err = capsys.readouterr()
-    assert "refused: needs" in out.splitlines()[2] and "budget of 1.05e-06 GiB" in err
+    assert "refused: needs" in out.splitlines()[2] and "budget of 9.99e-07 GiB" in err
