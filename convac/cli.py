@@ -22,6 +22,7 @@ import argparse
 import importlib
 import importlib.util
 import sys
+import time
 from dataclasses import dataclass
 
 __all__ = ["Command", "COMMANDS", "build_parser", "add_common_options", "budget_advice",
@@ -144,6 +145,7 @@ def _command_name(argv: list) -> str | None:
 
 
 def main(argv=None) -> int:
+    started = time.perf_counter(), time.process_time()  # the summary counts the imports
     argv = list(sys.argv[1:] if argv is None else argv)
     name = _command_name(argv)
     if name is not None and not {"-h", "--help"} & set(argv):
@@ -163,7 +165,7 @@ def main(argv=None) -> int:
 
     quiet = getattr(args, "quiet", False)
     args.quiet = quiet
-    clock = args.clock = Clock()
+    clock = args.clock = Clock(*started)
     try:
         threads = apply(getattr(args, "threads", None))
         status = int(args.func(args) or 0)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-__all__ = ["bar", "steps", "Clock", "wrote", "summary_line"]
+__all__ = ["bar", "Phases", "Clock", "wrote", "summary_line"]
 
 
 def bar(iterable=None, *, total=None, desc: str | None = None, quiet: bool = False,
@@ -25,15 +25,38 @@ def bar(iterable=None, *, total=None, desc: str | None = None, quiet: bool = Fal
                 disable=True if quiet else None, dynamic_ncols=True, leave=False)
 
 
-def steps(names, *, desc: str, quiet: bool = False):
-    """Iterate over ``names`` (the phases of a command) with a bar that names the phase
-    under way: ``for name in steps(["ranks", "plots"], desc="report"): ...``."""
-    names = list(names)
-    with bar(total=len(names), desc=desc, quiet=quiet, unit="step") as b:
-        for name in names:
-            b.set_postfix_str(name, refresh=True)
-            yield name
-            b.update(1)
+class Phases:
+    """A bar over the phases of a command, naming the phase under way::
+
+        with Phases(3, "report", quiet) as phase:
+            phase("curves"); ...
+            phase("plots"); ...
+            phase("pages"); ...
+    """
+
+    def __init__(self, total: int, desc: str, quiet: bool = False):
+        self._bar = bar(total=total, desc=desc, quiet=quiet, unit="phase")
+        self._started = False
+
+    def __call__(self, name: str) -> None:
+        """Close the phase under way (if any) and start ``name``."""
+        if self._started:
+            self._bar.update(1)
+        self._started = True
+        self._bar.set_postfix_str(name, refresh=True)
+
+    def close(self) -> None:
+        """Close the phase under way and the bar."""
+        if self._started:
+            self._bar.update(1)
+            self._started = False
+        self._bar.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _cpu_seconds() -> float:

@@ -13,6 +13,8 @@ import json
 import os
 import sys
 
+from ..progress import wrote
+
 __all__ = ["register"]
 
 DEFAULT_STORE_ROOT = os.path.join("reports", "experiments")
@@ -51,6 +53,7 @@ def _run(args) -> int:
     print(f"{summary.experiment}: {summary.n_computed} computed ({summary.n_errors} errors), "
           f"{summary.n_skipped} already stored, {summary.wall_seconds:.1f} s wall, "
           f"{summary.throughput:.1f} cfg/s on {summary.n_workers} worker thread(s)")
+    wrote(args, _store(args))
     return 0
 
 
@@ -77,13 +80,16 @@ def _show(args) -> int:
         from .publish import write_published
 
         print(write_published(args.name, records, store, args.json))
+        wrote(args, args.json)
     return 0
 
 
 def _report(args) -> int:
     from ..report.experiments import build_experiments_page
 
-    print(build_experiments_page(args.stores, args.out))
+    page = build_experiments_page(args.stores, args.out, progress=not args.quiet)
+    print(page)
+    wrote(args, page)
     return 0
 
 

@@ -14,6 +14,7 @@ import datetime
 import os
 import sys
 
+from ..progress import Phases, wrote
 from .data import fit_curves, param_curves, rank_curves, timings
 from .results import CommitResults, list_commits, list_machines, load_benchmarks, load_commit
 
@@ -45,7 +46,7 @@ def _pick(results_dir: str, machine: str | None, commit: str | None) -> CommitRe
 
 def build_report(results_dir: str = DEFAULT_RESULTS, out_dir: str = DEFAULT_OUT,
                  machine: str | None = None, commit: str | None = None,
-                 asv_site: str | None = DEFAULT_ASV_SITE) -> str:
+                 asv_site: str | None = DEFAULT_ASV_SITE, progress: bool = False) -> str:
     """Write ``out_dir/index.html`` and its PNG plots; return the path of the page.
 
     Parameters
@@ -59,17 +60,24 @@ def build_report(results_dir: str = DEFAULT_RESULTS, out_dir: str = DEFAULT_OUT,
         no results at all, every curve is recomputed.
     asv_site : str, optional
         asv's ``html_dir``; the page links to its ``index.html`` when it exists.
+    progress : bool, default False
+        A bar over the report's phases on stderr (when it is a terminal).
     """
     from . import plots
     from .page import render_page
 
+    phase = Phases(5, "report", quiet=not progress)  # closed at the end
+    phase("results")
     results = _pick(results_dir, machine, commit)
     benchmarks = load_benchmarks(results_dir)
     os.makedirs(out_dir, exist_ok=True)
+    phase("rank curves (recomputed where the results lack them)")
     ranks = rank_curves(results)
     pairs = param_curves(results)
+    phase("fit curves")
     fit, floor = fit_curves(results)
     speed = timings(results, benchmarks)
+    phase("plots")
     figures = [
         (os.path.basename(plots.plot_ranks(ranks, os.path.join(out_dir, "rank_vs_n.png"))),
          "CP-rank lower bound (odd-even rank) of random HT networks against N, "
@@ -96,10 +104,12 @@ def build_report(results_dir: str = DEFAULT_RESULTS, out_dir: str = DEFAULT_OUT,
     link = None
     if asv_site and os.path.isfile(os.path.join(asv_site, "index.html")):
         link = os.path.relpath(os.path.join(asv_site, "index.html"), out_dir)
+    phase("pages")
     pages = _section_pages(results, out_dir)
     page = os.path.join(out_dir, "index.html")
     with open(page, "w", encoding="utf-8") as fh:
         fh.write(render_page(meta, figures, benchmarks, results, link, pages))
+    phase.close()
     return page
 
 
@@ -150,13 +160,14 @@ def _run(args) -> int:
                   file=sys.stderr)
     try:
         page = build_report(args.results_dir, args.out, args.machine, args.commit,
-                            args.asv_site)
+                            args.asv_site, progress=not getattr(args, "quiet", False))
         failed = (failed_benchmarks(args.results_dir, args.machine, args.commit)
                   if args.fail_on_failed else [])
     except (ValueError, FileNotFoundError) as exc:
         print(f"convac report: error: {exc}", file=sys.stderr)
         return 2
     print(f"depth-efficiency report: {os.path.abspath(page)}")
+    wrote(args, page)
     if failed:
         print(f"convac report: {len(failed)} failed benchmark(s): {', '.join(failed)}",
               file=sys.stderr)

@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ..experiments.publish import PUBLISHED, read_published
 from ..modp import DEFAULT_PRIMES
+from ..progress import bar
 
 __all__ = ["build_experiments_page", "load_records"]
 
@@ -218,16 +219,18 @@ def _has_store(store) -> bool:
 
 
 def build_experiments_page(stores: str = DEFAULT_STORES, out_dir: str = DEFAULT_OUT,
-                           published_root: str = PUBLISHED) -> str:
+                           published_root: str = PUBLISHED, progress: bool = False) -> str:
     """Write ``out_dir/index.html`` with one section (table, plot, paper) per experiment;
     return its path.  An experiment's store wins; without one, the Levine grid is shown
     from its committed summary (``published_root/levine-mincut.json``) when there is one,
-    else every experiment is computed at its seeded quick size."""
+    else every experiment is computed at its seeded quick size.  ``progress``: a bar
+    over the experiments on stderr (when it is a terminal)."""
     from ..experiments.store import ResultStore
 
     os.makedirs(out_dir, exist_ok=True)
     parts = []
-    for name, section in SECTIONS:
+    for name, section in bar(SECTIONS, desc="experiments page", unit="experiment",
+                             quiet=not progress):
         published = None
         if name == "levine-mincut" and not _has_store(ResultStore(os.path.join(stores, name))):
             published = read_published(name, published_root)  # a full run, summarised
