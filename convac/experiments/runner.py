@@ -21,8 +21,9 @@ Where it runs
 By default a ``LocalCluster`` with one worker process per core, one thread each, and
 the thread policy of :mod:`convac.threads` in each worker's environment
 (``CONVAC_THREADS`` and ``OMP/MKL/OPENBLAS_NUM_THREADS``, 1 by default: the experiments
-are many small exact computations; BLAS threads would only oversubscribe the cores).  On a real cluster, start a scheduler
-and workers where the package is installed (``pip install convac[experiments]``)::
+are many small exact computations; BLAS threads would only oversubscribe the cores).
+On a real cluster, start a scheduler and workers where the package is installed
+(``pip install convac[experiments]``)::
 
     dask scheduler                                   # on the head node: tcp://HEAD:8786
     OMP_NUM_THREADS=1 dask worker tcp://HEAD:8786 --nthreads 1 --nworkers 32
