@@ -9,11 +9,13 @@ publishes, :mod:`.publish`); ``report`` writes the experiments page.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sys
 
 from ..progress import wrote
+from ..validate import InvalidValueError
 
 __all__ = ["register"]
 
@@ -42,7 +44,13 @@ def _run(args) -> int:
     from .runner import ExperimentBugError, run_experiment
 
     module = experiment_module(args.name)
-    exp = module.experiment(**_options(args.set))
+    options = _options(args.set)
+    if args.max_gib is not None:
+        if "max_gib" not in inspect.signature(module.experiment).parameters:
+            raise InvalidValueError(f"experiment {args.name!r} has no memory budget; "
+                                    "run it without --max-gib")
+        options["max_gib"] = args.max_gib
+    exp = module.experiment(**options)
     try:
         summary = run_experiment(exp, _store(args), resume=args.resume, sample=args.sample,
                                  seed=args.seed, scheduler=args.scheduler,
@@ -50,11 +58,26 @@ def _run(args) -> int:
     except ExperimentBugError as err:
         print(f"BUG: {err}", file=sys.stderr)
         return 3
-    print(f"{summary.experiment}: {summary.n_computed} computed ({summary.n_errors} errors), "
+    print(f"{summary.experiment}: {summary.n_computed} computed ({summary.n_errors} refused "
+          "or failed: `convac experiment show` lists them), "
           f"{summary.n_skipped} already stored, {summary.wall_seconds:.1f} s wall, "
           f"{summary.throughput:.1f} cfg/s on {summary.n_workers} worker thread(s)")
     wrote(args, _store(args))
     return 0
+
+
+def not_computed(records) -> str:
+    """A table of the stored configurations without a result (refused before allocating,
+    or failed), one line each, so that no row of the summary is missing unsaid; ``""``
+    when every one has a result."""
+    missing = sorted((r["status"], r["key"], r["error"]) for r in records
+                     if r["status"] != "ok")
+    if not missing:
+        return ""
+    lines = [f"{len(missing)} configuration(s) without a result:",
+             f"  {'status':8s}  {'configuration':28s}  reason"]
+    lines += [f"  {status:8s}  {key:28s}  {error}" for status, key, error in missing]
+    return "\n".join(lines) + "\n"
 
 
 def _list(args) -> int:
@@ -76,6 +99,7 @@ def _show(args) -> int:
     module = experiment_module(args.name)
     records = store.records()
     print(module.format_summary(records))
+    print(not_computed(records), end="")
     if args.json:
         from .publish import write_published
 
@@ -111,6 +135,10 @@ def register(sub) -> None:
                      help=f"result folder (default {DEFAULT_STORE_ROOT}/NAME)")
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="experiment option (value parsed as JSON when it can be)")
+    run.add_argument("--max-gib", type=float, default=None,
+                     help="memory budget of one configuration in GiB (experiments that "
+                          "predict their memory: depth-sweep, default 2); a configuration "
+                          "above it is recorded as refused and shown by `show`")
     run.set_defaults(func=_run)
     ls = verbs.add_parser("list", help="name the experiments")
     ls.set_defaults(func=_list)

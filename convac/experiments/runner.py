@@ -47,7 +47,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import threads
-from ..validate import ConvACError, InvalidValueError
+from ..progress import bar as progress_bar
+from ..validate import BudgetError, ConvACError, InvalidValueError, gib
 from ..validate import integer as check_integer
 from ..validate import seed as check_seed
 from .store import ResultStore
@@ -155,7 +156,9 @@ def compute_batch(compute: Callable[[dict], dict], batch: list, apply_threads: b
     """Run ``compute`` on each ``(key, config)`` of ``batch``; one record each.
 
     An exception is caught per configuration and recorded (type, message and the last
-    frame), so one failing configuration does not stop the batch.  With
+    frame), so one failing configuration does not stop the batch; a
+    :class:`~convac.validate.BudgetError` (a memory need predicted before allocating) is
+    recorded with ``status="refused"`` and ``error="refused: needs N GiB (...)"``.  With
     ``apply_threads`` (on a dask worker) the thread policy of the worker's environment is
     applied first (:func:`convac.threads.apply`).
     """
@@ -166,6 +169,10 @@ def compute_batch(compute: Callable[[dict], dict], batch: list, apply_threads: b
         start = time.perf_counter()
         try:
             result = compute(config)
+        except BudgetError as err:  # predicted before allocating: refused, recorded
+            out.append(_record(key, config, "refused", f"refused: needs "
+                               f"{gib(err.needed)} ({err.advice('--max-gib')})", None,
+                               time.perf_counter() - start))
         except Exception as err:  # recorded, not raised: the others go on
             where = traceback.extract_tb(err.__traceback__)[-1]
             msg = f"{type(err).__name__}: {err} (at {where.filename}:{where.lineno})"
@@ -250,7 +257,7 @@ def run_experiment(exp: Experiment, store, *, resume: bool = False, sample: int 
     client : dask.distributed.Client, optional
         Use this client (its cluster is left running).
     progress : bool, default True
-        tqdm bar (configurations per second, ETA) on stderr.
+        tqdm bar (configurations per second, ETA) on stderr when it is a terminal.
     in_flight : int, default 2
         Batches in flight per worker thread.
     on_batch : callable ``int -> None``, optional
@@ -286,10 +293,8 @@ def run_experiment(exp: Experiment, store, *, resume: bool = False, sample: int 
         n_todo = sum(exp.key(exp.config(int(i))) not in done for i in indices)
     start = time.perf_counter()
     bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=n_todo, unit="cfg", desc=exp.name, smoothing=0.05, dynamic_ncols=True)
+    if progress:  # on stderr when it is a terminal
+        bar = progress_bar(total=n_todo, unit="cfg", desc=exp.name)
     counts = {"computed": 0, "errors": 0, "compute": 0.0, "batches": 0}
 
     def store_batch(records: list[dict]) -> None:
