@@ -64,6 +64,9 @@ COMMANDS["experiment"] = Command(
     "convac.experiments.cli", "published experiments (Levine et al. 2018 min-cut table, "
     "ICLR 2017 pooling geometry, COLT 2016 depth sweep) on dask.distributed, resumable",
     needs=(("dask", "experiments"), ("distributed", "experiments"), ("pyarrow", "experiments")))
+COMMANDS["serve"] = Command(
+    "convac.report.serve", "serve the reports (asv site, depth-efficiency report) over HTTP "
+    "on 127.0.0.1 and print their URLs")
 # -----------------------------------------------------------------------------------------
 
 
