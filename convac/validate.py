@@ -94,8 +94,10 @@ class BudgetError(InvalidValueError):
         (not for sizes no machine has: there, to choose a smaller size)."""
         if math.isnan(self.needed):
             return f"{self.what}; raise {option} if the machine has the memory"
+        # in Python, the budget as the argument was given; a command's own option is in GiB
+        given = f" (max_bytes={self.budget})" if option == "max_bytes" else ""
         head = (f"the {self.what} ({gib(self.needed)}), above the memory budget of "
-                f"{gib(self.budget)}")
+                f"{gib(self.budget)}{given}")
         if self.needed > LARGEST_MEMORY:
             return f"{head}; no machine has that much memory: choose a smaller size"
         return (f"{head}; raise {option} to at least {gib(self.needed)} if the machine has "
