@@ -230,7 +230,7 @@ def check_budget(side: int, order: int, budget: int, what: str = "tensor") -> No
     if order * math.log2(max(side, 1)) > math.log2(budget) + 1 or 8 * side**order > budget:
         entries = math.exp(min(order * math.log(max(side, 1)), 700.0))
         raise BudgetError(f"dense {what} would hold {side}^{order} = {entries:.3g} "
-                          "float64 entries", 8 * entries, budget)
+                          "entries of float64", 8 * entries, budget)
 
 
 @functools.cache
