@@ -168,7 +168,7 @@ def main(argv=None) -> int:
 
     quiet = getattr(args, "quiet", False)
     args.quiet = quiet
-    clock = args.clock = Clock(*started)
+    clock = args.clock = Clock.since(*started)
     try:
         threads = apply(getattr(args, "threads", None))
         status = int(args.func(args) or 0)

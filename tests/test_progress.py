@@ -53,3 +53,25 @@ def test_quiet_drops_the_summary_line(capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and re.fullmatch(r"convac table: done in [\d.]+ s \(CPU [\d.]+ s, "
                                           r"1 thread\)", err[0]), err
+
+
+def test_a_clock_counts_its_children_not_earlier_ones():
+    """The summary's CPU time is the command's own and its children's: children that
+    ended before it (a test process's earlier subprocesses) are not counted."""
+    import resource
+    import subprocess
+    import sys
+    import time
+
+    def child():
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([sys.executable, "-c", "sum(range(3 * 10**7))"], check=True,
+                       timeout=120)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+    earlier = child()
+    clock = Clock.since(time.perf_counter(), time.process_time())
+    assert clock.elapsed()[1] < 0.5 * earlier
+    own = child()
+    assert clock.elapsed()[1] >= own > 0
