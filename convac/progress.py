@@ -73,14 +73,6 @@ class Clock:
     cpu: float = field(default_factory=_cpu_seconds)
     written: list = field(default_factory=list)
 
-    @classmethod
-    def since(cls, wall: float, process_cpu: float) -> Clock:
-        """A clock started at ``time.perf_counter() == wall`` and
-        ``time.process_time() == process_cpu`` (a command's start, before its imports)."""
-        clock = cls(wall=wall)
-        clock.cpu -= time.process_time() - process_cpu
-        return clock
-
     def elapsed(self) -> tuple[float, float]:
         """``(wall seconds, CPU seconds)`` so far."""
         return time.perf_counter() - self.wall, _cpu_seconds() - self.cpu

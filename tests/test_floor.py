@@ -8,8 +8,15 @@ import pytest
 import torch
 
 import convac
-from convac.fit import fit_cp
-from convac.floor import default_partitions, eckart_young_floor, eckart_young_floors
+from convac.fit.cp import fit_cp
+from convac.fit.floor import (
+    FLOOR_ROUNDING,
+    below_floor,
+    default_partitions,
+    eckart_young_floor,
+    eckart_young_floors,
+    floor_tolerance,
+)
 
 # Float64 rounding of two relative errors of order one (not a modelling tolerance).
 ROUNDING = 1e-12
@@ -102,7 +109,7 @@ def test_default_partitions():
 
 
 def test_structured_path_agrees_with_the_dense_one():
-    """Above max_bytes the floor takes convac.rank's structured singular values."""
+    """Above max_bytes the floor takes convac.rank.structured's singular values."""
     net = convac.HTNet(8, 2, 2, seed=0, dtype=torch.float64)
     got = eckart_young_floor(net, 3, max_bytes=1)
     assert got.method == "structured"
@@ -128,8 +135,6 @@ def test_bad_tensor():
 
 
 def test_floor_tolerance_scales_with_the_size_and_the_norm():
-    from convac.floor import FLOOR_ROUNDING, floor_tolerance
-
     eps = np.finfo(np.float64).eps
     assert floor_tolerance(4**8) == FLOOR_ROUNDING * 256 * eps
     assert floor_tolerance(4**8, norm=3.0) == 3 * floor_tolerance(4**8)
@@ -141,8 +146,6 @@ def test_floor_tolerance_scales_with_the_size_and_the_norm():
 def test_an_exact_fit_is_not_below_its_floor(seed):
     """A tensor of CP-rank K fitted at width K: error and floor are both rounding noise
     (the default sweep's case: 3.2e-16 against 5.0e-16), which is no violation."""
-    from convac.floor import below_floor
-
     rng = np.random.default_rng(seed)
     factors = [rng.standard_normal((4, 3)) for _ in range(6)]
     tensor = np.einsum("ak,bk,ck,dk,ek,fk->abcdef", *factors)  # (4,) * 6, CP-rank <= 3
@@ -154,8 +157,6 @@ def test_an_exact_fit_is_not_below_its_floor(seed):
 
 
 def test_a_fit_below_its_floor_is_a_violation():
-    from convac.floor import below_floor, floor_tolerance
-
     floor = 0.3
     assert below_floor(floor - 1e-9, floor, 4**8)
     assert not below_floor(floor - 0.5 * floor_tolerance(4**8), floor, 4**8)

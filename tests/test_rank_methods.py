@@ -9,9 +9,14 @@ import pytest
 import torch
 
 import convac
-from convac import theory, validate
-from convac.matricize import AMBIGUITY_FACTOR
-from convac.rank_methods import AUTO_FLOAT_MAX_RANK, RANK_METHODS
+from convac import validate
+from convac.experiments.depth_sweep import block_partition
+from convac.rank import theory
+from convac.rank.exact import ModField
+from convac.rank.methods import AUTO_FLOAT_MAX_RANK, RANK_METHODS
+from convac.rank.modp import DEFAULT_PRIMES
+from convac.rank.structured import predict_core_shape, root_core
+from convac.tensors.matricization import AMBIGUITY_FACTOR
 
 # small networks whose dense ranks are clear: (builder, partitions)
 ORACLE_TABLE = {
@@ -29,8 +34,9 @@ PARTS = ["odd-even", "left-right", [0, 1, 5]]
 
 def test_registry_declared_once():
     assert RANK_METHODS.names() == ("dense", "structured", "exact", "auto")
-    old = importlib.import_module("convac.matricize").RANK_METHODS
-    assert old is RANK_METHODS  # the old name is the same table, not a copy
+    assert convac.RANK_METHODS is RANK_METHODS  # the public name is the same table
+    # the tensors stage keeps no table of its own (it sits below the rank methods)
+    assert not hasattr(importlib.import_module("convac.tensors.matricization"), "RANK_METHODS")
     with pytest.raises(ValueError, match="rank method 'dense' is already registered"):
         RANK_METHODS.register("dense", lambda *a, **k: None)
     with pytest.raises(ValueError, match="unknown rank method 'svd'; expected one of"):
@@ -183,7 +189,7 @@ def test_theory_formulas():
 def test_budget_is_predicted_before_any_work(case):
     """The predicted largest array bounds the real root core; a budget below it is refused
     before anything is computed."""
-    from convac.rank import FloatField, predict_core_shape, root_core
+    from convac.rank.structured import FloatField, predict_core_shape, root_core
 
     net = ORACLE_TABLE[case]()
     for part in PARTS:
@@ -228,7 +234,7 @@ def test_exact_runs_the_second_default_prime_only_below_the_bound():
         net.weights[0][0, 1] = net.weights[0][0, 0]  # leaf 0 of rank 1: below the bound
     low = convac.exact_rank(net, "odd-even")
     assert low.rank < convac.min_cut_bound(net, "odd-even")
-    assert [p for p, _ in low.ranks_mod] == list(convac.exact.DEFAULT_PRIMES)
+    assert [p for p, _ in low.ranks_mod] == list(convac.rank.exact.DEFAULT_PRIMES)
     both = convac.exact_rank(net, "odd-even", primes=(65521, 101))
     assert [p for p, _ in both.ranks_mod] == [65521, 101]
     dense = convac.coefficient_tensor(net).numpy()
@@ -251,8 +257,6 @@ def _largest_arrays(monkeypatch, field):
 
 
 def _sweep_cases():
-    from convac.experiments.depth_sweep import block_partition
-
     cases = [(ORACLE_TABLE[c](), part) for c in sorted(ORACLE_TABLE) for part in PARTS]
     for n, m, r, depths in ((8, 2, 2, (1, 2)), (16, 2, 3, (1, 2, 3)), (16, 3, 2, (2, 3)),
                             (32, 2, 2, (3, 4)), (32, 3, 3, (3, 4)), (64, 2, 2, (3, 4, 5))):
@@ -263,10 +267,6 @@ def _sweep_cases():
 def test_predicted_shape_bounds_every_array_the_exact_core_builds(monkeypatch):
     """Every Kronecker product and mix the exact fold allocates (not only the root core)
     fits in the predicted shape; block partitions of the depth sweep included."""
-    from convac.exact import ModField
-    from convac.modp import DEFAULT_PRIMES
-    from convac.rank import predict_core_shape, root_core
-
     field = ModField(DEFAULT_PRIMES[0])
     sizes = _largest_arrays(monkeypatch, type(field))
     for net, part in _sweep_cases():
@@ -279,9 +279,6 @@ def test_a_root_of_two_uncompressed_halves_is_predicted():
     """Block partition of 2-input blocks, N=32, M=r=2: each half's core is 256 x 256 and
     the root's Kronecker product 65536 x 65536 (32 GiB per channel): predicted, so
     refused before allocating (was a MemoryError after the prediction said 256 x 256)."""
-    from convac.experiments.depth_sweep import block_partition
-    from convac.rank import predict_core_shape
-
     net = convac.HTNet(32, 2, 2, seed=0)
     assert predict_core_shape(net, block_partition(32, 2)) == (2, 65536, 65536)
     with pytest.raises(validate.BudgetError, match="needs|would have shape"):

@@ -8,8 +8,8 @@ import urllib.request
 
 import pytest
 
+from convac.bench.report.serve import make_server, urls
 from convac.cli import main
-from convac.report.serve import make_server, urls
 
 
 @pytest.fixture

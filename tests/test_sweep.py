@@ -8,7 +8,7 @@ import torch
 
 import convac
 from convac.cli import main
-from convac.sweep import ht_fits_cp, width_sweep, write_sweep
+from convac.fit.sweep import SweepResult, SweepRow, ht_fits_cp, width_sweep, write_sweep
 
 ROUNDING = 1e-12  # float64 rounding of relative errors of order one
 
@@ -131,12 +131,10 @@ def test_cli_flags_a_fit_below_its_floor_only_beyond_rounding(monkeypatch, tmp_p
                                                               fit_error, code):
     """The floor is 5e-16 at width 1 and 0.25 at width 2: a fit 1.8e-16 under the first is
     rounding (the default sweep used to fail there), 0.05 under the second a bug."""
-    from convac.sweep import SweepResult, SweepRow
-
     rows = (SweepRow(1, 3.2e-16, 5.0e-16, (0,), 1, True, 10),
             SweepRow(2, fit_error, 0.25, (0,), 1, True, 20))
     fake = SweepResult(rows, 1e-2, 1, 10, 1e-8, 10, 1, 0)
-    monkeypatch.setattr("convac.sweep.width_sweep", lambda *a, **k: fake)
+    monkeypatch.setattr("convac.cli.sweep.width_sweep", lambda *a, **k: fake)
     assert main(["sweep", "--patches", "4", "--channels", "2", "--max-width", "2",
                  "--out", str(tmp_path)]) == code
     err = capsys.readouterr().err

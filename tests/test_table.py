@@ -3,8 +3,8 @@
 import re
 
 import convac
+from convac.bench.table import depth_efficiency_rows
 from convac.cli import main
-from convac.table import depth_efficiency_rows
 
 
 def test_rows_follow_theorem_and_parameter_formulas():

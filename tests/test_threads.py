@@ -79,7 +79,7 @@ def test_every_command_applies_the_policy(policy, capsys, argv, env, expected):
     else:
         policy.setenv(threads.ENV, env)
     seen = []
-    policy.setattr("convac.table.format_table",
+    policy.setattr("convac.cli.table.format_table",
                    lambda rows: seen.append(torch.get_num_threads()) or "")
     assert main(["table", "--sizes", "4", *argv]) == 0
     assert seen == [int(expected.split()[0])]
@@ -89,7 +89,7 @@ def test_every_command_applies_the_policy(policy, capsys, argv, env, expected):
 def test_experiment_subcommands_take_the_common_options(policy, capsys):
     policy.delenv(threads.ENV)
     seen = []
-    policy.setattr("convac.experiments.cli._list",
+    policy.setattr("convac.cli.experiment._list",
                    lambda args: seen.append((torch.get_num_threads(), args.quiet)) or 0)
     assert main(["experiment", "list", "--threads", "2", "--quiet"]) == 0
     assert main(["experiment", "--threads", "2", "list"]) == 0
