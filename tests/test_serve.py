@@ -48,6 +48,8 @@ def test_the_command_prints_both_urls_and_serves_them(reports):
     proc = subprocess.Popen([sys.executable, "-m", "convac.cli", "serve", "--dir",
                              str(reports), "--port", "0"], cwd=root, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    watchdog = threading.Timer(600, proc.kill)  # readline has no timeout of its own
+    watchdog.start()
     try:
         lines = [proc.stdout.readline() for _ in range(2)]
         found = dict(line.split(": ", 1) for line in lines)
@@ -56,8 +58,9 @@ def test_the_command_prints_both_urls_and_serves_them(reports):
         assert report.endswith("/depth-efficiency/")
         assert _get(asv) == "<p>asv site</p>" and _get(report) == "<p>depth report</p>"
     finally:
+        watchdog.cancel()
         proc.kill()
-        proc.communicate(timeout=30)
+        proc.communicate(timeout=60)
 
 
 def test_a_missing_folder_is_a_clear_error(tmp_path, capsys):

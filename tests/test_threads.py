@@ -64,7 +64,7 @@ def test_children_start_with_the_policy(policy):
     for n in (2, 1):  # a child that ignored the environment would see the same twice
         threads.apply(n)
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             timeout=120, check=True).stdout.split(maxsplit=1)
+                             timeout=600, check=True).stdout.split(maxsplit=1)
         assert out[0] == str(n) and out[1].strip() == f"[{n}]", (n, out)
 
 
@@ -106,5 +106,5 @@ def test_the_asv_suite_applies_the_policy(policy):
            if k not in (*threads.POOL_VARIABLES, threads.ENV)}
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120, check=True, env=env, cwd=root).stdout
+                         timeout=600, check=True, env=env, cwd=root).stdout
     assert out.split(maxsplit=2) == ["1", "1", "[1]\n"], out
