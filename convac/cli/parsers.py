@@ -10,10 +10,14 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..bench.report.serve import DEFAULT_PORT, DEFAULT_ROOT
-from ..bench.results import DEFAULT_ASV_SITE, DEFAULT_REPORT, DEFAULT_RESULTS
+from ..bench.results import (
+    DEFAULT_ASV_SITE,
+    DEFAULT_REPORT,
+    DEFAULT_RESULTS,
+    DEFAULT_SERVE_PORT,
+    DEFAULT_SERVE_ROOT,
+)
 from ..experiments.store import DEFAULT_STORE_ROOT
-from ..nets.geometry import DEFAULT_MAX_BYTES
 
 __all__ = ["rank", "table", "sweep", "gate", "report", "rectifier", "experiment", "serve",
            "add_common_options", "CommandParser"]
@@ -84,7 +88,7 @@ def table(sub) -> None:
                    help="rank method (exact needs python-flint: pip install 'convac[exact]')")
     p.add_argument("--rtol", type=float, default=None,
                    help="relative tolerance of the numerical rank (default: the method's)")
-    p.add_argument("--max-gib", type=float, default=DEFAULT_MAX_BYTES / 2**30,
+    p.add_argument("--max-gib", type=float, default=2.0,  # nets.geometry.DEFAULT_MAX_BYTES
                    help="memory budget of one size's rank, in GiB; a size above it is "
                         "refused in its row, the others are computed")
     p.set_defaults(func="_run")
@@ -260,8 +264,8 @@ def serve(sub) -> None:
         description="asv's site cannot be opened from the file system (its pages fetch "
                     "their data over HTTP); this serves the reports folder on the loopback "
                     "interface until Ctrl-C.")
-    p.add_argument("--dir", default=DEFAULT_ROOT,
+    p.add_argument("--dir", default=DEFAULT_SERVE_ROOT,
                    help="folder to serve (default: %(default)s)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+    p.add_argument("--port", type=int, default=DEFAULT_SERVE_PORT,
                    help="TCP port on 127.0.0.1; 0 picks a free one (default: %(default)s)")
     p.set_defaults(func="_run")

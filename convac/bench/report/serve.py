@@ -13,11 +13,11 @@ import http.server
 import os
 
 from ...validate import InvalidValueError, integer
+from ..results import DEFAULT_SERVE_PORT as DEFAULT_PORT
+from ..results import DEFAULT_SERVE_ROOT as DEFAULT_ROOT
 
 __all__ = ["DEFAULT_ROOT", "DEFAULT_PORT", "HOST", "PAGES", "make_server", "urls"]
 
-DEFAULT_ROOT = "reports"
-DEFAULT_PORT = 8080
 HOST = "127.0.0.1"
 
 PAGES = (("asv site", "html/"), ("depth-efficiency report", "depth-efficiency/"))
