@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 
-from ._common import cache_each, cached, declared_unit, deep_net, require, skip_if
+from ._common import assert_finite, cache_each, cached, declared_unit, deep_net, require, skip_if
 
 OPS = ["product", "relu-max", "relu-sum"]
 WHICH = ["lowest rank", "highest rank"]
@@ -71,6 +71,15 @@ class GridRank:
         return 0 if self.row["method"].startswith("exact") else 1
 
     track_not_exact.unit = declared_unit("count")
+
+    def track_width_lower_bound(self, rows, op, n):
+        """Smallest shallow width whose grid tensors reach the rank (certified from the
+        exact rank); NaN where no width suffices (ReLU+average above rank 2).  Any change
+        is a bug."""
+        bound = self.row["width_lower_bound"]
+        return float("nan") if bound is None else bound
+
+    track_width_lower_bound.unit = declared_unit("width")
 
 
 class Incompleteness:
@@ -213,6 +222,8 @@ class GridTensorTime:
         b = require("convac.experiments.rectifier", "BENCH")
         self.grid_tensor = require("convac.tensors.grid", "grid_tensor")
         self.net = deep_net(op, n, b["M"], b["r"], b["seed"])
+        if n == 8:  # the grid tensor's forward, checked once at the smaller size
+            assert_finite(self.grid_tensor(self.net).values, f"{op} N={n} grid tensor")
 
     def time_grid_tensor(self, op, n):
         self.grid_tensor(self.net)

@@ -32,7 +32,8 @@ from ..progress import Clock, summary_line
 from ..validate import BudgetError, ConvACError
 from . import parsers
 
-__all__ = ["Command", "COMMANDS", "build_parser", "budget_advice", "missing_extras", "main"]
+__all__ = ["Command", "COMMANDS", "HelpFormatter", "Parser", "build_parser", "budget_advice",
+           "missing_extras", "main"]
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,9 @@ COMMANDS["gate"] = Command(
     "convac.cli.gate", "benchmark two commits with asv; exit 1 on a regression",
     needs=(("asv", "bench"),))
 COMMANDS["rank"] = Command(
-    "convac.cli.rank", "the matricization rank of a seeded ConvAC (certified exact by "
-    "default), as one JSON line")
+    "convac.cli.rank", "the matricization rank of a seeded ConvAC, as one JSON line "
+    "(method auto: a float rank where its margin is clear, exact otherwise; the output "
+    "says whether it is certified)")
 COMMANDS["rectifier"] = Command(
     "convac.cli.rectifier", "depth efficiency of generalized (rectifier) ConvACs, ICML "
     "2016: grid-tensor ranks, incompleteness, shallow widths, universality",
@@ -77,6 +79,35 @@ COMMANDS["serve"] = Command(
     "convac.cli.serve", "serve the reports (asv site, depth-efficiency report) over HTTP "
     "on 127.0.0.1 and print their URLs")
 # -----------------------------------------------------------------------------------------
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default (unless it already names it with
+    ``%(default)s``, or has none: a required option, a flag that is off)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class Parser(argparse.ArgumentParser):
+    """The parser of ``convac`` and of every subcommand (subcommands' own subcommands
+    included): :class:`HelpFormatter` unless one is given."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+class _CommandParser(Parser):
+    """The parser of a command: it has the common options (``--threads``, ``--quiet``),
+    and so have the parsers of its own subcommands (``add_subparsers`` makes parsers of
+    its parser's class)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        parsers.add_common_options(self)
 
 
 def _version() -> str:
@@ -101,7 +132,7 @@ def build_parser(load=None) -> argparse.ArgumentParser:
         command, a name that one, ``()`` none; the others are listed with their help line.
     """
     load = set(COMMANDS) if load is None else {load} if isinstance(load, str) else set(load)
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="convac",
         description="Depth efficiency of convolutional arithmetic circuits: tables, fit "
                     "sweeps, the depth-efficiency report and the asv regression gate.",
@@ -110,7 +141,7 @@ def build_parser(load=None) -> argparse.ArgumentParser:
                "`convac COMMAND --help` lists a command's options.")
     parser.add_argument("--version", action="version", version=f"convac {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                parser_class=parsers.CommandParser)
+                                parser_class=_CommandParser)
     for name, cmd in COMMANDS.items():
         if name in load:
             getattr(parsers, name)(sub)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import jsonio
 from ..nets.network import ConvAC
 from ..progress import Phases
 from ..rank.cuts import min_cut_bound
@@ -9,7 +10,6 @@ from ..rank.methods import matricization_rank
 
 
 def _run(args) -> int:
-    import json
     import time
 
     import torch
@@ -26,7 +26,7 @@ def _run(args) -> int:
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         phase("min-cut bound")
         bound = min_cut_bound(net, args.partition)
-    print(json.dumps({
+    print(jsonio.dumps({
         "rank": res.rank, "method": res.method, "certified": res.is_certified,
         "ranks_mod": res.ranks_mod, "margin": res.margin, "ambiguous": res.ambiguous,
         "reason": res.reason, "min_cut_bound": bound,
