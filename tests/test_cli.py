@@ -83,7 +83,7 @@ def test_every_option_has_help_with_its_default(name):
             undocumented.append(f"{path} {flag}")
             continue
         shown = parser.formatter_class(prog="convac")._expand_help(action)
-        if (action.option_strings and action.default not in (None, False)
+        if (action.option_strings and action.default not in (None, False, argparse.SUPPRESS)
                 and str(action.default) not in shown):
             no_default.append(f"{path} {flag}: {shown!r}")
     assert not undocumented, f"options without help: {undocumented}"

@@ -39,7 +39,7 @@ def test_a_configuration_over_the_budget_is_refused_recorded_and_shown(tmp_path,
     store = str(tmp_path / "ds")
     assert main(["experiment", "run", "depth-sweep", "--scheduler", "inline", "--quiet",
                  "--set", "grid=[[8, 2, 2], [32, 2, 2]]", "--store", store]) == 0
-    assert "5 computed (1 refused or failed" in capsys.readouterr().out
+    assert "5 computed (1 errors)" in capsys.readouterr().out
     assert main(["experiment", "show", "depth-sweep", "--store", store]) == 0
     out = capsys.readouterr().out
     assert [line.split()[:4] for line in out.splitlines()[1:5]] == [

@@ -186,6 +186,6 @@ def test_cli_list_and_inline_run(tmp_path, capsys):
     args = ["experiment", "run", "selftest", "--set", "n=5", "--set", "fail=[2]",
             "--scheduler", "inline", "--store", store, "--quiet"]
     assert main(args) == 0
-    assert "5 computed (1 refused or failed" in capsys.readouterr().out
+    assert "5 computed (1 errors)" in capsys.readouterr().out
     assert main(["experiment", "show", "selftest", "--store", store]) == 0
     assert "4 ok, 1 errors" in capsys.readouterr().out

@@ -59,8 +59,7 @@ def _run(args) -> int:
         return 3
     moved = (f", {len(summary.quarantined)} unreadable part file(s) moved to "
              f"{os.path.dirname(summary.quarantined[0])}" if summary.quarantined else "")
-    print(f"{summary.experiment}: {summary.n_computed} computed ({summary.n_errors} refused "
-          "or failed: `convac experiment show` lists them), "
+    print(f"{summary.experiment}: {summary.n_computed} computed ({summary.n_errors} errors), "
           f"{summary.n_skipped} already stored{moved}, {summary.wall_seconds:.1f} s wall, "
           f"{summary.throughput:.1f} cfg/s on {summary.n_workers} worker thread(s)")
     wrote(args, _store(args))
