@@ -15,7 +15,7 @@ GATE_ARGS ?=
 # pytest-benchmark: fail bench-pytest-compare when a mean is this much slower than the baseline
 PYTEST_BENCH_FAIL ?= mean:50%
 
-.PHONY: venv test test-portable test-slow test-all lint bench bench-quick bench-machine bench-record bench-compare \
+.PHONY: venv test test-portable test-slow test-all lint bench bench-quick bench-machine bench-record bench-compare serve \
         bench-continuous bench-gate bench-publish bench-report bench-check \
         bench-pytest-save bench-pytest-compare clean
 
@@ -59,11 +59,16 @@ bench: bench-machine
 	$(ASV) run --show-stderr $(ASV_ARGS) "HEAD^!" || status=$$?; \
 	$(MAKE) --no-print-directory bench-publish || status=$$?; \
 	echo; \
-	echo "asv site:                 $(CURDIR)/reports/html/index.html"; \
-	echo "depth-efficiency report:  $(CURDIR)/reports/depth-efficiency/index.html"; \
-	echo "serve both:  $(PY) -m http.server -d reports -b 127.0.0.1 8080"; \
-	echo "   then open http://127.0.0.1:8080/depth-efficiency/ and http://127.0.0.1:8080/html/"; \
+	echo "both reports need HTTP (asv's site cannot be opened from the file system):"; \
+	echo "  make serve    # then open http://127.0.0.1:8080/html/ (asv site)"; \
+	echo "                #  and http://127.0.0.1:8080/depth-efficiency/ (the report)"; \
 	exit $$status
+
+# both reports over HTTP on 127.0.0.1 (asv's site fetches its data, which browsers refuse
+# from file:// pages); prints the two URLs; Ctrl-C stops.  `make serve PORT=0`: any port
+PORT ?= 8080
+serve: venv
+	$(PY) -m convac.cli serve --dir reports --port $(PORT)
 
 bench-quick:
 	$(MAKE) --no-print-directory bench ASV_ARGS="--quick $(ASV_ARGS)"

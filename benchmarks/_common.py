@@ -15,9 +15,14 @@ __all__ = ["THREADS", "cpu_description", "require", "require_rank_method", "skip
            "cache_each", "cached", "CachedError"]
 
 THREADS = 1
-"""torch intra-op threads for every benchmark: fixed, so timings compare across runs."""
+"""Threads of torch and of the BLAS/OpenMP pools for every benchmark: fixed, so timings
+compare across runs and machines."""
 
-torch.set_num_threads(THREADS)
+try:  # the package's thread policy: torch, BLAS and OpenMP pools alike
+    from convac.threads import apply as _set_threads
+except ModuleNotFoundError:  # a commit before it: torch's pool only
+    _set_threads = torch.set_num_threads
+_set_threads(THREADS)
 
 
 VECTOR_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16",

@@ -24,6 +24,8 @@ __all__ = [
     "InvalidValueError",
     "InvalidTypeError",
     "BudgetError",
+    "gib",
+    "short_int",
     "option",
     "Registry",
     "integer",
@@ -60,8 +62,67 @@ class InvalidTypeError(ConvACError, TypeError, ValueError):
     IndexError and a ValueError, so ``except ValueError`` catches every bad input)."""
 
 
+LARGEST_MEMORY = 2**50
+"""Bytes (1 PiB) beyond which a budget error advises a smaller size, not a larger budget."""
+
+
 class BudgetError(InvalidValueError):
-    """An array would exceed the memory budget ``max_bytes``."""
+    """An array would exceed the memory budget ``max_bytes``.
+
+    Attributes
+    ----------
+    what : str
+        The array refused and its shape or size ("CP factors would have shape (12, 9)").
+    needed : float
+        Bytes it would take (a float: it may be astronomically large).
+    budget : int
+        The budget in bytes.
+    option : str
+        What raises the budget where the error is caught (``max_bytes`` in Python; a
+        command names its own option, e.g. ``--max-gib``, through :meth:`advice`).
+    """
+
+    def __init__(self, what: str, needed: float = math.nan, budget: int = 0,
+                 option: str = "max_bytes"):
+        self.what, self.needed, self.budget, self.option = what, float(needed), budget, option
+        super().__init__(self.advice(option))
+
+    @property
+    def needed_gib(self) -> float:
+        """Gibibytes the refused array would take."""
+        return self.needed / 2**30
+
+    def advice(self, option: str) -> str:
+        """The message, telling to raise the budget with ``option`` where that can help
+        (not for sizes no machine has: there, to choose a smaller size)."""
+        if math.isnan(self.needed):
+            return f"{self.what}; raise {option} if the machine has the memory"
+        # in Python, the budget as the argument was given; a command's own option is in GiB
+        given = f" (max_bytes={self.budget})" if option == "max_bytes" else ""
+        head = (f"the {self.what} ({gib(self.needed)}), above the memory budget of "
+                f"{gib(self.budget)}{given}")
+        if self.needed > LARGEST_MEMORY:
+            return f"{head}; no machine has that much memory: choose a smaller size"
+        return (f"{head}; raise {option} to at least {gib(self.needed)} if the machine has "
+                "that much memory")
+
+    def __reduce__(self):  # picklable (dask workers raise it) with its fields
+        return (type(self), (self.what, self.needed, self.budget, self.option))
+
+
+def gib(n_bytes: float) -> str:
+    """``n_bytes`` in GiB, readable at any size: ``2 GiB``, ``0.0625 GiB``,
+    ``1.6e+145 GiB``."""
+    value = float(n_bytes) / 2**30
+    return f"{value:.3g} GiB" if value < 1e6 else f"{value:.2g} GiB"
+
+
+def short_int(n: int) -> str:
+    """An integer that may have hundreds of digits, short: ``4096``, ``1.34e+154``."""
+    n = int(n)
+    if n < 10**15:
+        return str(n)
+    return f"{float(n):.3g}" if n.bit_length() < 1000 else f"~2^{n.bit_length() - 1}"
 
 
 def integer(value: Any, name: str, minimum: int | None = None,
@@ -158,12 +219,9 @@ def check_shape_budget(shape, budget: int, what: str = "array", itemsize: int = 
     shape = tuple(int(s) for s in shape)
     size = itemsize * math.prod(shape)
     if size > budget:
-        size = float(min(size, 2**1000))
-        raise BudgetError(
-            f"the {what} would have shape {shape} ({size / 2**30:.4g} GiB), above the "
-            f"memory budget max_bytes={budget} ({budget / 2**30:.4g} GiB); raise max_bytes "
-            "if it fits, or use a structured method"
-        )
+        shown = "(" + ", ".join(map(short_int, shape)) + ("," if len(shape) == 1 else "") + ")"
+        raise BudgetError(f"{what} would have shape {shown}",
+                          float(min(size, 2**1000)), budget)
 
 
 def check_budget(side: int, order: int, budget: int, what: str = "tensor") -> None:
@@ -174,12 +232,8 @@ def check_budget(side: int, order: int, budget: int, what: str = "tensor") -> No
     # compare logarithms first: side**order may have millions of digits
     if order * math.log2(max(side, 1)) > math.log2(budget) + 1 or 8 * side**order > budget:
         entries = math.exp(min(order * math.log(max(side, 1)), 700.0))
-        raise BudgetError(
-            f"the dense {what} would hold {side}^{order} = {float(entries):.4g} entries "
-            f"({8 * entries / 2**30:.4g} GiB as float64), above the memory budget "
-            f"max_bytes={budget} ({budget / 2**30:.4g} GiB); raise max_bytes or use a "
-            "structured method"
-        )
+        raise BudgetError(f"dense {what} would hold {side}^{order} = {entries:.3g} "
+                          "entries of float64", 8 * entries, budget)
 
 
 NETWORK_TYPES: list = []

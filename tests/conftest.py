@@ -5,14 +5,16 @@ torch, numpy and Python random states are restored after it, and a change to the
 count or default dtype is reported as a warning naming the test, so one test's settings
 never leak into the next.
 
-BLAS and OpenMP pools are limited to one thread for the whole session: the tests' matrices
-are small, and on a shared 2-core machine spinning BLAS threads made the CP solvers' tests
-20x slower (150 s against 6 s for tests/test_fit.py at load 4).
+The package's thread policy (:mod:`convac.threads`) is applied with one thread for the
+whole session (torch, BLAS and OpenMP pools, and ``CONVAC_THREADS=1`` for the commands the
+tests run): the tests' matrices are small, and on a shared 2-core machine spinning BLAS
+threads made the CP solvers' tests 20x slower (150 s against 6 s for tests/test_fit.py at
+load 4).
 """
 
 import os
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "CONVAC_THREADS"):
     os.environ.setdefault(_var, "1")  # before numpy/torch load their BLAS (if not yet)
 
 import pathlib  # noqa: E402
@@ -24,12 +26,10 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from oracles import NET_CASES  # noqa: E402
 
-try:  # numpy may have loaded its BLAS before this file (a plugin): limit it now
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-    threadpool_limits = None
-if threadpool_limits is not None:
-    _BLAS_LIMIT = threadpool_limits(1)
+from convac.threads import apply as apply_threads  # noqa: E402
+
+# numpy may have loaded its BLAS before this file (a plugin): the policy limits it now
+apply_threads(1)
 
 BENCHMARKS = pathlib.Path(__file__).parent / "benchmarks"
 

@@ -28,3 +28,36 @@ def test_quick_rows_meet_the_theorem():
     # exponential in N / 2^d: halving the block count squares-roots the width
     by = {(r["n"], r["r"], r["depth"]): r["rank"] for r in rows}
     assert by[(16, 2, 1)] == by[(16, 2, 2)] ** 2 == by[(16, 2, 3)] ** 4
+
+
+def test_a_configuration_over_the_budget_is_refused_recorded_and_shown(tmp_path, capsys):
+    """N=32, M=r=2, d=2: the exact core is predicted at 64 GiB and refused before any
+    allocation (was a MemoryError, exit 0, and a row missing from ``show`` unsaid); the
+    other configurations are computed."""
+    from convac.cli import main
+
+    store = str(tmp_path / "ds")
+    assert main(["experiment", "run", "depth-sweep", "--scheduler", "inline", "--quiet",
+                 "--set", "grid=[[8, 2, 2], [32, 2, 2]]", "--store", store]) == 0
+    assert "5 computed (1 errors)" in capsys.readouterr().out
+    assert main(["experiment", "show", "depth-sweep", "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert [line.split()[:4] for line in out.splitlines()[1:5]] == [
+        ["8", "2", "2", "1"], ["8", "2", "2", "2"], ["32", "2", "2", "3"], ["32", "2", "2", "4"]]
+    refused = [line for line in out.splitlines() if "N32|M2|r2|d2|s0" in line]
+    assert len(refused) == 1 and refused[0].split()[0] == "refused"
+    assert "refused: needs 64 GiB" in refused[0] and "raise --max-gib" in refused[0]
+
+
+def test_max_gib_sets_the_budget_of_each_configuration(tmp_path, capsys):
+    from convac.cli import main
+
+    store = str(tmp_path / "ds")
+    assert main(["experiment", "run", "depth-sweep", "--scheduler", "inline", "--quiet",
+                 "--set", "grid=[[8, 2, 2]]", "--max-gib", "1e-6", "--store", store]) == 0
+    assert main(["experiment", "show", "depth-sweep", "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert "2 configuration(s) without a result" in out and "refused: needs" in out
+    assert main(["experiment", "run", "selftest", "--scheduler", "inline", "--max-gib", "1",
+                 "--store", str(tmp_path / "s")]) == 2
+    assert "experiment 'selftest' has no memory budget" in capsys.readouterr().err

@@ -9,7 +9,14 @@ import torch
 
 import convac
 from convac.fit.cp import fit_cp
-from convac.fit.floor import default_partitions, eckart_young_floor, eckart_young_floors
+from convac.fit.floor import (
+    FLOOR_ROUNDING,
+    below_floor,
+    default_partitions,
+    eckart_young_floor,
+    eckart_young_floors,
+    floor_tolerance,
+)
 
 # Float64 rounding of two relative errors of order one (not a modelling tolerance).
 ROUNDING = 1e-12
@@ -125,3 +132,34 @@ def test_bad_tensor():
         eckart_young_floor(bad, 1)
     with pytest.raises(ValueError, match="partition"):
         eckart_young_floor(np.ones((2, 2, 2)), 1, partitions=[[0, 1, 2]])
+
+
+def test_floor_tolerance_scales_with_the_size_and_the_norm():
+    eps = np.finfo(np.float64).eps
+    assert floor_tolerance(4**8) == FLOOR_ROUNDING * 256 * eps
+    assert floor_tolerance(4**8, norm=3.0) == 3 * floor_tolerance(4**8)
+    with pytest.raises(ValueError, match="n_entries must be >= 1, got 0"):
+        floor_tolerance(0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_an_exact_fit_is_not_below_its_floor(seed):
+    """A tensor of CP-rank K fitted at width K: error and floor are both rounding noise
+    (the default sweep's case: 3.2e-16 against 5.0e-16), which is no violation."""
+    rng = np.random.default_rng(seed)
+    factors = [rng.standard_normal((4, 3)) for _ in range(6)]
+    tensor = np.einsum("ak,bk,ck,dk,ek,fk->abcdef", *factors)  # (4,) * 6, CP-rank <= 3
+    fit = fit_cp(tensor, 3, seed=seed, n_iter_max=200, tol=1e-14)
+    floor = eckart_young_floor(tensor, 3, seed=seed)
+    assert fit.relative_error < 1e-12 and floor.value < 1e-12, (fit, floor)
+    assert not below_floor(fit.relative_error, floor.value, tensor.size)
+    assert not below_floor(3.2e-16, 5.0e-16, 4**8)  # the default sweep's numbers
+
+
+def test_a_fit_below_its_floor_is_a_violation():
+    floor = 0.3
+    assert below_floor(floor - 1e-9, floor, 4**8)
+    assert not below_floor(floor - 0.5 * floor_tolerance(4**8), floor, 4**8)
+    # absolute errors: the allowance scales with ||A||
+    assert not below_floor(1e3 - 1e-11, 1e3, 4**8, norm=1e3)
+    assert below_floor(1e3 - 1e-11, 1e3, 4**8)

@@ -11,8 +11,12 @@ from oracles import fraction_rank
 
 import convac
 from convac import validate
+from convac.experiments.depth_sweep import block_partition
 from convac.rank import theory
+from convac.rank.exact import ModField
 from convac.rank.methods import AUTO_FLOAT_MAX_RANK, RANK_METHODS
+from convac.rank.modp import DEFAULT_PRIMES
+from convac.rank.structured import predict_core_shape, root_core
 from convac.tensors.matricization import AMBIGUITY_FACTOR
 
 # small networks whose dense ranks are clear: (builder, partitions)
@@ -273,3 +277,47 @@ def test_exact_over_q_is_the_fraction_rank_of_an_integer_tensor(seed):
     assert res.rank == fraction_rank(convac.matricize(a, "odd-even").numpy())
     with pytest.raises(ValueError, match="field='Q' needs an integer-valued tensor"):
         convac.matricization_rank(a + 0.5, "odd-even", method="exact", field="Q")
+
+
+def _largest_arrays(monkeypatch, field):
+    """Record the size of every core array ``field`` builds (Kronecker products, mixes)."""
+    sizes = [0]
+    for name in ("kron", "mix"):
+        original = getattr(field, name)
+
+        def record(*args, _original=original):
+            out = _original(*args)
+            sizes[0] = max(sizes[0], out.size)
+            return out
+
+        monkeypatch.setattr(field, name, record)
+    return sizes
+
+
+def _sweep_cases():
+    cases = [(ORACLE_TABLE[c](), part) for c in sorted(ORACLE_TABLE) for part in PARTS]
+    for n, m, r, depths in ((8, 2, 2, (1, 2)), (16, 2, 3, (1, 2, 3)), (16, 3, 2, (2, 3)),
+                            (32, 2, 2, (3, 4)), (32, 3, 3, (3, 4)), (64, 2, 2, (3, 4, 5))):
+        cases += [(convac.HTNet(n, m, r, seed=0), block_partition(n, d)) for d in depths]
+    return cases
+
+
+def test_predicted_shape_bounds_every_array_the_exact_core_builds(monkeypatch):
+    """Every Kronecker product and mix the exact fold allocates (not only the root core)
+    fits in the predicted shape; block partitions of the depth sweep included."""
+    field = ModField(DEFAULT_PRIMES[0])
+    sizes = _largest_arrays(monkeypatch, type(field))
+    for net, part in _sweep_cases():
+        sizes[0] = 0
+        root_core(net, part, 0, field)
+        assert 0 < sizes[0] <= math.prod(predict_core_shape(net, part)), (net, part)
+
+
+def test_a_root_of_two_uncompressed_halves_is_predicted():
+    """Block partition of 2-input blocks, N=32, M=r=2: each half's core is 256 x 256 and
+    the root's Kronecker product 65536 x 65536 (32 GiB per channel): predicted, so
+    refused before allocating (was a MemoryError after the prediction said 256 x 256)."""
+    net = convac.HTNet(32, 2, 2, seed=0)
+    assert predict_core_shape(net, block_partition(32, 2)) == (2, 65536, 65536)
+    with pytest.raises(validate.BudgetError, match="needs|would have shape"):
+        convac.exact_rank(net, block_partition(32, 2))

@@ -1,13 +1,14 @@
 """Width sweeps (CP fits of an HT teacher against the floor), the converse, the CLI."""
 
 import csv
+import re
 
 import pytest
 import torch
 
 import convac
 from convac.cli import main
-from convac.fit.sweep import ht_fits_cp, width_sweep, write_sweep
+from convac.fit.sweep import SweepResult, SweepRow, ht_fits_cp, width_sweep, write_sweep
 
 ROUNDING = 1e-12  # float64 rounding of relative errors of order one
 
@@ -106,7 +107,10 @@ def test_cli_writes_files(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["sweep.csv", "sweep.md", "sweep.png"]
     with open(out / "sweep.csv") as fh:
         assert len(list(csv.DictReader(fh))) == 3
-    assert "wrote" in capsys.readouterr().out
+    err = capsys.readouterr().err.strip().splitlines()
+    # one summary line: what was written where, wall and CPU time, threads
+    assert re.fullmatch(rf"convac sweep: wrote {re.escape(str(out / 'sweep.csv'))}, .*"
+                        r"sweep\.png in [\d.]+ s \(CPU [\d.]+ s, 1 thread\)", err[-1]), err
 
 
 def test_cli_converse_table(tmp_path):
@@ -120,3 +124,27 @@ def test_cli_converse_table(tmp_path):
     assert all(int(r["cp_params"]) == convac.parameter_count(convac.CPNet(4, 2, 2))
                for r in rows)
     assert "held_out_error" in (out / "converse.md").read_text()
+
+
+@pytest.mark.parametrize(("fit_error", "code"), [(0.3, 0), (0.2, 1)])
+def test_cli_flags_a_fit_below_its_floor_only_beyond_rounding(monkeypatch, tmp_path, capsys,
+                                                              fit_error, code):
+    """The floor is 5e-16 at width 1 and 0.25 at width 2: a fit 1.8e-16 under the first is
+    rounding (the default sweep used to fail there), 0.05 under the second a bug."""
+    rows = (SweepRow(1, 3.2e-16, 5.0e-16, (0,), 1, True, 10),
+            SweepRow(2, fit_error, 0.25, (0,), 1, True, 20))
+    fake = SweepResult(rows, 1e-2, 1, 10, 1e-8, 10, 1, 0)
+    monkeypatch.setattr("convac.cli.sweep.width_sweep", lambda *a, **k: fake)
+    assert main(["sweep", "--patches", "4", "--channels", "2", "--max-width", "2",
+                 "--out", str(tmp_path)]) == code
+    err = capsys.readouterr().err
+    assert ("below the Eckart-Young floor by more than rounding" in err
+            and "at widths [2] (a bug)" in err) == bool(code), err
+
+
+@pytest.mark.slow
+def test_cli_with_defaults_succeeds(tmp_path):
+    """``convac sweep`` with every option at its default (N=8, M=4, r=2, widths 1..20)."""
+    assert main(["sweep", "--out", str(tmp_path), "--quiet"]) == 0
+    with open(tmp_path / "sweep.csv") as fh:
+        assert [int(r["width"]) for r in csv.DictReader(fh)] == list(range(1, 21))

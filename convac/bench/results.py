@@ -24,6 +24,10 @@ DEFAULT_ASV_SITE = os.path.join("reports", "html")
 """asv's html_dir, which the report links to."""
 DEFAULT_REPORT = os.path.join("reports", "depth-efficiency")
 """Where ``convac report`` writes its page."""
+DEFAULT_SERVE_ROOT = "reports"
+"""What ``convac serve`` serves: asv's site and the report lie below it."""
+DEFAULT_SERVE_PORT = 8080
+"""``convac serve``'s port on 127.0.0.1."""
 
 __all__ = [
     "ResultsFileError",

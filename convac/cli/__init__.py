@@ -30,11 +30,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import __version__
-from ..validate import ConvACError
+from ..progress import Clock, summary_line
+from ..validate import BudgetError, ConvACError
 from . import parsers
 
 __all__ = ["Need", "Command", "COMMANDS", "HelpFormatter", "Parser", "build_parser",
-           "missing_extras", "main"]
+           "budget_advice", "missing_extras", "main"]
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,7 @@ COMMANDS["table"] = Command(
 COMMANDS["sweep"] = Command(
     "convac.cli.sweep", "CP fit error against width for an HT teacher, with the Eckart-Young "
     "floor; writes CSV, Markdown and PNG",
-    needs=(Need("matplotlib", "fit"),
-           Need("tqdm", "fit", lambda a: a.progress, "--progress")))
+    needs=(Need("matplotlib", "fit"),))
 COMMANDS["report"] = Command(
     "convac.cli.report", "build the depth-efficiency report (HTML + plots) from asv results",
     needs=(Need("matplotlib", "report"),))
@@ -95,11 +95,12 @@ COMMANDS["experiment"] = Command(
     "ICLR 2017 pooling geometry, COLT 2016 depth sweep) on dask.distributed, resumable",
     needs=(Need("dask", "experiments", _verb("run"), "run"),
            Need("distributed", "experiments", _verb("run"), "run"),
-           Need("tqdm", "experiments", lambda a: a.verb == "run" and not a.quiet,
-                "run without --quiet"),
            Need("pyarrow", "experiments", _verb("run", "show", "report"), "run, show, report"),
            Need("matplotlib", "experiments", _verb("run", "show", "report"),
                 "run, show, report")))
+COMMANDS["serve"] = Command(
+    "convac.cli.serve", "serve the reports (asv site, depth-efficiency report) over HTTP "
+    "on 127.0.0.1 and print their URLs")
 # -----------------------------------------------------------------------------------------
 
 
@@ -120,6 +121,16 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
+
+
+class _CommandParser(Parser):
+    """The parser of a command: it has the common options (``--threads``, ``--quiet``),
+    and so have the parsers of its own subcommands (``add_subparsers`` makes parsers of
+    its parser's class)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        parsers.add_common_options(self)
 
 
 def _version() -> str:
@@ -154,7 +165,7 @@ def build_parser(load=None) -> argparse.ArgumentParser:
                "`convac COMMAND --help` lists a command's options.")
     parser.add_argument("--version", action="version", version=f"convac {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                parser_class=Parser)
+                                parser_class=_CommandParser)
     for name, cmd in COMMANDS.items():
         if name in load:
             getattr(parsers, name)(sub)
@@ -172,6 +183,7 @@ def _command_name(argv: list) -> str | None:
 
 
 def main(argv=None) -> int:
+    clock = Clock()  # the summary counts the command's imports
     argv = list(sys.argv[1:] if argv is None else argv)
     name = _command_name(argv)
     args = build_parser(load=name or ()).parse_args(argv)
@@ -182,10 +194,36 @@ def main(argv=None) -> int:
         print(f"convac {args.command}: error: needs {mods}, which is not installed; install "
               f"it with: pip install 'convac[{extras}]'", file=sys.stderr)
         return 2
+    args.quiet = quiet = getattr(args, "quiet", False)
+    args.clock = clock
     module = getattr(args, "module", None) or COMMANDS[args.command].module
     try:
         run = getattr(importlib.import_module(module), args.func)
-        return int(run(args) or 0)
+        # torch and threadpoolctl only when a command runs, so that --help stays fast
+        threads = importlib.import_module("convac.threads").apply(getattr(args, "threads",
+                                                                          None))
+        status = int(run(args) or 0)
+    except BudgetError as exc:
+        print(f"convac {args.command}: error: {budget_advice(exc, args)}", file=sys.stderr)
+        return 2
     except ConvACError as exc:
         print(f"convac {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    if not quiet:
+        print(summary_line(_full_name(args), clock, status, threads), file=sys.stderr)
+    return status
+
+
+def _full_name(args) -> str:
+    """``experiment run`` for a command with subcommands, else the command's name."""
+    verb = getattr(args, "verb", None)
+    return f"{args.command} {verb}" if verb else args.command
+
+
+def budget_advice(exc, args) -> str:
+    """A :class:`~convac.validate.BudgetError`'s message, with the option of the command
+    at hand that raises the budget (``--max-gib``) when the command has one."""
+    if hasattr(args, "max_gib"):
+        return exc.advice("--max-gib")
+    return exc.advice("max_bytes (this command has no option for it: call the Python "
+                      "function)")

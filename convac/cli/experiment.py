@@ -10,6 +10,7 @@ publishes, :mod:`convac.experiments.publish`); ``report`` writes the experiments
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sys
@@ -19,6 +20,8 @@ from ..experiments import experiment_module
 from ..experiments.publish import write_published
 from ..experiments.runner import ExperimentBugError, run_experiment
 from ..experiments.store import DEFAULT_STORE_ROOT, ResultStore
+from ..progress import wrote
+from ..validate import InvalidValueError
 
 
 def _options(pairs) -> dict:
@@ -41,7 +44,13 @@ def _store(args) -> str:
 def _run(args) -> int:
 
     module = experiment_module(args.name)
-    exp = module.experiment(**_options(args.set))
+    options = _options(args.set)
+    if args.max_gib is not None:
+        if "max_gib" not in inspect.signature(module.experiment).parameters:
+            raise InvalidValueError(f"experiment {args.name!r} has no memory budget; "
+                                    "run it without --max-gib")
+        options["max_gib"] = args.max_gib
+    exp = module.experiment(**options)
     try:
         summary = run_experiment(exp, _store(args), resume=args.resume, sample=args.sample,
                                  seed=args.seed, scheduler=args.scheduler,
@@ -54,7 +63,22 @@ def _run(args) -> int:
     print(f"{summary.experiment}: {summary.n_computed} computed ({summary.n_errors} errors), "
           f"{summary.n_skipped} already stored{moved}, {summary.wall_seconds:.1f} s wall, "
           f"{summary.throughput:.1f} cfg/s on {summary.n_workers} worker thread(s)")
+    wrote(args, _store(args))
     return 0
+
+
+def not_computed(records) -> str:
+    """A table of the stored configurations without a result (refused before allocating,
+    or failed), one line each, so that no row of the summary is missing unsaid; ``""``
+    when every one has a result."""
+    missing = sorted((r["status"], r["key"], r["error"]) for r in records
+                     if r["status"] != "ok")
+    if not missing:
+        return ""
+    lines = [f"{len(missing)} configuration(s) without a result:",
+             f"  {'status':8s}  {'configuration':28s}  reason"]
+    lines += [f"  {status:8s}  {key:28s}  {error}" for status, key, error in missing]
+    return "\n".join(lines) + "\n"
 
 
 def _show(args) -> int:
@@ -68,8 +92,10 @@ def _show(args) -> int:
         return 1
     module = experiment_module(args.name)
     print(module.format_summary(records))
+    print(not_computed(records), end="")
     if args.json:
         print(write_published(args.name, records, store, args.json))
+        wrote(args, args.json)
     if store.skipped:
         print(f"convac experiment show: {len(store.skipped)} unreadable part file(s) "
               f"skipped; `convac experiment run {args.name} --resume --store {store.path}` "
@@ -80,5 +106,7 @@ def _show(args) -> int:
 
 def _report(args) -> int:
 
-    print(build_experiments_page(args.stores, args.out))
+    page = build_experiments_page(args.stores, args.out, progress=not args.quiet)
+    print(page)
+    wrote(args, page)
     return 0

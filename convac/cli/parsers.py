@@ -11,10 +11,36 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..bench.results import DEFAULT_ASV_SITE, DEFAULT_REPORT, DEFAULT_RESULTS
+from ..bench.results import (
+    DEFAULT_ASV_SITE,
+    DEFAULT_REPORT,
+    DEFAULT_RESULTS,
+    DEFAULT_SERVE_PORT,
+    DEFAULT_SERVE_ROOT,
+)
 from ..experiments.store import DEFAULT_STORE_ROOT
 
-__all__ = ["rank", "table", "sweep", "gate", "report", "rectifier", "experiment"]
+__all__ = ["rank", "table", "sweep", "gate", "report", "rectifier", "experiment", "serve",
+           "add_common_options"]
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``--threads`` and ``--quiet`` to a command's parser (every command and every
+    subcommand of one has them: ``convac.cli._CommandParser``).
+
+    Their defaults are suppressed, so that a subcommand's parser does not overwrite a
+    value given before its name; read them with ``getattr(args, "threads", None)``.
+    """
+    group = parser.add_argument_group("common options")
+    group.add_argument(
+        "--threads", type=int, default=argparse.SUPPRESS, metavar="N",
+        help="threads of torch and of the BLAS/OpenMP pools (default: $CONVAC_THREADS, "
+             "else 1: on shared machines more threads burn more CPU than they save)")
+    group.add_argument(
+        "--quiet", "-q", action="store_true", default=argparse.SUPPRESS,
+        help="no progress bar and no summary line (bars are off anyway when stderr is "
+             "not a terminal)")
+    return parser
 
 
 def rank(sub) -> None:
@@ -65,6 +91,9 @@ def table(sub) -> None:
                    help="rank method (exact needs python-flint: pip install 'convac[exact]')")
     p.add_argument("--rtol", type=float, default=None,
                    help="relative tolerance of the numerical rank (default: the method's)")
+    p.add_argument("--max-gib", type=float, default=2.0,  # nets.geometry.DEFAULT_MAX_BYTES
+                   help="memory budget of one size's rank, in GiB; a size above it is "
+                        "refused in its row, the others are computed")
     p.set_defaults(func="_run")
 
 
@@ -98,6 +127,9 @@ def sweep(sub) -> None:
     p.add_argument("--converse-lr", type=float, default=0.1,
                    help="learning rate of the HT students")
     p.add_argument("--progress", action="store_true", help="show training progress bars")
+    p.add_argument("--max-gib", type=float, default=1.0,  # convac.fit.cp.FIT_MAX_BYTES
+                   help="memory budget of one fit (factors, Khatri-Rao products) and of the "
+                        "teacher's dense tensor, in GiB")
     p.set_defaults(func="_run")
 
 
@@ -205,7 +237,10 @@ def experiment(sub) -> None:
                      help=f"result folder (default {DEFAULT_STORE_ROOT}/NAME)")
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="experiment option (value parsed as JSON when it can be)")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--max-gib", type=float, default=None,
+                     help="memory budget of one configuration in GiB (experiments that "
+                          "predict their memory: depth-sweep, default 2); a configuration "
+                          "above it is recorded as refused and shown by `show`")
     run.set_defaults(func="_run")
     ls = verbs.add_parser("list", help="name the experiments")
     ls.set_defaults(func="_list", module="convac.cli.experiment_list")  # needs no extra
@@ -223,3 +258,18 @@ def experiment(sub) -> None:
     rep.add_argument("--out", default=os.path.join("reports", "experiments-page"),
                      help="folder of the page and its PNGs")
     rep.set_defaults(func="_report")
+
+
+def serve(sub) -> None:
+    """Add the ``serve`` subcommand."""
+    p = sub.add_parser(
+        "serve", help="serve the reports (asv site, depth-efficiency report) over HTTP on "
+                      "127.0.0.1 and print their URLs",
+        description="asv's site cannot be opened from the file system (its pages fetch "
+                    "their data over HTTP); this serves the reports folder on the loopback "
+                    "interface until Ctrl-C.")
+    p.add_argument("--dir", default=DEFAULT_SERVE_ROOT,
+                   help="folder to serve (default: %(default)s)")
+    p.add_argument("--port", type=int, default=DEFAULT_SERVE_PORT,
+                   help="TCP port on 127.0.0.1; 0 picks a free one (default: %(default)s)")
+    p.set_defaults(func="_run")

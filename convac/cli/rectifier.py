@@ -20,6 +20,7 @@ from ..experiments.rectifier import (
     shallow_match,
     universality,
 )
+from ..progress import Phases, wrote
 from ..validate import InvalidValueError
 
 
@@ -31,7 +32,7 @@ def _from_results(args) -> int:
                                 "(run asv on benchmarks/bench_rectifier.py first)")
     print(format_text(m))
     if args.out:
-        print(f"wrote {write_page(m, args.out)}")
+        wrote(args, write_page(m, args.out))
     return 0
 
 
@@ -50,11 +51,17 @@ def _run(args) -> int:
            "operators": tuple(args.operators)}
     m = RectifierMeasurements(settings={**s, "operators": list(args.operators),
                                         "distribution": _distribution(s["n_seeds"])})
-    m.rank_vs_n = rank_vs_n(s["sizes"], operators=fit["operators"])
-    m.incompleteness = incompleteness([n for n in (4, 8) if n in s["sizes"]] or [4],
-                                      n_seeds=s["n_seeds"], operators=fit["operators"])
-    m.shallow_match = shallow_match(n_patches=args.match_n, n_seeds=min(s["n_seeds"], 30), **fit)
-    m.universality = universality(**fit)
+    with Phases(4, "rectifier", quiet=args.quiet) as phase:
+        phase("(a) grid-tensor rank against N")
+        m.rank_vs_n = rank_vs_n(s["sizes"], operators=fit["operators"])
+        phase("(b) incompleteness")
+        m.incompleteness = incompleteness([n for n in (4, 8) if n in s["sizes"]] or [4],
+                                          n_seeds=s["n_seeds"], operators=fit["operators"])
+        phase("(c) shallow widths matching deep networks")
+        m.shallow_match = shallow_match(n_patches=args.match_n,
+                                        n_seeds=min(s["n_seeds"], 30), **fit)
+        phase("(d) universality")
+        m.universality = universality(**fit)
     print(format_text(m))
     if args.json:
         import os
@@ -62,7 +69,7 @@ def _run(args) -> int:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w", encoding="utf-8") as fh:
             jsonio.dump(m.to_dict(), fh, indent=1, default=str)
+        wrote(args, args.json)
     if args.out:
-
-        print(f"wrote {write_page(m, args.out)}")
+        wrote(args, write_page(m, args.out))
     return 0

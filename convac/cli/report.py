@@ -10,6 +10,7 @@ from ..bench.report import (
     failed_benchmarks,
 )
 from ..bench.report.vendor import localize_asv_site
+from ..progress import wrote
 
 
 def _run(args) -> int:
@@ -23,13 +24,14 @@ def _run(args) -> int:
                   file=sys.stderr)
     try:
         page = build_report(args.results_dir, args.out, args.machine, args.commit,
-                            args.asv_site)
+                            args.asv_site, progress=not args.quiet)
         failed = (failed_benchmarks(args.results_dir, args.machine, args.commit)
                   if args.fail_on_failed else [])
     except (ValueError, FileNotFoundError) as exc:
         print(f"convac report: error: {exc}", file=sys.stderr)
         return 2
     print(f"depth-efficiency report: {os.path.abspath(page)}")
+    wrote(args, page)
     if failed:
         print(f"convac report: {len(failed)} failed benchmark(s): {', '.join(failed)}",
               file=sys.stderr)

@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
-from ..fit.sweep import _markdown, ht_fits_cp, width_sweep, write_converse, write_sweep
+import sys
+
+import torch
+
+from ..fit.floor import floor_tolerance
+from ..fit.sweep import (
+    _markdown,
+    fits_below_floor,
+    ht_fits_cp,
+    width_sweep,
+    write_converse,
+    write_sweep,
+)
 from ..nets.network import CPNet, HTNet
+from ..progress import wrote
 
 
 def _run(args) -> int:
-    import torch
-
-
     teacher = HTNet(args.patches, args.channels, args.rank, seed=args.seed,
                     dtype=torch.float64)
     widths = list(range(args.min_width, args.max_width + 1))
     result = width_sweep(teacher, widths, target=args.target, n_restarts=args.restarts,
                          seed=args.seed, tol=args.tol, n_iter_max=args.iters,
-                         method=args.method)
+                         method=args.method, max_bytes=int(args.max_gib * 2**30),
+                         progress=not args.quiet)
     title = f"CP fit of HT(N={args.patches}, M={args.channels}, r={args.rank})"
     paths = write_sweep(result, args.out, title)
     print(_markdown(result, title), end="")
-    print("wrote " + ", ".join(paths.values()))
+    wrote(args, *paths.values())
     if args.converse_width:
         cp = CPNet(args.patches, args.channels, args.converse_width, seed=args.seed,
                    dtype=torch.float64)
@@ -29,9 +40,11 @@ def _run(args) -> int:
         more = write_converse(converse, args.out,
                               f"HT students fitting CP(N={args.patches}, M={args.channels}, "
                               f"K={args.converse_width})")
-        print("wrote " + ", ".join(more.values()))
-    bad = [r.width for r in result.rows if r.fit_error < r.floor * (1 - 1e-9)]
+        wrote(args, *more.values())
+    n_entries = teacher.n_channels ** teacher.n_patches
+    bad = fits_below_floor(result, n_entries)
     if bad:
-        print(f"error: fit below the Eckart-Young floor at widths {bad} (a bug)")
+        print(f"convac sweep: error: fit below the Eckart-Young floor by more than rounding "
+              f"({floor_tolerance(n_entries):.2g}) at widths {bad} (a bug)", file=sys.stderr)
         return 1
     return 0

@@ -26,7 +26,8 @@ from ..nets.params import parameter_count
 from ..rank.bounds import min_cut_bound
 from ..rank.exact import integer_weights_
 from ..rank.methods import matricization_rank
-from ..validate import integer
+from ..validate import integer, real
+from ..validate import max_bytes as max_bytes_of
 from .runner import Experiment, evaluate
 
 __all__ = ["experiment", "compute", "check", "format_summary", "block_partition", "PAPER",
@@ -46,6 +47,10 @@ GRID = ((8, 2, 2), (16, 2, 2), (16, 2, 3), (16, 3, 3), (16, 3, 2), (32, 2, 2), (
 MAX_SIDE = 4096
 """Largest predicted rank computed (the exact root core is about that square)."""
 
+MAX_BYTES = 2**31
+"""Default memory budget of one configuration's exact core (``--max-gib`` of ``convac
+experiment run``); a configuration predicted above it is recorded as refused."""
+
 
 def block_partition(n: int, depth: int) -> list:
     """Inputs of the even-numbered blocks of ``2^(depth-1)`` consecutive inputs."""
@@ -64,7 +69,9 @@ def compute(config: dict) -> dict:
     rows = block_partition(n, d)
     deep = integer_weights_(HTNet(n, m, r, dtype=torch.float64),
                                    seed=config["seed"])
-    rank = int(matricization_rank(deep, rows, method="exact"))
+    # the exact core's memory is predicted and refused (BudgetError) before allocating
+    rank = int(matricization_rank(deep, rows, method="exact",
+                                  max_bytes=config.get("max_bytes", MAX_BYTES)))
     paper = min(r, m) ** (n // 2**d)
     windows = truncated_windows(n, d)
     # any truncated net of depth d: rank <= top width (checked on two top widths)
@@ -89,19 +96,25 @@ def check(config: dict, result: dict) -> str | None:
     return None
 
 
-def _configs(grid, seed: int) -> list:
+def _configs(grid, seed: int, max_bytes: int = MAX_BYTES) -> list:
     out = []
+    budget = {} if max_bytes == MAX_BYTES else {"max_bytes": max_bytes}
     for n, m, r in grid:
         levels = round(math.log2(n))
         for d in range(1, levels):
             if max(r, m) ** (n // 2**d) <= MAX_SIDE:
-                out.append({"n": n, "m": m, "r": r, "depth": d, "seed": seed})
+                out.append({"n": n, "m": m, "r": r, "depth": d, "seed": seed, **budget})
     return out
 
 
-def experiment(grid=GRID, seed: int = 0) -> Experiment:
-    """All ``(N, M, r, d)`` of ``grid`` whose predicted rank is at most :data:`MAX_SIDE`."""
-    configs = _configs(tuple(tuple(g) for g in grid), integer(seed, "seed"))
+def experiment(grid=GRID, seed: int = 0, max_gib: float = MAX_BYTES / 2**30) -> Experiment:
+    """All ``(N, M, r, d)`` of ``grid`` whose predicted rank is at most :data:`MAX_SIDE`;
+    each configuration's exact core is refused (recorded, not computed) above ``max_gib``
+    GiB.  The budget is no part of a configuration's key: a run with a larger one
+    computes the same configurations."""
+    max_bytes = max_bytes_of(max(1, round(real(max_gib, "max_gib", 0.0, strict_minimum=True)
+                                          * 2**30)))
+    configs = _configs(tuple(tuple(g) for g in grid), integer(seed, "seed"), max_bytes)
     return Experiment(
         "depth-sweep", len(configs), lambda i: configs[i],
         lambda c: f"N{c['n']}|M{c['m']}|r{c['r']}|d{c['depth']}|s{c['seed']}",

@@ -19,9 +19,11 @@ tqdm bar with throughput and ETA.  Hence:
 Where it runs
 -------------
 By default a ``LocalCluster`` with one worker process per core, one thread each, and
-``OMP/MKL/OPENBLAS_NUM_THREADS=1`` (the experiments are many small exact computations;
-BLAS threads would only oversubscribe the cores).  On a real cluster, start a scheduler
-and workers where the package is installed (``pip install convac[experiments]``)::
+the thread policy of :mod:`convac.threads` in each worker's environment
+(``CONVAC_THREADS`` and ``OMP/MKL/OPENBLAS_NUM_THREADS``, 1 by default: the experiments
+are many small exact computations; BLAS threads would only oversubscribe the cores).
+On a real cluster, start a scheduler and workers where the package is installed
+(``pip install convac[experiments]``)::
 
     dask scheduler                                   # on the head node: tcp://HEAD:8786
     OMP_NUM_THREADS=1 dask worker tcp://HEAD:8786 --nthreads 1 --nworkers 32
@@ -45,18 +47,28 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..validate import ConvACError, InvalidValueError
+from .. import threads
+from ..progress import bar as progress_bar
+from ..validate import BudgetError, ConvACError, InvalidValueError, gib
 from ..validate import integer as check_integer
 from ..validate import seed as check_seed
 from .store import ResultStore
 
 __all__ = [
     "Experiment", "ExperimentBugError", "RunSummary", "run_experiment", "select_indices",
-    "compute_batch", "evaluate", "THREAD_ENV", "ClusterError",
+    "compute_batch", "evaluate", "THREAD_ENV", "worker_env", "ClusterError",
 ]
 
-THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-"""Environment of every LocalCluster worker: one BLAS thread each."""
+THREAD_ENV = threads.environment(1)
+"""Environment of a LocalCluster worker at the default policy: one thread each
+(:func:`worker_env` gives the environment of the policy in force)."""
+
+
+def worker_env() -> dict:
+    """Environment of every LocalCluster worker: the thread policy in force
+    (:func:`convac.threads.environment`, ``CONVAC_THREADS`` or 1), so that each worker
+    process starts its BLAS/OpenMP pools with that many threads."""
+    return threads.environment()
 
 
 class ExperimentBugError(ConvACError, RuntimeError):
@@ -147,23 +159,28 @@ def _record(key: str, config: dict, status: str, error: str, result, seconds: fl
     }
 
 
-def compute_batch(compute: Callable[[dict], dict], batch: list, single_thread: bool = False
+def compute_batch(compute: Callable[[dict], dict], batch: list, apply_threads: bool = False
                   ) -> list[dict]:
     """Run ``compute`` on each ``(key, config)`` of ``batch``; one record each.
 
     An exception is caught per configuration and recorded (type, message and the last
-    frame), so one failing configuration does not stop the batch.
+    frame), so one failing configuration does not stop the batch; a
+    :class:`~convac.validate.BudgetError` (a memory need predicted before allocating) is
+    recorded with ``status="refused"`` and ``error="refused: needs N GiB (...)"``.  With
+    ``apply_threads`` (on a dask worker) the thread policy of the worker's environment is
+    applied first (:func:`convac.threads.apply`).
     """
-    if single_thread:
-        import torch
-
-        if torch.get_num_threads() != 1:
-            torch.set_num_threads(1)
+    if apply_threads:  # on a worker: its environment carries the policy's count
+        threads.apply()
     out = []
     for key, config in batch:
         start = time.perf_counter()
         try:
             result = compute(config)
+        except BudgetError as err:  # predicted before allocating: refused, recorded
+            out.append(_record(key, config, "refused", f"refused: needs "
+                               f"{gib(err.needed)} ({err.advice('--max-gib')})", None,
+                               time.perf_counter() - start))
         except Exception as err:  # recorded, not raised: the others go on
             where = traceback.extract_tb(err.__traceback__)[-1]
             msg = f"{type(err).__name__}: {err} (at {where.filename}:{where.lineno})"
@@ -227,7 +244,7 @@ def _start_client(scheduler: str | None, workers: int | None):
     n = workers or os.cpu_count() or 1
     try:
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=None, env=dict(THREAD_ENV))
+                               dashboard_address=None, env=worker_env())
     except Exception as exc:  # a nanny that fails to start raises whatever its worker did
         raise ClusterError(
             f"a dask LocalCluster of {n} worker process(es) failed to start "
@@ -264,7 +281,7 @@ def run_experiment(exp: Experiment, store, *, resume: bool = False, sample: int 
     client : dask.distributed.Client, optional
         Use this client (its cluster is left running).
     progress : bool, default True
-        tqdm bar (configurations per second, ETA) on stderr.
+        tqdm bar (configurations per second, ETA) on stderr when it is a terminal.
     in_flight : int, default 2
         Batches in flight per worker thread.
     on_batch : callable ``int -> None``, optional
@@ -305,10 +322,8 @@ def run_experiment(exp: Experiment, store, *, resume: bool = False, sample: int 
         n_todo = sum(exp.key(exp.config(int(i))) not in done for i in indices)
     start = time.perf_counter()
     bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=n_todo, unit="cfg", desc=exp.name, smoothing=0.05, dynamic_ncols=True)
+    if progress:  # on stderr when it is a terminal
+        bar = progress_bar(total=n_todo, unit="cfg", desc=exp.name)
     counts = {"computed": 0, "errors": 0, "compute": 0.0, "batches": 0}
 
     def store_batch(records: list[dict]) -> None:

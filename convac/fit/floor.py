@@ -8,6 +8,7 @@ error reported below it is a bug.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,12 +22,50 @@ from ..tensors.matricization import Partition, resolve_partition, sample_partiti
 
 __all__ = [
     "FloorResult",
+    "FLOOR_ROUNDING",
+    "floor_tolerance",
+    "below_floor",
     "DENSE_FLOOR_MAX_BYTES",
     "default_partitions",
     "eckart_young_floor",
     "eckart_young_floors",
     "partition_spectra",
 ]
+
+FLOOR_ROUNDING = 16.0
+"""Multiple of ``sqrt(n_entries) * eps`` that :func:`floor_tolerance` allows: a relative
+error and a relative floor of a float64 tensor are each a norm of ``n_entries`` rounded
+values divided by its norm (sums of squares, an SVD), off by a few ``sqrt(n) * eps``."""
+
+
+def floor_tolerance(n_entries: int, norm: float = 1.0) -> float:
+    """Rounding allowance when a fit's error is compared with its Eckart-Young floor.
+
+    Parameters
+    ----------
+    n_entries : int
+        Entries of the fitted tensor (``M^N`` for a coefficient tensor).
+    norm : float, default 1.0
+        ``||A||_F`` for absolute errors and floors; 1 for relative ones.
+
+    Returns
+    -------
+    float
+        ``FLOOR_ROUNDING * sqrt(n_entries) * eps(float64) * norm``.
+    """
+    n_entries = validate.positive_int(n_entries, "n_entries")
+    norm = validate.real(norm, "norm", 0.0)
+    return FLOOR_ROUNDING * math.sqrt(n_entries) * float(np.finfo(np.float64).eps) * norm
+
+
+def below_floor(error: float, floor: float, n_entries: int, norm: float = 1.0) -> bool:
+    """Whether a fit's ``error`` lies below its Eckart-Young ``floor`` by more than
+    rounding (:func:`floor_tolerance`): a bug, as no CP of that width can beat the floor.
+
+    Both relative (default ``norm=1``) or both absolute (``norm=||A||_F``).
+    """
+    return float(error) < float(floor) - floor_tolerance(n_entries, norm)
+
 
 DENSE_FLOOR_MAX_BYTES = 64 * 1024**2
 """Largest dense coefficient tensor (float64 bytes) the floor builds for a network;

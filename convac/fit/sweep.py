@@ -20,9 +20,10 @@ from dataclasses import asdict, dataclass
 from .. import validate
 from ..nets.network import ConvAC, CPNet, HTNet
 from ..nets.params import parameter_count
+from ..progress import bar
 from ..tensors.coefficient import coefficient_tensor
 from .cp import FIT_MAX_BYTES, check_width_budget, fit_cp
-from .floor import eckart_young_floors
+from .floor import below_floor, eckart_young_floors
 from .train import train_student
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "ht_fits_cp",
     "write_sweep",
     "write_converse",
+    "fits_below_floor",
 ]
 
 UPPER_BOUND_LABEL = ("empirical upper bound on CP-rank (smallest width whose ALS fit reached "
@@ -106,7 +108,7 @@ def width_sweep(teacher: ConvAC, widths, target: float = 1e-2, n_restarts: int =
                 seed: int = 0, tol: float = 1e-8, n_iter_max: int = 100,
                 backend: str = "numpy", warm_start: bool = True, partitions=None,
                 n_samples: int = 8, output: int = 0, method: str = "best",
-                max_bytes: int | None = None) -> SweepResult:
+                max_bytes: int | None = None, progress: bool = False) -> SweepResult:
     """CP fit error against width for a teacher's coefficient tensor, floor beside it.
 
     Parameters
@@ -127,6 +129,8 @@ def width_sweep(teacher: ConvAC, widths, target: float = 1e-2, n_restarts: int =
     partitions, n_samples
         For the floor (:func:`~convac.floor.eckart_young_floors`, seeded by ``seed``).
     output : int, default 0
+    progress : bool, default False
+        A progress bar over the widths on stderr (when it is a terminal).
 
     Returns
     -------
@@ -148,7 +152,8 @@ def width_sweep(teacher: ConvAC, widths, target: float = 1e-2, n_restarts: int =
     tensor = coefficient_tensor(teacher, output).numpy()  # (M,) * N
     rng = np.random.RandomState(seed)
     rows, prev = [], None
-    for width, floor in zip(widths, floors, strict=True):
+    for width, floor in bar(list(zip(widths, floors, strict=True)), desc="sweep",
+                            unit="width", quiet=not progress):
         init = None
         if warm_start and prev is not None:
             keep = min(prev.width, width)
@@ -172,6 +177,13 @@ def width_sweep(teacher: ConvAC, widths, target: float = 1e-2, n_restarts: int =
     return SweepResult(tuple(rows), float(target), min(reached) if reached else None,
                        parameter_count(teacher), float(tol), int(n_iter_max),
                        int(n_restarts), int(seed))
+
+
+def fits_below_floor(result: SweepResult, n_entries: int) -> list:
+    """Widths of ``result`` whose fit error lies below the floor by more than rounding
+    (:func:`~convac.fit.floor.below_floor`; ``n_entries`` of the teacher's tensor): a
+    bug, as no CP of that width can beat the floor."""
+    return [r.width for r in result.rows if below_floor(r.fit_error, r.floor, n_entries)]
 
 
 @dataclass(frozen=True)

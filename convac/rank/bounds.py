@@ -148,10 +148,8 @@ def cp_rank_bounds(net: ConvAC, n_samples: int = 8, seed: int = 0, method: str =
         if res.rank > best:
             best, best_part, best_res = res.rank, part, res
     if best_res is None:
-        raise BudgetError(
-            f"all {tried} partitions exceed the memory budget max_bytes={max_bytes}; "
-            "raise max_bytes"
-        )
+        raise BudgetError(f"every one of the {tried} partitions tried exceeds the memory "
+                          f"budget of {validate.gib(max_bytes)}")
     upper = min(expansion_terms(net), m ** (n - 1))
     note = best_res.certified
     if not best_res.is_certified:

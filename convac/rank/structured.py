@@ -312,20 +312,34 @@ def _predict_core_shape(s, row_pattern: bytes) -> tuple:
         side = min(s.ranks[0], s.n_channels)
         return (side, 1, 1) if is_row[tn.index] else (1, side, 1)  # (p, q, channel rank)
 
-    def node(tn, kids):
-        r_in = s.ranks[tn.level - 1]
+    def shrunk(r, p, q, channel):
+        # [C[0] | ..] is p x r*q of rank <= r * channel; then [C'[0]; ..] is r*p' x q
+        p = min(p, r * channel, r * q)
+        return p, min(q, r * channel, r * p)
+
+    def pool(r_in, kids, compress_last):  # as _pool
         p, q, rank = kids[0]
         for i, (pc, qc, rc) in enumerate(kids[1:], start=2):
             p, q, rank = p * pc, q * qc, min(rank * rc, p * pc, q * qc)
-            note((2, p, q) if tn.is_root and i == len(kids) else (r_in, p, q))
-            if (i < len(kids) or not tn.is_root) and _must_shrink((r_in, p, q), rank):
-                p, q = min(p, r_in * rank), min(q, r_in * rank)
-        if tn.is_root:
+            note((r_in, p, q))
+            if (i < len(kids) or compress_last) and _must_shrink((r_in, p, q), rank):
+                p, q = shrunk(r_in, p, q, rank)
+        return p, q, rank
+
+    def node(tn, kids):
+        r_in = s.ranks[tn.level - 1]
+        if tn.is_root:  # as _root: the pooled head times the last child, channel by channel
+            if len(kids) > 1:
+                (p, q, _), (pc, qc, _) = pool(r_in, kids[:-1], True), kids[-1]
+                note((2, p * pc, q * qc))
             return None
+        p, q, rank = pool(r_in, kids, False)  # as node: the last product is not compressed
         r_out = s.ranks[tn.level]
         note((r_out, p, q))
-        rank = min(r_in * rank, p, q)
-        return min(p, r_out * rank), min(q, r_out * rank), rank
+        channel = r_in * rank  # the mix's channel rank, as _compressed is told
+        if _must_shrink((r_out, p, q), channel):
+            p, q = shrunk(r_out, p, q, channel)
+        return p, q, min(channel, p, q)
 
     fold(s, leaf, node)
     return largest[0]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime
 import os
 
+from ...progress import Phases
 from ...validate import InvalidValueError
 from ..results import (
     DEFAULT_ASV_SITE,
@@ -76,7 +77,7 @@ def _pick(results_dir: str, machine: str | None, commit: str | None) -> CommitRe
 def build_report(results_dir: str = DEFAULT_RESULTS, out_dir: str = DEFAULT_OUT,
                  machine: str | None = None, commit: str | None = None,
                  asv_site: str | None = DEFAULT_ASV_SITE, stores: str | None = None,
-                 published: str | None = None) -> str:
+                 published: str | None = None, progress: bool = False) -> str:
     """Write ``out_dir/index.html`` and its PNG plots; return the path of the page.
 
     Parameters
@@ -93,21 +94,28 @@ def build_report(results_dir: str = DEFAULT_RESULTS, out_dir: str = DEFAULT_OUT,
         The experiment stores and the committed summaries the experiments page reads
         (default ``reports/experiments`` and ``reports/published``).
 
+    progress : bool, default False
+        A bar over the report's phases on stderr (when it is a terminal).
+
     Raises
     ------
     NoResultsError
         ``results_dir`` holds no asv results (nothing is written).
     """
-
+    phase = Phases(5, "report", quiet=not progress)  # closed at the end
+    phase("results")
     results = _pick(results_dir, machine, commit)
     if results is None:
         raise NoResultsError(results_dir)
     benchmarks = load_benchmarks(results_dir)
     os.makedirs(out_dir, exist_ok=True)
+    phase("rank curves (recomputed where the results lack them)")
     ranks = rank_curves(results)
     pairs = param_curves(results)
+    phase("fit curves")
     fit, floor = fit_curves(results)
     speed = timings(results, benchmarks)
+    phase("plots")
     figures = [
         (os.path.basename(plots.plot_ranks(ranks, os.path.join(out_dir, "rank_vs_n.png"))),
          "CP-rank lower bound (odd-even rank) of random HT networks against N, with one "
@@ -133,10 +141,12 @@ def build_report(results_dir: str = DEFAULT_RESULTS, out_dir: str = DEFAULT_OUT,
     link = None
     if asv_site and os.path.isfile(os.path.join(asv_site, "index.html")):
         link = os.path.relpath(os.path.join(asv_site, "index.html"), out_dir)
+    phase("pages")
     pages = _section_pages(results, out_dir, stores, published)
     page = os.path.join(out_dir, "index.html")
     with open(page, "w", encoding="utf-8") as fh:
         fh.write(render_page(meta, figures, benchmarks, results, link, pages, missing))
+    phase.close()
     return page
 
 

@@ -26,6 +26,7 @@ from ...experiments import pooling_geometry as pg
 from ...experiments import rectifier_laws as rl
 from ...experiments.publish import PUBLISHED, read_published
 from ...experiments.store import DEFAULT_STORE_ROOT, ResultStore
+from ...progress import bar
 from .page import table as _html_table
 from .rectifier import distributions_section
 
@@ -360,15 +361,17 @@ def _has_store(store) -> bool:
 
 
 def build_experiments_page(stores: str = DEFAULT_STORES, out_dir: str = DEFAULT_OUT,
-                           published_root: str = PUBLISHED) -> str:
+                           published_root: str = PUBLISHED, progress: bool = False) -> str:
     """Write ``out_dir/index.html`` with one section (table, plot, paper) per experiment;
     return its path.  An experiment's store wins; without one, the Levine grid is shown
     from its committed summary (``published_root/levine-mincut.json``) when there is one,
-    else every experiment is computed at its seeded quick size."""
+    else every experiment is computed at its seeded quick size.  ``progress``: a bar
+    over the experiments on stderr (when it is a terminal)."""
 
     os.makedirs(out_dir, exist_ok=True)
     parts = []
-    for name, section in SECTIONS:
+    for name, section in bar(SECTIONS, desc="experiments page", unit="experiment",
+                             quiet=not progress):
         published = None
         if name in PUBLISHED_SECTIONS and not _has_store(
                 ResultStore(os.path.join(stores, name))):

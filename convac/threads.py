@@ -1,0 +1,96 @@
+"""One thread policy for every process convac runs in.
+
+torch's intra-op pool, the BLAS libraries and OpenMP each start one thread per core by
+default.  On a shared machine those threads spin while they wait for a core, and a command
+burns many times the CPU time it needs: ``convac sweep --max-width 6`` with two busy
+processes beside it took 277 CPU seconds with the default pools against 14.7 with one
+thread (the figures measured for this policy are in ``docs/threads.md``).  So every
+process convac starts or runs in sets its pools explicitly, from one number:
+
+1. the ``threads`` argument (``--threads`` of every ``convac`` command), else
+2. the environment variable ``CONVAC_THREADS``, else
+3. :data:`DEFAULT_THREADS` (1).
+
+:func:`apply` sets torch's intra-op threads, limits every BLAS/OpenMP pool already loaded
+(threadpoolctl) and exports the number to the environment (``OMP_NUM_THREADS`` and its
+kin, ``CONVAC_THREADS``), so that child processes (dask workers, asv's benchmark
+processes) start with the same pools before they load their libraries.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from threadpoolctl import threadpool_limits
+
+from . import validate
+
+__all__ = ["ENV", "DEFAULT_THREADS", "POOL_VARIABLES", "resolve", "environment", "apply"]
+
+ENV = "CONVAC_THREADS"
+"""Environment variable that sets the thread count when no ``threads`` argument does."""
+
+DEFAULT_THREADS = 1
+"""Threads when neither ``--threads`` nor ``CONVAC_THREADS`` says: one, because on shared
+machines a second thread cost more CPU time than it saved wall time (``docs/threads.md``)."""
+
+POOL_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                  "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+"""Variables that size the BLAS/OpenMP pools of a process that has not loaded them yet."""
+
+
+def resolve(threads=None) -> int:
+    """The thread count: ``threads`` if given, else ``$CONVAC_THREADS``, else
+    :data:`DEFAULT_THREADS`.
+
+    Raises
+    ------
+    InvalidValueError
+        ``threads`` or ``CONVAC_THREADS`` is not a positive integer.
+    """
+    if threads is not None:
+        return validate.positive_int(threads, "threads")
+    raw = os.environ.get(ENV, "").strip()
+    if not raw:
+        return DEFAULT_THREADS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise validate.InvalidValueError(
+            f"environment variable {ENV}={raw!r} must be a positive integer (threads per "
+            f"process); unset it for the default {DEFAULT_THREADS}, or set e.g. {ENV}=1")
+    return value
+
+
+def environment(threads=None) -> dict:
+    """The variables a child process needs to start with the same pools:
+    ``{"OMP_NUM_THREADS": "n", ..., "CONVAC_THREADS": "n"}``."""
+    n = str(resolve(threads))
+    return {**dict.fromkeys(POOL_VARIABLES, n), ENV: n}
+
+
+def apply(threads=None) -> int:
+    """Set this process's pools to :func:`resolve`'s count and export it to children.
+
+    Parameters
+    ----------
+    threads : int, optional
+        Threads for torch's intra-op pool and every BLAS/OpenMP pool; default from
+        ``CONVAC_THREADS`` or :data:`DEFAULT_THREADS`.
+
+    Returns
+    -------
+    int
+        The count applied.
+    """
+    env = environment(threads)
+    n = int(env[ENV])
+    os.environ.update(env)
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    # without a ``with``: the limits stay for the rest of the process
+    threadpool_limits(n)
+    return n
