@@ -4,8 +4,9 @@ rank (or a row echelon basis) of a matrix over GF(p).
 Residues are kept as float64 integers in ``[0, p)`` with ``p < 2^22``: a product of two
 is below ``2^44`` and a sum of up to ``2^53 / (p-1)^2 >= 512`` such products is still an
 exact float64 integer, so matrix products of residue blocks run as ordinary BLAS float64
-matrix multiplications and stay exact (the idea of FFLAS-FFPACK).  No Python lists, no
-object arrays: a 16384 x 16384 matrix is 2 GiB of float64.
+matrix multiplications and stay exact (the idea of FFLAS-FFPACK).  Ranks are computed by
+the blocked elimination of :mod:`convac.modlu` (centred residues, delayed reduction).
+No Python lists, no object arrays: a 16384 x 16384 matrix is 2 GiB of float64.
 
 A float is a dyadic rational ``m * 2^e`` (``m`` an integer below ``2^53``), so every
 float64/float32 array maps exactly into GF(p) for odd ``p``: ``m * (2^e mod p)``, with
@@ -20,12 +21,15 @@ the FFLAS and FFPACK packages", ACM TOMS 35(3), 2008 (exact float BLAS over GF(p
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 
 import numpy as np
+import threadpoolctl
+import torch
 
-from . import validate
+from . import modlu, validate
 
 __all__ = [
     "MAX_PRIME",
@@ -48,7 +52,8 @@ the elimination need no splitting up to inner dimension 2048."""
 
 _EXACT = 2.0**53
 _BLOCK = 16
-"""Width below which columns are eliminated one by one (vectorised over rows)."""
+"""Width below which :func:`echelon_rows` eliminates columns one by one (vectorised over
+rows)."""
 
 
 def check_prime(prime) -> int:
@@ -292,20 +297,28 @@ def _flint_matrix(a: np.ndarray, prime: int):
     return flint.nmod_mat(a.shape[0], a.shape[1], a.astype(np.int64).ravel().tolist(), prime)
 
 
-def rank_mod(mat, prime: int, overwrite: bool = False, block: int = _BLOCK) -> int:
+def rank_mod(mat, prime: int, overwrite: bool = False, block: int = modlu.BLOCK,
+             threads: int | None = None, device=None) -> int:
     """Rank of a residue matrix over GF(prime).
 
     Parameters
     ----------
-    mat : ndarray, shape ``(m, n)``
+    mat : ndarray or torch.Tensor, shape ``(m, n)``
         Integer residues in ``[0, prime)`` (any numeric dtype; float64 is used as is).
+        A torch tensor is eliminated on its own device.
     prime : int
         An odd prime below :data:`MAX_PRIME`.
     overwrite : bool, default False
         Eliminate in ``mat`` itself (float64 only) instead of a copy: no second matrix
         in memory.
-    block : int, default 16
-        Column count below which the recursion eliminates column by column.
+    block : int, default 256
+        Rows per panel of the blocked elimination (:mod:`convac.modlu`).
+    threads : int, optional
+        BLAS threads for the matrix products (threadpoolctl; torch's intra-op threads
+        for a CPU tensor); default: leave them as they are.
+    device : str or torch.device, optional
+        Eliminate a copy of the residues as float64 on this torch device (``"cuda"``:
+        cuBLAS matrix products; the rank is the CPU path's, exactly).
 
     Returns
     -------
@@ -313,18 +326,53 @@ def rank_mod(mat, prime: int, overwrite: bool = False, block: int = _BLOCK) -> i
 
     Notes
     -----
-    Cost ``O(m n min(m, n))`` operations, almost all in float64 matrix products; the
-    column-by-column work is ``O(m n block)``, the reductions mod p ``O(m n log n)``.
+    ``2 m n min(m, n)`` operations, almost all in float64 matrix products with delayed
+    reduction (:mod:`convac.modlu`); small matrices (no side above
+    :data:`FLINT_MAX_SIDE`) go to python-flint when it is installed.
     """
     prime = check_prime(prime)
-    block = min(validate.positive_int(block, "block"), max_block(prime))
+    block = min(validate.positive_int(block, "block"), modlu.room(prime))
+    if threads is not None:
+        threads = validate.positive_int(threads, "threads")
+    if device is not None or isinstance(mat, torch.Tensor):
+        a = _as_residue_tensor(mat, device, copy=not overwrite)
+        with _threads(threads, torch_too=a.device.type == "cpu"):
+            return modlu.rank_blocked(a, prime, block) if a.numel() else 0
     a = _as_residue_matrix(mat, prime, copy=not overwrite)
     if a.size == 0:
         return 0
     small = _flint_matrix(a, prime)
     if small is not None:
         return int(small.rank())
-    return len(_eliminate(a, 0, 0, a.shape[1], prime, block))
+    with _threads(threads):
+        return modlu.rank_blocked(a, prime, block)
+
+
+def _as_residue_tensor(mat, device, copy: bool) -> torch.Tensor:
+    """``mat`` as a float64 tensor on ``device`` (its own device if None)."""
+    if isinstance(mat, torch.Tensor):
+        if mat.ndim != 2:
+            raise validate.InvalidValueError(f"expected a matrix, got shape {tuple(mat.shape)}")
+        out = mat.to(device=device, dtype=torch.float64)
+        return out.clone() if copy and out is mat else out
+    arr = _as_residue_matrix(mat, 0, copy=False)
+    return torch.tensor(arr, dtype=torch.float64, device=device)
+
+
+@contextlib.contextmanager
+def _threads(threads: int | None, torch_too: bool = False):
+    """BLAS (and optionally torch) thread count set for the block, restored after."""
+    if threads is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    with threadpoolctl.threadpool_limits(limits=threads, user_api="blas"):
+        if torch_too:
+            torch.set_num_threads(threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
 
 def echelon_rows(mat, prime: int, block: int = _BLOCK) -> np.ndarray:

@@ -152,7 +152,8 @@ SLOW = {"bench_network.ForwardPath",  # torch.compile and ~20 timed calls per pa
         "bench_rectifier.ShallowMatch", "bench_rectifier.Universality",  # gradient fits
         "bench_experiments.PoolingGeometry", "bench_experiments.DepthSweep",
         "bench_experiments.LevineMinCut", "bench_rank.CertifiedDeficits",
-        "bench_fit.WidthSweep", "bench_fit.Sweep"}
+        "bench_fit.WidthSweep", "bench_fit.Sweep",
+        "bench_rank.EliminationVsLU"}  # LU and rank of 2048 x 2048, three times each
 """Classes whose one run takes more than a few seconds: ``make test-all`` runs them."""
 
 
