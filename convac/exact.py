@@ -29,7 +29,7 @@ from . import modp, validate
 from .cuts import min_cut_bound
 from .matricize import RankResult, matricize
 from .network import ConvAC
-from .rank import FloatField, root_core
+from .rank import FloatField, predict_core_shape, root_core
 from .tensors import DEFAULT_MAX_BYTES
 
 __all__ = [
@@ -162,6 +162,26 @@ def _primes(prime, primes) -> tuple:
     return out
 
 
+KRON_MIN_SIDE = 4096
+"""Square root cores from this side up are first tried from their Kronecker terms
+(:func:`_kron_full_rank`): milliseconds where the dense elimination takes seconds, and
+the only route where the dense core exceeds the memory budget (side 65536: 32 GiB)."""
+
+
+def _kron_full_rank(net, partition, output: int, prime: int, max_bytes: int,
+                    cache) -> int | None:
+    """The root core's side if the core is nonsingular mod ``prime`` by
+    :func:`convac.modp.kron_pair_nonsingular` on its two Kronecker terms (a root with
+    two channels below it), else None (undecided or singular: the dense route decides)."""
+    found = root_core(net, partition, output, ModField(prime), max_bytes, cache, terms=True)
+    if found is None or found[0] is None:
+        return None
+    head, last = found
+    if modp.kron_pair_nonsingular(head.cores, last.cores, prime):
+        return head.cores.shape[1] * last.cores.shape[1]
+    return None
+
+
 def _tensor_residues(tensor, prime: int) -> np.ndarray:
     if isinstance(tensor, torch.Tensor):
         tensor = tensor.detach().cpu().numpy()
@@ -231,13 +251,22 @@ def exact_rank(tensor_or_net, partition="odd-even", rtol=None, output: int = 0,
         # the real rank, and the default second prime could not change it (halves the
         # common case; primes given explicitly all run)
         bound = min_cut_bound(net, partition) if default_primes else None
+        side = predict_core_shape(net, partition)
         for p in primes:
-            core = root_core(net, partition, output, ModField(p), max_bytes,
-                             cache).cores  # (p, q)
-            ranks.append(modp.rank_mod(core, p, overwrite=True))
-            del core  # one root core in memory at a time
+            full = None
+            if side[-2] == side[-1] >= KRON_MIN_SIDE:
+                full = _kron_full_rank(net, partition, output, p, max_bytes, cache)
+            if full is not None:
+                ranks.append(full)
+                reached += (f"; GF({p}): nonsingular by the root's Kronecker-pair "
+                            "determinant certificate (modp.kron_pair_nonsingular)")
+            else:
+                core = root_core(net, partition, output, ModField(p), max_bytes,
+                                 cache).cores  # (p, q)
+                ranks.append(modp.rank_mod(core, p, overwrite=True))
+                del core  # one root core in memory at a time
             if ranks[-1] == bound:
-                reached = (f"; it equals the min-cut bound {bound} (a proven upper bound), "
+                reached += (f"; it equals the min-cut bound {bound} (a proven upper bound), "
                            "so it is the real rank and the second default prime was skipped")
                 break
         primes = primes[:len(ranks)]

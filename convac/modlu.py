@@ -46,6 +46,10 @@ _BASE = 16
 
 _EXACT = 2.0**53
 
+_CHUNK = 2**25
+"""Entries of the largest temporary of a panel's update (256 MiB of float64): a 16384^2
+matrix (2 GiB) is eliminated in little more than its own memory."""
+
 
 def centred_bound(prime: int) -> int:
     """Largest ``|x|`` that :func:`reduce_` leaves: ``(p-1)/2 + 2`` (the quotient's
@@ -91,7 +95,7 @@ class _NumpyOps:
 
     @staticmethod
     def max_abs(x) -> float:
-        return float(np.max(np.abs(x))) if x.size else 0.0
+        return max(float(np.max(x)), -float(np.min(x))) if x.size else 0.0  # no temporary
 
     @staticmethod
     def item(x) -> float:
@@ -128,7 +132,7 @@ class _TorchOps:
 
     @staticmethod
     def max_abs(x) -> float:
-        return float(x.abs().max()) if x.numel() else 0.0
+        return max(float(x.max()), -float(x.min())) if x.numel() else 0.0
 
     @staticmethod
     def item(x) -> float:
@@ -288,10 +292,13 @@ def rank_blocked(a, prime: int, block: int = BLOCK) -> int:
             w = reduce_(z @ panel[pr, k:], prime)  # (k, width - k)
             left = reduce_(ops.copy(trail[:, :k]), prime)  # (rows below, k)
             rest = trail[:, k:]  # view: the Schur complement's place
-            if bound + k * step >= _EXACT:
-                reduce_(rest, prime)
-                bound = h
-            rest -= left @ w
-            bound += k * step
+            full = bound + k * step >= _EXACT
+            rows = max(1, _CHUNK // rest.shape[1])
+            for i in range(0, rest.shape[0], rows):  # a bounded temporary, however large
+                part = rest[i:i + rows]
+                if full:
+                    reduce_(part, prime)
+                part -= left[i:i + rows] @ w
+            bound = (h if full else bound) + k * step
         top += k
     return rank

@@ -40,6 +40,7 @@ __all__ = [
     "echelon_rows",
     "rank_mod",
     "max_block",
+    "kron_pair_nonsingular",
 ]
 
 MAX_PRIME = 2**22
@@ -399,3 +400,75 @@ def echelon_rows(mat, prime: int, block: int = _BLOCK) -> np.ndarray:
     # row t of U starts at its pivot column; left of it the row holds multipliers
     upper = np.arange(a.shape[1])[None, :] >= pivots[:, None]  # (k, n)
     return np.where(upper, a[:k], 0.0)  # (k, n)
+
+
+KRON_MAX_SIDE = 1024
+"""Largest factor side for :func:`kron_pair_nonsingular` (FLINT's inverse and
+characteristic polynomial take a Python list of the factor's entries)."""
+
+
+def _flint_inverse(mat: np.ndarray, prime: int):
+    """``mat^-1`` mod prime as float64 residues, or None where ``mat`` is singular."""
+    fm = _flint().nmod_mat(mat.shape[0], mat.shape[1],
+                           np.mod(mat, prime).astype(np.int64).ravel().tolist(), prime)
+    if fm.rank() < mat.shape[0]:
+        return None
+    return np.array([[int(x) for x in row] for row in fm.inv().tolist()], dtype=np.float64)
+
+
+def kron_pair_nonsingular(head, last, prime: int) -> bool | None:
+    """Whether ``A = H_0 kron L_0 + H_1 kron L_1`` is nonsingular over GF(prime), from
+    the factors alone (``A`` itself is never formed).
+
+    Parameters
+    ----------
+    head : ndarray, shape ``(2, n, n)``
+        Residues of ``H_0, H_1``.
+    last : ndarray, shape ``(2, m, m)``
+        Residues of ``L_0, L_1``.
+    prime : int
+
+    Returns
+    -------
+    bool or None
+        True: ``det A != 0``, so ``rank A = n m`` over GF(prime).  False: ``det A = 0``.
+        None: undecided (no pair ``H_a, L_a`` both invertible, a side above
+        :data:`KRON_MAX_SIDE`, non-square factors, or python-flint missing).
+
+    Notes
+    -----
+    With ``H_a``, ``L_a`` invertible and ``b = 1 - a``,
+    ``A = (H_a kron L_a)(I + X kron Y)``, ``X = H_a^-1 H_b``, ``Y = L_a^-1 L_b``.  Over
+    the algebraic closure of GF(p), with eigenvalues ``x_i`` of ``X`` and ``y_j`` of
+    ``Y``, ``det(I + X kron Y) = prod_ij (1 + x_i y_j) = prod_j q(y_j) = det q(Y)``
+    where ``q(s) = det(I + s X)`` is the reversed characteristic polynomial of ``X``
+    (FLINT).  ``q(Y)`` is ``n`` products of ``m x m`` residue matrices (Horner), and its
+    determinant is nonzero iff its rank is ``m``: a certificate of rank ``n m`` at the
+    cost of a few ``max(n, m)``-sided matrices.
+    """
+    prime = check_prime(prime)
+    head, last = np.asarray(head, np.float64), np.asarray(last, np.float64)
+    if (head.ndim != 3 or last.ndim != 3 or head.shape[0] != 2 or last.shape[0] != 2
+            or head.shape[1] != head.shape[2] or last.shape[1] != last.shape[2]):
+        return None
+    if _flint() is None or max(head.shape[1], last.shape[1]) > KRON_MAX_SIDE:
+        return None
+    for a in (0, 1):
+        h_inv, l_inv = _flint_inverse(head[a], prime), _flint_inverse(last[a], prime)
+        if h_inv is None or l_inv is None:
+            continue
+        x = mul_mod(h_inv, head[1 - a], prime)  # (n, n)
+        y = mul_mod(l_inv, last[1 - a], prime)  # (m, m)
+        if x.shape[0] > y.shape[0]:  # the characteristic polynomial of the smaller
+            x, y = y, x
+        n = x.shape[0]
+        fx = _flint().nmod_mat(n, n, x.astype(np.int64).ravel().tolist(), prime)
+        coeffs = [int(c) for c in fx.charpoly().coeffs()]  # c_0 .. c_n, monic
+        # q(s) = det(I + s X) = (-s)^n charpoly(-1/s): s^(n-k) carries (-1)^(n+k) c_k
+        eye = np.eye(y.shape[0])
+        q_y = np.zeros_like(y)
+        for k in range(n + 1):  # Horner from s^n (k = 0) down to s^0 (k = n)
+            q_y = mul_mod(q_y, y, prime) if k else q_y
+            q_y = np.remainder(q_y + (-1) ** (n + k) * coeffs[k] * eye, prime)
+        return rank_mod(q_y, prime) == y.shape[0]
+    return None
