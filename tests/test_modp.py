@@ -131,3 +131,11 @@ def test_bad_input():
         modp.rank_mod(np.zeros(3), P)
     with pytest.raises(ValueError, match=r"\(0,\) is 18446744073709551615, above the int64"):
         modp.residues(np.array([2**64 - 1], dtype=np.uint64), P)
+
+
+def test_remainder_matches_numpy():
+    rng = np.random.default_rng(3)
+    for prime in (2, 3, P, 4_194_301):
+        x = rng.integers(-2**53 + 1, 2**53, 20_000).astype(np.float64)
+        x[:4] = [0.0, prime * 7.0, -prime * 2.0**31, prime - 1.0]
+        assert np.array_equal(modp.remainder_(x.copy(), prime), np.remainder(x, prime))
