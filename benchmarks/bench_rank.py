@@ -213,9 +213,9 @@ class EliminationVsLU:
     the same side, in the same process.
 
     ``track_time_per_lu``: best CPU time of the rank over best CPU time of the LU (three
-    each at 2048, two at 4096, interleaved; CPU time because the machines are shared).  Residues in, rank
-    out: nothing is prepared outside the timed call.  Lower is better; the goal is
-    ``<= 2`` (half of LU's throughput or more).
+    each at 2048, two at 4096, interleaved; CPU time because the machines are shared).
+    Residues in, rank out: nothing is prepared outside the timed call.  Lower is better;
+    the goal is ``<= 2`` (half of LU's throughput or more).
     """
 
     params = ([2048, 4096], ["full", "deficient"])
