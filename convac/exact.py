@@ -15,7 +15,10 @@ elimination of :func:`convac.modp.rank_mod` (float64 matrix products, exact).  T
 primes are run; both ranks are reported and the larger is the bound (they agree unless
 a prime divides every maximal minor, which for a prime near ``2^21`` is rare).
 
-No Python lists and no python-flint at run time (python-flint is the tests' oracle).
+Large square root cores (side :data:`KRON_MIN_SIDE` and up) whose root sums two
+Kronecker terms are first decided from the terms (:func:`convac.modp.kron_pair_nonsingular`:
+python-flint's inverse and characteristic polynomial of factors up to 1024 on a side,
+when the optional python-flint is installed); everything else is float64 arrays.
 """
 
 from __future__ import annotations
