@@ -221,7 +221,6 @@ class EliminationVsLU:
     params = ([2048, 4096], ["full", "deficient"])
     param_names = ["n", "profile"]
     unit = declared_unit("time ratio")
-    timeout = 300
 
     def setup(self, n, profile):
         self.rank_mod, mul_mod, primes = require("convac.modp", "rank_mod", "mul_mod",
