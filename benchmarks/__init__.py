@@ -22,5 +22,5 @@ Conventions (ARCHITECTURE.md, "Conventions"):
 - asv 0.6.6 counts every number as lower-is-better (``track_*`` included), so every
   tracked metric is either lower-is-better or a number for which *any* change is a bug;
   each benchmark's docstring says which, and ``convac gate`` applies the matching rule
-  (by the benchmark's ``unit``, see :mod:`convac.gate`).
+  (by the benchmark's ``unit``, see :mod:`convac.bench.gate`).
 """

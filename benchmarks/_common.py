@@ -24,16 +24,48 @@ def skip_if(condition: bool, why: str) -> None:
         raise NotImplementedError(why)
 
 
+FORMER = {
+    "convac.bench.metrics": "convac.metrics",
+    "convac.experiments.rectifier": "convac.rectifier_measure",
+    "convac.fit.certificate": "convac.certificate",
+    "convac.fit.cp": "convac.fit",
+    "convac.fit.floor": "convac.floor",
+    "convac.fit.sweep": "convac.sweep",
+    "convac.rank.bounds": "convac.bounds",
+    "convac.rank.exact": "convac.exact",
+    "convac.rank.grid": "convac.rectifier",
+    "convac.rank.methods": "convac.rank_methods",
+    "convac.rank.structured": "convac.rank",
+    "convac.rank.theory": "convac.theory",
+    "convac.tensors.grid": "convac.rectifier",
+    "convac.tensors.matricization": "convac.matricize",
+}
+"""Where a module lived before the package was laid out in subpackages: the suite measures
+commits on both sides of the move under the same benchmark names."""
+
+
+def _import(module: str):
+    """``module``, or its former name (:data:`FORMER`) in a commit from before the move."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        former = FORMER.get(module)
+        if former is None or exc.name is None or not module.startswith(exc.name):
+            raise
+        return importlib.import_module(former)
+
+
 def require(module: str, *names: str):
-    """Import ``module`` and return the attributes ``names`` (or the module itself).
+    """Import ``module`` (or its former name) and return the attributes ``names`` (or the
+    module itself).
 
     A commit that predates the module, or lacks one of the names, is skipped rather than
     failed: asv treats ``NotImplementedError`` raised in ``setup`` as "skipped".
     """
     try:
-        mod = importlib.import_module(module)
+        mod = _import(module)
     except ModuleNotFoundError as exc:
-        if exc.name is not None and module.startswith(exc.name):
+        if exc.name is not None and FORMER.get(module, module).startswith(exc.name):
             raise NotImplementedError(f"{module} is not in this commit") from exc
         raise
     missing = [n for n in names if not hasattr(mod, n)]
@@ -48,12 +80,14 @@ def require(module: str, *names: str):
 def require_rank_method(method: str) -> None:
     """Skip unless ``matricization_rank(..., method=method)`` exists in this commit.
 
-    ``convac.rank`` registers ``structured`` and ``auto``, ``convac.exact`` registers
-    ``exact`` when imported; ``dense`` is built in.
+    In a commit from before the move, ``convac.rank`` registers ``structured`` and ``auto``,
+    ``convac.exact`` registers ``exact`` when imported; ``dense`` is built in.
     """
-    # convac.matricize the module (``convac.matricize`` the attribute is the function)
-    matricize = importlib.import_module("convac.matricize")
-    registry = getattr(matricize, "RANK_METHODS", {"dense": None})
+    try:  # the registry, declared once with every method
+        registry = importlib.import_module("convac.rank.methods").RANK_METHODS
+    except ModuleNotFoundError:  # a commit from before the move: the flat modules
+        registry = getattr(importlib.import_module("convac.matricize"), "RANK_METHODS",
+                           {"dense": None})
     for module in ("convac.rank", "convac.exact"):  # each registers its methods
         if method in registry:
             break
@@ -66,10 +100,10 @@ def require_rank_method(method: str) -> None:
 
 
 def declared_unit(name: str) -> str:
-    """The declared metric unit ``name`` (``convac.metrics``: a typo fails at import);
+    """The declared metric unit ``name`` (``convac.bench.metrics``: a typo fails at import);
     commits from before the metrics contract get the name as it is."""
     try:
-        metrics = importlib.import_module("convac.metrics")
+        metrics = _import("convac.bench.metrics")
     except ModuleNotFoundError:
         return name
     return metrics.unit(name)
@@ -143,9 +177,9 @@ def ht_tensor(n_patches: int, n_channels: int, ranks, seed: int = 0,
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def deep_net(pooling: str, n_patches: int, n_channels: int, rank: int, seed: int):
-    """``convac.rectifier_measure.deep_network``: a float64 HT with seeded integer weights
+    """``convac.experiments.rectifier.deep_network``: a float64 HT with seeded integer weights
     and pooling operator ``pooling``, cached.  Shared: never modify it."""
-    deep_network = require("convac.rectifier_measure", "deep_network")
+    deep_network = require("convac.experiments.rectifier", "deep_network")
     return deep_network(pooling, n_patches, n_channels, rank, seed)
 
 

@@ -1,4 +1,4 @@
-"""Rank bounds (``convac.bounds``): min-cut upper bounds and CP-rank bounds.
+"""Rank bounds (``convac.rank.bounds``): min-cut upper bounds and CP-rank bounds.
 
 Tracked: ``min-cut bound - measured rank`` (>= 0 always; 0 expected for generic weights,
 Levine et al. 2018; lower is better) and the CP-rank lower bound itself (any change is a
@@ -23,7 +23,7 @@ class MinCutGap:
     unit = declared_unit("rank deficit")
 
     def setup(self, n, partition):
-        self.bound = require("convac.bounds", "min_cut_bound")
+        self.bound = require("convac.rank.bounds", "min_cut_bound")
         require_rank_method("exact")
         self.net = ht_net(n, 2, 2)
 
@@ -41,7 +41,7 @@ class CPRankBounds:
     unit = declared_unit("rank")
 
     def setup(self, n):
-        self.bounds = require("convac.bounds", "cp_rank_bounds")
+        self.bounds = require("convac.rank.bounds", "cp_rank_bounds")
         self.net = ht_net(n, 2, 2)
 
     def track_cp_rank_lower_bound(self, n):

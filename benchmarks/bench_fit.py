@@ -1,5 +1,5 @@
-"""Shallow fits of a deep network (``convac.fit``, ``convac.floor``, ``convac.certificate``,
-``convac.sweep``).
+"""Shallow fits of a deep network (``convac.fit.cp``, ``convac.fit.floor``,
+``convac.fit.certificate``, ``convac.fit.sweep``).
 
 The teacher is a seeded HT (N = 8, M = 3, ranks 2; odd-even rank 16).  Along a sweep of
 CP widths K the suite tracks
@@ -10,7 +10,7 @@ CP widths K the suite tracks
   stopping once one is exact to rounding): lower is better;
 - the fit's excess over the floor, ``error - floor >= 0``: lower is better (below 0 would
   be a bug);
-- which solver won (how many of ``convac.fit.BEST_ORDER`` came before it): any change is
+- which solver won (how many of ``convac.fit.cp.BEST_ORDER`` came before it): any change is
   a new winner, to be looked at;
 - the Haeffele-Vidal certificate of the regularized fit at ``lam = LAM * ||A||``: upper and
   lower bounds on the polar (upper <= 1: certified global optimum; lower > 1: not optimal).
@@ -40,14 +40,14 @@ def teacher_tensor():
 
 def sweep_row(k: int) -> dict:
     """Floor, best fit, winning solver and certificate at width ``k``: ``{name: value}``."""
-    fit_cp, order = require("convac.fit", "fit_cp", "BEST_ORDER")
-    floor = require("convac.floor", "eckart_young_floor")
+    fit_cp, order = require("convac.fit.cp", "fit_cp", "BEST_ORDER")
+    floor = require("convac.fit.floor", "eckart_young_floor")
     arr = teacher_tensor()[1].numpy()  # a view: fit_cp and the floor only read it
     fit = fit_cp(arr, k, **FIT)
     row = {"floor": float(floor(arr, k).value), "fit_error": float(fit.relative_error),
            "solver": float(order.index(fit.method))}
     try:
-        certificate = require("convac.certificate")
+        certificate = require("convac.fit.certificate")
     except NotImplementedError:
         return row
     lam = LAM * float(np.linalg.norm(arr))
@@ -96,7 +96,7 @@ class WidthSweep:
 
     def _certificate(self, name):
         if name not in self.row:
-            raise NotImplementedError("convac.certificate is not in this commit")
+            raise NotImplementedError("convac.fit.certificate is not in this commit")
         return self.row[name]
 
     def track_certificate_upper(self, cache, k):
@@ -120,7 +120,7 @@ class CPALS:
     param_names = ["K"]
 
     def setup(self, k):
-        self.fit_cp = require("convac.fit", "fit_cp")
+        self.fit_cp = require("convac.fit.cp", "fit_cp")
         self.net, self.tensor = teacher_tensor()
 
     def time_cp_als(self, k):
@@ -140,7 +140,7 @@ class Floor:
     param_names = ["K"]
 
     def setup(self, k):
-        self.floor = require("convac.floor", "eckart_young_floor")
+        self.floor = require("convac.fit.floor", "eckart_young_floor")
         self.net, self.tensor = teacher_tensor()
 
     def time_eckart_young_floor(self, k):
@@ -149,13 +149,13 @@ class Floor:
 
 
 class Sweep:
-    """Wall time of ``convac.sweep.width_sweep`` over a few widths. Lower is better."""
+    """Wall time of ``convac.fit.sweep.width_sweep`` over a few widths. Lower is better."""
 
     params = ([(1, 4, 16)],)
     param_names = ["widths"]
 
     def setup(self, widths):
-        self.width_sweep = require("convac.sweep", "width_sweep")
+        self.width_sweep = require("convac.fit.sweep", "width_sweep")
         self.net, _ = teacher_tensor()
 
     def time_width_sweep(self, widths):

@@ -1,4 +1,4 @@
-"""Forward passes of CP and HT networks (``convac.network``), linear and log space.
+"""Forward passes of CP and HT networks (``convac.nets.network``), linear and log space.
 
 Timings and peak memory: lower is better.
 """

@@ -1,5 +1,5 @@
-"""Matricization ranks (``convac.matricize``, ``convac.rank``, ``convac.exact``,
-``convac.rank_methods``).
+"""Matricization ranks (``convac.tensors.matricization``, ``convac.rank.structured``,
+``convac.rank.exact``, ``convac.rank.methods``).
 
 Tracked numbers: the odd-even and left-right ranks of random HT networks (CP-rank lower
 bounds) and their *deficit* from the theorem, ``theorem - measured``, with the measured
@@ -41,7 +41,7 @@ RANK_R = [2, 3]
 
 
 def _theory():
-    return require("convac.theory")
+    return require("convac.rank.theory")
 
 
 def pick_method(n: int, m: int) -> str:
@@ -134,7 +134,7 @@ class CertifiedDeficits:
     def _deficit(n, m):
         """(theorem - certified rank, distinct ranks over the primes - 1)."""
         theory = _theory()
-        exact_rank = require("convac.exact", "exact_rank")
+        exact_rank = require("convac.rank.exact", "exact_rank")
         res = exact_rank(convac_net(n, m, DEFICIT_WINDOWS[n], 2), "odd-even")
         return (theory.ht_odd_even_rank(n, m, 2) - res.rank,
                 len({r for _, r in res.ranks_mod}) - 1)
@@ -197,7 +197,7 @@ class StructuredSingularValues:
     param_names = ["N", "M"]
 
     def setup(self, n, m):
-        self.fn = require("convac.rank", "structured_singular_values")
+        self.fn = require("convac.rank.structured", "structured_singular_values")
         self.net = ht_net(n, m, 2)
 
     def time_structured_singular_values(self, n, m):
@@ -207,7 +207,7 @@ class StructuredSingularValues:
 
 
 class EliminationVsLU:
-    """Rank mod p (``convac.modp.rank_mod``, p = 2^21 - 9, one BLAS thread) of a random
+    """Rank mod p (``convac.rank.modp.rank_mod``, p = 2^21 - 9, one BLAS thread) of a random
     ``n x n`` residue matrix, full rank or of rank ``n/2``, against LAPACK's LU
     (``scipy.linalg.lu_factor``: the same ``2n^3/3`` operations) of a float64 matrix of
     the same side, in the same process.
@@ -223,7 +223,7 @@ class EliminationVsLU:
     unit = declared_unit("time ratio")
 
     def setup(self, n, profile):
-        self.rank_mod, mul_mod, primes = require("convac.modp", "rank_mod", "mul_mod",
+        self.rank_mod, mul_mod, primes = require("convac.rank.modp", "rank_mod", "mul_mod",
                                                  "DEFAULT_PRIMES")
         self.prime = primes[0]
         rng = np.random.default_rng(n)

@@ -1,5 +1,5 @@
-"""Generalized ConvACs (``convac.pooling``, ``convac.rectifier``,
-``convac.rectifier_measure``): Cohen & Shashua, "Convolutional Rectifier Networks as
+"""Generalized ConvACs (``convac.nets.pooling``, ``convac.tensors.grid``,
+``convac.experiments.rectifier``): Cohen & Shashua, "Convolutional Rectifier Networks as
 Generalized Tensor Decompositions", ICML 2016.
 
 asv counts every number as lower-is-better, so each tracked number is one of:
@@ -11,7 +11,7 @@ asv counts every number as lower-is-better, so each tracked number is one of:
 - *lower is better*: fit errors (training got better) and ``error - floor`` of shallow
   ReLU+average fits (>= 0 by theorem).
 
-Units come from the metrics contract (:mod:`convac.metrics`), which gives ``convac gate``
+Units come from the metrics contract (:mod:`convac.bench.metrics`), which gives ``convac gate``
 its rule for each.
 
 Weights: i.i.d. uniform integers -100..100 (seeded); templates ``F = I_M``.
@@ -26,12 +26,12 @@ from ._common import cache_each, cached, declared_unit, deep_net, require, skip_
 OPS = ["product", "relu-max", "relu-sum"]
 WHICH = ["lowest rank", "highest rank"]
 WIDTHS = [1, 4, 16, 64]
-"""Shallow widths fitted; the settings live in ``convac.rectifier_measure.BENCH`` (the
+"""Shallow widths fitted; the settings live in ``convac.experiments.rectifier.BENCH`` (the
 report rebuilds the measurements from these results with them)."""
 
 
 def _fit_settings() -> dict:
-    b = require("convac.rectifier_measure", "BENCH")
+    b = require("convac.experiments.rectifier", "BENCH")
     return {"widths": tuple(WIDTHS), "steps": b["steps"], "n_restarts": b["n_restarts"]}
 
 
@@ -52,7 +52,7 @@ class GridRank:
 
     @staticmethod
     def _row(op, n):
-        rank_vs_n, b = require("convac.rectifier_measure", "rank_vs_n", "BENCH")
+        rank_vs_n, b = require("convac.experiments.rectifier", "rank_vs_n", "BENCH")
         return rank_vs_n((n,), b["M"], b["r"], b["seed"], operators=(op,))[0]
 
     def setup(self, rows, op, n):
@@ -87,7 +87,7 @@ class Incompleteness:
 
     @staticmethod
     def _row(op, n):
-        incompleteness, bench = require("convac.rectifier_measure", "incompleteness", "BENCH")
+        incompleteness, bench = require("convac.experiments.rectifier", "incompleteness", "BENCH")
         return incompleteness((n,), bench["M"], bench["r"], bench["incompleteness_seeds"],
                               operators=(op,))[0]
 
@@ -123,8 +123,8 @@ class WidthLowerBound:
     @staticmethod
     def _extremes(op):
         """``{which: (rank, width bound)}`` of the lowest- and highest-rank network."""
-        extreme, b = require("convac.rectifier_measure", "extreme_networks", "BENCH")
-        bound = require("convac.rectifier", "shallow_width_lower_bound")
+        extreme, b = require("convac.experiments.rectifier", "extreme_networks", "BENCH")
+        bound = require("convac.rank.grid", "shallow_width_lower_bound")
         drawn = extreme(op, b["match_n"], b["M"], b["r"], b["match_seeds"])
         return {which: (res.rank, bound(res.rank, op, "odd-even", b["match_n"], b["M"]))
                 for which, (res, _, _) in zip(WHICH, drawn, strict=True)}
@@ -154,8 +154,8 @@ class ShallowMatch:
 
     @staticmethod
     def _rows():
-        shallow_match = require("convac.rectifier_measure", "shallow_match")
-        b = require("convac.rectifier_measure", "BENCH")
+        shallow_match = require("convac.experiments.rectifier", "shallow_match")
+        b = require("convac.experiments.rectifier", "BENCH")
         rows = shallow_match(b["match_n"], b["M"], b["r"], b["match_seeds"],
                              threshold=b["threshold"], **_fit_settings())
         return {(r["operator"], r["which"]): r for r in rows}
@@ -183,8 +183,8 @@ class Universality:
 
     @staticmethod
     def _rows():
-        universality = require("convac.rectifier_measure", "universality")
-        b = require("convac.rectifier_measure", "BENCH")
+        universality = require("convac.experiments.rectifier", "universality")
+        b = require("convac.experiments.rectifier", "BENCH")
         rows = universality(b["universality_n"], b["universality_m"], b["seed"],
                             **_fit_settings())
         return {r["operator"]: r for r in rows}
@@ -210,8 +210,8 @@ class GridTensorTime:
     param_names = ["operator", "N"]
 
     def setup(self, op, n):
-        b = require("convac.rectifier_measure", "BENCH")
-        self.grid_tensor = require("convac.rectifier", "grid_tensor")
+        b = require("convac.experiments.rectifier", "BENCH")
+        self.grid_tensor = require("convac.tensors.grid", "grid_tensor")
         self.net = deep_net(op, n, b["M"], b["r"], b["seed"])
 
     def time_grid_tensor(self, op, n):

@@ -1,4 +1,4 @@
-"""Coefficient tensors (``convac.tensors``), built from the weights.
+"""Coefficient tensors (``convac.tensors.coefficient``), built from the weights.
 
 Timings and peak memory: lower is better.
 """

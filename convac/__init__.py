@@ -5,10 +5,12 @@ and grid tensors; matricization ranks (dense, structured, exact over a prime fie
 min-cut upper bounds and CP-rank bounds; parameter counts; the CP-to-HT embedding;
 CP fits of deep networks against the Eckart-Young floor.
 
-The package loads lazily (PEP 562): ``import convac`` imports neither torch nor any
-submodule, so ``convac --help`` answers at once.  The first access to an exported name
-(``convac.HTNet``) imports every submodule below.  The rank methods (``dense``,
-``structured``, ``exact``, ``auto``) are declared once, in :mod:`convac.rank_methods`.
+The package is laid out by its data flow, one subpackage per stage (``nets`` -> ``tensors``
+-> ``rank`` -> ``fit`` -> ``experiments`` -> ``bench`` -> ``cli``; see ARCHITECTURE.md).
+It loads lazily (PEP 562): ``import convac`` imports neither torch nor any submodule, so
+``convac --help`` answers at once.  The first access to an exported name
+(``convac.HTNet``) imports every module below.  The rank methods (``dense``,
+``structured``, ``exact``, ``auto``) are declared once, in :mod:`convac.rank.methods`.
 To export a new name, add it to ``_EXPORTS`` under its module.
 """
 
@@ -20,28 +22,30 @@ __version__ = "0.1.0"
 
 # module -> the names it exports (imported on first access to any of them)
 _EXPORTS = {
-    "bounds": ("CPRankBounds", "cp_rank_bounds", "expansion_terms", "min_cut_bound"),
-    "embed": ("embed_cp_in_ht",),
-    "exact": ("exact_rank", "integer_network", "integer_weights_"),
-    "fit": ("CPFit", "fit_cp", "load_cp_factors"),
-    "floor": ("FloorResult", "eckart_young_floor", "eckart_young_floors"),
-    "geometry": ("PoolingSchedule", "ht_windows", "mirror_order", "patch_order",
-                 "quadtree_order", "truncated_windows"),
-    "matricize": ("Partition", "RankResult", "matricization_rank", "matricize",
-                  "numerical_rank", "resolve_partition", "singular_values"),
-    "network": ("ConvAC", "CPNet", "HTNet", "multiply_adds"),
-    # issue 11: the rank-method registry (declared once) and the theorem formulas
-    "rank_methods": ("RANK_METHODS", "auto_rank"),
-    "theory": ("ht_odd_even_rank", "ht_left_right_rank", "cp_rank", "cp_shared_odd_even_rank"),
-    "params": ("parameter_count", "schedule_parameter_count", "trainable_parameters"),
-    "rank": ("BudgetError", "structured_rank", "structured_singular_values"),
-    "representation": ("Gaussian", "Identity", "Linear", "OneHot", "Patches", "ReLU",
-                       "Representation"),
-    "sweep": ("ConverseResult", "SweepResult", "ht_fits_cp", "width_sweep"),
-    "tensors": ("coefficient_tensor", "coefficient_tensor_by_forward", "grid_tensor"),
-    "train": ("TrainResult", "digits_features", "random_features", "train_student"),
-    # issue 15: the Haeffele-Vidal certificate
-    "certificate": ("Certificate", "certify", "fit_regularized", "grow_cp"),
+    "nets.geometry": ("PoolingSchedule", "ht_windows", "mirror_order", "patch_order",
+                      "quadtree_order", "truncated_windows"),
+    "nets.network": ("ConvAC", "CPNet", "HTNet", "multiply_adds"),
+    "nets.representation": ("Gaussian", "Identity", "Linear", "OneHot", "Patches", "ReLU",
+                            "Representation"),
+    "nets.params": ("parameter_count", "schedule_parameter_count", "trainable_parameters"),
+    "nets.embed": ("embed_cp_in_ht",),
+    "tensors.coefficient": ("coefficient_tensor", "coefficient_tensor_by_forward",
+                            "grid_tensor"),
+    "tensors.matricization": ("Partition", "RankResult", "matricize", "numerical_rank",
+                              "resolve_partition", "singular_values"),
+    "rank.structured": ("BudgetError", "structured_rank", "structured_singular_values"),
+    "rank.exact": ("exact_rank", "integer_network", "integer_weights_"),
+    "rank.bounds": ("CPRankBounds", "cp_rank_bounds", "expansion_terms", "min_cut_bound"),
+    # the rank-method registry (declared once) and the theorem formulas
+    "rank.methods": ("RANK_METHODS", "auto_rank", "matricization_rank"),
+    "rank.theory": ("ht_odd_even_rank", "ht_left_right_rank", "cp_rank",
+                    "cp_shared_odd_even_rank"),
+    "fit.cp": ("CPFit", "fit_cp", "load_cp_factors"),
+    "fit.floor": ("FloorResult", "eckart_young_floor", "eckart_young_floors"),
+    "fit.train": ("TrainResult", "digits_features", "random_features", "train_student"),
+    "fit.sweep": ("ConverseResult", "SweepResult", "ht_fits_cp", "width_sweep"),
+    # the Haeffele-Vidal certificate
+    "fit.certificate": ("Certificate", "certify", "fit_regularized", "grow_cp"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -67,7 +71,7 @@ __all__ = [
     # certified ranks
     "RANK_METHODS", "auto_rank",
     "ht_odd_even_rank", "ht_left_right_rank", "cp_rank", "cp_shared_odd_even_rank",
-    # issue 15: the Haeffele-Vidal certificate
+    # the Haeffele-Vidal certificate
     "Certificate", "certify", "fit_regularized", "grow_cp",
 ]
 

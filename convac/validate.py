@@ -12,7 +12,6 @@ memory budget, raised before anything is allocated).  Conventions follow tensorl
 
 from __future__ import annotations
 
-import functools
 import math
 import numbers
 from collections.abc import Iterator
@@ -179,16 +178,20 @@ def check_budget(side: int, order: int, budget: int, what: str = "tensor") -> No
         )
 
 
-@functools.cache
-def _convac_class():
-    from .network import ConvAC  # validate sits below network in the data flow: import late
+NETWORK_TYPES: list = []
+"""The classes :func:`network` accepts: :class:`convac.ConvAC` registers itself (validate
+sits below the networks in the data flow and does not import them)."""
 
-    return ConvAC
+
+def network_type(cls):
+    """Class decorator: ``cls`` is a network :func:`network` accepts (with subclasses)."""
+    NETWORK_TYPES.append(cls)
+    return cls
 
 
 def network(net: Any):
     """``net`` if it is a :class:`convac.ConvAC`, else a TypeError naming what it got."""
-    if not isinstance(net, _convac_class()):
+    if not isinstance(net, tuple(NETWORK_TYPES)):
         raise InvalidTypeError(f"expected a convac.ConvAC network, got {type(net).__name__}")
     return net
 
@@ -196,13 +199,14 @@ def network(net: Any):
 def product_network(net: Any, what: str):
     """``net`` if it is a ConvAC with product pooling: coefficient tensors, structured and
     exact ranks and min-cut bounds are defined for those only (a generalized network's
-    grid tensor is :func:`convac.rectifier.grid_tensor`)."""
+    grid tensor is :func:`convac.tensors.grid.grid_tensor`)."""
     net = network(net)
     name = getattr(getattr(net, "pooling", None), "name", "product")
     if name != "product":
         raise InvalidValueError(
             f"{what} is defined for product pooling (a ConvAC), this network pools with "
-            f"{name!r}; use convac.rectifier.grid_tensor / grid_rank for generalized networks"
+            f"{name!r}; use convac.tensors.grid.grid_tensor and convac.rank.grid.grid_rank "
+            "for generalized networks"
         )
     return net
 

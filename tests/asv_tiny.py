@@ -54,7 +54,7 @@ def track_broken():
     raise RuntimeError("deliberately broken benchmark")
 
 
-track_broken.unit = "rank"  # every tracked number has a declared unit (convac.metrics)
+track_broken.unit = "rank"  # every tracked number has a declared unit (convac.bench.metrics)
 '''
 
 

@@ -16,7 +16,7 @@ import sys
 import pytest
 from asv_tiny import MACHINE, benchmarked
 
-from convac.report.results import list_commits, load_benchmarks, load_commit
+from convac.bench.results import list_commits, load_benchmarks, load_commit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "asv.conf.json")

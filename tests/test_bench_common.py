@@ -21,7 +21,7 @@ import pytest
 import torch
 
 import convac
-from convac.rectifier_measure import deep_network
+from convac.experiments.rectifier import deep_network
 
 ROOT = Path(__file__).resolve().parents[1]
 

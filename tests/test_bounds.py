@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import convac
-from convac import theory
-from convac.matricize import resolve_partition
-from convac.rank import row_leaves
+from convac.rank import theory
+from convac.rank.structured import row_leaves
+from convac.tensors.matricization import resolve_partition
 
 NETS = {
     "cp": lambda seed, g: convac.CPNet(6, 3, 4, geometry=g, seed=seed),

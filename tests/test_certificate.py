@@ -5,8 +5,8 @@ point that is not optimal being refused."""
 import numpy as np
 import pytest
 
-from convac.certificate import certify, fit_regularized, grow_cp, polar_bounds
-from convac.fit import fit_cp
+from convac.fit.certificate import certify, fit_regularized, grow_cp, polar_bounds
+from convac.fit.cp import fit_cp
 
 ROUND = 1e-9  # rounding of the SVDs and of a first-order point reached by L-BFGS
 

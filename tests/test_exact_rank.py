@@ -6,7 +6,7 @@ import torch
 from oracles import partition_for
 
 import convac
-from convac.exact import DEFAULT_PRIME, exact_rank
+from convac.rank.exact import DEFAULT_PRIME, exact_rank
 
 CASES = {
     "cp": lambda seed, sh, g: convac.CPNet(6, 3, 4, n_outputs=2, shared=sh, geometry=g),

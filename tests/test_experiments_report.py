@@ -9,9 +9,9 @@ import pytest
 pytest.importorskip("pyarrow")
 pytest.importorskip("flint")
 
+from convac.bench.report.experiments import build_experiments_page  # noqa: E402
 from convac.experiments import make_experiment  # noqa: E402
 from convac.experiments.runner import run_experiment  # noqa: E402
-from convac.report.experiments import build_experiments_page  # noqa: E402
 
 
 @pytest.mark.slow
@@ -35,9 +35,9 @@ def test_page_from_stores(tmp_path):
 def test_levine_section_from_the_committed_summary_matches_the_store(tmp_path):
     """A full run is published as a small JSON summary (the store is ~75 MB and ignored
     by git): the report's table from that summary is the table from the store."""
+    from convac.bench.report.experiments import _levine
     from convac.experiments.publish import read_published, write_published
     from convac.experiments.store import ResultStore
-    from convac.report.experiments import _levine
 
     path = str(tmp_path / "levine-mincut")
     run_experiment(make_experiment("levine-mincut"), path, sample=12, seed=3,

@@ -7,7 +7,7 @@ import torch
 from tensorly.decomposition import parafac
 
 import convac
-from convac.fit import fit_cp, load_cp_factors
+from convac.fit.cp import fit_cp, load_cp_factors
 
 # ALS error estimate precision is about sqrt(eps); the issue's threshold for "exact"
 EXACT = 1e-6
@@ -206,7 +206,7 @@ def test_wide_and_long_cp_teachers(method, case):
     """Widths up to 16, N up to 10: teacher components whose norms spread over four
     decades, where plain ALS and L-BFGS (and Gauss-Newton from some starts) stall at
     1e-4..1e-3 with the smallest component missing (the kicks of
-    convac.solvers.run_solver find it)."""
+    convac.fit.solvers.run_solver find it)."""
     n, m, width = case
     fit = fit_cp(cp_teacher_tensor(n, m, width, 0), width, method=method,
                  n_iter_max=WIDE_BUDGET[method])
@@ -237,7 +237,7 @@ def test_best_stops_at_target():
 
 
 def test_gauss_newton_jacobian_against_finite_differences():
-    from convac.solvers import cp_jacobian
+    from convac.fit.solvers import cp_jacobian
 
     rng = np.random.default_rng(2)
     factors = [rng.standard_normal((m, 2)) for m in (2, 3, 2)]
@@ -256,7 +256,7 @@ def test_gauss_newton_jacobian_against_finite_differences():
 
 
 def test_structured_gramian_is_the_jacobians_gramian():
-    from convac.solvers import cp_gramian, cp_jacobian
+    from convac.fit.solvers import cp_gramian, cp_jacobian
 
     rng = np.random.default_rng(3)
     factors = [rng.standard_normal((m, 3)) for m in (2, 4, 3, 2)]
@@ -276,7 +276,7 @@ def test_width_beyond_the_memory_budget_is_refused_before_allocating():
 def test_a_kick_merges_a_split_component_and_adds_the_missing_one():
     """T = c + d; the fit holds c split in two (0.6 c, 0.4 c) and lacks d: the kick merges
     the pair and puts the residual d, an exact rank one, in the freed column."""
-    from convac.solvers import redundancy_order, replace_component
+    from convac.fit.solvers import redundancy_order, replace_component
 
     rng = np.random.default_rng(4)
     c = [rng.standard_normal(m) for m in (3, 4, 2)]
@@ -308,7 +308,7 @@ def test_mttkrp_and_reconstruction_match_tensorly(backend):
     import tensorly as tl
     from tensorly.cp_tensor import unfolding_dot_khatri_rao
 
-    from convac.solvers import _mttkrp, _reconstruct
+    from convac.fit.solvers import _mttkrp, _reconstruct
 
     rng = np.random.default_rng(3)
     shape, width = (2, 3, 4, 5), 3
@@ -328,7 +328,7 @@ def test_mttkrp_and_reconstruction_match_tensorly(backend):
 def test_rank_one_is_a_fixed_point_of_power_iteration():
     """``rank_one`` recovers a rank-one tensor exactly, and on a generic tensor its
     vectors are a fixed point of one more sweep of power iteration."""
-    from convac.solvers import _mttkrp, rank_one
+    from convac.fit.solvers import _mttkrp, rank_one
 
     rng = np.random.default_rng(4)
     vecs = [rng.normal(size=m) for m in (3, 4, 5)]
@@ -344,14 +344,14 @@ def test_rank_one_is_a_fixed_point_of_power_iteration():
 
 
 def test_rank_one_refuses_a_vector():
-    from convac.solvers import rank_one
+    from convac.fit.solvers import rank_one
 
     with pytest.raises(ValueError, match=r"order >= 2, got shape \(3,\)"):
         rank_one(np.ones(3))
 
 
 def _count_kicks(monkeypatch):
-    import convac.solvers as solvers
+    import convac.fit.solvers as solvers
 
     kicks = []
     original = solvers.replace_component
@@ -367,7 +367,7 @@ def _count_kicks(monkeypatch):
 def test_no_kick_at_the_eckart_young_floor(monkeypatch):
     """A matrix: the best width-K CP is the truncated SVD, whose error is the floor; ALS
     stalls there and no kick is spent."""
-    from convac.floor import eckart_young_floor
+    from convac.fit.floor import eckart_young_floor
 
     kicks = _count_kicks(monkeypatch)
     mat = np.random.default_rng(0).standard_normal((9, 7))
@@ -381,7 +381,7 @@ def test_a_futile_kick_is_not_repeated(monkeypatch):
     """Width 2 on the HT teacher of the benchmarks (rank > 2, floor not reached): every
     start stalls at the same local minimum; one kick fails there and no other start kicks
     from it, and the fit is as good as with every kick spent (8 per start)."""
-    import convac.solvers as solvers
+    import convac.fit.solvers as solvers
 
     kicks = _count_kicks(monkeypatch)
     teacher = convac.coefficient_tensor(convac.HTNet(8, 3, 2, seed=0, dtype=torch.float64))

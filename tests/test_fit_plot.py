@@ -5,8 +5,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from convac.report import plots  # noqa: E402
-from convac.report.data import Curve  # noqa: E402
+from convac.bench.report import plots  # noqa: E402
+from convac.bench.report.data import Curve  # noqa: E402
 
 
 def test_fit_plot_is_log_scaled_and_shows_zero_floors(tmp_path, monkeypatch):

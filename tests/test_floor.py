@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import convac
-from convac.fit import fit_cp
-from convac.floor import default_partitions, eckart_young_floor, eckart_young_floors
+from convac.fit.cp import fit_cp
+from convac.fit.floor import default_partitions, eckart_young_floor, eckart_young_floors
 
 # Float64 rounding of two relative errors of order one (not a modelling tolerance).
 ROUNDING = 1e-12
@@ -102,7 +102,7 @@ def test_default_partitions():
 
 
 def test_structured_path_agrees_with_the_dense_one():
-    """Above max_bytes the floor takes convac.rank's structured singular values."""
+    """Above max_bytes the floor takes convac.rank.structured's singular values."""
     net = convac.HTNet(8, 2, 2, seed=0, dtype=torch.float64)
     got = eckart_young_floor(net, 3, max_bytes=1)
     assert got.method == "structured"

@@ -11,8 +11,8 @@ import subprocess
 import pytest
 from asv_tiny import MACHINE, benchmarked, convac_cli, tiny_repo
 
-from convac.gate import Rule, compare, format_rows, rule_for
-from convac.report.results import BenchmarkInfo, CommitResults, Measurement
+from convac.bench.gate import Rule, compare, format_rows, rule_for
+from convac.bench.results import BenchmarkInfo, CommitResults, Measurement
 
 
 def _gate(repo, base, head, *extra):
@@ -286,7 +286,7 @@ def test_gate_argparse_usage_error_exits_2(capsys):
 def test_quick_config_writes_elsewhere(stored, tmp_path):
     from asv.util import load_json
 
-    from convac.gate import quick_config
+    from convac.bench.gate import quick_config
 
     root, _, _ = stored
     path = quick_config(str(root / "asv.conf.json"), str(tmp_path / "scratch"))

@@ -20,7 +20,7 @@ from memcap import memory_cap
 
 import convac
 from convac import validate
-from convac.report.results import ResultsFileError, canonical_param, load_commit
+from convac.bench.results import ResultsFileError, canonical_param, load_commit
 
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow,

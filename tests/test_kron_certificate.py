@@ -1,14 +1,14 @@
-"""The Kronecker-pair determinant certificate (convac.modp.kron_pair_nonsingular) and the
+"""The Kronecker-pair determinant certificate (convac.rank.modp.kron_pair_nonsingular) and the
 exact rank's route through it, against the dense elimination of the same root core."""
 
 import numpy as np
 import pytest
 
 import convac
-from convac import exact, modp
-from convac.cuts import min_cut_bound
-from convac.exact import ModField, exact_rank, integer_network
-from convac.rank import root_core
+from convac.rank import exact, modp
+from convac.rank.cuts import min_cut_bound
+from convac.rank.exact import ModField, exact_rank, integer_network
+from convac.rank.structured import root_core
 
 pytest.importorskip("flint")
 

@@ -1,4 +1,5 @@
-"""Matricization, numerical rank, and the rank facts of COLT 2016 (DESIGN.md)."""
+"""Matricization, numerical rank, and the rank facts of COLT 2016 (ARCHITECTURE.md, "The
+mathematics in one page")."""
 
 import itertools
 
@@ -7,8 +8,8 @@ import pytest
 import torch
 
 import convac
-from convac import theory
-from convac.matricize import numerical_rank, resolve_partition
+from convac.rank import theory
+from convac.tensors.matricization import numerical_rank, resolve_partition
 
 
 def test_matricize_index_convention():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from convac import metrics
+from convac.bench import metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,4 +76,4 @@ def test_every_benchmark_unit_goes_through_the_contract():
     bare = {path.name: re.findall(r"unit\s*=\s*['\"][^'\"]*['\"]", path.read_text())
             for path in sorted((ROOT / "benchmarks").glob("bench_*.py"))}
     bare = {name: found for name, found in bare.items() if found}
-    assert not bare, f"units not taken from convac.metrics (declared_unit): {bare}"
+    assert not bare, f"units not taken from convac.bench.metrics (declared_unit): {bare}"

@@ -1,11 +1,11 @@
-"""The blocked elimination mod p (convac.modlu through convac.modp.rank_mod) against
+"""The blocked elimination mod p (convac.rank.modlu through convac.rank.modp.rank_mod) against
 python-flint's nmod_mat rank on every rank profile, sizes 1 to 4096, on numpy and torch."""
 
 import numpy as np
 import pytest
 import torch
 
-from convac import modlu, modp
+from convac.rank import modlu, modp
 
 flint = pytest.importorskip("flint")
 

@@ -1,11 +1,11 @@
-"""Arithmetic mod p (convac.modp) against python-flint and exact Python integers."""
+"""Arithmetic mod p (convac.rank.modp) against python-flint and exact Python integers."""
 
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
-from convac import modp
+from convac.rank import modp
 
 flint = pytest.importorskip("flint")
 

@@ -1,4 +1,5 @@
-"""Closed-form parameter counts against DESIGN.md's formulas and the module itself."""
+"""Closed-form parameter counts against the formulas of ARCHITECTURE.md ("The mathematics in
+one page") and the module itself."""
 
 import pytest
 

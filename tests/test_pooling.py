@@ -9,7 +9,7 @@ import torch
 from oracles import NET_CASES, assert_close, make_net
 
 import convac
-from convac.pooling import (
+from convac.nets.pooling import (
     POOLING_OPERATORS,
     PRODUCT,
     RELU_MAX,
@@ -17,7 +17,7 @@ from convac.pooling import (
     pooling_operator,
     resolve_pooling,
 )
-from convac.tree import fold
+from convac.nets.tree import fold
 
 # The paper's g(a, b), written independently of convac's operators (plain Python floats).
 PAPER_G = {

@@ -3,8 +3,8 @@ missing points explained."""
 
 from types import SimpleNamespace
 
-from convac import theory
-from convac.report.data import DEFICIT_BENCH, RANK_BENCH, rank_curves, theorem_curve
+from convac.bench.report.data import DEFICIT_BENCH, RANK_BENCH, rank_curves, theorem_curve
+from convac.rank import theory
 
 
 class FakeResults:

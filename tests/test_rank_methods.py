@@ -9,9 +9,10 @@ import pytest
 import torch
 
 import convac
-from convac import theory, validate
-from convac.matricize import AMBIGUITY_FACTOR
-from convac.rank_methods import AUTO_FLOAT_MAX_RANK, RANK_METHODS
+from convac import validate
+from convac.rank import theory
+from convac.rank.methods import AUTO_FLOAT_MAX_RANK, RANK_METHODS
+from convac.tensors.matricization import AMBIGUITY_FACTOR
 
 # small networks whose dense ranks are clear: (builder, partitions)
 ORACLE_TABLE = {
@@ -29,8 +30,9 @@ PARTS = ["odd-even", "left-right", [0, 1, 5]]
 
 def test_registry_declared_once():
     assert RANK_METHODS.names() == ("dense", "structured", "exact", "auto")
-    old = importlib.import_module("convac.matricize").RANK_METHODS
-    assert old is RANK_METHODS  # the old name is the same table, not a copy
+    assert convac.RANK_METHODS is RANK_METHODS  # the public name is the same table
+    # the tensors stage keeps no table of its own (it sits below the rank methods)
+    assert not hasattr(importlib.import_module("convac.tensors.matricization"), "RANK_METHODS")
     with pytest.raises(ValueError, match="rank method 'dense' is already registered"):
         RANK_METHODS.register("dense", lambda *a, **k: None)
     with pytest.raises(ValueError, match="unknown rank method 'svd'; expected one of"):
@@ -183,7 +185,7 @@ def test_theory_formulas():
 def test_budget_is_predicted_before_any_work(case):
     """The predicted largest array bounds the real root core; a budget below it is refused
     before anything is computed."""
-    from convac.rank import FloatField, predict_core_shape, root_core
+    from convac.rank.structured import FloatField, predict_core_shape, root_core
 
     net = ORACLE_TABLE[case]()
     for part in PARTS:
@@ -228,7 +230,7 @@ def test_exact_runs_the_second_default_prime_only_below_the_bound():
         net.weights[0][0, 1] = net.weights[0][0, 0]  # leaf 0 of rank 1: below the bound
     low = convac.exact_rank(net, "odd-even")
     assert low.rank < convac.min_cut_bound(net, "odd-even")
-    assert [p for p, _ in low.ranks_mod] == list(convac.exact.DEFAULT_PRIMES)
+    assert [p for p, _ in low.ranks_mod] == list(convac.rank.exact.DEFAULT_PRIMES)
     both = convac.exact_rank(net, "odd-even", primes=(65521, 101))
     assert [p for p, _ in both.ranks_mod] == [65521, 101]
     dense = convac.coefficient_tensor(net).numpy()

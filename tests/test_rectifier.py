@@ -13,26 +13,25 @@ from test_pooling import brute_force
 
 import convac
 from convac.cli import main
-from convac.exact import integer_weights_
-from convac.matricize import matricize, resolve_partition
-from convac.rectifier import (
-    EXACT_LIMIT,
-    additive_floor,
-    grid_rank,
-    grid_tensor,
-    identity_templates,
-    neuron_templates,
-    shallow_rank_per_unit,
-    shallow_width_lower_bound,
-)
-from convac.rectifier_fit import fit_shallow
-from convac.rectifier_measure import (
+from convac.experiments.rectifier import (
     deep_network,
     incompleteness,
     network_rank,
     rank_vs_n,
     universality,
 )
+from convac.fit.shallow import additive_floor, fit_shallow
+from convac.nets.pooling import pooling_operator
+from convac.rank.exact import integer_weights_
+from convac.rank.grid import grid_rank, shallow_rank_per_unit, shallow_width_lower_bound
+from convac.tensors.grid import (
+    EXACT_LIMIT,
+    exact_bound,
+    grid_tensor,
+    identity_templates,
+    neuron_templates,
+)
+from convac.tensors.matricization import matricize, resolve_partition
 
 OPS = ["product", "relu-max", "relu-sum"]
 
@@ -193,11 +192,11 @@ def test_exactness_certificate():
     float_net = convac.HTNet(4, 2, 2, seed=0, dtype=torch.float64, pooling="relu-max")
     assert not grid_tensor(float_net).exact and grid_tensor(float_net).bound is None
     big = deep_network("product", 16, 2, 4, seed=0)  # products outgrow 2^53
-    bound = convac.rectifier.exact_bound(big, f)
+    bound = exact_bound(big, f)
     assert bound is not None and bound >= EXACT_LIMIT
-    user = convac.HTNet(4, 2, 2, pooling=convac.pooling.pooling_operator("m", torch.maximum))
+    user = convac.HTNet(4, 2, 2, pooling=pooling_operator("m", torch.maximum))
     integer_weights_(user)
-    assert convac.rectifier.exact_bound(user, f) is None  # growth unknown: no certificate
+    assert exact_bound(user, f) is None  # growth unknown: no certificate
     # a product network whose grid is not certified falls back to the structured exact rank
     res = network_rank(deep_network("product", 8, 2, 4, seed=0))
     assert res.method == "exact" and res.rank == 16 and "GF(" in res.certified
@@ -298,8 +297,8 @@ def test_cli_writes_report_and_json(tmp_path, capsys):
 def test_verdicts_say_no_where_numbers_disagree():
     """The agreement table is computed from the numbers, not written: a product network
     below its theorem or a ReLU+sum fit under its floor is reported as a disagreement."""
-    from convac.rectifier_measure import RectifierMeasurements
-    from convac.report.rectifier import verdicts
+    from convac.bench.report.rectifier import verdicts
+    from convac.experiments.rectifier import RectifierMeasurements
 
     m = RectifierMeasurements(
         rank_vs_n=[{"operator": "product", "N": 4, "rank": 3, "theorem": 4}],
@@ -316,7 +315,7 @@ class _FakeResults:
     parameters (their reprs)."""
 
     def __init__(self, rows):
-        from convac.report.results import Measurement
+        from convac.bench.results import Measurement
 
         self.rows = [Measurement(name, tuple(repr(p) for p in params), value)
                      for name, params, value in rows]
@@ -327,7 +326,7 @@ class _FakeResults:
 
 def test_measurements_from_asv_results_round_trip():
     """What the suite tracks comes back as the measurements it came from."""
-    from convac.report.rectifier import BENCH_PREFIX, measurements_from_results
+    from convac.bench.report.rectifier import BENCH_PREFIX, measurements_from_results
 
     ranks = rank_vs_n((2, 4), operators=("product", "relu-max"))
     inc = incompleteness((4,), n_seeds=5, operators=("relu-max",))

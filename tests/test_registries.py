@@ -9,9 +9,9 @@ import pytest
 import torch
 
 import convac
-from convac.geometry import GEOMETRIES
-from convac.matricize import PARTITIONS
-from convac.representation import REPRESENTATIONS
+from convac.nets.geometry import GEOMETRIES
+from convac.nets.representation import REPRESENTATIONS
+from convac.tensors.matricization import PARTITIONS
 from convac.validate import Registry
 
 

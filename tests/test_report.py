@@ -9,9 +9,9 @@ import warnings
 import pytest
 from asv_tiny import MACHINE, benchmarked, convac_cli
 
-from convac.report import build_report, failed_benchmarks
-from convac.report.data import rank_curves, theorem_curve
-from convac.report.results import canonical_param, load_benchmarks, load_commit, parse_param
+from convac.bench.report import build_report, failed_benchmarks
+from convac.bench.report.data import rank_curves, theorem_curve
+from convac.bench.results import canonical_param, load_benchmarks, load_commit, parse_param
 
 PLOTS = ("rank_vs_n.png", "parameters.png", "fit.png", "timings.png")
 
@@ -124,8 +124,8 @@ def test_canonical_param(text, canonical):
 
 
 def test_series_tolerate_mixed_parameter_types():
-    from convac.report.data import _series
-    from convac.report.results import CommitResults, Measurement
+    from convac.bench.report.data import _series
+    from convac.bench.results import CommitResults, Measurement
 
     run = CommitResults("c" * 40, "m")
     for n, value in (("4", 4.0), ("'x'", 1.0), ("8", 16.0)):

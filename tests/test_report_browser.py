@@ -22,8 +22,8 @@ import urllib.request
 import pytest
 from asv_tiny import benchmarked
 
-from convac.report import build_report
-from convac.report.results import list_machines, load_benchmarks
+from convac.bench.report import build_report
+from convac.bench.results import list_machines, load_benchmarks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCREENSHOTS = os.path.join(ROOT, "reports", "screenshots")
@@ -148,7 +148,7 @@ def test_suite_report_opens_in_chromium(serve, tmp_path):
 @pytest.mark.slow
 def test_offline_asv_site_lists_benchmarks_in_chromium(serve, tmp_path):
     _chromium()
-    from convac.report.vendor import localize_asv_site
+    from convac.bench.report.vendor import localize_asv_site
 
     repo = benchmarked()
     reports = os.path.join(repo.root, "reports")

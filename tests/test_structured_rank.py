@@ -6,9 +6,9 @@ import torch
 from oracles import partition_for
 
 import convac
-from convac import theory
-from convac.rank import structured_singular_values
-from convac.rank_methods import AUTO_DENSE_MAX_ENTRIES, RANK_METHODS
+from convac.rank import theory
+from convac.rank.methods import AUTO_DENSE_MAX_ENTRIES, RANK_METHODS
+from convac.rank.structured import structured_singular_values
 
 # tiny configurations (dense is the oracle): CP, HT, truncated, window 4, mixed windows
 CASES = {

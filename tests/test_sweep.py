@@ -7,7 +7,7 @@ import torch
 
 import convac
 from convac.cli import main
-from convac.sweep import ht_fits_cp, width_sweep, write_sweep
+from convac.fit.sweep import ht_fits_cp, width_sweep, write_sweep
 
 ROUNDING = 1e-12  # float64 rounding of relative errors of order one
 

@@ -1,8 +1,8 @@
 """``convac table``: the depth-efficiency table."""
 
 import convac
+from convac.bench.table import depth_efficiency_rows
 from convac.cli import main
-from convac.table import depth_efficiency_rows
 
 
 def test_rows_follow_theorem_and_parameter_formulas():

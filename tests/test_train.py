@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import convac
-from convac.train import digits_features, random_features, relative_error
-from convac.train import train_student as train_student_with_defaults
+from convac.fit.train import digits_features, random_features, relative_error
+from convac.fit.train import train_student as train_student_with_defaults
 
 # one restart where a test checks plumbing, not the quality the defaults buy
 train_student = functools.partial(train_student_with_defaults, n_restarts=1)
@@ -204,8 +204,8 @@ def test_early_stopping_keeps_the_best_validation_weights():
 def _student_gap(width):
     """Exact relative error of a trained CP student on an HT teacher's coefficient tensor,
     with the floor and the best CP fit of that width."""
-    from convac.fit import fit_cp
-    from convac.floor import eckart_young_floor
+    from convac.fit.cp import fit_cp
+    from convac.fit.floor import eckart_young_floor
 
     teacher = convac.HTNet(4, 3, 2, seed=0, dtype=torch.float64)
     tensor = convac.coefficient_tensor(teacher).numpy()  # (3,) * 4
@@ -242,7 +242,7 @@ def test_student_approaches_the_best_cp_fit_on_random_features(width):
 def test_output_jacobian_matches_reverse_mode_autograd(net):
     from torch.func import functional_call, jacrev
 
-    from convac.train import output_jacobian
+    from convac.fit.train import output_jacobian
 
     x = torch.randn(5, net.n_patches, net.n_channels, dtype=torch.float64,
                     generator=torch.Generator().manual_seed(0))
@@ -258,7 +258,7 @@ def test_output_jacobian_matches_reverse_mode_autograd(net):
 def _best_cp_fit(teacher_args, width):
     """The oracle: :func:`convac.fit_cp` (``method="best"``) on the coefficient tensor of
     ``HTNet(*teacher_args, seed=0)``."""
-    from convac.fit import fit_cp
+    from convac.fit.cp import fit_cp
 
     tensor = convac.coefficient_tensor(convac.HTNet(*teacher_args, seed=0, dtype=torch.float64))
     return fit_cp(tensor.numpy(), width, method="best").relative_error
@@ -343,7 +343,7 @@ def test_sphere_features_have_identity_second_moments_and_fixed_length():
     convac.HTNet(16, 3, 2, window=4, seed=3, dtype=torch.float64),
 ], ids=["cp", "ht", "ht-window4"])
 def test_balance_keeps_the_function_and_equalizes_the_norms(net):
-    from convac.train import balance
+    from convac.fit.train import balance
 
     with torch.no_grad():
         net.weights[0][0].mul_(1e3)  # unbalance a leaf

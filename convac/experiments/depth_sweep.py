@@ -20,8 +20,14 @@ from __future__ import annotations
 
 import math
 
+from ..nets.geometry import truncated_windows
+from ..nets.network import ConvAC, HTNet
+from ..nets.params import parameter_count
+from ..rank.bounds import min_cut_bound
+from ..rank.exact import integer_weights_
+from ..rank.methods import matricization_rank
 from ..validate import integer
-from .runner import Experiment
+from .runner import Experiment, evaluate
 
 __all__ = ["experiment", "compute", "check", "format_summary", "block_partition", "PAPER",
            "quick_rows", "GRID"]
@@ -53,25 +59,24 @@ def compute(config: dict) -> dict:
     truncated network of depth ``d`` can reach and costs."""
     import torch
 
-    import convac
 
     n, m, r, d = config["n"], config["m"], config["r"], config["depth"]
     rows = block_partition(n, d)
-    deep = convac.integer_weights_(convac.HTNet(n, m, r, dtype=torch.float64),
+    deep = integer_weights_(HTNet(n, m, r, dtype=torch.float64),
                                    seed=config["seed"])
-    rank = int(convac.matricization_rank(deep, rows, method="exact"))
+    rank = int(matricization_rank(deep, rows, method="exact"))
     paper = min(r, m) ** (n // 2**d)
-    windows = convac.truncated_windows(n, d)
+    windows = truncated_windows(n, d)
     # any truncated net of depth d: rank <= top width (checked on two top widths)
     lower = (r,) * (d - 1)
-    trunc_bounds = [convac.min_cut_bound(convac.ConvAC(n, m, windows, lower + (k,)), rows)
+    trunc_bounds = [min_cut_bound(ConvAC(n, m, windows, lower + (k,)), rows)
                     for k in (1, rank)]
-    trunc = convac.ConvAC(n, m, windows, lower + (rank,))
+    trunc = ConvAC(n, m, windows, lower + (rank,))
     return {
         "rank": rank, "paper": paper, "trunc_bound_width1": int(trunc_bounds[0]),
         "trunc_bound_at_rank": int(trunc_bounds[1]),
-        "deep_params": convac.parameter_count(deep),
-        "trunc_params": convac.parameter_count(trunc),
+        "deep_params": parameter_count(deep),
+        "trunc_params": parameter_count(trunc),
         "levels": round(math.log2(n)),
     }
 
@@ -129,6 +134,5 @@ def format_summary(records) -> str:
 
 def quick_rows(seed: int = 0) -> list:
     """The quick size (tests, asv): ``N <= 16``, in-process."""
-    from .runner import evaluate
 
     return summarize(evaluate(experiment(grid=[g for g in GRID if g[0] <= 16], seed=seed)))

@@ -24,8 +24,12 @@ import functools
 import itertools
 import math
 
+from ..nets.network import HTNet
+from ..rank.bounds import min_cut_bound
+from ..rank.exact import integer_weights_
+from ..rank.methods import matricization_rank
 from ..validate import InvalidValueError, integer
-from .runner import Experiment
+from .runner import Experiment, evaluate
 
 __all__ = ["experiment", "compute", "check", "summarize", "partitions", "PAPER", "quick_counts"]
 
@@ -79,10 +83,9 @@ def _network(ranks: tuple, seed: int, n: int, m: int, weight_range: int = WEIGHT
     import numpy as np
     import torch
 
-    import convac
 
-    net = convac.HTNet(n, m, list(ranks), dtype=torch.float64)
-    convac.integer_weights_(net, -weight_range, weight_range, seed=seed)
+    net = HTNet(n, m, list(ranks), dtype=torch.float64)
+    integer_weights_(net, -weight_range, weight_range, seed=seed)
     full = True
     for w in net.weights:
         mats = w.detach().numpy()  # (nodes, r_l, r_{l-1}) or (Y, r_{L-1})
@@ -96,15 +99,14 @@ def _network(ranks: tuple, seed: int, n: int, m: int, weight_range: int = WEIGHT
 
 def compute(config: dict) -> dict:
     """Exact rank and min-cut bound of one (widths, partition) configuration."""
-    import convac
 
     net, full, cache = _network(tuple(config["ranks"]), config["seed"], config["n"],
                                 config["m"], config.get("range", 100))
     rows = config["rows"]
-    bound = int(convac.min_cut_bound(net, rows))
+    bound = int(min_cut_bound(net, rows))
     # exact_rank's default primes: the second runs only where the first falls below the
     # bound (a rank mod p that reaches it is the real rank)
-    rank = int(convac.matricization_rank(net, rows, method="exact", cache=cache))
+    rank = int(matricization_rank(net, rows, method="exact", cache=cache))
     verdict = "tight" if rank == bound else ("below" if rank < bound else "above")
     return {"rank": rank, "bound": bound, "verdict": verdict, "full_rank_weights": full}
 
@@ -222,6 +224,5 @@ def format_summary(records) -> str:
 
 def quick_counts(sample: int = 200, seed: int = 0) -> dict:
     """The seeded quick size (tests, asv): ``sample`` configurations run in-process."""
-    from .runner import evaluate
 
     return summarize(evaluate(experiment(), sample, seed))["total"]

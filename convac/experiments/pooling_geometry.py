@@ -38,8 +38,13 @@ import functools
 
 import numpy as np
 
-from ..validate import integer
-from .runner import Experiment
+from ..nets.geometry import ht_windows, quadtree_order
+from ..nets.network import ConvAC
+from ..rank.bounds import min_cut_bound
+from ..rank.exact import integer_weights_
+from ..rank.methods import matricization_rank
+from ..validate import InvalidValueError, integer
+from .runner import Experiment, evaluate
 
 __all__ = ["experiment", "compute", "make_task", "geometry_order", "partition_ranks",
            "summarize", "format_summary", "PAPER", "SIDE", "quick_table"]
@@ -59,14 +64,13 @@ PAPER = {
 
 def geometry_order(name: str, side: int = SIDE) -> np.ndarray:
     """Patch permutation (raster indices, tree order) of geometry ``square`` or ``mirror``."""
-    import convac
 
     side = integer(side, "side", minimum=2)
     if name == "square":
-        return np.asarray(convac.quadtree_order(side, side))
+        return np.asarray(quadtree_order(side, side))
     if name == "mirror":
         half = side // 2
-        quadrant = np.asarray(convac.quadtree_order(half, half))  # raster in the quadrant
+        quadrant = np.asarray(quadtree_order(half, half))  # raster in the quadrant
         order = []
         for q in quadrant:
             i, j = divmod(int(q), half)
@@ -74,7 +78,6 @@ def geometry_order(name: str, side: int = SIDE) -> np.ndarray:
                          (side - 1 - i, side - 1 - j)):
                 order.append(a * side + b)
         return np.asarray(order)
-    from ..validate import InvalidValueError
 
     raise InvalidValueError(f"geometry must be one of {GEOMETRIES}, got {name!r}")
 
@@ -141,7 +144,6 @@ def make_task(task: str, n: int, seed: int, side: int = SIDE):
     rng = np.random.default_rng(integer(seed, "seed"))
     fn = {"symmetry": _symmetry, "closedness": _closedness}.get(task)
     if fn is None:
-        from ..validate import InvalidValueError
 
         raise InvalidValueError(f"task must be one of {TASKS}, got {task!r}")
     return fn(rng, integer(n, "n", minimum=2), side)
@@ -157,11 +159,10 @@ def _one_hot(images):
 def _net(geometry: str, ranks, seed: int, side: int = SIDE, n_outputs: int = 1):
     import torch
 
-    import convac
 
     order = geometry_order(geometry, side)
     n = side * side
-    return convac.ConvAC(n, 2, convac.ht_windows(n, 4), list(ranks), n_outputs=n_outputs,
+    return ConvAC(n, 2, ht_windows(n, 4), list(ranks), n_outputs=n_outputs,
                          geometry=order.tolist(), seed=seed, dtype=torch.float64)
 
 
@@ -239,15 +240,14 @@ def partition_ranks(geometry: str, ranks, seed: int = 0, side: int = SIDE) -> di
     ``side <= EXACT_SIDE``; the min-cut bound (a proven upper bound) always.
     """
 
-    import convac
 
-    net = convac.integer_weights_(_net(geometry, ranks, seed, side), seed=seed)
+    net = integer_weights_(_net(geometry, ranks, seed, side), seed=seed)
     out = {}
     for name, rows in named_partitions(side).items():
         exact = None
         if side <= EXACT_SIDE:
-            exact = int(convac.matricization_rank(net, rows, method="exact"))
-        out[name] = (exact, int(convac.min_cut_bound(net, rows)))
+            exact = int(matricization_rank(net, rows, method="exact"))
+        out[name] = (exact, int(min_cut_bound(net, rows)))
     return out
 
 
@@ -323,6 +323,5 @@ def format_summary(records) -> str:
 
 def quick_table(seed: int = 0) -> list:
     """The quick size (tests, asv): one seed, small training, in-process."""
-    from .runner import evaluate
 
     return summarize(evaluate(experiment(seeds=1, n_train=600, n_test=400, steps=200)))

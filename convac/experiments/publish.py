@@ -14,6 +14,8 @@ import os
 import platform
 import subprocess
 
+from . import experiment_module
+
 __all__ = ["PUBLISHED", "write_published", "read_published"]
 
 PUBLISHED = os.path.join("reports", "published")
@@ -51,7 +53,6 @@ def write_published(name: str, records, store, path: str) -> str:
     path : str
         The JSON file to write (folders are created).
     """
-    from . import experiment_module
 
     module = experiment_module(name)
     meta = store.meta() or {}

@@ -22,7 +22,10 @@ import uuid
 
 from ..validate import InvalidValueError
 
-__all__ = ["ResultStore", "SCHEMA_FIELDS"]
+__all__ = ["ResultStore", "SCHEMA_FIELDS", "DEFAULT_STORE_ROOT"]
+
+DEFAULT_STORE_ROOT = os.path.join("reports", "experiments")
+"""The folder of the experiments' stores (one per experiment, by name)."""
 
 SCHEMA_FIELDS = ("key", "status", "error", "config", "result", "seconds", "worker", "finished")
 

@@ -14,8 +14,8 @@ import torch
 from tensorly.decomposition import parafac
 
 import convac
-from convac.fit import fit_cp
-from convac.sweep import width_sweep
+from convac.fit.cp import fit_cp
+from convac.fit.sweep import width_sweep
 
 ROUNDING = 1e-12  # float64 rounding of relative errors of order one
 

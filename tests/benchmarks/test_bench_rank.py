@@ -27,7 +27,7 @@ import torch
 from timing import best_time, record_ratio
 
 import convac
-from convac import modp, theory
+from convac.rank import modp, theory
 
 FULL = os.environ.get("CONVAC_BENCH_FULL") == "1"
 MOONSHOT = os.environ.get("CONVAC_BENCH_MOONSHOT") == "1"

@@ -1,0 +1,249 @@
+"""The experiments page: each published experiment's table and plot, the paper's
+statement beside convac's numbers.
+
+Reads the Parquet stores of ``convac experiment run`` (``reports/experiments/NAME``);
+without a store, a full run's committed summary (``reports/published/NAME.json``, see
+:mod:`convac.experiments.publish`) where there is one, else the seeded quick size computed
+now (each labelled so).
+``convac experiment report`` writes ``reports/experiments-page/index.html`` and its PNGs.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ...experiments import depth_sweep as ds
+from ...experiments import experiment_module
+from ...experiments import levine_mincut as lev
+from ...experiments import pooling_geometry as pg
+from ...experiments.publish import PUBLISHED, read_published
+from ...experiments.runner import evaluate
+from ...experiments.store import DEFAULT_STORE_ROOT, ResultStore
+from ...rank.modp import DEFAULT_PRIMES
+
+__all__ = ["build_experiments_page", "load_records"]
+
+DEFAULT_STORES = DEFAULT_STORE_ROOT
+DEFAULT_OUT = os.path.join("reports", "experiments-page")
+CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 2em; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
+td, th { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
+blockquote { border-left: 3px solid #888; margin-left: 0; padding-left: 1em; color: #444; }
+img { max-width: 100%; border: 1px solid #ddd; }
+"""
+
+
+def load_records(name: str, stores: str = DEFAULT_STORES) -> tuple[list, str]:
+    """``(records, where)``: the store's records, or the quick size computed now."""
+
+    store = ResultStore(os.path.join(stores, name))
+    if _has_store(store):
+        return store.records(), f"store {store.path} ({len(store)} results)"
+
+    mod = experiment_module(name)
+    quick = {"levine-mincut": lambda: evaluate(mod.experiment(), 200, 0),
+             "depth-sweep": lambda: evaluate(mod.experiment(
+                 grid=[g for g in mod.GRID if g[0] <= 16])),
+             "pooling-geometry": lambda: evaluate(mod.experiment(
+                 seeds=1, n_train=600, n_test=400, steps=200))}[name]
+    return quick(), "no store: the seeded quick size, computed for this page"
+
+
+def _table(header, rows) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+                   for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _save(fig, path: str) -> str:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return os.path.basename(path)
+
+
+def _levine(records, out_dir, published=None) -> str:
+    """The Levine section from a store's records, or from the committed summary of a full
+    run (``published``, :func:`convac.experiments.publish.read_published`)."""
+
+    if published is not None:
+        s, speed = published["summary"], published.get("throughput")
+        s["gaps"] = {float(k): v for k, v in s["gaps"].items()}
+    else:
+        s = lev.summarize(records)
+        speed = lev.throughput(records) if records and "finished" in records[0] else None
+    t = s["total"]
+    patterns = [(p, c) for p, c in s["by_pattern"].items()]
+    rows = [("all", t["n"], t["tight"], t["below"], t["above"], t["error"],
+             f"{t['tight'] / max(t['n'], 1):.5f}")]
+    rows += [(p, c["n"], c["tight"], c["below"], c["above"], c["error"],
+              f"{c['tight'] / max(c['n'], 1):.4f}")
+             for p, c in list(s["by_weights"].items()) + patterns
+             if c["below"] or (p in s["by_weights"] and c["n"])]
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    fracs = [c["below"] / max(c["n"], 1) for _, c in patterns]
+    ax.bar(range(len(patterns)), fracs, color="tab:orange")
+    ax.set_xlabel("width pattern r0.r1.r2.r3 (index, lexicographic over primes 2,3,5,7)")
+    ax.set_ylabel("fraction below the min-cut")
+    ax.set_title(f"Levine et al. min-cut tightness: {t['n']} configurations, "
+                 f"{t['below']} below, {t['above']} above")
+    ax.grid(True, alpha=0.3)
+    img = _save(fig, os.path.join(out_dir, "levine_mincut.png"))
+    full = 4**4 * len(lev.partitions(16))
+    pace = "" if speed is None else (
+        f"<p>Pace: {speed['per_second']:.1f} configurations/s over "
+        f"{speed['active_seconds'] / 3600:.2f} h of running ({speed['runs']} run(s), "
+        f"resumed after kills)"
+        + (f"; the rest of the grid would take {speed['remaining_hours']:.1f} h more at "
+           f"that pace on this machine" if t["n"] < full else "") + ".</p>")
+    p1, p2 = DEFAULT_PRIMES
+    return (
+        f"<h2>Levine, Yakira, Cohen &amp; Shashua 2018: min-cut tightness</h2>"
+        f"<blockquote>Paper: {html.escape(lev.PAPER['statement'])}; "
+        f"{html.escape(lev.PAPER['configurations'])} configurations, "
+        f"{html.escape(lev.PAPER['below'])}, above: {html.escape(lev.PAPER['above'])}. "
+        f"Source: {html.escape(lev.PAPER['source'])}.</blockquote>"
+        f"<p>convac: {t['n']} of the {full} configurations of the grid "
+        f"({100 * t['n'] / full:.2f}%), exact ranks over GF({p1}) (and GF({p2}) where "
+        f"the first falls below; each is a certified lower bound) against "
+        f"<code>min_cut_bound</code> (a proven upper bound). Width patterns with a "
+        f"configuration below the bound:</p>"
+        + _table(("widths", "n", "tight", "below", "above", "error", "tight fraction"), rows)
+        + pace + f"<p>bound / rank over the below cases: "
+        f"{html.escape(str(dict(sorted(s['gaps'].items()))))}</p><img src='{img}'>"
+    )
+
+
+def _other_runs(stores: str, name: str) -> str:
+    """Counts of every other store of ``name`` (``NAME-*``: samples, older settings)."""
+
+    rows = []
+    if os.path.isdir(stores):
+        for sub in sorted(os.listdir(stores)):
+            if not sub.startswith(name + "-"):
+                continue
+            store = ResultStore(os.path.join(stores, sub))
+            meta = store.meta() or {}
+            if not len(store) or meta.get("experiment") != name:
+                continue
+            t = lev.summarize(store.records())["total"]
+            opts = meta.get("options", {})
+            rows.append((sub, opts.get("weight_range", 100), t["n"], t["tight"], t["below"],
+                         t["above"], t["error"], f"{t['tight'] / max(t['n'], 1):.5f}"))
+    if not rows:
+        return ""
+    return ("<p>Other runs of the same grid (seeded samples; integer weight range):</p>"
+            + _table(("store", "weights +-", "n", "tight", "below", "above", "error",
+                      "tight fraction"), rows))
+
+
+def _depth(records, out_dir) -> str:
+
+    rows = ds.summarize(records)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for key in sorted({(r["n"], r["m"], r["r"]) for r in rows}):
+        pts = [r for r in rows if (r["n"], r["m"], r["r"]) == key]
+        d = [r["depth"] for r in pts]
+        line = ax.plot(d, [math.log2(r["rank"]) for r in pts], "o",
+                       label=f"N={key[0]} M={key[1]} r={key[2]}: convac (certified)")
+        ax.plot(d, [math.log2(r["paper"]) for r in pts], "--", color=line[0].get_color(),
+                label="paper min(r0,M)^(N/2^d)")
+    ax.set_xlabel("depth d of the truncated network")
+    ax.set_ylabel("log2 top width needed")
+    ax.set_title("COLT 2016 Thm 3: width of truncated networks")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=6)
+    img = _save(fig, os.path.join(out_dir, "depth_sweep.png"))
+    table = _table(("N", "M", "r", "d", "certified rank", "paper", "rank >= paper",
+                    "deep params", "truncated params"),
+                   [(r["n"], r["m"], r["r"], r["depth"], r["rank"], r["paper"], r["agrees"],
+                     r["deep_params"], r["trunc_params"]) for r in rows])
+    return (f"<h2>Cohen, Sharir &amp; Shashua 2016 (COLT), Thm 3: depth sweep</h2>"
+            f"<blockquote>Paper: {html.escape(ds.PAPER['statement'])}. "
+            f"Source: {html.escape(ds.PAPER['source'])}.</blockquote>"
+            + table + f"<img src='{img}'>")
+
+
+def _pooling(records, out_dir) -> str:
+
+    rows = pg.summarize(records)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    tasks = sorted({r["task"] for r in rows})
+    for k, geom in enumerate(pg.GEOMETRIES):
+        pts = [next((r for r in rows if r["task"] == t and r["geometry"] == geom), None)
+               for t in tasks]
+        xs = [i + 0.35 * k for i, p in enumerate(pts) if p]
+        acc = [p["accuracy"] for p in pts if p]
+        err = [[p["accuracy"] - p["min"] for p in pts if p],
+               [p["max"] - p["accuracy"] for p in pts if p]]
+        ax.bar(xs, acc, width=0.35, yerr=err, capsize=3, label=f"{geom} pooling")
+    ax.set_xticks([i + 0.175 for i in range(len(tasks))], tasks)
+    ax.axhline(0.5, color="k", lw=0.8, ls=":")
+    ax.set_ylim(0.4, 1.0)
+    ax.set_ylabel("test accuracy (mean, min-max over seeds)")
+    ax.set_title("ICLR 2017 pooling geometry")
+    ax.legend(fontsize=7)
+    img = _save(fig, os.path.join(out_dir, "pooling_geometry.png"))
+    names = list(pg.named_partitions(pg.SIDE))
+    table = _table(
+        ("task", "geometry", "seeds", "accuracy", "min", "max")
+        + tuple(f"min-cut 8x8 {n}" for n in names) + tuple(f"exact 4x4 {n}" for n in names),
+        [(r["task"], r["geometry"], r["seeds"], f"{r['accuracy']:.3f}", f"{r['min']:.3f}",
+          f"{r['max']:.3f}") + tuple(r["bounds"][n] for n in names)
+         + tuple(r["exact_4x4"][n] for n in names) for r in rows])
+    return (f"<h2>Cohen &amp; Shashua 2017 (ICLR): pooling geometry</h2>"
+            f"<blockquote>Paper: {html.escape(pg.PAPER['statement'])}. "
+            f"Source: {html.escape(pg.PAPER['source'])}.</blockquote>"
+            + table + f"<img src='{img}'>")
+
+
+SECTIONS = (("levine-mincut", _levine), ("pooling-geometry", _pooling),
+            ("depth-sweep", _depth))
+
+
+def _has_store(store) -> bool:
+    return os.path.isdir(store.path) and len(store) > 0
+
+
+def build_experiments_page(stores: str = DEFAULT_STORES, out_dir: str = DEFAULT_OUT,
+                           published_root: str = PUBLISHED) -> str:
+    """Write ``out_dir/index.html`` with one section (table, plot, paper) per experiment;
+    return its path.  An experiment's store wins; without one, the Levine grid is shown
+    from its committed summary (``published_root/levine-mincut.json``) when there is one,
+    else every experiment is computed at its seeded quick size."""
+
+    os.makedirs(out_dir, exist_ok=True)
+    parts = []
+    for name, section in SECTIONS:
+        published = None
+        if name == "levine-mincut" and not _has_store(ResultStore(os.path.join(stores, name))):
+            published = read_published(name, published_root)  # a full run, summarised
+        if published is not None:
+            by = published["computed_by"]
+            parts.append(section(None, out_dir, published) + "<p><small>data: "
+                         + html.escape(f"{published['path']}: the committed summary of "
+                                       f"{published['records']} results, written "
+                                       f"{published['written']} by commit {by['commit']} on "
+                                       f"{by['cpus']} cores") + "</small></p>")
+            continue
+        records, where = load_records(name, stores)
+        parts.append(section(records, out_dir) + f"<p><small>data: {html.escape(where)}"
+                     "</small></p>")
+    parts.insert(1, _other_runs(stores, "levine-mincut"))
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>convac experiments"
+            f"</title><style>{CSS}</style></head><body><h1>Published experiments, "
+            f"reproduced by convac</h1>{''.join(parts)}</body></html>")
+    path = os.path.join(out_dir, "index.html")
+    with open(path, "w") as fh:
+        fh.write(page)
+    return path

@@ -1,0 +1,299 @@
+"""Report section: rectifier networks as generalized tensor decompositions.
+
+Four PNG plots (matplotlib, Agg) and an HTML section, each measurement of
+:mod:`convac.experiments.rectifier` beside the paper's statement (Cohen & Shashua, ICML 2016)
+and a closing table of where convac's numbers agree or disagree with it.
+:func:`write_page` writes a standalone ``rectifier.html``; :func:`render_section` returns
+the section for embedding in another page.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+
+from ...experiments.rectifier import BENCH, RectifierMeasurements, _distribution
+from ...rank.grid import shallow_width_lower_bound
+from ..results import parse_param
+from .plots import _decorate, _save, plt
+
+__all__ = ["plot_rank_vs_n", "plot_incompleteness", "plot_fit_curves", "verdicts",
+           "render_section", "write_page", "measurements_from_results", "BENCH_PREFIX"]
+
+BENCH_PREFIX = "bench_rectifier."
+"""Prefix of the asv benchmarks (``benchmarks/bench_rectifier.py``) the page is drawn from."""
+
+COLORS = {"product": "C0", "relu-max": "C1", "relu-sum": "C2"}
+
+
+def _by_operator(rows: list) -> dict:
+    out: dict = {}
+    for r in rows:
+        out.setdefault(r["operator"], []).append(r)
+    return out
+
+
+def plot_rank_vs_n(rows: list, path: str) -> str:
+    """(a) Odd-even grid rank against N per operator, with ``min(r_0, M)^(N/2)``."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for i, (op, rs) in enumerate(_by_operator(rows).items()):
+        ax.plot([r["N"] for r in rs], [max(r["rank"], 0.5) for r in rs], "osD^"[i % 4],
+                color=COLORS.get(op, f"C{i + 3}"), mfc="none", ms=11 - 2 * i, mew=1.5,
+                label=f"{op} (seed {rs[0]['seed']})")
+    theory = sorted({(r["N"], r["theorem"]) for r in rows})
+    if theory:
+        ax.plot(*zip(*theory, strict=True), "k--", alpha=0.6, label="min(r0, M)^(N/2)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    _decorate(ax, "N (patches)", "odd-even rank of the grid tensor",
+              "Random deep (HT) networks: grid-tensor rank")
+    return _save(fig, path)
+
+
+def plot_incompleteness(rows: list, path: str) -> str:
+    """(b) Percentage of random deep networks below the maximal rank, per operator and N."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ops = list(_by_operator(rows))
+    sizes = sorted({r["N"] for r in rows})
+    width = 0.8 / max(len(sizes), 1)
+    for k, n in enumerate(sizes):
+        vals = [next((100 * r["fraction_below_max"] for r in rows
+                      if r["operator"] == op and r["N"] == n), 0.0) for op in ops]
+        seeds = next(r["n_seeds"] for r in rows if r["N"] == n)
+        bars = ax.bar([i + k * width for i in range(len(ops))], vals, width,
+                      label=f"N={n} ({seeds} seeds)")
+        ax.bar_label(bars, fmt="%.0f%%", fontsize=7)
+    ax.set_xticks([i + width * (len(sizes) - 1) / 2 for i in range(len(ops))], ops)
+    ax.set(ylabel="% of deep networks with rank < M^(N/2)", ylim=(0, 110),
+           title="Deep networks below the maximal grid rank")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_fit_curves(rows: list, path: str, title: str) -> str:
+    """(c)/(d) Shallow fit error against width per row, floors dashed."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for i, r in enumerate(rows):
+        label = r["operator"] + (f", {r['which']} (rank {r['rank']})" if "which" in r else "")
+        color = COLORS.get(r["operator"], f"C{i + 3}")
+        style = "o-" if r.get("which", "highest rank") == "highest rank" else "s:"
+        ax.plot(r["widths"], [max(e, 1e-16) for e in r["errors"]], style, color=color,
+                label=label)
+        if r.get("floor"):
+            ax.axhline(r["floor"], color=color, ls="--", alpha=0.6,
+                       label=f"{r['operator']} floor (additive tensors)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    _decorate(ax, "shallow width Z", "relative fit error ||G_fit - G|| / ||G||", title)
+    return _save(fig, path)
+
+
+def verdicts(m) -> list:
+    """``(claim, measured, agrees)`` rows: where the numbers agree with the paper."""
+    out = []
+    prod = [r for r in m.rank_vs_n if r["operator"] == "product"]
+    if prod:
+        ok = all(r["rank"] == r["theorem"] for r in prod)
+        out.append(("ConvAC odd-even rank = min(r0, M)^(N/2)",
+                    ", ".join(f"N={r['N']}: {r['rank']}" for r in prod), ok))
+    relu_max = [r for r in m.rank_vs_n if r["operator"] == "relu-max"]
+    if len(relu_max) > 1:
+        bounds = [r["width_lower_bound"] for r in relu_max]
+        out.append(("ReLU+max: depth efficiency (shallow width needed grows with N)",
+                    "certified width >= " + ", ".join(
+                        f"{b} at N={r['N']}" for b, r in zip(bounds, relu_max, strict=True)),
+                    bounds[-1] > bounds[0]))
+    for r in m.incompleteness:
+        frac = f"{r['below_max']}/{r['n_seeds']} below M^(N/2) at N={r['N']}"
+        if r["operator"] == "product":
+            out.append(("ConvAC: complete depth efficiency (0% below maximal rank)", frac,
+                        r["below_max"] == 0))
+        elif r["operator"] == "relu-max":
+            out.append(("ReLU+max: not complete (a positive fraction below maximal rank)",
+                        frac, r["below_max"] > 0))
+    for r in m.shallow_match:
+        if r["operator"] == "relu-max" and r["which"] == "lowest rank":
+            out.append(("ReLU+max: some deep networks matched by small shallow ones",
+                        f"rank {r['rank']}, shallow width {r['matched_width']} reaches error "
+                        f"<= {r['threshold']:g}", r["matched_width"] is not None))
+    pair = {r["which"]: r for r in m.shallow_match if r["operator"] == "relu-max"}
+    if len(pair) == 2:
+        low, high = pair["lowest rank"], pair["highest rank"]
+        big = 2 * max(high["widths"])
+        out.append(("ReLU+max: higher-rank deep networks need wider shallow ones",
+                    f"matched at width {low['matched_width']} (rank {low['rank']}) vs "
+                    f"{high['matched_width']} (rank {high['rank']})",
+                    (high["matched_width"] or big) > (low["matched_width"] or big)))
+    for r in m.universality:
+        best = min(r["errors"])
+        if r["operator"] == "relu-sum":
+            out.append(("Shallow ReLU+average: not universal", f"best error {best:.3g} >= "
+                        f"floor {r['floor']:.3g}", best >= r["floor"] * (1 - 1e-9) > 0))
+        else:
+            out.append((f"Shallow {r['operator']}: universal", f"error {best:.3g} at width "
+                        f"{max(r['widths'])}", best < 1e-6))
+    return out
+
+
+def _table(rows: list, cols: list) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r.get(c, '')))}</td>" for c in cols)
+                   + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _errors(r: dict) -> str:
+    return ", ".join(f"{z}: {e:.3g}" for z, e in zip(r["widths"], r["errors"], strict=True))
+
+
+def render_section(m, figures: dict) -> str:
+    """HTML section (``<section id="rectifier">``) for measurements ``m`` and the PNG file
+    names ``figures`` (keys ``rank``, ``incompleteness``, ``match``, ``universality``)."""
+    esc = html.escape
+    out = ['<section id="rectifier"><h2>Rectifier networks as generalized tensor '
+           "decompositions</h2>",
+           "<p>Cohen &amp; Shashua, &quot;Convolutional Rectifier Networks as Generalized "
+           "Tensor Decompositions&quot;, ICML 2016. Pooling operators: product "
+           "g(a,b)=ab (ConvAC), ReLU+max g(a,b)=max(a,b,0), ReLU+average "
+           "g(a,b)=max(a,0)+max(b,0). Grid tensors over M templates with F = I_M. "
+           f"{esc(m.settings.get('distribution', ''))}.</p>"]
+    parts = [
+        ("rank", "(a) Grid-tensor rank of random deep networks against N", m.rank_vs_n,
+         ["operator", "N", "M", "r", "seed", "rank", "theorem", "width_lower_bound", "method"]),
+        ("incompleteness", "(b) Fraction of deep networks below the maximal rank",
+         m.incompleteness, ["operator", "N", "n_seeds", "below_max", "fraction_below_max",
+                            "constant", "histogram"]),
+        ("match", "(c) Smallest shallow width matching a deep network",
+         [{**r, "errors (width: error)": _errors(r)} for r in m.shallow_match],
+         ["operator", "which", "seed", "rank", "method", "width_lower_bound", "matched_width",
+          "threshold", "errors (width: error)"]),
+        ("universality", "(d) Universality: shallow fit error on a random grid tensor",
+         [{**r, "errors (width: error)": _errors(r)} for r in m.universality],
+         ["operator", "floor", "target_rank", "width_lower_bound", "errors (width: error)"]),
+    ]
+    claim_key = {"rank": "rank_vs_n", "incompleteness": "incompleteness",
+                 "match": "shallow_match", "universality": "universality"}
+    for key, title, rows, cols in parts:
+        out.append(f"<h3>{esc(title)}</h3>")
+        out.append(f"<p><b>Paper:</b> {esc(m.claims[claim_key[key]])}</p>")
+        if key in figures:
+            out.append(f'<figure><img src="{esc(figures[key])}" alt="{esc(title)}"></figure>')
+        out.append("<p><b>convac:</b></p>" + _table(rows, cols))
+    out.append("<h3>Agreement with the paper</h3>")
+    out.append(_table([{"paper": c, "convac": v, "agrees": "yes" if ok else "NO"}
+                       for c, v, ok in verdicts(m)], ["paper", "convac", "agrees"]))
+    out.append("<p>Widths from rank are certified lower bounds (product: rank; ReLU+max: "
+               "rank / (M min(|I|,|J|)), one hidden unit contributing at most that many "
+               "distinct rows; ReLU+average: none above rank 2, its grid tensors being "
+               "additive). Fit errors come from gradient training (Adam, output layer "
+               "solved by least squares): upper bounds on the best error of a width, never "
+               "lower bounds.</p></section>")
+    return "\n".join(out)
+
+
+def write_page(m, out_dir: str) -> str:
+    """Write ``out_dir/rectifier.html`` and its four PNGs; return the page's path."""
+    os.makedirs(out_dir, exist_ok=True)
+    figures = {
+        "rank": plot_rank_vs_n(m.rank_vs_n, os.path.join(out_dir, "rectifier_rank_vs_n.png")),
+        "incompleteness": plot_incompleteness(
+            m.incompleteness, os.path.join(out_dir, "rectifier_incompleteness.png")),
+        "match": plot_fit_curves(m.shallow_match, os.path.join(out_dir, "rectifier_match.png"),
+                                 "Shallow networks fitting a deep network's grid tensor"),
+        "universality": plot_fit_curves(
+            m.universality, os.path.join(out_dir, "rectifier_universality.png"),
+            "Shallow networks fitting a random grid tensor"),
+    }
+    figures = {k: os.path.basename(v) for k, v in figures.items()}
+    page = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+            "<title>convac: rectifier networks</title>",
+            "<style>body{font-family:system-ui,sans-serif;margin:2em auto;max-width:70em}"
+            "table{border-collapse:collapse;font-size:0.85em}td,th{border:1px solid #ccc;"
+            "padding:2px 6px}img{max-width:100%}</style></head><body>",
+            render_section(m, figures), "</body></html>"]
+    path = os.path.join(out_dir, "rectifier.html")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(page) + "\n")
+    return path
+
+
+def _tracked(results, name: str) -> dict:
+    """``{params: value}`` of one tracked benchmark, parameters parsed, failures left out."""
+    return {tuple(parse_param(p) for p in m.params): m.value
+            for m in results.by_name(BENCH_PREFIX + name) if m.ok}
+
+
+def measurements_from_results(results):
+    """The four measurements as the asv suite tracked them (one commit's results).
+
+    Parameters
+    ----------
+    results : convac.report.results.CommitResults
+
+    Returns
+    -------
+    RectifierMeasurements or None
+        ``None`` when the results hold no ``bench_rectifier`` number.  Rank histograms,
+        seeds of (c) and the numbers the suite does not track are left out; settings are
+        :data:`convac.experiments.rectifier.BENCH`.
+    """
+
+    if results is None:
+        return None
+    m_, r_ = BENCH["M"], BENCH["r"]
+    ranks = _tracked(results, "GridRank.track_rank")
+    inexact = _tracked(results, "GridRank.track_not_exact")
+    below = _tracked(results, "Incompleteness.track_below_max")
+    if not (ranks or below):
+        return None
+    out = RectifierMeasurements(settings={**BENCH, "source": "asv results",
+                                          "distribution": _distribution(
+                                              BENCH["incompleteness_seeds"])})
+    for (op, n), rank in sorted(ranks.items(), key=lambda kv: (_op_order(kv[0][0]), kv[0][1])):
+        out.rank_vs_n.append({
+            "operator": op, "N": n, "M": m_, "r": r_, "seed": BENCH["seed"], "rank": int(rank),
+            "theorem": min(r_, m_) ** (n // 2), "max": m_ ** (n // 2),
+            "method": "dense" if inexact.get((op, n)) else "exact",
+            "width_lower_bound": shallow_width_lower_bound(int(rank), op, "odd-even", n, m_)})
+    constant = _tracked(results, "Incompleteness.track_constant")
+    not_exact = _tracked(results, "Incompleteness.track_not_exact")
+    seeds = BENCH["incompleteness_seeds"]
+    for (op, n), count in sorted(below.items(), key=lambda kv: (_op_order(kv[0][0]), kv[0][1])):
+        out.incompleteness.append({
+            "operator": op, "N": n, "M": m_, "r": r_, "n_seeds": seeds, "max": m_ ** (n // 2),
+            "below_max": int(count), "fraction_below_max": count / seeds,
+            "constant": int(constant.get((op, n), 0)),
+            "fraction_constant": constant.get((op, n), 0) / seeds,
+            "exact": seeds - int(not_exact.get((op, n), 0)), "histogram": {},
+            "distribution": _distribution(seeds)})
+    fits = _tracked(results, "ShallowMatch.track_fit_error")
+    deep_rank = _tracked(results, "WidthLowerBound.track_deep_rank")
+    bound = _tracked(results, "WidthLowerBound.track_width_lower_bound")
+    for op, which in sorted({k[:2] for k in fits}, key=lambda k: (_op_order(k[0]), k[1])):
+        widths = sorted(w for (o, wh, w) in fits if (o, wh) == (op, which))
+        errors = [fits[(op, which, w)] for w in widths]
+        matched = next((w for w, e in zip(widths, errors, strict=True)
+                        if e <= BENCH["threshold"]), None)
+        rank = deep_rank.get((op, which))
+        out.shallow_match.append({
+            "operator": op, "which": which, "N": BENCH["match_n"], "M": m_, "r": r_,
+            "seed": "", "rank": None if rank is None else int(rank), "method": "exact",
+            "width_lower_bound": None if (op, which) not in bound else int(bound[(op, which)]),
+            "widths": widths, "errors": errors, "threshold": BENCH["threshold"],
+            "matched_width": matched, "floor": 0.0})
+    uni = _tracked(results, "Universality.track_fit_error")
+    gap = _tracked(results, "Universality.track_error_minus_floor")
+    for op in sorted({k[0] for k in uni}, key=_op_order):
+        widths = sorted(w for (o, w) in uni if o == op)
+        errors = [uni[(op, w)] for w in widths]
+        floor = errors[-1] - gap.get((op, widths[-1]), errors[-1])
+        out.universality.append({
+            "operator": op, "N": BENCH["universality_n"], "M": BENCH["universality_m"],
+            "widths": widths, "errors": errors, "floor": max(floor, 0.0),
+            "target_rank": "", "width_lower_bound": ""})
+    return out
+
+
+def _op_order(op: str) -> int:
+    order = ("product", "relu-max", "relu-sum")
+    return order.index(op) if op in order else len(order)

@@ -1,0 +1,143 @@
+"""The ``convac`` command: one subcommand per entry of :data:`COMMANDS`.
+
+Each entry names the module that runs the subcommand, a one-line help, and the optional
+imports the command needs with the extra that provides them.  The parsers live in
+:mod:`convac.cli.parsers` (one function per command, named after it, which sets ``func``:
+the name of the function of the command's module called with the parsed arguments,
+returning an exit code).  Only the module of the command being run is imported, after
+its optional imports were found: ``convac --help`` and ``convac COMMAND --help`` import
+no torch, and a missing extra is named before any work is done.
+
+Exit status: 0 success; 1 the command's own failure (``gate``: a regression); 2 a usage
+or data error, or a missing optional dependency.
+
+To add a subcommand, add one block to :data:`COMMANDS`::
+
+    COMMANDS["experiment"] = Command("convac.cli.experiment", "run a depth experiment",
+                                     needs=(("dask", "experiments"),))
+
+and a function ``experiment(sub)`` to :mod:`convac.cli.parsers`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass
+
+from .. import __version__
+from ..validate import ConvACError
+from . import parsers
+
+__all__ = ["Command", "COMMANDS", "build_parser", "missing_extras", "main"]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: ``module`` has the functions that run it (its parser, in
+    :mod:`convac.cli.parsers`, names one as ``func``); ``needs`` lists ``(import name,
+    extra)`` pairs checked before ``module`` is imported."""
+
+    module: str
+    help: str
+    needs: tuple = ()
+
+
+COMMANDS: dict[str, Command] = {}
+
+# -- subcommands (one block each) ---------------------------------------------------------
+COMMANDS["table"] = Command(
+    "convac.cli.table", "print a depth-efficiency table for HT networks")
+COMMANDS["sweep"] = Command(
+    "convac.cli.sweep", "CP fit error against width for an HT teacher, with the Eckart-Young "
+    "floor; writes CSV, Markdown and PNG",
+    needs=(("matplotlib", "fit"), ("tqdm", "fit")))
+COMMANDS["report"] = Command(
+    "convac.cli.report", "build the depth-efficiency report (HTML + plots) from asv results",
+    needs=(("matplotlib", "report"),))
+COMMANDS["gate"] = Command(
+    "convac.cli.gate", "benchmark two commits with asv; exit 1 on a regression",
+    needs=(("asv", "bench"),))
+COMMANDS["rank"] = Command(
+    "convac.cli.rank", "the matricization rank of a seeded ConvAC (certified exact by "
+    "default), as one JSON line")
+COMMANDS["rectifier"] = Command(
+    "convac.cli.rectifier", "depth efficiency of generalized (rectifier) ConvACs, ICML "
+    "2016: grid-tensor ranks, incompleteness, shallow widths, universality",
+    needs=(("matplotlib", "report"),))
+COMMANDS["experiment"] = Command(
+    "convac.cli.experiment", "published experiments (Levine et al. 2018 min-cut table, "
+    "ICLR 2017 pooling geometry, COLT 2016 depth sweep) on dask.distributed, resumable",
+    needs=(("dask", "experiments"), ("distributed", "experiments"), ("pyarrow", "experiments"),
+           ("matplotlib", "experiments")))
+# -----------------------------------------------------------------------------------------
+
+
+def _version() -> str:
+
+    return __version__
+
+
+def missing_extras(name: str) -> list:
+    """``(import name, extra)`` of every optional import of command ``name`` not installed
+    (found without importing it)."""
+    return [(mod, extra) for mod, extra in COMMANDS[name].needs
+            if importlib.util.find_spec(mod) is None]
+
+
+def build_parser(load=None) -> argparse.ArgumentParser:
+    """The ``convac`` parser.
+
+    Parameters
+    ----------
+    load : None, str or collection of str
+        Commands that get their full parser (no command module is imported): ``None`` every
+        command, a name that one, ``()`` none; the others are listed with their help line.
+    """
+    load = set(COMMANDS) if load is None else {load} if isinstance(load, str) else set(load)
+    parser = argparse.ArgumentParser(
+        prog="convac",
+        description="Depth efficiency of convolutional arithmetic circuits: tables, fit "
+                    "sweeps, the depth-efficiency report and the asv regression gate.",
+        epilog="exit status: 0 success, 1 the command's own failure (gate: a regression), "
+               "2 usage or data error or a missing optional dependency.  "
+               "`convac COMMAND --help` lists a command's options.")
+    parser.add_argument("--version", action="version", version=f"convac {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, cmd in COMMANDS.items():
+        if name in load:
+            getattr(parsers, name)(sub)
+        else:
+            sub.add_parser(name, help=cmd.help, description=cmd.help)
+    return parser
+
+
+def _command_name(argv: list) -> str | None:
+    """The subcommand named on the command line (the first word that is no option)."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    name = _command_name(argv)
+    if name is not None and not {"-h", "--help"} & set(argv):
+        missing = missing_extras(name)
+        if missing:
+            mods = ", ".join(m for m, _ in missing)
+            extras = ",".join(dict.fromkeys(e for _, e in missing))
+            print(f"convac {name}: error: needs {mods}, which is not installed; install "
+                  f"it with: pip install 'convac[{extras}]'", file=sys.stderr)
+            return 2
+    args = build_parser(load=name or ()).parse_args(argv)
+
+    try:
+        run = getattr(importlib.import_module(COMMANDS[args.command].module), args.func)
+        return int(run(args) or 0)
+    except ConvACError as exc:
+        print(f"convac {args.command}: error: {exc}", file=sys.stderr)
+        return 2

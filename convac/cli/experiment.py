@@ -1,0 +1,82 @@
+"""What ``convac experiment`` runs (its parser: :func:`convac.cli.parsers.experiment`).
+
+``convac experiment run NAME [--resume] [--sample K --seed S] [--scheduler tcp://host:port]
+[--workers W] [--store PATH] [--set KEY=VALUE ...]`` runs on dask.distributed (imported
+only here, when a run starts); ``list`` names the experiments; ``show NAME --store PATH``
+prints the stored results' table (``--json FILE`` also writes the summary the report
+publishes, :mod:`convac.experiments.publish`); ``report`` writes the experiments page.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from ..bench.report.experiments import build_experiments_page
+from ..experiments import EXPERIMENTS, experiment_module
+from ..experiments.publish import write_published
+from ..experiments.runner import ExperimentBugError, run_experiment
+from ..experiments.store import DEFAULT_STORE_ROOT, ResultStore
+
+
+def _options(pairs) -> dict:
+    out = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set expects KEY=VALUE, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _store(args) -> str:
+    return args.store or os.path.join(DEFAULT_STORE_ROOT, args.name)
+
+
+def _run(args) -> int:
+
+    module = experiment_module(args.name)
+    exp = module.experiment(**_options(args.set))
+    try:
+        summary = run_experiment(exp, _store(args), resume=args.resume, sample=args.sample,
+                                 seed=args.seed, scheduler=args.scheduler,
+                                 workers=args.workers, progress=not args.quiet)
+    except ExperimentBugError as err:
+        print(f"BUG: {err}", file=sys.stderr)
+        return 3
+    print(f"{summary.experiment}: {summary.n_computed} computed ({summary.n_errors} errors), "
+          f"{summary.n_skipped} already stored, {summary.wall_seconds:.1f} s wall, "
+          f"{summary.throughput:.1f} cfg/s on {summary.n_workers} worker thread(s)")
+    return 0
+
+
+def _list(args) -> int:
+
+    for name, (_, doc) in EXPERIMENTS.items():
+        print(f"{name:18s} {doc}")
+    return 0
+
+
+def _show(args) -> int:
+
+    store = ResultStore(_store(args))
+    if not len(store):
+        print(f"no results in {store.path}", file=sys.stderr)
+        return 1
+    module = experiment_module(args.name)
+    records = store.records()
+    print(module.format_summary(records))
+    if args.json:
+
+        print(write_published(args.name, records, store, args.json))
+    return 0
+
+
+def _report(args) -> int:
+
+    print(build_experiments_page(args.stores, args.out))
+    return 0

@@ -1,0 +1,373 @@
+"""Measurements of depth efficiency for generalized ConvACs (Cohen & Shashua, ICML 2016).
+
+Four measurements, each with the paper's statement beside it (:data:`CLAIMS`):
+
+(a) :func:`rank_vs_n`: odd-even grid-tensor rank of a random deep (HT) network against
+    ``N``, per pooling operator, beside ``min(r_0, M)^(N/2)``.
+(b) :func:`incompleteness`: over many seeds, the fraction of random deep networks whose
+    grid tensor has odd-even rank below the maximum ``M^(N/2)``, and the fraction whose
+    grid tensor is constant (realized exactly by a shallow network of width 1).
+(c) :func:`shallow_match`: the smallest shallow width matching a deep network's grid
+    tensor: the certified lower bound from its rank, and the width at which gradient
+    training of the shallow network of the same operator reaches a stated error.
+(d) :func:`universality`: fit error of shallow networks on a random grid tensor against
+    width, per operator, beside the additive floor that bounds every shallow ReLU+average
+    network.
+
+**Weight distribution** (stated in every result): every weight i.i.d. uniform on the
+integers ``-100..100`` (:func:`convac.rank.exact.integer_weights_`), seeds ``0 .. S-1``;
+templates ``F = I_M``.  Integer weights make the ReLU+max and ReLU+sum grid tensors exact
+integers (:func:`convac.tensors.grid.grid_tensor` certifies it), so their ranks are exact
+ranks over Q.  Product grid tensors outgrow ``2^53`` from ``N = 8``; with ``F = I`` they
+equal the coefficient tensor and get the structured exact rank over GF(p) of
+:mod:`convac.rank.exact` (a certified lower bound that meets the theorem's upper bound).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from .. import validate
+from ..fit.shallow import additive_floor, fit_shallow
+from ..nets.network import HTNet
+from ..nets.pooling import resolve_pooling
+from ..rank.exact import exact_rank, integer_weights_
+from ..rank.grid import grid_rank, shallow_width_lower_bound
+from ..rank.theory import ht_odd_even_rank
+from ..tensors.grid import grid_tensor
+from ..tensors.matricization import RankResult
+
+__all__ = [
+    "OPERATORS",
+    "CLAIMS",
+    "WEIGHT_RANGE",
+    "deep_network",
+    "extreme_networks",
+    "network_rank",
+    "rank_vs_n",
+    "incompleteness",
+    "shallow_match",
+    "universality",
+    "measure_all",
+    "BENCH",
+    "method_label",
+    "RectifierMeasurements",
+    "format_text",
+]
+
+OPERATORS = ("product", "relu-max", "relu-sum")
+"""The operators measured: the ConvAC, ReLU+max, ReLU+average (sum)."""
+
+WEIGHT_RANGE = (-100, 100)
+"""Inclusive integer range of every weight (uniform)."""
+
+CLAIMS = {
+    "rank_vs_n": "Product pooling (ConvAC): the deep network's odd-even rank is "
+                 "min(r0, M)^(N/2) almost everywhere (COLT 2016, Thm 1): shallow width "
+                 "must be exponential in N. ReLU+max: depth efficiency holds (some deep "
+                 "networks need exponential shallow width) (ICML 2016).",
+    "incompleteness": "Product pooling: depth efficiency is complete: the deep networks a "
+                      "polynomial shallow network matches form a set of measure zero. "
+                      "ReLU+max: depth efficiency is not complete: a set of deep networks of "
+                      "positive measure is matched by shallow networks of polynomial size "
+                      "(ICML 2016).",
+    "shallow_match": "Shallow width needed to match a deep network: exponential for "
+                     "almost every deep ConvAC; for ReLU+max, for a positive-measure set of "
+                     "deep networks, polynomial (ICML 2016).",
+    "universality": "Convolutional rectifier networks are universal with max pooling but "
+                    "not with average pooling (ICML 2016, abstract); shallow ConvACs are "
+                    "universal (any grid tensor with enough width). Shallow ReLU+average "
+                    "networks realize only additive grid tensors sum_i phi_i(t_i).",
+}
+"""The paper's statement beside each measurement."""
+
+
+def _distribution(n_seeds: int | None = None) -> str:
+    low, high = WEIGHT_RANGE
+    seeds = f", seeds 0..{n_seeds - 1}" if n_seeds else ""
+    return f"weights i.i.d. uniform on the integers {low}..{high}{seeds}; templates F = I_M"
+
+
+def deep_network(pooling, n_patches: int, n_channels: int, rank: int, seed: int) -> HTNet:
+    """A float64 HT network (windows of 2, every rank ``rank``) with seeded integer weights
+    uniform in :data:`WEIGHT_RANGE`."""
+    net = HTNet(n_patches, n_channels, rank, dtype=torch.float64, pooling=pooling)
+    return integer_weights_(net, *WEIGHT_RANGE, seed=validate.integer(seed, "seed", 0))
+
+
+def network_rank(net, grid=None) -> RankResult:
+    """Odd-even rank of a network's grid tensor over ``F = I``, as exact as possible.
+
+    Exact over Q when the grid tensor is certified integer; for product pooling beyond
+    that, the structured exact rank over GF(p) of the coefficient tensor (which the grid
+    tensor equals for ``F = I``): a certified lower bound; otherwise dense with margin.
+    """
+    grid = grid_tensor(net) if grid is None else grid
+    if grid.exact or net.pooling.name != "product":
+        return grid_rank(grid, "odd-even")
+    try:
+        return exact_rank(net, "odd-even")
+    except ImportError:  # pragma: no cover - python-flint missing
+        return grid_rank(grid, "odd-even", method="dense")
+
+
+def method_label(res: RankResult) -> str:
+    """``"exact Q"``, ``"exact GF(p) lower bound"`` or ``"dense, margin m"``."""
+    if res.method != "exact":
+        return f"{res.method}, margin {res.margin:.3g}" + (" (ambiguous)" if res.ambiguous else "")
+    return "exact Q" if "over Q" in res.certified else "exact GF(p) lower bound"
+
+
+@dataclass
+class RectifierMeasurements:
+    """Everything the report section and the CLI show; see the module docstring."""
+
+    settings: dict = field(default_factory=dict)
+    rank_vs_n: list = field(default_factory=list)
+    incompleteness: list = field(default_factory=list)
+    shallow_match: list = field(default_factory=list)
+    universality: list = field(default_factory=list)
+    claims: dict = field(default_factory=lambda: dict(CLAIMS))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _rank_row(op: str, n: int, m: int, r: int, seed: int) -> dict:
+    net = deep_network(op, n, m, r, seed)
+    res = network_rank(net)
+    return {"operator": op, "N": n, "M": m, "r": r, "seed": seed, "rank": res.rank,
+            "method": method_label(res), "margin": res.margin, "ambiguous": res.ambiguous,
+            "theorem": ht_odd_even_rank(n, m, r), "max": m ** (n // 2),
+            "width_lower_bound": shallow_width_lower_bound(res.rank, op, "odd-even", n, m)}
+
+
+def rank_vs_n(sizes=(2, 4, 8, 16), n_channels: int = 2, rank: int = 4, seed: int = 0,
+              operators=OPERATORS) -> list:
+    """(a) Odd-even grid-tensor rank of one seeded random deep network per operator and N.
+
+    Returns
+    -------
+    list of dict
+        ``operator, N, M, r, seed, rank, method, margin, ambiguous, theorem`` (=
+        ``min(r_0, M)^(N/2)``), ``max`` (= ``M^(N/2)``, the matrix side) and
+        ``width_lower_bound``, the certified shallow width of the same operator the rank
+        demands (:func:`convac.rank.grid.shallow_width_lower_bound`).
+    """
+    return [_rank_row(resolve_pooling(op).name, validate.positive_int(n, "N", 2),
+                      n_channels, rank, seed)
+            for op in operators for n in sizes]
+
+
+def incompleteness(sizes=(4, 8), n_channels: int = 2, rank: int = 4, n_seeds: int = 100,
+                   operators=OPERATORS) -> list:
+    """(b) Over ``n_seeds`` random deep networks: how many fall below the maximal rank.
+
+    Returns
+    -------
+    list of dict
+        Per operator and N: ``n_seeds``, ``below_max`` (count with odd-even rank
+        ``< M^(N/2)``; ``r >= M`` so that this is also ``min(r, M)^(N/2)``),
+        ``fraction_below_max``, ``constant`` (count of constant grid tensors: realized
+        exactly by a shallow network of width 1 of the same operator), ``histogram``
+        (rank -> count), ``exact`` (count of ranks computed without tolerance) and the
+        weight distribution.
+    """
+    n_seeds = validate.positive_int(n_seeds, "n_seeds")
+    rows = []
+    for op in operators:
+        name = resolve_pooling(op).name
+        for n in sizes:
+            ranks, constant, exact = [], 0, 0
+            for seed in range(n_seeds):
+                net = deep_network(name, n, n_channels, rank, seed)
+                grid = grid_tensor(net)
+                res = network_rank(net, grid)
+                ranks.append(res.rank)
+                exact += res.method == "exact"
+                constant += bool((grid.values == grid.values.reshape(-1)[0]).all())
+            top = n_channels ** (n // 2)
+            below = sum(k < top for k in ranks)
+            rows.append({"operator": name, "N": n, "M": n_channels, "r": rank,
+                         "n_seeds": n_seeds, "max": top, "below_max": below,
+                         "fraction_below_max": below / n_seeds, "constant": constant,
+                         "fraction_constant": constant / n_seeds, "exact": exact,
+                         "histogram": dict(sorted(Counter(ranks).items())),
+                         "distribution": _distribution(n_seeds)})
+    return rows
+
+
+def _fit_curve(target, op: str, widths, steps: int, n_restarts: int, seed: int) -> list:
+    return [fit_shallow(target, z, op, steps=steps, n_restarts=n_restarts, seed=seed).rel_error
+            for z in widths]
+
+
+def extreme_networks(pooling, n_patches: int, n_channels: int, rank: int,
+                     n_seeds: int) -> tuple:
+    """Among the deep networks of seeds ``0 .. n_seeds-1``, those of lowest and of highest
+    odd-even grid rank (smallest seed on ties).
+
+    Returns
+    -------
+    (low, high) : each ``(RankResult, seed, GridTensor)``
+    """
+    n_seeds = validate.positive_int(n_seeds, "n_seeds")
+    drawn = []
+    for seed in range(n_seeds):
+        net = deep_network(pooling, n_patches, n_channels, rank, seed)
+        grid = grid_tensor(net)
+        drawn.append((network_rank(net, grid), seed, grid))
+    low = min(drawn, key=lambda d: (d[0].rank, d[1]))
+    high = min(drawn, key=lambda d: (-d[0].rank, d[1]))
+    return low, high
+
+
+def shallow_match(n_patches: int = 8, n_channels: int = 2, rank: int = 4, n_seeds: int = 30,
+                  widths=(1, 2, 4, 8, 16, 32, 64), threshold: float = 1e-2,
+                  steps: int = 1000, n_restarts: int = 2, operators=OPERATORS) -> list:
+    """(c) Smallest shallow width matching a deep network's grid tensor, per operator.
+
+    For each operator, among the deep networks of seeds ``0 .. n_seeds-1``, the one of
+    lowest and the one of highest odd-even grid rank (smallest seed on ties): the rank,
+    the width it certifiably requires of a shallow network of the same operator
+    (:func:`convac.rank.grid.shallow_width_lower_bound`; ``None`` for ReLU+sum above rank
+    2: no width suffices), the fit error of gradient-trained shallow networks at each
+    width, and the smallest width whose error is ``<= threshold`` (``None``: none of
+    ``widths``; training gives upper bounds on the best error, so a miss is not proof).
+
+    Returns
+    -------
+    list of dict
+        Two rows per operator, ``which`` = ``"lowest rank"`` / ``"highest rank"``.
+    """
+    threshold = validate.real(threshold, "threshold", 0.0)
+    rows = []
+    for op in operators:
+        name = resolve_pooling(op).name
+        low, high = extreme_networks(name, n_patches, n_channels, rank, n_seeds)
+        for which, (res, seed, grid) in (("lowest rank", low), ("highest rank", high)):
+            bound = shallow_width_lower_bound(res.rank, name, "odd-even", n_patches,
+                                              n_channels)
+            errors = _fit_curve(grid.values, name, widths, steps, n_restarts, 0)
+            matched = next((z for z, e in zip(widths, errors, strict=True) if e <= threshold),
+                           None)
+            rows.append({"operator": name, "which": which, "N": n_patches, "M": n_channels,
+                         "r": rank, "seed": seed, "rank": res.rank, "method": method_label(res),
+                         "width_lower_bound": bound, "widths": list(widths), "errors": errors,
+                         "threshold": threshold, "matched_width": matched,
+                         "distinct_values": int(grid.values.unique().numel()),
+                         "floor": additive_floor(grid.values) if name == "relu-sum" else 0.0,
+                         "steps": steps, "n_restarts": n_restarts,
+                         "distribution": _distribution(n_seeds)})
+    return rows
+
+
+def universality(n_patches: int = 4, n_channels: int = 3, seed: int = 0,
+                 widths=(1, 2, 4, 8, 16, 32, 64), steps: int = 1000, n_restarts: int = 2,
+                 operators=OPERATORS) -> list:
+    """(d) Fit error of shallow networks on a seeded random grid tensor, against width.
+
+    The target has i.i.d. standard normal entries (``torch.Generator`` seeded with
+    ``seed``), shape ``(M,) * N``: almost surely not additive, so no shallow ReLU+average
+    network of any width expresses it; the floor (:func:`convac.fit.shallow.additive_floor`)
+    is the least relative error any of them reaches.
+
+    Returns
+    -------
+    list of dict
+        Per operator: ``widths``, ``errors``, ``floor`` (ReLU+sum only, else 0) and the
+        target's odd-even rank with the widths it certifiably requires.
+    """
+    gen = torch.Generator().manual_seed(validate.integer(seed, "seed", 0))
+    target = torch.randn((n_channels,) * n_patches, generator=gen, dtype=torch.float64)
+    floor = additive_floor(target)
+    rank = grid_rank(target, "odd-even", method="dense")
+    rows = []
+    for op in operators:
+        name = resolve_pooling(op).name
+        errors = _fit_curve(target, name, widths, steps, n_restarts, seed)
+        rows.append({"operator": name, "N": n_patches, "M": n_channels, "seed": seed,
+                     "widths": list(widths), "errors": errors,
+                     "floor": floor if name == "relu-sum" else 0.0,
+                     "target_rank": rank.rank, "target_rank_margin": rank.margin,
+                     "width_lower_bound": shallow_width_lower_bound(
+                         rank.rank, name, "odd-even", n_patches, n_channels),
+                     "steps": steps, "n_restarts": n_restarts,
+                     "target": f"i.i.d. N(0, 1) entries, seed {seed}"})
+    return rows
+
+
+BENCH = {"M": 2, "r": 4, "seed": 0, "incompleteness_seeds": 50, "match_seeds": 30,
+         "match_n": 8, "threshold": 1e-2, "universality_n": 4, "universality_m": 3,
+         "widths": (1, 4, 16, 64), "steps": 400, "n_restarts": 1}
+"""Settings of the asv suite (``benchmarks/bench_rectifier.py``), so that the report can
+rebuild the measurements from its tracked numbers."""
+
+QUICK = {"sizes": (2, 4, 8), "n_seeds": 30, "widths": (1, 4, 16, 64), "steps": 400,
+         "n_restarts": 1}
+FULL = {"sizes": (2, 4, 8, 16), "n_seeds": 200, "widths": (1, 2, 4, 8, 16, 32, 64, 128),
+        "steps": 1500, "n_restarts": 2}
+
+
+def measure_all(quick: bool = True, operators=OPERATORS) -> RectifierMeasurements:
+    """All four measurements with the :data:`QUICK` or :data:`FULL` settings."""
+    s = dict(QUICK if validate.boolean(quick, "quick") else FULL)
+    fit = {"widths": s["widths"], "steps": s["steps"], "n_restarts": s["n_restarts"],
+           "operators": operators}
+    pick = min(s["n_seeds"], 30)
+    out = RectifierMeasurements(settings={**s, "quick": quick, "operators": list(operators),
+                                          "distribution": _distribution(s["n_seeds"]),
+                                          "threads": torch.get_num_threads()})
+    out.rank_vs_n = rank_vs_n(s["sizes"], operators=operators)
+    out.incompleteness = incompleteness((4, 8), n_seeds=s["n_seeds"], operators=operators)
+    out.shallow_match = shallow_match(n_seeds=pick, **fit)
+    out.universality = universality(**fit)
+    return out
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "none"
+    if isinstance(v, float):
+        return "inf" if math.isinf(v) else f"{v:.3g}"
+    return str(v)
+
+
+def _errors_text(r: dict) -> str:
+    return ", ".join(f"{z}:{_fmt(e)}" for z, e in zip(r["widths"], r["errors"], strict=True))
+
+
+def format_text(m: RectifierMeasurements) -> str:
+    """Plain-text tables of the four measurements, each after the paper's claim."""
+    lines = [f"settings: {m.settings}"]
+    lines += ["", "(a) odd-even grid-tensor rank of a random deep (HT) network",
+              "    paper: " + m.claims["rank_vs_n"]]
+    for r in m.rank_vs_n:
+        lines.append(f"    {r['operator']:9s} N={r['N']:<3d} rank={r['rank']:<5d} "
+                     f"min(r0,M)^(N/2)={r['theorem']:<5d} shallow width >= "
+                     f"{_fmt(r['width_lower_bound']):5s} ({r['method']})")
+    lines += ["", "(b) deep networks below the maximal rank M^(N/2)",
+              "    paper: " + m.claims["incompleteness"]]
+    for r in m.incompleteness:
+        lines.append(f"    {r['operator']:9s} N={r['N']:<3d} below max {r['below_max']}/"
+                     f"{r['n_seeds']} ({100 * r['fraction_below_max']:.1f}%), constant "
+                     f"{r['constant']}/{r['n_seeds']}, exact {r['exact']}/{r['n_seeds']}, "
+                     f"ranks {r['histogram']}")
+    lines += ["", "(c) smallest shallow width matching a deep network",
+              "    paper: " + m.claims["shallow_match"]]
+    for r in m.shallow_match:
+        lines.append(f"    {r['operator']:9s} {r['which']:12s} seed {r['seed']!s:3s} "
+                     f"rank={r['rank']} ({r['method']}) width >= "
+                     f"{_fmt(r['width_lower_bound'])}; matched (err <= {r['threshold']:g}) at "
+                     f"{_fmt(r['matched_width'])}; floor {_fmt(r['floor'])}; errors "
+                     f"{_errors_text(r)}")
+    lines += ["", "(d) universality: shallow fit error on a random grid tensor",
+              "    paper: " + m.claims["universality"]]
+    for r in m.universality:
+        lines.append(f"    {r['operator']:9s} floor={_fmt(r['floor'])} width >= "
+                     f"{_fmt(r['width_lower_bound'])}; errors {_errors_text(r)}")
+    return "\n".join(lines)

@@ -1,0 +1,44 @@
+"""Networks: the first stage of the data flow.
+
+Pooling geometry and schedules (:mod:`.geometry`), the pooling tree (:mod:`.tree`),
+pooling operators (:mod:`.pooling`), the CP and HT ConvACs (:mod:`.network`), their input
+representations (:mod:`.representation`), parameter counts (:mod:`.params`) and the
+CP-to-HT embedding (:mod:`.embed`).  Imports only :mod:`convac.validate`.
+"""
+
+from .embed import embed_cp_in_ht
+from .geometry import (
+    GEOMETRIES,
+    PoolingSchedule,
+    ht_windows,
+    mirror_order,
+    patch_order,
+    quadtree_order,
+    truncated_windows,
+)
+from .network import ConvAC, CPNet, HTNet, multiply_adds
+from .params import parameter_count, schedule_parameter_count, trainable_parameters
+from .pooling import POOLING_OPERATORS, PoolingOperator, resolve_pooling
+from .representation import (
+    REPRESENTATIONS,
+    Gaussian,
+    Identity,
+    Linear,
+    OneHot,
+    Patches,
+    ReLU,
+    Representation,
+)
+from .tree import TreeNode, fold, fold_levels, traverse
+
+__all__ = [
+    "ConvAC", "CPNet", "HTNet", "multiply_adds",
+    "PoolingSchedule", "GEOMETRIES", "patch_order", "mirror_order", "quadtree_order",
+    "truncated_windows", "ht_windows",
+    "PoolingOperator", "POOLING_OPERATORS", "resolve_pooling",
+    "TreeNode", "traverse", "fold", "fold_levels",
+    "Patches", "Representation", "REPRESENTATIONS", "OneHot", "Identity", "Linear", "ReLU",
+    "Gaussian",
+    "parameter_count", "schedule_parameter_count", "trainable_parameters",
+    "embed_cp_in_ht",
+]

@@ -1,0 +1,478 @@
+"""Convolutional arithmetic circuits (ConvACs) as PyTorch modules.
+
+Level 0 applies a 1x1 conv to every patch, ``conv_0[i, g] = <a^{0,i,g}, rep[i, :]>``;
+level ``l >= 1`` multiplies the ``w_l`` nodes of each window (product pooling) and
+applies a 1x1 conv, ``conv_l[j, g] = <a^{l,j,g}, pool_{l-1}[j, :]>``.  The last conv is
+the output.  CP (shallow) networks have the schedule ``(N,)``; HT (deep) networks
+``(2, .., 2)``.
+
+Internally activations are laid out ``(nodes, batch, channels)`` so that every conv
+is one batched matmul over nodes and every pooling is a reduction over a contiguous
+window of nodes.  There is one forward path, the same with and without autograd (without
+it the pooling accumulates in place: the same function with fewer copies); it reads the
+network's state afresh on every call, so weights changed by any optimizer, by ``.data``
+writes, numpy views or ``load_state_dict`` are always the ones used.  Acceleration goes
+through torch only: ``torch.compile(net)``.
+
+References
+----------
+N. Cohen, O. Sharir, A. Shashua, "On the Expressive Power of Deep Learning: A Tensor
+Analysis", COLT 2016 (eq. 2-4; Appendix E for the log-space computation).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .. import validate
+from .geometry import GEOMETRIES, PoolingSchedule, ht_windows, patch_order
+from .pooling import PRODUCT, resolve_pooling
+from .tree import fold_levels
+
+__all__ = ["ConvAC", "CPNet", "HTNet", "node_conv", "signed_log", "signed_log_conv",
+           "multiply_adds"]
+
+
+def signed_log(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split ``x`` into ``(log|x|, sign(x))`` (``log 0 = -inf``, sign 0)."""
+    return torch.log(torch.abs(x)), torch.sign(x)
+
+
+def signed_log_conv(
+    log_abs: torch.Tensor, sign: torch.Tensor, weight: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """1x1 conv of signed log-magnitude activations, a signed log-sum-exp.
+
+    Parameters
+    ----------
+    log_abs, sign : Tensor, shape ``(nodes, batch, r_in)``
+    weight : Tensor, shape ``(nodes, r_out, r_in)``, or ``(r_out, r_in)`` shared by the nodes
+
+    Returns
+    -------
+    log_abs, sign : Tensor, shape ``(nodes, batch, r_out)``
+    """
+    shift = log_abs.amax(dim=-1, keepdim=True)  # (nodes, batch, 1)
+    shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
+    scaled = sign * torch.exp(log_abs - shift)  # (nodes, batch, r_in), entries in [-1, 1]
+    value = node_conv(scaled, weight)  # (nodes, batch, r_out)
+    return shift + torch.log(torch.abs(value)), torch.sign(value)
+
+
+def node_conv(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The 1x1 conv of every node of a level: one bmm, or one matmul for shared weights.
+
+    Parameters
+    ----------
+    x : Tensor, shape ``(nodes, batch, r_in)``
+    weight : Tensor, shape ``(nodes, r_out, r_in)`` per node, or ``(r_out, r_in)`` shared
+        (and at the one-node top level)
+
+    Returns
+    -------
+    Tensor, shape ``(nodes, batch, r_out)``
+    """
+    if weight.ndim == 2:
+        return torch.matmul(x, weight.t())
+    return torch.bmm(x, weight.transpose(1, 2))
+
+
+@validate.network_type
+class ConvAC(nn.Module):
+    """A convolutional arithmetic circuit over patch features.
+
+    Parameters
+    ----------
+    n_patches : int
+        Number of patches ``N``.
+    n_channels : int
+        Representation channels ``M`` per patch.
+    windows : sequence of int
+        Pooling window sizes ``w_1 .. w_L`` (each >= 2, product ``N``).
+    ranks : int or sequence of int
+        Conv widths ``r_0 .. r_{L-1}``.
+    n_outputs : int, default 1
+        Number of outputs ``Y``.
+    shared : bool, default False
+        Share conv weights across the nodes of a level (convolutional) instead of one
+        weight per node (locally connected).
+    geometry : str or sequence of int, default "contiguous"
+        Pooling geometry: ``"contiguous"``, ``"mirror"`` or a permutation of the
+        patches; tree position ``p`` holds patch ``order[p]``.
+    seed : int, optional
+        Seed for the random initialisation (a private generator; the global RNG is
+        untouched).
+    dtype, device : optional
+        Parameter dtype (default ``torch.get_default_dtype()``) and device.
+
+    Notes
+    -----
+    Parameters: ``weights[0]`` has shape ``(N, r_0, M)`` (``(r_0, M)`` if shared),
+    ``weights[l]`` for ``1 <= l < L`` has ``(nodes_l, r_l, r_{l-1})`` (``(r_l, r_{l-1})``
+    if shared) and ``weights[L]`` has ``(Y, r_{L-1})``.  :meth:`level_weights` returns
+    the per-node view ``(nodes_l, r_l, r_{l-1})`` of any level.
+
+    Initialisation: leaf weights ``N(0, 1)``, other levels ``N(0, 1 / r_{l-1})``, so
+    that one-hot inputs give outputs of order one at any depth.
+
+    ``pooling`` (default ``"product"``, the ConvAC) may be any
+    :class:`convac.nets.pooling.PoolingOperator` or registered name: the generalized
+    networks of Cohen & Shashua (ICML 2016).
+    """
+
+    def __init__(
+        self,
+        n_patches: int,
+        n_channels: int,
+        windows,
+        ranks,
+        n_outputs: int = 1,
+        shared: bool = False,
+        geometry="contiguous",
+        seed: int | None = None,
+        dtype: torch.dtype | None = None,
+        device=None,
+        pooling="product",
+    ):
+        super().__init__()
+        self.schedule = PoolingSchedule(n_patches, n_channels, windows, ranks, n_outputs)
+        self.shared = validate.boolean(shared, "shared")
+        itemsize = torch.empty((), dtype=dtype).element_size()
+        self.schedule.check_parameter_budget(self.shared, itemsize)  # before any allocation
+        self.pooling = resolve_pooling(pooling)
+        order = torch.as_tensor(patch_order(geometry, n_patches))
+        self.register_buffer("order", order, persistent=True)
+        shapes = [self.expected_weight_shape(level) for level in range(self.schedule.n_levels + 1)]
+        self._expected_shapes = [torch.Size(sh) for sh in shapes]  # checked on every call
+        kwargs = {"dtype": dtype, "device": device}
+        self.weights = nn.ParameterList([nn.Parameter(torch.empty(sh, **kwargs)) for sh in shapes])
+        self.reset_parameters(seed)
+
+    # -- configuration -------------------------------------------------------------
+    @property
+    def n_patches(self) -> int:
+        return self.schedule.n_patches
+
+    @property
+    def n_channels(self) -> int:
+        return self.schedule.n_channels
+
+    @property
+    def n_outputs(self) -> int:
+        return self.schedule.n_outputs
+
+    @property
+    def windows(self) -> tuple:
+        return self.schedule.windows
+
+    @property
+    def ranks(self) -> tuple:
+        return self.schedule.ranks
+
+    @property
+    def geometry(self) -> str:
+        """Name of the current patch order (``"contiguous"``, ``"mirror"`` or ``"custom"``),
+        read from the ``order`` buffer (so it follows ``load_state_dict``)."""
+        order = self.order.detach().cpu()
+        for name, make in GEOMETRIES.items():
+            try:
+                if torch.equal(order, torch.as_tensor(make(self.n_patches))):
+                    return name
+            except ValueError:  # e.g. mirror of an odd number of patches
+                continue
+        return "custom"
+
+    def extra_repr(self) -> str:
+        s = self.schedule
+        pooling = "" if self.pooling == PRODUCT else f", pooling={self.pooling.name!r}"
+        return (
+            f"n_patches={s.n_patches}, n_channels={s.n_channels}, windows={s.windows}, "
+            f"ranks={s.ranks}, n_outputs={s.n_outputs}, shared={self.shared}, "
+            f"geometry={self.geometry!r}{pooling}"
+        )
+
+    # -- state checks (every eager call: nothing is cached between calls) ----------
+    def expected_weight_shape(self, level: int) -> tuple:
+        """Shape ``weights[level]`` must have: ``(nodes_l, r_l, r_{l-1})`` unshared below
+        the top, ``(r_l, r_{l-1})`` shared or at the top (``r_{-1} = M``, ``r_L = Y``)."""
+        s = self.schedule
+        fan_in = s.n_channels if level == 0 else s.widths[level - 1]
+        node_shape = (s.widths[level], fan_in)
+        per_node = level < s.n_levels and not self.shared
+        return ((s.nodes[level],) if per_node else ()) + node_shape
+
+    def check_state(self) -> bool:
+        """Raise a ValueError naming the first part of the state that does not fit the
+        schedule: a weight level of another shape, dtype or device than level 0, or an
+        ``order`` buffer that is not a permutation of ``range(N)``.
+
+        Returns
+        -------
+        bool
+            Whether ``order`` is the identity (the forward then needs no gather).
+        """
+        return self._check_state(*self._state())
+
+    def _state(self) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """``(weight_levels(), order)``, read from the module's dicts: ``nn.Module``'s
+        attribute lookup of a submodule or buffer costs ~0.5 us each, and the forward
+        reads them on every call.  Under ``torch.compile`` through the usual attributes."""
+        order = self.order if torch.compiler.is_compiling() else self._buffers["order"]
+        return self.weight_levels(), order
+
+    def _check_state(self, weights: list[torch.Tensor], order: torch.Tensor) -> bool:
+        """:meth:`check_state` of the given ``(weights, order)`` (see :meth:`_state`)."""
+        s = self.schedule
+        if len(weights) != s.n_levels + 1:
+            raise validate.InvalidValueError(
+                f"the network has {len(weights)} weight levels, the schedule expects "
+                f"{s.n_levels + 1} (levels 0..{s.n_levels})"
+            )
+        w0 = weights[0]
+        dtype, device = w0.dtype, w0.device
+        for level, w in enumerate(weights):
+            if w.shape != self._expected_shapes[level]:
+                raise validate.InvalidValueError(
+                    f"weights[{level}] has shape {tuple(w.shape)}, the schedule expects "
+                    f"{tuple(self._expected_shapes[level])}"
+                )
+            if w.dtype != dtype or w.device != device:
+                raise validate.InvalidValueError(
+                    f"weights[{level}] is {w.dtype} on {w.device}, expected {dtype} on "
+                    f"{device} like weights[0] (convert the whole network with .to())"
+                )
+        n = s.n_patches
+        if order.shape != (n,) or order.dtype != torch.int64:
+            raise validate.InvalidValueError(
+                f"the order buffer must be an int64 permutation of range({n}), got "
+                f"{order.dtype} of shape {tuple(order.shape)}"
+            )
+        if order.device != device:
+            raise validate.InvalidValueError(
+                f"the order buffer is on {order.device}, the weights on {device}"
+            )
+        if torch.equal(order, self._arange(order)):  # one comparison in the common case
+            return True
+        seen = torch.zeros(n, dtype=torch.bool, device=order.device)
+        inside = (order >= 0) & (order < n)
+        seen[order.clamp(0, n - 1)] = True
+        if not (bool(inside.all()) and bool(seen.all())):
+            raise validate.InvalidValueError(
+                f"the order buffer must be a permutation of range({n}), got "
+                f"{order.tolist() if n <= 64 else order}"
+            )
+        return False
+
+    @torch.no_grad()
+    def reset_parameters(self, seed: int | None = None) -> None:
+        """Draw new weights; ``seed`` makes them reproducible on any device."""
+        gen = torch.Generator(device="cpu")
+        if seed is None:
+            gen.seed()
+        else:
+            gen.manual_seed(int(seed))
+        for level, w in enumerate(self.weights):
+            std = 1.0 if level == 0 else w.shape[-1] ** -0.5
+            draw = torch.randn(w.shape, generator=gen, dtype=torch.float64) * std
+            w.copy_(draw.to(w.dtype))
+
+    def weight_levels(self) -> list[torch.Tensor]:
+        """The parameters ``weights[0..L]`` as a list.
+
+        Read from the ParameterList's parameter dict: its own indexing and iteration go
+        through ``getattr`` per level (~0.6 us each), which was a tenth of a small
+        forward (HT, N = 16, batch 256) when the state check and the forward both walked
+        it.  Under ``torch.compile`` the ParameterList is iterated as usual.
+        """
+        if torch.compiler.is_compiling():
+            return list(self.weights)
+        return list(self._modules["weights"]._parameters.values())
+
+    def level_weights(self, level: int) -> torch.Tensor:
+        """Per-node weights of ``level``, shape ``(nodes_l, r_l, r_{l-1})`` (``r_{-1} = M``).
+
+        Shared weights are expanded (a view, no copy).  The top level has one node.
+        """
+        s = self.schedule
+        level = validate.integer(level, "level", 0, s.n_levels)
+        w = self.weights[level]
+        if w.ndim == 2:
+            return w.unsqueeze(0).expand(s.nodes[level], *w.shape)
+        return w
+
+    # -- forward -------------------------------------------------------------------
+    def _check_features(self, features, device: torch.device) -> None:
+        s = self.schedule
+        if not isinstance(features, torch.Tensor):
+            raise validate.InvalidTypeError(
+                f"features must be a torch.Tensor, got {type(features).__name__}"
+            )
+        if features.is_complex():
+            raise validate.InvalidTypeError(
+                f"features must be real, got {features.dtype} (a ConvAC's weights are real)"
+            )
+        if features.ndim != 3 or tuple(features.shape[1:]) != (s.n_patches, s.n_channels):
+            raise validate.InvalidValueError(
+                f"features must have shape (batch, n_patches={s.n_patches}, "
+                f"n_channels={s.n_channels}), got {tuple(features.shape)}"
+            )
+        if features.device != device:
+            raise validate.InvalidValueError(
+                f"features are on {features.device}, the network on {device}: move one "
+                "with .to()"
+            )
+
+    def _leaves(self, features: torch.Tensor, weights: list[torch.Tensor],
+                order: torch.Tensor) -> torch.Tensor:
+        """Level-0 convs in tree order, ``(B, N, M) -> (N, B, r_0)``, of the state
+        ``(weights, order)`` (:meth:`_state`); checks the features and the whole state
+        first, on every call (compiled or not)."""
+        if torch.compiler.is_compiling():
+            identity = self._checked_eagerly(features, weights, order)
+        else:  # the same checks without the graph-break wrapper (~0.5 us)
+            identity = self._check_call(features, weights, order)
+        w0 = weights[0]
+        x = features.to(dtype=w0.dtype)  # (B, N, M)
+        if not identity:
+            x = x.index_select(1, order)  # (B, N, M), tree order
+        return node_conv(x.transpose(0, 1), w0)  # (N, B, r_0); the transpose is a view
+
+    def _check_call(self, features: torch.Tensor, weights: list[torch.Tensor],
+                    order: torch.Tensor) -> bool:
+        """:meth:`_check_features` and :meth:`check_state` of ``(weights, order)``; returns
+        whether the order is the identity."""
+        identity = self._check_state(weights, order)  # first: features need its device
+        self._check_features(features, weights[0].device)
+        return identity
+
+    # run eagerly even inside ``torch.compile`` (a graph break): the state is checked on
+    # every call, and the compiled graph after it is specialised on whether the order is
+    # the identity
+    _checked_eagerly = torch.compiler.disable(_check_call)
+
+    def _arange(self, order: torch.Tensor) -> torch.Tensor:
+        """``arange(N)`` on the order's device, kept between calls (it never changes)."""
+        cached = getattr(self, "_arange_cache", None)
+        if cached is None or cached.device != order.device:
+            cached = torch.arange(self.n_patches, device=order.device)
+            self._arange_cache = cached
+        return cached
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Network outputs.
+
+        Parameters
+        ----------
+        features : Tensor, shape ``(batch, n_patches, n_channels)``
+            Representation features ``rep[b, i, d] = f_d(x_i)``.
+
+        Returns
+        -------
+        Tensor, shape ``(batch, n_outputs)``
+        """
+        weights, order = self._state()
+        # Without autograd, pool in place into each window's first node: no allocation
+        # and a third less memory traffic.  With autograd the pooling keeps its inputs.
+        # (getattr: the features are checked in _leaves below)
+        in_place = not (torch.is_grad_enabled()
+                        and (getattr(features, "requires_grad", False)
+                             or any(w.requires_grad for w in weights)))
+        # under torch.compile the out-of-place product is one fused kernel; in-place writes
+        # into strided views would be functionalized into extra copies
+        in_place = in_place and not torch.compiler.is_compiling()
+
+        def level(lvl: int, w: int, conv: torch.Tensor) -> torch.Tensor:
+            n, b, r = conv.shape
+            window = conv.view(n // w, w, b, r)  # (n/w, w, B, r_{l-1})
+            pooled = self.pooling(window, in_place)  # (n/w, B, r_{l-1})
+            return node_conv(pooled, weights[lvl])  # (n/w, B, r_l)
+
+        # the leaves (N, B, r_0), after the checks, passed without a name: freed after
+        # level 1 (see fold_levels)
+        return fold_levels(self.schedule, self._leaves(features, weights, order), level)[0]
+
+    def forward_log(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Outputs as signed log-magnitudes, for products too long for floating point.
+
+        Products become sums of ``log|x|`` (signs multiply) and each conv is a signed
+        log-sum-exp (COLT 2016, Appendix E), so no intermediate overflows or underflows.
+
+        Parameters
+        ----------
+        features : Tensor, shape ``(batch, n_patches, n_channels)``
+
+        Returns
+        -------
+        log_abs : Tensor, shape ``(batch, n_outputs)``
+            ``log |h_y(X)|`` (``-inf`` where the output is exactly zero).
+        sign : Tensor, shape ``(batch, n_outputs)``
+            ``sign(h_y(X))`` in ``{-1, 0, 1}``.
+        """
+        if self.pooling != PRODUCT:
+            raise validate.InvalidValueError(
+                f"forward_log needs product pooling (products become sums of logs), this "
+                f"network pools with {self.pooling.name!r}"
+            )
+
+        def level(lvl: int, w: int, signed: tuple) -> tuple:
+            log_abs, sign = signed
+            del signed  # the sums below then free the children (see fold_levels)
+            n, b, r = log_abs.shape
+            log_abs = log_abs.view(n // w, w, b, r).sum(dim=1)  # (n/w, B, r)
+            sign = sign.view(n // w, w, b, r).prod(dim=1)  # (n/w, B, r)
+            return signed_log_conv(log_abs, sign, weights[lvl])
+
+        weights, order = self._state()
+        # the leaves, (N, B, r_0) each, passed without a name: freed after level 1
+        log_abs, sign = fold_levels(
+            self.schedule, signed_log(self._leaves(features, weights, order)), level)
+        return log_abs[0], sign[0]  # (B, Y) each
+
+
+def multiply_adds(net: ConvAC, batch: int) -> int:
+    """Multiply-adds of the convs of one forward pass over ``batch`` samples,
+    ``batch * sum_l nodes_l * r_l * r_{l-1}`` (``r_{-1} = M``); pooling not counted.
+
+    The throughput yardstick of the speed benchmarks: one ``torch.bmm`` with as many
+    multiply-adds is their baseline.
+    """
+    s = validate.network(net).schedule
+    batch = validate.positive_int(batch, "batch")
+    fan_in = (s.n_channels,) + s.widths[:-1]
+    return batch * sum(s.nodes[l] * s.widths[l] * fan_in[l] for l in range(s.n_levels + 1))
+
+
+class CPNet(ConvAC):
+    """Shallow ConvAC: one global product pooling, a CP decomposition of width ``width``.
+
+    ``A^y = sum_k a^{1,y}_k a^{0,1,k} ⊗ .. ⊗ a^{0,N,k}``.  See :class:`ConvAC` for the
+    other parameters.
+    """
+
+    def __init__(self, n_patches: int, n_channels: int, width: int, n_outputs: int = 1,
+                 shared: bool = False, **kwargs):
+        super().__init__(n_patches, n_channels, (n_patches,), (width,), n_outputs, shared,
+                         **kwargs)
+
+    @property
+    def width(self) -> int:
+        return self.schedule.ranks[0]
+
+
+class HTNet(ConvAC):
+    """Deep ConvAC: pooling windows of ``window`` at every level, a Hierarchical-Tucker
+    decomposition (COLT 2016, eq. 4).
+
+    Parameters
+    ----------
+    ranks : int or sequence of int
+        ``r_0 .. r_{L-1}`` with ``L = log_window(N)``; an int for every level.
+    window : int, default 2
+        Window size of every level (4 gives 2x2 pooling over quad-tree ordered patches).
+    """
+
+    def __init__(self, n_patches: int, n_channels: int, ranks, n_outputs: int = 1,
+                 shared: bool = False, window: int = 2, **kwargs):
+        super().__init__(n_patches, n_channels, ht_windows(n_patches, window), ranks,
+                         n_outputs, shared, **kwargs)

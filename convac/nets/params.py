@@ -1,0 +1,36 @@
+"""Parameter counts of ConvACs in closed form (ARCHITECTURE.md, "The mathematics in one page")."""
+
+from __future__ import annotations
+
+from .. import validate
+from .geometry import PoolingSchedule
+
+__all__ = ["parameter_count", "schedule_parameter_count", "trainable_parameters"]
+
+
+def schedule_parameter_count(schedule: PoolingSchedule, shared: bool = False) -> int:
+    """Parameters of a ConvAC with this schedule, from the configuration alone.
+
+    ``N*M*r_0 + sum_{l=1..L-1} nodes_l * r_{l-1} * r_l + r_{L-1} * Y`` unshared;
+    shared weights drop the node counts (``M*r_0 + sum_l r_{l-1} * r_l + r_{L-1} * Y``).
+    """
+    if not isinstance(schedule, PoolingSchedule):
+        raise validate.InvalidTypeError(
+            f"schedule must be a convac.PoolingSchedule, got {type(schedule).__name__}")
+    return schedule.parameter_count(shared)
+
+
+def parameter_count(net) -> int:
+    """Closed-form parameter count of ``net`` (equals :func:`trainable_parameters`)."""
+    net = validate.network(net)
+    return schedule_parameter_count(net.schedule, net.shared)
+
+
+def trainable_parameters(module) -> int:
+    """Number of trainable scalars of any ``nn.Module``."""
+    from torch import nn
+
+    if not isinstance(module, nn.Module):
+        raise validate.InvalidTypeError(
+            f"module must be a torch.nn.Module, got {type(module).__name__}")
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)

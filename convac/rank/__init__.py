@@ -1,0 +1,26 @@
+"""Matricization ranks and their bounds: the third stage of the data flow.
+
+The rank-method registry, declared once (:mod:`.methods`: ``dense``, ``structured``,
+``exact``, ``auto``); the structured fold of the HT tree (:mod:`.structured`); exact ranks
+over prime fields (:mod:`.exact`, arithmetic mod p in :mod:`.modp`, the blocked
+elimination in :mod:`.modlu`); min-cut upper bounds
+(:mod:`.cuts`) and CP-rank bounds (:mod:`.bounds`); the theorems' closed forms
+(:mod:`.theory`); ranks of generalized networks' grid tensors (:mod:`.grid`).  Imports
+from :mod:`convac.nets` and :mod:`convac.tensors`.
+"""
+
+from .bounds import CPRankBounds, cp_rank_bounds, expansion_terms, min_cut_bound
+from .exact import exact_rank, integer_network, integer_weights_
+from .grid import grid_rank, shallow_rank_per_unit, shallow_width_lower_bound
+from .methods import RANK_METHODS, auto_rank, matricization_rank
+from .structured import BudgetError, structured_rank, structured_singular_values
+from .theory import cp_rank, cp_shared_odd_even_rank, ht_left_right_rank, ht_odd_even_rank
+
+__all__ = [
+    "RANK_METHODS", "matricization_rank", "auto_rank",
+    "structured_rank", "structured_singular_values", "BudgetError",
+    "exact_rank", "integer_network", "integer_weights_",
+    "min_cut_bound", "expansion_terms", "CPRankBounds", "cp_rank_bounds",
+    "ht_odd_even_rank", "ht_left_right_rank", "cp_rank", "cp_shared_odd_even_rank",
+    "grid_rank", "shallow_rank_per_unit", "shallow_width_lower_bound",
+]

@@ -1,0 +1,233 @@
+"""Grid tensors of generalized ConvACs (any pooling operator).
+
+A network with pooling operator ``g`` (:mod:`convac.nets.pooling`) realizes a *generalized*
+tensor decomposition of its **grid tensor** over templates ``x^(1) .. x^(T)``:
+``G[t_1, .., t_N] = h_y(x^(t_1), .., x^(t_N))`` (Cohen & Shashua, ICML 2016, Sec. 4).
+Products give the CP / HT decompositions of the ConvAC; ``max(a, b, 0)`` and
+``max(a, 0) + max(b, 0)`` give convolutional rectifier networks with max and average
+pooling.  There is no coefficient tensor for a general ``g``, so the grid tensor is built
+the only way that holds for every operator: ``T^N`` forward evaluations, batched under the
+memory budget.
+
+**Templates.**  The paper assumes ``M`` templates whose representation matrix
+``F[t, d] = f_d(x^(t))`` is invertible (its universality and efficiency results are stated
+for such grids).  convac takes ``F`` as the network's input features for the grid: by
+default ``F = I_M`` (:func:`identity_templates`: ``M`` distinct templates, each lighting
+one representation channel), which is invertible and rational; :func:`neuron_templates`
+evaluates the paper's ReLU neurons ``f_d(x) = max(0, <w_d, x> + b_d)`` (with bias) on
+template points instead.
+
+**Exactness.**  Products, max and sums keep integers integers.  With integer weights,
+integer features and a pooling operator with a known growth :attr:`PoolingOperator.bound`,
+:func:`grid_tensor` bounds every intermediate value; below ``2^53`` every float64
+operation is exact, the grid tensor is certified integer, and
+:func:`convac.rank.grid.grid_rank` computes its matricization rank exactly over the rationals
+(python-flint ``fmpz_mat``).
+
+References
+----------
+N. Cohen, A. Shashua, "Convolutional Rectifier Networks as Generalized Tensor
+Decompositions", ICML 2016.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .. import validate
+from ..nets.network import ConvAC
+from ..nets.tree import fold_levels
+from .coefficient import DEFAULT_MAX_BYTES
+
+__all__ = [
+    "identity_templates",
+    "neuron_templates",
+    "GridTensor",
+    "grid_tensor",
+    "exact_bound",
+    "EXACT_LIMIT",
+]
+
+EXACT_LIMIT = 2**53
+"""Integers below this magnitude are exact in float64, and so are their sums and products
+while every partial result stays below it."""
+
+CHUNK_BYTES = 64 * 1024**2
+"""Working memory of one batch of forward evaluations (features and activations)."""
+
+
+def identity_templates(n_channels: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """``F = I_M``: ``M`` distinct templates, template ``t`` lighting channel ``t`` only.
+
+    Returns
+    -------
+    Tensor, shape ``(M, M)``
+        ``F[t, d] = f_d(x^(t))``; invertible and integer.
+    """
+    m = validate.positive_int(n_channels, "n_channels")
+    return torch.eye(m, dtype=dtype)
+
+
+def neuron_templates(templates, weight, bias) -> torch.Tensor:
+    """The paper's ReLU-neuron representation evaluated on template points.
+
+    ``F[t, d] = max(0, <w_d, x^(t)> + b_d)`` (ICML 2016, Sec. 3: representation functions
+    ``f_theta`` with ``theta = (w, b)``, a bias included).
+
+    Parameters
+    ----------
+    templates : array_like, shape ``(T, s)``
+        Template patches ``x^(1) .. x^(T)``.
+    weight : array_like, shape ``(M, s)``
+    bias : array_like, shape ``(M,)``
+
+    Returns
+    -------
+    Tensor, float64, shape ``(T, M)``
+    """
+    x = torch.as_tensor(np.asarray(templates), dtype=torch.float64)
+    w = torch.as_tensor(np.asarray(weight), dtype=torch.float64)
+    b = torch.as_tensor(np.asarray(bias), dtype=torch.float64)
+    if x.ndim != 2 or w.ndim != 2 or b.shape != (w.shape[0],) or w.shape[1] != x.shape[1]:
+        raise validate.InvalidValueError(
+            f"expected templates (T, s), weight (M, s) and bias (M,), got "
+            f"{tuple(x.shape)}, {tuple(w.shape)} and {tuple(b.shape)}"
+        )
+    return torch.relu(x @ w.T + b)  # (T, M)
+
+
+@dataclass(frozen=True)
+class GridTensor:
+    """A grid tensor and what its entries rest on.
+
+    Attributes
+    ----------
+    values : Tensor, float64, shape ``(T,) * N``
+        ``values[t_1, .., t_N] = h_y(x^(t_1), .., x^(t_N))``, mode ``i`` being patch ``i``.
+    exact : bool
+        Whether the entries are certified exact integers (integer weights and features,
+        a rational operator, every intermediate below :data:`EXACT_LIMIT`).
+    bound : float or None
+        The bound on every intermediate value that decided it (``None``: not
+        integer-valued, or the operator's growth is unknown).
+    pooling : str
+        Name of the network's pooling operator.
+    """
+
+    values: torch.Tensor
+    exact: bool
+    bound: float | None
+    pooling: str
+
+
+def _is_integer(t: torch.Tensor) -> bool:
+    t = t.detach()
+    return bool(torch.isfinite(t).all()) and bool((t == torch.round(t)).all())
+
+
+def exact_bound(net: ConvAC, features: torch.Tensor) -> float | None:
+    """A bound on ``|x|`` for every value the forward pass computes on rows of ``features``.
+
+    Parameters
+    ----------
+    net : ConvAC
+    features : Tensor, shape ``(T, M)``
+
+    Returns
+    -------
+    float or None
+        ``None`` when the weights or features are not integers, or the pooling operator
+        is not rational or has no known growth; otherwise the largest bound over all
+        levels (conv partial sums included: ``|sum_a w_a x_a| <= sum_a |w_a| b``).
+    """
+    op = net.pooling
+    weights = [w.detach().to("cpu", torch.float64) for w in net.weights]
+    if not (op.rational and op.bound is not None and _is_integer(features)
+            and all(_is_integer(w) for w in weights)):
+        return None
+    f_max = float(features.abs().max()) if features.numel() else 0.0
+    # weights[l]: (..., r_l, r_{l-1}); the row sums of |w| bound a conv's output
+    row_sums = [float(w.abs().sum(dim=-1).max()) for w in weights]
+    leaf = row_sums[0] * f_max
+
+    def level(lvl: int, w: int, state: tuple) -> tuple:
+        b, worst = state
+        pooled = float(op.bound(b, w))
+        conv = row_sums[lvl] * pooled
+        return conv, max(worst, pooled, conv)
+
+    _, worst = fold_levels(net.schedule, (leaf, leaf), level)
+    return max(worst, f_max, max(float(w.abs().max()) for w in weights))
+
+
+def _check_features(net: ConvAC, features) -> torch.Tensor:
+    if features is None:
+        return identity_templates(net.n_channels)
+    f = torch.as_tensor(np.asarray(features.detach().cpu() if isinstance(features, torch.Tensor)
+                                   else features), dtype=torch.float64)
+    if f.ndim != 2 or f.shape[1] != net.n_channels or f.shape[0] < 1:
+        raise validate.InvalidValueError(
+            f"features must have shape (n_templates >= 1, n_channels={net.n_channels}), got "
+            f"{tuple(f.shape)}"
+        )
+    if not bool(torch.isfinite(f).all()):
+        raise validate.InvalidValueError("features must be finite")
+    return f
+
+
+@torch.no_grad()
+def grid_tensor(net: ConvAC, features=None, output: int = 0,
+                max_bytes: int = DEFAULT_MAX_BYTES, batch_size: int | None = None) -> GridTensor:
+    """Grid tensor of any (generalized) ConvAC by ``T^N`` forward evaluations.
+
+    Parameters
+    ----------
+    net : ConvAC
+        Any pooling operator (product, ReLU+max, ReLU+sum, user-given).
+    features : array_like, shape ``(T, M)``, optional
+        ``F[t, d] = f_d(x^(t))``, the templates' representation; default
+        :func:`identity_templates` (``T = M``, ``F = I``).
+    output : int, default 0
+    max_bytes : int, default 2 GiB
+        Budget of the float64 result (``T^N`` entries), checked before anything is built.
+    batch_size : int, optional
+        Grid points per forward call; default: as many as fit in :data:`CHUNK_BYTES`.
+
+    Returns
+    -------
+    GridTensor
+        ``values`` of shape ``(T,) * N`` (mode ``i`` is patch ``i``: the network applies
+        its own pooling geometry), with the exactness certificate.
+
+    Notes
+    -----
+    Grid point ``(t_1, .., t_N)`` is the input ``X = (x^(t_1), .., x^(t_N))``, whose
+    features are ``rep[i, :] = F[t_i, :]`` (ICML 2016, eq. 3).  For product pooling and
+    ``F = I`` this is the coefficient tensor (the one-hot oracle).
+    """
+    net = validate.network(net)
+    output = validate.output(net, output)
+    f = _check_features(net, features)
+    t, n = f.shape[0], net.n_patches
+    validate.check_budget(t, n, validate.max_bytes(max_bytes), "grid tensor")
+    w0 = net.weights[0]
+    cpu = net if (w0.device.type == "cpu" and w0.dtype == torch.float64) else (
+        copy.deepcopy(net).to("cpu", torch.float64))
+    total = t**n
+    if batch_size is None:
+        per_point = 8 * n * (net.n_channels + 3 * max(net.schedule.widths))
+        batch_size = max(1, min(total, CHUNK_BYTES // per_point))
+    batch_size = validate.positive_int(batch_size, "batch_size")
+    powers = t ** torch.arange(n - 1, -1, -1)  # (N,), mode 0 most significant
+    values = torch.empty(total, dtype=torch.float64)
+    for start in range(0, total, batch_size):
+        flat = torch.arange(start, min(start + batch_size, total))  # (B,)
+        digits = (flat[:, None] // powers) % t  # (B, N): template index of each patch
+        values[start : start + flat.numel()] = cpu(f[digits])[:, output]  # (B,)
+    bound = exact_bound(cpu, f)
+    exact = bound is not None and bound < EXACT_LIMIT
+    return GridTensor(values.reshape((t,) * n), exact, bound, net.pooling.name)
