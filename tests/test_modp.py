@@ -139,3 +139,17 @@ def test_remainder_matches_numpy():
         x = rng.integers(-2**53 + 1, 2**53, 20_000).astype(np.float64)
         x[:4] = [0.0, prime * 7.0, -prime * 2.0**31, prime - 1.0]
         assert np.array_equal(modp.remainder_(x.copy(), prime), np.remainder(x, prime))
+
+
+def test_remainder_in_chunks_matches_numpy(monkeypatch):
+    """Above the chunk size the reduction goes by rows (a bounded temporary), also of a
+    strided view, and a single row longer than a chunk goes by pieces."""
+    monkeypatch.setattr(modp, "_REMAINDER_CHUNK", 7)
+    rng = np.random.default_rng(4)
+    x = rng.integers(-2**53 + 1, 2**53, (9, 5)).astype(np.float64)
+    view = x[:, 1:4]
+    expected = np.remainder(view, P)
+    modp.remainder_(view, P)
+    assert np.array_equal(x[:, 1:4], expected)
+    row = rng.integers(-2**40, 2**40, 30).astype(np.float64)
+    assert np.array_equal(modp.remainder_(row.copy(), P), np.remainder(row, P))
