@@ -83,13 +83,13 @@ def _best_seconds(fn, repeat: int) -> float:
 
 
 class ForwardPath:
-    """HT forward at the size of issue 9 (batch 1024, N = 64, M = r = 16, float32), the
+    """HT forward at the forward-speed size (batch 1024, N = 64, M = r = 16, float32), the
     one forward path run three ways: ``eager`` and ``compiled`` (``torch.compile``, CPU
     inductor) without autograd, and ``train`` (eager forward + backward).
 
     ``track_time_per_bmm``: its best time over that of one ``torch.bmm`` with the same
     multiply-adds (three for ``train``: forward, and two products per conv backward),
-    both timed in the same process.  Lower is better; the goals of issue 9 are
+    both timed in the same process.  Lower is better; the forward-speed goals are
     ``<= 1/0.6`` eager, ``<= 1/0.85`` compiled, ``<= 1/0.5`` train.
     """
 

@@ -33,7 +33,7 @@ from ._common import (
 
 DENSE_MAX_ENTRIES = 2**12
 """Dense ranks only where the coefficient tensor has at most this many entries: above
-it (N=16, M=2 already) float64 cannot resolve the odd-even spectrum (issue 11)."""
+it (N=16, M=2 already) float64 cannot resolve the odd-even spectrum."""
 
 RANK_N = [2, 4, 8, 16]
 RANK_M = [2, 3]
@@ -117,7 +117,7 @@ DEFICIT_WINDOWS = {16: (2, 2, 2, 2), 20: (2, 2, 5), 24: (2, 2, 2, 3)}
 class CertifiedDeficits:
     """``min(2, M)^(N/2) -`` the certified (exact over two primes) odd-even rank of
     ``ConvAC(N, M, windows, 2)`` at N = 16, 20, 24 and M = 2, 3, 16: the sizes where
-    float64 fails (issue 11).  0 expected; lower is better, any change is a bug.
+    float64 fails.  0 expected; lower is better, any change is a bug.
 
     The ranks are computed once (``setup_cache``, about 30 CPU s in all: within the
     config's default timeout of 300 s).

@@ -72,6 +72,15 @@ class GridRank:
 
     track_not_exact.unit = declared_unit("count")
 
+    def track_width_lower_bound(self, rows, op, n):
+        """Smallest shallow width whose grid tensors reach the rank (certified from the
+        exact rank); NaN where no width suffices (ReLU+average above rank 2).  Any change
+        is a bug."""
+        bound = self.row["width_lower_bound"]
+        return float("nan") if bound is None else bound
+
+    track_width_lower_bound.unit = declared_unit("width")
+
 
 class Incompleteness:
     """(b) Of 50 seeded deep networks (M=2, r=4), how many have odd-even grid rank below

@@ -33,7 +33,7 @@ _EXPORTS = {
                             "grid_tensor"),
     "tensors.matricization": ("Partition", "RankResult", "matricize", "numerical_rank",
                               "resolve_partition", "singular_values"),
-    "rank.structured": ("BudgetError", "structured_rank", "structured_singular_values"),
+    "rank.structured": ("structured_rank", "structured_singular_values"),
     "rank.exact": ("exact_rank", "integer_network", "integer_weights_"),
     "rank.bounds": ("CPRankBounds", "cp_rank_bounds", "expansion_terms", "min_cut_bound"),
     # the rank-method registry (declared once) and the theorem formulas
@@ -46,10 +46,14 @@ _EXPORTS = {
     "fit.sweep": ("ConverseResult", "SweepResult", "ht_fits_cp", "width_sweep"),
     # the Haeffele-Vidal certificate
     "fit.certificate": ("Certificate", "certify", "fit_regularized", "grow_cp"),
+    # the error family: every bad input is a ConvACError (also a ValueError or TypeError)
+    "validate": ("ConvACError", "InvalidValueError", "InvalidTypeError", "BudgetError"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
+    # errors: every bad input raises a ConvACError
+    "ConvACError", "InvalidValueError", "InvalidTypeError", "BudgetError",
     # networks and their inputs
     "ConvAC", "CPNet", "HTNet", "PoolingSchedule", "multiply_adds",
     "Patches", "Representation", "OneHot", "Identity", "Linear", "ReLU", "Gaussian",
@@ -58,7 +62,7 @@ __all__ = [
     "coefficient_tensor", "coefficient_tensor_by_forward", "grid_tensor",
     "Partition", "RankResult", "matricize", "matricization_rank", "numerical_rank",
     "resolve_partition", "singular_values",
-    "structured_rank", "structured_singular_values", "BudgetError",
+    "structured_rank", "structured_singular_values",
     "exact_rank", "integer_weights_", "integer_network",
     "min_cut_bound", "cp_rank_bounds", "CPRankBounds", "expansion_terms",
     # parameters and the CP -> HT embedding

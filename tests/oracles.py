@@ -1,6 +1,8 @@
 """Test helpers: per-dtype tolerances (one place, ARCHITECTURE.md "Conventions") and the network
 configurations every oracle test runs over."""
 
+from fractions import Fraction
+
 import numpy as np
 import torch
 
@@ -54,3 +56,21 @@ def partition_for(kind, n, seed, stream=1000):
     rng = np.random.default_rng(stream + seed)
     size = int(rng.integers(1, n))
     return sorted(rng.choice(n, size=size, replace=False).tolist())
+
+
+def fraction_rank(mat) -> int:
+    """Rank over Q by Gaussian elimination on Fractions of the stored values (every float
+    is a dyadic rational, converted exactly): an oracle independent of flint and of p."""
+    rows = [[Fraction(v) for v in row] for row in np.asarray(mat).tolist()]
+    rank, n_cols = 0, len(rows[0]) if rows else 0
+    for col in range(n_cols):
+        pivot = next((i for i in range(rank, len(rows)) if rows[i][col] != 0), None)
+        if pivot is None:
+            continue
+        rows[rank], rows[pivot] = rows[pivot], rows[rank]
+        for i in range(rank + 1, len(rows)):
+            f = rows[i][col] / rows[rank][col]
+            if f:
+                rows[i] = [a - f * b for a, b in zip(rows[i], rows[rank], strict=True)]
+        rank += 1
+    return rank

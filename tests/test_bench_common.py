@@ -1,4 +1,4 @@
-"""The asv suite's cached builders (``benchmarks/_common.py``, issue 12 point 5).
+"""The asv suite's cached builders (``benchmarks/_common.py``).
 
 1. A builder returns the same object for the same arguments, equal in value to a fresh,
    uncached construction (the oracle: the package's constructors called directly).

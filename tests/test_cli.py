@@ -64,11 +64,41 @@ def _subparser(name: str) -> argparse.ArgumentParser:
 EXPERIMENT = "experiment"
 
 
-@pytest.mark.parametrize("name", ["table", "report", "gate", "rectifier", SWEEP, EXPERIMENT])
-def test_every_option_has_help(name):
-    undocumented = [a.dest for a in _subparser(name)._actions
-                    if not isinstance(a, argparse._HelpAction) and not a.help]
-    assert not undocumented
+def _options(parser: argparse.ArgumentParser, path: str):
+    """``(command path, parser, action)`` of every argument, nested subcommands included."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for verb, sub in action.choices.items():
+                yield from _options(sub, f"{path} {verb}")
+        elif not isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+            yield path, parser, action
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_option_has_help_with_its_default(name):
+    undocumented, no_default = [], []
+    for path, parser, action in _options(_subparser(name), name):
+        flag = "/".join(action.option_strings) or action.dest
+        if not action.help:
+            undocumented.append(f"{path} {flag}")
+            continue
+        shown = parser.formatter_class(prog="convac")._expand_help(action)
+        if (action.option_strings and action.default not in (None, False)
+                and str(action.default) not in shown):
+            no_default.append(f"{path} {flag}: {shown!r}")
+    assert not undocumented, f"options without help: {undocumented}"
+    assert not no_default, f"help that hides the default: {no_default}"
+
+
+def test_rank_prints_strict_json(capsys):
+    """An exact rank has no finite margin: it is null, never JSON's invalid Infinity."""
+    assert main(["rank", "8", "2", "--windows", "2", "2", "2", "--method", "exact"]) == 0
+
+    def refuse(name):
+        raise AssertionError(f"non-JSON constant {name} in the output")
+
+    out = json.loads(capsys.readouterr().out, parse_constant=refuse)
+    assert out["rank"] == 16 and out["certified"] is True and out["margin"] is None
 
 
 def test_every_command_is_listed(capsys):

@@ -175,3 +175,21 @@ def test_subtree_cache_shared_by_many_partitions_changes_no_rank(geometry):
             assert cached.ranks_mod == exact_rank(net, rows, output=output).ranks_mod
             assert int(cached) == int(exact_rank(dense, rows))
     assert len(cache) > 2  # the weights of both primes and shared subtrees
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_exact_rank_of_non_integer_floats_is_the_rank_of_the_stored_values(seed):
+    """A float tensor is exact over the dyadic rationals it stores: non-integer entries are
+    not an error and not rounded.  A rank-1 outer product of dyadic fractions (exact in
+    float64) has rank 1; adding 1/3 (stored as its nearest float) to one entry gives the
+    rank of the stored values, as a Fraction elimination of those values says."""
+    from oracles import fraction_rank
+
+    rng = np.random.default_rng(seed)
+    u = rng.integers(1, 64, 4) / 64.0  # k / 64: exact in float64
+    v = rng.integers(1, 64, 4) / 8.0
+    outer = np.outer(u, v)  # products of dyadic fractions with few bits: exact
+    assert exact_rank(outer, [0]).rank == fraction_rank(outer) == 1
+    perturbed = outer.copy()
+    perturbed[1, 2] += 1 / 3
+    assert exact_rank(perturbed, [0]).rank == fraction_rank(perturbed) == 2

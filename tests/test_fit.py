@@ -153,7 +153,7 @@ def test_warm_start_from_an_exact_cp():
     np.testing.assert_allclose(exact.relative_error, direct, rtol=1e-6)
 
 
-# --- solvers (issue 15) -------------------------------------------------------------
+# --- solvers -------------------------------------------------------------------------
 
 SOLVER_NAMES = ("als", "als-ls", "gn", "lbfgs", "best")
 # iteration limits per solver: one L-BFGS step costs one gradient (N MTTKRPs, an ALS
@@ -195,7 +195,7 @@ def test_every_solver_exact_on_twenty_cp_teachers(method):
 
 
 # the wide teachers' budgets: 3000 iterations per start in all (kicks included), 3 starts;
-# measured 0.03-10.7 s CPU per fit on one thread, seeds 0-4 (the report of issue 15)
+# measured 0.03-10.7 s CPU per fit on one thread, seeds 0-4 (the solvers' measurements)
 WIDE_BUDGET = {**BUDGET, "als": 3000, "als-ls": 3000, "lbfgs": 3000}
 
 

@@ -1,4 +1,4 @@
-"""One forward path (issue 9): correct after every kind of state change, a clear error for
+"""One forward path: correct after every kind of state change, a clear error for
 state that does not fit the schedule, and ``torch.compile`` giving the same function.
 
 The oracle for "uses the current weights" is a deep copy of the network taken after the
@@ -202,7 +202,7 @@ def test_features_on_another_device_or_complex_are_errors():
 
 
 def test_no_native_code_in_the_package():
-    """Acceleration goes through torch only (issue 9): no ctypes, no compiler calls, no
+    """Acceleration goes through torch only: no ctypes, no compiler calls, no
     shared libraries shipped or loaded by convac itself."""
     from pathlib import Path
 

@@ -121,7 +121,7 @@ def test_rule_for_units():
     assert rule_for("time", "seconds", 1e-4, None, None).kind == "info"
     assert rule_for("track", "time ratio", 1e-4, 1.5, None) == Rule("factor", 1.5)
     assert rule_for("track", "relative floor", 1e-4, None, None) == Rule("change", 1e-4)
-    # a typo in a unit is an error, never a silent default tolerance (issue 12)
+    # a typo in a unit is an error, never a silent default tolerance
     with pytest.raises(ValueError, match=r"undeclared metric unit 'rnak'"):
         rule_for("track", "rnak", 1e-4, None, None)
 
@@ -321,3 +321,21 @@ def test_infinite_confidence_bounds_of_a_quick_run_are_fine(stored, capsys):
     _store(root, head, None, text)
     assert _cli_gate(root, base, head, "--bench", "track_fit") == 0
     assert "2 measurements compared: 2 ok" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("unit", ["", "rnak"])
+def test_an_undeclared_unit_names_its_benchmark(unit):
+    info = {"b.Ranks.track_odd": BenchmarkInfo("b.Ranks.track_odd", "track", unit, (), ())}
+    runs = [_results({("b.Ranks.track_odd", ()): 4.0}, c) for c in "ab"]
+    with pytest.raises(ValueError, match=r"benchmark b\.Ranks\.track_odd \(track\): "
+                                         + ("benchmarks.json gives it no unit" if not unit
+                                            else "its unit is 'rnak'")
+                                         + ".*declared_unit"):
+        compare(*runs, info)
+
+
+def test_the_summary_says_what_info_means():
+    runs = [_results({("b.time_x", ()): v}, c) for c, v in (("a", 1.0), ("b", 2.0))]
+    line = format_rows(compare(*runs, INFO)).splitlines()[-1]
+    assert line.startswith("1 measurements compared: 1 info (timings and memory, shown but "
+                           "not judged: pass --time-factor")

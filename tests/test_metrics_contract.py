@@ -1,4 +1,4 @@
-"""The metrics contract (issue 12): every tracked number the asv suite produces has a
+"""The metrics contract: every tracked number the asv suite produces has a
 declared unit (so the gate has a rule for it), every declared unit is used, and every
 benchmark the report draws exists under the name the report looks for."""
 

@@ -1,4 +1,4 @@
-"""The report's rank curve (issue 11): N up to 24, points marked exact or numerical,
+"""The report's rank curve: N up to 24, points marked exact or numerical,
 missing points explained."""
 
 from types import SimpleNamespace

@@ -1,5 +1,5 @@
 """Every registered rank method against the dense oracle; auto's certainty; the float
-methods on the cases where floats fail (issue 11); argument checks (issue 10)."""
+methods on the cases where floats fail; argument checks."""
 
 import importlib
 import math
@@ -146,7 +146,7 @@ def test_partition_with_inconsistent_cols():
         convac.matricization_rank(np.ones((2, 2, 2)), convac.Partition((0,), (2, 2)))
 
 
-# --- the cases of issue 11's table: floats may say "ambiguous", never a wrong rank ----
+# --- the cases where floats fail:      floats may say "ambiguous", never a wrong rank ----
 TABLE = [  # (N, M, windows): theorem min(2, M)^(N/2) (a first window of 2)
     pytest.param(16, 2, (2, 2, 2, 2), id="16-2"),
     pytest.param(18, 2, (2, 3, 3), id="18-2"),

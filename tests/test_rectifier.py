@@ -3,12 +3,11 @@ bounds as theorems on random networks, fits, measurements, report and CLI."""
 
 import itertools
 import json
-from fractions import Fraction
 
 import numpy as np
 import pytest
 import torch
-from oracles import assert_close
+from oracles import assert_close, fraction_rank
 from test_pooling import brute_force
 
 import convac
@@ -34,23 +33,6 @@ from convac.tensors.grid import (
 from convac.tensors.matricization import matricize, resolve_partition
 
 OPS = ["product", "relu-max", "relu-sum"]
-
-
-def fraction_rank(mat) -> int:
-    """Rank over Q by Gaussian elimination on Fractions: an oracle independent of flint."""
-    rows = [[Fraction(int(v)) for v in row] for row in np.asarray(mat).tolist()]
-    rank, n_cols = 0, len(rows[0]) if rows else 0
-    for col in range(n_cols):
-        pivot = next((i for i in range(rank, len(rows)) if rows[i][col] != 0), None)
-        if pivot is None:
-            continue
-        rows[rank], rows[pivot] = rows[pivot], rows[rank]
-        for i in range(rank + 1, len(rows)):
-            f = rows[i][col] / rows[rank][col]
-            if f:
-                rows[i] = [a - f * b for a, b in zip(rows[i], rows[rank], strict=True)]
-        rank += 1
-    return rank
 
 
 def grid_by_brute_force(net, features):

@@ -1,4 +1,4 @@
-"""Registries declared once (issue 12): every registered partition, geometry and
+"""Registries declared once: every registered partition, geometry and
 representation against a brute-force oracle, and duplicates refused.  (Rank methods:
 ``tests/test_rank_methods.py``; pooling operators: ``tests/test_pooling.py``.)"""
 

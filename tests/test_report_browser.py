@@ -107,7 +107,7 @@ def _check_page(serve, reports: str, results_dir: str, label: str) -> None:
     shot = os.path.join(SCREENSHOTS, f"depth-efficiency-{label}.png")
     if os.path.exists(shot):
         os.remove(shot)
-    proc = _run_chromium("--window-size=1280,2400", f"--screenshot={shot}", url)
+    proc = _run_chromium("--window-size=1400,2400", f"--screenshot={shot}", url)
     assert proc.returncode == 0, proc.stderr[-2000:]
     with open(shot, "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"

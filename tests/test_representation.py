@@ -61,7 +61,8 @@ def test_one_hot_gives_coefficient_entries():
 def test_bad_inputs():
     with pytest.raises(ValueError, match=r"images must have shape \(batch, channels, H, W\)"):
         convac.Patches(2)(torch.zeros(8, 8))
-    with pytest.raises(ValueError, match=r"square grid with a power-of-two side, got 3x3"):
+    with pytest.raises(ValueError, match=r"images of 6x6 pixels give a 3x3 grid of 2x2 patches "
+                                         r".*square grid with a power-of-two side"):
         convac.Patches(2)(torch.zeros(1, 1, 6, 6))
     with pytest.raises(ValueError, match=r"unknown patch order 'spiral'"):
         convac.Patches(2, order="spiral")

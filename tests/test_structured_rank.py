@@ -1,4 +1,4 @@
-"""Structured rank and singular values against the dense oracle (issue 3)."""
+"""Structured rank and singular values against the dense oracle."""
 
 import numpy as np
 import pytest

@@ -76,7 +76,7 @@ def test_ht_fits_cp_reports_parameters():
 def test_bad_sweep_inputs(teacher):
     with pytest.raises(ValueError, match="widths must list at least one width, got none"):
         width_sweep(teacher, [])
-    with pytest.raises(ValueError, match="width must be >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"widths\[0\] must be >= 1, got 0"):
         width_sweep(teacher, [0, 1])
     with pytest.raises(ValueError, match="CP factors would have shape"):
         width_sweep(teacher, [10**9])  # refused before any allocation

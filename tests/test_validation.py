@@ -1,4 +1,4 @@
-"""Issue 10's bad inputs, one test each: a clear error naming the argument and the value
+"""Bad inputs, one test each: a clear error naming the argument and the value
 (``ConvACError``: a ValueError, or a TypeError that is also a ValueError), before anything
 is allocated.  Inputs that could allocate gigabytes run under a memory cap, so a
 regression fails fast instead of swapping."""
@@ -208,3 +208,150 @@ def test_huge_widths_are_refused_before_allocating(case):
             convac.width_sweep(teacher, [10**9])
         else:
             convac.digits_features(n_channels=10**6)
+
+
+# -- inputs whose errors came from numpy, torch or LAPACK, or that passed silently ---------
+def _nan_tensor(value=math.nan):
+    tensor = np.ones((2, 2, 2, 2))
+    tensor[0, 1, 0, 0] = value
+    return tensor
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("call", [
+    lambda t: convac.matricization_rank(t, "odd-even"),
+    lambda t: convac.matricization_rank(t, "odd-even", method="auto"),
+    lambda t: convac.singular_values(t, "odd-even"),
+    lambda t: convac.eckart_young_floor(t, 1),
+    lambda t: convac.fit_cp(t, 1),
+    lambda t: convac.exact_rank(t, "odd-even"),
+], ids=["dense", "auto", "singular_values", "floor", "fit_cp", "exact"])
+def test_non_finite_tensors_are_named(call, value):
+    with pytest.raises(ConvACError, match=r"finite|nan|inf"):
+        call(_nan_tensor(value))
+
+
+@pytest.mark.parametrize(("partition", "match"), [
+    (np.array([[0, 2]]), r"1-D sequence of row modes, got an array of shape \(1, 2\)"),
+    (torch.tensor([[0], [2]]), r"1-D sequence of row modes, got an array of shape \(2, 1\)"),
+    ([[0, 1], [2]], r"partition\[0\] must be an int mode, got \[0, 1\]"),
+])
+def test_partition_must_be_one_dimensional(partition, match):
+    net = convac.HTNet(4, 2, 2, seed=0, dtype=torch.float64)
+    with pytest.raises(ConvACError, match=match):
+        convac.matricization_rank(net, partition)
+
+
+def test_numpy_integer_modes_are_modes():
+    net = convac.HTNet(4, 2, 2, seed=0, dtype=torch.float64)
+    assert (convac.matricization_rank(net, np.array([0, 2])).rank
+            == convac.matricization_rank(net, [0, 2]).rank)
+
+
+@pytest.mark.parametrize("shape", [(0, 2, 2), (2, 0, 3)])
+def test_fit_cp_of_an_empty_tensor(shape):
+    with pytest.raises(ConvACError, match=rf"must not be empty, got shape \({shape[0]}, "):
+        convac.fit_cp(np.zeros(shape), 1)
+
+
+def test_ragged_templates_are_named():
+    from convac.tensors.grid import grid_tensor, neuron_templates
+
+    net = convac.HTNet(4, 2, 2, seed=0, dtype=torch.float64)
+    with pytest.raises(ConvACError, match=r"features must be a real, rectangular array .* "
+                                          r"\(n_templates, n_channels=2\)"):
+        grid_tensor(net, [[1.0, 0.0], [0.0]])
+    with pytest.raises(ConvACError, match="templates must be a real, rectangular array"):
+        neuron_templates([[1.0], [1.0, 2.0]], np.ones((2, 1)), np.ones(2))
+
+
+@pytest.mark.parametrize(("dtype", "match"), [
+    (torch.int64, r"dtype=torch.int64 cannot hold trained weights.*float64"),
+    (torch.bool, r"dtype=torch.bool cannot hold"),
+    ("int8", r"dtype='int8' is no floating dtype"),
+    ("float65", r"dtype='float65' is no floating dtype"),
+    (3, r"dtype must be a torch.dtype or its name.*got int 3"),
+])
+def test_a_network_dtype_is_a_float(dtype, match):
+    with pytest.raises(ConvACError, match=match):
+        convac.HTNet(4, 2, 2, dtype=dtype)
+
+
+@pytest.mark.parametrize("name", ["float64", "torch.float64", "double"])
+def test_a_dtype_by_name_works(name):
+    net = convac.CPNet(4, 2, 2, seed=0, dtype=name)
+    assert all(w.dtype == torch.float64 for w in net.weights)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is visible")
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", torch.device("cuda")])
+def test_cuda_without_cuda_is_named(device):
+    with pytest.raises(ConvACError, match=r"no CUDA device is available.*device='cpu'"):
+        convac.HTNet(4, 2, 2, device=device)
+    with pytest.raises(ConvACError, match="no CUDA device is available"):
+        convac.train_student(convac.CPNet(4, 2, 1), convac.HTNet(4, 2, 2), device=device,
+                             steps=1, n_samples=4, progress=False)
+
+
+def test_a_device_that_is_none_is_named():
+    with pytest.raises(ConvACError, match=r"device='gpu' is no torch device"):
+        convac.HTNet(4, 2, 2, device="gpu")
+
+
+def test_an_image_grid_that_is_no_quad_tree_says_what_it_got():
+    with pytest.raises(ConvACError, match=r"images of 15x15 pixels give a 3x3 grid of 4x4 "
+                                          r"patches.*order='raster'"):
+        convac.Patches(4)(torch.randn(1, 1, 15, 15))
+
+
+# -- found by a sweep of the public API with bad arguments ------------------------------
+@pytest.mark.parametrize("tensor", [None, "x", object(), 1j, np.ones((2, 2), complex),
+                                    torch.ones(2, 2, dtype=torch.complex64), [[1.0], [1.0, 2.0]]])
+def test_a_tensor_that_is_no_real_array_is_named(tensor):
+    for method in ("dense", "auto"):
+        with pytest.raises(ConvACError, match="tensor must be a real, rectangular array"):
+            convac.matricization_rank(tensor, "odd-even", method=method)
+    if not hasattr(tensor, "dtype"):  # a complex array has a matricization, not a real rank
+        with pytest.raises(ConvACError, match="tensor must be a real, rectangular array"):
+            convac.matricize(tensor, "odd-even")
+
+
+@pytest.mark.parametrize(("widths", "match"), [
+    (None, "widths must be a sequence of integers, got NoneType"),
+    (3, "widths must be a sequence of integers, got int 3"),
+    ([], "widths must list at least one width, got none"),
+    ([2, 1.5], r"widths\[1\] must be an integer"),
+    ([0], r"widths\[0\] must be >= 1"),
+])
+def test_widths_must_be_a_sequence_of_ints(widths, match):
+    teacher = convac.HTNet(4, 2, 2, seed=0, dtype=torch.float64)
+    with pytest.raises(ConvACError, match=match):
+        convac.eckart_young_floors(teacher, widths)
+    with pytest.raises(ConvACError, match=match):
+        convac.width_sweep(teacher, widths)
+
+
+@pytest.mark.parametrize(("sv", "shape", "match"), [
+    ("x", None, "sv must be a real, rectangular array"),
+    ([1.0, 1j], None, "sv must be a real, rectangular array"),
+    ([1.0, 0.5], 3, "shape must be a sequence of integers"),
+    ([1.0, 0.5], [], "shape must list at least one integer"),
+])
+def test_numerical_rank_checks_its_arguments(sv, shape, match):
+    with pytest.raises(ConvACError, match=match):
+        convac.numerical_rank(sv, shape=shape)
+
+
+@pytest.mark.parametrize("patch_size", [np.zeros(0), 2.0, "2", True])
+def test_digits_patch_size_is_an_int(patch_size):
+    pytest.importorskip("sklearn")
+    with pytest.raises(ConvACError, match="patch_size must divide 8"):
+        convac.digits_features(patch_size)
+
+
+def test_the_error_family_is_exported_from_convac():
+    assert convac.ConvACError is ConvACError and convac.BudgetError is BudgetError
+    assert issubclass(convac.InvalidValueError, (convac.ConvACError, ValueError))
+    assert issubclass(convac.InvalidTypeError, (convac.ConvACError, TypeError, ValueError))
+    assert {"ConvACError", "BudgetError", "InvalidValueError", "InvalidTypeError"} <= set(
+        convac.__all__)

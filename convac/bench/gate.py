@@ -186,7 +186,14 @@ def compare(base: CommitResults, head: CommitResults, benchmarks: dict, rtol: fl
         short = name.rsplit(".", 1)[-1]
         btype = info.type if info else short.split("_", 1)[0]
         unit = info.unit if info else ""
-        rule = rule_for(btype, unit, rtol, time_factor, mem_factor)
+        try:
+            rule = rule_for(btype, unit, rtol, time_factor, mem_factor)
+        except validate.InvalidValueError as exc:
+            where = "benchmarks.json gives it no unit" if not unit else f"its unit is {unit!r}"
+            raise validate.InvalidValueError(
+                f"benchmark {name} ({btype}): {where}, which the metrics contract does not "
+                f"declare; set its `unit` with declared_unit(...) from "
+                f"convac/metrics.py ({exc})") from None
         b, h = base.get(name, params), head.get(name, params)
         bv = b.value if b is not None else None
         hv = h.value if h is not None else None
@@ -229,6 +236,14 @@ def _fmt(v) -> str:
     return f"{v:.4g}"
 
 
+STATUS_WORDS = {
+    "info": "info (timings and memory, shown but not judged: pass --time-factor or "
+            "--mem-factor to judge them)",
+    "skipped": "skipped (not measured on either commit)",
+}
+"""How the summary line names a status that is not self-explanatory."""
+
+
 def format_rows(rows: list, show_all: bool = False) -> str:
     """A plain-text table: judged rows that are not ``ok`` (or every row with ``show_all``)
     and a one-line summary."""
@@ -251,7 +266,7 @@ def format_rows(rows: list, show_all: bool = False) -> str:
     counts = {}
     for r in rows:
         counts[r.status] = counts.get(r.status, 0) + 1
-    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    summary = ", ".join(f"{n} {STATUS_WORDS.get(s, s)}" for s, n in sorted(counts.items()))
     lines.append(f"{len(rows)} measurements compared: {summary or 'none'}")
     return "\n".join(lines)
 

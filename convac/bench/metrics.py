@@ -88,6 +88,17 @@ REPORT_SERIES: dict[str, str] = {
     "cp_params_needed": "bench_params.CPParametersNeeded.track_cp_params_needed",
     "fit_error": "bench_fit.WidthSweep.track_fit_error",
     "fit_floor": "bench_fit.WidthSweep.track_floor",
+    "rectifier_rank": "bench_rectifier.GridRank.track_rank",
+    "rectifier_rank_not_exact": "bench_rectifier.GridRank.track_not_exact",
+    "rectifier_rank_width_bound": "bench_rectifier.GridRank.track_width_lower_bound",
+    "rectifier_below_max": "bench_rectifier.Incompleteness.track_below_max",
+    "rectifier_constant": "bench_rectifier.Incompleteness.track_constant",
+    "rectifier_below_max_not_exact": "bench_rectifier.Incompleteness.track_not_exact",
+    "rectifier_match_error": "bench_rectifier.ShallowMatch.track_fit_error",
+    "rectifier_deep_rank": "bench_rectifier.WidthLowerBound.track_deep_rank",
+    "rectifier_width_bound": "bench_rectifier.WidthLowerBound.track_width_lower_bound",
+    "rectifier_universality_error": "bench_rectifier.Universality.track_fit_error",
+    "rectifier_universality_gap": "bench_rectifier.Universality.track_error_minus_floor",
 }
 """The asv benchmarks the depth-efficiency report draws, by the report's series name."""
 

@@ -31,7 +31,8 @@ from .. import __version__
 from ..validate import ConvACError
 from . import parsers
 
-__all__ = ["Command", "COMMANDS", "build_parser", "missing_extras", "main"]
+__all__ = ["Command", "COMMANDS", "HelpFormatter", "Parser", "build_parser", "missing_extras",
+           "main"]
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,9 @@ COMMANDS["gate"] = Command(
     "convac.cli.gate", "benchmark two commits with asv; exit 1 on a regression",
     needs=(("asv", "bench"),))
 COMMANDS["rank"] = Command(
-    "convac.cli.rank", "the matricization rank of a seeded ConvAC (certified exact by "
-    "default), as one JSON line")
+    "convac.cli.rank", "the matricization rank of a seeded ConvAC, as one JSON line "
+    "(method auto: a float rank where its margin is clear, exact otherwise; the output "
+    "says whether it is certified)")
 COMMANDS["rectifier"] = Command(
     "convac.cli.rectifier", "depth efficiency of generalized (rectifier) ConvACs, ICML "
     "2016: grid-tensor ranks, incompleteness, shallow widths, universality",
@@ -73,6 +75,25 @@ COMMANDS["experiment"] = Command(
     needs=(("dask", "experiments"), ("distributed", "experiments"), ("pyarrow", "experiments"),
            ("matplotlib", "experiments")))
 # -----------------------------------------------------------------------------------------
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default (unless it already names it with
+    ``%(default)s``, or has none: a required option, a flag that is off)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class Parser(argparse.ArgumentParser):
+    """The parser of ``convac`` and of every subcommand (subcommands' own subcommands
+    included): :class:`HelpFormatter` unless one is given."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
 
 def _version() -> str:
@@ -97,7 +118,7 @@ def build_parser(load=None) -> argparse.ArgumentParser:
         command, a name that one, ``()`` none; the others are listed with their help line.
     """
     load = set(COMMANDS) if load is None else {load} if isinstance(load, str) else set(load)
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="convac",
         description="Depth efficiency of convolutional arithmetic circuits: tables, fit "
                     "sweeps, the depth-efficiency report and the asv regression gate.",
@@ -105,7 +126,8 @@ def build_parser(load=None) -> argparse.ArgumentParser:
                "2 usage or data error or a missing optional dependency.  "
                "`convac COMMAND --help` lists a command's options.")
     parser.add_argument("--version", action="version", version=f"convac {_version()}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=Parser)
     for name, cmd in COMMANDS.items():
         if name in load:
             getattr(parsers, name)(sub)

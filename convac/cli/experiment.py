@@ -48,8 +48,10 @@ def _run(args) -> int:
     except ExperimentBugError as err:
         print(f"BUG: {err}", file=sys.stderr)
         return 3
+    moved = (f", {len(summary.quarantined)} unreadable part file(s) moved to "
+             f"{os.path.dirname(summary.quarantined[0])}" if summary.quarantined else "")
     print(f"{summary.experiment}: {summary.n_computed} computed ({summary.n_errors} errors), "
-          f"{summary.n_skipped} already stored, {summary.wall_seconds:.1f} s wall, "
+          f"{summary.n_skipped} already stored{moved}, {summary.wall_seconds:.1f} s wall, "
           f"{summary.throughput:.1f} cfg/s on {summary.n_workers} worker thread(s)")
     return 0
 
@@ -64,15 +66,21 @@ def _list(args) -> int:
 def _show(args) -> int:
 
     store = ResultStore(_store(args))
-    if not len(store):
+    records = store.records(skip_unreadable=True)
+    for _, reason in store.skipped:
+        print(f"convac experiment show: warning: skipped {reason}", file=sys.stderr)
+    if not records:
         print(f"no results in {store.path}", file=sys.stderr)
         return 1
     module = experiment_module(args.name)
-    records = store.records()
     print(module.format_summary(records))
     if args.json:
-
         print(write_published(args.name, records, store, args.json))
+    if store.skipped:
+        print(f"convac experiment show: {len(store.skipped)} unreadable part file(s) "
+              f"skipped; `convac experiment run {args.name} --resume --store {store.path}` "
+              "moves them aside and computes their configurations again", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -20,15 +20,26 @@ def rank(sub) -> None:
     """``convac rank N M --windows .. --ranks ..``: the odd-even (or another) rank of a
     seeded float64 ConvAC, as one JSON line (e.g.
     ``convac rank 28 64 --windows 2 2 7 --max-gib 8``)."""
-    p = sub.add_parser("rank", help="matricization rank of a seeded ConvAC (JSON)")
-    p.add_argument("n_patches", type=int)
-    p.add_argument("n_channels", type=int)
-    p.add_argument("--windows", type=int, nargs="+", required=True)
-    p.add_argument("--ranks", type=int, nargs="+", default=[2])
-    p.add_argument("--partition", default="odd-even")
+    p = sub.add_parser(
+        "rank", help="matricization rank of a seeded ConvAC (JSON)",
+        description="The matricization rank of a seeded float64 ConvAC, as one line of "
+                    "strict JSON: rank, method, certified (true only for an exact rank over "
+                    "GF(p), a proven lower bound), ranks_mod, margin (null where no finite "
+                    "margin exists, e.g. an exact rank), ambiguous, reason, min_cut_bound, "
+                    "seconds, cpu_seconds.")
+    p.add_argument("n_patches", type=int, help="N, the number of patches (input modes)")
+    p.add_argument("n_channels", type=int, help="M, the channels of each patch")
+    p.add_argument("--windows", type=int, nargs="+", required=True,
+                   help="pooling window of each layer (their product is N), e.g. 2 2 7")
+    p.add_argument("--ranks", type=int, nargs="+", default=[2],
+                   help="channels of each hidden layer (one value: every layer)")
+    p.add_argument("--partition", default="odd-even",
+                   help="odd-even, left-right, or a named partition of the modes")
     p.add_argument("--method", default="auto",
-                   help="a registered rank method (dense, structured, exact, auto)")
-    p.add_argument("--seed", type=int, default=0)
+                   help="a registered rank method: dense, structured, exact or auto (auto: "
+                        "a float rank where its margin is clear, the exact rank otherwise; "
+                        "only exact ranks are certified)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the network's weights")
     p.add_argument("--max-gib", type=float, default=2.0, help="memory budget in GiB")
     p.set_defaults(func="_run")
 
@@ -208,5 +219,6 @@ def experiment(sub) -> None:
     show.set_defaults(func="_show")
     rep = verbs.add_parser("report", help="write the experiments page (tables, plots, papers)")
     rep.add_argument("--stores", default=DEFAULT_STORE_ROOT, help="folder of the stores")
-    rep.add_argument("--out", default=os.path.join("reports", "experiments-page"))
+    rep.add_argument("--out", default=os.path.join("reports", "experiments-page"),
+                     help="folder of the page and its PNGs")
     rep.set_defaults(func="_report")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from .. import jsonio
 from ..nets.network import ConvAC
 from ..rank.cuts import min_cut_bound
 from ..rank.methods import matricization_rank
 
 
 def _run(args) -> int:
-    import json
     import time
 
     import torch
@@ -19,7 +19,7 @@ def _run(args) -> int:
     start, cpu = time.perf_counter(), time.process_time()
     res = matricization_rank(net, args.partition, method=args.method,
                              max_bytes=int(args.max_gib * 2**30))
-    print(json.dumps({
+    print(jsonio.dumps({
         "rank": res.rank, "method": res.method, "certified": res.is_certified,
         "ranks_mod": res.ranks_mod, "margin": res.margin, "ambiguous": res.ambiguous,
         "reason": res.reason, "min_cut_bound": min_cut_bound(net, args.partition),

@@ -6,8 +6,7 @@ command runs; it writes its page with the report's plots, so it needs matplotlib
 
 from __future__ import annotations
 
-import json
-
+from .. import jsonio
 from ..bench.report import _pick
 from ..bench.report.rectifier import measurements_from_results, write_page
 from ..experiments.rectifier import (
@@ -62,7 +61,7 @@ def _run(args) -> int:
 
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(m.to_dict(), fh, indent=1, default=str)
+            jsonio.dump(m.to_dict(), fh, indent=1, default=str)
     if args.out:
 
         print(f"wrote {write_page(m, args.out)}")

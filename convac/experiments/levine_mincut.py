@@ -46,8 +46,9 @@ bound; 2.2.2.7 and 2.2.5.7 drew a zero in a ``2 x 2`` level-1 matrix, 18-20% bel
 is non-generic weights, not a failure of the bound's tightness."""
 
 PAPER = {
-    "source": "Levine, Yakira, Cohen & Shashua, ICLR 2018, App. D (as summarised in issue 14; "
-              "the appendix text could not be retrieved here, so these figures are unverified)",
+    "source": "Levine, Yakira, Cohen & Shashua, ICLR 2018, App. D (as summarised in the "
+              "project's notes; the appendix text could not be retrieved here, so these "
+              "figures are unverified)",
     "configurations": "about 2.3 million",
     "below": "roughly 1300 (rank below the min-cut)",
     "above": "0 (the bound is a theorem)",

@@ -14,6 +14,7 @@ import os
 import platform
 import subprocess
 
+from .. import jsonio
 from . import experiment_module
 
 __all__ = ["PUBLISHED", "write_published", "read_published"]
@@ -70,7 +71,7 @@ def write_published(name: str, records, store, path: str) -> str:
     }
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as fh:
-        json.dump(doc, fh, indent=1, sort_keys=True)
+        jsonio.dump(doc, fh, indent=1, sort_keys=True)
         fh.write("\n")
     return path
 

@@ -39,6 +39,7 @@ import os
 import socket
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -51,7 +52,7 @@ from .store import ResultStore
 
 __all__ = [
     "Experiment", "ExperimentBugError", "RunSummary", "run_experiment", "select_indices",
-    "compute_batch", "evaluate", "THREAD_ENV",
+    "compute_batch", "evaluate", "THREAD_ENV", "ClusterError",
 ]
 
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
@@ -60,6 +61,10 @@ THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THRE
 
 class ExperimentBugError(ConvACError, RuntimeError):
     """A result contradicts a theorem (e.g. a rank above its proven upper bound)."""
+
+
+class ClusterError(ConvACError, RuntimeError):
+    """The dask cluster could not be started or reached."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,9 @@ class RunSummary:
     wall_seconds: float
     compute_seconds: float
     n_workers: int
+    quarantined: tuple = ()
+    """Unreadable part files moved aside by a resumed run (their configurations were
+    computed again)."""
 
     @property
     def throughput(self) -> float:
@@ -209,11 +217,27 @@ def _start_client(scheduler: str | None, workers: int | None):
     from dask.distributed import Client, LocalCluster
 
     if scheduler is not None:
-        return Client(scheduler), None
+        try:
+            return Client(scheduler), None
+        except (OSError, ValueError, RuntimeError) as exc:  # TimeoutError is an OSError
+            raise ClusterError(
+                f"cannot reach the dask scheduler {scheduler!r} ({type(exc).__name__}: "
+                f"{exc}); start it with `dask scheduler`, check the address, or drop "
+                "--scheduler to run on a LocalCluster") from None
     n = workers or os.cpu_count() or 1
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           dashboard_address=None, env=dict(THREAD_ENV))
-    return Client(cluster), cluster
+    try:
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               dashboard_address=None, env=dict(THREAD_ENV))
+    except Exception as exc:  # a nanny that fails to start raises whatever its worker did
+        raise ClusterError(
+            f"a dask LocalCluster of {n} worker process(es) failed to start "
+            f"({type(exc).__name__}: {exc}); try fewer --workers, or --scheduler inline "
+            "to run in this process") from None
+    try:
+        return Client(cluster), cluster
+    except Exception:
+        cluster.close()
+        raise
 
 
 def run_experiment(exp: Experiment, store, *, resume: bool = False, sample: int | None = None,
@@ -258,17 +282,22 @@ def run_experiment(exp: Experiment, store, *, resume: bool = False, sample: int 
     if not isinstance(exp, Experiment):
         raise InvalidValueError(f"expected an Experiment, got {type(exp).__name__}")
     store = store if isinstance(store, ResultStore) else ResultStore(store)
-    n_stored = len(store)
-    if n_stored and not resume:
+    n_parts = len(store.parts())
+    if n_parts and not resume:
         raise InvalidValueError(
-            f"store {store.path} already holds {n_stored} results; pass resume=True "
-            "(--resume) to continue it, or choose another store"
+            f"store {store.path} already holds {len(store)} results in {n_parts} part "
+            "file(s); pass resume=True (--resume) to continue it, or choose another store"
         )
     if workers is not None:
         workers = check_integer(workers, "workers", minimum=1)
     in_flight = check_integer(in_flight, "in_flight", minimum=1)
+    store.check_writable()
     store.claim({"experiment": exp.name, "size": exp.size, "options": exp.options})
     indices = select_indices(exp.size, sample, seed)
+    quarantined = tuple(store.quarantine_unreadable()) if resume else ()
+    for path, reason in quarantined:
+        warnings.warn(f"{reason}; moved to {path}, its configurations are computed again",
+                      stacklevel=2)
     done = store.keys() if resume else set()
     if sample is None:
         n_todo = max(len(indices) - len(done), 0)
@@ -352,4 +381,4 @@ def run_experiment(exp: Experiment, store, *, resume: bool = False, sample: int 
             cluster.close()
     return RunSummary(exp.name, len(indices), len(indices) - n_todo, counts["computed"],
                       counts["errors"], time.perf_counter() - start, counts["compute"],
-                      n_workers)
+                      n_workers, tuple(path for path, _ in quarantined))

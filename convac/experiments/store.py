@@ -11,19 +11,46 @@ Schema (one row per configuration): ``key`` (the configuration's stable key), ``
 (``"ok"`` or ``"error"``), ``error`` (the exception, or ``""``), ``config`` and ``result``
 (JSON text), ``seconds`` (compute time), ``worker`` (``host:pid``), ``finished`` (Unix
 time).  JSON columns keep one schema for every experiment.
+
+Each part also carries the store's ``experiment`` and ``options`` in its Parquet metadata:
+a part copied in from a run with other options is refused (:class:`ForeignPartError`)
+instead of being counted.  A part that cannot be read (truncated, corrupted, empty) is an
+:class:`UnreadablePartError` naming it; readers may skip such parts (``convac experiment
+show`` warns and exits 1) and ``--resume`` moves them to ``quarantine/`` inside the store
+and recomputes their configurations.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import time
 import uuid
 
-from ..validate import InvalidValueError
+from ..validate import ConvACError, InvalidValueError
 
-__all__ = ["ResultStore", "SCHEMA_FIELDS", "DEFAULT_STORE_ROOT"]
+__all__ = ["ResultStore", "SCHEMA_FIELDS", "UnreadablePartError", "ForeignPartError",
+           "QUARANTINE",
+           "DEFAULT_STORE_ROOT"]
 
+QUARANTINE = "quarantine"
+"""Sub-folder of a store where ``--resume`` moves unreadable part files."""
+OWNER_KEY = b"convac.store"
+"""Parquet metadata key of a part: the JSON of the store's experiment and options."""
+
+
+class UnreadablePartError(ConvACError, OSError):
+    """A part file of a store cannot be read; ``path`` names it."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"unreadable part file {path}: {reason}")
+        self.path = path
+
+
+class ForeignPartError(InvalidValueError):
+    """A part file was written by a run with another experiment or other options."""
 DEFAULT_STORE_ROOT = os.path.join("reports", "experiments")
 """The folder of the experiments' stores (one per experiment, by name)."""
 
@@ -59,6 +86,7 @@ class ResultStore:
         if not isinstance(path, (str, os.PathLike)) or not str(path):
             raise InvalidValueError(f"store path must be a non-empty path, got {path!r}")
         self.path = os.fspath(path)
+        self.skipped: list = []  # (path, reason) of the parts the last read skipped
 
     # -- metadata --------------------------------------------------------------------
     @property
@@ -71,6 +99,29 @@ class ResultStore:
             return None
         with open(self.meta_path) as fh:
             return json.load(fh)
+
+    def owner(self) -> str | None:
+        """The JSON text of the store's experiment and options (``None`` for a new store),
+        as each part records it."""
+        meta = self.meta()
+        if meta is None:
+            return None
+        return json.dumps({"experiment": meta.get("experiment"),
+                           "options": meta.get("options")}, sort_keys=True)
+
+    def check_writable(self) -> None:
+        """Raise :class:`InvalidValueError` when no file can be created in the store (a
+        read-only folder or file system): say so before any work is done."""
+        os.makedirs(self.path, exist_ok=True)
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=self.path)
+        except OSError as exc:
+            raise InvalidValueError(
+                f"store {self.path} is not writable ({exc.strerror or exc}); a run writes "
+                "new part files there: copy the store to a writable folder (--store) or "
+                "fix its permissions") from None
+        os.close(fd)
+        os.remove(probe)
 
     def claim(self, meta: dict) -> None:
         """Write ``meta`` for a new store, or check that an existing store has the same
@@ -117,8 +168,12 @@ class ResultStore:
         missing = [f for f in SCHEMA_FIELDS if f not in records[0]]
         if missing:
             raise InvalidValueError(f"records lack the fields {missing}; expected {SCHEMA_FIELDS}")
+        schema = _schema()
+        owner = self.owner()
+        if owner is not None:
+            schema = schema.with_metadata({OWNER_KEY: owner.encode()})
         table = pa.Table.from_pylist([{f: r[f] for f in SCHEMA_FIELDS} for r in records],
-                                     schema=_schema())
+                                     schema=schema)
         os.makedirs(self.path, exist_ok=True)
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
@@ -127,27 +182,89 @@ class ResultStore:
         self._atomic_write(path, sink.getvalue().to_pybytes())
         return path
 
-    def read(self, columns=None):
-        """All finished rows as one ``pyarrow.Table`` (empty table for a new store)."""
-        pa, pq = _pa()
-        parts = self.parts()
-        if not parts:
+    def read_part(self, path: str, columns=None):
+        """One part as a ``pyarrow.Table``.
+
+        Raises
+        ------
+        UnreadablePartError
+            The file is truncated, corrupted, empty or otherwise no Parquet of this schema.
+        ForeignPartError
+            It was written by a run with another experiment or other options.
+        """
+        _, pq = _pa()
+        try:
+            table = pq.read_table(path)
+            if table.schema.names != list(SCHEMA_FIELDS):
+                raise ValueError(f"columns {table.schema.names}, expected {SCHEMA_FIELDS}")
+        except (OSError, ValueError, TypeError) as exc:  # pyarrow's errors are among these
+            raise UnreadablePartError(path, f"{type(exc).__name__}: {exc}") from None
+        written_by = (table.schema.metadata or {}).get(OWNER_KEY)
+        owner = self.owner()
+        if written_by is not None and owner is not None and written_by.decode() != owner:
+            raise ForeignPartError(
+                f"part file {path} was written by another run ({written_by.decode()}); "
+                f"this store holds {owner}: move it out of {self.path}")
+        return table if columns is None else table.select(list(columns))
+
+    def read(self, columns=None, skip_unreadable: bool = False):
+        """All finished rows as one ``pyarrow.Table`` (empty table for a new store).
+
+        With ``skip_unreadable``, unreadable parts are left out and listed in
+        :attr:`skipped` as ``(path, reason)``; otherwise the first raises
+        :class:`UnreadablePartError`.  A part of another run always raises
+        :class:`ForeignPartError`.
+        """
+        pa, _ = _pa()
+        self.skipped = []
+        tables = []
+        for path in self.parts():
+            try:
+                tables.append(self.read_part(path, columns))
+            except UnreadablePartError as exc:
+                if not skip_unreadable:
+                    raise
+                self.skipped.append((path, str(exc)))
+        if not tables:
             return _schema().empty_table() if columns is None else \
                 _schema().empty_table().select(list(columns))
-        return pa.concat_tables(pq.read_table(p, columns=columns) for p in parts)
+        return pa.concat_tables(tables)
+
+    def quarantine_unreadable(self) -> list:
+        """Move every unreadable part to :data:`QUARANTINE` inside the store; return
+        ``[(new path, reason)]``.  Their configurations count as not computed."""
+        moved = []
+        for path in self.parts():
+            try:
+                self.read_part(path, ["key"])
+            except UnreadablePartError as exc:
+                folder = os.path.join(self.path, QUARANTINE)
+                os.makedirs(folder, exist_ok=True)
+                target = os.path.join(folder, os.path.basename(path))
+                shutil.move(path, target)
+                moved.append((target, str(exc)))
+        return moved
 
     def keys(self) -> set:
         """Keys of every finished configuration."""
         return set(self.read(["key"]).column("key").to_pylist())
 
-    def records(self) -> list[dict]:
-        """Every row as a dict, with ``config`` and ``result`` decoded from JSON."""
-        rows = self.read().to_pylist()
+    def records(self, skip_unreadable: bool = False) -> list[dict]:
+        """Every row as a dict, with ``config`` and ``result`` decoded from JSON
+        (``skip_unreadable``: see :meth:`read`)."""
+        rows = self.read(skip_unreadable=skip_unreadable).to_pylist()
         for row in rows:
             row["config"] = json.loads(row["config"])
             row["result"] = json.loads(row["result"]) if row["result"] else None
         return rows
 
     def __len__(self) -> int:
+        """Rows of the parts whose footer can be read (an unreadable part counts 0)."""
         _, pq = _pa()
-        return sum(pq.ParquetFile(p).metadata.num_rows for p in self.parts())
+        total = 0
+        for path in self.parts():
+            try:
+                total += pq.ParquetFile(path).metadata.num_rows
+            except (OSError, ValueError):
+                continue
+        return total

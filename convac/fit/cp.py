@@ -49,7 +49,7 @@ success first.  Measured (one thread, CPU seconds summed over the teachers, ever
 below 1.5e-12 on all): on the 15 wide teachers ``CPNet(N, M, K)``, ``(N, M, K)`` in
 ``(10, 2, 8), (6, 4, 16), (10, 2, 16)``, seeds 0-4, ``gn`` 8.9 s, ``als`` 14.7 s,
 ``lbfgs`` 22.6 s, ``als-ls`` 35.0 s; on the 20 teachers ``CPNet(6, 4, 3)`` ``als`` 0.10 s,
-``gn`` 0.38 s (the report of issue 15).  ``gn`` is skipped where its ``J^T J`` exceeds
+``gn`` 0.38 s (the solvers' measurements).  ``gn`` is skipped where its ``J^T J`` exceeds
 :data:`convac.fit.solvers.GN_MAX_BYTES`."""
 
 
@@ -187,6 +187,9 @@ def check_width_budget(shape, width: int, budget: int) -> None:
     """Refuse widths whose factors or Khatri-Rao products would exceed ``budget`` bytes
     (before anything is allocated)."""
     shape = tuple(int(m) for m in shape)
+    if 0 in shape:
+        raise validate.InvalidValueError(f"tensor must not be empty, got shape {shape}; a CP "
+                                         "fit needs at least one entry in every mode")
     validate.check_shape_budget((sum(shape), width), budget, "CP factors")
     largest = max(int(np.prod(shape, dtype=object)) // m for m in shape)
     validate.check_shape_budget((largest, width), budget, "Khatri-Rao product")

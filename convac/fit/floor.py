@@ -204,7 +204,7 @@ def eckart_young_floors(tensor_or_net, widths, partitions=None, n_samples: int =
     -------
     list of FloorResult, one per width
     """
-    widths = [_check_width(w) for w in widths]
+    widths = [_check_width(w) for w in validate.int_sequence(widths, "widths", what="width")]
     parts, spectra, norm, method = partition_spectra(tensor_or_net, partitions, n_samples,
                                                      seed, output, max_bytes)
     return [_floor_from_spectra(parts, spectra, norm, method, w) for w in widths]

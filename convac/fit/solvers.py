@@ -34,7 +34,7 @@ best rank-one approximation (:func:`replace_component`), up to :data:`KICKS` tim
 start: a solver's own escape, never another solver's result.  Measured on the teachers
 ``(N, M, K) = (10, 2, 8), (6, 4, 16), (10, 2, 16)``, seeds 0-9, 3 starts of 3000
 iterations (``gn``: seeds 0-4, 500 steps): every solver below 1.5e-12, 0.03-14 s CPU
-per fit on one thread (the report of issue 15).
+per fit on one thread (the solvers' measurements).
 
 Measured on the 20 rank-3 teachers ``CPNet(6, 4, width=3, seed=s)`` (tests/test_fit.py):
 every solver reaches < 1e-12 on all 20 (``gn`` 500 steps, ALS 500 sweeps, L-BFGS 3000

@@ -137,9 +137,7 @@ def width_sweep(teacher: ConvAC, widths, target: float = 1e-2, n_restarts: int =
 
     teacher = validate.network(teacher)
     max_bytes = FIT_MAX_BYTES if max_bytes is None else validate.max_bytes(max_bytes)
-    widths = [validate.positive_int(w, "width") for w in widths]
-    if not widths:
-        raise validate.InvalidValueError("widths must list at least one width, got none")
+    widths = validate.int_sequence(widths, "widths", what="width")
     target = validate.real(target, "target", 0.0, strict_minimum=True)
     output = validate.output(teacher, output)
     validate.check_budget(teacher.n_channels, teacher.n_patches, max_bytes,

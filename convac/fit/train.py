@@ -205,7 +205,8 @@ def digits_features(patch_size: int = 2, representation: str = "gaussian",
     from sklearn.datasets import load_digits
 
     fn = validate.option(DIGITS_REPRESENTATIONS, representation, "digits representation")
-    if patch_size not in (1, 2, 4, 8):
+    if isinstance(patch_size, bool) or not isinstance(patch_size, (int, np.integer)) or (
+            patch_size not in (1, 2, 4, 8)):
         raise validate.InvalidValueError(
             f"patch_size must divide 8 into a power-of-two grid (1, 2, 4 or 8), "
             f"got {patch_size!r}")
@@ -743,7 +744,8 @@ def train_student(
     if not isinstance(log_space, bool):
         raise validate.InvalidValueError(
             f"log_space must be True, False or 'auto', got {log_space!r}")
-    device = torch.device(device)
+    device = validate.device(device) or torch.device("cpu")
+    dtype = validate.float_dtype(dtype)
     gen = torch.Generator().manual_seed(int(seed))
     if features is None:
         n_samples = validate.positive_int(n_samples, "n_samples")

@@ -138,6 +138,7 @@ class ConvAC(nn.Module):
         super().__init__()
         self.schedule = PoolingSchedule(n_patches, n_channels, windows, ranks, n_outputs)
         self.shared = validate.boolean(shared, "shared")
+        dtype, device = validate.float_dtype(dtype), validate.device(device)
         itemsize = torch.empty((), dtype=dtype).element_size()
         self.schedule.check_parameter_budget(self.shared, itemsize)  # before any allocation
         self.pooling = resolve_pooling(pooling)

@@ -73,6 +73,13 @@ class Patches(nn.Module):
         patches = F.unfold(images, self.patch_size, stride=self.stride)  # (B, C*p*p, rows*cols)
         patches = patches.transpose(1, 2)  # (B, N, C*p*p), raster order
         if self.order == "quadtree":
+            if rows != cols or rows & (rows - 1):
+                raise validate.InvalidValueError(
+                    f"images of {images.shape[2]}x{images.shape[3]} pixels give a {rows}x"
+                    f"{cols} grid of {self.patch_size}x{self.patch_size} patches (stride "
+                    f"{self.stride}); quad-tree order needs a square grid with a "
+                    "power-of-two side: crop or pad the images (e.g. 16x16 with patch_size "
+                    "4), or use order='raster'")
             idx = torch.as_tensor(quadtree_order(rows, cols), device=images.device)
             patches = patches.index_select(1, idx)  # (B, N, C*p*p), Z order
         return patches

@@ -37,7 +37,7 @@ AUTO_DENSE_MAX_ENTRIES = 4096
 AUTO_FLOAT_MAX_RANK = 256
 """``auto`` skips floats when the min-cut bound (the largest rank possible) exceeds this:
 at ``N = 16, M = 2`` (rank 256) the float ranks were already ambiguous, at ``N = 24,
-M = 3`` (4096) the structured rank was wrong with no ambiguity (issue 11)."""
+M = 3`` (4096) the structured rank was wrong with no ambiguity."""
 
 
 def _exact(tensor_or_net, partition, output, max_bytes, primes):

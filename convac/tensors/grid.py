@@ -35,7 +35,6 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from .. import validate
@@ -89,9 +88,9 @@ def neuron_templates(templates, weight, bias) -> torch.Tensor:
     -------
     Tensor, float64, shape ``(T, M)``
     """
-    x = torch.as_tensor(np.asarray(templates), dtype=torch.float64)
-    w = torch.as_tensor(np.asarray(weight), dtype=torch.float64)
-    b = torch.as_tensor(np.asarray(bias), dtype=torch.float64)
+    x = torch.as_tensor(validate.float_array(templates, "templates", "(T, s)"))
+    w = torch.as_tensor(validate.float_array(weight, "weight", "(M, s)"))
+    b = torch.as_tensor(validate.float_array(bias, "bias", "(M,)"))
     if x.ndim != 2 or w.ndim != 2 or b.shape != (w.shape[0],) or w.shape[1] != x.shape[1]:
         raise validate.InvalidValueError(
             f"expected templates (T, s), weight (M, s) and bias (M,), got "
@@ -167,8 +166,8 @@ def exact_bound(net: ConvAC, features: torch.Tensor) -> float | None:
 def _check_features(net: ConvAC, features) -> torch.Tensor:
     if features is None:
         return identity_templates(net.n_channels)
-    f = torch.as_tensor(np.asarray(features.detach().cpu() if isinstance(features, torch.Tensor)
-                                   else features), dtype=torch.float64)
+    f = torch.as_tensor(validate.float_array(features, "features",
+                                             f"(n_templates, n_channels={net.n_channels})"))
     if f.ndim != 2 or f.shape[1] != net.n_channels or f.shape[0] < 1:
         raise validate.InvalidValueError(
             f"features must have shape (n_templates >= 1, n_channels={net.n_channels}), got "

@@ -95,8 +95,16 @@ def resolve_partition(partition, n_modes: int) -> Partition:
                 f"partition must be 'odd-even', 'left-right' or a sequence of row modes, "
                 f"got {partition!r}"
             )
+        if isinstance(partition, (np.ndarray, torch.Tensor)):
+            if partition.ndim != 1:
+                raise validate.InvalidValueError(
+                    f"partition must be a 1-D sequence of row modes, got an array of shape "
+                    f"{tuple(partition.shape)}; pass the row modes, e.g. [0, 2]")
+            partition = partition.tolist()
         rows = []
-        for i, mode in enumerate(np.asarray(partition).reshape(-1).tolist()):
+        for i, mode in enumerate(partition):
+            if isinstance(mode, np.integer):
+                mode = int(mode)
             if isinstance(mode, bool) or not isinstance(mode, int):
                 raise validate.InvalidTypeError(f"partition[{i}] must be an int mode, got {mode!r}")
             if not 0 <= mode < n_modes:
@@ -175,6 +183,8 @@ def matricize(tensor, partition):
     -------
     Tensor or ndarray (same kind as ``tensor``), shape ``(prod M_I, prod M_J)``
     """
+    if not isinstance(tensor, (torch.Tensor, np.ndarray)):
+        tensor = validate.float_array(tensor, "tensor", "(M_1, .., M_N)")
     if tensor.ndim < 2:
         raise validate.InvalidValueError(
             f"matricize needs a tensor of order >= 2, got shape {tuple(tensor.shape)}")
@@ -269,7 +279,9 @@ def numerical_rank(
     """
     rtol = validate.tolerance(rtol)
     ambiguity = validate.real(ambiguity, "ambiguity", 1.0)
-    sv = np.asarray(sv, dtype=np.float64).reshape(-1)
+    sv = validate.float_array(sv, "sv", "(k,)").reshape(-1)
+    if shape is not None:
+        shape = tuple(validate.int_sequence(shape, "shape", minimum=0))
     if not np.all(np.isfinite(sv)) or np.any(sv < 0):
         bad = np.flatnonzero(~np.isfinite(sv) | (sv < 0))[0]
         raise validate.InvalidValueError(
@@ -292,6 +304,19 @@ def numerical_rank(
     )
 
 
+def _svdvals(mat: torch.Tensor) -> np.ndarray:
+    """Singular values of a matricization; a non-finite entry is an error naming where it
+    is (LAPACK's own is an unexplained ``LinAlgError``)."""
+    bad = ~torch.isfinite(mat)
+    if bool(bad.any()):
+        i, j = (int(k) for k in bad.nonzero()[0])
+        raise validate.InvalidValueError(
+            f"tensor must have finite entries, got {float(mat[i, j])} at row {i}, column "
+            f"{j} of its matricization ({int(bad.sum())} non-finite in all); remove or "
+            "replace NaN and infinite values before taking a rank")
+    return torch.linalg.svdvals(mat).numpy()
+
+
 def singular_values(tensor, partition) -> np.ndarray:
     """Singular values of ``[A]_{I,J}``, descending, float64.
 
@@ -300,7 +325,7 @@ def singular_values(tensor, partition) -> np.ndarray:
     ndarray, shape ``(min(M^|I|, M^|J|),)``
     """
     mat = matricize(torch.as_tensor(tensor, dtype=torch.float64), partition)
-    return torch.linalg.svdvals(mat).numpy()
+    return _svdvals(mat)
 
 
 def dense_rank(net_or_tensor, partition="odd-even", rtol=None, output: int = 0,
@@ -325,7 +350,7 @@ def dense_rank(net_or_tensor, partition="odd-even", rtol=None, output: int = 0,
         if kwargs:
             raise validate.InvalidValueError(
                 f"unexpected arguments for a tensor: {sorted(kwargs)}")
-        tensor = torch.as_tensor(net_or_tensor, dtype=torch.float64)
+        tensor = torch.as_tensor(validate.float_array(net_or_tensor, "tensor",
+                                                      "(M,) * N, or a ConvAC"))
     mat = matricize(tensor, partition)
-    sv = torch.linalg.svdvals(mat).numpy()
-    return numerical_rank(sv, rtol, tuple(mat.shape), "dense")
+    return numerical_rank(_svdvals(mat), rtol, tuple(mat.shape), "dense")

@@ -1,4 +1,4 @@
-"""A/B timing of the asv suite's time_ benchmarks between two checkouts (issue 12's
+"""A/B timing of the asv suite's time_ benchmarks between two checkouts (the
 "no slowdown over 5%"), robust to a shared machine's noise.
 
 Two worker processes stay alive, one importing each checkout (its ``convac`` and its

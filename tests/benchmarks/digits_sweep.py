@@ -1,7 +1,7 @@
 """Digits: deep (HT) against shallow (CP) students at equal parameter counts, 3 seeds,
 train_student defaults; one process per training (spawned).
 
-Issue 15's sweep (run on an H200 with 14 processes; CPU works too)::
+The digits sweep (run on an H200 with 14 processes; CPU works too)::
 
     DEVICE=cuda PROCS=14 OUT=. python tests/benchmarks/digits_sweep.py
     DEVICE=cpu PROCS=2 ONLY=8:8,16,16,16 python tests/benchmarks/digits_sweep.py

@@ -3,7 +3,7 @@ against CP-ALS (fit_cp best) and the Eckart-Young floor, width by width.  The st
 error is exact: its coefficient tensor against the teacher's (for standard-normal
 features the L2 error of the function is this Frobenius error).
 
-``DEVICE=cuda PROCS=15 OUT=. python tests/benchmarks/student_vs_als.py`` (issue 15's
+``DEVICE=cuda PROCS=15 OUT=. python tests/benchmarks/student_vs_als.py`` (the
 table of Adam students; ``WIDTHS``, ``SEEDS``, ``STEPS`` override the sweep).
 """
 import json

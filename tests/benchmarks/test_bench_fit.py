@@ -1,4 +1,4 @@
-"""Fit-error benchmarks (issue 4): fit_cp overhead over tensorly, and a width sweep.
+"""Fit-error benchmarks: fit_cp overhead over tensorly, and a width sweep.
 
 Run as plain tests in ``make test``: values are checked, timings are recorded in
 ``benchmark.extra_info`` and printed, never asserted (the machines are shared).

@@ -1,4 +1,4 @@
-"""Core micro-benchmarks (issues 2 and 9), each against a baseline timed in the same process.
+"""Core micro-benchmarks, each against a baseline timed in the same process.
 
 They run as plain tests in ``make test`` (values are checked, timings are recorded, not
 asserted: these machines are shared).  ``make bench-pytest-save`` / ``-compare`` keep a
@@ -27,7 +27,7 @@ def test_dense_coefficient_tensor_vs_fill(benchmark):
 
 
 def _ht_case():
-    """Issue 9's size: HT, batch 1024, N=64, M=16, ranks 16, float32, and one torch.bmm
+    """The forward-speed size: HT, batch 1024, N=64, M=16, ranks 16, float32, and one torch.bmm
     with the same multiply-adds, ``(groups, 1024, 16) @ (groups, 16, 16)``."""
     gen = torch.Generator().manual_seed(0)
     net = convac.HTNet(64, 16, 16, seed=0)
@@ -58,7 +58,7 @@ def _forward_vs_bmm(benchmark, model, name, goal, reference_net=None):
 
 def test_ht_forward_vs_bmm(benchmark, one_thread):
     """Eager no-grad forward against one torch.bmm with the same multiply-adds.
-    Goal (issue 9): at least 0.6 of its throughput."""
+    Goal: at least 0.6 of its throughput."""
     _forward_vs_bmm(benchmark, lambda net: net, "ht_forward_vs_bmm",
                     "bmm/forward throughput >= 0.6")
 
@@ -66,14 +66,14 @@ def test_ht_forward_vs_bmm(benchmark, one_thread):
 @pytest.mark.slow
 def test_ht_compiled_forward_vs_bmm(benchmark, one_thread):
     """``torch.compile``d no-grad forward (CPU inductor), same baseline.
-    Goal (issue 9): at least 0.85."""
+    Goal: at least 0.85."""
     _forward_vs_bmm(benchmark, torch.compile, "ht_compiled_forward_vs_bmm",
                     "bmm/forward throughput >= 0.85")
 
 
 def test_ht_forward_backward_vs_bmm(benchmark, one_thread):
     """Eager forward + backward (a training step without the optimizer) against three
-    bmm calls (a conv's forward and its two backward products).  Goal (issue 9): 0.5."""
+    bmm calls (a conv's forward and its two backward products).  Goal: 0.5."""
     net, feats, macs, bmm = _ht_case()
 
     def step():

@@ -1,9 +1,9 @@
-"""Rank at scale (issues 3 and 11): certified and float ranks against their baselines.
+"""Rank at scale: certified and float ranks against their baselines.
 
 Each figure is a ratio measured in one process (timings are recorded in
 ``benchmark.extra_info``, never asserted: these machines are shared).  The full-size
 cases take tens of seconds, so by default a reduced size runs; ``CONVAC_BENCH_FULL=1``
-runs the sizes of the issues, ``CONVAC_BENCH_MOONSHOT=1`` adds issue 11's moonshot:
+runs the tracked sizes, ``CONVAC_BENCH_MOONSHOT=1`` adds the largest size tried:
 
 1. odd-even rank of an HT, N=16, M=3, ranks 2: structured vs dense (goal >= 1000x);
 2. ``ConvAC(24, 16, (2, 2, 2, 3), 2)`` odd-even: ``auto`` (certified 4096: exact) in a

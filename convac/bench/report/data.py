@@ -1,21 +1,15 @@
-"""The curves of the depth-efficiency report, from asv results or recomputed.
+"""The curves of the depth-efficiency report, read from asv results only.
 
-Each curve records where it came from (``"asv results"`` or ``"recomputed"``) so the page
-can say so.
+Nothing here computes a rank, a tensor or a fit: a curve the results lack is empty, and
+the page says "not measured" with the command that measures it (:data:`MEASURE`).  The
+theorem curves are closed forms (:mod:`convac.theory`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...fit.cp import fit_cp
-from ...fit.floor import eckart_young_floor
-from ...nets.geometry import PoolingSchedule, ht_windows
-from ...nets.network import HTNet
-from ...nets.params import schedule_parameter_count
-from ...rank.exact import exact_rank
 from ...rank.theory import ht_odd_even_rank
-from ...tensors.coefficient import coefficient_tensor
 from ..metrics import series
 from ..results import CommitResults, parse_param
 
@@ -26,11 +20,13 @@ __all__ = [
     "CP_PARAMS_BENCH",
     "FIT_BENCH",
     "FLOOR_BENCH",
+    "MEASURE",
     "Curve",
     "rank_curves",
     "param_curves",
     "fit_curves",
     "timings",
+    "certification",
 ]
 
 # the benchmarks behind each curve, declared once in the metrics contract
@@ -43,6 +39,8 @@ HT_PARAMS_BENCH = series("ht_params")
 CP_PARAMS_BENCH = series("cp_params_needed")
 FIT_BENCH = series("fit_error")
 FLOOR_BENCH = series("fit_floor")
+MEASURE = "make bench"
+"""The command that measures every curve of the report (the asv suite, then the report)."""
 
 
 @dataclass
@@ -56,7 +54,9 @@ class Curve:
     exact: list = field(default_factory=list)
     """Per point (rank curves): True when certified (exact over GF(p)), else numerical."""
     notes: list = field(default_factory=list)
-    """Why points of the grid are missing, one sentence each (shown on the page)."""
+    """Why points of the grid are missing, one sentence each."""
+    missing: list = field(default_factory=list)
+    """``(N, why)`` of every point of the grid the results lack (a table on the page)."""
 
 
 def _series(results: CommitResults | None, name: str, x_index: int) -> dict:
@@ -73,12 +73,21 @@ def _series(results: CommitResults | None, name: str, x_index: int) -> dict:
         xs.append(params[x_index])
         ys.append(m.value)
     for xs, ys in out.values():
-        try:
-            order = sorted(range(len(xs)), key=xs.__getitem__)
-        except TypeError:  # mixed parameter types (hand-edited results): keep them listed
-            order = sorted(range(len(xs)), key=lambda i: repr(xs[i]))
+        order = sorted(range(len(xs)), key=lambda i: _mixed_key(xs[i]))
         xs[:], ys[:] = [xs[i] for i in order], [ys[i] for i in order]
     return out
+
+
+def _mixed_key(value) -> tuple:
+    """Sort key for parameter values of mixed types (a hand-edited ``N = "abc"`` beside
+    integers): numbers first, by value, then everything else by its repr."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, value, "")
+    return (1, 0, repr(value))
+
+
+def _sorted_mixed(values) -> list:
+    return sorted(values, key=_mixed_key)
 
 
 def _rank_is_exact(n: int, m: int) -> bool:
@@ -87,27 +96,23 @@ def _rank_is_exact(n: int, m: int) -> bool:
     return m**n > 2**12
 
 
-def _missing_note(n: int, m: int, r: int) -> str:
-
+def _missing_reason(n: int, m: int, r: int) -> str:
+    """Why point ``N=n`` of the ``(M, r)`` rank curve is not in the results."""
     rank = ht_odd_even_rank(n, m, r)
     if n < 16 and m not in (2, 3):
-        return f"N={n}, M={m}, r={r}: not in the suite (HTRanks covers M=2, 3)"
+        return "not in the suite (HTRanks covers M=2, 3)"
     if n > 16 and r != 2:
-        return (f"N={n}, M={m}, r={r}: not in the suite (the certified grid N=16, 20, 24 "
-                "has r=2)")
+        return "not in the suite (the certified grid N=16, 20, 24 has r=2)"
     if rank > 1024 and not (n in (16, 20, 24) and r == 2):
-        return (f"N={n}, M={m}, r={r}: skipped by the suite (rank {rank} > 1024, the "
-                "side HTRanks computes)")
-    return f"N={n}, M={m}, r={r}: no successful result in this commit"
+        return f"skipped by the suite (rank {rank} > 1024, the side HTRanks computes)"
+    return "no successful result in this commit"
 
 
 def rank_curves(results: CommitResults | None) -> list:
     """Measured odd-even rank of random HTs against N, one curve per ``(M, r)``: HTRanks
     for N <= 16 and the certified deficits (rank = theorem - deficit) at N = 16, 20, 24,
     each point marked exact or numerical, each missing point of :data:`RANK_GRID`
-    explained in ``notes``; recomputed (exact, N up to 16, M = r = 2) where the results
-    have none."""
-
+    explained in ``missing`` (and ``notes``); empty where the results have none."""
     points: dict = {}  # (m, r) -> {n: rank}
     for (m, r), (xs, ys) in _series(results, RANK_BENCH, 0).items():
         points.setdefault((m, r), {}).update(zip(xs, ys, strict=True))
@@ -115,29 +120,19 @@ def rank_curves(results: CommitResults | None) -> list:
         for n, deficit in zip(xs, ys, strict=True):
             points.setdefault((m, 2), {})[n] = ht_odd_even_rank(n, m, 2) - int(deficit)
     curves = []
-    for (m, r), pts in sorted(points.items()):
-        xs = sorted(pts)
-        exact = [_rank_is_exact(n, m) or n > 16 for n in xs]
-        notes = [_missing_note(n, m, r) for n in RANK_GRID if n not in pts]
+    for (m, r), pts in sorted(points.items(), key=lambda kv: repr(kv[0])):
+        xs = _sorted_mixed(pts)
+        exact = [isinstance(n, int) and (_rank_is_exact(n, m) or n > 16) for n in xs]
+        missing = [(n, _missing_reason(n, m, r)) for n in RANK_GRID if n not in pts]
         curves.append(Curve(f"measured, M={m}, r={r}", xs, [pts[n] for n in xs],
-                            exact=exact, notes=notes))
-    if not curves:
-        import torch
-
-
-        xs = [2, 4, 8, 16]
-        ys = [exact_rank(HTNet(n, 2, 2, seed=0, dtype=torch.float64), "odd-even").rank
-              for n in xs]
-        curves = [Curve("measured, M=2, r=2", xs, ys, "recomputed", exact=[True] * len(xs),
-                        notes=["N=20, 24: only in asv results (bench_rank.CertifiedDeficits; "
-                               "seconds each, not recomputed here)"])]
+                            exact=exact, missing=missing,
+                            notes=[f"N={n}, M={m}, r={r}: {why}" for n, why in missing]))
     return curves
 
 
 def theorem_curve(m: int, r: int, n_max: int) -> Curve:
     """``min(r, M)^(N/2)`` for even N = 2, 4, .., ``n_max`` (COLT 2016, Thm 1; schedules
     whose first window is 2)."""
-
     xs = list(range(2, max(n_max, 2) + 1, 2))
     return Curve(f"min(r, M)^(N/2), M={m}, r={r}", xs,
                  [ht_odd_even_rank(n, m, r) for n in xs], "theorem")
@@ -145,47 +140,22 @@ def theorem_curve(m: int, r: int, n_max: int) -> Curve:
 
 def param_curves(results: CommitResults | None) -> list:
     """HT parameters and the CP parameters their rank bound demands, against N, one pair of
-    curves per ``(M, r)``; recomputed (closed forms) where the results have none."""
-
+    curves per ``(M, r)``; empty where the results have none."""
     ht = _series(results, HT_PARAMS_BENCH, 0)
     cp = _series(results, CP_PARAMS_BENCH, 0)
     curves = []
-    for key in sorted(set(ht) & set(cp)):
+    for key in sorted(set(ht) & set(cp), key=repr):
         m, r = key
         curves.append((Curve(f"HT, M={m}, r={r}", *ht[key]),
                        Curve(f"CP needed, M={m}, r={r}", *cp[key])))
-    if not curves:
-
-        ns, m, r = [4, 8, 16, 32, 64], 2, 2
-        hts = [schedule_parameter_count(PoolingSchedule(n, m, ht_windows(n, 2), r, 1))
-               for n in ns]
-        widths = [ht_odd_even_rank(n, m, r) for n in ns]
-        cps = [schedule_parameter_count(PoolingSchedule(n, m, (n,), (k,), 1))
-               for n, k in zip(ns, widths, strict=True)]
-        curves = [(Curve(f"HT, M={m}, r={r}", ns, hts, "recomputed"),
-                   Curve(f"CP needed, M={m}, r={r}", ns, cps, "recomputed"))]
     return curves
 
 
-def fit_curves(results: CommitResults | None, widths=(1, 2, 4, 8, 16)) -> tuple:
-    """``(fit error, floor)`` against CP width K: from the results, else recomputed for
-    ``widths`` (the suite's teacher and ALS settings)."""
+def fit_curves(results: CommitResults | None) -> tuple:
+    """``(fit error, floor)`` against CP width K, as the suite measured them (empty curves
+    where the results have none)."""
     fit = Curve("CP-ALS relative error", *_series(results, FIT_BENCH, 0).get((), ([], [])))
     floor = Curve("Eckart-Young floor", *_series(results, FLOOR_BENCH, 0).get((), ([], [])))
-    if fit.x and floor.x:
-        return fit, floor
-    import torch
-
-
-    tensor = coefficient_tensor(HTNet(8, 3, 2, seed=0, dtype=torch.float64))  # (3,)*8
-    ks = list(widths)
-    if not fit.x:
-        errs = [fit_cp(tensor, k, n_restarts=2, n_iter_max=100, tol=1e-8, seed=0)
-                .relative_error for k in ks]
-        fit = Curve(fit.label, ks, [float(e) for e in errs], "recomputed")
-    if not floor.x:
-        floor = Curve(floor.label, ks, [float(eckart_young_floor(tensor, k).value) for k in ks],
-                      "recomputed")
     return fit, floor
 
 
@@ -203,3 +173,26 @@ def timings(results: CommitResults | None, benchmarks: dict) -> list:
         label = short + (f"({', '.join(params)})" if params else "")
         out.append((label, m.value))
     return sorted(out, key=lambda t: -t[1])
+
+
+def certification(name: str, unit: str, params: tuple = ()) -> str:
+    """Whether a tracked number of benchmark ``name`` (asv ``unit``, parameters as stored)
+    is certified, in words for the benchmark table."""
+    if unit in ("seconds", "bytes", "time ratio"):
+        return "timing (not a certificate)"
+    if unit == "parameters":
+        return "exact (closed form)"
+    if unit == "relative floor":
+        return "certified lower bound (Eckart-Young)"
+    if unit == "relative error":
+        return "upper bound (an optimizer's fit)"
+    if unit in ("rank", "rank deficit"):
+        if "certified" in name.lower() or "exact" in name.lower():
+            return "certified (exact over GF(p))"
+        if name == RANK_BENCH and len(params) >= 2:
+            n, m = parse_param(params[0]), parse_param(params[1])
+            if isinstance(n, int) and isinstance(m, int):
+                return ("certified (exact over GF(p))" if _rank_is_exact(n, m)
+                        else "numerical (float64 SVD with tolerance)")
+        return "see the benchmark's docstring"
+    return "exact count" if unit in ("count", "width") else "not stated"

@@ -3,8 +3,8 @@ statement beside convac's numbers.
 
 Reads the Parquet stores of ``convac experiment run`` (``reports/experiments/NAME``);
 without a store, a full run's committed summary (``reports/published/NAME.json``, see
-:mod:`convac.experiments.publish`) where there is one, else the seeded quick size computed
-now (each labelled so).
+:mod:`convac.experiments.publish`) where there is one, else it says "not measured" and
+gives the command that measures it.  Nothing here computes an experiment.
 ``convac experiment report`` writes ``reports/experiments-page/index.html`` and its PNGs.
 """
 
@@ -20,13 +20,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ...experiments import depth_sweep as ds
-from ...experiments import experiment_module
 from ...experiments import levine_mincut as lev
 from ...experiments import pooling_geometry as pg
 from ...experiments.publish import PUBLISHED, read_published
-from ...experiments.runner import evaluate
 from ...experiments.store import DEFAULT_STORE_ROOT, ResultStore
-from ...rank.modp import DEFAULT_PRIMES
+from .page import table as _html_table
 
 __all__ = ["build_experiments_page", "load_records"]
 
@@ -42,27 +40,23 @@ img { max-width: 100%; border: 1px solid #ddd; }
 """
 
 
-def load_records(name: str, stores: str = DEFAULT_STORES) -> tuple[list, str]:
-    """``(records, where)``: the store's records, or the quick size computed now."""
+def measure_command(name: str) -> str:
+    """The command that measures experiment ``name`` into the store this page reads."""
+    return (f"convac experiment run {name} --store {os.path.join(DEFAULT_STORES, name)}"
+            + (" --sample 200" if name == "levine-mincut" else ""))
+
+
+def load_records(name: str, stores: str = DEFAULT_STORES) -> tuple[list | None, str]:
+    """``(records, where)``: the store's records, or ``(None, why)`` without a store."""
 
     store = ResultStore(os.path.join(stores, name))
     if _has_store(store):
         return store.records(), f"store {store.path} ({len(store)} results)"
-
-    mod = experiment_module(name)
-    quick = {"levine-mincut": lambda: evaluate(mod.experiment(), 200, 0),
-             "depth-sweep": lambda: evaluate(mod.experiment(
-                 grid=[g for g in mod.GRID if g[0] <= 16])),
-             "pooling-geometry": lambda: evaluate(mod.experiment(
-                 seeds=1, n_train=600, n_test=400, steps=200))}[name]
-    return quick(), "no store: the seeded quick size, computed for this page"
+    return None, f"no store in {os.path.join(stores, name)}"
 
 
 def _table(header, rows) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
-                   for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return _html_table(header, rows)
 
 
 def _save(fig, path: str) -> str:
@@ -106,7 +100,6 @@ def _levine(records, out_dir, published=None) -> str:
         f"resumed after kills)"
         + (f"; the rest of the grid would take {speed['remaining_hours']:.1f} h more at "
            f"that pace on this machine" if t["n"] < full else "") + ".</p>")
-    p1, p2 = DEFAULT_PRIMES
     return (
         f"<h2>Levine, Yakira, Cohen &amp; Shashua 2018: min-cut tightness</h2>"
         f"<blockquote>Paper: {html.escape(lev.PAPER['statement'])}; "
@@ -114,14 +107,23 @@ def _levine(records, out_dir, published=None) -> str:
         f"{html.escape(lev.PAPER['below'])}, above: {html.escape(lev.PAPER['above'])}. "
         f"Source: {html.escape(lev.PAPER['source'])}.</blockquote>"
         f"<p>convac: {t['n']} of the {full} configurations of the grid "
-        f"({100 * t['n'] / full:.2f}%), exact ranks over GF({p1}) (and GF({p2}) where "
-        f"the first falls below; each is a certified lower bound) against "
+        f"({100 * t['n'] / full:.2f}%), exact ranks over a prime field (a second prime "
+        f"where the first falls below; each is a certified lower bound) against "
         f"<code>min_cut_bound</code> (a proven upper bound). Width patterns with a "
         f"configuration below the bound:</p>"
         + _table(("widths", "n", "tight", "below", "above", "error", "tight fraction"), rows)
-        + pace + f"<p>bound / rank over the below cases: "
-        f"{html.escape(str(dict(sorted(s['gaps'].items()))))}</p><img src='{img}'>"
+        + pace + _gaps(s["gaps"]) + f"<img src='{img}'>"
     )
+
+
+def _gaps(gaps: dict) -> str:
+    """The ratios min-cut bound / certified rank of the configurations below the bound, as
+    a table (ratio, how many)."""
+    if not gaps:
+        return "<p>No configuration below the min-cut bound.</p>"
+    return ("<p>Configurations below the min-cut bound, by bound / rank:</p>"
+            + _table(("bound / rank", "configurations"),
+                     [(f"{float(k):.4g}", v) for k, v in sorted(gaps.items())]))
 
 
 def _other_runs(stores: str, name: str) -> str:
@@ -207,6 +209,19 @@ def _pooling(records, out_dir) -> str:
             + table + f"<img src='{img}'>")
 
 
+TITLES = {"levine-mincut": "Levine, Yakira, Cohen &amp; Shashua 2018: min-cut tightness",
+          "pooling-geometry": "Cohen &amp; Shashua 2017 (ICLR): pooling geometry",
+          "depth-sweep": "Cohen, Sharir &amp; Shashua 2016 (COLT), Thm 3: depth sweep"}
+
+
+def _not_measured(name: str, where: str) -> str:
+    """The section of an experiment with no results: where the page looked and the command
+    that measures it."""
+    return (f"<h2>{TITLES[name]}</h2><p class='missing'>Not measured: {html.escape(where)} "
+            f"and no committed summary. Run <code>{html.escape(measure_command(name))}"
+            "</code>, then <code>convac experiment report</code>.</p>")
+
+
 SECTIONS = (("levine-mincut", _levine), ("pooling-geometry", _pooling),
             ("depth-sweep", _depth))
 
@@ -237,6 +252,9 @@ def build_experiments_page(stores: str = DEFAULT_STORES, out_dir: str = DEFAULT_
                                        f"{by['cpus']} cores") + "</small></p>")
             continue
         records, where = load_records(name, stores)
+        if records is None:
+            parts.append(_not_measured(name, where))
+            continue
         parts.append(section(records, out_dir) + f"<p><small>data: {html.escape(where)}"
                      "</small></p>")
     parts.insert(1, _other_runs(stores, "levine-mincut"))

@@ -13,15 +13,18 @@ import html
 import os
 
 from ...experiments.rectifier import BENCH, RectifierMeasurements, _distribution
-from ...rank.grid import shallow_width_lower_bound
+from ..metrics import series
 from ..results import parse_param
-from .plots import _decorate, _save, plt
+from .data import MEASURE
+from .page import table
+from .plots import _decorate, _save, not_measured, plt
 
 __all__ = ["plot_rank_vs_n", "plot_incompleteness", "plot_fit_curves", "verdicts",
            "render_section", "write_page", "measurements_from_results", "BENCH_PREFIX"]
 
 BENCH_PREFIX = "bench_rectifier."
-"""Prefix of the asv benchmarks (``benchmarks/bench_rectifier.py``) the page is drawn from."""
+"""Prefix of the asv benchmarks (``benchmarks/bench_rectifier.py``) the page is drawn from;
+each is named in :data:`convac.metrics.REPORT_SERIES` (series ``rectifier_*``)."""
 
 COLORS = {"product": "C0", "relu-max": "C1", "relu-sum": "C2"}
 
@@ -34,17 +37,27 @@ def _by_operator(rows: list) -> dict:
 
 
 def plot_rank_vs_n(rows: list, path: str) -> str:
-    """(a) Odd-even grid rank against N per operator, with ``min(r_0, M)^(N/2)``."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    """(a) Odd-even grid rank against N per operator, with ``min(r_0, M)^(N/2)``: filled
+    markers exact ranks, hollow ones numerical; operators shifted sideways a little so that
+    equal ranks stay visible."""
+    fig, ax = plt.subplots(figsize=(9.0, 4.4))
     for i, (op, rs) in enumerate(_by_operator(rows).items()):
-        ax.plot([r["N"] for r in rs], [max(r["rank"], 0.5) for r in rs], "osD^"[i % 4],
-                color=COLORS.get(op, f"C{i + 3}"), mfc="none", ms=11 - 2 * i, mew=1.5,
-                label=f"{op} (seed {rs[0]['seed']})")
+        color = COLORS.get(op, f"C{i + 3}")
+        for exact in (True, False):
+            pts = [r for r in rs if str(r.get("method", "")).startswith("exact") == exact]
+            if pts:
+                ax.plot([r["N"] * 2 ** (0.05 * (i - 1)) for r in pts],
+                        [max(r["rank"], 0.5) for r in pts], "osD^"[i % 4], color=color,
+                        mfc=color if exact else "none", ms=8, mew=1.5, ls="none",
+                        label=f"{op} (seed {pts[0]['seed']}): "
+                              f"{'exact' if exact else 'numerical'}")
     theory = sorted({(r["N"], r["theorem"]) for r in rows})
     if theory:
         ax.plot(*zip(*theory, strict=True), "k--", alpha=0.6, label="min(r0, M)^(N/2)")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log", base=2)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log", base=2)
+    else:
+        not_measured(ax, "grid-tensor ranks")
     _decorate(ax, "N (patches)", "odd-even rank of the grid tensor",
               "Random deep (HT) networks: grid-tensor rank")
     return _save(fig, path)
@@ -52,7 +65,7 @@ def plot_rank_vs_n(rows: list, path: str) -> str:
 
 def plot_incompleteness(rows: list, path: str) -> str:
     """(b) Percentage of random deep networks below the maximal rank, per operator and N."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(9.0, 4.4))
     ops = list(_by_operator(rows))
     sizes = sorted({r["N"] for r in rows})
     width = 0.8 / max(len(sizes), 1)
@@ -64,15 +77,17 @@ def plot_incompleteness(rows: list, path: str) -> str:
                       label=f"N={n} ({seeds} seeds)")
         ax.bar_label(bars, fmt="%.0f%%", fontsize=7)
     ax.set_xticks([i + width * (len(sizes) - 1) / 2 for i in range(len(ops))], ops)
-    ax.set(ylabel="% of deep networks with rank < M^(N/2)", ylim=(0, 110),
-           title="Deep networks below the maximal grid rank")
-    ax.legend(fontsize=7)
+    ax.set_ylim(0, 110)
+    if not rows:
+        not_measured(ax, "incompleteness counts")
+    _decorate(ax, "pooling operator", "% of deep networks with rank < M^(N/2)",
+              "Deep networks below the maximal grid rank")
     return _save(fig, path)
 
 
 def plot_fit_curves(rows: list, path: str, title: str) -> str:
     """(c)/(d) Shallow fit error against width per row, floors dashed."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(9.0, 4.4))
     for i, r in enumerate(rows):
         label = r["operator"] + (f", {r['which']} (rank {r['rank']})" if "which" in r else "")
         color = COLORS.get(r["operator"], f"C{i + 3}")
@@ -82,8 +97,11 @@ def plot_fit_curves(rows: list, path: str, title: str) -> str:
         if r.get("floor"):
             ax.axhline(r["floor"], color=color, ls="--", alpha=0.6,
                        label=f"{r['operator']} floor (additive tensors)")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
+    if rows:
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+    else:
+        not_measured(ax, "shallow fits")
     _decorate(ax, "shallow width Z", "relative fit error ||G_fit - G|| / ||G||", title)
     return _save(fig, path)
 
@@ -135,11 +153,27 @@ def verdicts(m) -> list:
     return out
 
 
+def _cell(value) -> str:
+    """A table cell's text: mappings as ``key: value`` pairs, floats to 4 digits, nothing
+    for a value that is absent."""
+    if value is None or value == {} or value == "":
+        return ""
+    if isinstance(value, dict):
+        return ", ".join(f"{_cell(k)}: {_cell(v)}" for k, v in sorted(value.items(),
+                                                                      key=lambda kv: repr(kv[0])))
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
 def _table(rows: list, cols: list) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r.get(c, '')))}</td>" for c in cols)
-                   + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    """Rows (dicts) as an HTML table of columns ``cols``; a column no row fills (e.g. the
+    rank histograms, which the asv suite does not track) is left out."""
+    if not rows:
+        return (f"<p class='missing'>Not measured in these results: run <code>{MEASURE}"
+                "</code> (the asv suite tracks it).</p>")
+    cols = [c for c in cols if any(_cell(r.get(c)) for r in rows)] or cols
+    return table(cols, [[_cell(r.get(c)) for c in cols] for r in rows])
 
 
 def _errors(r: dict) -> str:
@@ -218,9 +252,10 @@ def write_page(m, out_dir: str) -> str:
 
 
 def _tracked(results, name: str) -> dict:
-    """``{params: value}`` of one tracked benchmark, parameters parsed, failures left out."""
+    """``{params: value}`` of report series ``name`` (:data:`convac.metrics.REPORT_SERIES`),
+    parameters parsed, failures and skips left out."""
     return {tuple(parse_param(p) for p in m.params): m.value
-            for m in results.by_name(BENCH_PREFIX + name) if m.ok}
+            for m in results.by_name(series(name)) if m.ok}
 
 
 def measurements_from_results(results):
@@ -228,7 +263,7 @@ def measurements_from_results(results):
 
     Parameters
     ----------
-    results : convac.report.results.CommitResults
+    results : convac.bench.results.CommitResults
 
     Returns
     -------
@@ -241,9 +276,10 @@ def measurements_from_results(results):
     if results is None:
         return None
     m_, r_ = BENCH["M"], BENCH["r"]
-    ranks = _tracked(results, "GridRank.track_rank")
-    inexact = _tracked(results, "GridRank.track_not_exact")
-    below = _tracked(results, "Incompleteness.track_below_max")
+    width_bound = _tracked(results, "rectifier_rank_width_bound")
+    ranks = _tracked(results, "rectifier_rank")
+    inexact = _tracked(results, "rectifier_rank_not_exact")
+    below = _tracked(results, "rectifier_below_max")
     if not (ranks or below):
         return None
     out = RectifierMeasurements(settings={**BENCH, "source": "asv results",
@@ -254,9 +290,11 @@ def measurements_from_results(results):
             "operator": op, "N": n, "M": m_, "r": r_, "seed": BENCH["seed"], "rank": int(rank),
             "theorem": min(r_, m_) ** (n // 2), "max": m_ ** (n // 2),
             "method": "dense" if inexact.get((op, n)) else "exact",
-            "width_lower_bound": shallow_width_lower_bound(int(rank), op, "odd-even", n, m_)})
-    constant = _tracked(results, "Incompleteness.track_constant")
-    not_exact = _tracked(results, "Incompleteness.track_not_exact")
+            "width_lower_bound": (int(width_bound[(op, n)]) if (op, n) in width_bound
+                                  else "none suffices" if op == "relu-sum" and rank > 2
+                                  else "not measured")})
+    constant = _tracked(results, "rectifier_constant")
+    not_exact = _tracked(results, "rectifier_below_max_not_exact")
     seeds = BENCH["incompleteness_seeds"]
     for (op, n), count in sorted(below.items(), key=lambda kv: (_op_order(kv[0][0]), kv[0][1])):
         out.incompleteness.append({
@@ -266,9 +304,9 @@ def measurements_from_results(results):
             "fraction_constant": constant.get((op, n), 0) / seeds,
             "exact": seeds - int(not_exact.get((op, n), 0)), "histogram": {},
             "distribution": _distribution(seeds)})
-    fits = _tracked(results, "ShallowMatch.track_fit_error")
-    deep_rank = _tracked(results, "WidthLowerBound.track_deep_rank")
-    bound = _tracked(results, "WidthLowerBound.track_width_lower_bound")
+    fits = _tracked(results, "rectifier_match_error")
+    deep_rank = _tracked(results, "rectifier_deep_rank")
+    bound = _tracked(results, "rectifier_width_bound")
     for op, which in sorted({k[:2] for k in fits}, key=lambda k: (_op_order(k[0]), k[1])):
         widths = sorted(w for (o, wh, w) in fits if (o, wh) == (op, which))
         errors = [fits[(op, which, w)] for w in widths]
@@ -281,8 +319,8 @@ def measurements_from_results(results):
             "width_lower_bound": None if (op, which) not in bound else int(bound[(op, which)]),
             "widths": widths, "errors": errors, "threshold": BENCH["threshold"],
             "matched_width": matched, "floor": 0.0})
-    uni = _tracked(results, "Universality.track_fit_error")
-    gap = _tracked(results, "Universality.track_error_minus_floor")
+    uni = _tracked(results, "rectifier_universality_error")
+    gap = _tracked(results, "rectifier_universality_gap")
     for op in sorted({k[0] for k in uni}, key=_op_order):
         widths = sorted(w for (o, w) in uni if o == op)
         errors = [uni[(op, w)] for w in widths]
