@@ -70,8 +70,12 @@ bench-quick:
 
 # asv asks for machine details interactively unless told --yes; its questionnaire is
 # printed only when it fails
+# --cpu: the model name and vector extensions (benchmarks/_common.py: cpu_description),
+# recorded beside every result, as speed ratios differ between CPUs
+CPU_DESCRIPTION = $(PY) -c 'from benchmarks._common import cpu_description; print(cpu_description())'
 bench-machine: venv
-	@out=$$($(ASV) machine --yes 2>&1) || { echo "$$out"; exit 1; }; \
+	@cpu=$$($(CPU_DESCRIPTION)) && out=$$($(ASV) machine --yes --cpu "$$cpu" 2>&1) \
+	    || { echo "$$out"; exit 1; }; echo "asv machine cpu: $$cpu"; \
 	echo "asv machine: $$($(PY) -c 'from asv.machine import Machine; print(Machine.get_unique_machine_name())')"
 
 # --offline-asv: asv's site loads its JavaScript from local copies (npm), not CDNs

@@ -8,7 +8,9 @@ import traceback
 
 import torch
 
-__all__ = ["THREADS", "require", "require_rank_method", "skip_if", "declared_unit",
+__all__ = ["THREADS", "cpu_description", "require", "require_rank_method", "skip_if",
+           "assert_finite",
+           "declared_unit",
            "cp_net", "ht_net", "convac_net", "ht_tensor", "deep_net", "builders",
            "cache_each", "cached", "CachedError"]
 
@@ -18,10 +20,45 @@ THREADS = 1
 torch.set_num_threads(THREADS)
 
 
+VECTOR_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16",
+                "avx512_fp16", "amx_tile", "amx_bf16")
+"""The vector extensions a CPU description names (those torch's kernels dispatch on)."""
+
+
+def cpu_description(cpuinfo: str | None = None) -> str:
+    """``lscpu``'s model name and the vector extensions of :data:`VECTOR_FLAGS` the CPU
+    has, e.g. ``"Intel(R) Xeon(R) Processor [avx2 fma avx512f ...]"``: what ``asv
+    machine --cpu`` records, since speed ratios differ between CPUs (read from
+    ``/proc/cpuinfo``; elsewhere ``platform.processor()``)."""
+    import platform
+
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return platform.processor() or "unknown CPU"
+    fields = {}
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    flags = set(fields.get("flags", "").split())
+    model = fields.get("model name") or platform.processor() or "unknown CPU"
+    return f"{model} [{' '.join(f for f in VECTOR_FLAGS if f in flags)}]"
+
+
 def skip_if(condition: bool, why: str) -> None:
     """Raise ``NotImplementedError`` (asv: skipped) when ``condition`` holds."""
     if condition:
         raise NotImplementedError(why)
+
+
+def assert_finite(values: torch.Tensor, what: str) -> None:
+    """Fail (not skip) a benchmark whose timed computation gives inf or NaN: a timing of
+    non-finite outputs measures nothing the package promises."""
+    bad = int((~torch.isfinite(values)).sum())
+    if bad:
+        raise AssertionError(f"{what}: {bad} of {values.numel()} values are inf or NaN")
 
 
 FORMER = {

@@ -12,7 +12,7 @@ import torch
 
 from convac import multiply_adds
 
-from ._common import cp_net, declared_unit, ht_net, skip_if
+from ._common import assert_finite, cp_net, declared_unit, ht_net
 
 BATCH = 256
 CHANNELS = 16
@@ -29,19 +29,25 @@ def make_net(kind: str, n: int, dtype=torch.float32):
     raise NotImplementedError(f"unknown network kind {kind!r}, expected 'cp' or 'ht'")
 
 
+def normal_features(batch: int, n: int) -> torch.Tensor:
+    """Seeded standard-normal features ``(batch, n, CHANNELS)``, float32: the features
+    the default weights keep of order one (``ConvAC.reset_parameters``)."""
+    return torch.randn(batch, n, CHANNELS, generator=torch.Generator().manual_seed(0))
+
+
 class Forward:
     """``net(features)`` and ``net.forward_log(features)``, batch 256, M = r = 16, float32,
-    no autograd. Lower is better."""
+    standard-normal features, no autograd. Lower is better."""
 
     params = (["cp", "ht"], [16, 64, 256])
     param_names = ["kind", "N"]
 
     def setup(self, kind, n):
-        skip_if(kind == "cp" and n == 256, "a float32 CP product of 256 factors overflows")
         self.net = make_net(kind, n)
-        gen = torch.Generator().manual_seed(0)
-        self.features = torch.rand(BATCH, n, CHANNELS, generator=gen)  # (B, N, M)
+        self.features = normal_features(BATCH, n)  # (B, N, M)
         torch.set_grad_enabled(False)
+        assert_finite(self.net(self.features), f"{kind} N={n} forward")
+        assert_finite(self.net.forward_log(self.features)[0], f"{kind} N={n} forward_log")
 
     def teardown(self, kind, n):
         torch.set_grad_enabled(True)
@@ -83,14 +89,16 @@ def _best_seconds(fn, repeat: int) -> float:
 
 
 class ForwardPath:
-    """HT forward at the forward-speed size (batch 1024, N = 64, M = r = 16, float32), the
-    one forward path run three ways: ``eager`` and ``compiled`` (``torch.compile``, CPU
-    inductor) without autograd, and ``train`` (eager forward + backward).
+    """HT forward (batch 1024, N = 64, M = r = 16, float32, standard-normal features),
+    the one forward path run three ways: ``eager`` and ``compiled``
+    (``torch.compile(net, fullgraph=True)``, CPU inductor: one graph, no break) without
+    autograd, and ``train`` (eager forward + backward).
 
     ``track_time_per_bmm``: its best time over that of one ``torch.bmm`` with the same
     multiply-adds (three for ``train``: forward, and two products per conv backward),
-    both timed in the same process.  Lower is better; the forward-speed goals are
-    ``<= 1/0.6`` eager, ``<= 1/0.85`` compiled, ``<= 1/0.5`` train.
+    both timed in the same process.  Lower is better; the goals are ``<= 1/0.6`` eager,
+    ``<= 1/0.9`` compiled, ``<= 1/0.5`` train.  The ratio depends on the CPU: asv's
+    machine description records its model and vector extensions (``make bench-machine``).
     """
 
     params = (["eager", "compiled", "train"],)
@@ -102,8 +110,9 @@ class ForwardPath:
         net = make_net("ht", 64)
         if path == "train":
             net = copy.deepcopy(net)  # gradients are written into it
-        features = torch.rand(self.BATCH, 64, CHANNELS,
-                              generator=torch.Generator().manual_seed(0))  # (B, N, M)
+        features = normal_features(self.BATCH, 64)  # (B, N, M)
+        with torch.no_grad():
+            assert_finite(net(features), "HT N=64 forward")
         self.bmm = _bmm_baseline(net, self.BATCH)
         if path == "train":
             def step():
@@ -111,7 +120,7 @@ class ForwardPath:
                 net(features).sum().backward()
             self.run, self.bmm_calls = step, 3
         else:
-            model = torch.compile(net) if path == "compiled" else net
+            model = torch.compile(net, fullgraph=True) if path == "compiled" else net
 
             def forward():
                 with torch.no_grad():
@@ -140,8 +149,9 @@ class ForwardBackward:
 
     def setup(self, batch):
         self.net = copy.deepcopy(make_net("ht", 64))  # gradients are written into it
-        gen = torch.Generator().manual_seed(0)
-        self.features = torch.rand(batch, 64, CHANNELS, generator=gen)  # (B, N, M)
+        self.features = normal_features(batch, 64)  # (B, N, M)
+        with torch.no_grad():
+            assert_finite(self.net(self.features), "HT N=64 forward")
 
     def time_forward_backward(self, batch):
         """``net(x).sum().backward()``. Lower is better."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 
-from ._common import cache_each, cached, declared_unit, deep_net, require, skip_if
+from ._common import assert_finite, cache_each, cached, declared_unit, deep_net, require, skip_if
 
 OPS = ["product", "relu-max", "relu-sum"]
 WHICH = ["lowest rank", "highest rank"]
@@ -222,6 +222,8 @@ class GridTensorTime:
         b = require("convac.experiments.rectifier", "BENCH")
         self.grid_tensor = require("convac.tensors.grid", "grid_tensor")
         self.net = deep_net(op, n, b["M"], b["r"], b["seed"])
+        if n == 8:  # the grid tensor's forward, checked once at the smaller size
+            assert_finite(self.grid_tensor(self.net).values, f"{op} N={n} grid tensor")
 
     def time_grid_tensor(self, op, n):
         self.grid_tensor(self.net)

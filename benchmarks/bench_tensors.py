@@ -5,9 +5,11 @@ Timings and peak memory: lower is better.
 
 from __future__ import annotations
 
+import torch
+
 from convac import coefficient_tensor
 
-from ._common import cp_net, ht_net
+from ._common import assert_finite, cp_net, ht_net
 
 
 class CoefficientTensor:
@@ -19,6 +21,9 @@ class CoefficientTensor:
 
     def setup(self, kind, n):
         self.net = cp_net(n, 3, 4) if kind == "cp" else ht_net(n, 3, 2)
+        # the tensor is the forward on one-hot inputs: check 64 of them (not all M^N)
+        idx = torch.randint(3, (64, n), generator=torch.Generator().manual_seed(0))
+        assert_finite(self.net(torch.eye(3, dtype=torch.float64)[idx]), f"{kind} N={n}")
 
     def time_coefficient_tensor(self, kind, n):
         """``coefficient_tensor(net)``. Lower is better."""

@@ -287,3 +287,12 @@ def test_no_benchmark_repeats_an_asv_default():
                 value = getattr(fn, attr, vars(cls).get(attr))
                 assert value is None or value != default, \
                     f"{name}.{method}: {attr} = {value!r} repeats asv's default"
+
+
+def test_cpu_description_names_the_model_and_vector_extensions(common):
+    """What ``asv machine --cpu`` records (Makefile, .ci/run): model name and the vector
+    extensions of a given /proc/cpuinfo, in VECTOR_FLAGS order, others left out."""
+    cpuinfo = ("processor\t: 0\nmodel name\t: Some CPU @ 2.0GHz\nflags\t\t: fpu avx512f sse2 "
+               "avx2 amx_tile fma\n\nprocessor\t: 1\nmodel name\t: Other\n")
+    assert common.cpu_description(cpuinfo) == "Some CPU @ 2.0GHz [avx2 fma avx512f amx_tile]"
+    assert common.cpu_description("model name: X\n") == "X []"

@@ -103,3 +103,29 @@ def test_compiled_forward_on_cuda(case):
     eager = torch.autograd.grad(net(feats).sum(), list(net.parameters()))
     for g, e in zip(grads, eager, strict=True):
         assert_close(g, e)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_forward_makes_no_host_sync_per_call(compiled):
+    """After the first call (which validates the order and compiles), the forward, eager or
+    ``torch.compile(fullgraph=True)``, with and without autograd, never synchronises the
+    host with the device: the state is checked where it changes."""
+    cpu = make_net("mixed", seed=3, geometry="mirror")
+    gpu = copy.deepcopy(cpu).cuda()
+    if compiled:
+        torch._dynamo.reset()
+    forward = torch.compile(gpu, fullgraph=True) if compiled else gpu
+    feats = _features(cpu, device="cuda")
+    with torch.no_grad():
+        forward(feats)
+    forward(feats).sum().backward()
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        with torch.no_grad():
+            out = forward(feats)
+        grad_out = forward(feats)
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    assert_close(out.cpu(), cpu(feats.cpu()))
+    assert_close(grad_out.detach().cpu(), cpu(feats.cpu()).detach())

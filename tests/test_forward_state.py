@@ -14,6 +14,28 @@ from oracles import assert_close, make_net
 
 import convac
 
+# every state-change test runs on the eager module and on ``torch.compile(net,
+# fullgraph=True)`` (dynamo's capture and guards, AOTAutograd; the "aot_eager" backend, as
+# inductor's C++ compilation would take minutes here: the tests at the end use inductor)
+MODES = ["eager", pytest.param("compiled", marks=pytest.mark.slow)]
+
+
+def _forward_of(net, mode):
+    """``net`` itself, or its compiled forward as one graph (``fullgraph=True``)."""
+    if mode == "eager":
+        return net
+    # every test compiles ConvAC.forward anew: without a reset, dynamo's recompile limit
+    # per code object (8) would be reached across the tests of one process
+    torch._dynamo.reset()
+    return torch.compile(net, fullgraph=True, backend="aot_eager")
+
+
+def _raises(mode, error, match):
+    """The error an invalid state gives: ``error`` eagerly; compiled with
+    ``fullgraph=True`` dynamo reports the same message inside its own exception (without
+    ``fullgraph`` it falls back to the eager call, which raises ``error`` itself)."""
+    return pytest.raises(error if mode == "eager" else Exception, match=match)
+
 
 def _features(net, batch=7, seed=0, dtype=torch.float64):
     gen = torch.Generator().manual_seed(seed)
@@ -28,19 +50,21 @@ def _one_hot_batch(net, seed=0, batch=16):
     return eye[idx], idx
 
 
-def _assert_uses_current_weights(net):
-    """The no-grad and autograd forwards equal a fresh copy's and the coefficient tensor."""
+def _assert_uses_current_weights(net, forward=None):
+    """The no-grad and autograd forwards (of ``forward``: the module, or its compiled
+    form) equal a fresh copy's and the coefficient tensor."""
+    forward = net if forward is None else forward
     feats = _features(net)
     with torch.no_grad():
-        no_grad = net(feats)
-    with_grad = net(feats)
+        no_grad = forward(feats)
+    with_grad = forward(feats)
     fresh = copy.deepcopy(net)(feats)
     assert_close(no_grad, fresh)
     assert_close(with_grad.detach(), fresh.detach())
     one_hot, idx = _one_hot_batch(net)
     a = convac.coefficient_tensor(net)
     with torch.no_grad():
-        assert_close(net(one_hot)[:, 0], a[tuple(idx.T)])
+        assert_close(forward(one_hot)[:, 0], a[tuple(idx.T)])
 
 
 OPTIMIZERS = {
@@ -50,33 +74,37 @@ OPTIMIZERS = {
 }
 
 
+@pytest.mark.parametrize("forward_mode", MODES)
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 @pytest.mark.parametrize("mode", ["fused", "foreach", "for-loop"])
-def test_forward_follows_optimizer_steps(name, mode):
+def test_forward_follows_optimizer_steps(name, mode, forward_mode):
     net = convac.HTNet(8, 3, 2, seed=0, dtype=torch.float64)
+    forward = _forward_of(net, forward_mode)
     kwargs = {"fused": {"fused": True}, "foreach": {"foreach": True},
               "for-loop": {"foreach": False}}[mode]
     opt = OPTIMIZERS[name](net.parameters(), **kwargs)
     feats = _features(net)
     with torch.no_grad():
-        before = net(feats).clone()
+        before = forward(feats).clone()
     for _ in range(2):
         opt.zero_grad()
-        net(feats).pow(2).mean().backward()
+        forward(feats).pow(2).mean().backward()
         opt.step()
         with torch.no_grad():
-            after = net(feats)
+            after = forward(feats)
         assert not torch.equal(after, before)
-        _assert_uses_current_weights(net)
+        _assert_uses_current_weights(net, forward)
         before = after.clone()
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("how", ["data", "numpy", "no_grad_inplace", "copy_"])
-def test_forward_follows_direct_weight_writes(how):
+def test_forward_follows_direct_weight_writes(how, mode):
     net = convac.HTNet(8, 3, 2, seed=1, dtype=torch.float64)
+    forward = _forward_of(net, mode)
     feats = _features(net)
     with torch.no_grad():
-        before = net(feats).clone()
+        before = forward(feats).clone()
     w = net.weights[1]
     if how == "data":
         w.data.mul_(2)
@@ -89,28 +117,31 @@ def test_forward_follows_direct_weight_writes(how):
         with torch.no_grad():
             w.copy_(2 * w)
     with torch.no_grad():
-        after = net(feats)
+        after = forward(feats)
     # level 1 is linear in its weights: doubling them doubles each of its 4 nodes' outputs,
     # and the output is multilinear in those 4 nodes: it scales by 2**4
     assert_close(after, 16 * before)
-    _assert_uses_current_weights(net)
+    _assert_uses_current_weights(net, forward)
 
 
-def test_load_state_dict_of_another_net():
+@pytest.mark.parametrize("mode", MODES)
+def test_load_state_dict_of_another_net(mode):
     net = convac.HTNet(8, 3, 2, seed=2, dtype=torch.float64)
+    forward = _forward_of(net, mode)
     other = convac.HTNet(8, 3, 2, seed=3, dtype=torch.float64)
     feats = _features(net)
     with torch.no_grad():
-        net(feats)  # a first call, so any state kept between calls would be stale
+        forward(feats)  # a first call, so any state kept between calls would be stale
     net.load_state_dict(other.state_dict())
     with torch.no_grad():
-        assert_close(net(feats), other(feats))
-    assert_close(net(feats).detach(), other(feats).detach())
-    _assert_uses_current_weights(net)
+        assert_close(forward(feats), other(feats))
+    assert_close(forward(feats).detach(), other(feats).detach())
+    _assert_uses_current_weights(net, forward)
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("case", ["ht", "window4", "mixed"])
-def test_load_state_dict_with_another_geometry(case):
+def test_load_state_dict_with_another_geometry(case, mode):
     """A mirror net's state loaded into a contiguous one: every path follows the new
     order (the label too)."""
     if case == "mixed":
@@ -120,85 +151,111 @@ def test_load_state_dict_with_another_geometry(case):
         mirror = make_net(case, seed=5, geometry="mirror")
         plain = make_net(case, seed=6)
     mirror, plain = mirror.double(), plain.double()
+    forward = _forward_of(plain, mode)
     feats = _features(plain)
     with torch.no_grad():
-        plain(feats)
+        forward(feats)
     assert plain.geometry == "contiguous"
     plain.load_state_dict(mirror.state_dict())
     assert plain.geometry == "mirror"
     expected = mirror(feats).detach()
     with torch.no_grad():
-        assert_close(plain(feats), expected)
+        assert_close(forward(feats), expected)
     with torch.inference_mode():
-        assert_close(plain(feats), expected)
-    assert_close(plain(feats).detach(), expected)
+        assert_close(forward(feats), expected)
+    assert_close(forward(feats).detach(), expected)
     assert_close(convac.coefficient_tensor(plain), convac.coefficient_tensor(mirror))
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("bad", [[0, 1, 2, 3, 4, 5, 6, 9], [0, 0, 2, 3, 4, 5, 6, 7],
                                  [10**12, 1, 2, 3, 4, 5, 6, 7], [-1, 1, 2, 3, 4, 5, 6, 7]])
-def test_order_not_a_permutation_is_an_error(bad):
+def test_order_not_a_permutation_is_an_error(bad, mode):
     net = convac.HTNet(8, 2, 2, seed=0, dtype=torch.float64)
     feats = _features(net)
     state = net.state_dict()
     state["order"] = torch.tensor(bad)
     loaded = convac.HTNet(8, 2, 2, seed=0, dtype=torch.float64)
+    forward = _forward_of(loaded, mode)
     loaded.load_state_dict(state)
-    with pytest.raises(ValueError, match=r"order buffer must be a permutation of range\(8\)"):
-        loaded(feats)
-    with torch.no_grad(), pytest.raises(ValueError, match=r"order buffer"):
-        loaded(feats)
-    with torch.no_grad():  # written after construction
-        net.order.copy_(torch.tensor(bad))
+    with _raises(mode, ValueError, r"order buffer must be a permutation of range\(8\)"):
+        forward(feats)
+    with torch.no_grad(), _raises(mode, ValueError, r"order buffer"):
+        forward(feats)
+    forward = _forward_of(net, mode)
+    with torch.no_grad():
+        forward(feats)  # compiled for the valid order
+        net.order.copy_(torch.tensor(bad))  # written in place after construction
+    if mode == "eager":  # the version counter shows the write: revalidated
+        with pytest.raises(ValueError, match=r"order buffer must be a permutation"):
+            forward(feats)
+    else:  # the compiled graph asserts on the device that the values are still the same
+        with pytest.raises(RuntimeError, match=r"order buffer was written in place"):
+            forward(feats)
     with pytest.raises(ValueError, match=r"order buffer must be a permutation"):
-        net(feats)
+        net.check_state()
 
 
-def test_order_of_another_dtype_or_shape_is_an_error():
+@pytest.mark.parametrize("mode", MODES)
+def test_order_of_another_dtype_or_shape_is_an_error(mode):
     net = convac.HTNet(8, 2, 2, seed=0)
+    forward = _forward_of(net, mode)
     net.order = torch.arange(8, dtype=torch.int32)
-    with pytest.raises(ValueError, match=r"order buffer must be an int64 permutation"):
-        net(torch.rand(2, 8, 2))
+    with _raises(mode, ValueError, r"order buffer must be an int64 permutation"):
+        forward(torch.rand(2, 8, 2))
     net.order = torch.arange(4)
-    with pytest.raises(ValueError, match=r"shape \(4,\)"):
-        net(torch.rand(2, 8, 2))
+    with _raises(mode, ValueError, r"shape \(4,\)"):
+        forward(torch.rand(2, 8, 2))
+    net.order = torch.arange(8)  # a valid order again: the forward works
+    with torch.no_grad():
+        assert_close(forward(torch.ones(2, 8, 2)), net(torch.ones(2, 8, 2)),
+                     dtype=torch.float32)
 
 
-def test_level_of_another_dtype_is_an_error():
+@pytest.mark.parametrize("mode", MODES)
+def test_level_of_another_dtype_is_an_error(mode):
     net = convac.HTNet(8, 3, 2, seed=0, dtype=torch.float64)
+    forward = _forward_of(net, mode)
+    forward(_features(net))
     net.weights[1].data = net.weights[1].data.float()
-    with pytest.raises(ValueError, match=r"weights\[1\] is torch.float32 on cpu, expected "
-                                         r"torch.float64"):
-        net(_features(net))
-    with torch.no_grad(), pytest.raises(ValueError, match=r"weights\[1\]"):
-        net(_features(net))
+    with _raises(mode, ValueError, r"weights\[1\] is torch.float32 on cpu, expected "
+                                   r"torch.float64"):
+        forward(_features(net))
+    with torch.no_grad(), _raises(mode, ValueError, r"weights\[1\]"):
+        forward(_features(net))
 
 
-def test_level_of_another_shape_is_an_error():
+@pytest.mark.parametrize("mode", MODES)
+def test_level_of_another_shape_is_an_error(mode):
     net = convac.HTNet(8, 3, 2, seed=0, dtype=torch.float64)
+    forward = _forward_of(net, mode)
     net.weights[0].data = net.weights[0].data.reshape(8, 3, 2)
-    with torch.no_grad(), pytest.raises(
-            ValueError, match=r"weights\[0\] has shape \(8, 3, 2\), the schedule expects "
+    with torch.no_grad(), _raises(
+            mode, ValueError, r"weights\[0\] has shape \(8, 3, 2\), the schedule expects "
                               r"\(8, 2, 3\)"):
-        net(_features(net))
+        forward(_features(net))
 
 
-def test_level_on_another_device_is_an_error():
+@pytest.mark.parametrize("mode", MODES)
+def test_level_on_another_device_is_an_error(mode):
     net = convac.HTNet(8, 3, 2, seed=0, dtype=torch.float64)
+    forward = _forward_of(net, mode)
     net.weights[2] = torch.nn.Parameter(
         torch.empty(net.weights[2].shape, dtype=torch.float64, device="meta"))
-    with pytest.raises(ValueError, match=r"weights\[2\] is torch.float64 on meta"):
-        net(_features(net))
+    with _raises(mode, ValueError, r"weights\[2\] is torch.float64 on meta"):
+        forward(_features(net))
 
 
-def test_features_on_another_device_or_complex_are_errors():
+@pytest.mark.parametrize("mode", MODES)
+def test_features_on_another_device_or_complex_are_errors(mode):
     net = convac.HTNet(8, 3, 2, seed=0)
-    with pytest.raises(ValueError, match=r"features are on meta, the network on cpu"):
-        net(torch.empty(2, 8, 3, device="meta"))
-    with pytest.raises(TypeError, match=r"features must be real, got torch.complex64"):
-        net(torch.ones(2, 8, 3, dtype=torch.complex64))
-    with pytest.raises(TypeError, match=r"features must be a torch.Tensor, got list"):
-        net([[0.0] * 3] * 8)
+    forward = _forward_of(net, mode)
+    with _raises(mode, ValueError, r"features are on meta, the network on cpu"):
+        forward(torch.empty(2, 8, 3, device="meta"))
+    with _raises(mode, TypeError, r"features must be real, got torch.complex64"):
+        forward(torch.ones(2, 8, 3, dtype=torch.complex64))
+    with _raises(mode, TypeError, r"features must be a torch.Tensor, got list"):
+        forward([[0.0] * 3] * 8)
 
 
 def test_no_native_code_in_the_package():
@@ -221,15 +278,16 @@ def _compile_or_skip(net):
         import torch._inductor.config  # noqa: F401
     except Exception as exc:  # pragma: no cover - torch without inductor
         pytest.skip(f"torch.compile unavailable: {exc}")
-    return torch.compile(net)
+    torch._dynamo.reset()  # see _forward_of
+    return torch.compile(net, fullgraph=True)  # one graph: no break, no eager fallback
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", ["ht", "cp", "mixed"])
 @pytest.mark.parametrize("geometry", ["contiguous", "mirror"])
 def test_compiled_forward_is_the_same_function(case, geometry):
-    """``torch.compile(net)`` (CPU inductor) against the eager forward and the one-hot
-    oracle, without and with autograd (outputs and gradients)."""
+    """``torch.compile(net, fullgraph=True)`` (CPU inductor) against the eager forward and
+    the one-hot oracle, without and with autograd (outputs and gradients)."""
     shared = case == "mixed"
     net = make_net(case, seed=7, shared=shared, geometry=geometry)
     compiled = _compile_or_skip(net)
@@ -264,17 +322,42 @@ def test_compiled_forward_follows_weight_changes():
 
 
 @pytest.mark.slow
-def test_compiled_forward_checks_the_state_on_every_call():
-    """Inside ``torch.compile`` the checks still run on every call (an eager graph break):
-    a loaded geometry is followed, a bad order is an error naming it."""
-    net = convac.HTNet(8, 3, 2, seed=9, dtype=torch.float64)
+def test_compiled_forward_follows_state_changes():
+    """Inside ``torch.compile(fullgraph=True)`` (inductor) the state is checked where it
+    changes: a loaded geometry and a conversion with ``.to`` are followed, a bad order
+    written in place is an error naming the buffer (a device-side assert)."""
+    net = convac.HTNet(8, 3, 2, seed=9)
     compiled = _compile_or_skip(net)
-    feats = _features(net)
+    feats = _features(net, dtype=torch.float32)
     with torch.no_grad():
         compiled(feats)
+        net.double()  # _apply: the graph is guarded on the weights' dtype
+        assert_close(compiled(feats.double()), net(feats.double()))
         mirror = convac.HTNet(8, 3, 2, seed=9, geometry="mirror", dtype=torch.float64)
         net.load_state_dict(mirror.state_dict())
-        assert_close(compiled(feats), mirror(feats))
+        assert_close(compiled(feats.double()), mirror(feats.double()))
         net.order.copy_(torch.tensor([0, 0, 2, 3, 4, 5, 6, 7]))
-        with pytest.raises(ValueError, match=r"order buffer must be a permutation"):
-            compiled(feats)
+        with pytest.raises(RuntimeError, match=r"order buffer was written in place"):
+            compiled(feats.double())
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_forward_follows_to(mode):
+    """``.to`` / ``.double`` / ``.float`` (``_apply``) after calls: the forward follows."""
+    net = convac.HTNet(8, 3, 2, seed=4, geometry="mirror")
+    forward = _forward_of(net, mode)
+    feats = _features(net)
+    with torch.no_grad():
+        forward(feats.float())
+        net.double()
+        assert_close(forward(feats), copy.deepcopy(net)(feats))
+        net.float()
+        assert_close(forward(feats.float()), copy.deepcopy(net)(feats.float()),
+                     dtype=torch.float32)
+
+
+@pytest.mark.parametrize("geometry", ["contiguous", "mirror"])
+def test_a_meta_network_has_no_values_to_check(geometry):
+    """``.to("meta")`` validates nothing (no values) and its forward gives shapes only."""
+    net = convac.HTNet(8, 2, 2, seed=0, geometry=geometry).to("meta")
+    assert net(torch.empty(3, 8, 2, device="meta")).shape == (3, 1)

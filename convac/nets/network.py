@@ -10,9 +10,12 @@ Internally activations are laid out ``(nodes, batch, channels)`` so that every c
 is one batched matmul over nodes and every pooling is a reduction over a contiguous
 window of nodes.  There is one forward path, the same with and without autograd (without
 it the pooling accumulates in place: the same function with fewer copies); it reads the
-network's state afresh on every call, so weights changed by any optimizer, by ``.data``
-writes, numpy views or ``load_state_dict`` are always the ones used.  Acceleration goes
-through torch only: ``torch.compile(net)``.
+weights afresh on every call, so weights changed by any optimizer, by ``.data`` writes,
+numpy views or ``load_state_dict`` are always the ones used; the state's metadata is
+checked on every call, the order's values where they change (``ConvAC._order_changed``).
+On the CPU, without autograd, a batch goes through in chunks that keep each level in
+cache.  Acceleration goes through torch only: ``torch.compile(net, fullgraph=True)``
+traces it as one graph.
 
 References
 ----------
@@ -31,7 +34,7 @@ from .pooling import PRODUCT, resolve_pooling
 from .tree import fold_levels
 
 __all__ = ["ConvAC", "CPNet", "HTNet", "node_conv", "signed_log", "signed_log_conv",
-           "multiply_adds"]
+           "multiply_adds", "log_scale_gains"]
 
 
 def signed_log(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -78,6 +81,96 @@ def node_conv(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return torch.bmm(x, weight.transpose(1, 2))
 
 
+CHUNK_BYTES = 2**20
+"""Bytes of level-0 activations per pass of the no-grad forward (a batch is cut in chunks
+of whole samples): 1 MiB kept the levels of a chunk in the 2 MiB L2 of the machine it was
+measured on (``docs/forward.md``)."""
+
+CHUNK_MIN = 32
+"""Fewest samples per pass (fewer would spend more in per-call overhead than they save)."""
+
+PROBE_BATCH = 256
+"""Samples of the standard-normal probe that sets the initial scale of each level."""
+
+PROBE_BYTES = 64 * 2**20
+"""Largest float64 level of the probe; a wider tree gets fewer probe samples (>= 16)."""
+
+
+_ORDER_WRITTEN = ("the order buffer was written in place since it was validated, to values "
+                  "that were not (a compiled forward checks them on the device without a "
+                  "synchronisation); call net.check_state() for the details")
+
+
+def _tensor_key(t) -> tuple | None:
+    """What changes when a tensor is replaced, moved or written in place (its version
+    counter), read without touching its values."""
+    if not isinstance(t, torch.Tensor):
+        return None
+    return id(t), t._version, t.data_ptr() if t.device.type != "meta" else 0, t.device
+
+
+def _unit_log_gain(out: torch.Tensor) -> float:
+    """``exp(-mean log|out|)`` over the nonzero finite entries (1 if there are none): the
+    factor that gives ``out`` geometric-mean magnitude 1."""
+    logs = out.abs().log()
+    logs = logs[torch.isfinite(logs)]
+    return float(torch.exp(-logs.mean())) if logs.numel() else 1.0
+
+
+def log_scale_gains(schedule: PoolingSchedule, draws: list[torch.Tensor], pooling,
+                    gen: torch.Generator) -> list[float]:
+    """One factor per level that gives every conv output geometric-mean magnitude 1.
+
+    A float64 forward of the weights ``draws`` over a probe of standard-normal features
+    (drawn from ``gen``), level after level: level ``l``'s factor is
+    ``exp(-mean log|conv_l|)`` of its outputs over every node, sample and channel of the
+    probe, and the next level pools the rescaled outputs.  A conv is linear in its
+    weights, so the factors hold for any pooling operator.
+
+    Parameters
+    ----------
+    schedule : PoolingSchedule
+    draws : list of Tensor
+        Float64 CPU weights of levels ``0 .. L`` (shapes of ``ConvAC.weights``); unchanged.
+    pooling : PoolingOperator
+    gen : torch.Generator
+        CPU generator the probe ``(N, batch, M)`` is drawn from.
+
+    Returns
+    -------
+    list of float
+        ``L + 1`` positive factors.
+
+    Notes
+    -----
+    Why geometric means and not second moments: a product of ``w`` independent
+    unit-second-moment factors has second moment 1 but is log-normal, its median
+    shrinking like ``exp(-0.635 w)`` (``E log|z| = -(gamma + ln 2) / 2`` for a standard
+    normal ``z``), so drawing with std ``1 / sqrt(fan_in)`` alone leaves the outputs of
+    deep trees and wide windows far below float32's range.  With ``E log|child| = 0`` a
+    product pooling keeps ``E log|pooled| = 0`` for any window.
+    """
+    s = schedule
+    widest = max((s.n_channels,) + tuple(s.widths))
+    batch = max(16, min(PROBE_BATCH, PROBE_BYTES // (8 * s.n_patches * widest)))
+    # the patches are i.i.d., so the probe needs no patch order
+    probe = torch.randn(s.n_patches, batch, s.n_channels, generator=gen,
+                        dtype=torch.float64)  # (N, P, M)
+    gains = []
+
+    def conv(lvl: int, x: torch.Tensor) -> torch.Tensor:
+        out = node_conv(x, draws[lvl])  # (nodes_l, P, r_l)
+        gains.append(_unit_log_gain(out))
+        return out.mul_(gains[-1])
+
+    def level(lvl: int, w: int, x: torch.Tensor) -> torch.Tensor:
+        n, b, r = x.shape
+        return conv(lvl, pooling(x.view(n // w, w, b, r), True))  # (n/w, P, r_l)
+
+    fold_levels(s, conv(0, probe), level)
+    return gains
+
+
 @validate.network_type
 class ConvAC(nn.Module):
     """A convolutional arithmetic circuit over patch features.
@@ -113,8 +206,17 @@ class ConvAC(nn.Module):
     if shared) and ``weights[L]`` has ``(Y, r_{L-1})``.  :meth:`level_weights` returns
     the per-node view ``(nodes_l, r_l, r_{l-1})`` of any level.
 
-    Initialisation: leaf weights ``N(0, 1)``, other levels ``N(0, 1 / r_{l-1})``, so
-    that one-hot inputs give outputs of order one at any depth.
+    Initialisation (:meth:`reset_parameters`): every level ``N(0, 1 / fan_in)`` (fan-in
+    ``M`` at level 0, ``r_{l-1}`` above), then one constant per level so that, on
+    features with i.i.d. standard-normal channels, every conv output (the network's
+    output included) has geometric-mean magnitude 1 (``E log|x| = 0``): float32 forwards
+    of deep trees and wide windows stay of order one.  It does not keep second moment 1
+    (products of unit-second-moment factors are log-normal, their median shrinking like
+    ``exp(-0.635 w)``).  Other features (one-hot: second moment ``1 / M`` per channel;
+    uniform ``[0, 1)``: ``1 / 3``; the ``Linear``, ``ReLU`` and ``Gaussian`` layers at
+    torch's defaults: below 1) shrink every leaf and the output like a power ``N`` of
+    it: standardize them, or use :meth:`forward_log`.  Rule and measurements:
+    ``docs/initialisation.md``.
 
     ``pooling`` (default ``"product"``, the ConvAC) may be any
     :class:`convac.nets.pooling.PoolingOperator` or registered name: the generalized
@@ -148,6 +250,8 @@ class ConvAC(nn.Module):
         self._expected_shapes = [torch.Size(sh) for sh in shapes]  # checked on every call
         kwargs = {"dtype": dtype, "device": device}
         self.weights = nn.ParameterList([nn.Parameter(torch.empty(sh, **kwargs)) for sh in shapes])
+        self.register_load_state_dict_post_hook(ConvAC._after_load)
+        self._order_changed()  # from now on at every change of the state (see _apply)
         self.reset_parameters(seed)
 
     # -- configuration -------------------------------------------------------------
@@ -213,7 +317,10 @@ class ConvAC(nn.Module):
         bool
             Whether ``order`` is the identity (the forward then needs no gather).
         """
-        return self._check_state(*self._state())
+        weights, order = self._state()
+        self._check_weights(weights)
+        self._check_order_device(order, weights[0].device)
+        return self._check_order(order)
 
     def _state(self) -> tuple[list[torch.Tensor], torch.Tensor]:
         """``(weight_levels(), order)``, read from the module's dicts: ``nn.Module``'s
@@ -222,8 +329,10 @@ class ConvAC(nn.Module):
         order = self.order if torch.compiler.is_compiling() else self._buffers["order"]
         return self.weight_levels(), order
 
-    def _check_state(self, weights: list[torch.Tensor], order: torch.Tensor) -> bool:
-        """:meth:`check_state` of the given ``(weights, order)`` (see :meth:`_state`)."""
+    def _check_weights(self, weights: list[torch.Tensor]) -> None:
+        """Shapes, dtypes and devices of the weight levels (metadata only: no values are
+        read, so it costs no device synchronisation, and under ``torch.compile`` it runs
+        while tracing, the compiled graph being guarded on the same metadata)."""
         s = self.schedule
         if len(weights) != s.n_levels + 1:
             raise validate.InvalidValueError(
@@ -243,17 +352,23 @@ class ConvAC(nn.Module):
                     f"weights[{level}] is {w.dtype} on {w.device}, expected {dtype} on "
                     f"{device} like weights[0] (convert the whole network with .to())"
                 )
-        n = s.n_patches
+
+    def _check_order_device(self, order: torch.Tensor, device: torch.device) -> None:
+        if order.device != device:
+            raise validate.InvalidValueError(
+                f"the order buffer is on {order.device}, the weights on {device}"
+            )
+
+    def _check_order(self, order: torch.Tensor) -> bool:
+        """Validate the order's values (reads them: a device synchronisation on a GPU);
+        returns whether it is the identity."""
+        n = self.n_patches
         if order.shape != (n,) or order.dtype != torch.int64:
             raise validate.InvalidValueError(
                 f"the order buffer must be an int64 permutation of range({n}), got "
                 f"{order.dtype} of shape {tuple(order.shape)}"
             )
-        if order.device != device:
-            raise validate.InvalidValueError(
-                f"the order buffer is on {order.device}, the weights on {device}"
-            )
-        if torch.equal(order, self._arange(order)):  # one comparison in the common case
+        if torch.equal(order, torch.arange(n, device=order.device)):
             return True
         seen = torch.zeros(n, dtype=torch.bool, device=order.device)
         inside = (order >= 0) & (order < n)
@@ -265,18 +380,89 @@ class ConvAC(nn.Module):
             )
         return False
 
+    # -- the order, checked where it changes ----------------------------------------
+    # Validating the order reads its values (a device synchronisation on a GPU, a data-
+    # dependent branch that torch.compile cannot trace), so it is validated when it changes,
+    # not per call: at construction, after load_state_dict, _apply (.to, .cuda, .double)
+    # and assignment of ``order`` or ``weights``, and, in eager mode, when the buffer's
+    # version counter shows an in-place write.  A compiled forward reads the result as a
+    # Python constant (dynamo guards on it) and asserts on the device, without a
+    # synchronisation, that the buffer still holds the validated values.
+
+    def _order_changed(self) -> None:
+        """Validate the current order and keep the verdict (an invalid order is reported
+        by the next forward, not here: assigning or loading it is allowed)."""
+        order = self._buffers.get("order")
+        try:
+            if not isinstance(order, torch.Tensor):
+                raise validate.InvalidValueError(
+                    f"the order buffer must be an int64 permutation of "
+                    f"range({self.n_patches}), got {type(order).__name__}")
+            if order.device.type == "meta":  # no values to validate: gather by it
+                identity, error = False, None
+            else:
+                identity, error = self._check_order(order), None
+        except validate.ConvACError as exc:
+            identity, error = False, str(exc)
+        self.__dict__["_order_verdict"] = (identity, error)
+        self.__dict__["_order_key"] = _tensor_key(order)
+        if error is None and not identity:  # what a compiled forward asserts it still holds
+            self.register_buffer("_order_checked", order.detach().clone(), persistent=False)
+
+    def _order_is_identity(self, order: torch.Tensor) -> bool:
+        """The order's verdict: raises its error, else returns whether it is the identity.
+        Eager: revalidated first if the buffer was replaced or written in place since."""
+        if not torch.compiler.is_compiling() and _tensor_key(order) != self._order_key:
+            self._order_changed()
+        identity, error = self._order_verdict
+        if error is not None:
+            raise validate.InvalidValueError(error)
+        if torch.compiler.is_compiling():
+            expected = (torch.arange(self.n_patches, device=order.device) if identity
+                        else self._buffers.get("_order_checked"))
+            if expected is not None:  # None: a meta order, no values
+                # summed as floats: inductor's integer and boolean reductions did not build
+                # with ATEN_CPU_CAPABILITY=default (its float ones do)
+                mismatches = (order != expected).to(torch.float32).sum()  # ()
+                torch._assert_async(mismatches == 0, _ORDER_WRITTEN)
+        return identity
+
+    def _apply(self, fn, recurse=True):
+        module = super()._apply(fn, recurse)
+        self._order_changed()
+        return module
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name in ("order", "weights") and "_order_verdict" in self.__dict__:
+            self._order_changed()
+
+    @staticmethod
+    def _after_load(module, incompatible_keys) -> None:
+        module._order_changed()
+
     @torch.no_grad()
     def reset_parameters(self, seed: int | None = None) -> None:
-        """Draw new weights; ``seed`` makes them reproducible on any device."""
+        """Draw new weights; ``seed`` makes them reproducible on any device.
+
+        Every level is drawn ``N(0, 1 / fan_in)`` (fan-in ``M`` at level 0, ``r_{l-1}``
+        above), one level after the other from one stream, and then multiplied by one
+        constant per level, :func:`log_scale_gains`: each level's conv outputs get
+        geometric-mean magnitude 1 on standard-normal features.  The constants come from a
+        probe batch drawn from the same stream after the weights, so a seed gives the same
+        draws as before up to one factor per level (ranks and relative errors unchanged).
+        See :class:`ConvAC` (Notes) for what the rule preserves and what it assumes.
+        """
         gen = torch.Generator(device="cpu")
         if seed is None:
             gen.seed()
         else:
             gen.manual_seed(int(seed))
-        for level, w in enumerate(self.weights):
-            std = 1.0 if level == 0 else w.shape[-1] ** -0.5
-            draw = torch.randn(w.shape, generator=gen, dtype=torch.float64) * std
-            w.copy_(draw.to(w.dtype))
+        draws = [torch.randn(w.shape, generator=gen, dtype=torch.float64) * w.shape[-1] ** -0.5
+                 for w in self.weights]
+        gains = log_scale_gains(self.schedule, draws, self.pooling, gen)
+        for w, draw, gain in zip(self.weights, draws, gains, strict=True):
+            w.copy_((draw * gain).to(w.dtype))
 
     def weight_levels(self) -> list[torch.Tensor]:
         """The parameters ``weights[0..L]`` as a list.
@@ -329,36 +515,27 @@ class ConvAC(nn.Module):
         """Level-0 convs in tree order, ``(B, N, M) -> (N, B, r_0)``, of the state
         ``(weights, order)`` (:meth:`_state`); checks the features and the whole state
         first, on every call (compiled or not)."""
-        if torch.compiler.is_compiling():
-            identity = self._checked_eagerly(features, weights, order)
-        else:  # the same checks without the graph-break wrapper (~0.5 us)
-            identity = self._check_call(features, weights, order)
+        return self._leaf_convs(features, weights, order, self._checked(features, weights,
+                                                                        order))
+
+    def _checked(self, features, weights, order) -> bool:
+        """The checks of one call: the weights' and features' metadata (no values read)
+        and the order's kept verdict; returns whether the order is the identity."""
+        self._check_weights(weights)
+        self._check_order_device(order, weights[0].device)
+        identity = self._order_is_identity(order)
+        self._check_features(features, weights[0].device)
+        return identity
+
+    @staticmethod
+    def _leaf_convs(features: torch.Tensor, weights: list[torch.Tensor], order: torch.Tensor,
+                    identity: bool) -> torch.Tensor:
+        """Level-0 convs of checked features, ``(B, N, M) -> (N, B, r_0)``."""
         w0 = weights[0]
         x = features.to(dtype=w0.dtype)  # (B, N, M)
         if not identity:
             x = x.index_select(1, order)  # (B, N, M), tree order
         return node_conv(x.transpose(0, 1), w0)  # (N, B, r_0); the transpose is a view
-
-    def _check_call(self, features: torch.Tensor, weights: list[torch.Tensor],
-                    order: torch.Tensor) -> bool:
-        """:meth:`_check_features` and :meth:`check_state` of ``(weights, order)``; returns
-        whether the order is the identity."""
-        identity = self._check_state(weights, order)  # first: features need its device
-        self._check_features(features, weights[0].device)
-        return identity
-
-    # run eagerly even inside ``torch.compile`` (a graph break): the state is checked on
-    # every call, and the compiled graph after it is specialised on whether the order is
-    # the identity
-    _checked_eagerly = torch.compiler.disable(_check_call)
-
-    def _arange(self, order: torch.Tensor) -> torch.Tensor:
-        """``arange(N)`` on the order's device, kept between calls (it never changes)."""
-        cached = getattr(self, "_arange_cache", None)
-        if cached is None or cached.device != order.device:
-            cached = torch.arange(self.n_patches, device=order.device)
-            self._arange_cache = cached
-        return cached
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Network outputs.
@@ -373,15 +550,14 @@ class ConvAC(nn.Module):
         Tensor, shape ``(batch, n_outputs)``
         """
         weights, order = self._state()
+        identity = self._checked(features, weights, order)
         # Without autograd, pool in place into each window's first node: no allocation
         # and a third less memory traffic.  With autograd the pooling keeps its inputs.
-        # (getattr: the features are checked in _leaves below)
-        in_place = not (torch.is_grad_enabled()
-                        and (getattr(features, "requires_grad", False)
-                             or any(w.requires_grad for w in weights)))
+        no_grad = not (torch.is_grad_enabled()
+                       and (features.requires_grad or any(w.requires_grad for w in weights)))
         # under torch.compile the out-of-place product is one fused kernel; in-place writes
         # into strided views would be functionalized into extra copies
-        in_place = in_place and not torch.compiler.is_compiling()
+        in_place = no_grad and not torch.compiler.is_compiling()
 
         def level(lvl: int, w: int, conv: torch.Tensor) -> torch.Tensor:
             n, b, r = conv.shape
@@ -389,9 +565,25 @@ class ConvAC(nn.Module):
             pooled = self.pooling(window, in_place)  # (n/w, B, r_{l-1})
             return node_conv(pooled, weights[lvl])  # (n/w, B, r_l)
 
-        # the leaves (N, B, r_0), after the checks, passed without a name: freed after
-        # level 1 (see fold_levels)
-        return fold_levels(self.schedule, self._leaves(features, weights, order), level)[0]
+        def outputs(x: torch.Tensor) -> torch.Tensor:  # (b, N, M) -> (b, Y)
+            # the leaves (N, b, r_0) passed without a name: freed after level 1
+            return fold_levels(self.schedule, self._leaf_convs(x, weights, order, identity),
+                               level)[0]
+
+        # on the CPU a batch goes through in cache-sized chunks (a GPU wants it whole)
+        on_cpu = no_grad and features.device.type == "cpu"
+        chunk = self._batch_chunk(features) if on_cpu else features.shape[0]
+        if features.shape[0] <= chunk:
+            return outputs(features)
+        return torch.cat([outputs(part) for part in features.split(chunk)])  # (B, Y)
+
+    def _batch_chunk(self, features: torch.Tensor) -> int:
+        """Samples per pass of the no-grad forward: a level's activations of one pass
+        should stay in a core's cache (``CHUNK_BYTES``) rather than stream through memory
+        level after level."""
+        s = self.schedule
+        per_sample = s.n_patches * max(s.n_channels, s.widths[0]) * features.element_size()
+        return max(CHUNK_MIN, CHUNK_BYTES // per_sample)
 
     def forward_log(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Outputs as signed log-magnitudes, for products too long for floating point.
