@@ -153,3 +153,5 @@ def test_remainder_in_chunks_matches_numpy(monkeypatch):
     assert np.array_equal(x[:, 1:4], expected)
     row = rng.integers(-2**40, 2**40, 30).astype(np.float64)
     assert np.array_equal(modp.remainder_(row.copy(), P), np.remainder(row, P))
+    cores = rng.integers(-2**40, 2**40, (2, 5, 3)).astype(np.float64)  # 15 per channel
+    assert np.array_equal(modp.remainder_(cores.copy(), P), np.remainder(cores, P))

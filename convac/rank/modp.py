@@ -171,9 +171,14 @@ def remainder_(x: np.ndarray, prime: int) -> np.ndarray:
     machines) in about a quarter of its time: the floored quotient from one product may
     miss by one, and the two masked corrections put it right."""
     if x.ndim and x.size > _REMAINDER_CHUNK:  # bounded temporaries: root cores are GiBs
-        rows = max(1, _REMAINDER_CHUNK // (x.size // x.shape[0]))
-        for i in range(0, x.shape[0], rows):
-            remainder_(x[i:i + rows], prime)
+        per = x.size // x.shape[0]  # entries under one index of the first axis
+        if per > _REMAINDER_CHUNK:
+            for i in range(x.shape[0]):
+                remainder_(x[i], prime)
+        else:
+            rows = _REMAINDER_CHUNK // per
+            for i in range(0, x.shape[0], rows):
+                remainder_(x[i:i + rows], prime)
         return x
     t = np.floor(x * (1.0 / prime))
     t *= prime
