@@ -29,7 +29,7 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 lint: venv
-	$(PY) -m ruff check convac tests benchmarks
+	$(PY) -m ruff check convac tests benchmarks scripts
 
 # the fast tier (pyproject's addopts deselect tests marked slow); the slowest tests are
 # listed at the end of the run

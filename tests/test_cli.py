@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import sys
 import pytest
 
 import convac
-from convac.cli import COMMANDS, build_parser, main
+from convac.cli import COMMANDS, build_parser, main, missing_extras
 
 LIGHT_HELP = ["table", "report", "gate", "rectifier", "experiment"]
 SWEEP = "sweep"
@@ -150,8 +151,86 @@ def test_commands_declare_known_extras():
     with open(pathlib.Path(__file__).resolve().parents[1] / "pyproject.toml", "rb") as fh:
         extras = tomllib.load(fh)["project"]["optional-dependencies"]
     for cmd in COMMANDS.values():
-        for _, extra in cmd.needs:
-            assert extra in extras
+        for need in cmd.needs:
+            assert need.extra in extras
     assert {"exact", "fit", "report", "bench", "dev", "all"} <= set(extras)
     everything = {r for name, reqs in extras.items() if name not in ("all", "dev") for r in reqs}
     assert everything <= set(extras["all"]) and set(extras["all"]) <= set(extras["dev"])
+
+
+HIDE = """
+import sys, time
+start = time.perf_counter()
+for name in sys.argv[1].split(","):
+    sys.modules[name] = None  # import fails, importlib.util.find_spec finds nothing
+from convac.cli import main
+code = main(sys.argv[2:])
+print(f"seconds={time.perf_counter() - start:.3f}", file=sys.stderr)
+sys.exit(code)
+"""
+"""Runs ``convac ARGV`` with the comma-separated modules of ``argv[1]`` hidden."""
+
+# every command and every option that needs an optional library, with the library hidden
+EXTRA_CASES = [
+    (["sweep", "--out", "{out}"], "matplotlib", "fit"),
+    (["sweep", "--progress", "--out", "{out}"], "tqdm", "fit"),
+    (["report", "--results-dir", "{out}/none", "--out", "{out}"], "matplotlib", "report"),
+    (["gate", "A", "B"], "asv", "bench"),
+    (["rectifier", "--out", "{out}"], "matplotlib", "report"),
+    (["rectifier", "--json", "{out}/m.json"], "matplotlib", "report"),
+    *[(["experiment", "run", "selftest", "--store", "{out}"], mod, "experiments")
+      for mod in ("dask", "distributed", "pyarrow", "matplotlib", "tqdm")],
+    *[(["experiment", "show", "selftest", "--store", "{out}"], mod, "experiments")
+      for mod in ("pyarrow", "matplotlib")],
+    *[(["experiment", "report", "--stores", "{out}/none", "--out", "{out}"], mod, "experiments")
+      for mod in ("pyarrow", "matplotlib")],
+]
+
+
+def _run_hidden(hidden, argv, tmp_path):
+    argv = [a.replace("{out}", str(tmp_path / "out")) for a in argv]
+    return subprocess.run([sys.executable, "-c", HIDE, ",".join(hidden), *argv],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+@pytest.mark.parametrize(("argv", "module", "extra"), EXTRA_CASES,
+                         ids=[" ".join(a[:2]) + f"-{m}" for a, m, _ in EXTRA_CASES])
+def test_every_optional_library_hidden_is_named_before_any_work(tmp_path, argv, module, extra):
+    proc = _run_hidden([module], argv, tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert f"needs {module}" in proc.stderr and f"convac[{extra}]" in proc.stderr
+    seconds = float(proc.stderr.rsplit("seconds=", 1)[1])
+    assert seconds < 2.0, f"{argv}: the missing {module} was named after {seconds:.1f} s"
+    assert not (tmp_path / "out").exists()
+
+
+def test_every_declared_need_has_a_hidden_library_case():
+    covered = {(a[0], m) for a, m, _ in EXTRA_CASES}
+    declared = {(name, need.module) for name, cmd in COMMANDS.items() for need in cmd.needs}
+    assert declared == covered
+
+
+def test_experiment_list_needs_no_optional_library(tmp_path):
+    hidden = ["dask", "distributed", "pyarrow", "matplotlib", "tqdm", "flint", "asv",
+              "sklearn"]
+    proc = _run_hidden(hidden, ["experiment", "list"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    from convac.experiments import EXPERIMENTS
+
+    assert all(name in proc.stdout for name in EXPERIMENTS)
+
+
+@pytest.mark.parametrize(("argv", "module"), [
+    (["sweep"], "tqdm"),
+    (["experiment", "run", "selftest", "--quiet"], "tqdm"),
+])
+def test_an_option_that_needs_no_extra_does_not_ask_for_it(monkeypatch, argv, module):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda mod, *a: None if mod == module else real(mod, *a))
+    args = build_parser(load=argv[0]).parse_args(argv)
+    assert module not in [need.module for need in missing_extras(argv[0], args)]
+    with_bar = build_parser(load=argv[0]).parse_args(
+        [a for a in argv if a != "--quiet"] + (["--progress"] if argv == ["sweep"] else []))
+    assert module in [need.module for need in missing_extras(argv[0], with_bar)]

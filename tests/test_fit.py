@@ -8,6 +8,7 @@ from tensorly.decomposition import parafac
 
 import convac
 from convac.fit.cp import fit_cp, load_cp_factors
+from convac.fit.solvers import balance
 
 # ALS error estimate precision is about sqrt(eps); the threshold for "exact"
 EXACT = 1e-6
@@ -392,3 +393,17 @@ def test_a_futile_kick_is_not_repeated(monkeypatch):
     every = fit_cp(teacher.numpy(), 2, method="als", n_restarts=3, n_iter_max=500)
     assert spent <= 3 < len(kicks) - spent
     assert fit.relative_error <= every.relative_error * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("drop_zero", [False, True])
+def test_balance_keeps_the_cp_and_equalizes_the_norms(drop_zero):
+    rng = np.random.default_rng(7)
+    factors = [rng.standard_normal((m, 3)) * s for m, s in ((2, 1e3), (3, 1.0), (4, 1e-2))]
+    factors[1][:, 2] = 0.0  # component 2 is zero
+    out = balance(factors, drop_zero=drop_zero)
+    full = tl.cp_to_tensor((np.ones(3), factors))
+    np.testing.assert_allclose(tl.cp_to_tensor((np.ones(3), out)), full, rtol=1e-12,
+                               atol=1e-12 * np.abs(full).max())
+    norms = np.stack([np.linalg.norm(f, axis=0) for f in out])  # (3, 3)
+    np.testing.assert_allclose(norms[:, :2], norms[:1, :2].repeat(3, 0), rtol=1e-12)
+    assert (norms[:, 2] == 0).all() == drop_zero

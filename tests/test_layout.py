@@ -129,3 +129,27 @@ def test_architecture_names_every_module():
     missing = [m for m in MODULES if m != "convac"
                and f"{m.removeprefix('convac.').replace('.', '/')}" not in text]
     assert not missing, f"ARCHITECTURE.md does not name {missing}"
+
+
+def test_module_level_third_party_imports_are_base_dependencies():
+    """An import at module level runs on ``import convac.x``: its distribution must be a
+    base dependency (optional ones are imported inside functions, behind an extra), except
+    in the report's modules, which only the commands that declare matplotlib import."""
+    import sys
+
+    import tomllib
+
+    with open(ROOT.parent / "pyproject.toml", "rb") as fh:
+        deps = tomllib.load(fh)["project"]["dependencies"]
+    base = {d.split(">")[0].split("<")[0].split("=")[0].strip() for d in deps}
+    found = set()
+    for name, path in MODULES.items():
+        if name.startswith("convac.bench.report"):
+            continue
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Import):
+                found |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                found.add(node.module.split(".")[0])
+    third_party = found - set(sys.stdlib_module_names) - {"convac", "__future__"}
+    assert third_party and third_party <= base, sorted(third_party - base)

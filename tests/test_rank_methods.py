@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from oracles import fraction_rank
 
 import convac
 from convac import validate
@@ -235,3 +236,40 @@ def test_exact_runs_the_second_default_prime_only_below_the_bound():
     assert [p for p, _ in both.ranks_mod] == [65521, 101]
     dense = convac.coefficient_tensor(net).numpy()
     assert low.rank == int(convac.exact_rank(dense, "odd-even"))
+
+
+def test_one_signature_and_one_default_everywhere():
+    """Every method takes ``(net_or_tensor, partition, output=, max_bytes=)``; the
+    function, the table, the grid rank and the CLI's rank and table commands all default
+    to DEFAULT_METHOD."""
+    import inspect
+
+    from convac.bench.table import depth_efficiency_rows
+    from convac.cli import build_parser
+    from convac.rank.grid import grid_rank
+    from convac.rank.methods import DEFAULT_METHOD, matricization_rank
+
+    assert DEFAULT_METHOD == "auto"
+    net = convac.HTNet(4, 2, 2, seed=0, dtype=torch.float64)
+    for name in RANK_METHODS.names():
+        res = RANK_METHODS[name](net, "odd-even", output=0, max_bytes=2**20)
+        assert res.rank == 4, name
+    for fn in (matricization_rank, depth_efficiency_rows, grid_rank):
+        assert inspect.signature(fn).parameters["method"].default == DEFAULT_METHOD
+    for command in ("rank", "table"):
+        args = build_parser(command).parse_args(
+            [command] + (["4", "2", "--windows", "2", "2"] if command == "rank" else []))
+        assert args.method == DEFAULT_METHOD
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_exact_over_q_is_the_fraction_rank_of_an_integer_tensor(seed):
+    pytest.importorskip("flint")
+    gen = torch.Generator().manual_seed(seed)
+    a = torch.randint(-3, 4, (3,) * 4, generator=gen, dtype=torch.int64).double()
+    a[0] = a[1] * 2  # an integer tensor of deficient rank on the odd-even partition
+    res = convac.matricization_rank(a, "odd-even", method="exact", field="Q")
+    assert res.method == "exact" and "over Q" in res.certified
+    assert res.rank == fraction_rank(convac.matricize(a, "odd-even").numpy())
+    with pytest.raises(ValueError, match="field='Q' needs an integer-valued tensor"):
+        convac.matricization_rank(a + 0.5, "odd-even", method="exact", field="Q")

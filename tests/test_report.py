@@ -238,3 +238,12 @@ def test_rank_plot_has_one_theorem_line_per_formula_and_a_legend_outside(tmp_pat
     box, frame = legend.get_window_extent(), ax.get_window_extent()
     assert box.x0 >= frame.x1  # right of the axes, over no data
     plots.plt.close(seen["fig"])
+
+
+def test_the_report_reads_ranks_as_exact_beyond_the_auto_dense_threshold():
+    from convac.bench.report.data import _rank_is_exact
+    from convac.rank.methods import AUTO_DENSE_MAX_ENTRIES
+
+    for n in (2, 4, 8, 11, 12, 13, 16):
+        for m in (2, 3, 4):
+            assert _rank_is_exact(n, m) == (m**n > AUTO_DENSE_MAX_ENTRIES), (n, m)

@@ -44,6 +44,7 @@ import sys
 from dataclasses import dataclass
 
 from .. import validate
+from ..formatting import format_number
 from .metrics import UNITS, rule_of
 from .results import CommitResults, load_benchmarks, load_commit
 
@@ -227,13 +228,7 @@ def check_options(rtol, atol, time_factor, mem_factor, bench):
 
 
 def _fmt(v) -> str:
-    if v is None:
-        return "failed"
-    if math.isnan(v):
-        return "n/a"
-    if v == int(v) and abs(v) < 1e15:
-        return str(int(v))
-    return f"{v:.4g}"
+    return format_number(v, missing="failed", nan="n/a")
 
 
 STATUS_WORDS = {

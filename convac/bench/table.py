@@ -9,14 +9,14 @@ from __future__ import annotations
 from .. import validate
 from ..nets.network import CPNet, HTNet
 from ..nets.params import parameter_count
-from ..rank.methods import matricization_rank
+from ..rank.methods import DEFAULT_METHOD, matricization_rank
 from ..rank.theory import ht_odd_even_rank
 
 __all__ = ["depth_efficiency_rows", "format_table",]
 
 
 def depth_efficiency_rows(sizes, n_channels: int, rank: int, seed: int = 0,
-                          method: str = "auto", rtol: float | None = None) -> list[dict]:
+                          method: str = DEFAULT_METHOD, rtol: float | None = None) -> list[dict]:
     """One row per N: HT parameters, its measured odd-even rank (a lower bound on the CP
     width any shallow network needs), the theorem's ``min(r_0, M)^(N/2)`` and the
     parameters of a CP of that width.

@@ -5,8 +5,9 @@ imports the command needs with the extra that provides them.  The parsers live i
 :mod:`convac.cli.parsers` (one function per command, named after it, which sets ``func``:
 the name of the function of the command's module called with the parsed arguments,
 returning an exit code).  Only the module of the command being run is imported, after
-its optional imports were found: ``convac --help`` and ``convac COMMAND --help`` import
-no torch, and a missing extra is named before any work is done.
+the optional imports its parsed options need were found: ``convac --help`` and
+``convac COMMAND --help`` import no torch, and a missing extra is named before any work is
+done (``tests/test_cli.py`` hides each optional library in turn and checks it).
 
 Exit status: 0 success; 1 the command's own failure (``gate``: a regression); 2 a usage
 or data error, or a missing optional dependency.
@@ -14,7 +15,7 @@ or data error, or a missing optional dependency.
 To add a subcommand, add one block to :data:`COMMANDS`::
 
     COMMANDS["experiment"] = Command("convac.cli.experiment", "run a depth experiment",
-                                     needs=(("dask", "experiments"),))
+                                     needs=(Need("dask", "experiments"),))
 
 and a function ``experiment(sub)`` to :mod:`convac.cli.parsers`.
 """
@@ -25,25 +26,42 @@ import argparse
 import importlib
 import importlib.util
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import __version__
 from ..validate import ConvACError
 from . import parsers
 
-__all__ = ["Command", "COMMANDS", "HelpFormatter", "Parser", "build_parser", "missing_extras",
-           "main"]
+__all__ = ["Need", "Command", "COMMANDS", "HelpFormatter", "Parser", "build_parser",
+           "missing_extras", "main"]
+
+
+@dataclass(frozen=True)
+class Need:
+    """An optional import of a command: ``module`` (top-level import name) from ``extra``,
+    needed always (``when=None``) or only when ``when(args)`` is true of the parsed
+    arguments (``what`` names that case in the message, e.g. ``"--progress"``)."""
+
+    module: str
+    extra: str
+    when: Callable | None = None
+    what: str = ""
 
 
 @dataclass(frozen=True)
 class Command:
     """A subcommand: ``module`` has the functions that run it (its parser, in
-    :mod:`convac.cli.parsers`, names one as ``func``); ``needs`` lists ``(import name,
-    extra)`` pairs checked before ``module`` is imported."""
+    :mod:`convac.cli.parsers`, names one as ``func``, and may name another module as
+    ``module``); ``needs`` lists the :class:`Need` checked before any module is imported."""
 
     module: str
     help: str
     needs: tuple = ()
+
+
+def _verb(*verbs: str) -> Callable:
+    return lambda args: getattr(args, "verb", None) in verbs
 
 
 COMMANDS: dict[str, Command] = {}
@@ -54,26 +72,34 @@ COMMANDS["table"] = Command(
 COMMANDS["sweep"] = Command(
     "convac.cli.sweep", "CP fit error against width for an HT teacher, with the Eckart-Young "
     "floor; writes CSV, Markdown and PNG",
-    needs=(("matplotlib", "fit"), ("tqdm", "fit")))
+    needs=(Need("matplotlib", "fit"),
+           Need("tqdm", "fit", lambda a: a.progress, "--progress")))
 COMMANDS["report"] = Command(
     "convac.cli.report", "build the depth-efficiency report (HTML + plots) from asv results",
-    needs=(("matplotlib", "report"),))
+    needs=(Need("matplotlib", "report"),))
 COMMANDS["gate"] = Command(
     "convac.cli.gate", "benchmark two commits with asv; exit 1 on a regression",
-    needs=(("asv", "bench"),))
+    needs=(Need("asv", "bench"),))
 COMMANDS["rank"] = Command(
     "convac.cli.rank", "the matricization rank of a seeded ConvAC, as one JSON line "
     "(method auto: a float rank where its margin is clear, exact otherwise; the output "
     "says whether it is certified)")
+# the command's module writes its page with the report's plots: matplotlib even without --out
 COMMANDS["rectifier"] = Command(
     "convac.cli.rectifier", "depth efficiency of generalized (rectifier) ConvACs, ICML "
     "2016: grid-tensor ranks, incompleteness, shallow widths, universality",
-    needs=(("matplotlib", "report"),))
+    needs=(Need("matplotlib", "report"),))
+# `list` runs from its own module (convac.cli.experiment_list) and needs none of these
 COMMANDS["experiment"] = Command(
     "convac.cli.experiment", "published experiments (Levine et al. 2018 min-cut table, "
     "ICLR 2017 pooling geometry, COLT 2016 depth sweep) on dask.distributed, resumable",
-    needs=(("dask", "experiments"), ("distributed", "experiments"), ("pyarrow", "experiments"),
-           ("matplotlib", "experiments")))
+    needs=(Need("dask", "experiments", _verb("run"), "run"),
+           Need("distributed", "experiments", _verb("run"), "run"),
+           Need("tqdm", "experiments", lambda a: a.verb == "run" and not a.quiet,
+                "run without --quiet"),
+           Need("pyarrow", "experiments", _verb("run", "show", "report"), "run, show, report"),
+           Need("matplotlib", "experiments", _verb("run", "show", "report"),
+                "run, show, report")))
 # -----------------------------------------------------------------------------------------
 
 
@@ -101,11 +127,12 @@ def _version() -> str:
     return __version__
 
 
-def missing_extras(name: str) -> list:
-    """``(import name, extra)`` of every optional import of command ``name`` not installed
-    (found without importing it)."""
-    return [(mod, extra) for mod, extra in COMMANDS[name].needs
-            if importlib.util.find_spec(mod) is None]
+def missing_extras(name: str, args=None) -> list:
+    """The :class:`Need` of command ``name`` that apply to the parsed ``args`` (every one
+    when ``args`` is None) and are not installed (found without importing them)."""
+    return [need for need in COMMANDS[name].needs
+            if (args is None or need.when is None or need.when(args))
+            and importlib.util.find_spec(need.module) is None]
 
 
 def build_parser(load=None) -> argparse.ArgumentParser:
@@ -147,18 +174,17 @@ def _command_name(argv: list) -> str | None:
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     name = _command_name(argv)
-    if name is not None and not {"-h", "--help"} & set(argv):
-        missing = missing_extras(name)
-        if missing:
-            mods = ", ".join(m for m, _ in missing)
-            extras = ",".join(dict.fromkeys(e for _, e in missing))
-            print(f"convac {name}: error: needs {mods}, which is not installed; install "
-                  f"it with: pip install 'convac[{extras}]'", file=sys.stderr)
-            return 2
     args = build_parser(load=name or ()).parse_args(argv)
-
+    missing = missing_extras(args.command, args)
+    if missing:  # before any command module is imported, so before any work
+        mods = ", ".join(n.module + (f" (for {n.what})" if n.what else "") for n in missing)
+        extras = ",".join(dict.fromkeys(n.extra for n in missing))
+        print(f"convac {args.command}: error: needs {mods}, which is not installed; install "
+              f"it with: pip install 'convac[{extras}]'", file=sys.stderr)
+        return 2
+    module = getattr(args, "module", None) or COMMANDS[args.command].module
     try:
-        run = getattr(importlib.import_module(COMMANDS[args.command].module), args.func)
+        run = getattr(importlib.import_module(module), args.func)
         return int(run(args) or 0)
     except ConvACError as exc:
         print(f"convac {args.command}: error: {exc}", file=sys.stderr)

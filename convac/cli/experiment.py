@@ -2,7 +2,8 @@
 
 ``convac experiment run NAME [--resume] [--sample K --seed S] [--scheduler tcp://host:port]
 [--workers W] [--store PATH] [--set KEY=VALUE ...]`` runs on dask.distributed (imported
-only here, when a run starts); ``list`` names the experiments; ``show NAME --store PATH``
+only here, when a run starts); ``list`` (:mod:`convac.cli.experiment_list`, which needs
+no extra) names the experiments; ``show NAME --store PATH``
 prints the stored results' table (``--json FILE`` also writes the summary the report
 publishes, :mod:`convac.experiments.publish`); ``report`` writes the experiments page.
 """
@@ -14,7 +15,7 @@ import os
 import sys
 
 from ..bench.report.experiments import build_experiments_page
-from ..experiments import EXPERIMENTS, experiment_module
+from ..experiments import experiment_module
 from ..experiments.publish import write_published
 from ..experiments.runner import ExperimentBugError, run_experiment
 from ..experiments.store import DEFAULT_STORE_ROOT, ResultStore
@@ -53,13 +54,6 @@ def _run(args) -> int:
     print(f"{summary.experiment}: {summary.n_computed} computed ({summary.n_errors} errors), "
           f"{summary.n_skipped} already stored{moved}, {summary.wall_seconds:.1f} s wall, "
           f"{summary.throughput:.1f} cfg/s on {summary.n_workers} worker thread(s)")
-    return 0
-
-
-def _list(args) -> int:
-
-    for name, (_, doc) in EXPERIMENTS.items():
-        print(f"{name:18s} {doc}")
     return 0
 
 

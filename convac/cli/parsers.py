@@ -1,7 +1,8 @@
 """Every subcommand's parser, one function per command of :data:`convac.cli.COMMANDS`.
 
 A function adds its command's parser to ``sub`` and sets ``func``, the name of the
-function of the command's module (``COMMANDS[name].module``) that runs it.  This module
+function of the command's module (``COMMANDS[name].module``, or the module a verb sets as
+``module``) that runs it.  This module
 imports nothing that computes, so a command's ``--help`` answers without torch.
 """
 
@@ -207,7 +208,7 @@ def experiment(sub) -> None:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func="_run")
     ls = verbs.add_parser("list", help="name the experiments")
-    ls.set_defaults(func="_list")
+    ls.set_defaults(func="_list", module="convac.cli.experiment_list")  # needs no extra
     show = verbs.add_parser("show", help="print the table of stored results")
     show.add_argument("name", help="the experiment (see `convac experiment list`)")
     show.add_argument("--store", default=None,

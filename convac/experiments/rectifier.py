@@ -25,7 +25,6 @@ equal the coefficient tensor and get the structured exact rank over GF(p) of
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
@@ -33,6 +32,7 @@ import torch
 
 from .. import validate
 from ..fit.shallow import additive_floor, fit_shallow
+from ..formatting import format_number
 from ..nets.network import HTNet
 from ..nets.pooling import resolve_pooling
 from ..rank.exact import exact_rank, integer_weights_
@@ -330,11 +330,7 @@ def measure_all(quick: bool = True, operators=OPERATORS) -> RectifierMeasurement
 
 
 def _fmt(v) -> str:
-    if v is None:
-        return "none"
-    if isinstance(v, float):
-        return "inf" if math.isinf(v) else f"{v:.3g}"
-    return str(v)
+    return format_number(v, digits=3, missing="none")
 
 
 def _errors_text(r: dict) -> str:

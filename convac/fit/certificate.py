@@ -45,7 +45,7 @@ from .. import validate
 from ..tensors.matricization import matricize, resolve_partition
 from .cp import as_tensor, check_width_budget
 from .floor import default_partitions
-from .solvers import cp_objective
+from .solvers import balance, cp_objective
 
 __all__ = ["RegularizedFit", "Certificate", "GrowthStep", "Growth", "fit_regularized",
            "certify", "polar_bounds", "grow_cp", "STATUSES"]
@@ -94,20 +94,6 @@ def _penalty(factors) -> float:
     """``Theta(U) = sum_i prod_k ||u_i^k||``."""
     norms = np.stack([np.linalg.norm(f, axis=0) for f in factors])  # (N, K)
     return float(np.prod(norms, axis=0).sum())
-
-
-def _balance(factors) -> list:
-    """Rescale each component so that its mode norms are equal (same ``[[U]]`` and
-    ``Theta``); zero components stay zero."""
-    norms = np.stack([np.linalg.norm(f, axis=0) for f in factors])  # (N, K)
-    prod = np.prod(norms, axis=0)  # (K,)
-    alive = prod > 0
-    target = np.where(alive, prod, 0.0) ** (1.0 / len(factors))  # (K,)
-    out = []
-    for f, nrm in zip(factors, norms, strict=True):
-        scale = np.where(alive, target / np.where(alive, nrm, 1.0), 0.0)  # (K,)
-        out.append(f * scale)  # (M_k, K)
-    return out
 
 
 def _surrogate(tensor, factors, lam):
@@ -182,11 +168,11 @@ def fit_regularized(tensor, width: int, lam: float, init=None, seed: int = 0,
         value, grads = _surrogate(arr, unpack(x), lam)
         return value, np.concatenate([g.ravel() for g in grads])
 
-    x0 = np.concatenate([f.ravel() for f in _balance(init)])
+    x0 = np.concatenate([f.ravel() for f in balance(init, drop_zero=True)])
     res = minimize(fun, x0, jac=True, method="L-BFGS-B",
                    options={"maxiter": n_iter_max, "maxfun": 2 * n_iter_max, "ftol": 0.0,
                             "gtol": gtol * norm, "maxcor": 30})
-    factors = _balance(unpack(res.x))
+    factors = balance(unpack(res.x), drop_zero=True)
     value, grads = _surrogate(arr, factors, lam)
     loss = value - lam / n * sum(float(np.sum(np.linalg.norm(f, axis=0) ** n))
                                  for f in factors)

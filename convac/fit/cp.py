@@ -45,12 +45,8 @@ METHODS = ("als", "als-ls", "gn", "lbfgs", "best")
 
 BEST_ORDER = ("gn", "als", "als-ls", "lbfgs")
 """Order in which ``method="best"`` tries the solvers (each over every start): cheapest per
-success first.  Measured (one thread, CPU seconds summed over the teachers, every solver
-below 1.5e-12 on all): on the 15 wide teachers ``CPNet(N, M, K)``, ``(N, M, K)`` in
-``(10, 2, 8), (6, 4, 16), (10, 2, 16)``, seeds 0-4, ``gn`` 8.9 s, ``als`` 14.7 s,
-``lbfgs`` 22.6 s, ``als-ls`` 35.0 s; on the 20 teachers ``CPNet(6, 4, 3)`` ``als`` 0.10 s,
-``gn`` 0.38 s (the solvers' measurements).  ``gn`` is skipped where its ``J^T J`` exceeds
-:data:`convac.fit.solvers.GN_MAX_BYTES`."""
+success first (measured: ``docs/cp-solvers.md``).  ``gn`` is skipped where its ``J^T J``
+exceeds :data:`convac.fit.solvers.GN_MAX_BYTES`."""
 
 
 FIT_MAX_BYTES = 2**30

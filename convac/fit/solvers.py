@@ -31,17 +31,10 @@ norms: ``CPNet(6, 4, width=16)``, ``CPNet(10, 2, width=16)``), every solver stal
 teacher components missing.  :func:`run_solver` detects the stall (relative decrease
 below :data:`STALL` per iteration) and replaces a redundant component by the residual's
 best rank-one approximation (:func:`replace_component`), up to :data:`KICKS` times per
-start: a solver's own escape, never another solver's result.  Measured on the teachers
-``(N, M, K) = (10, 2, 8), (6, 4, 16), (10, 2, 16)``, seeds 0-9, 3 starts of 3000
-iterations (``gn``: seeds 0-4, 500 steps): every solver below 1.5e-12, 0.03-14 s CPU
-per fit on one thread (the solvers' measurements).
-
-Measured on the 20 rank-3 teachers ``CPNet(6, 4, width=3, seed=s)`` (tests/test_fit.py):
-every solver reaches < 1e-12 on all 20 (``gn`` 500 steps, ALS 500 sweeps, L-BFGS 3000
-steps per start).  scipy's L-BFGS rather than ``torch.optim.LBFGS`` (not measured against
-each other for CP): it works on the numpy arrays the other solvers use, with an analytic
-gradient (no autograd graph per evaluation), and with ``gtol=ftol=0`` it stops only on
-the target, a stall or a failed line search.
+start: a solver's own escape, never another solver's result.  scipy's L-BFGS rather than
+``torch.optim.LBFGS``: it works on the numpy arrays the other solvers use, with an analytic
+gradient (no autograd graph per evaluation).  What each solver was measured to reach, and
+at what cost: ``docs/cp-solvers.md``.
 """
 
 from __future__ import annotations
@@ -387,13 +380,31 @@ def _lbfgs(tensor, factors, n_iter_max, tol, backend="numpy"):
     return np.ones(width), fs, used, bool(used < n_iter_max or stop["done"])
 
 
-def balance(factors) -> list:
+def balance(factors, drop_zero: bool = False) -> list:
     """The same CP with every component's columns rescaled to one common norm
-    ``(prod_k ||U_k[:, r]||)^(1/N)`` (signs kept): L-BFGS's gradient is badly scaled on
-    unbalanced components; ALS is invariant to it."""
+    ``(prod_k ||U_k[:, r]||)^(1/N)`` (signs kept).
+
+    L-BFGS's gradient is badly scaled on unbalanced components (ALS is invariant to it),
+    and the Haeffele-Vidal penalty is stated on balanced factors.
+
+    Parameters
+    ----------
+    factors : sequence of ndarray, shapes ``(M_k, K)``
+    drop_zero : bool, default False
+        A component with a zero column is zero: ``True`` zeroes its other columns too
+        (the certificate's ``Theta`` and penalty), ``False`` leaves them as they are (a
+        solver can still move it off zero).
+
+    Returns
+    -------
+    list of ndarray, shapes ``(M_k, K)``
+    """
     norms = np.stack([np.linalg.norm(f, axis=0) for f in factors])  # (N, K)
+    alive = (norms > 0).all(axis=0)  # (K,)
     safe = np.where(norms > 0, norms, 1.0)
     common = np.exp(np.mean(np.log(safe), axis=0))  # (K,)
+    if drop_zero:
+        common = np.where(alive, common, 0.0)
     return [f * (common / s) for f, s in zip(factors, safe, strict=True)]
 
 

@@ -322,6 +322,32 @@ class _EarlyStopping:
             self.model.load_state_dict(self.state)
 
 
+class _NoBar:
+    """``range(steps)`` with the two methods of a tqdm bar the loops call."""
+
+    def __init__(self, steps: int):
+        self._steps = steps
+
+    def __iter__(self):
+        return iter(range(self._steps))
+
+    def set_postfix(self, *args, **kwargs) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _bar(steps: int, progress: bool, desc: str | None):
+    """A tqdm bar over ``range(steps)`` when ``progress`` is on, else a silent range: tqdm
+    is an optional extra (``convac[fit]``), imported only when a bar is shown."""
+    if not progress:
+        return _NoBar(steps)
+    from tqdm.auto import tqdm  # optional extra: fit
+
+    return tqdm(range(steps), desc=desc, leave=False)
+
+
 OPTIMIZERS = validate.Registry("optimizer")
 """Training loops of :func:`train_student`, each
 ``fn(model, x_train, y_train, steps, batch_size, lr, gen, log_space, progress, desc, val,
@@ -338,8 +364,6 @@ def _adam(model, x_train, y_train, steps, bs, lr, gen, log_space, progress, desc
     stops after ``patience`` measurements without a relative improvement of 1e-4
     (``patience=0``: never).  Returns ``(losses, best validation error, steps run)``.
     """
-    from tqdm.auto import tqdm
-
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=lr * _ETA)
     forward = model.forward_log if log_space else model.forward
@@ -348,7 +372,7 @@ def _adam(model, x_train, y_train, steps, bs, lr, gen, log_space, progress, desc
     losses = []
     every = max(1, steps // 100)
     stop = _EarlyStopping(model, forward, val, patience)
-    bar = tqdm(range(steps), disable=not progress, desc=desc, leave=False)
+    bar = _bar(steps, progress, desc)
     order, pos = torch.randperm(n_train, generator=gen), 0
     for step in bar:
         if pos + bs > n_train:
@@ -496,8 +520,6 @@ def _levenberg_marquardt(model, x_train, y_train, steps, bs, lr, gen, log_space,
     steps before it drops.  Stops also when the loss is zero to rounding or ``mu`` has
     grown past ``1e16`` times the Gauss-Newton diagonal (no step reduces the loss).
     """
-    from tqdm.auto import tqdm
-
     if log_space:
         raise validate.InvalidValueError(
             "optimizer='lm' works in linear space; got log_space=True (pass "
@@ -524,7 +546,7 @@ def _levenberg_marquardt(model, x_train, y_train, steps, bs, lr, gen, log_space,
     jac = jac / norm
     loss = best = float(r @ r)
     eps = torch.finfo(r.dtype).eps
-    bar = tqdm(range(steps), disable=not progress, desc=desc, leave=False)
+    bar = _bar(steps, progress, desc)
     for _ in bar:
         losses.append(loss)
         gram, grad = jac.T @ jac, jac.T @ r  # (P, P), (P,)
@@ -654,71 +676,15 @@ def train_student(
 
     Notes
     -----
-    **optimizer="lm" against CP-ALS.**  Students ``CPNet(8, 3, K, seed=s,
-    dtype=torch.float64)`` of the report's teacher ``HTNet(8, 3, 2, seed=0,
-    dtype=torch.float64)`` trained with ``train_student(student, teacher, seed=0,
-    optimizer="lm", distribution=...)``, other arguments default (2048 samples: 1382
-    trained on; 3 restarts; ``steps=1000``); exact error ``||B - A||_F / ||A||_F`` of the
-    coefficient tensors (the population error); one figure where student seeds 0, 1, 2
-    agree (restarts ``r >= 1`` start from ``reset_parameters(seed + r)`` whatever the
-    student's seed, and often win), else per seed; CPU seconds per student (3 restarts,
-    one thread, machine load 3.4-5)::
+    ``distribution="sphere"`` features have the normal features' population error with a
+    lighter-tailed sample estimate (fourth moment of a product of ``N`` features
+    ``(9/5)^N`` against ``3^N`` at ``M = 3``).  How the defaults were chosen, and the
+    students measured against CP-ALS and on digits: ``docs/students.md``.
 
-        K   floor    fit_cp best  lm, sphere              lm, normal             adam
-        1   0.419    0.427        0.499          (0.1 s)  0.453          (0.1 s)  0.44 0.44 1.01
-        2   0.142    0.149        0.156          (0.2 s)  0.166          (0.4 s)  0.18 1.01 1.01
-        4   0.037    0.050        0.0595         (0.6 s)  0.0708         (1.0 s)  0.27 0.67 1.00
-        8   0.0098   0.0139       0.0164         (4-6 s)  0.0225         (3 s)    0.28 0.47 1.03
-        12  0.0019   0.0022       0.0029 0.0037  (6-7 s)  0.0053 0.0045  (6-13 s) 0.49 1.10 0.54
-        16  2.8e-16  1.5e-15      4.7e-16        (6-8 s)  5.3e-16        (9-11 s) 0.52 0.52 0.25
-
-    (Adam: the defaults, ``steps=1000``, normal features.  Errors near 1 are students that
-    stayed near 0: ``match_scale`` multiplies a random start by ``<p, t> / <p, p>``, and
-    its cosine with this teacher is 0.001-0.2, so the start sits near the saddle at 0 of a
-    degree-``N + 1`` product, the loss stays at ~1 for ~200 steps, and early stopping
-    (patience 20 measurements, one every 10 steps) ends the run there.  Matching the norm
-    instead (``|alpha| = ||t|| / ||p||``) did not cure it: K=2 0.40 / 1.01 / 1.01.  LM
-    leaves the same starts.)  At K=16, the teacher's CP-rank, the residual is
-    zero and LM converges quadratically once past a CP swamp.  Below it the remaining
-    gap to ``fit_cp`` is sampling, not optimisation: the sample least-squares minimiser
-    is not the population one, and a product of ``N`` normal features is heavy-tailed
-    (fourth moment ``3^N``), hence ``distribution="sphere"`` (``(9/5)^N`` at M=3): normal
-    features with 4x the samples do no better (8192: K=4 0.103, K=8 0.0165, K=12 0.0045;
-    K=4 with 32768 and one restart: 0.055).
-
-    ``"lm"`` is not the default: not measured on the digits task, where the deep student
-    ``HTNet(16, 8, [8, 16, 16, 16], n_outputs=10)`` has 3744 weights and ~12,000
-    residuals, so one iteration is a ~170 GFLOP Gram product, and full-batch LM has no
-    mini-batch noise to keep it from overfitting 1797 images.
-
-    **optimizer="adam".**
-    Where the defaults come from (Adam, cosine decay to ``lr / 100``, ``lr = 1e-2``,
-    3 restarts, early stopping with patience 20 on a 10% validation split): a sweep of
-    ``lr`` in {1e-2, 3e-2, 1e-1} and restarts in {1, 3}, 1500 steps, seed 0, on
-
-    - a width-3 CP student of a ``CPNet(8, 3, 3, seed=1)`` teacher (2048 random features):
-      held-out 0.10 / 0.13 / 0.92 with one restart, 9.1e-4 / 2.7e-2 / 0.24 with three;
-    - digits (``digits_features(2)``, 16 patches, 4 Gaussian channels, +-1 one-hot
-      targets): HT(r=4, 520 parameters) 0.53 / 0.53 / 0.75, CP(K=7, 518) 0.45 / 0.53 / 0.60.
-
-    ``lr = 1e-2`` was best or tied everywhere, three restarts cut the CP-teacher error by
-    two orders of magnitude; ``lr = 1e-1`` stopped early on noise.  Full-batch L-BFGS
-    (torch, strong Wolfe) did no better on digits (0.48-0.56 held out), so Adam stays.
-
-    With these defaults (3000 steps, 0/1 one-hot targets, seeds 0, 1, 2) on digits at equal
-    parameters: HT ranks (4, 16, 16, 16), 2464 parameters, held out 0.370 / 0.442 / 0.342
-    (mean 0.385) against CP width 33, 2442 parameters, 0.379 / 0.416 / 0.383 (mean 0.393):
-    deep ahead by 0.008 on average, on 2 seeds of 3, within the spread.  At ~1500
-    parameters (HT rank 8 against CP width 20) the shallow student wins (0.418 against
-    0.560 on average).  With 8 Gaussian channels (``digits_features(2, n_channels=8)``)
-    depth wins on every seed: HT ranks (8, 16, 16, 16), 3744 parameters, 0.310 / 0.364 /
-    0.304 against CP width 27, 3726 parameters, 0.347 / 0.415 / 0.355 (margin 0.037 /
-    0.051 / 0.050 on the CPU; an H200 gave the same but 0.353 for the last shallow one;
-    ``tests/test_digits_depth.py``).  The rest of that sweep (on the H200): at ~9.5k
-    parameters (HT (8, 32, 32, 32) against CP 69) deep still wins every seed (0.311 /
-    0.341 / 0.313 against 0.339 / 0.369 / 0.327), at ~26k the two tie (0.326 against 0.323
-    mean); with 4 channels there is no margin at 7.7k or 23k parameters either (deep
-    0.378 / 0.381 mean against shallow 0.363 / 0.364).
+    References
+    ----------
+    K. Levenberg (1944), D. Marquardt (1963); H. B. Nielsen, "Damping parameter in
+    Marquardt's method", IMM-REP-1999-05 (the damping update of ``"lm"``).
     """
     if isinstance(features, np.ndarray):
         features = torch.as_tensor(features)

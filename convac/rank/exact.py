@@ -15,6 +15,10 @@ elimination of :func:`convac.rank.modp.rank_mod` (float64 matrix products, exact
 primes are run; both ranks are reported and the larger is the bound (they agree unless
 a prime divides every maximal minor, which for a prime near ``2^21`` is rare).
 
+Over the rationals (``field="Q"``): an integer-valued tensor (e.g. the certified grid
+tensor of a generalized network, :mod:`convac.tensors.grid`) has its rank computed by
+python-flint's fraction-free elimination (``fmpz_mat.rank``): the rank itself, not a bound.
+
 Large square root cores (side :data:`KRON_MIN_SIDE` and up) whose root sums two
 Kronecker terms are first decided from the terms (:func:`convac.rank.modp.kron_pair_nonsingular`:
 python-flint's inverse and characteristic polynomial of factors up to 1024 on a side,
@@ -192,9 +196,31 @@ def _tensor_residues(tensor, prime: int) -> np.ndarray:
     return modp.residues(tensor, prime, "entry")
 
 
+def _rational_rank(tensor, partition, max_bytes: int) -> RankResult:
+    """Rank over Q of the matricization of an integer-valued tensor (python-flint)."""
+    try:
+        import flint  # optional extra: exact
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError("the exact rank over Q needs python-flint; install it with "
+                          "`pip install python-flint` or `pip install convac[exact]`") from None
+    values = torch.as_tensor(np.asarray(tensor.detach().cpu() if isinstance(tensor, torch.Tensor)
+                                        else tensor), dtype=torch.float64)
+    validate.check_shape_budget(tuple(values.shape), max_bytes, "integer matricization")
+    if not (bool(torch.isfinite(values).all()) and bool((values == torch.round(values)).all())):
+        raise validate.InvalidValueError(
+            "field='Q' needs an integer-valued tensor (use integer weights, integer features "
+            "and a rational pooling operator, or field='GF(p)')")
+    mat = matricize(values, partition)  # (T^|I|, T^|J|)
+    rows = [[int(x) for x in row] for row in mat.to(torch.int64).tolist()]
+    rank = int(flint.fmpz_mat(rows).rank()) if mat.numel() else 0
+    return RankResult(rank, "exact", None, None, math.inf, False,
+                      "exact rank over Q of the integer matricization (python-flint "
+                      "fmpz_mat.rank): no floating-point decision")
+
+
 def exact_rank(tensor_or_net, partition="odd-even", rtol=None, output: int = 0,
-               prime: int | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
-               primes=None, cache: dict | None = None) -> RankResult:
+               prime: int | None = None, max_bytes: int | None = DEFAULT_MAX_BYTES,
+               primes=None, cache: dict | None = None, field: str = "GF(p)") -> RankResult:
     """Exact rank of ``[A]_{I,J}`` over GF(p): a certified lower bound on CP-rank.
 
     Parameters
@@ -208,8 +234,8 @@ def exact_rank(tensor_or_net, partition="odd-even", rtol=None, output: int = 0,
     output : int, default 0
     prime : int, optional
         Run this one prime only (below ``2^22``; 2 only for integer values).
-    max_bytes : int, default 2 GiB
-        Budget of the largest array (predicted before any work for networks).
+    max_bytes : int, optional
+        Budget of the largest array (predicted before any work for networks; default 2 GiB).
     primes : sequence of int, optional
         The primes to run; default :data:`DEFAULT_PRIMES` (two; for a network the second
         runs only when the first falls below the min-cut bound, since a rank that
@@ -218,6 +244,10 @@ def exact_rank(tensor_or_net, partition="odd-even", rtol=None, output: int = 0,
         For many partitions of one network: a dict kept between calls shares the
         subtrees' residue cores (see :func:`convac.rank.structured.root_core`); a new dict after any
         change of the weights.  Networks only.
+    field : {"GF(p)", "Q"}, default "GF(p)"
+        ``"Q"``: the rank over the rationals of an integer-valued tensor (python-flint
+        ``fmpz_mat.rank``, fraction-free elimination), e.g. the certified grid tensor of a
+        generalized network; tensors only, no primes.
 
     Returns
     -------
@@ -243,9 +273,16 @@ def exact_rank(tensor_or_net, partition="odd-even", rtol=None, output: int = 0,
     if rtol is not None:
         raise validate.InvalidValueError(
             f"the exact method takes no tolerance, expected rtol=None, got {rtol!r}")
+    validate.option({"GF(p)": 0, "Q": 0}, field, "exact rank field")
+    max_bytes = validate.max_bytes(DEFAULT_MAX_BYTES if max_bytes is None else max_bytes)
+    if field == "Q":
+        if isinstance(tensor_or_net, ConvAC) or prime is not None or primes is not None:
+            raise validate.InvalidValueError(
+                "field='Q' takes an integer-valued tensor and no primes; pass a network's "
+                "grid tensor (convac.tensors.grid.grid_tensor), or use field='GF(p)'")
+        return _rational_rank(tensor_or_net, partition, max_bytes)
     default_primes = prime is None and primes is None
     primes = _primes(prime, primes)
-    max_bytes = validate.max_bytes(max_bytes)
     ranks = []
     reached = ""
     if isinstance(tensor_or_net, ConvAC):

@@ -1,60 +1,51 @@
 """Matricization ranks of grid tensors of generalized ConvACs, and the shallow widths they imply.
 
 A grid tensor (:mod:`convac.tensors.grid`) certified integer has its rank computed exactly
-over the rationals (python-flint ``fmpz_mat``); otherwise from the SVD.  The width bounds
+over the rationals (the ``exact`` rank method with ``field="Q"``, python-flint
+``fmpz_mat``); otherwise from the SVD (``dense``).  The width bounds
 follow Cohen & Shashua, "Convolutional Rectifier Networks as Generalized Tensor
 Decompositions", ICML 2016, Sec. 5.
 """
 
 from __future__ import annotations
 
-import math
+import importlib.util
+from dataclasses import replace
 
 import numpy as np
 import torch
 
 from .. import validate
+from ..tensors.coefficient import DEFAULT_MAX_BYTES
 from ..tensors.grid import EXACT_LIMIT, GridTensor, _is_integer
-from ..tensors.matricization import RankResult, matricize, resolve_partition
-from .methods import matricization_rank
+from ..tensors.matricization import RankResult, resolve_partition
+from .methods import DEFAULT_METHOD, matricization_rank
 
 __all__ = ["grid_rank", "shallow_rank_per_unit", "shallow_width_lower_bound"]
 
 
 def _have_flint() -> bool:
-    try:
-        import flint  # noqa: F401  (python-flint: exact integer linear algebra)
-    except ImportError:  # pragma: no cover - depends on the environment
-        return False
-    return True
+    return importlib.util.find_spec("flint") is not None
 
 
-def _exact_rational_rank(mat: torch.Tensor) -> int:
-    if not _have_flint():  # pragma: no cover - depends on the environment
-        raise ImportError("the exact grid rank needs python-flint; install it with "
-                          "`pip install python-flint` or `pip install convac[exact]`")
-    import flint
-
-    rows = [[int(x) for x in row] for row in mat.to(torch.int64).tolist()]
-    return int(flint.fmpz_mat(rows).rank()) if mat.numel() else 0
-
-
-def grid_rank(grid, partition="odd-even", method: str = "auto",
-              rtol: float | None = None) -> RankResult:
-    """Matricization rank of a grid tensor, exact where the entries are exact integers.
+def grid_rank(grid, partition="odd-even", method: str = DEFAULT_METHOD,
+              rtol: float | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> RankResult:
+    """Matricization rank of a grid tensor through the rank methods of
+    :data:`convac.rank.methods.RANK_METHODS`, exact where the entries are exact integers.
 
     Parameters
     ----------
     grid : GridTensor, or Tensor / ndarray of shape ``(T,) * N``
     partition : str, sequence of int or Partition, default "odd-even"
     method : {"auto", "exact", "dense"}
-        ``exact``: rank over the rationals of the integer matricization (python-flint
-        ``fmpz_mat.rank``, fraction-free elimination: no tolerance); refused unless the
+        ``exact``: the ``exact`` method over the rationals (``field="Q"``: python-flint
+        ``fmpz_mat.rank``, fraction-free elimination, no tolerance); refused unless the
         grid is a certified-exact :class:`GridTensor` or an integer-valued array.
         ``dense``: numerical rank from the SVD, tolerance and margin reported.
         ``auto``: ``exact`` where allowed and python-flint is installed, else ``dense``.
     rtol : float, optional
         Relative tolerance of the dense method.
+    max_bytes : int, default 2 GiB
 
     Returns
     -------
@@ -81,13 +72,13 @@ def grid_rank(grid, partition="odd-even", method: str = "auto",
             "use method='dense' or 'auto'"
         )
     if method == "dense" or not exact or (method == "auto" and not _have_flint()):
-        return matricization_rank(values, partition, method="dense", rtol=rtol)
+        return matricization_rank(values, partition, method="dense", rtol=rtol,
+                                  max_bytes=max_bytes)
     if rtol is not None:
         raise validate.InvalidValueError(f"exact ranks take no tolerance, got rtol={rtol!r}")
-    rank = _exact_rational_rank(matricize(values, partition))
-    return RankResult(rank, "exact", None, None, math.inf, False,
-                      f"exact rank over Q of the matricization of {why} (python-flint "
-                      "fmpz_mat.rank): no floating-point decision")
+    res = matricization_rank(values, partition, method="exact", field="Q",
+                             max_bytes=max_bytes)
+    return replace(res, certified=f"{res.certified}, of {why}")
 
 
 def shallow_rank_per_unit(pooling, partition, n_modes: int, n_templates: int) -> int | None:

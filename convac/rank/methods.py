@@ -15,6 +15,8 @@ register themselves, nothing mutates it at import.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from .. import validate
 from ..nets.network import ConvAC
 from ..tensors.coefficient import DEFAULT_MAX_BYTES
@@ -25,6 +27,8 @@ from .structured import structured_rank
 
 __all__ = [
     "RANK_METHODS",
+    "RankMethod",
+    "DEFAULT_METHOD",
     "matricization_rank",
     "auto_rank",
     "AUTO_DENSE_MAX_ENTRIES",
@@ -103,7 +107,7 @@ def auto_rank(tensor_or_net, partition="odd-even", rtol: float | None = None,
             first = structured_rank(net, partition, rtol=rtol, output=output,
                                     max_bytes=max_bytes)
     else:
-        first = dense_rank(tensor_or_net, partition, rtol=rtol)
+        first = dense_rank(tensor_or_net, partition, rtol=rtol, max_bytes=max_bytes)
     if not first.ambiguous:
         return _with_reason(first, f"{first.method}: float margin {first.margin:.3g} is "
                             f"clear (>= {AMBIGUITY_FACTOR:g})")
@@ -118,31 +122,54 @@ def _with_reason(res: RankResult, reason: str) -> RankResult:
     return replace(res, reason=reason)
 
 
+class RankMethod(Protocol):
+    """The one signature of every rank method of :data:`RANK_METHODS`.
+
+    ``fn(net_or_tensor, partition, *, output=0, max_bytes=None, **options) -> RankResult``:
+    a network (:class:`~convac.nets.network.ConvAC`) or a tensor, a partition (a name of
+    :data:`~convac.tensors.matricization.PARTITIONS`, the row modes, or a ``Partition``),
+    the network's output, the memory budget (``None``: 2 GiB), and the method's own
+    options: ``rtol`` (``dense``, ``structured``, ``auto``; ``exact`` refuses anything but
+    ``None``), ``prime``/``primes``/``cache``/``field`` (``exact``), ``primes`` (``auto``).
+    """
+
+    def __call__(self, net_or_tensor, partition, *, output: int = 0,
+                 max_bytes: int | None = None, **options) -> RankResult: ...
+
+
+DEFAULT_METHOD = "auto"
+"""The rank method wherever none is named: :func:`matricization_rank`, the ``convac rank``
+and ``convac table`` commands, the depth-efficiency table and :func:`convac.rank.grid.grid_rank`."""
+
 RANK_METHODS = validate.Registry("rank method")
-"""Rank methods by name, each ``fn(tensor_or_net, partition, rtol=None, **kwargs)``."""
+"""Rank methods by name, each a :class:`RankMethod`."""
 RANK_METHODS.register("dense", dense_rank)
 RANK_METHODS.register("structured", structured_rank)
 RANK_METHODS.register("exact", exact_rank)
 RANK_METHODS.register("auto", auto_rank)
 
 
-def matricization_rank(
-    tensor_or_net, partition="odd-even", method: str = "dense", rtol: float | None = None,
-    **kwargs,
-) -> RankResult:
+def matricization_rank(tensor_or_net, partition="odd-even", method: str = DEFAULT_METHOD,
+                       rtol: float | None = None, *, output: int = 0,
+                       max_bytes: int | None = None, **options) -> RankResult:
     """Rank of the matricization ``[A]_{I,J}`` of a tensor or of a ConvAC's ``A^y``.
 
     Parameters
     ----------
     tensor_or_net : Tensor, ndarray or ConvAC
     partition : str or sequence of int, default "odd-even"
-    method : str, default "dense"
-        One of :data:`RANK_METHODS`: ``dense``, ``structured``, ``exact``, ``auto``.
+    method : str, default "auto"
+        One of :data:`RANK_METHODS`: ``dense``, ``structured``, ``exact``, ``auto``
+        (:data:`DEFAULT_METHOD`: a float rank where its margin is clear, else exact).
     rtol : float, optional
         Relative singular-value tolerance of numerical methods (``None`` or in
         ``[0, 1)``); the default and the value used are reported in the result.
-    **kwargs
-        Passed to the method (``output``, ``max_bytes``, ``prime``/``primes``).
+    output : int, default 0
+        A network's output.
+    max_bytes : int, optional
+        Memory budget (default 2 GiB).
+    **options
+        The method's own options (see :class:`RankMethod`).
 
     Returns
     -------
@@ -150,4 +177,5 @@ def matricization_rank(
         ``int(result)`` is the rank; ``result.is_certified`` says whether it is proven.
     """
     fn = RANK_METHODS[method]
-    return fn(tensor_or_net, partition, rtol=rtol, **kwargs)
+    return fn(tensor_or_net, partition, rtol=rtol, output=output, max_bytes=max_bytes,
+              **options)

@@ -438,6 +438,7 @@ def _core_singular_values(core: np.ndarray) -> np.ndarray:
 
 
 def _check(net, output, max_bytes):
+    max_bytes = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
     net = validate.product_network(net, "the structured rank")
     return net, validate.output(net, output), validate.max_bytes(max_bytes)
 

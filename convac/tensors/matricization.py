@@ -17,7 +17,7 @@ import torch
 
 from .. import validate
 from ..nets.network import ConvAC
-from .coefficient import coefficient_tensor
+from .coefficient import DEFAULT_MAX_BYTES, coefficient_tensor
 
 __all__ = [
     "Partition",
@@ -329,7 +329,7 @@ def singular_values(tensor, partition) -> np.ndarray:
 
 
 def dense_rank(net_or_tensor, partition="odd-even", rtol=None, output: int = 0,
-               **kwargs) -> RankResult:
+               max_bytes: int | None = None) -> RankResult:
     """Numerical rank from the SVD of the dense matricization (the oracle of the others).
 
     Parameters
@@ -339,18 +339,18 @@ def dense_rank(net_or_tensor, partition="odd-even", rtol=None, output: int = 0,
     rtol : float, optional
         Default :func:`default_rtol` of the matrix shape.
     output : int, default 0
-    **kwargs
-        ``max_bytes`` for networks (the dense tensor's budget).
+        A network's output (a tensor has one).
+    max_bytes : int, optional
+        Budget of the dense float64 tensor (default 2 GiB), checked before it is built.
     """
     rtol = validate.tolerance(rtol)
+    max_bytes = validate.max_bytes(DEFAULT_MAX_BYTES if max_bytes is None else max_bytes)
     if isinstance(net_or_tensor, ConvAC):
         tensor = coefficient_tensor(net_or_tensor, validate.output(net_or_tensor, output),
-                                    **kwargs)
+                                    max_bytes=max_bytes)
     else:
-        if kwargs:
-            raise validate.InvalidValueError(
-                f"unexpected arguments for a tensor: {sorted(kwargs)}")
         tensor = torch.as_tensor(validate.float_array(net_or_tensor, "tensor",
                                                       "(M,) * N, or a ConvAC"))
+        validate.check_shape_budget(tuple(tensor.shape), max_bytes, "dense tensor")
     mat = matricize(tensor, partition)
     return numerical_rank(_svdvals(mat), rtol, tuple(mat.shape), "dense")

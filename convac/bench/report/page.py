@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import html
-import math
 
+from ...formatting import format_number
 from ..results import parse_param
 from .data import MEASURE, certification
 
@@ -27,13 +27,8 @@ def _esc(x) -> str:
 
 
 def _fmt(v) -> str:
-    if v is None:
-        return '<span class="failed">failed</span>'
-    if isinstance(v, float) and math.isnan(v):
-        return '<span class="skipped">skipped</span>'
-    if float(v) == int(v) and abs(v) < 1e15:
-        return str(int(v))
-    return f"{v:.4g}"
+    return format_number(v, missing='<span class="failed">failed</span>',
+                         nan='<span class="skipped">skipped</span>')
 
 
 def table(header, rows, attrs: str = "") -> str:

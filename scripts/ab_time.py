@@ -1,5 +1,5 @@
-"""A/B timing of the asv suite's time_ benchmarks between two checkouts (the
-"no slowdown over 5%"), robust to a shared machine's noise.
+"""A/B timing of the asv suite's time_ benchmarks between two checkouts (the rule "no
+time_ benchmark more than 5% slower"), robust to a shared machine's noise.
 
 Two worker processes stay alive, one importing each checkout (its ``convac`` and its
 ``benchmarks``); every benchmark is timed by both, alternating which goes first, like asv
@@ -13,7 +13,7 @@ same code at 0.24 ms or 2.1 ms per call).
 Usage::
 
     MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=1000000000 \
-        python tests/benchmarks/ab_time.py BASE_CHECKOUT HEAD_CHECKOUT [--rounds 3]
+        python scripts/ab_time.py BASE_CHECKOUT HEAD_CHECKOUT [--rounds 3]
         [--only SUBSTRING] [--json FILE] [--fresh] [--base-env KEY=VALUE]
 
 (a base checkout: ``git worktree add /tmp/base <rev>``).  Base benchmarks missing from

@@ -3,7 +3,7 @@ weights?  For each width pattern given, every balanced partition's exact rank ag
 min-cut bound with the run's weights and with an independent draw; prints whether the same
 partitions fall below.
 
-    python tests/benchmarks/levine_below_check.py 3.5.5.2 7.7.7.2
+    python scripts/levine_below_check.py 3.5.5.2 7.7.7.2
 """
 import itertools
 import sys

@@ -3,8 +3,8 @@ train_student defaults; one process per training (spawned).
 
 The digits sweep (run on an H200 with 14 processes; CPU works too)::
 
-    DEVICE=cuda PROCS=14 OUT=. python tests/benchmarks/digits_sweep.py
-    DEVICE=cpu PROCS=2 ONLY=8:8,16,16,16 python tests/benchmarks/digits_sweep.py
+    DEVICE=cuda PROCS=14 OUT=. python scripts/digits_sweep.py
+    DEVICE=cpu PROCS=2 ONLY=8:8,16,16,16 python scripts/digits_sweep.py
 
 writes ``digits_sweep.jsonl`` (one row per training) to ``$OUT``.
 """

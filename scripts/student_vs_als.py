@@ -3,8 +3,8 @@ against CP-ALS (fit_cp best) and the Eckart-Young floor, width by width.  The st
 error is exact: its coefficient tensor against the teacher's (for standard-normal
 features the L2 error of the function is this Frobenius error).
 
-``DEVICE=cuda PROCS=15 OUT=. python tests/benchmarks/student_vs_als.py`` (the
-table of Adam students; ``WIDTHS``, ``SEEDS``, ``STEPS`` override the sweep).
+``DEVICE=cuda PROCS=15 OUT=. python scripts/student_vs_als.py`` (the table of Adam students in
+docs/students.md; ``WIDTHS``, ``SEEDS``, ``STEPS`` override the sweep).
 """
 import json
 import multiprocessing as mp
