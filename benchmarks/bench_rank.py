@@ -5,12 +5,18 @@ Tracked numbers: the odd-even and left-right ranks of random HT networks (CP-ran
 bounds) and their *deficit* from the theorem, ``theorem - measured``, with the measured
 rank certified (exact over GF(p)) wherever floats cannot decide.  For generic weights
 the deficit is 0 (COLT 2016, Thm 1); lower is better and any change is a bug.
-Timings: dense, structured, exact and auto rank.
+Timings: dense, structured, exact and auto rank; the exact elimination against LAPACK's
+LU.
 """
 
 from __future__ import annotations
 
 import itertools
+import time
+
+import numpy as np
+import scipy.linalg
+from threadpoolctl import threadpool_limits
 
 from convac import matricization_rank
 
@@ -204,3 +210,46 @@ class StructuredSingularValues:
         """Odd-even singular values of an HT with ranks 2 (side 2^(N/2)). Lower is
         better."""
         self.fn(self.net, "odd-even")
+
+
+class EliminationVsLU:
+    """Rank mod p (``convac.rank.modp.rank_mod``, p = 2^21 - 9, one BLAS thread) of a random
+    ``n x n`` residue matrix, full rank or of rank ``n/2``, against LAPACK's LU
+    (``scipy.linalg.lu_factor``: the same ``2n^3/3`` operations) of a float64 matrix of
+    the same side, in the same process.
+
+    ``track_time_per_lu``: best CPU time of the rank over best CPU time of the LU (three
+    each at 2048, two at 4096, interleaved; CPU time because the machines are shared).
+    Residues in, rank out: nothing is prepared outside the timed call.  Lower is better;
+    the goal is ``<= 2`` (half of LU's throughput or more).
+    """
+
+    params = ([2048, 4096], ["full", "deficient"])
+    param_names = ["n", "profile"]
+    unit = declared_unit("time ratio")
+
+    def setup(self, n, profile):
+        self.rank_mod, mul_mod, primes = require("convac.rank.modp", "rank_mod", "mul_mod",
+                                                 "DEFAULT_PRIMES")
+        self.prime = primes[0]
+        rng = np.random.default_rng(n)
+        if profile == "full":
+            self.mat = rng.integers(0, self.prime, (n, n)).astype(np.float64)
+        else:
+            left = rng.integers(0, self.prime, (n, n // 2)).astype(np.float64)
+            right = rng.integers(0, self.prime, (n // 2, n)).astype(np.float64)
+            self.mat = mul_mod(left, right, self.prime)  # (n, n), rank n/2
+        self.floats = rng.standard_normal((n, n))
+
+    def track_time_per_lu(self, n, profile):
+        """Best rank time over best LU time, CPU seconds, one thread. Lower is better."""
+        with threadpool_limits(limits=1):
+            rank = lu = float("inf")
+            for _ in range(3 if n <= 2048 else 2):
+                start = time.process_time()
+                self.rank_mod(self.mat, self.prime)
+                rank = min(rank, time.process_time() - start)
+                start = time.process_time()
+                scipy.linalg.lu_factor(self.floats, check_finite=False)
+                lu = min(lu, time.process_time() - start)
+        return rank / lu

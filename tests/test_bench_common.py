@@ -154,7 +154,8 @@ SLOW = {"bench_network.ForwardPath",  # torch.compile and ~20 timed calls per pa
         "bench_experiments.LevineMinCut", "bench_rank.CertifiedDeficits",
         "bench_experiments.PoolingGeometryFull",  # two 1,000-step trainings at 32x32
         "bench_experiments.RectifierDistributions",  # 480 exact ranks, 6 shallow fits
-        "bench_fit.WidthSweep", "bench_fit.Sweep"}
+        "bench_fit.WidthSweep", "bench_fit.Sweep",
+        "bench_rank.EliminationVsLU"}  # LU and rank of 2048 x 2048, three times each
 """Classes whose one run takes more than a few seconds: ``make test-all`` runs them."""
 
 

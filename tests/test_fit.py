@@ -351,6 +351,50 @@ def test_rank_one_refuses_a_vector():
         rank_one(np.ones(3))
 
 
+def _count_kicks(monkeypatch):
+    import convac.fit.solvers as solvers
+
+    kicks = []
+    original = solvers.replace_component
+
+    def spy(tensor, factors):
+        kicks.append(1)
+        return original(tensor, factors)
+
+    monkeypatch.setattr(solvers, "replace_component", spy)
+    return kicks
+
+
+def test_no_kick_at_the_eckart_young_floor(monkeypatch):
+    """A matrix: the best width-K CP is the truncated SVD, whose error is the floor; ALS
+    stalls there and no kick is spent."""
+    from convac.fit.floor import eckart_young_floor
+
+    kicks = _count_kicks(monkeypatch)
+    mat = np.random.default_rng(0).standard_normal((9, 7))
+    fit = fit_cp(mat, 2, method="als", n_restarts=3, n_iter_max=500)
+    floor = eckart_young_floor(mat, 2).value
+    assert fit.relative_error == pytest.approx(floor, rel=1e-6)
+    assert not kicks
+
+
+def test_a_futile_kick_is_not_repeated(monkeypatch):
+    """Width 2 on the HT teacher of the benchmarks (rank > 2, floor not reached): every
+    start stalls at the same local minimum; one kick fails there and no other start kicks
+    from it, and the fit is as good as with every kick spent (8 per start)."""
+    import convac.fit.solvers as solvers
+
+    kicks = _count_kicks(monkeypatch)
+    teacher = convac.coefficient_tensor(convac.HTNet(8, 3, 2, seed=0, dtype=torch.float64))
+    fit = fit_cp(teacher.numpy(), 2, method="als", n_restarts=3, n_iter_max=500)
+    spent = len(kicks)
+    monkeypatch.setattr(solvers, "KICK_GAIN", -np.inf)  # every kick "pays": all are spent
+    monkeypatch.setattr(solvers, "_kick_futile", lambda *args: False)
+    every = fit_cp(teacher.numpy(), 2, method="als", n_restarts=3, n_iter_max=500)
+    assert spent <= 3 < len(kicks) - spent
+    assert fit.relative_error <= every.relative_error * (1 + 1e-9)
+
+
 @pytest.mark.parametrize("drop_zero", [False, True])
 def test_balance_keeps_the_cp_and_equalizes_the_norms(drop_zero):
     rng = np.random.default_rng(7)

@@ -131,3 +131,27 @@ def test_bad_input():
         modp.rank_mod(np.zeros(3), P)
     with pytest.raises(ValueError, match=r"\(0,\) is 18446744073709551615, above the int64"):
         modp.residues(np.array([2**64 - 1], dtype=np.uint64), P)
+
+
+def test_remainder_matches_numpy():
+    rng = np.random.default_rng(3)
+    for prime in (2, 3, P, 4_194_301):
+        x = rng.integers(-2**53 + 1, 2**53, 20_000).astype(np.float64)
+        x[:4] = [0.0, prime * 7.0, -prime * 2.0**31, prime - 1.0]
+        assert np.array_equal(modp.remainder_(x.copy(), prime), np.remainder(x, prime))
+
+
+def test_remainder_in_chunks_matches_numpy(monkeypatch):
+    """Above the chunk size the reduction goes by rows (a bounded temporary), also of a
+    strided view, and a single row longer than a chunk goes by pieces."""
+    monkeypatch.setattr(modp, "_REMAINDER_CHUNK", 7)
+    rng = np.random.default_rng(4)
+    x = rng.integers(-2**53 + 1, 2**53, (9, 5)).astype(np.float64)
+    view = x[:, 1:4]
+    expected = np.remainder(view, P)
+    modp.remainder_(view, P)
+    assert np.array_equal(x[:, 1:4], expected)
+    row = rng.integers(-2**40, 2**40, 30).astype(np.float64)
+    assert np.array_equal(modp.remainder_(row.copy(), P), np.remainder(row, P))
+    cores = rng.integers(-2**40, 2**40, (2, 5, 3)).astype(np.float64)  # 15 per channel
+    assert np.array_equal(modp.remainder_(cores.copy(), P), np.remainder(cores, P))

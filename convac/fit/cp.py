@@ -18,6 +18,7 @@ approach for fitting canonical tensor decompositions", J. Chemometrics 25(2), 20
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from tensorly.decomposition._cp import initialize_cp
 
 from .. import validate
 from ..nets.network import ConvAC, CPNet
+from .floor import eckart_young_floor
 from .solvers import GN_MAX_BYTES, run_solver
 
 __all__ = ["CPFit", "FitRun", "fit_cp", "load_cp_factors", "BACKENDS", "METHODS",
@@ -315,6 +317,7 @@ def fit_cp(
     # a run may stop once below the target as well: going on could only improve rounding
     reach = min(tol, target) if target > 0 else tol
     starts, cached = _starts(arr, width, n_restarts, seed, init), []
+    floor, futile = functools.cache(lambda: _kick_floor(arr, width)), []
     best, runs, restart_best = None, [], [np.inf] * n_restarts
     # solver by solver, each over every start: the solvers tried after the one that
     # reaches ``target`` never run, so "best" costs little more than its winner
@@ -324,7 +327,7 @@ def fit_cp(
                 cached.append(next(starts))  # the same starts for every solver
             wall, cpu = time.perf_counter(), time.process_time()
             weights, factors, n_iter, converged = run_solver(
-                solver, arr, cached[restart], n_iter_max, reach, name)
+                solver, arr, cached[restart], n_iter_max, reach, name, floor, futile)
             with tl.backend_context("numpy"):
                 resid = float(np.linalg.norm(arr - tl.cp_to_tensor((weights, factors))))
             error = resid / norm if norm > 0 else resid
@@ -346,6 +349,17 @@ def fit_cp(
         restart_errors=tuple(restart_errors), tol=tol, n_iter_max=n_iter_max, backend=name,
         method=solver, requested=method, runs=tuple(runs), target=target,
     )
+
+
+KICK_FLOOR_PARTITIONS = ("odd-even", "left-right")
+"""Partitions of the floor that ends the kicks (:func:`convac.fit.solvers.run_solver`): two
+SVDs, computed once per fit and only when a run stalls above its tolerance."""
+
+
+def _kick_floor(arr: np.ndarray, width: int) -> float:
+    """The relative Eckart-Young floor of ``arr`` at ``width`` over
+    :data:`KICK_FLOOR_PARTITIONS` (a lower bound on every width-``width`` CP's error)."""
+    return eckart_young_floor(arr, width, partitions=KICK_FLOOR_PARTITIONS).value
 
 
 @torch.no_grad()

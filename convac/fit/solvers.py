@@ -147,6 +147,19 @@ STALL_WINDOW = 10
 KICKS = {"als": 8, "als-ls": 8, "lbfgs": 8, "gn": 8}
 """Component replacements (:func:`replace_component`) per start after a stalled run."""
 
+KICK_GAIN = STALL_WINDOW * STALL
+"""A kick pays when the run after it ends below ``(1 - KICK_GAIN)`` times the error it
+started from (the stall rule's own threshold over one window); else kicking stops."""
+
+SAME_STALL = 1e-6
+"""Stall points whose relative errors agree to this relative tolerance are taken as one
+(another start that ends in the same local minimum): a kick that failed from one is not
+tried from the other."""
+
+FLOOR_RTOL = 1e-6
+"""A stalled run within this relative tolerance of the Eckart-Young floor is done: no
+CP of its width can be better by more."""
+
 
 def _stalled(errors) -> bool:
     """Whether the last ``STALL_WINDOW`` entries of ``errors`` fell by less than ``STALL``
@@ -500,14 +513,27 @@ def replace_component(tensor: np.ndarray, factors) -> list:
 
 
 def run_solver(name: str, tensor: np.ndarray, factors, n_iter_max: int, tol: float,
-               backend: str = "numpy"):
+               backend: str = "numpy", floor=None, futile: list | None = None):
     """Run solver ``name`` from ``factors`` (balanced, :func:`balance`) for at most
     ``n_iter_max`` iterations in all; see the module docstring.
 
     Each time the run stalls above ``tol`` (:data:`STALL`), up to ``KICKS[name]`` times,
     a redundant component is replaced by the residual's rank-one direction
     (:func:`replace_component`) and the solver goes on from there with the iterations
-    left; the best iterate (by exact relative error) is returned.
+    left; the best iterate (by exact relative error) is returned.  No kick is spent
+    where it cannot help: at the Eckart-Young floor (no width-``K`` CP does better,
+    :data:`FLOOR_RTOL`), after a kick that did not lower the error by
+    :data:`KICK_GAIN`, or at a stall point where such a kick failed before (within
+    :data:`SAME_STALL`, in ``futile``).
+
+    Parameters
+    ----------
+    floor : callable, optional
+        ``floor() -> float``: the relative Eckart-Young floor of ``tensor`` at this
+        width, called (once, by the caller's caching) only when a run stalls.
+    futile : list of float, optional
+        Relative errors of stall points whose kick failed: read and appended to, so the
+        restarts of one fit share it.
 
     Returns
     -------
@@ -519,7 +545,8 @@ def run_solver(name: str, tensor: np.ndarray, factors, n_iter_max: int, tol: flo
     """
     fs = balance([np.array(f, dtype=np.float64) for f in factors])
     norm = float(np.linalg.norm(tensor)) or 1.0
-    used, best = 0, None
+    futile = [] if futile is None else futile
+    used, best, stall = 0, None, None
     for kick in range(KICKS[name] + 1):
         if kick:  # from where the last run stalled: each kick starts from a new point
             fs = balance(replace_component(tensor, fs))
@@ -528,8 +555,23 @@ def run_solver(name: str, tensor: np.ndarray, factors, n_iter_max: int, tol: flo
         used += n_iter
         fs = [f * weights if k == 0 else f for k, f in enumerate(fs)]  # weights into U_1
         error = float(np.linalg.norm(tensor - _reconstruct(fs))) / norm
+        if stall is not None and error > stall * (1 - KICK_GAIN):
+            futile.append(stall)  # the kick from there did not pay: none again
+            stall = None
         if best is None or error < best[0]:
             best = (error, fs, converged)
-        if best[0] <= tol or used >= n_iter_max or not converged:
+        if best[0] <= tol or used >= n_iter_max or not converged or (kick and stall is None):
+            break
+        stall = error
+        if _kick_futile(stall, futile, floor):
             break
     return np.ones(fs[0].shape[1]), best[1], used, bool(best[2])
+
+
+def _kick_futile(error: float, futile: list, floor) -> bool:
+    """Whether a kick from a run stalled at relative ``error`` cannot help: a kick from
+    the same stall point failed (the kick is a function of the point), or the error is
+    at the Eckart-Young floor."""
+    if any(abs(error - f) <= SAME_STALL * f for f in futile):
+        return True
+    return floor is not None and error <= floor() * (1 + FLOOR_RTOL)

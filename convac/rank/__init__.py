@@ -2,7 +2,8 @@
 
 The rank-method registry, declared once (:mod:`.methods`: ``dense``, ``structured``,
 ``exact``, ``auto``); the structured fold of the HT tree (:mod:`.structured`); exact ranks
-over prime fields (:mod:`.exact`, arithmetic mod p in :mod:`.modp`); min-cut upper bounds
+over prime fields (:mod:`.exact`, arithmetic mod p in :mod:`.modp`, the blocked
+elimination in :mod:`.modlu`); min-cut upper bounds
 (:mod:`.cuts`) and CP-rank bounds (:mod:`.bounds`); the theorems' closed forms
 (:mod:`.theory`); ranks of generalized networks' grid tensors (:mod:`.grid`).  Imports
 from :mod:`convac.nets` and :mod:`convac.tensors`.

@@ -18,6 +18,11 @@ a prime divides every maximal minor, which for a prime near ``2^21`` is rare).
 Over the rationals (``field="Q"``): an integer-valued tensor (e.g. the certified grid
 tensor of a generalized network, :mod:`convac.tensors.grid`) has its rank computed by
 python-flint's fraction-free elimination (``fmpz_mat.rank``): the rank itself, not a bound.
+
+Large square root cores (side :data:`KRON_MIN_SIDE` and up) whose root sums two
+Kronecker terms are first decided from the terms (:func:`convac.rank.modp.kron_pair_nonsingular`:
+python-flint's inverse and characteristic polynomial of factors up to 1024 on a side,
+when the optional python-flint is installed); everything else is float64 arrays.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from ..tensors.coefficient import DEFAULT_MAX_BYTES
 from ..tensors.matricization import RankResult, matricize
 from . import modp
 from .cuts import min_cut_bound
-from .structured import FloatField, root_core
+from .structured import FloatField, predict_core_shape, root_core
 
 __all__ = [
     "DEFAULT_PRIME",
@@ -120,7 +125,7 @@ class ModField:
     def kron(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Channel-wise Kronecker product mod p (single products: below ``2^44``, exact)."""
         out = FloatField.kron(a, b)  # (r, p*s, q*t)
-        return np.remainder(out, self.prime, out=out)
+        return modp.remainder_(out, self.prime)
 
     def mix(self, weight: np.ndarray, pooled: np.ndarray) -> np.ndarray:
         """``(g, a), (a, p, q) -> (g, p, q)`` mod p."""
@@ -130,7 +135,7 @@ class ModField:
 
     def add_to(self, acc: np.ndarray, term: np.ndarray) -> None:
         acc += term
-        np.remainder(acc, self.prime, out=acc)
+        modp.remainder_(acc, self.prime)
 
     def compress(self, cores: np.ndarray) -> tuple[np.ndarray, float, float]:
         """Cores ``(r, p, q) -> (r, p', q')`` on row echelon bases of ``[C[0] | ..]`` and
@@ -163,6 +168,26 @@ def _primes(prime, primes) -> tuple:
     if not out:
         raise validate.InvalidValueError("primes is empty; expected at least one prime")
     return out
+
+
+KRON_MIN_SIDE = 4096
+"""Square root cores from this side up are first tried from their Kronecker terms
+(:func:`_kron_full_rank`): milliseconds where the dense elimination takes seconds, and
+the only route where the dense core exceeds the memory budget (side 65536: 32 GiB)."""
+
+
+def _kron_full_rank(net, partition, output: int, prime: int, max_bytes: int,
+                    cache) -> int | None:
+    """The root core's side if the core is nonsingular mod ``prime`` by
+    :func:`convac.rank.modp.kron_pair_nonsingular` on its two Kronecker terms (a root with
+    two channels below it), else None (undecided or singular: the dense route decides)."""
+    found = root_core(net, partition, output, ModField(prime), max_bytes, cache, terms=True)
+    if found is None or found[0] is None:
+        return None
+    head, last = found
+    if modp.kron_pair_nonsingular(head.cores, last.cores, prime):
+        return head.cores.shape[1] * last.cores.shape[1]
+    return None
 
 
 def _tensor_residues(tensor, prime: int) -> np.ndarray:
@@ -267,13 +292,22 @@ def exact_rank(tensor_or_net, partition="odd-even", rtol=None, output: int = 0,
         # the real rank, and the default second prime could not change it (halves the
         # common case; primes given explicitly all run)
         bound = min_cut_bound(net, partition) if default_primes else None
+        side = predict_core_shape(net, partition)
         for p in primes:
-            core = root_core(net, partition, output, ModField(p), max_bytes,
-                             cache).cores  # (p, q)
-            ranks.append(modp.rank_mod(core, p, overwrite=True))
-            del core  # one root core in memory at a time
+            full = None
+            if side[-2] == side[-1] >= KRON_MIN_SIDE:
+                full = _kron_full_rank(net, partition, output, p, max_bytes, cache)
+            if full is not None:
+                ranks.append(full)
+                reached += (f"; GF({p}): nonsingular by the root's Kronecker-pair "
+                            "determinant certificate (modp.kron_pair_nonsingular)")
+            else:
+                core = root_core(net, partition, output, ModField(p), max_bytes,
+                                 cache).cores  # (p, q)
+                ranks.append(modp.rank_mod(core, p, overwrite=True))
+                del core  # one root core in memory at a time
             if ranks[-1] == bound:
-                reached = (f"; it equals the min-cut bound {bound} (a proven upper bound), "
+                reached += (f"; it equals the min-cut bound {bound} (a proven upper bound), "
                            "so it is the real rank and the second default prime was skipped")
                 break
         primes = primes[:len(ranks)]

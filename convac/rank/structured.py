@@ -249,19 +249,26 @@ def _pool(field, kids: list, compress_last: bool) -> Cores:
     return acc
 
 
-def _root(field, kids: list, weight: np.ndarray) -> Cores:
-    """The requested output's core ``sum_a w[a] kron_c C_c[a]``, shape ``(p, q)``.
+def _root_terms(field, kids: list, weight: np.ndarray) -> tuple:
+    """``(head, last)`` with the requested output's core ``sum_a head[a] kron last[a]``
+    (``head`` None for a window of one).
 
     The output weights scale the smallest child's channels; all children but the last
-    are pooled (compressed as usual); the last Kronecker factor is summed into one core
-    channel by channel, so the root never holds ``r`` full-size cores at once.
+    are pooled (compressed as usual) into ``head``.
     """
     small = min(range(len(kids)), key=lambda c: kids[c].cores[0].size)
     kids = list(kids)
     kids[small] = replace(kids[small],
                           cores=field.mix(np.diag(weight), kids[small].cores))  # (r, p, q)
     last = kids.pop()
-    head = _pool(field, kids, compress_last=True) if kids else None
+    return (_pool(field, kids, compress_last=True) if kids else None), last
+
+
+def _root(field, kids: list, weight: np.ndarray) -> Cores:
+    """The requested output's core ``sum_a w[a] kron_c C_c[a]``, shape ``(p, q)``: the
+    last Kronecker factor is summed into one core channel by channel, so the root never
+    holds ``r`` full-size cores at once."""
+    head, last = _root_terms(field, kids, weight)
     if head is None:  # a window of one: nothing to multiply
         core = field.mix(np.ones((1, last.cores.shape[0])), last.cores)[0]  # (p, q)
         return replace(last, cores=core)
@@ -346,7 +353,8 @@ def _predict_core_shape(s, row_pattern: bytes) -> tuple:
 
 
 def root_core(net: ConvAC, partition, output: int, field,
-              max_bytes: int = DEFAULT_MAX_BYTES, cache: dict | None = None) -> Cores:
+              max_bytes: int = DEFAULT_MAX_BYTES, cache: dict | None = None,
+              terms: bool = False):
     """The root core of ``[A^y]_{I,J}`` in the arithmetic of ``field``.
 
     Parameters
@@ -365,6 +373,11 @@ def root_core(net: ConvAC, partition, output: int, field,
         depend on), so many partitions of one network share their subtrees (the 6435
         balanced partitions of N = 16 meet each level-3 subtree in 256 row patterns).
         Pass a new dict after any change of the weights or the order.
+    terms : bool, default False
+        Return the root's Kronecker terms instead of their sum: ``(head, last)``, two
+        :class:`Cores` with ``core = sum_a head.cores[a] kron last.cores[a]`` (``head``
+        None for a root window of one; None for a zero root).  The budget then applies
+        to the subtrees' cores only, found as they are built.
 
     Returns
     -------
@@ -373,8 +386,9 @@ def root_core(net: ConvAC, partition, output: int, field,
         ``B``, ``D`` of full column rank (orthonormal for floats).
     """
     validate.product_network(net, f"the {field.name} rank")
-    check_core_budget(predict_core_shape(net, partition), max_bytes,
-                      f"{field.name} core")
+    if not terms:
+        check_core_budget(predict_core_shape(net, partition), max_bytes,
+                          f"{field.name} core")
     s = net.schedule
     is_row, _ = row_leaves(net, partition)
     arithmetic = (field.name, getattr(field, "prime", None))
@@ -410,8 +424,14 @@ def root_core(net: ConvAC, partition, output: int, field,
     def node(tn, kids):
         weight = weights[tn.level][tn.index]  # (r_l, r_{l-1})
         if any(k.is_zero for k in kids):  # a zero child: the node is zero
+            if tn.is_root and terms:
+                return None
             return Cores(np.zeros((0, 0) if tn.is_root else (weight.shape[0], 0, 0)), 0.0, 0)
         if tn.is_root:
+            if terms:
+                for kid in kids:
+                    check_core_budget(kid.cores.shape, max_bytes, f"{field.name} core")
+                return _root_terms(field, kids, weight[output])
             return _root(field, kids, weight[output])
         pooled = _pool(field, kids, compress_last=False)  # (r_{l-1}, p, q)
         cores = field.mix(weight, pooled.cores)  # (r_l, p, q)
