@@ -282,13 +282,21 @@ def _root(field, kids: list, weight: np.ndarray) -> Cores:
     return Cores(core, head.log_scale + last.log_scale, 0, min(head.margin, last.margin))
 
 
-def predict_core_shape(net: ConvAC, partition) -> tuple:
+def predict_core_shape(net: ConvAC, partition, terms: bool = False) -> tuple:
     """Shape of the largest array :func:`root_core` can build, from the schedule alone.
 
     The same fold with shapes in place of cores: a leaf's core is ``min(r_0, M) x 1``
     (or ``1 x min(r_0, M)``), a Kronecker product multiplies sides, a compression caps a
     side at ``channels * channel rank``.  Used to refuse, before any work, what would
     not fit in ``max_bytes``.
+
+    Parameters
+    ----------
+    net : ConvAC
+    partition : str, sequence of int or Partition
+    terms : bool, default False
+        As :func:`root_core`'s ``terms``: the root's Kronecker terms are built, not their
+        sum (the root's own product is left out of the prediction).
 
     Returns
     -------
@@ -301,11 +309,11 @@ def predict_core_shape(net: ConvAC, partition) -> tuple:
     (``ConvAC(28, 64, (2, 2, 7), 2)``: predicted 4 GiB, measured peak 5.4 GiB).
     """
     is_row, _ = row_leaves(net, partition)
-    return _predict_core_shape(net.schedule, is_row.tobytes())
+    return _predict_core_shape(net.schedule, is_row.tobytes(), terms)
 
 
 @functools.lru_cache(maxsize=4096)
-def _predict_core_shape(s, row_pattern: bytes) -> tuple:
+def _predict_core_shape(s, row_pattern: bytes, terms: bool = False) -> tuple:
     # a pure function of the schedule and the row leaves: cached (a Python fold, 25 us
     # at N = 8, a twentieth of a structured rank there)
     is_row = np.frombuffer(row_pattern, dtype=bool)
@@ -338,7 +346,8 @@ def _predict_core_shape(s, row_pattern: bytes) -> tuple:
         if tn.is_root:  # as _root: the pooled head times the last child, channel by channel
             if len(kids) > 1:
                 (p, q, _), (pc, qc, _) = pool(r_in, kids[:-1], True), kids[-1]
-                note((2, p * pc, q * qc))
+                if not terms:  # the terms' own product
+                    note((2, p * pc, q * qc))
             return None
         p, q, rank = pool(r_in, kids, False)  # as node: the last product is not compressed
         r_out = s.ranks[tn.level]
@@ -377,7 +386,7 @@ def root_core(net: ConvAC, partition, output: int, field,
         Return the root's Kronecker terms instead of their sum: ``(head, last)``, two
         :class:`Cores` with ``core = sum_a head.cores[a] kron last.cores[a]`` (``head``
         None for a root window of one; None for a zero root).  The budget then applies
-        to the subtrees' cores only, found as they are built.
+        to the subtrees' cores only (predicted first as well).
 
     Returns
     -------
@@ -386,9 +395,8 @@ def root_core(net: ConvAC, partition, output: int, field,
         ``B``, ``D`` of full column rank (orthonormal for floats).
     """
     validate.product_network(net, f"the {field.name} rank")
-    if not terms:
-        check_core_budget(predict_core_shape(net, partition), max_bytes,
-                          f"{field.name} core")
+    check_core_budget(predict_core_shape(net, partition, terms), max_bytes,
+                      f"{field.name} core")
     s = net.schedule
     is_row, _ = row_leaves(net, partition)
     arithmetic = (field.name, getattr(field, "prime", None))
