@@ -17,6 +17,7 @@ from convac.experiments.rectifier import (
     incompleteness,
     network_rank,
     rank_vs_n,
+    shallow_match,
     universality,
 )
 from convac.fit.shallow import additive_floor, fit_shallow
@@ -31,6 +32,7 @@ from convac.tensors.grid import (
     neuron_templates,
 )
 from convac.tensors.matricization import matricize, resolve_partition
+from convac.validate import BudgetError
 
 OPS = ["product", "relu-max", "relu-sum"]
 
@@ -274,6 +276,31 @@ def test_cli_writes_report_and_json(tmp_path, capsys):
     data = json.loads((out / "m.json").read_text())
     assert {r["operator"] for r in data["rank_vs_n"]} == set(OPS)
     assert data["incompleteness"][0]["n_seeds"] == 3
+
+
+def test_max_gib_sets_the_budget(capsys):
+    """The command's budget option reaches every grid tensor, and its error names that
+    option (not the Python argument); a budget that fits lets the same run through."""
+    run = ["rectifier", "--sizes", "4", "--n-seeds", "2", "--widths", "1", "--steps", "2",
+           "--n-restarts", "1", "--match-n", "4", "--quiet"]
+    assert main([*run, "--max-gib", "1e-8"]) == 2
+    err = capsys.readouterr().err
+    assert "budget of 9.31e-09 GiB; raise --max-gib to at least 1.19e-07 GiB" in err, err
+    assert "max_bytes" not in err
+    assert main([*run, "--max-gib", "1e-5"]) == 0
+    assert "(a) odd-even grid-tensor rank" in capsys.readouterr().out
+
+
+def test_measurements_keep_their_budget():
+    """Each measurement refuses a dense tensor beyond ``max_bytes`` before building it."""
+    with pytest.raises(BudgetError, match="grid tensor"):
+        rank_vs_n([4], max_bytes=64)
+    with pytest.raises(BudgetError, match="grid tensor"):
+        incompleteness([4], n_seeds=1, max_bytes=64)
+    with pytest.raises(BudgetError, match="grid tensor"):
+        shallow_match(n_patches=4, n_seeds=1, widths=(1,), steps=1, max_bytes=64)
+    with pytest.raises(BudgetError, match="random target tensor"):
+        universality(n_patches=4, widths=(1,), steps=1, max_bytes=64)
 
 
 def test_verdicts_say_no_where_numbers_disagree():

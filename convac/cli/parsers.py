@@ -208,6 +208,8 @@ def rectifier(sub) -> None:
     p.add_argument("--steps", type=int, help="Adam steps per shallow fit")
     p.add_argument("--n-restarts", type=int, help="restarts per shallow fit")
     p.add_argument("--match-n", type=int, default=8, help="N of the deep networks in (c)")
+    p.add_argument("--max-gib", type=float, default=2.0,  # nets.geometry.DEFAULT_MAX_BYTES
+                   help="memory budget of every dense grid tensor, in GiB")
     p.add_argument("--json", help="also write the measurements to this JSON file")
     p.add_argument("--out", help="write rectifier.html and its plots into this folder")
     p.add_argument("--from-results", metavar="RESULTS_DIR",

@@ -47,16 +47,18 @@ def _run(args) -> int:
     for key in ("n_seeds", "steps", "n_restarts"):
         if getattr(args, key) is not None:
             s[key] = getattr(args, key)
+    budget = int(args.max_gib * 2**30)
     fit = {"widths": s["widths"], "steps": s["steps"], "n_restarts": s["n_restarts"],
-           "operators": tuple(args.operators)}
+           "operators": tuple(args.operators), "max_bytes": budget}
     m = RectifierMeasurements(settings={**s, "operators": list(args.operators),
                                         "distribution": _distribution(s["n_seeds"])})
     with Phases(4, "rectifier", quiet=args.quiet) as phase:
         phase("(a) grid-tensor rank against N")
-        m.rank_vs_n = rank_vs_n(s["sizes"], operators=fit["operators"])
+        m.rank_vs_n = rank_vs_n(s["sizes"], operators=fit["operators"], max_bytes=budget)
         phase("(b) incompleteness")
         m.incompleteness = incompleteness([n for n in (4, 8) if n in s["sizes"]] or [4],
-                                          n_seeds=s["n_seeds"], operators=fit["operators"])
+                                          n_seeds=s["n_seeds"], operators=fit["operators"],
+                                          max_bytes=budget)
         phase("(c) shallow widths matching deep networks")
         m.shallow_match = shallow_match(n_patches=args.match_n,
                                         n_seeds=min(s["n_seeds"], 30), **fit)

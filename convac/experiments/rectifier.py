@@ -21,6 +21,10 @@ integers (:func:`convac.tensors.grid.grid_tensor` certifies it), so their ranks 
 ranks over Q.  Product grid tensors outgrow ``2^53`` from ``N = 8``; with ``F = I`` they
 equal the coefficient tensor and get the structured exact rank over GF(p) of
 :mod:`convac.rank.exact` (a certified lower bound that meets the theorem's upper bound).
+
+**Memory**: each measurement takes ``max_bytes`` (default 2 GiB), the budget of every
+dense tensor it builds, and raises :class:`convac.validate.BudgetError` before building
+one beyond it.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import torch
 from .. import validate
 from ..fit.shallow import additive_floor, fit_shallow
 from ..formatting import format_number
+from ..nets.geometry import DEFAULT_MAX_BYTES
 from ..nets.network import HTNet
 from ..nets.pooling import resolve_pooling
 from ..rank.exact import exact_rank, integer_weights_
@@ -99,20 +104,22 @@ def deep_network(pooling, n_patches: int, n_channels: int, rank: int, seed: int)
     return integer_weights_(net, *WEIGHT_RANGE, seed=validate.integer(seed, "seed", 0))
 
 
-def network_rank(net, grid=None) -> RankResult:
+def network_rank(net, grid=None, max_bytes: int = DEFAULT_MAX_BYTES) -> RankResult:
     """Odd-even rank of a network's grid tensor over ``F = I``, as exact as possible.
 
     Exact over Q when the grid tensor is certified integer; for product pooling beyond
     that, the structured exact rank over GF(p) of the coefficient tensor (which the grid
     tensor equals for ``F = I``): a certified lower bound; otherwise dense with margin.
+    Every dense tensor it builds stays within ``max_bytes``
+    (:class:`convac.validate.BudgetError` otherwise).
     """
-    grid = grid_tensor(net) if grid is None else grid
+    grid = grid_tensor(net, max_bytes=max_bytes) if grid is None else grid
     if grid.exact or net.pooling.name != "product":
-        return grid_rank(grid, "odd-even")
+        return grid_rank(grid, "odd-even", max_bytes=max_bytes)
     try:
-        return exact_rank(net, "odd-even")
+        return exact_rank(net, "odd-even", max_bytes=max_bytes)
     except ImportError:  # pragma: no cover - python-flint missing
-        return grid_rank(grid, "odd-even", method="dense")
+        return grid_rank(grid, "odd-even", method="dense", max_bytes=max_bytes)
 
 
 def method_label(res: RankResult) -> str:
@@ -137,9 +144,9 @@ class RectifierMeasurements:
         return asdict(self)
 
 
-def _rank_row(op: str, n: int, m: int, r: int, seed: int) -> dict:
+def _rank_row(op: str, n: int, m: int, r: int, seed: int, max_bytes: int) -> dict:
     net = deep_network(op, n, m, r, seed)
-    res = network_rank(net)
+    res = network_rank(net, max_bytes=max_bytes)
     return {"operator": op, "N": n, "M": m, "r": r, "seed": seed, "rank": res.rank,
             "method": method_label(res), "margin": res.margin, "ambiguous": res.ambiguous,
             "theorem": ht_odd_even_rank(n, m, r), "max": m ** (n // 2),
@@ -147,7 +154,7 @@ def _rank_row(op: str, n: int, m: int, r: int, seed: int) -> dict:
 
 
 def rank_vs_n(sizes=(2, 4, 8, 16), n_channels: int = 2, rank: int = 4, seed: int = 0,
-              operators=OPERATORS) -> list:
+              operators=OPERATORS, max_bytes: int = DEFAULT_MAX_BYTES) -> list:
     """(a) Odd-even grid-tensor rank of one seeded random deep network per operator and N.
 
     Returns
@@ -158,13 +165,14 @@ def rank_vs_n(sizes=(2, 4, 8, 16), n_channels: int = 2, rank: int = 4, seed: int
         ``width_lower_bound``, the certified shallow width of the same operator the rank
         demands (:func:`convac.rank.grid.shallow_width_lower_bound`).
     """
+    max_bytes = validate.max_bytes(max_bytes)
     return [_rank_row(resolve_pooling(op).name, validate.positive_int(n, "N", 2),
-                      n_channels, rank, seed)
+                      n_channels, rank, seed, max_bytes)
             for op in operators for n in sizes]
 
 
 def incompleteness(sizes=(4, 8), n_channels: int = 2, rank: int = 4, n_seeds: int = 100,
-                   operators=OPERATORS) -> list:
+                   operators=OPERATORS, max_bytes: int = DEFAULT_MAX_BYTES) -> list:
     """(b) Over ``n_seeds`` random deep networks: how many fall below the maximal rank.
 
     Returns
@@ -178,6 +186,7 @@ def incompleteness(sizes=(4, 8), n_channels: int = 2, rank: int = 4, n_seeds: in
         weight distribution.
     """
     n_seeds = validate.positive_int(n_seeds, "n_seeds")
+    max_bytes = validate.max_bytes(max_bytes)
     rows = []
     for op in operators:
         name = resolve_pooling(op).name
@@ -185,8 +194,8 @@ def incompleteness(sizes=(4, 8), n_channels: int = 2, rank: int = 4, n_seeds: in
             ranks, constant, exact = [], 0, 0
             for seed in range(n_seeds):
                 net = deep_network(name, n, n_channels, rank, seed)
-                grid = grid_tensor(net)
-                res = network_rank(net, grid)
+                grid = grid_tensor(net, max_bytes=max_bytes)
+                res = network_rank(net, grid, max_bytes)
                 ranks.append(res.rank)
                 exact += res.method == "exact"
                 constant += bool((grid.values == grid.values.reshape(-1)[0]).all())
@@ -207,7 +216,7 @@ def _fit_curve(target, op: str, widths, steps: int, n_restarts: int, seed: int) 
 
 
 def extreme_networks(pooling, n_patches: int, n_channels: int, rank: int,
-                     n_seeds: int) -> tuple:
+                     n_seeds: int, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple:
     """Among the deep networks of seeds ``0 .. n_seeds-1``, those of lowest and of highest
     odd-even grid rank (smallest seed on ties).
 
@@ -219,8 +228,8 @@ def extreme_networks(pooling, n_patches: int, n_channels: int, rank: int,
     drawn = []
     for seed in range(n_seeds):
         net = deep_network(pooling, n_patches, n_channels, rank, seed)
-        grid = grid_tensor(net)
-        drawn.append((network_rank(net, grid), seed, grid))
+        grid = grid_tensor(net, max_bytes=max_bytes)
+        drawn.append((network_rank(net, grid, max_bytes), seed, grid))
     low = min(drawn, key=lambda d: (d[0].rank, d[1]))
     high = min(drawn, key=lambda d: (-d[0].rank, d[1]))
     return low, high
@@ -228,7 +237,8 @@ def extreme_networks(pooling, n_patches: int, n_channels: int, rank: int,
 
 def shallow_match(n_patches: int = 8, n_channels: int = 2, rank: int = 4, n_seeds: int = 30,
                   widths=(1, 2, 4, 8, 16, 32, 64), threshold: float = 1e-2,
-                  steps: int = 1000, n_restarts: int = 2, operators=OPERATORS) -> list:
+                  steps: int = 1000, n_restarts: int = 2, operators=OPERATORS,
+                  max_bytes: int = DEFAULT_MAX_BYTES) -> list:
     """(c) Smallest shallow width matching a deep network's grid tensor, per operator.
 
     For each operator, among the deep networks of seeds ``0 .. n_seeds-1``, the one of
@@ -248,7 +258,7 @@ def shallow_match(n_patches: int = 8, n_channels: int = 2, rank: int = 4, n_seed
     rows = []
     for op in operators:
         name = resolve_pooling(op).name
-        low, high = extreme_networks(name, n_patches, n_channels, rank, n_seeds)
+        low, high = extreme_networks(name, n_patches, n_channels, rank, n_seeds, max_bytes)
         for which, (res, seed, grid) in (("lowest rank", low), ("highest rank", high)):
             bound = shallow_width_lower_bound(res.rank, name, "odd-even", n_patches,
                                               n_channels)
@@ -268,7 +278,7 @@ def shallow_match(n_patches: int = 8, n_channels: int = 2, rank: int = 4, n_seed
 
 def universality(n_patches: int = 4, n_channels: int = 3, seed: int = 0,
                  widths=(1, 2, 4, 8, 16, 32, 64), steps: int = 1000, n_restarts: int = 2,
-                 operators=OPERATORS) -> list:
+                 operators=OPERATORS, max_bytes: int = DEFAULT_MAX_BYTES) -> list:
     """(d) Fit error of shallow networks on a seeded random grid tensor, against width.
 
     The target has i.i.d. standard normal entries (``torch.Generator`` seeded with
@@ -283,9 +293,10 @@ def universality(n_patches: int = 4, n_channels: int = 3, seed: int = 0,
         target's odd-even rank with the widths it certifiably requires.
     """
     gen = torch.Generator().manual_seed(validate.integer(seed, "seed", 0))
+    validate.check_budget(n_channels, n_patches, max_bytes, "random target tensor")
     target = torch.randn((n_channels,) * n_patches, generator=gen, dtype=torch.float64)
     floor = additive_floor(target)
-    rank = grid_rank(target, "odd-even", method="dense")
+    rank = grid_rank(target, "odd-even", method="dense", max_bytes=max_bytes)
     rows = []
     for op in operators:
         name = resolve_pooling(op).name
