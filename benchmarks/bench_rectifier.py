@@ -212,8 +212,8 @@ class Universality:
 
 
 class GridTensorTime:
-    """Wall time of the grid tensor of a deep network (M=2, r=4), 2^N forward evaluations
-    in batches. Lower is better."""
+    """Wall time of the grid tensor of a deep network (M=2, r=4): 2^N forward evaluations
+    in batches, from the weights for product pooling. Lower is better."""
 
     params = (OPS, [8, 16])
     param_names = ["operator", "N"]

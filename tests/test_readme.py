@@ -47,6 +47,10 @@ def test_quick_start_keeps_its_promises(capsys):
     assert convac.matricization_rank(ns["teacher"], "odd-even", method="exact").rank == 16
     fit_err, ge, floor_value = out[5].split()[:3]
     assert ge == ">=" and float(fit_err) >= float(floor_value)
+    # the grid tensor over F = I is the coefficient tensor; integer F, float weights
+    grid = ns["G"]
+    assert_close(grid.values, convac.coefficient_tensor(ns["teacher"]))
+    assert grid.values.shape == (3,) * 8 and not grid.exact and grid.pooling == "product"
     assert out[-1] == "torch.Size([4, 1])"
 
 
