@@ -58,8 +58,9 @@ test-slow: venv
 	$(PY) -m pytest -m "slow and not paper" tests/benchmarks --durations=10
 
 # the third tier: results at a paper's or the defaults' scale (tests marked paper: the
-# digits students, the report teacher's students, 4096-sided eliminations, N = 24 at
-# M = 3, the default width sweep's timing); minutes each, not run by .ci/run
+# digits students, the report teacher's students, 4096-sided eliminations, floats at
+# N = 24, the default width sweep through the CLI and its timing); minutes each, not run
+# by .ci/run
 test-paper: venv
 	$(PY) -m pytest -m "paper" $(PARALLEL) --durations=30
 	$(PY) -m pytest -m "paper" tests/benchmarks --durations=10
