@@ -29,6 +29,7 @@ _EXPORTS = {
                             "Representation"),
     "nets.params": ("parameter_count", "schedule_parameter_count", "trainable_parameters"),
     "nets.embed": ("embed_cp_in_ht",),
+    "nets.recurrent": ("RAC", "rac_parameter_count"),
     "tensors.coefficient": ("coefficient_tensor", "coefficient_tensor_by_forward",
                             "grid_tensor"),
     "tensors.matricization": ("Partition", "RankResult", "matricize", "numerical_rank",
@@ -39,7 +40,10 @@ _EXPORTS = {
     # the rank-method registry (declared once) and the theorem formulas
     "rank.methods": ("RANK_METHODS", "auto_rank", "matricization_rank"),
     "rank.theory": ("ht_odd_even_rank", "ht_left_right_rank", "cp_rank",
-                    "cp_shared_odd_even_rank"),
+                    "cp_shared_odd_even_rank", "tt_odd_even_rank",
+                    "rac_shallow_start_end_bound", "rac_deep_start_end_lower",
+                    "rac_deep_start_end_upper"),
+    "rank.recurrent": ("rac_coefficient_tensor", "rac_exact_rank", "tt_ranks", "ht_ranks"),
     "fit.cp": ("CPFit", "fit_cp", "load_cp_factors"),
     "fit.floor": ("FloorResult", "eckart_young_floor", "eckart_young_floors"),
     "fit.train": ("TrainResult", "digits_features", "random_features", "train_student"),
@@ -65,6 +69,10 @@ __all__ = [
     "structured_rank", "structured_singular_values",
     "exact_rank", "integer_weights_", "integer_network",
     "min_cut_bound", "cp_rank_bounds", "CPRankBounds", "expansion_terms",
+    # recurrent arithmetic circuits and tensor trains
+    "RAC", "rac_parameter_count", "rac_coefficient_tensor", "rac_exact_rank", "tt_ranks",
+    "ht_ranks", "tt_odd_even_rank", "rac_shallow_start_end_bound",
+    "rac_deep_start_end_lower", "rac_deep_start_end_upper",
     # parameters and the CP -> HT embedding
     "parameter_count", "schedule_parameter_count", "trainable_parameters", "embed_cp_in_ht",
     # fit error
