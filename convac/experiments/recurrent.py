@@ -65,7 +65,8 @@ PAPER = {
     },
 }
 
-FORMATS_GRID = ((4, 2, 2), (4, 3, 2), (4, 3, 3), (8, 2, 2), (8, 3, 2), (8, 3, 3), (8, 4, 3))
+FORMATS_GRID = ((4, 2, 2), (4, 3, 2), (4, 3, 3), (8, 2, 2), (8, 3, 2), (8, 3, 3), (8, 4, 3),
+                (16, 2, 2))
 """``(N, M, r)`` of the formats grid (``N`` a power of two for the HT networks)."""
 
 RAC_GRID = tuple((t, m, r) for t in (2, 4, 6, 8, 10) for m, r in ((2, 2), (3, 2), (2, 3),
@@ -163,8 +164,9 @@ def experiment(formats=FORMATS_GRID, racs=RAC_GRID, depths=RAC_DEPTHS,
 
 def summarize(records) -> dict:
     """``{"formats": rows, "rac": rows, "errors": n}``: one row per configuration (its
-    config and result, with ``tt_rank`` = max TT-rank, ``ht_rank`` = max HT-rank for the
-    formats, and ``agrees`` = within the paper's bounds for the RACs), sorted."""
+    config and result, with ``tt_rank`` = max TT-rank, ``ht_rank`` = max HT-rank and
+    ``tt_cut``, ``ht_cut`` their largest min-cut bounds for the formats, and ``agrees`` =
+    within the papers' bounds for the RACs), sorted."""
     formats, racs, errors = [], [], 0
     for rec in records:
         if rec["status"] != "ok":
@@ -173,6 +175,7 @@ def summarize(records) -> dict:
         row = {**rec["config"], **rec["result"]}
         if row["grid"] == "formats":
             row["tt_rank"], row["ht_rank"] = max(row["tt_ranks"]), max(row["ht_ranks"])
+            row["tt_cut"], row["ht_cut"] = max(row["tt_cuts"]), max(row["ht_cuts"])
             formats.append(row)
         else:
             row["agrees"] = ((row["lower"] is None or row["rank"] >= row["lower"])
@@ -203,11 +206,13 @@ def format_summary(records) -> str:
     """Plain-text tables: the formats, then the RACs."""
     s = summarize(records)
     lines = [f"{'net':>4s} {'N':>3s} {'M':>3s} {'r':>3s} {'odd-even':>9s} {'paper>=':>8s} "
-             f"{'TT-rank':>8s} {'HT-rank':>8s} {'params':>7s} {'CP params':>10s}"]
+             f"{'TT-rank':>8s} {'(cut)':>6s} {'HT-rank':>8s} {'(cut)':>6s} {'params':>7s} "
+             f"{'CP params':>10s}"]
     for x in s["formats"]:
         paper = "" if x["paper_cp_lower"] is None else str(x["paper_cp_lower"])
         lines.append(f"{x['net']:>4s} {x['n']:3d} {x['m']:3d} {x['r']:3d} {x['odd_even']:9d} "
-                     f"{paper:>8s} {x['tt_rank']:8d} {x['ht_rank']:8d} {x['params']:7d} "
+                     f"{paper:>8s} {x['tt_rank']:8d} {x['tt_cut']:6d} {x['ht_rank']:8d} "
+                     f"{x['ht_cut']:6d} {x['params']:7d} "
                      f"{x['cp_params_to_match']:10d}")
     lines.append(f"{'L':>3s} {'T':>3s} {'M':>3s} {'R':>3s} {'start-end':>10s} {'paper>=':>8s} "
                  f"{'bound<=':>8s} {'agrees':>7s}")

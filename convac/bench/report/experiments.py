@@ -360,11 +360,12 @@ def _recurrent(records, out_dir, published=None) -> str:
         return "" if v is None else v
 
     formats = _table(("network", "N", "M", "r", "odd-even rank (certified)",
-                      "paper CP-rank >=", "TT-rank", "HT-rank", "params",
-                      "CP params to match"),
+                      "paper CP-rank >=", "TT-rank", "its min-cut", "HT-rank", "its min-cut",
+                      "params", "CP params to match"),
                      [(x["net"].upper(), x["n"], x["m"], x["r"], x["odd_even"],
-                       opt(x["paper_cp_lower"]), x["tt_rank"], x["ht_rank"], x["params"],
-                       x["cp_params_to_match"]) for x in s["formats"]])
+                       opt(x["paper_cp_lower"]), x["tt_rank"], x["tt_cut"], x["ht_rank"],
+                       x["ht_cut"], x["params"], x["cp_params_to_match"])
+                      for x in s["formats"]])
     racs = _table(("depth", "T", "M", "R", "start-end rank (certified)", "paper >=",
                    "bound <=", "within", "params", "depth-1 params to match"),
                   [(x["depth"], x["t"], x["m"], x["r"], x["rank"], opt(x["lower"]),
@@ -379,7 +380,8 @@ def _recurrent(records, out_dir, published=None) -> str:
             "over GF(p) of the odd-even matricization (a lower bound on the width of a "
             "shallow network that matches the network), of the sequential cuts (TT-rank: "
             "their maximum) and of the balanced tree's clusters (HT-rank: their "
-            "maximum).</p>" + formats
+            "maximum), each beside the largest min-cut upper bound of those cuts.</p>"
+            + formats
             + f"<blockquote>Paper: {html.escape(lv['abstract'])}. "
             f"{html.escape(lv['theorem'])}. Source: {html.escape(lv['source'])}."
             "</blockquote><p>RACs (weights shared over time, seeded float64): exact "
