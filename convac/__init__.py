@@ -24,11 +24,12 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "nets.geometry": ("PoolingSchedule", "ht_windows", "mirror_order", "patch_order",
                       "quadtree_order", "truncated_windows"),
-    "nets.network": ("ConvAC", "CPNet", "HTNet", "multiply_adds"),
+    "nets.network": ("ConvAC", "CPNet", "HTNet", "TTNet", "multiply_adds"),
+    "nets.tree": ("PoolingTree", "caterpillar", "tree_from_parents"),
     "nets.representation": ("Gaussian", "Identity", "Linear", "OneHot", "Patches", "ReLU",
                             "Representation"),
     "nets.params": ("parameter_count", "schedule_parameter_count", "trainable_parameters"),
-    "nets.embed": ("embed_cp_in_ht",),
+    "nets.embed": ("embed_cp_in_ht", "embed_cp_in_tree"),
     "nets.recurrent": ("RAC", "rac_parameter_count"),
     "tensors.coefficient": ("coefficient_tensor", "coefficient_tensor_by_forward",
                             "grid_tensor"),
@@ -59,7 +60,8 @@ __all__ = [
     # errors: every bad input raises a ConvACError
     "ConvACError", "InvalidValueError", "InvalidTypeError", "BudgetError",
     # networks and their inputs
-    "ConvAC", "CPNet", "HTNet", "PoolingSchedule", "multiply_adds",
+    "ConvAC", "CPNet", "HTNet", "TTNet", "PoolingSchedule", "PoolingTree", "multiply_adds",
+    "caterpillar", "tree_from_parents",
     "Patches", "Representation", "OneHot", "Identity", "Linear", "ReLU", "Gaussian",
     "patch_order", "mirror_order", "quadtree_order", "ht_windows", "truncated_windows",
     # tensors, matricizations, ranks and bounds
@@ -75,6 +77,7 @@ __all__ = [
     "rac_deep_start_end_lower", "rac_deep_start_end_upper",
     # parameters and the CP -> HT embedding
     "parameter_count", "schedule_parameter_count", "trainable_parameters", "embed_cp_in_ht",
+    "embed_cp_in_tree",
     # fit error
     "CPFit", "fit_cp", "load_cp_factors",
     "FloorResult", "eckart_young_floor", "eckart_young_floors",

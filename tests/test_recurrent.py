@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from convac import InvalidTypeError, InvalidValueError, matricization_rank, trainable_parameters
+from convac import (
+    InvalidTypeError,
+    InvalidValueError,
+    TTNet,
+    coefficient_tensor,
+    matricization_rank,
+    trainable_parameters,
+)
 from convac.nets.recurrent import RAC, rac_parameter_count
 from convac.rank import theory
 from convac.rank.recurrent import (
@@ -76,6 +83,60 @@ def _integer_rac(m, width, depth, seed, low=-3, high=3):
         for p in rac.parameters():
             p.copy_(torch.randint(low, high + 1, p.shape, generator=gen).double())
     return rac
+
+
+def ttnet_from_rac(rac: RAC, n_steps: int) -> TTNet:
+    """The TTNet equal to a depth-1 RAC over ``n_steps``: with ``g_t`` the RAC's state, the
+    caterpillar's node ``t`` holds ``W^H g_t``; so leaf 0 takes
+    ``W^H diag(W^H h_0) W^I``, the other leaves ``W^I``, the inner nodes ``W^H`` and the
+    root ``W^O``."""
+    w_in, w_h = rac.input_weights[0].detach(), rac.hidden_weights[0].detach()
+    h0, w_out = rac.initial_states[0].detach(), rac.output_weight.detach()
+    tt = TTNet(n_steps, rac.n_channels, rac.widths[0], rac.n_outputs, dtype=torch.float64)
+    weights = tt.node_weights()
+    with torch.no_grad():
+        weights[0].copy_(w_h @ torch.diag(w_h @ h0) @ w_in)
+        for p in range(1, n_steps):
+            weights[p].copy_(w_in)
+        for k in range(n_steps, 2 * n_steps - 2):
+            weights[k].copy_(w_h)
+        weights[-1].copy_(w_out)
+    return tt
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("steps", [2, 3, 6])
+def test_depth1_rac_is_a_ttnet(seed, steps):
+    rac = RAC(3, 2, 1, n_outputs=2, seed=seed, dtype=torch.float64)
+    tt = ttnet_from_rac(rac, steps)
+    x = torch.randn(7, steps, 3, generator=torch.Generator().manual_seed(seed),
+                    dtype=torch.float64)
+    assert_close(tt(x), rac(x))
+    for y in (0, 1):  # the TTNet's coefficient tensor (its tree fold) against the TT oracle
+        want = torch.from_numpy(dense_tt(rac_tt_cores(rac, steps, y)))
+        assert_close(coefficient_tensor(tt, y), want)
+
+
+def ttnet_cores(tt: TTNet, output: int = 0) -> list[np.ndarray]:
+    """Tensor-train cores of a TTNet read off its weights: node ``k`` computes
+    ``W_k (u_{k-1} * A_k x_k)``, so ``G_0[d] = A_0[:, d]`` and
+    ``G_k[d] = diag(A_k[:, d]) W_k^T`` (the root's ``W`` restricted to ``output``)."""
+    w = [x.detach().double().numpy() for x in tt.node_weights()]
+    n = tt.n_patches
+    inner = w[n:-1] + [w[-1][output : output + 1]]  # W_1 .. W_{N-1}, (r_out, r_in)
+    cores = [w[0].T[None]]  # (1, M, r)
+    for k in range(1, n):
+        cores.append(np.stack([np.diag(w[k][:, d]) @ inner[k - 1].T
+                               for d in range(w[k].shape[1])], 1))  # (r_in, M, r_out)
+    return cores
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("n,ranks", [(3, (2, 3)), (5, (2, 3, 3, 2)), (6, 2)])
+def test_ttnet_coefficient_tensor_is_the_dense_tensor_train(seed, n, ranks):
+    tt = TTNet(n, 3, ranks, n_outputs=2, seed=seed, dtype=torch.float64)
+    for y in (0, 1):
+        assert_close(coefficient_tensor(tt, y), torch.from_numpy(dense_tt(ttnet_cores(tt, y))))
 
 
 @pytest.mark.parametrize("depth,width", [(1, 3), (2, 2), (2, (3, 2)), (3, (2, 3, 2))])

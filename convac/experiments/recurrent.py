@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import torch
 
-from ..nets.network import CPNet, HTNet
+from ..nets.network import CPNet, HTNet, TTNet
 from ..nets.params import parameter_count
 from ..nets.recurrent import RAC, rac_parameter_count
 from ..rank import theory
@@ -76,6 +76,7 @@ RAC_GRID = tuple((t, m, r) for t in (2, 4, 6, 8, 10) for m, r in ((2, 2), (3, 2)
 RAC_DEPTHS = (1, 2, 3)
 
 NETS = {"cp": lambda n, m, r, seed: CPNet(n, m, r, seed=seed, dtype=torch.float64),
+        "tt": lambda n, m, r, seed: TTNet(n, m, r, seed=seed, dtype=torch.float64),
         "ht": lambda n, m, r, seed: HTNet(n, m, r, seed=seed, dtype=torch.float64)}
 
 

@@ -65,21 +65,21 @@ def _merge(weight: torch.Tensor, left: torch.Tensor, right: torch.Tensor) -> tor
     return torch.einsum("ga,ap,aq->gpq", weight, left, right).reshape(g, -1)
 
 
-def _tree_tensor(net: ConvAC, leaf_mats: torch.Tensor, output: int) -> torch.Tensor:
-    """Contract the pooling tree over leaf matrices ``(N, r_0, T)`` into ``T^N`` entries.
+def _tree_tensor(net: ConvAC, leaf_map, output: int) -> torch.Tensor:
+    """Contract the pooling tree into ``T^N`` entries, every leaf's weight ``(r, M)``
+    mapped to a matrix ``(r, T)`` by ``leaf_map``.
 
     Every node holds a matrix ``(r_l, T^size)``; a node's children are split in two
     halves so that no intermediate is larger than the result.
     """
     s = net.schedule
-    # per-node matrices unbound once: a tuple lookup per node instead of a tensor index
+    # per-node matrices unbound once: a list lookup per node instead of a tensor index
     # (a third of this function's time at N = 8)
-    weights = [()] + [net.level_weights(level).detach().to(torch.float64).unbind(0)
-                      for level in range(1, s.n_levels + 1)]  # (r_l, r_{l-1}) per node
-    leaves = leaf_mats.unbind(0)  # N matrices (r_0, T)
+    weights = [w.detach().to(torch.float64) for w in net.node_weights()]  # by key
+    leaves = [leaf_map(weights[p]) for p in range(s.n_patches)]  # N matrices (r, T)
 
     def node(tn, kids: list) -> torch.Tensor:
-        weight = weights[tn.level][tn.index]  # (r_l, r_{l-1})
+        weight = weights[tn.key]  # (r_l, r_{l-1})
         if tn.is_root:
             weight = weight[output : output + 1]  # (1, r_{L-1})
         half = len(kids) // 2
@@ -88,7 +88,7 @@ def _tree_tensor(net: ConvAC, leaf_mats: torch.Tensor, output: int) -> torch.Ten
         return _merge(weight, left, right)  # (r_l, P*Q)
 
     root = fold(s, lambda tn: leaves[tn.index], node)  # (1, T^N), modes in tree order
-    tree = root.reshape((leaf_mats.shape[-1],) * s.n_patches)
+    tree = root.reshape((leaves[0].shape[-1],) * s.n_patches)
     inverse = torch.argsort(net.order.cpu())  # patch i sits at tree position inverse[i]
     return tree.permute(*inverse.tolist())
 
@@ -121,8 +121,7 @@ def coefficient_tensor(
     validate.check_budget(net.n_channels, net.n_patches, max_bytes, "coefficient tensor")
     cpu = _float64_cpu(net)
     # leaf weights are stored in tree order (node p of level 0 reads patch order[p])
-    leaves = cpu.level_weights(0).detach()  # (N, r_0, M)
-    return _tree_tensor(cpu, leaves, output)
+    return _tree_tensor(cpu, lambda w: w, output)  # leaves (r, M)
 
 
 def _templates(features, n_channels: int) -> torch.Tensor:
@@ -183,8 +182,7 @@ def grid_tensor(
     f = _templates(template_features, net.n_channels)
     validate.check_budget(f.shape[0], net.n_patches, max_bytes, "grid tensor")
     cpu = _float64_cpu(net)
-    leaves = cpu.level_weights(0).detach().to(torch.float64) @ f.T  # (N, r_0, T)
-    return _tree_tensor(cpu, leaves, output)
+    return _tree_tensor(cpu, lambda w: w @ f.T, output)  # leaves (r, T)
 
 
 @torch.no_grad()
