@@ -9,6 +9,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from convac import (
     InvalidTypeError,
@@ -285,3 +287,22 @@ def test_partition_helpers():
     assert balanced_clusters(4) == [(0,), (1,), (2,), (3,), (0, 1), (2, 3)]
     with pytest.raises(InvalidValueError, match="power of two"):
         balanced_clusters(6)
+
+
+@given(m=st.integers(1, 3), width=st.lists(st.integers(1, 3), min_size=1, max_size=3),
+       half=st.integers(1, 3), seed=st.integers(0, 2**16))
+@settings(max_examples=30, deadline=None, derandomize=True)
+def test_random_racs_respect_the_bounds(m, width, half, seed):
+    """Random shapes: the certified start-end rank of any RAC is at most the matrix side;
+    of a depth-1 RAC exactly min(R, M^(T/2)) (generic weights); of a depth-2 RAC within
+    [paper's lower, convac's upper] bound when both layers have the same width."""
+    steps, depth = 2 * half, len(width)
+    rac = RAC(m, width, depth, seed=seed, dtype=torch.float64)
+    rank = rac_exact_rank(rac, steps).rank
+    assert 1 <= rank <= m ** half
+    if depth == 1:
+        assert rank == theory.rac_shallow_start_end_bound(steps, m, width[0])
+    if depth == 2 and width[0] == width[1]:
+        r = width[0]
+        assert (theory.rac_deep_start_end_lower(steps, m, r) <= rank
+                <= theory.rac_deep_start_end_upper(steps, m, r))
