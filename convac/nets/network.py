@@ -312,6 +312,8 @@ class ConvAC(nn.Module):
             shapes = [self.expected_weight_shape(level)
                       for level in range(self.schedule.n_levels + 1)]
         self._expected_shapes = [torch.Size(sh) for sh in shapes]  # checked on every call
+        # a tree's leaf convs are one bmm when every leaf has the same weight shape
+        self._uniform_leaves = len(set(self._expected_shapes[:self.schedule.n_patches])) == 1
         kwargs = {"dtype": dtype, "device": device}
         self.weights = nn.ParameterList([nn.Parameter(torch.empty(sh, **kwargs)) for sh in shapes])
         self.register_load_state_dict_post_hook(ConvAC._after_load)
@@ -717,10 +719,6 @@ class ConvAC(nn.Module):
         if self._uniform_leaves:
             return node_conv(x, torch.stack(weights[:n])).unbind(0)  # N x (B, r)
         return tuple(x[p] @ weights[p].t() for p in range(n))  # (B, r_p) each
-
-    @property
-    def _uniform_leaves(self) -> bool:
-        return len(set(self._expected_shapes[: self.n_patches])) == 1
 
     def _tree_forward(self, features, weights, order, identity, in_place) -> torch.Tensor:
         """Outputs ``(B, Y)`` of a :class:`PoolingTree`, node by node."""
