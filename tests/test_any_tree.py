@@ -405,3 +405,30 @@ def test_random_tree_helper_covers_every_patch():
     for seed in range(20):
         tree = random_tree(6, random.Random(seed))
         assert sorted(convac.nets.tree._canonical(tree)[1]) == list(range(6))
+
+
+@pytest.mark.parametrize("case", ["irregular", "tt"])
+def test_cp_rank_bounds_and_floor_of_a_tree(case):
+    """The bounds' lower end is an exact matricization rank (re-measured here), their upper
+    end the expansion's term count; the floor is the dense tensor's, below any CP fit."""
+    net = make_tree_net(case, seed=9)
+    bounds = convac.cp_rank_bounds(net, n_samples=4, seed=0)
+    again = matricization_rank(net, bounds.partition, method="exact").rank
+    assert bounds.lower == again <= bounds.upper == convac.expansion_terms(net)
+    assert bounds.is_certified
+    width = max(1, bounds.lower - 1)
+    coef = convac.coefficient_tensor(net)
+    floor = convac.eckart_young_floor(net, width=width)
+    assert floor.value == convac.eckart_young_floor(coef, width=width).value > 0
+    fit = convac.fit_cp(coef.numpy(), width=width, seed=0)
+    assert fit.relative_error >= floor.value * (1 - 1e-9)
+
+
+def test_adam_student_on_a_tree_learns():
+    teacher = make_tree_net("irregular", seed=1)
+    student = convac.ConvAC(7, 2, tree=IRREGULAR, ranks=3, n_outputs=2, seed=5).double()
+    feats = torch.randn(256, 7, 2, generator=torch.Generator().manual_seed(0),
+                        dtype=torch.float64)
+    result = convac.train_student(student, teacher, features=feats, steps=200,
+                                  progress=False, n_restarts=1, lr=3e-2)
+    assert result.train_error < result.losses[0] ** 0.5 / 2  # halved its starting error

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .. import validate
-from ..nets.network import ConvAC, node_conv, pool_node
+from ..nets.network import ConvAC, node_conv
 from ..nets.pooling import PRODUCT
 from ..nets.representation import Patches, Representation
 from ..nets.tree import fold, fold_levels, traverse
@@ -428,7 +428,7 @@ def _recorded_forward(model: ConvAC, x: torch.Tensor) -> tuple:
     leaves = x.to(weights[0].dtype).index_select(1, model.order).transpose(0, 1)  # (N, B, M)
     if model.is_tree:  # weights by key: the fold visits the nodes in key order
         out = fold(model.schedule, lambda tn: conv(tn.key, leaves[tn.index][None])[0],
-                   lambda tn, kids: conv(tn.key, pool_node(model.pooling, kids, False)[None])[0])
+                   lambda tn, kids: conv(tn.key, model.pooling.pool_children(kids)[None])[0])
         return out, records  # (B, Y)
     return fold_levels(model.schedule, conv(0, leaves), level)[0], records
 

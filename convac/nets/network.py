@@ -169,7 +169,7 @@ def log_scale_gains(schedule: PoolingSchedule | PoolingTree, draws: list[torch.T
             return out.mul_(gains[tn.key])
 
         fold(s, lambda tn: node_out(tn, probe[tn.index]),
-             lambda tn, kids: node_out(tn, pool_node(pooling, kids, True)))
+             lambda tn, kids: node_out(tn, pooling.pool_children(kids)))
         return gains
 
     def conv(lvl: int, x: torch.Tensor) -> torch.Tensor:
@@ -183,15 +183,6 @@ def log_scale_gains(schedule: PoolingSchedule | PoolingTree, draws: list[torch.T
 
     fold_levels(s, conv(0, probe), level)
     return gains
-
-
-def pool_node(pooling, kids: list[torch.Tensor], in_place: bool) -> torch.Tensor:
-    """Pool the children of one node of a tree: ``w`` tensors ``(B, r) -> (B, r)``.
-
-    ``in_place`` may be True whenever the caller needs the children no more: they are
-    stacked into a new tensor first, so they are never written."""
-    window = torch.stack(kids).unsqueeze(0)  # (1, w, B, r)
-    return pooling(window, in_place)[0]  # (B, r)
 
 
 @validate.network_type
@@ -312,6 +303,8 @@ class ConvAC(nn.Module):
             shapes = [self.expected_weight_shape(level)
                       for level in range(self.schedule.n_levels + 1)]
         self._expected_shapes = [torch.Size(sh) for sh in shapes]  # checked on every call
+        # a tree's leaf convs are one bmm when every leaf has the same weight shape
+        self._uniform_leaves = len(set(self._expected_shapes[:self.schedule.n_patches])) == 1
         kwargs = {"dtype": dtype, "device": device}
         self.weights = nn.ParameterList([nn.Parameter(torch.empty(sh, **kwargs)) for sh in shapes])
         self.register_load_state_dict_post_hook(ConvAC._after_load)
@@ -684,13 +677,14 @@ class ConvAC(nn.Module):
 
         def outputs(x: torch.Tensor) -> torch.Tensor:  # (b, N, M) -> (b, Y)
             if self.is_tree:
-                return self._tree_forward(x, weights, order, identity, in_place)
+                return self._tree_forward(x, weights, order, identity)
             # the leaves (N, b, r_0) passed without a name: freed after level 1
             return fold_levels(self.schedule, self._leaf_convs(x, weights, order, identity),
                                level)[0]
 
-        # on the CPU a batch goes through in cache-sized chunks (a GPU wants it whole)
-        on_cpu = no_grad and features.device.type == "cpu"
+        # on the CPU a batch goes through in cache-sized chunks (a GPU wants it whole); a
+        # tree's per-node cost is its calls, which chunks would multiply
+        on_cpu = no_grad and features.device.type == "cpu" and not self.is_tree
         chunk = self._batch_chunk(features) if on_cpu else features.shape[0]
         if features.shape[0] <= chunk:
             return outputs(features)
@@ -701,8 +695,7 @@ class ConvAC(nn.Module):
         should stay in a core's cache (``CHUNK_BYTES``) rather than stream through memory
         level after level."""
         s = self.schedule
-        widest = s.max_width if self.is_tree else max(s.n_channels, s.widths[0])
-        per_sample = s.n_patches * widest * features.element_size()
+        per_sample = s.n_patches * max(s.n_channels, s.widths[0]) * features.element_size()
         return max(CHUNK_MIN, CHUNK_BYTES // per_sample)
 
     def _tree_leaf_convs(self, features: torch.Tensor, weights: list[torch.Tensor],
@@ -718,15 +711,11 @@ class ConvAC(nn.Module):
             return node_conv(x, torch.stack(weights[:n])).unbind(0)  # N x (B, r)
         return tuple(x[p] @ weights[p].t() for p in range(n))  # (B, r_p) each
 
-    @property
-    def _uniform_leaves(self) -> bool:
-        return len(set(self._expected_shapes[: self.n_patches])) == 1
-
-    def _tree_forward(self, features, weights, order, identity, in_place) -> torch.Tensor:
+    def _tree_forward(self, features, weights, order, identity) -> torch.Tensor:
         """Outputs ``(B, Y)`` of a :class:`PoolingTree`, node by node."""
         leaves = self._tree_leaf_convs(features, weights, order, identity)
         return fold(self.schedule, lambda tn: leaves[tn.index],
-                    lambda tn, kids: pool_node(self.pooling, kids, in_place)
+                    lambda tn, kids: self.pooling.pool_children(kids)
                     @ weights[tn.key].t())  # (B, rank_out)
 
     def forward_log(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
