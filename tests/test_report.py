@@ -51,7 +51,7 @@ def test_missing_curves_say_not_measured(tmp_path):
     text = open(page, encoding="utf-8").read()
     assert "b.track_x" in text and "recomputed" not in text
     experiments = (tmp_path / "out" / "experiments" / "index.html").read_text()
-    assert experiments.count("Not measured") == 5  # every experiment section
+    assert experiments.count("Not measured") == 6  # every experiment section
     assert "convac experiment run depth-sweep --store" in experiments
 
 

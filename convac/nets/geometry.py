@@ -142,6 +142,16 @@ class PoolingSchedule:
     def widths(self) -> tuple:
         return self.ranks + (self.n_outputs,)
 
+    @property
+    def max_width(self) -> int:
+        """The widest channel count anywhere: ``M``, a rank or ``Y``."""
+        return max((self.n_channels,) + self.widths)
+
+    @property
+    def n_nodes(self) -> int:
+        """Conv nodes of the tree, leaves included (``sum(nodes)``)."""
+        return sum(self.nodes)
+
     def leaves(self, level: int, node: int) -> range:
         """Tree positions (0-based) below conv node ``node`` of level ``level``."""
         span = self.n_patches // self.nodes[level]

@@ -84,6 +84,27 @@ class PoolingOperator:
     bound: Callable[[float, int], float] | None = None
     rational: bool = False
 
+    def pool_children(self, children) -> torch.Tensor:
+        """Pool one node's children given as separate tensors (a node of a
+        :class:`convac.nets.tree.PoolingTree`): the function of :meth:`__call__` on their
+        stacked window, without stacking them (never written: safe with or without
+        autograd).
+
+        Parameters
+        ----------
+        children : sequence of Tensor, each of shape ``(batch, r)``, at least two
+
+        Returns
+        -------
+        Tensor, shape ``(batch, r)``
+        """
+        if self.activation is not None:
+            children = [self.activation(c) for c in children]
+        pooled = self.combine(children[0], children[1])  # (batch, r), a new tensor
+        for child in children[2:]:
+            pooled = self.combine(pooled, child)
+        return pooled
+
     def __deepcopy__(self, memo) -> PoolingOperator:
         return self  # immutable: copies of a network share their operator
 

@@ -24,6 +24,7 @@ from ...experiments import levine_mincut as lev
 from ...experiments import pooling_full as pf
 from ...experiments import pooling_geometry as pg
 from ...experiments import rectifier_laws as rl
+from ...experiments import recurrent as rc
 from ...experiments.publish import PUBLISHED, read_published
 from ...experiments.store import DEFAULT_STORE_ROOT, ResultStore
 from ...progress import bar
@@ -332,13 +333,74 @@ def _rectifier_dist(records, out_dir, published=None) -> str:
     return ("<h2>Cohen &amp; Shashua 2016 (ICML): rectifier networks over seeds</h2>"
             + distributions_section(s))
 
+def _recurrent(records, out_dir, published=None) -> str:
+    """Khrulkov et al. and Levine et al.: the formats' certified ranks and the RACs'
+    start-end ranks beside the theorems, from a store or the committed summary."""
+    s = published["summary"] if published is not None else rc.summarize(records)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for m, r in sorted({(x["m"], x["r"]) for x in s["rac"]}):
+        if m != r:
+            continue
+        for depth in sorted({x["depth"] for x in s["rac"]}):
+            pts = [x for x in s["rac"] if (x["m"], x["r"], x["depth"]) == (m, r, depth)]
+            line = ax.plot([x["t"] for x in pts], [math.log2(x["rank"]) for x in pts], "o-",
+                           label=f"M=R={m}, depth {depth}: convac (certified)")
+            low = [x for x in pts if x["lower"] is not None]
+            if low:
+                ax.plot([x["t"] for x in low], [math.log2(x["lower"]) for x in low], "--",
+                        color=line[0].get_color(), label=f"M=R={m}: Thm 1 lower (depth 2)")
+    ax.set_xlabel("sequence length T")
+    ax.set_ylabel("log2 start-end separation rank")
+    ax.set_title("RACs: start-end rank by depth")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=6)
+    img = _save(fig, os.path.join(out_dir, "recurrent_ranks.png"))
+
+    def opt(v):
+        return "" if v is None else v
+
+    formats = _table(("network", "N", "M", "r", "odd-even rank (certified)",
+                      "paper CP-rank >=", "TT-rank", "its min-cut", "HT-rank", "its min-cut",
+                      "params", "CP params to match"),
+                     [(x["net"].upper(), x["n"], x["m"], x["r"], x["odd_even"],
+                       opt(x["paper_cp_lower"]), x["tt_rank"], x["tt_cut"], x["ht_rank"],
+                       x["ht_cut"], x["params"], x["cp_params_to_match"])
+                      for x in s["formats"]])
+    racs = _table(("depth", "T", "M", "R", "start-end rank (certified)", "paper >=",
+                   "bound <=", "within", "params", "depth-1 params to match"),
+                  [(x["depth"], x["t"], x["m"], x["r"], x["rank"], opt(x["lower"]),
+                    opt(x["upper"]), x["agrees"], x["params"], x["shallow_params_to_match"])
+                   for x in s["rac"]])
+    kh, lv = rc.PAPER["khrulkov"], rc.PAPER["levine"]
+    return (f"<h2>{TITLES['recurrent-ranks']}</h2>"
+            f"<blockquote>Paper: {html.escape(kh['abstract'])}. "
+            f"{html.escape(kh['theorem'])}. {html.escape(kh['table'])}. "
+            f"Source: {html.escape(kh['source'])}.</blockquote>"
+            "<p>CP, TT and HT networks (seeded float64 weights, every rank r): exact ranks "
+            "over GF(p) of the odd-even matricization (a lower bound on the width of a "
+            "shallow network that matches the network), of the sequential cuts (TT-rank: "
+            "their maximum) and of the balanced tree's clusters (HT-rank: their "
+            "maximum), each beside the largest min-cut upper bound of those cuts.</p>"
+            + formats
+            + f"<blockquote>Paper: {html.escape(lv['abstract'])}. "
+            f"{html.escape(lv['theorem'])}. Source: {html.escape(lv['source'])}."
+            "</blockquote><p>RACs (weights shared over time, seeded float64): exact "
+            "start-end ranks from one-hot forward passes mod p. The upper bound of depth 2 "
+            "is convac's count R C(R + T/2 - 1, T/2) (the output is linear in the second "
+            "layer's state at T/2 and of degree T/2 in the first's); depth 3 has no bound "
+            f"beside it. Deficit against the bounds: {rc.deficit(s)}.</p>"
+            + racs + f"<img src='{img}'>")
+
+
 TITLES = {"levine-mincut": "Levine, Yakira, Cohen &amp; Shashua 2018: min-cut tightness",
           "pooling-geometry": "Cohen &amp; Shashua 2017 (ICLR): pooling geometry",
           "pooling-geometry-full": "Cohen &amp; Shashua 2017 (ICLR), Sec. 7 at the paper's "
                                    "scale: pooling geometry on 32x32 blobs",
           "rectifier-distributions": "Cohen &amp; Shashua 2016 (ICML): rectifier networks "
                                      "over seeds",
-          "depth-sweep": "Cohen, Sharir &amp; Shashua 2016 (COLT), Thm 3: depth sweep"}
+          "depth-sweep": "Cohen, Sharir &amp; Shashua 2016 (COLT), Thm 3: depth sweep",
+          "recurrent-ranks": "Khrulkov, Novikov &amp; Oseledets 2018 (ICLR) and Levine, "
+                             "Sharir &amp; Shashua: tensor trains and recurrent circuits"}
 
 
 def _not_measured(name: str, where: str) -> str:
@@ -351,8 +413,10 @@ def _not_measured(name: str, where: str) -> str:
 
 SECTIONS = (("levine-mincut", _levine), ("pooling-geometry", _pooling),
             ("pooling-geometry-full", _pooling_full),
-            ("rectifier-distributions", _rectifier_dist), ("depth-sweep", _depth))
-PUBLISHED_SECTIONS = ("levine-mincut", "pooling-geometry-full", "rectifier-distributions")
+            ("rectifier-distributions", _rectifier_dist), ("depth-sweep", _depth),
+            ("recurrent-ranks", _recurrent))
+PUBLISHED_SECTIONS = ("levine-mincut", "pooling-geometry-full", "rectifier-distributions",
+                      "recurrent-ranks")
 """Sections shown from their committed summary when their store is absent."""
 
 
