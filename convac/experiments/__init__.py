@@ -15,6 +15,8 @@ so listing them imports neither torch nor dask.
   (Cohen & Shashua, ICML 2016), :mod:`.rectifier_laws`
 * ``depth-sweep``: the width a truncated network needs (COLT 2016, Thm 3),
   :mod:`.depth_sweep`
+* ``mixed-dilated``: interconnected dilated networks' ranks on the paper's example
+  (Cohen, Tamari & Shashua, ICLR 2018), :mod:`.mixed_dilated`
 * ``selftest``: ``i -> i*i`` with failures (runner tests), :mod:`.selftest`
 """
 
@@ -38,6 +40,8 @@ for _name, _module, _doc in (
      "ICML 2016 ranks over seeds, four weight laws, shared/unshared; shallow floors"),
     ("depth-sweep", "depth_sweep",
      "width a network truncated to fewer levels needs (COLT 2016, Thm 3)"),
+    ("mixed-dilated", "mixed_dilated",
+     "ICLR 2018 mixed dilated networks: Thm 7 bounds, min-cut, exact ranks of the example"),
     ("selftest", "selftest", "i -> i*i with configurable failures (runner tests)"),
 ):
     EXPERIMENTS.register(_name, (f"{__name__}.{_module}", _doc))

@@ -44,6 +44,7 @@ __all__ = [
     "swapped_dilations",
     "common_nodes",
     "hybrid_trees",
+    "hybrid_tree",
     "MixedConvAC",
 ]
 
@@ -212,26 +213,35 @@ def hybrid_trees(first, second, mixture: Iterable) -> Iterator:
     ------
     (choice, tree)
         ``choice`` maps each mixture node and the root (frozensets) to the tree (0 or 1)
-        whose segment below it the hybrid takes; ``tree`` is the hybrid as nested tuples.
-        ``2^(len(mixture) + 1)`` of them.
+        whose segment below it the hybrid takes; ``tree`` is the hybrid as nested tuples
+        (:func:`hybrid_tree`).  ``2^(len(mixture) + 1)`` of them.
     """
-    trees = (first, second)
-    subtrees = [{frozenset(tree_leaves(t)): t for t in _subtrees(tree)} for tree in trees]
-    mix = _check_mixture(trees, mixture)
-    root = frozenset(tree_leaves(first))
-    keys = (*mix, root)
+    mix = _check_mixture((first, second), mixture)
+    keys = (*mix, frozenset(tree_leaves(first)))
     for bits in itertools.product((0, 1), repeat=len(keys)):
         choice = dict(zip(keys, bits, strict=True))
+        yield choice, hybrid_tree(first, second, choice)
 
-        def graft(node, top):
-            if isinstance(node, int):
-                return node
-            key = frozenset(tree_leaves(node))
-            if not top and key in choice:
-                return graft(subtrees[choice[key]][key], True)
-            return tuple(graft(child, False) for child in node)
 
-        yield choice, graft(subtrees[choice[root]][root], True)
+def hybrid_tree(first, second, choice: dict) -> tuple:
+    """The hybrid tree taking, below each mixture node and the root (the keys of
+    ``choice``, frozensets of patches), the segment of tree ``choice[node]`` (0: first,
+    1: second) down to the next mixture nodes."""
+    trees = (first, second)
+    subtrees = [{frozenset(tree_leaves(t)): t for t in _subtrees(tree)} for tree in trees]
+    root = frozenset(tree_leaves(first))
+    if root not in choice:
+        raise validate.InvalidValueError("choice must name the tree of the root's segment")
+
+    def graft(node, top):
+        if isinstance(node, int):
+            return node
+        key = frozenset(tree_leaves(node))
+        if not top and key in choice:
+            return graft(subtrees[choice[key]][key], True)
+        return tuple(graft(child, False) for child in node)
+
+    return graft(subtrees[choice[root]][root], True)
 
 
 def _subtrees(tree):

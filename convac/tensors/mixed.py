@@ -28,12 +28,14 @@ def _check(net, output: int, max_bytes: int) -> tuple[int, int, int]:
     return output, m, n
 
 
-def _pool(kids: list[tuple[torch.Tensor, tuple]], m: int) -> tuple[torch.Tensor, tuple]:
+def _pool(kids: list[tuple[torch.Tensor, tuple]], m: int,
+          prime: int | None) -> tuple[torch.Tensor, tuple]:
     """Product pooling of children values ``(r, M^|c|)`` (modes ascending within each):
-    the pooled value ``(r, M^|nu|)`` with the union's modes ascending."""
+    the pooled value ``(r, M^|nu|)`` with the union's modes ascending (mod ``prime``)."""
     value, modes = kids[0]
     for kid, kid_modes in kids[1:]:
         value = torch.einsum("ga,gb->gab", value, kid).reshape(value.shape[0], -1)
+        value = value % prime if prime else value
         modes = modes + kid_modes
     r = value.shape[0]
     order = sorted(range(len(modes)), key=modes.__getitem__)
@@ -43,7 +45,8 @@ def _pool(kids: list[tuple[torch.Tensor, tuple]], m: int) -> tuple[torch.Tensor,
 
 @torch.no_grad()
 def mixed_coefficient_tensor(net: MixedConvAC, output: int = 0,
-                             max_bytes: int = DEFAULT_MAX_BYTES) -> torch.Tensor:
+                             max_bytes: int = DEFAULT_MAX_BYTES,
+                             prime: int | None = None) -> torch.Tensor:
     """The coefficient tensor ``A^y`` of a mixed network, contracted node by node.
 
     Every node's value is its conv applied to the product of its children's values, a
@@ -51,20 +54,43 @@ def mixed_coefficient_tensor(net: MixedConvAC, output: int = 0,
     mixture node the first half of the pooled channels is exchanged between the trees,
     and the two roots' outputs are summed.  Float64 on the CPU.
 
+    Parameters
+    ----------
+    net : MixedConvAC
+    output : int, default 0
+    max_bytes : int
+        Budget of the dense tensor.
+    prime : int, optional
+        Compute ``A^y mod prime`` exactly in int64 instead (integer weights only, e.g.
+        :func:`convac.rank.exact.integer_weights_`; ``prime < 2^21``): float64 rounds the
+        large entries of integer networks, and a rounded tensor's rank is not theirs.
+
     Returns
     -------
-    Tensor, float64, shape ``(M,) * N``
+    Tensor, float64 (int64 residues in ``[0, prime)`` with ``prime``), shape ``(M,) * N``
     """
     output, m, n = _check(net, output, max_bytes)
     validate.check_shape_budget((max(net.first.ranks + net.second.ranks), m**n),
                                 max_bytes, "mixed coefficient tensor's nodes")
+    if prime is not None:
+        prime = validate.integer(prime, "prime", 2, 2**21)
+
+    def weights(tree, level):  # (nodes, r_l, r_{l-1}), float64 or int64 residues
+        w = tree.level_weights(level).detach().to("cpu", torch.float64)
+        if prime is None:
+            return w
+        if not bool((w == torch.round(w)).all()) or w.abs().max() >= 2**53:
+            raise validate.InvalidValueError(
+                "prime= needs integer weights below 2^53 (convac.rank.exact.integer_weights_)")
+        return torch.remainder(w.to(torch.int64), prime)
+
     values = []
     for tree in (net.first, net.second):
-        w0 = tree.level_weights(0).detach().to("cpu", torch.float64)  # (N, r_0, M)
+        w0 = weights(tree, 0)  # (N, r_0, M)
         order = tree.order.tolist()
         values.append([(w0[p], (order[p],)) for p in range(n)])
     for level, w in enumerate(net.first.windows, start=1):
-        pooled = [[_pool(vals[j : j + w], m) for j in range(0, len(vals), w)] for vals in values]
+        pooled = [[_pool(vals[j : j + w], m, prime) for j in range(0, len(vals), w)] for vals in values]
         for node in net.mixture:
             if len(node) == len(pooled[0][0][1]):
                 ia, ib = (next(j for j, (_, md) in enumerate(p) if frozenset(md) == node)
@@ -75,9 +101,11 @@ def mixed_coefficient_tensor(net: MixedConvAC, output: int = 0,
                 pooled[1][ib] = (torch.cat([va[:h], vb[h:]]), mb)
         values = []
         for tree, pools in zip((net.first, net.second), pooled, strict=True):
-            weight = tree.level_weights(level).detach().to("cpu", torch.float64)  # (nodes, r_l, r)
-            values.append([(weight[j] @ v, md) for j, (v, md) in enumerate(pools)])
+            weight = weights(tree, level)  # (nodes, r_l, r)
+            values.append([((weight[j] @ v) % prime if prime else weight[j] @ v, md)
+                           for j, (v, md) in enumerate(pools)])
     total = values[0][0][0][output] + values[1][0][0][output]  # (M^N,)
+    total = total % prime if prime else total
     return total.reshape((m,) * n)
 
 
