@@ -168,7 +168,8 @@ def test_coefficient_tensor_against_one_hot_forward(seed):
 def test_no_mixture_is_the_sum_of_the_two_networks():
     a, b = _pair(8, 2, 3, 5)
     mixed = MixedConvAC(a, b)
-    assert_close(mixed_coefficient_tensor(mixed, 0), coefficient_tensor(a, 0) + coefficient_tensor(b, 0))
+    assert_close(mixed_coefficient_tensor(mixed, 0),
+                 coefficient_tensor(a, 0) + coefficient_tensor(b, 0))
 
 
 def test_mixed_gradients_reach_both_trees():

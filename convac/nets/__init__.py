@@ -16,6 +16,15 @@ from .geometry import (
     quadtree_order,
     truncated_windows,
 )
+from .mixed import (
+    MixedConvAC,
+    common_nodes,
+    dilated_order,
+    dilated_tree,
+    hybrid_tree,
+    hybrid_trees,
+    swapped_dilations,
+)
 from .network import ConvAC, CPNet, HTNet, multiply_adds
 from .params import parameter_count, schedule_parameter_count, trainable_parameters
 from .pooling import POOLING_OPERATORS, PoolingOperator, resolve_pooling
@@ -41,4 +50,6 @@ __all__ = [
     "Gaussian",
     "parameter_count", "schedule_parameter_count", "trainable_parameters",
     "embed_cp_in_ht",
+    "MixedConvAC", "common_nodes", "dilated_tree", "dilated_order", "swapped_dilations",
+    "hybrid_trees", "hybrid_tree",
 ]

@@ -90,7 +90,8 @@ def mixed_coefficient_tensor(net: MixedConvAC, output: int = 0,
         order = tree.order.tolist()
         values.append([(w0[p], (order[p],)) for p in range(n)])
     for level, w in enumerate(net.first.windows, start=1):
-        pooled = [[_pool(vals[j : j + w], m, prime) for j in range(0, len(vals), w)] for vals in values]
+        pooled = [[_pool(vals[j : j + w], m, prime) for j in range(0, len(vals), w)]
+                  for vals in values]
         for node in net.mixture:
             if len(node) == len(pooled[0][0][1]):
                 ia, ib = (next(j for j, (_, md) in enumerate(p) if frozenset(md) == node)
