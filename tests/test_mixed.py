@@ -12,6 +12,9 @@ import torch
 from oracles import assert_close
 
 from convac import validate
+from convac.bench.report.experiments import _mixed
+from convac.experiments import mixed_dilated as md
+from convac.experiments.runner import evaluate
 from convac.nets.mixed import (
     MixedConvAC,
     check_mode_tree,
@@ -317,3 +320,16 @@ def test_corollary_8_widths():
     assert mixed_width_needed(128, 4) == pytest.approx(64 ** (16 / 9))
     assert mixed_width_needed(128, 4) > 1500  # "over 1500 channels"
     assert mixed_width_needed(10, 2) == pytest.approx(5 ** (4 / 3))  # "a power of 4/3"
+
+
+@pytest.mark.slow
+def test_experiment_reproduces_the_paper_at_n16_and_renders(tmp_path):
+    records = evaluate(md.experiment(grid=[g for g in md.GRID if g[0] == 4]))
+    rows = md.summarize(records)["rows"]
+    assert len(rows) == 8 and all(r["violation"] is None for r in rows)
+    got = {(r["network"], r["r"]): r["exact"] for r in rows}
+    assert got[("baseline", 2)] == got[("swapped", 2)] == 2**6
+    assert got[("hybrid", 2)] == got[("mixed", 4)] == 2**8
+    assert all(r["matches_paper"] for r in rows)
+    page = _mixed(records, str(tmp_path))
+    assert "Theorem 7" in page and "1625.5" in page
