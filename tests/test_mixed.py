@@ -12,7 +12,7 @@ import torch
 from oracles import assert_close
 
 from convac import validate
-from convac.bench.report.experiments import _mixed
+from convac.bench.report.experiments import _mixed as mixed_section
 from convac.experiments import mixed_dilated as md
 from convac.experiments.runner import evaluate
 from convac.nets.mixed import (
@@ -331,5 +331,5 @@ def test_experiment_reproduces_the_paper_at_n16_and_renders(tmp_path):
     assert got[("baseline", 2)] == got[("swapped", 2)] == 2**6
     assert got[("hybrid", 2)] == got[("mixed", 4)] == 2**8
     assert all(r["matches_paper"] for r in rows)
-    page = _mixed(records, str(tmp_path))
+    page = mixed_section(records, str(tmp_path))
     assert "Theorem 7" in page and "1625.5" in page
