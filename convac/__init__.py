@@ -31,6 +31,7 @@ _EXPORTS = {
     "nets.params": ("parameter_count", "schedule_parameter_count", "trainable_parameters"),
     "nets.embed": ("embed_cp_in_ht", "embed_cp_in_tree"),
     "nets.recurrent": ("RAC", "rac_parameter_count"),
+    "nets.mixed": ("MixedConvAC", "dilated_order", "dilated_tree", "swapped_dilations"),
     "tensors.coefficient": ("coefficient_tensor", "coefficient_tensor_by_forward",
                             "grid_tensor"),
     "tensors.matricization": ("Partition", "RankResult", "matricize", "numerical_rank",
@@ -38,6 +39,8 @@ _EXPORTS = {
     "rank.structured": ("structured_rank", "structured_singular_values"),
     "rank.exact": ("exact_rank", "integer_network", "integer_weights_"),
     "rank.bounds": ("CPRankBounds", "cp_rank_bounds", "expansion_terms", "min_cut_bound"),
+    "rank.mincut": ("graph_min_cut", "mixed_min_cut_bound", "tree_min_cut"),
+    "rank.mixed": ("mixed_rank", "mixed_width_needed", "tree_rank_bounds"),
     # the rank-method registry (declared once) and the theorem formulas
     "rank.methods": ("RANK_METHODS", "auto_rank", "matricization_rank"),
     "rank.theory": ("ht_odd_even_rank", "ht_left_right_rank", "cp_rank",
@@ -75,6 +78,10 @@ __all__ = [
     "RAC", "rac_parameter_count", "rac_coefficient_tensor", "rac_exact_rank", "tt_ranks",
     "ht_ranks", "tt_odd_even_rank", "rac_shallow_start_end_bound",
     "rac_deep_start_end_lower", "rac_deep_start_end_upper",
+    # mixed networks (two trees interconnected): ranks, bounds, min-cut of any network
+    "MixedConvAC", "dilated_tree", "dilated_order", "swapped_dilations",
+    "tree_rank_bounds", "mixed_rank", "mixed_width_needed",
+    "graph_min_cut", "tree_min_cut", "mixed_min_cut_bound",
     # parameters and the CP -> HT embedding
     "parameter_count", "schedule_parameter_count", "trainable_parameters", "embed_cp_in_ht",
     "embed_cp_in_tree",

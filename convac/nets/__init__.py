@@ -17,6 +17,15 @@ from .geometry import (
     quadtree_order,
     truncated_windows,
 )
+from .mixed import (
+    MixedConvAC,
+    common_nodes,
+    dilated_order,
+    dilated_tree,
+    hybrid_tree,
+    hybrid_trees,
+    swapped_dilations,
+)
 from .network import ConvAC, CPNet, HTNet, TTNet, multiply_adds
 from .params import parameter_count, schedule_parameter_count, trainable_parameters
 from .pooling import POOLING_OPERATORS, PoolingOperator, resolve_pooling
@@ -54,4 +63,6 @@ __all__ = [
     "parameter_count", "schedule_parameter_count", "trainable_parameters",
     "embed_cp_in_ht", "embed_cp_in_tree",
     "RAC", "rac_forward", "rac_parameter_count",
+    "MixedConvAC", "common_nodes", "dilated_tree", "dilated_order", "swapped_dilations",
+    "hybrid_trees", "hybrid_tree",
 ]

@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ...experiments import depth_sweep as ds
 from ...experiments import levine_mincut as lev
+from ...experiments import mixed_dilated as md
 from ...experiments import pooling_full as pf
 from ...experiments import pooling_geometry as pg
 from ...experiments import rectifier_laws as rl
@@ -392,6 +393,34 @@ def _recurrent(records, out_dir, published=None) -> str:
             + racs + f"<img src='{img}'>")
 
 
+def _mixed(records, out_dir, published=None) -> str:
+    """Cohen, Tamari &amp; Shashua 2018: the paper's example beside convac's certified
+    ranks and bounds, and Corollary 8's widths."""
+    s = published["summary"] if published is not None else md.summarize(records)
+
+    def cell(v):
+        return "" if v is None else v if isinstance(v, str) else _pow2(v)
+
+    rows = [(r["n"], r["m"], r["r"], r["network"],
+             f"{'(r/2)' if r['network'] == 'mixed' else 'r'}^{r['paper_exponent']} = "
+             f"{cell(r['paper'])}", cell(r["lower"]), cell(r["upper"]), cell(r["min_cut"]),
+             cell(r["exact"]), r["certified"], r["matches_paper"]) for r in s["rows"]]
+    table = _table(("N", "M", "r", "network", "paper", "Thm 7 lower (a.e.)", "Thm 7 upper",
+                    "min-cut (exact max-flow)", "exact rank (GF(p))", "what it establishes",
+                    "paper's figure"), rows)
+    cor = _table(("r", "k", "width a single network needs, (r/2)^(2/(1+2^(1-k)))"),
+                 [(c["r"], c["k"], f"{c['width']:.1f}") for c in s["corollary"]])
+    quotes = "".join(f"<blockquote>{html.escape(md.PAPER[k])}</blockquote>"
+                     for k in ("theorem_7", "example", "corollary_8", "corollary_example"))
+    return (f"<h2>{TITLES['mixed-dilated']}</h2>{quotes}<p>Source: "
+            f"{html.escape(md.PAPER['source'])}. Networks: baseline = the dilated network "
+            "2^(l-1), swapped = even/odd layers' dilations swapped, hybrid = the paper's H, "
+            "mixed = baseline and swapped of width r interconnected at depth L-2 (it "
+            "realises H at width r/2). For the mixed network the lower bound is H's at "
+            "r/2 and the min-cut is the sum over its hybrid trees.</p>" + table
+            + "<p>Corollary 8:</p>" + cor)
+
+
 TITLES = {"levine-mincut": "Levine, Yakira, Cohen &amp; Shashua 2018: min-cut tightness",
           "pooling-geometry": "Cohen &amp; Shashua 2017 (ICLR): pooling geometry",
           "pooling-geometry-full": "Cohen &amp; Shashua 2017 (ICLR), Sec. 7 at the paper's "
@@ -400,7 +429,9 @@ TITLES = {"levine-mincut": "Levine, Yakira, Cohen &amp; Shashua 2018: min-cut ti
                                      "over seeds",
           "depth-sweep": "Cohen, Sharir &amp; Shashua 2016 (COLT), Thm 3: depth sweep",
           "recurrent-ranks": "Khrulkov, Novikov &amp; Oseledets 2018 (ICLR) and Levine, "
-                             "Sharir &amp; Shashua: tensor trains and recurrent circuits"}
+                             "Sharir &amp; Shashua: tensor trains and recurrent circuits",
+          "mixed-dilated": "Cohen, Tamari &amp; Shashua 2018 (ICLR): mixed dilated "
+                           "networks, Theorem 7 and Corollary 8"}
 
 
 def _not_measured(name: str, where: str) -> str:
@@ -414,9 +445,9 @@ def _not_measured(name: str, where: str) -> str:
 SECTIONS = (("levine-mincut", _levine), ("pooling-geometry", _pooling),
             ("pooling-geometry-full", _pooling_full),
             ("rectifier-distributions", _rectifier_dist), ("depth-sweep", _depth),
-            ("recurrent-ranks", _recurrent))
+            ("recurrent-ranks", _recurrent), ("mixed-dilated", _mixed))
 PUBLISHED_SECTIONS = ("levine-mincut", "pooling-geometry-full", "rectifier-distributions",
-                      "recurrent-ranks")
+                      "recurrent-ranks", "mixed-dilated")
 """Sections shown from their committed summary when their store is absent."""
 
 
