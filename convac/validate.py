@@ -106,6 +106,26 @@ class BudgetError(InvalidValueError):
         return (f"{head}; raise {option} to at least {gib(self.needed)} if the machine has "
                 "that much memory")
 
+    @property
+    def refused(self) -> str:
+        """The mark of a cell this error refused, in a table or an experiment:
+        ``"refused: needs 64 GiB"``."""
+        return f"refused: needs {gib(self.needed)}"
+
+    def record(self) -> dict:
+        """What a table, a measurement or an experiment stores for a refused cell:
+        ``refused`` (:attr:`refused`), ``what``, ``needed_bytes`` and ``budget_bytes``;
+        :meth:`from_record` rebuilds the error (to advise a command's own option)."""
+        return {"refused": self.refused, "what": self.what, "needed_bytes": self.needed,
+                "budget_bytes": self.budget}
+
+    @classmethod
+    def from_record(cls, record: dict, option: str = "max_bytes") -> BudgetError:
+        """The error :meth:`record` stored, advising ``option``."""
+        needed = record.get("needed_bytes")  # NaN was written as null (strict JSON)
+        return cls(record["what"], math.nan if needed is None else needed,
+                   record["budget_bytes"], option)
+
     def __reduce__(self):  # picklable (dask workers raise it) with its fields
         return (type(self), (self.what, self.needed, self.budget, self.option))
 
@@ -231,7 +251,9 @@ def check_budget(side: int, order: int, budget: int, what: str = "tensor") -> No
     side, order = int(side), int(order)
     # compare logarithms first: side**order may have millions of digits
     if order * math.log2(max(side, 1)) > math.log2(budget) + 1 or 8 * side**order > budget:
-        entries = math.exp(min(order * math.log(max(side, 1)), 700.0))
+        # exact while side**order is a float; beyond, capped at 2^1000 (no float overflow)
+        entries = (float(side**order) if order * math.log2(max(side, 1)) < 1000
+                   else math.exp(min(order * math.log(max(side, 1)), 700.0)))
         raise BudgetError(f"dense {what} would hold {side}^{order} = {entries:.3g} "
                           "entries of float64", 8 * entries, budget)
 
