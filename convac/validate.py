@@ -30,6 +30,11 @@ __all__ = [
     "Registry",
     "integer",
     "positive_int",
+    "count",
+    "LARGEST_COUNT",
+    "LARGEST_DIGITS",
+    "power",
+    "min_power",
     "real",
     "tolerance",
     "probability",
@@ -173,6 +178,46 @@ def integer(value: Any, name: str, minimum: int | None = None,
 def positive_int(value: Any, name: str, minimum: int = 1) -> int:
     """An integer ``>= minimum`` (default 1)."""
     return integer(value, name, minimum=minimum)
+
+
+LARGEST_COUNT = 2**31 - 1
+"""Largest count of iterations, restarts, samples or widths a loop of convac accepts:
+beyond, no run ends (and torch and numpy index with int32 on some platforms)."""
+
+
+def count(value: Any, name: str, minimum: int = 1) -> int:
+    """A count of loop iterations (steps, restarts, samples, widths) in
+    ``[minimum, LARGEST_COUNT]``, refused before the loop starts when no run could end."""
+    value = integer(value, name, minimum=minimum)
+    if value > LARGEST_COUNT:
+        raise InvalidValueError(
+            f"{name}={short_int(value)} is more iterations than any run can finish; expected "
+            f"at most 2**31 - 1 = {LARGEST_COUNT}: choose a smaller {name}")
+    return value
+
+
+LARGEST_DIGITS = 10**6
+"""Decimal digits of the largest exact integer (a rank, a count) convac computes from a
+formula: beyond, the number would take longer to compute and print than any use of it."""
+
+
+def power(base: int, exponent: int, what: str, advice: str) -> int:
+    """``base ** exponent``, refused (naming ``what`` and the ``advice``) when it would
+    have more than :data:`LARGEST_DIGITS` decimal digits, before it is computed."""
+    digits = exponent * math.log10(base) if base > 1 else 0.0
+    if digits > LARGEST_DIGITS:
+        raise InvalidValueError(
+            f"{what} = {base}^{short_int(exponent)} would have about {digits:.3g} decimal "
+            f"digits, more than the {LARGEST_DIGITS:.0e} any result of convac may have; "
+            f"{advice}")
+    return base**exponent
+
+
+def min_power(k: int, base: int, exponent: int) -> int:
+    """``min(k, base ** exponent)`` without computing a power far larger than ``k``."""
+    if base > 1 and exponent * math.log2(base) > k.bit_length():
+        return k  # base**exponent >= 2**bit_length(k) > k
+    return min(k, base**exponent)
 
 
 def real(value: Any, name: str, minimum: float | None = None, maximum: float | None = None,

@@ -222,7 +222,7 @@ def incompleteness(sizes=(4, 8), n_channels: int = 2, rank: int = 4, n_seeds: in
         (rank -> count), ``exact`` (count of ranks computed without tolerance) and the
         weight distribution.
     """
-    n_seeds = validate.positive_int(n_seeds, "n_seeds")
+    n_seeds = validate.count(n_seeds, "n_seeds")
     max_bytes = validate.max_bytes(max_bytes)
     rows = []
     for op in operators:
@@ -264,7 +264,7 @@ def extreme_networks(pooling, n_patches: int, n_channels: int, rank: int,
     -------
     (low, high) : each ``(RankResult, seed, GridTensor)``
     """
-    n_seeds = validate.positive_int(n_seeds, "n_seeds")
+    n_seeds = validate.count(n_seeds, "n_seeds")
     drawn = []
     for seed in range(n_seeds):
         net = deep_network(pooling, n_patches, n_channels, rank, seed)
