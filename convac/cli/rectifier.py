@@ -16,7 +16,7 @@ from ..experiments.rectifier import (
     FULL,
     QUICK,
     RectifierMeasurements,
-    _distribution,
+    distribution,
     format_text,
     incompleteness,
     rank_vs_n,
@@ -66,7 +66,7 @@ def _run(args) -> int:
     fit = {"widths": s["widths"], "steps": s["steps"], "n_restarts": s["n_restarts"],
            "operators": tuple(args.operators), "max_bytes": budget}
     m = RectifierMeasurements(settings={**s, "operators": list(args.operators),
-                                        "distribution": _distribution(s["n_seeds"])})
+                                        "distribution": distribution(s["n_seeds"])})
     with Phases(4, "rectifier", quiet=args.quiet) as phase:
         phase("(a) grid-tensor rank against N")
         m.rank_vs_n = rank_vs_n(s["sizes"], operators=fit["operators"], max_bytes=budget)

@@ -33,7 +33,6 @@ other cells are measured as usual.  Rows measured have ``refused = None``.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
 
 import torch
 
@@ -48,6 +47,16 @@ from ..rank.grid import grid_rank, shallow_width_lower_bound
 from ..rank.theory import ht_odd_even_rank
 from ..tensors.grid import grid_tensor
 from ..tensors.matricization import RankResult
+from .rectifier_settings import (
+    BENCH,
+    CLAIMS,
+    FULL,
+    OPERATORS,
+    QUICK,
+    WEIGHT_RANGE,
+    RectifierMeasurements,
+    distribution,
+)
 
 __all__ = [
     "OPERATORS",
@@ -68,39 +77,6 @@ __all__ = [
     "refusals",
     "MEASURED",
 ]
-
-OPERATORS = ("product", "relu-max", "relu-sum")
-"""The operators measured: the ConvAC, ReLU+max, ReLU+average (sum)."""
-
-WEIGHT_RANGE = (-100, 100)
-"""Inclusive integer range of every weight (uniform)."""
-
-CLAIMS = {
-    "rank_vs_n": "Product pooling (ConvAC): the deep network's odd-even rank is "
-                 "min(r0, M)^(N/2) almost everywhere (COLT 2016, Thm 1): shallow width "
-                 "must be exponential in N. ReLU+max: depth efficiency holds (some deep "
-                 "networks need exponential shallow width) (ICML 2016).",
-    "incompleteness": "Product pooling: depth efficiency is complete: the deep networks a "
-                      "polynomial shallow network matches form a set of measure zero. "
-                      "ReLU+max: depth efficiency is not complete: a set of deep networks of "
-                      "positive measure is matched by shallow networks of polynomial size "
-                      "(ICML 2016).",
-    "shallow_match": "Shallow width needed to match a deep network: exponential for "
-                     "almost every deep ConvAC; for ReLU+max, for a positive-measure set of "
-                     "deep networks, polynomial (ICML 2016).",
-    "universality": "Convolutional rectifier networks are universal with max pooling but "
-                    "not with average pooling (ICML 2016, abstract); shallow ConvACs are "
-                    "universal (any grid tensor with enough width). Shallow ReLU+average "
-                    "networks realize only additive grid tensors sum_i phi_i(t_i).",
-}
-"""The paper's statement beside each measurement."""
-
-
-def _distribution(n_seeds: int | None = None) -> str:
-    low, high = WEIGHT_RANGE
-    seeds = f", seeds 0..{n_seeds - 1}" if n_seeds else ""
-    return f"weights i.i.d. uniform on the integers {low}..{high}{seeds}; templates F = I_M"
-
 
 def deep_network(pooling, n_patches: int, n_channels: int, rank: int, seed: int) -> HTNet:
     """A float64 HT network (windows of 2, every rank ``rank``) with seeded integer weights
@@ -132,21 +108,6 @@ def method_label(res: RankResult) -> str:
     if res.method != "exact":
         return f"{res.method}, margin {res.margin:.3g}" + (" (ambiguous)" if res.ambiguous else "")
     return "exact Q" if "over Q" in res.certified else "exact GF(p) lower bound"
-
-
-@dataclass
-class RectifierMeasurements:
-    """Everything the report section and the CLI show; see the module docstring."""
-
-    settings: dict = field(default_factory=dict)
-    rank_vs_n: list = field(default_factory=list)
-    incompleteness: list = field(default_factory=list)
-    shallow_match: list = field(default_factory=list)
-    universality: list = field(default_factory=list)
-    claims: dict = field(default_factory=lambda: dict(CLAIMS))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 MEASURED = {
@@ -246,7 +207,7 @@ def incompleteness(sizes=(4, 8), n_channels: int = 2, rank: int = 4, n_seeds: in
 
             rows.append(_cell("incompleteness", {
                 "operator": name, "N": n, "M": n_channels, "r": rank, "n_seeds": n_seeds,
-                "max": top, "distribution": _distribution(n_seeds)}, measure))
+                "max": top, "distribution": distribution(n_seeds)}, measure))
     return rows
 
 
@@ -302,7 +263,7 @@ def shallow_match(n_patches: int = 8, n_channels: int = 2, rank: int = 4, n_seed
         name = resolve_pooling(op).name
         rows_of = [{"operator": name, "which": which, "N": n_patches, "M": n_channels,
                     "r": rank, "widths": list(widths), "threshold": threshold, "steps": steps,
-                    "n_restarts": n_restarts, "distribution": _distribution(n_seeds)}
+                    "n_restarts": n_restarts, "distribution": distribution(n_seeds)}
                    for which in ("lowest rank", "highest rank")]
         try:
             drawn = extreme_networks(name, n_patches, n_channels, rank, n_seeds, max_bytes)
@@ -363,18 +324,6 @@ def universality(n_patches: int = 4, n_channels: int = 3, seed: int = 0,
         for row in rows_of]
 
 
-BENCH = {"M": 2, "r": 4, "seed": 0, "incompleteness_seeds": 50, "match_seeds": 30,
-         "match_n": 8, "threshold": 1e-2, "universality_n": 4, "universality_m": 3,
-         "widths": (1, 4, 16, 64), "steps": 400, "n_restarts": 1}
-"""Settings of the asv suite (``benchmarks/bench_rectifier.py``), so that the report can
-rebuild the measurements from its tracked numbers."""
-
-QUICK = {"sizes": (2, 4, 8), "n_seeds": 30, "widths": (1, 4, 16, 64), "steps": 400,
-         "n_restarts": 1}
-FULL = {"sizes": (2, 4, 8, 16), "n_seeds": 200, "widths": (1, 2, 4, 8, 16, 32, 64, 128),
-        "steps": 1500, "n_restarts": 2}
-
-
 def measure_all(quick: bool = True, operators=OPERATORS) -> RectifierMeasurements:
     """All four measurements with the :data:`QUICK` or :data:`FULL` settings."""
     s = dict(QUICK if validate.boolean(quick, "quick") else FULL)
@@ -382,7 +331,7 @@ def measure_all(quick: bool = True, operators=OPERATORS) -> RectifierMeasurement
            "operators": operators}
     pick = min(s["n_seeds"], 30)
     out = RectifierMeasurements(settings={**s, "quick": quick, "operators": list(operators),
-                                          "distribution": _distribution(s["n_seeds"]),
+                                          "distribution": distribution(s["n_seeds"]),
                                           "threads": torch.get_num_threads()})
     out.rank_vs_n = rank_vs_n(s["sizes"], operators=operators)
     out.incompleteness = incompleteness((4, 8), n_seeds=s["n_seeds"], operators=operators)

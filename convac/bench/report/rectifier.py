@@ -13,8 +13,12 @@ import html
 import os
 
 from ...experiments.publish import read_published
-from ...experiments.rectifier import BENCH, RectifierMeasurements, _distribution
-from ...experiments.rectifier_laws import explain
+from ...experiments.rectifier_settings import (
+    BENCH,
+    RectifierMeasurements,
+    distribution,
+    explain,
+)
 from ..metrics import series
 from ..results import parse_param
 from .data import MEASURE
@@ -348,7 +352,7 @@ def measurements_from_results(results):
     RectifierMeasurements or None
         ``None`` when the results hold no ``bench_rectifier`` number.  Rank histograms,
         seeds of (c) and the numbers the suite does not track are left out; settings are
-        :data:`convac.experiments.rectifier.BENCH`.
+        :data:`convac.experiments.rectifier_settings.BENCH`.
     """
 
     if results is None:
@@ -361,7 +365,7 @@ def measurements_from_results(results):
     if not (ranks or below):
         return None
     out = RectifierMeasurements(settings={**BENCH, "source": "asv results",
-                                          "distribution": _distribution(
+                                          "distribution": distribution(
                                               BENCH["incompleteness_seeds"])})
     for (op, n), rank in sorted(ranks.items(), key=lambda kv: (_op_order(kv[0][0]), kv[0][1])):
         out.rank_vs_n.append({
@@ -381,7 +385,7 @@ def measurements_from_results(results):
             "constant": int(constant.get((op, n), 0)),
             "fraction_constant": constant.get((op, n), 0) / seeds,
             "exact": seeds - int(not_exact.get((op, n), 0)), "histogram": {},
-            "distribution": _distribution(seeds)})
+            "distribution": distribution(seeds)})
     fits = _tracked(results, "rectifier_match_error")
     deep_rank = _tracked(results, "rectifier_deep_rank")
     bound = _tracked(results, "rectifier_width_bound")
