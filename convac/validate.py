@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Iterator
 from typing import Any
-
-import numpy as np
 
 __all__ = [
     "ConvACError",
@@ -52,6 +51,13 @@ __all__ = [
     "float_array",
     "int_sequence",
 ]
+
+
+def _numpy_types(name: str) -> tuple:
+    """``(numpy.<name>,)`` if numpy is imported, else ``()``: a value cannot be of a numpy
+    type before numpy is imported, and not importing it keeps ``convac --help`` fast."""
+    np = sys.modules.get("numpy")
+    return (getattr(np, name),) if np is not None else ()
 
 
 class ConvACError(Exception):
@@ -162,7 +168,8 @@ def integer(value: Any, name: str, minimum: int | None = None,
         It is out of range.
     """
     if type(value) is not int:  # exact ints skip the ABC check (it is most of the cost)
-        if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+        if isinstance(value, bool) or not isinstance(
+                value, (numbers.Integral, *_numpy_types("integer"))):
             raise InvalidTypeError(
                 f"{name} must be an integer, got {value!r} ({type(value).__name__})")
         value = int(value)
@@ -226,7 +233,8 @@ def real(value: Any, name: str, minimum: float | None = None, maximum: float | N
 
     ``strict_*`` excludes the bound itself.  NaN and infinities are refused.
     """
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+    if isinstance(value, bool) or not isinstance(
+            value, (numbers.Real, *_numpy_types("floating"), *_numpy_types("integer"))):
         raise InvalidTypeError(
             f"{name} must be a real number, got {value!r} ({type(value).__name__})"
         )
@@ -263,14 +271,15 @@ def seed(value: Any, name: str = "seed") -> int | None:
 
 def boolean(value: Any, name: str) -> bool:
     """``True`` or ``False`` (numpy bools too); ``1``, ``"yes"`` and ``None`` are refused."""
-    if not isinstance(value, (bool, np.bool_)):
+    if not isinstance(value, (bool, *_numpy_types("bool_"))):
         raise InvalidTypeError(f"{name} must be True or False, got {value!r}")
     return bool(value)
 
 
 def max_bytes(value: Any, name: str = "max_bytes") -> int:
     """A memory budget in bytes: a positive integer (or an integral float such as 2e9)."""
-    if isinstance(value, (float, np.floating)) and math.isfinite(value) and value == int(value):
+    if (isinstance(value, (float, *_numpy_types("floating"))) and math.isfinite(value)
+            and value == int(value)):
         value = int(value)
     return integer(value, name, minimum=1)
 
@@ -495,10 +504,12 @@ def device(value: Any, name: str = "device"):
     return dev
 
 
-def float_array(value: Any, name: str, expected: str) -> np.ndarray:
+def float_array(value: Any, name: str, expected: str):
     """``value`` (array_like, a tensor included) as a float64 numpy array; ragged nested
     lists, strings and other non-numbers are an error naming ``name`` and the ``expected``
     shape (numpy's own says "inhomogeneous shape" without naming the argument)."""
+    import numpy as np
+
     if hasattr(value, "detach"):
         value = value.detach().cpu()
     dtype = getattr(value, "dtype", None)
