@@ -241,7 +241,8 @@ def rectifier(sub) -> None:
                    help=f"restarts per shallow fit ({_settings('n_restarts')})")
     p.add_argument("--match-n", type=int, default=8, help="N of the deep networks in (c)")
     p.add_argument("--max-gib", type=float, default=2.0,  # nets.geometry.DEFAULT_MAX_BYTES
-                   help="memory budget of every dense grid tensor, in GiB")
+                   help="memory budget of every dense grid tensor, in GiB; a cell above it "
+                        "is refused in its row, the others are measured")
     p.add_argument("--json", help="also write the measurements to this JSON file "
                    "(default: none written)")
     p.add_argument("--out", help="write rectifier.html and its plots into this folder "
