@@ -62,7 +62,7 @@ COMPUTING = {"network", "tensors", "matricize", "rank", "rank_methods", "exact",
              "cuts", "bounds", "fit", "floor", "solvers", "certificate", "train", "sweep",
              "rectifier_fit", "embed", "structured", "methods",
              "coefficient", "grid", "matricization", "cp", "shallow", "runner", "torch",
-             "tensorly"}
+             "tensorly", "rectifier"}
 """Modules that compute a rank, a tensor or a fit (flat and subpackage names); the
 theorems' closed forms (``theory``, wherever it lives) are formulas, not computations."""
 

@@ -43,14 +43,15 @@ def ht_odd_even_rank(n_patches: int, n_channels: int, r0: int) -> int:
     n, m = _nm(n_patches, n_channels)
     if n % 2:
         raise validate.InvalidValueError(f"n_patches must be even, got {n}")
-    return min(validate.positive_int(r0, "r0"), m) ** (n // 2)
+    return validate.power(min(validate.positive_int(r0, "r0"), m), n // 2,
+                          "min(r0, M)^(N/2)", "choose a smaller n_patches")
 
 
 def ht_left_right_rank(n_patches: int, n_channels: int, r: int) -> int:
     """``min(r, M^(N/2))``: the generic left-right rank of an HT with every rank ``r``
     (the top cut carries ``r_{L-1} = r``; each half has ``M^(N/2)`` values)."""
     n, m = _nm(n_patches, n_channels)
-    return min(validate.positive_int(r, "r"), m ** (n // 2))
+    return validate.min_power(validate.positive_int(r, "r"), m, n // 2)
 
 
 def cp_rank(n_patches: int, n_channels: int, width: int, n_rows: int | None = None) -> int:
@@ -58,7 +59,8 @@ def cp_rank(n_patches: int, n_channels: int, width: int, n_rows: int | None = No
     net of width ``K`` with ``|I| = n_rows`` (default ``N // 2``)."""
     n, m = _nm(n_patches, n_channels)
     rows = n // 2 if n_rows is None else validate.integer(n_rows, "n_rows", 1, n - 1)
-    return min(validate.positive_int(width, "width"), m ** rows, m ** (n - rows))
+    k = validate.positive_int(width, "width")
+    return validate.min_power(validate.min_power(k, m, rows), m, n - rows)
 
 
 def cp_shared_odd_even_rank(n_patches: int, n_channels: int, width: int) -> int:

@@ -218,7 +218,8 @@ def _pooling(records, out_dir) -> str:
 def _pooling_full(records, out_dir, published=None) -> str:
     """The ICLR 2017 reproduction at the paper's scale: accuracy against width per task
     and network, square against mirror, shaped like the paper's Fig. 3 and 4."""
-    s = published["summary"] if published is not None else pf.summarize(records)
+    # a live store's summary without the ranks (computing them is no report's work)
+    s = published["summary"] if published is not None else pf.summarize(records, ranks=False)
     total = published["grid_size"] if published is not None else pf.experiment().size
     speed = published.get("throughput") if published is not None else pf.throughput(records)
     cells = s["cells"]
@@ -279,14 +280,20 @@ def _pooling_full(records, out_dir, published=None) -> str:
     verdict = _table(("task", "network", "width", "paper's winner", "its accuracy",
                       "other geometry", "paper's winner ahead"), wins)
     names = list(pf.partitions(4))
-    ranks = _table(("geometry", "width") + tuple(names),
-                   [(g, w) + tuple(_pow2(s["min_cut_32x32"][g][w][n]) for n in names)
-                    for g in pf.GEOMETRIES
-                    for w in sorted(s["min_cut_32x32"][g], key=int)])
-    exact = _table(("geometry",) + tuple(names),
-                   [(g,) + tuple(f"{s['exact_4x4_width8'][g][n]['exact']} "
-                                 f"({s['exact_4x4_width8'][g][n]['min_cut']})" for n in names)
-                    for g in pf.GEOMETRIES])
+    if s["min_cut_32x32"] is None:
+        ranks = exact = ("<p class='missing'>Not in a live store: <code>convac experiment "
+                         "show pooling-geometry-full --json reports/published/"
+                         "pooling-geometry-full.json</code> computes and publishes them.</p>")
+    else:
+        ranks = _table(("geometry", "width") + tuple(names),
+                       [(g, w) + tuple(_pow2(s["min_cut_32x32"][g][w][n]) for n in names)
+                        for g in pf.GEOMETRIES
+                        for w in sorted(s["min_cut_32x32"][g], key=int)])
+        exact = _table(("geometry",) + tuple(names),
+                       [(g,) + tuple(f"{s['exact_4x4_width8'][g][n]['exact']} "
+                                     f"({s['exact_4x4_width8'][g][n]['min_cut']})"
+                                     for n in names)
+                        for g in pf.GEOMETRIES])
     pace = _table(("cells", "trainings", "wall s (mean)", "wall min", "wall max",
                    "CPU s (mean)", "ran on"),
                   [(k, v["n"], f"{v['wall_mean']:.0f}", f"{v['wall_min']:.0f}",
