@@ -31,11 +31,12 @@ venv: $(VENV)/.installed
 lint: venv
 	$(PY) -m ruff check convac tests benchmarks scripts
 
-# pytest on both cores (pytest-xdist), each worker one thread (tests/conftest.py); tests
-# that share a tiny asv project or asv's machine file run in one worker
-# (`xdist_group`); `make test XDIST=` runs in one process.  pytest-benchmark times
-# nothing under xdist, so the micro-benchmarks (tests/benchmarks) run apart, in one process.
-XDIST ?= -n 2 --dist loadgroup
+# pytest on both cores (pytest-xdist), each worker one thread (tests/conftest.py), a test
+# file's tests in one worker and in file order (a file's tests share module state: the tiny
+# asv project, asv's machine file, test_conftest's pair); `make test XDIST=` runs in one
+# process.  pytest-benchmark times nothing under xdist, so the micro-benchmarks
+# (tests/benchmarks) run apart, in one process.
+XDIST ?= -n 2 --dist loadfile
 PARALLEL = $(XDIST) --benchmark-disable --ignore=tests/benchmarks
 
 # the fast tier (pyproject's addopts deselect tests marked slow or paper); the slowest

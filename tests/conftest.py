@@ -24,7 +24,6 @@ import warnings  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from asv_tiny import benchmarked  # noqa: E402
 from oracles import NET_CASES  # noqa: E402
 
 from convac.threads import apply as apply_threads  # noqa: E402
@@ -33,29 +32,14 @@ from convac.threads import apply as apply_threads  # noqa: E402
 apply_threads(1)
 
 BENCHMARKS = pathlib.Path(__file__).parent / "benchmarks"
-ASV_TINY = benchmarked
-ONE_WORKER = {"test_asv_suite.py": "asv", "test_conftest.py": "conftest"}
-"""Test files whose tests share one xdist worker (group): asv's machine file
-(``~/.asv-machine.json``) is written by one process at a time; test_conftest's second test
-checks what its first left."""
 
 
 def pytest_collection_modifyitems(config, items):
     """The pytest-benchmark micro-benchmarks (``tests/benchmarks``, 3-30 timed rounds
-    each) are ``slow``: ``make test`` leaves them out, ``make test-slow`` runs them.
-
-    Under pytest-xdist (``make test``: ``-n 2 --dist loadgroup``) the tests of a module
-    that uses the tiny asv project (:mod:`asv_tiny`, built and benchmarked once per
-    process) run in one worker, which builds it once, as a single process would; so do the
-    files of :data:`ONE_WORKER`, in file order."""
+    each) are ``slow``: ``make test`` leaves them out, ``make test-slow`` runs them."""
     for item in items:
         if BENCHMARKS in pathlib.Path(str(item.path)).parents:
             item.add_marker(pytest.mark.slow)
-        module = getattr(item, "module", None)
-        if getattr(module, "benchmarked", None) is ASV_TINY:
-            item.add_marker(pytest.mark.xdist_group("asv"))
-        elif item.path.name in ONE_WORKER:
-            item.add_marker(pytest.mark.xdist_group(ONE_WORKER[item.path.name]))
 
 
 @pytest.fixture(params=sorted(NET_CASES))
