@@ -237,6 +237,19 @@ def test_per_level_ranks_by_shape_stay_balanced_and_mixed_ranks_do_not():
     assert uneven.is_tree and uneven.ranks == (2, 3, 3)
 
 
+def test_weight_shapes_of_a_tree_are_per_node():
+    net = make_tree_net("tt_bonds")
+    nodes = list(traverse(net.schedule))
+    assert [net.expected_weight_shape(tn.key) for tn in nodes] == [
+        tuple(w.shape) for w in net.weights] == [(tn.rank_out, tn.rank_in) for tn in nodes]
+    assert [len(net.level_weights(level)) for level in range(net.schedule.n_levels + 1)] == [
+        5, 1, 1, 1, 1]
+    with torch.no_grad():
+        net.weights[3] = torch.nn.Parameter(torch.zeros(2, 3, dtype=torch.float64))
+    with pytest.raises(convac.ConvACError, match=r"weights\[3\] has shape"):
+        net(_features(net, 0))
+
+
 def test_patch_tree_round_trips():
     for case in TREE_CASES:
         net = make_tree_net(case)

@@ -391,8 +391,13 @@ class ConvAC(nn.Module):
     # -- state checks (every eager call: nothing is cached between calls) ----------
     def expected_weight_shape(self, level: int) -> tuple:
         """Shape ``weights[level]`` must have: ``(nodes_l, r_l, r_{l-1})`` unshared below
-        the top, ``(r_l, r_{l-1})`` shared or at the top (``r_{-1} = M``, ``r_L = Y``)."""
+        the top, ``(r_l, r_{l-1})`` shared or at the top (``r_{-1} = M``, ``r_L = Y``).
+        For a :class:`PoolingTree`, ``level`` is a node's key: ``(rank_out, rank_in)``."""
         s = self.schedule
+        if self.is_tree:
+            key = validate.integer(level, "level (a node's key)", 0,
+                                   len(self._expected_shapes) - 1)
+            return tuple(self._expected_shapes[key])
         fan_in = s.n_channels if level == 0 else s.widths[level - 1]
         node_shape = (s.widths[level], fan_in)
         per_node = level < s.n_levels and not self.shared
