@@ -445,3 +445,19 @@ def test_adam_student_on_a_tree_learns():
     result = convac.train_student(student, teacher, features=feats, steps=200,
                                   progress=False, n_restarts=1, lr=3e-2)
     assert result.train_error < result.losses[0] ** 0.5 / 2  # halved its starting error
+
+
+@pytest.mark.slow  # inductor compiles one kernel group per node (about a minute, shared cores)
+def test_compiled_tree_forward_matches_eager():
+    net = make_tree_net("irregular", seed=3)
+    x = _features(net, 7)
+    compiled = torch.compile(net, fullgraph=True)
+    with torch.no_grad():
+        assert_close(compiled(x), net(x))
+    out = compiled(x)
+    out.sum().backward()
+    grads = [w.grad.clone() for w in net.weights]
+    net.zero_grad()
+    net(x).sum().backward()
+    for got, want in zip(grads, (w.grad for w in net.weights), strict=True):
+        assert_close(got, want)

@@ -212,9 +212,10 @@ class PoolingTree:
 
     Notes
     -----
-    Frozen and hashable; its traversal (:func:`nodes_of`) is built once.  A tree whose
-    every level is uniform (one arity and one rank per depth, every leaf at the same
-    depth) is a :class:`PoolingSchedule`; :func:`build_tree` returns one for it.
+    Frozen and hashable; its traversal (:func:`nodes_of`) is built once, at
+    construction.  A tree whose every level is uniform (one arity and one rank per depth,
+    every leaf at the same depth) is a :class:`PoolingSchedule`; :func:`build_tree`
+    returns one for it.
     """
 
     n_channels: int
@@ -235,6 +236,9 @@ class PoolingTree:
         object.__setattr__(self, "shape", shape)
         object.__setattr__(self, "ranks", ranks)
         object.__setattr__(self, "n_patches", len(order))
+        # the traversal, built once (not a field: equality and hashing ignore it); an
+        # attribute, not a cache lookup, so torch.compile reads it as a constant
+        object.__setattr__(self, "_nodes", _build_nodes(self))
 
     @property
     def windows(self) -> None:
@@ -293,10 +297,13 @@ class PoolingTree:
                                tuple(reversed(ranks)), self.n_outputs)
 
 
-@functools.lru_cache(maxsize=256)
 def nodes_of(tree: PoolingTree) -> tuple[TreeNode, ...]:
     """The nodes of a :class:`PoolingTree` in traversal order: the ``N`` leaves, then the
     inner nodes by height and, within a height, left to right (built once per tree)."""
+    return tree._nodes
+
+
+def _build_nodes(tree: PoolingTree) -> tuple[TreeNode, ...]:
     inner = _inner_post_order(tree.shape)
     rank_of = {id(sub): r for sub, r in zip(inner, tree.ranks, strict=True)}
     height: dict[int, int] = {}
