@@ -216,10 +216,11 @@ class ConvAC(nn.Module):
         untouched).
     dtype, device : optional
         Parameter dtype (default ``torch.get_default_dtype()``) and device.
-    tree : nested sequences of int, optional
+    tree : nested sequences of int, or a parent array, optional
         The pooling tree by its shape, over patch indices, e.g.
-        ``((0, 1), ((2, 3), (4, (5, 6))))``: any rooted tree, any arity (>= 2) per node
-        (:func:`convac.nets.tree.tree_from_parents` converts a parent array).  The leaves
+        ``((0, 1), ((2, 3), (4, (5, 6))))``: any rooted tree, any arity (>= 2) per node;
+        or a parent array (``parents[v]``, ``-1`` for the root, patches ``0 .. N-1`` the
+        leaves; :func:`convac.nets.tree.tree_from_parents`).  The leaves
         left to right are the patch order, so ``geometry`` stays ``"contiguous"``.  A tree
         whose levels are uniform (one arity and one rank per depth, leaves at one depth)
         is the schedule ``windows=`` would give, with its level-batched forward; any other

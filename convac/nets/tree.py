@@ -362,10 +362,11 @@ def build_tree(n_patches: int, n_channels: int, tree, ranks, n_outputs: int = 1
     Parameters
     ----------
     n_patches, n_channels : int
-    tree : nested sequences of int
+    tree : nested sequences of int, or a parent array
         E.g. ``((0, 1), ((2, 3), (4, (5, 6))))``: every patch ``0 .. N-1`` exactly once,
-        every inner node with at least two children (:func:`tree_from_parents` converts
-        a parent array).
+        every inner node with at least two children.  A flat sequence of ints holding
+        ``-1`` (the root's parent) is a parent array (:func:`tree_from_parents`); a flat
+        sequence of patch indices without it is one node over all of them (CP).
     ranks : int, sequence of int or callable
         An int for every inner node; one rank per inner node in post-order (children
         before parents, left to right; for :func:`caterpillar` the bond ranks
@@ -382,6 +383,11 @@ def build_tree(n_patches: int, n_channels: int, tree, ranks, n_outputs: int = 1
         ``order[p]``: the patch at tree position ``p`` (the leaves left to right).
     """
     n = validate.positive_int(n_patches, "n_patches", 2)
+    if isinstance(tree, np.ndarray):
+        tree = tree.tolist()
+    if (isinstance(tree, Sequence) and all(_is_index(v) for v in tree)
+            and any(v == -1 for v in tree)):
+        tree = tree_from_parents(tree)  # a flat sequence naming a root (-1): parents
     shape, order = _canonical(tree)
     if sorted(order) != list(range(n)):
         raise validate.InvalidValueError(
