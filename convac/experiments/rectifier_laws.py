@@ -45,6 +45,7 @@ from ..nets.network import ConvAC, HTNet
 from ..nets.tree import fold
 from ..rank.exact import integer_weights_
 from ..validate import InvalidValueError, integer
+from .rectifier_settings import LAWS, OPERATORS, explain
 from .runner import Experiment, evaluate
 
 __all__ = ["LAWS", "OPERATORS", "GAUSS_SCALE", "experiment", "compute", "deep_network",
@@ -52,8 +53,6 @@ __all__ = ["LAWS", "OPERATORS", "GAUSS_SCALE", "experiment", "compute", "deep_ne
            "reachable_floor", "analytic_floor", "summarize", "format_summary", "CLAIMS",
            "quick_records"]
 
-LAWS = ("int/I", "int/F", "gauss/I", "gauss/F")
-OPERATORS = ("product", "relu-max", "relu-sum")
 GAUSS_SCALE = 2 ** 20
 M, R = 2, 4
 RANK_SEEDS = {4: 200, 8: 200, 16: 20}
@@ -327,39 +326,6 @@ def summarize(records) -> dict:
     return {"ranks": rank_rows, "fits": fit_rows, "errors": errors, "claims": CLAIMS,
             "setting": {"M": M, "r": R, "gauss_scale": GAUSS_SCALE,
                         "partition": "odd-even", "rank": "exact over Q (python-flint)"}}
-
-
-def explain(summary: dict) -> str:
-    """Why so many ReLU+max networks fall below the maximal rank, with the measured
-    fractions of ``summary`` (:func:`summarize`)."""
-    below = {(r["law"], r["shared"], r["N"]): r["fraction_below_max"]
-             for r in summary["ranks"] if r["operator"] == "relu-max"}
-    prod = [r for r in summary["ranks"] if r["operator"] == "product"]
-
-    def pcts(shared: bool, n: int) -> str:
-        return ", ".join(f"{law} {below[(law, shared, n)]:.1%}" for law in LAWS
-                         if (law, shared, n) in below)
-
-    return (
-        "The share of ReLU+max networks below the maximal rank is a property of the "
-        "architecture, not of the weight law. At N = 8 with unshared weights it is "
-        f"{pcts(False, 8)}; with shared weights {pcts(True, 8)}; at N = 4 unshared "
-        f"{pcts(False, 4)}. Max pooling makes the grid tensor depend on the weights only "
-        "through signs and orderings (which of max(a, b, 0) wins at each node): when one "
-        "child's values exceed its sibling's for every template, the node ignores the "
-        "sibling and the correlations across the partition through it vanish. Such "
-        "orderings have a probability bounded away from zero under any law that is "
-        "symmetric in its weights, integer or Gaussian, identity or random templates. "
-        "With unshared weights every node draws its own ordering, so the chance that none "
-        "loses rank falls with N; with shared weights one ordering serves a whole level. "
-        "The product ConvAC is below maximal in "
-        f"{sum(round(r['fraction_below_max'] * r['seeds']) for r in prod)} of "
-        f"{sum(r['seeds'] for r in prod)} draws: its rank drops only on an algebraic set "
-        "of measure zero. So the integer law with F = I is not what puts "
-        f"{below.get(('int/I', False, 8), float('nan')):.1%} of the unshared networks at "
-        "N = 8 below maximal: the Gaussian law with random templates puts "
-        f"{below.get(('gauss/F', False, 8), float('nan')):.1%} there; sharing the weights "
-        "is what lowers the share.")
 
 
 def format_summary(records) -> str:

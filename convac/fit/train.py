@@ -711,7 +711,7 @@ def train_student(
     if isinstance(features, np.ndarray):
         features = torch.as_tensor(features)
     _check_pair(student, teacher, features, targets)
-    steps = validate.positive_int(steps, "steps")
+    steps = validate.count(steps, "steps")
     batch_size = validate.positive_int(batch_size, "batch_size")
     if dtype not in (torch.float32, torch.float64):
         raise validate.InvalidValueError(
@@ -724,8 +724,8 @@ def train_student(
     match_scale = validate.boolean(match_scale, "match_scale")
     validation_fraction = validate.real(validation_fraction, "validation_fraction", 0.0, 1.0,
                                         strict_maximum=True)
-    patience = validate.integer(patience, "patience", minimum=0)
-    n_restarts = validate.positive_int(n_restarts, "n_restarts")
+    patience = validate.count(patience, "patience", minimum=0)
+    n_restarts = validate.count(n_restarts, "n_restarts")
     fit_loop = validate.option(OPTIMIZERS, optimizer, "optimizer")
     if log_space == "auto":
         log_space = student.n_patches >= LOG_SPACE_PATCHES

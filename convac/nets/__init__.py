@@ -2,8 +2,9 @@
 
 Pooling geometry and schedules (:mod:`.geometry`), the pooling tree (:mod:`.tree`),
 pooling operators (:mod:`.pooling`), the CP and HT ConvACs (:mod:`.network`), their input
-representations (:mod:`.representation`), parameter counts (:mod:`.params`) and the
-CP-to-HT embedding (:mod:`.embed`).  Imports only :mod:`convac.validate`.
+representations (:mod:`.representation`), parameter counts (:mod:`.params`), the
+CP-to-HT embedding (:mod:`.embed`) and recurrent arithmetic circuits
+(:mod:`.recurrent`).  Imports only :mod:`convac.validate`.
 """
 
 from .embed import embed_cp_in_ht, embed_cp_in_tree
@@ -16,9 +17,19 @@ from .geometry import (
     quadtree_order,
     truncated_windows,
 )
+from .mixed import (
+    MixedConvAC,
+    common_nodes,
+    dilated_order,
+    dilated_tree,
+    hybrid_tree,
+    hybrid_trees,
+    swapped_dilations,
+)
 from .network import ConvAC, CPNet, HTNet, TTNet, multiply_adds
 from .params import parameter_count, schedule_parameter_count, trainable_parameters
 from .pooling import POOLING_OPERATORS, PoolingOperator, resolve_pooling
+from .recurrent import RAC, rac_forward, rac_parameter_count
 from .representation import (
     REPRESENTATIONS,
     Gaussian,
@@ -51,4 +62,7 @@ __all__ = [
     "Gaussian",
     "parameter_count", "schedule_parameter_count", "trainable_parameters",
     "embed_cp_in_ht", "embed_cp_in_tree",
+    "RAC", "rac_forward", "rac_parameter_count",
+    "MixedConvAC", "common_nodes", "dilated_tree", "dilated_order", "swapped_dilations",
+    "hybrid_trees", "hybrid_tree",
 ]

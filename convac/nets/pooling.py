@@ -244,7 +244,7 @@ def pooling_operator(name: str, combine, activation=None, *, bound=None,
     if activation is not None and not callable(activation):
         raise InvalidTypeError(f"activation must be callable or None, got {activation!r}")
     if check:
-        n_samples = validate.positive_int(n_samples, "n_samples")
+        n_samples = validate.count(n_samples, "n_samples")
         _check_binary(name, combine, "combine", n_samples, validate.integer(seed, "seed", 0),
                       validate.real(rtol, "rtol", 0.0))
     return PoolingOperator(name, combine, activation, bound=bound,

@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "coefficient_tensor",
     "coefficient_tensor_by_forward",
+    "one_hot_tensor",
     "grid_tensor",
     "check_budget",
 ]
@@ -203,12 +204,38 @@ def coefficient_tensor_by_forward(
     """
     net = validate.product_network(net, "the coefficient tensor (one-hot oracle)")
     output = validate.output(net, output)
+    dtype_net = _float64_cpu(net)
+    return one_hot_tensor(lambda feats: dtype_net(feats)[:, output], net.n_channels,
+                          net.n_patches, batch_size, max_bytes)
+
+
+@torch.no_grad()
+def one_hot_tensor(fn, n_channels: int, n_modes: int, batch_size: int = 4096,
+                   max_bytes: int = 256 * 1024**2) -> torch.Tensor:
+    """The tensor ``A[d_1, .., d_N] = fn(e_{d_1}, .., e_{d_N})`` of any function of ``N``
+    feature vectors that is linear in each, from its values on every one-hot input.
+
+    Parameters
+    ----------
+    fn : callable ``(batch, N, M) float64 -> (batch,)``
+        E.g. one output of a network (a ConvAC, a recurrent circuit).
+    n_channels, n_modes : int
+        ``M`` and ``N``.
+    batch_size : int, default 4096
+        One-hot inputs per call of ``fn``.
+    max_bytes : int, default 256 MiB
+        Budget of the result and of one batch.
+
+    Returns
+    -------
+    Tensor, shape ``(M,) * N`` (the dtype ``fn`` returns), the last mode fastest
+    """
     batch_size = validate.positive_int(batch_size, "batch_size")
-    m, n = net.n_channels, net.n_patches
+    m = validate.positive_int(n_channels, "n_channels")
+    n = validate.positive_int(n_modes, "n_modes")
     validate.check_budget(m, n, max_bytes, "brute-force coefficient tensor")
     batch_size = min(batch_size, m**n)
     validate.check_shape_budget((batch_size, n, m), max_bytes, "one-hot batch")
-    dtype_net = _float64_cpu(net)
     eye = torch.eye(m, dtype=torch.float64)
     values = []
     combos = itertools.product(range(m), repeat=n)  # last mode fastest: C order
@@ -217,5 +244,5 @@ def coefficient_tensor_by_forward(
         if not chunk:
             break
         feats = eye[torch.tensor(chunk)]  # (B, N, M)
-        values.append(dtype_net(feats)[:, output])
+        values.append(fn(feats))
     return torch.cat(values).reshape((m,) * n)
