@@ -20,8 +20,8 @@ It also keeps torch's compiled kernels apart per CPU capability
 (:func:`compile_cache_dir`): inductor's on-disk cache (torch 2.13.0) does not key its
 kernels on ``ATEN_CPU_CAPABILITY``, so a process run with ``ATEN_CPU_CAPABILITY=default``
 (the portable test tier) stored scalar kernels that every later ``torch.compile`` of the
-same graph at full capability loaded: the compiled HT forward then ran at 0.47-0.62 of
-the bmm reference instead of 0.72-0.91 (``docs/forward.md``).
+same graph at full capability loaded (the compiled HT forward's graph then took a third
+to a half more CPU time, ``docs/forward.md``).
 """
 
 from __future__ import annotations
