@@ -4,7 +4,7 @@ filled from a numpy buffer) and by ``convac.rank.modp.rank_mod``, against LAPACK
 (``scipy.linalg.lu_factor``) of the same float64 matrix, one thread, in one process.
 
 Needs ``pip install passagemath-linbox passagemath-pari`` (not a convac dependency).
-Run: ``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python docs/measure_fflas.py 2048 4096``.
+Run: ``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python scripts/measure_fflas.py 2048 4096``.
 """
 
 import sys
