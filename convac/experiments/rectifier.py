@@ -44,9 +44,9 @@ from ..nets.network import HTNet
 from ..nets.pooling import resolve_pooling
 from ..rank.exact import exact_rank, integer_weights_
 from ..rank.grid import grid_rank, shallow_width_lower_bound
-from ..rank.theory import ht_odd_even_rank
 from ..tensors.grid import grid_tensor
 from ..tensors.matricization import RankResult
+from ..theory import ht_odd_even_rank
 from .rectifier_settings import (
     BENCH,
     CLAIMS,
