@@ -75,7 +75,11 @@ def _tree_tensor(net: ConvAC, leaf_map, output: int) -> torch.Tensor:
     s = net.schedule
     # per-node matrices unbound once: a list lookup per node instead of a tensor index
     # (a third of this function's time at N = 8)
-    weights = [w.detach().to(torch.float64) for w in net.node_weights()]  # by key
+    if net.is_tree:
+        weights = [w.detach().to(torch.float64) for w in net.node_weights()]  # by key
+    else:  # converted per level, then split: by key as well
+        weights = [m for level in range(s.n_levels + 1)
+                   for m in net.level_weights(level).detach().to(torch.float64).unbind(0)]
     leaves = [leaf_map(weights[p]) for p in range(s.n_patches)]  # N matrices (r, T)
 
     def node(tn, kids: list) -> torch.Tensor:
