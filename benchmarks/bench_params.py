@@ -21,7 +21,7 @@ SIZES_R = [2, 4]
 def theorem_width(n_patches: int, n_channels: int, rank: int) -> int:
     """``min(r_0, M)^(N/2)``: the odd-even rank of a generic HT (COLT 2016, Thm 1), a lower
     bound on the width of any CP network with the same function."""
-    return require("convac.rank.theory", "ht_odd_even_rank")(n_patches, n_channels, rank)
+    return require("convac.theory", "ht_odd_even_rank")(n_patches, n_channels, rank)
 
 
 class HTParameters:

@@ -48,7 +48,7 @@ RANK_R = [2, 3]
 
 
 def _theory():
-    return require("convac.rank.theory")
+    return require("convac.theory")
 
 
 def pick_method(n: int, m: int) -> str:

@@ -43,7 +43,7 @@ _EXPORTS = {
     "rank.mixed": ("mixed_rank", "mixed_width_needed", "tree_rank_bounds"),
     # the rank-method registry (declared once) and the theorem formulas
     "rank.methods": ("RANK_METHODS", "auto_rank", "matricization_rank"),
-    "rank.theory": ("ht_odd_even_rank", "ht_left_right_rank", "cp_rank",
+    "theory": ("ht_odd_even_rank", "ht_left_right_rank", "cp_rank",
                     "cp_shared_odd_even_rank", "tt_odd_even_rank",
                     "rac_shallow_start_end_bound", "rac_deep_start_end_lower",
                     "rac_deep_start_end_upper"),

@@ -39,7 +39,8 @@ def test_a_configuration_over_the_budget_is_refused_recorded_and_shown(tmp_path,
     store = str(tmp_path / "ds")
     assert main(["experiment", "run", "depth-sweep", "--scheduler", "inline", "--quiet",
                  "--set", "grid=[[8, 2, 2], [32, 2, 2]]", "--store", store]) == 0
-    assert "5 computed (1 errors)" in capsys.readouterr().out
+    # a refusal is no error: counted on its own
+    assert "4 computed (0 errors), 1 refused (budget)" in capsys.readouterr().out
     assert main(["experiment", "show", "depth-sweep", "--store", store]) == 0
     out = capsys.readouterr().out
     assert [line.split()[:4] for line in out.splitlines()[1:5]] == [
@@ -73,7 +74,7 @@ def test_resume_with_a_larger_budget_computes_what_the_smaller_one_refused(tmp_p
     run = ["experiment", "run", "depth-sweep", "--scheduler", "inline", "--quiet", "--set",
            "grid=[[8, 2, 2]]", "--store", store]
     assert main([*run, "--max-gib", "1e-6"]) == 0
-    assert "2 computed (2 errors)" in capsys.readouterr().out
+    assert "0 computed (0 errors), 2 refused (budget)" in capsys.readouterr().out
     refused = ResultStore(store).records()
     assert [r["status"] for r in refused] == ["refused", "refused"]
     assert all(r["result"]["needed_bytes"] > 2**30 * 1e-6 for r in refused)

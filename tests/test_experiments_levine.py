@@ -74,3 +74,7 @@ def test_a_degenerate_integer_draw_is_flagged_and_explains_a_below_case():
     gauss = convac.HTNet(16, 2, [2, 3, 2, 5], seed=0, dtype=torch.float64)
     dense = convac.matricization_rank(gauss, rows, method="dense")
     assert not dense.ambiguous and dense.rank == wide["rank"] == wide["bound"]
+
+
+def test_grid_size_of_the_summary_is_the_experiments():
+    assert lev.GRID_SIZE == lev.experiment().size

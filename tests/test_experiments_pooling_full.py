@@ -275,3 +275,8 @@ def test_quick_grid_runs_is_published_and_shown(monkeypatch, tmp_path):
         assert 0 <= cell["test_min"] <= cell["test"] <= cell["test_max"] <= 1
     text = pf.format_summary(records, grid_size=100)
     assert text.startswith(f"{len(records) - 1} of 100 trainings done (1 failed)")
+
+
+def test_default_grid_size_of_the_summary_is_the_experiments():
+    assert pf.default_grid_size() == pf.experiment().size
+    assert pf.default_grid_size(seeds=1) == pf.experiment(seeds=1).size

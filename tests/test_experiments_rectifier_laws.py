@@ -139,3 +139,15 @@ def test_quick_records_summarise():
     assert {(r["operator"], r["shared"]) for r in s["fits"]} == {
         (op, sh) for op in rl.OPERATORS for sh in (False, True)}
     assert "failed configurations" in rl.format_summary(records)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+@pytest.mark.parametrize("operator", rl.OPERATORS + ("relu-avg",))
+def test_reachable_dimension_closed_form_is_the_basis_rank(operator, shared):
+    """The report's floor uses the closed form of ``k``; the oracle is the rank of the
+    spanning columns, at every small size."""
+    for n in range(1, 6):
+        for m in (2, 3):
+            basis = rl.reachable_basis(n, m, shared, operator)
+            assert rl.reachable_dimension(n, m, shared, operator) == int(
+                np.linalg.matrix_rank(basis)), (n, m)

@@ -13,7 +13,9 @@ from test_pooling import brute_force
 import convac
 from convac.cli import main
 from convac.experiments.rectifier import (
+    RectifierMeasurements,
     deep_network,
+    format_text,
     incompleteness,
     network_rank,
     rank_vs_n,
@@ -405,3 +407,16 @@ def test_measurements_from_asv_results_round_trip():
     assert m.universality[0]["floor"] == pytest.approx(0.8)
     assert measurements_from_results(_FakeResults([])) is None
     assert measurements_from_results(None) is None
+
+
+def test_text_says_no_width_suffices_where_relu_sum_cannot_reach_the_rank():
+    """ReLU+sum reaches rank 2 at most: above it the text says no width suffices (as the
+    report does), never ``width >= none``; the product's bound is its rank."""
+    rows = rank_vs_n(sizes=(4,), operators=("relu-sum", "product"))
+    text = format_text(RectifierMeasurements(rank_vs_n=rows))
+    relu_sum = next(r for r in rows if r["operator"] == "relu-sum")
+    assert relu_sum["rank"] > 2 and relu_sum["width_lower_bound"] is None
+    assert "no width suffices (rank not reachable)" in text
+    product = next(r for r in rows if r["operator"] == "product")
+    assert f"width >= {product['width_lower_bound']}" in text
+    assert ">= none" not in text

@@ -7,6 +7,8 @@ import ast
 import json
 import os
 import pathlib
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -87,6 +89,41 @@ def test_report_modules_import_nothing_that_computes():
            if not name.startswith(inside) and "theory" not in name.split(".")
            and COMPUTING & set(name.split("."))]
     assert not bad, "the report reads results only; it imports " + "; ".join(bad)
+
+
+COMPUTING_STAGES = ("convac.nets", "convac.tensors", "convac.rank", "convac.fit")
+"""The stages that compute networks, tensors, ranks and fits: the report loads none."""
+PAGE_SCRIPT = """
+import json, sys
+from convac.bench.report import experiments
+path = experiments.build_experiments_page(stores=sys.argv[1], out_dir=sys.argv[2],
+                                          published_root=sys.argv[3])
+print(json.dumps({"page": path, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_report_and_published_experiments_page_load_no_computing_module(tmp_path):
+    """In a fresh interpreter, importing the report and building the experiments page
+    from the committed summaries (no store) leaves torch and every computing stage
+    unloaded: the report imports what it reads, not what computed it."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    proc = subprocess.run(
+        [sys.executable, "-c", PAGE_SCRIPT, str(tmp_path / "no-stores"),
+         str(tmp_path / "page"), str(ROOT / "reports" / "published")],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    loaded = [m for m in out["modules"] if m == "torch" or m.startswith("torch.")
+              or any(m == s or m.startswith(s + ".") for s in COMPUTING_STAGES)]
+    assert not loaded, f"the report loaded {loaded}"
+    assert "convac.bench.report" in out["modules"]
+    page = pathlib.Path(out["page"]).read_text(encoding="utf-8")
+    published = sorted(p.stem for p in (ROOT / "reports" / "published").glob("*.json"))
+    assert published, "no committed summaries to build the page from"
+    for name in published:  # each committed summary is shown, labelled as such
+        assert f"reports/published/{name}.json: the committed summary" in page, name
+    shown = {name for name, _ in SECTIONS} - set(published)
+    assert page.count("Not measured") == len(shown)
 
 
 @pytest.mark.slow

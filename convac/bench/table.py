@@ -12,7 +12,7 @@ from ..nets.network import CPNet, HTNet
 from ..nets.params import parameter_count
 from ..progress import bar
 from ..rank.methods import DEFAULT_METHOD, matricization_rank
-from ..rank.theory import ht_odd_even_rank
+from ..theory import ht_odd_even_rank
 
 __all__ = ["depth_efficiency_rows", "format_table",]
 

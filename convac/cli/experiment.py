@@ -60,7 +60,9 @@ def _run(args) -> int:
         return 3
     moved = (f", {len(summary.quarantined)} unreadable part file(s) moved to "
              f"{os.path.dirname(summary.quarantined[0])}" if summary.quarantined else "")
-    print(f"{summary.experiment}: {summary.n_computed} computed ({summary.n_errors} errors), "
+    refused = f", {summary.n_refused} refused (budget)" if summary.n_refused else ""
+    print(f"{summary.experiment}: {summary.n_computed - summary.n_refused} computed "
+          f"({summary.n_errors} errors){refused}, "
           f"{summary.n_skipped} already stored{moved}, {summary.wall_seconds:.1f} s wall, "
           f"{summary.throughput:.1f} cfg/s on {summary.n_workers} worker thread(s)")
     wrote(args, _store(args))

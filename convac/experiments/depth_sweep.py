@@ -28,17 +28,11 @@ from ..rank.exact import integer_weights_
 from ..rank.methods import matricization_rank
 from ..validate import integer, real
 from ..validate import max_bytes as max_bytes_of
+from .depth_sweep_summary import PAPER, format_summary, summarize
 from .runner import Experiment, evaluate
 
 __all__ = ["experiment", "compute", "check", "format_summary", "block_partition", "PAPER",
            "quick_rows", "GRID"]
-
-PAPER = {
-    "source": "Cohen, Sharir & Shashua, On the Expressive Power of Deep Learning: A Tensor "
-              "Analysis, COLT 2016, Thm 3 (as recalled; statement form min(r_0, M)^(N/2^d))",
-    "statement": "a network truncated to d levels needs top width >= min(r_0, M)^(N / 2^d) "
-                 "to realise almost every function of the deep network",
-}
 
 GRID = ((8, 2, 2), (16, 2, 2), (16, 2, 3), (16, 3, 3), (16, 3, 2), (32, 2, 2), (32, 2, 3),
         (32, 3, 3), (64, 2, 2))
@@ -121,29 +115,6 @@ def experiment(grid=GRID, seed: int = 0, max_gib: float = MAX_BYTES / 2**30) -> 
         compute, check, batch_size=1, options={"grid": [list(g) for g in grid], "seed": seed},
         max_bytes=max_bytes,
     )
-
-
-def summarize(records) -> list:
-    """One row per configuration, sorted by ``(N, r, d)``, with ``agrees``: the deep
-    network's certified rank is at least the paper's bound."""
-    rows = []
-    for rec in records:
-        if rec["status"] != "ok":
-            continue
-        row = {**rec["config"], **rec["result"]}
-        row["agrees"] = row["rank"] >= row["paper"]
-        row["equal"] = row["rank"] == row["paper"]
-        rows.append(row)
-    return sorted(rows, key=lambda x: (x["n"], x["m"], x["r"], x["depth"]))
-
-
-def format_summary(records) -> str:
-    cols = ("n", "m", "r", "depth", "rank", "paper", "agrees", "deep_params", "trunc_params")
-    rows = summarize(records)
-    lines = ["  ".join(f"{c:>12s}" for c in cols)]
-    lines += ["  ".join(f"{str(r[c]):>12s}" for c in cols) for r in rows]
-    lines.append(f"paper: {PAPER['statement']} ({PAPER['source']})")
-    return "\n".join(lines)
 
 
 def quick_rows(seed: int = 0) -> list:

@@ -28,39 +28,19 @@ from ..nets.network import ConvAC
 from ..rank.exact import integer_weights_
 from ..rank.methods import matricization_rank
 from ..rank.mincut import MAX_HYBRIDS, graph_min_cut, mixed_min_cut_bound, network_graph
-from ..rank.mixed import mixed_example, mixed_rank, mixed_width_needed, tree_rank_bounds
+from ..rank.mixed import mixed_example, mixed_rank, tree_rank_bounds
 from ..validate import integer
+from .mixed_dilated_summary import NETWORKS, PAPER, corollary_rows, format_summary, summarize
 from .runner import Experiment, evaluate
 
 __all__ = ["experiment", "compute", "check", "summarize", "format_summary", "PAPER", "GRID",
            "quick_rows", "corollary_rows"]
-
-PAPER = {
-    "source": "N. Cohen, R. Tamari, A. Shashua, \"Boosting Dilated Convolutional Networks "
-              "with Mixed Tensor Decompositions\", ICLR 2018, arXiv 1703.06846v3, sec. 6 "
-              "(text read from a stored copy of the arXiv v3 PDF's text)",
-    "theorem_7": "the ranks of the grid tensor matricizations are: no greater than "
-                 "r^min{|Theta(I;T)|,|Theta(I^c;T)|}; at least r^|{(nu1,nu2) in Theta(I;T) x "
-                 "Theta(I^c;T): nu1 and nu2 are siblings in T with depth>1}| almost always",
-    "example": "the tree decomposition of T generates grid tensors whose matricizations "
-               "w.r.t. I have rank r^(N/4+N/8) [...] This also leads to matricized grid "
-               "tensors of rank r^(N/4+N/8) [for T-bar]. On the other hand, the hybrid mode "
-               "tree H tiles I and I^c entirely into singletons [...] leading (by theorem 7) "
-               "to grid tensor matricization ranks of r^(N/2)",
-    "corollary_8": "all functions realized by M with r channels in the layers of each "
-                   "interconnected network, cannot be realized by N or N-bar (or a summation "
-                   "thereof) if the number of channels in each layer is less than "
-                   "(r/2)^(2/(1+2^(1-k)))",
-    "corollary_example": "if k = 4 and the number of channels r in each interconnected "
-                         "network is 128 [...] over 1500 channels in each layer are required",
-}
 
 GRID = ((4, 2, 1), (4, 2, 2), (4, 2, 4), (6, 2, 2), (6, 4, 4), (8, 2, 2), (8, 4, 4),
         (12, 2, 2), (12, 32, 32))
 """``(L, M, r)``: ``N = 2^L`` patches; the mixed network has width ``r`` (its hybrid
 ``r / 2``), the trees ``r``."""
 
-NETWORKS = ("baseline", "swapped", "hybrid", "mixed")
 MAX_EXACT_SIDE = 4096
 """Exact ranks are computed where the min-cut bound (the largest rank possible) and the
 dense tensor are at most this size (sides) / ``2^16`` entries."""
@@ -166,32 +146,6 @@ def _certified(row) -> str:
     if cut is not None and lower == cut:
         return "determined a.e. (Theorem 7 lower = min-cut)"
     return "bounded"
-
-
-def summarize(records) -> dict:
-    """``rows``: one per configuration, sorted by ``(N, M, r, network)``, with
-    ``certified`` (what it establishes) and ``matches_paper`` (the rank, or the value it
-    is determined to almost everywhere, is the paper's figure; for the mixed network: at
-    least it); ``corollary``: Corollary 8's widths."""
-    rows = [{**rec["config"], **rec["result"]} for rec in records if rec["status"] == "ok"]
-    rows.sort(key=lambda x: (x["levels"], x["m"], x["r"], NETWORKS.index(x["network"])))
-    return {"rows": rows, "corollary": corollary_rows()}
-
-
-def corollary_rows(ranks=(8, 32, 128), groups=(2, 3, 4, 6)) -> list:
-    """Corollary 8's width ``(r/2)^(2/(1+2^(1-k)))`` for each ``(r, k)``."""
-    return [{"r": r, "k": k, "width": mixed_width_needed(r, k)} for r in ranks for k in groups]
-
-
-def format_summary(records) -> str:
-    s = summarize(records)
-    cols = ("n", "m", "r", "network", "paper", "lower", "upper", "min_cut", "exact",
-            "certified")
-    lines = ["  ".join(f"{c:>12s}" for c in cols)]
-    lines += ["  ".join(f"{str(r[c]):>12s}" for c in cols) for r in s["rows"]]
-    lines += [f"Corollary 8: r={c['r']} k={c['k']}: {c['width']:.1f} channels"
-              for c in s["corollary"]]
-    return "\n".join(lines)
 
 
 def quick_rows(seed: int = 0) -> list:

@@ -46,19 +46,28 @@ from ..rank.cuts import min_cut_bound
 from ..rank.exact import integer_weights_
 from ..rank.methods import matricization_rank
 from ..validate import InvalidValueError, integer
-from .blobs import BLOB, TASKS, load_blobs, task_split
+from .blobs import BLOB, load_blobs, task_split
+from .pooling_full_summary import (
+    DEEP_WIDTHS,
+    GEOMETRIES,
+    KINDS,
+    LEVELS,
+    PAPER,
+    SHALLOW_WIDTHS,
+    SIDE,
+    cells,
+    default_grid_size,
+    partitions,
+    summarize_records,
+    throughput,
+)
 from .runner import Experiment, evaluate
 
 __all__ = ["experiment", "compute", "tree_order", "BlobNet", "train", "summarize",
            "format_summary", "throughput", "partitions", "partition_ranks", "PAPER",
-           "KINDS", "GEOMETRIES", "DEEP_WIDTHS", "SHALLOW_WIDTHS", "quick_records"]
+           "KINDS", "GEOMETRIES", "DEEP_WIDTHS", "SHALLOW_WIDTHS",
+           "default_grid_size", "quick_records"]
 
-SIDE = 32
-LEVELS = 5
-GEOMETRIES = ("square", "mirror")
-KINDS = ("cac", "relu-avg", "relu-max")
-DEEP_WIDTHS = (8, 16, 32, 64, 128)
-SHALLOW_WIDTHS = (64, 128, 256, 512, 1024, 2048, 4096)
 BATCH = 64
 
 OPTIMIZERS = {
@@ -66,25 +75,6 @@ OPTIMIZERS = {
     "relu": {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-16, "weight_decay": 1e-4},
 }
 """Adam settings of the authors' ``train_plan.json`` files."""
-
-PAPER = {
-    "source": "Cohen & Shashua, ICLR 2017, Sec. 7 (Fig. 3: arithmetic circuits; Fig. 4: "
-              "ReLU networks with average and max pooling); generator, networks and "
-              "hyperparameters read from the authors' code, HUJI-Deep/inductive-pooling",
-    "statement": "\"square pooling outperforms mirror on the task of closure ranking, "
-                 "whereas the opposite occurs when ranking symmetry\", for the arithmetic "
-                 "circuit and for ReLU networks with average and max pooling (the README "
-                 "of the authors' code)",
-    "verified": "The paper's text was not available here: the statement is quoted from "
-                "the authors' code, the figure numbers and the shallow baselines below "
-                "are those given by the task that asked for this reproduction, not read "
-                "from the paper.",
-    "shallow": {("cac", "closedness"): 0.62, ("cac", "symmetry"): 0.77,
-                ("relu-avg", "closedness"): 0.58, ("relu-avg", "symmetry"): 0.55,
-                ("relu-max", "closedness"): 0.50, ("relu-max", "symmetry"): 0.50},
-    "shallow_note": "shallow, 4096 channels; relu-max: no better than chance",
-}
-
 
 # -- geometry ------------------------------------------------------------------------
 def _children(geometry: str, a: int, b: int, s: int) -> list:
@@ -290,34 +280,6 @@ def compute(config: dict) -> dict:
             "threads": torch.get_num_threads(), "n_train": len(y), "n_test": len(yt)}
 
 
-def _cost(depth: str, width: int) -> float:
-    """Multiply-adds of one forward step per image (the grid's order, and its plan)."""
-    n = SIDE * SIDE
-    if depth == "shallow":
-        return 3.0 * width  # computed from the pixel counts
-    return 3.0 * n * width + sum((n >> 2 * lv) * width * width for lv in range(1, LEVELS + 1))
-
-
-def cells(deep_widths=DEEP_WIDTHS, shallow_widths=SHALLOW_WIDTHS, kinds=KINDS,
-          tasks=TASKS) -> list:
-    """``(depth, geometry, task, kind, width)`` of every cell: the deep networks of
-    widths up to 16 (the geometries' comparison, cheap), then the shallow baselines,
-    then the wider deep networks, each group cheapest first; within a width the
-    arithmetic circuit, then ReLU+average, then ReLU+max, the two geometries of a task
-    together."""
-    out = [("deep", g, t, k, w) for g in GEOMETRIES for t in tasks for k in kinds
-           for w in deep_widths]
-    out += [("shallow", "-", t, k, w) for t in tasks for k in kinds for w in shallow_widths]
-
-    def order(c) -> tuple:
-        group = 1 if c[0] == "shallow" else (0 if c[4] <= 16 else 2)
-        # within a width: the arithmetic circuit first, and both geometries of a task
-        # one after the other, so that every finished pair is a comparison
-        return (group, _cost(c[0], c[4]), KINDS.index(c[3]), c[2], c[1])
-
-    return sorted(out, key=order)
-
-
 def experiment(seeds: int = 3, steps: int = 15_000, deep_widths=DEEP_WIDTHS,
                shallow_widths=SHALLOW_WIDTHS, kinds=KINDS, n_train: int = BLOB["n_train"],
                n_test: int = BLOB["n_test"], data_seed: int = 0) -> Experiment:
@@ -346,22 +308,6 @@ def experiment(seeds: int = 3, steps: int = 15_000, deep_widths=DEEP_WIDTHS,
 
 
 # -- ranks ---------------------------------------------------------------------------
-@functools.lru_cache(maxsize=4)
-def partitions(side: int = SIDE) -> dict:
-    """Five partitions of a ``side x side`` image (row-side raster indices)."""
-    i, j = np.divmod(np.arange(side * side), side)
-    far = side - 1
-    sides = {
-        "left|right": j < side // 2,
-        "top|bottom": i < side // 2,
-        "odd|even columns": j % 2 == 1,
-        "interleaved (checkerboard)": (i + j) % 2 == 0,
-        # local like a checkerboard, but each mirror window lies on one side
-        "mirrored checkerboard": (np.minimum(i, far - i) + np.minimum(j, far - j)) % 2 == 0,
-    }
-    return {k: np.flatnonzero(v).tolist() for k, v in sides.items()}
-
-
 @functools.lru_cache(maxsize=64)
 def partition_ranks(geometry: str, width: int, side: int = SIDE, exact: bool = False) -> dict:
     """``{partition: (exact rank or None, min-cut bound)}`` of the deep arithmetic circuit.
@@ -386,59 +332,20 @@ def partition_ranks(geometry: str, width: int, side: int = SIDE, exact: bool = F
 
 # -- summary -------------------------------------------------------------------------
 def summarize(records, ranks: bool = True) -> dict:
-    """Per cell: seeds done, mean / min / max of train and test accuracy, training time;
-    the cells of the grid not done; with ``ranks``, the ranks per geometry and width
-    (computed: min-cuts at 32x32 and exact ranks at 4x4; ``None`` without, so that the
-    report, which only reads, can summarize a live store)."""
-    groups: dict = {}
-    errors = []
-    for rec in records:
-        c = rec["config"]
-        cell = (c["depth"], c["geometry"], c["task"], c["kind"], c["width"])
-        if rec["status"] != "ok":
-            errors.append({"cell": list(cell), "seed": c["seed"], "error": rec["error"]})
-            continue
-        groups.setdefault(cell, []).append(rec["result"])
-    rows = []
-    for cell, rs in sorted(groups.items()):
-        te = [r["test_accuracy"] for r in rs]
-        tr = [r["train_accuracy"] for r in rs]
-        rows.append({"depth": cell[0], "geometry": cell[1], "task": cell[2],
-                     "kind": cell[3], "width": cell[4], "seeds": len(rs),
-                     "test": float(np.mean(te)), "test_min": float(min(te)),
-                     "test_max": float(max(te)), "train": float(np.mean(tr)),
-                     "train_min": float(min(tr)), "train_max": float(max(tr)),
-                     "seconds": float(np.mean([r["train_seconds"] for r in rs])),
-                     "cpu_seconds": float(np.mean([r["train_cpu_seconds"] for r in rs])),
-                     "devices": sorted({r["device"] for r in rs})})
-    widths = sorted({r["width"] for r in rows if r["depth"] == "deep"}) or list(DEEP_WIDTHS)
-    cuts = exact = None
+    """:func:`~convac.experiments.pooling_full_summary.summarize_records`, with ``ranks``
+    the ranks per geometry and width (computed: min-cuts at 32x32 and exact ranks at
+    4x4)."""
+    s = summarize_records(records)
     if ranks:
-        cuts = {g: {str(w): {k: v[1] for k, v in partition_ranks(g, w).items()}
-                    for w in widths} for g in GEOMETRIES}
-        exact = {g: {k: {"exact": v[0], "min_cut": v[1]}
-                     for k, v in partition_ranks(g, 8, side=4, exact=True).items()}
-                 for g in GEOMETRIES}
-    return {"cells": rows, "errors": errors, "n_cells_seen": len(rows),
-            "n_trainings_done": sum(r["seeds"] for r in rows),
-            "min_cut_32x32": cuts, "exact_4x4_width8": exact,
-            "paper": {**{k: v for k, v in PAPER.items() if k != "shallow"},
-                      "shallow": [{"kind": k, "task": t, "accuracy": a}
-                                  for (k, t), a in PAPER["shallow"].items()]}}
-
-
-def throughput(records) -> dict:
-    """Mean training seconds per (depth, width), and which devices ran them."""
-    by: dict = {}
-    for rec in records:
-        if rec["status"] == "ok":
-            c, r = rec["config"], rec["result"]
-            by.setdefault(f"{c['depth']} w{c['width']}", []).append(
-                (r["train_seconds"], r["train_cpu_seconds"], r["device"]))
-    return {k: {"n": len(v), "wall_mean": float(np.mean([x[0] for x in v])),
-                "wall_min": float(min(x[0] for x in v)), "wall_max": float(max(x[0] for x in v)),
-                "cpu_mean": float(np.mean([x[1] for x in v])),
-                "devices": sorted({x[2] for x in v})} for k, v in sorted(by.items())}
+        widths = (sorted({r["width"] for r in s["cells"] if r["depth"] == "deep"})
+                  or list(DEEP_WIDTHS))
+        s["min_cut_32x32"] = {g: {str(w): {k: v[1] for k, v in partition_ranks(g, w).items()}
+                                  for w in widths} for g in GEOMETRIES}
+        s["exact_4x4_width8"] = {g: {k: {"exact": v[0], "min_cut": v[1]}
+                                     for k, v in partition_ranks(g, 8, side=4,
+                                                                 exact=True).items()}
+                                 for g in GEOMETRIES}
+    return s
 
 
 def format_summary(records, grid_size: int | None = None) -> str:
@@ -446,7 +353,7 @@ def format_summary(records, grid_size: int | None = None) -> str:
     and the paper's statement."""
     s = summarize(records)
     done = s["n_trainings_done"]
-    total = grid_size if grid_size is not None else experiment().size
+    total = grid_size if grid_size is not None else default_grid_size()
     lines = [f"{done} of {total} trainings done ({len(s['errors'])} failed)",
              f"{'depth':>7s} {'geometry':>8s} {'task':>10s} {'kind':>8s} {'width':>5s} "
              f"{'seeds':>5s} {'test':>6s} {'[min,  max]':>13s} {'train':>6s} {'s/run':>7s}"]

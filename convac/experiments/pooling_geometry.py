@@ -35,8 +35,6 @@ geometry on ``4 x 4`` images, where exact ranks fit in memory.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from ..nets.geometry import ht_windows, quadtree_order
@@ -45,24 +43,19 @@ from ..rank.bounds import min_cut_bound
 from ..rank.exact import integer_weights_
 from ..rank.methods import matricization_rank
 from ..validate import InvalidValueError, integer
+from .pooling_geometry_summary import (
+    GEOMETRIES,
+    PAPER,
+    SIDE,
+    TASKS,
+    format_summary,
+    named_partitions,
+    summarize,
+)
 from .runner import Experiment, evaluate
 
 __all__ = ["experiment", "compute", "make_task", "geometry_order", "partition_ranks",
            "summarize", "format_summary", "PAPER", "SIDE", "quick_table"]
-
-SIDE = 8
-TASKS = ("closedness", "symmetry")
-GEOMETRIES = ("square", "mirror")
-
-PAPER = {
-    "source": "Cohen & Shashua, ICLR 2017, Sec. 7 and the abstract; the statement is the "
-              "authors' (README of HUJI-Deep/inductive-pooling); convac's setting differs: "
-              "8x8 images and tasks of convac's own, not the paper's 32x32 blobs (those are "
-              "the pooling-geometry-full experiment)",
-    "statement": "contiguous (square) pooling wins on closedness, mirror pooling wins on "
-                 "symmetry; each geometry supports exponential separation rank only on "
-                 "the partitions it favours",
-}
 
 
 def geometry_order(name: str, side: int = SIDE) -> np.ndarray:
@@ -214,23 +207,6 @@ def accuracy(net, features, labels) -> float:
         return float((log_h.argmax(1) == labels).double().mean())
 
 
-@functools.lru_cache(maxsize=8)
-def named_partitions(side: int = SIDE) -> dict:
-    """Image partitions (raster indices of the row side)."""
-    idx = np.arange(side * side).reshape(side, side)
-    i, j = np.divmod(idx.ravel(), side)
-    far = side - 1
-    # a checkerboard in the distances to the edges: local (neighbours alternate) and
-    # invariant under both reflections, so every mirror window lies on one side
-    mirrored = (np.minimum(i, far - i) + np.minimum(j, far - j)) % 2 == 0
-    return {
-        "left|right": sorted(idx[:, : side // 2].ravel().tolist()),
-        "top|bottom": sorted(idx[: side // 2].ravel().tolist()),
-        "interleaved": sorted(idx[:, 0::2].ravel().tolist()),
-        "mirrored-checkerboard": np.flatnonzero(mirrored).tolist(),
-    }
-
-
 EXACT_SIDE = 4
 """Side of the images whose exact ranks are computed (``4 x 4``: cores of side ``<= 2^8``);
 larger images get the min-cut bound only (their exact cores would not fit in memory)."""
@@ -290,38 +266,6 @@ def experiment(seeds: int = 3, ranks=(4, 4, 4), n_train: int = 2000, n_test: int
 
     return Experiment("pooling-geometry", len(grid), config, key, compute, batch_size=1,
                       options={"ranks": list(ranks), "n_train": n_train, "steps": steps})
-
-
-def summarize(records) -> list:
-    """Per (task, geometry): mean, min and max accuracy over seeds, and the ranks."""
-    groups: dict = {}
-    for rec in records:
-        if rec["status"] != "ok":
-            continue
-        c, r = rec["config"], rec["result"]
-        groups.setdefault((c["task"], c["geometry"]), []).append(r)
-    rows = []
-    for (task, geom), rs in sorted(groups.items()):
-        acc = [r["accuracy"] for r in rs]
-        rows.append({"task": task, "geometry": geom, "seeds": len(rs),
-                     "accuracy": float(np.mean(acc)), "min": float(min(acc)),
-                     "max": float(max(acc)), "bounds": rs[0]["bounds"],
-                     "exact_4x4": rs[0]["exact_4x4"], "bound_4x4": rs[0]["bound_4x4"]})
-    return rows
-
-
-def format_summary(records) -> str:
-    lines = [f"{'task':>11s} {'geometry':>8s} {'seeds':>5s} {'acc':>6s} {'min':>6s} "
-             f"{'max':>6s}  min-cut 8x8 | exact rank (min-cut) 4x4, on "
-             + ", ".join(named_partitions(SIDE))]
-    for r in summarize(records):
-        names = list(named_partitions(SIDE))
-        ranks = ", ".join(str(r["bounds"][k]) for k in names) + " | " + ", ".join(
-            f"{r['exact_4x4'][k]} ({r['bound_4x4'][k]})" for k in names)
-        lines.append(f"{r['task']:>11s} {r['geometry']:>8s} {r['seeds']:5d} "
-                     f"{r['accuracy']:6.3f} {r['min']:6.3f} {r['max']:6.3f}  {ranks}")
-    lines.append(f"paper: {PAPER['statement']} ({PAPER['source']})")
-    return "\n".join(lines)
 
 
 def quick_table(seed: int = 0) -> list:

@@ -44,9 +44,9 @@ from ..nets.network import HTNet
 from ..nets.pooling import resolve_pooling
 from ..rank.exact import exact_rank, integer_weights_
 from ..rank.grid import grid_rank, shallow_width_lower_bound
-from ..rank.theory import ht_odd_even_rank
 from ..tensors.grid import grid_tensor
 from ..tensors.matricization import RankResult
+from ..theory import ht_odd_even_rank
 from .rectifier_settings import (
     BENCH,
     CLAIMS,
@@ -344,6 +344,18 @@ def _fmt(v) -> str:
     return format_number(v, digits=3, missing="none")
 
 
+def _width_needed(r: dict) -> str:
+    """The shallow width bound of row ``r`` in words: ``width >= k``; for ReLU+sum above
+    rank 2 no width suffices (the rank is not reachable, ICML 2016, Sec. 5); for other
+    operators without a bound, that it is unknown."""
+    bound = r["width_lower_bound"]
+    if bound is not None:
+        return f"width >= {_fmt(bound)}"
+    if r["operator"] in ("relu-sum", "relu-avg"):
+        return "no width suffices (rank not reachable)"
+    return "width bound unknown"
+
+
 def _errors_text(r: dict) -> str:
     return ", ".join(f"{z}:{_fmt(e)}" for z, e in zip(r["widths"], r["errors"], strict=True))
 
@@ -358,8 +370,8 @@ def format_text(m: RectifierMeasurements) -> str:
     lines += ["", "(a) odd-even grid-tensor rank of a random deep (HT) network",
               "    paper: " + m.claims["rank_vs_n"]]
     lines += [line(r, f"{r['operator']:9s} N={r['N']:<3d}", lambda r: (
-        f"rank={r['rank']:<5d} min(r0,M)^(N/2)={r['theorem']:<5d} shallow width >= "
-        f"{_fmt(r['width_lower_bound']):5s} ({r['method']})")) for r in m.rank_vs_n]
+        f"rank={r['rank']:<5d} min(r0,M)^(N/2)={r['theorem']:<5d} shallow "
+        f"{_width_needed(r):14s} ({r['method']})")) for r in m.rank_vs_n]
     lines += ["", "(b) deep networks below the maximal rank M^(N/2)",
               "    paper: " + m.claims["incompleteness"]]
     lines += [line(r, f"{r['operator']:9s} N={r['N']:<3d}", lambda r: (
@@ -369,14 +381,16 @@ def format_text(m: RectifierMeasurements) -> str:
     lines += ["", "(c) smallest shallow width matching a deep network",
               "    paper: " + m.claims["shallow_match"]]
     lines += [line(r, f"{r['operator']:9s} {r['which']:12s}", lambda r: (
-        f"seed {r['seed']!s:3s} rank={r['rank']} ({r['method']}) width >= "
-        f"{_fmt(r['width_lower_bound'])}; matched (err <= {r['threshold']:g}) at "
-        f"{_fmt(r['matched_width'])}; floor {_fmt(r['floor'])}; errors {_errors_text(r)}"))
+        f"seed {r['seed']!s:3s} rank={r['rank']} ({r['method']}) {_width_needed(r)}; "
+        f"matched (err <= {r['threshold']:g}) at "
+        + (f"{r['matched_width']}" if r["matched_width"] is not None
+           else f"no width up to {max(r['widths'])}")
+        + f"; floor {_fmt(r['floor'])}; errors {_errors_text(r)}"))
         for r in m.shallow_match]
     lines += ["", "(d) universality: shallow fit error on a random grid tensor",
               "    paper: " + m.claims["universality"]]
     lines += [line(r, f"{r['operator']:9s}", lambda r: (
-        f"floor={_fmt(r['floor'])} width >= {_fmt(r['width_lower_bound'])}; errors "
+        f"floor={_fmt(r['floor'])} {_width_needed(r)}; errors "
         f"{_errors_text(r)}")) for r in m.universality]
     return "\n".join(lines)
 

@@ -35,7 +35,6 @@ width fits better than the projection onto that space: the floor
 from __future__ import annotations
 
 import itertools
-import math
 
 import numpy as np
 import torch
@@ -45,32 +44,27 @@ from ..nets.network import ConvAC, HTNet
 from ..nets.tree import fold
 from ..rank.exact import integer_weights_
 from ..validate import InvalidValueError, integer
+from .rectifier_laws_summary import (
+    CLAIMS,
+    GAUSS_SCALE,
+    M,
+    R,
+    analytic_floor,
+    format_summary,
+    reachable_dimension,
+    summarize,
+)
 from .rectifier_settings import LAWS, OPERATORS, explain
 from .runner import Experiment, evaluate
 
 __all__ = ["LAWS", "OPERATORS", "GAUSS_SCALE", "experiment", "compute", "deep_network",
-           "templates", "exact_grid_tensor", "odd_even_rank", "reachable_basis", "explain",
+           "templates", "exact_grid_tensor", "odd_even_rank", "reachable_basis",
+           "reachable_dimension", "explain",
            "reachable_floor", "analytic_floor", "summarize", "format_summary", "CLAIMS",
            "quick_records"]
 
-GAUSS_SCALE = 2 ** 20
-M, R = 2, 4
 RANK_SEEDS = {4: 200, 8: 200, 16: 20}
 FIT_WIDTHS = (1, 2, 4, 8, 16, 64)
-
-CLAIMS = {
-    "source": "Cohen & Shashua, \"Convolutional Rectifier Networks as Generalized Tensor "
-              "Decompositions\", ICML 2016",
-    "incompleteness": "\"depth efficiency is complete with convolutional arithmetic "
-                      "circuits [...] not the case with convolutional rectifier networks\" "
-                      "(abstract): with max pooling, a set of deep networks of positive "
-                      "measure is realized by shallow networks of polynomial size",
-    "universality": "\"convolutional rectifier networks are universal with max pooling but "
-                    "not with average pooling\" (abstract)",
-    "verified": "Quoted from the paper's abstract; the paper reports no rank distribution "
-                "and no figure of the fraction below maximal: those are convac's.",
-}
-
 
 # -- networks and templates -----------------------------------------------------------
 def _gauss_int(gen: torch.Generator, shape) -> torch.Tensor:
@@ -223,13 +217,6 @@ def reachable_floor(target, shared: bool, operator: str = "relu-sum") -> float:
     return float(np.linalg.norm(basis @ coef - y) / np.linalg.norm(y))
 
 
-def analytic_floor(n: int, m: int, shared: bool, operator: str = "relu-sum") -> float:
-    """``sqrt(1 - k / m^n)``, ``k`` the dimension of the reachable space: the floor's root
-    mean square over Gaussian targets."""
-    k = np.linalg.matrix_rank(reachable_basis(n, m, shared, operator))
-    return math.sqrt(max(1 - k / m ** n, 0.0))
-
-
 def _fit(config: dict) -> dict:
     gen = torch.Generator().manual_seed(config["seed"])
     target = torch.randn((M,) * config["N"], generator=gen, dtype=torch.float64)
@@ -283,71 +270,6 @@ def experiment(rank_seeds=None, fit_seeds: int = 8, fit_widths=FIT_WIDTHS,
                                "fit_seeds": fit_seeds, "fit_widths": list(fit_widths),
                                "fit_steps": fit_steps, "laws": list(laws),
                                "operators": list(operators)})
-
-
-def summarize(records) -> dict:
-    """Rank distributions per (law, operator, sharing, N) and fit plateaus per
-    (operator, sharing), with the floors; failed configurations listed."""
-    ranks: dict = {}
-    fits: dict = {}
-    errors = []
-    for rec in records:
-        c = rec["config"]
-        if rec["status"] != "ok":
-            errors.append({"key": rec.get("key"), "error": rec["error"]})
-            continue
-        r = rec["result"]
-        if c["what"] == "rank":
-            ranks.setdefault((c["law"], c["operator"], c["shared"], c["N"]), []).append(r)
-        else:
-            fits.setdefault((c["operator"], c["shared"], c["N"]), []).append((c, r))
-    rank_rows = []
-    for (law, op, sh, n), rs in sorted(ranks.items()):
-        vals = sorted(r["rank"] for r in rs)
-        top = rs[0]["max"]
-        rank_rows.append({"law": law, "operator": op, "shared": sh, "N": n, "seeds": len(rs),
-                          "max": top, "min": vals[0], "median": float(np.median(vals)),
-                          "highest": vals[-1],
-                          "fraction_below_max": sum(v < top for v in vals) / len(vals),
-                          "fraction_constant": sum(r["constant"] for r in rs) / len(rs)})
-    fit_rows = []
-    for (op, sh, n), cs in sorted(fits.items()):
-        widths = cs[0][0]["widths"]
-        errs = np.array([r["errors"] for _, r in cs])  # (seeds, widths)
-        floors = np.array([r["floor"] for _, r in cs])
-        fit_rows.append({"operator": op, "shared": sh, "N": n, "M": M, "seeds": len(cs),
-                         "widths": widths, "median_errors": np.median(errs, 0).tolist(),
-                         "plateau": float(np.mean(errs[:, -1])),
-                         "plateau_min": float(errs[:, -1].min()),
-                         "plateau_max": float(errs[:, -1].max()),
-                         "floor_mean": float(np.mean(floors)),
-                         "floor_rms": float(np.sqrt(np.mean(floors ** 2))),
-                         "analytic_floor": analytic_floor(n, M, sh, op)})
-    return {"ranks": rank_rows, "fits": fit_rows, "errors": errors, "claims": CLAIMS,
-            "setting": {"M": M, "r": R, "gauss_scale": GAUSS_SCALE,
-                        "partition": "odd-even", "rank": "exact over Q (python-flint)"}}
-
-
-def format_summary(records) -> str:
-    """Rank table (min / median / max, share below maximal) and fit plateaus."""
-    s = summarize(records)
-    lines = [f"{'law':>8s} {'operator':>9s} {'shared':>6s} {'N':>3s} {'seeds':>5s} "
-             f"{'min':>4s} {'med':>6s} {'max':>4s} {'of':>4s} {'below':>6s} {'const':>6s}"]
-    for r in s["ranks"]:
-        lines.append(f"{r['law']:>8s} {r['operator']:>9s} {r['shared']!s:>6s} {r['N']:3d} "
-                     f"{r['seeds']:5d} {r['min']:4d} {r['median']:6.1f} {r['highest']:4d} "
-                     f"{r['max']:4d} {r['fraction_below_max']:6.1%} "
-                     f"{r['fraction_constant']:6.1%}")
-    for r in s["fits"]:
-        lines.append(f"fit {r['operator']:>9s} shared={r['shared']!s:5s} N={r['N']} "
-                     f"seeds={r['seeds']}: plateau (width {r['widths'][-1]}) "
-                     f"{r['plateau']:.3f} [{r['plateau_min']:.3f}, {r['plateau_max']:.3f}]"
-                     f"; floor per target (mean) {r['floor_mean']:.3f}, analytic "
-                     f"sqrt(1-k/M^N) {r['analytic_floor']:.3f}")
-    lines.append(f"{len(s['errors'])} failed configurations")
-    if s["ranks"]:
-        lines.append(explain(s))
-    return "\n".join(lines)
 
 
 def quick_records() -> list:

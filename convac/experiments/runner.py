@@ -123,6 +123,8 @@ class Experiment:
 class RunSummary:
     """What one call of :func:`run_experiment` did.
 
+    ``n_computed`` counts the configurations this call stored (failed and refused ones
+    included: ``n_errors`` raised, ``n_refused`` were over the memory budget);
     ``throughput`` is configurations computed per wall-clock second of this call
     (cluster start included); ``compute_seconds`` sums the workers' time in ``compute``.
     """
@@ -138,6 +140,9 @@ class RunSummary:
     quarantined: tuple = ()
     """Unreadable part files moved aside by a resumed run (their configurations were
     computed again)."""
+    n_refused: int = 0
+    """Configurations refused before allocating (over the memory budget), recorded with
+    ``status="refused"``; ``n_errors`` counts those that raised."""
 
     @property
     def throughput(self) -> float:
@@ -336,17 +341,18 @@ def run_experiment(exp: Experiment, store, *, resume: bool = False, sample: int 
     bar = None
     if progress:  # on stderr when it is a terminal
         bar = progress_bar(total=n_todo, unit="cfg", desc=exp.name)
-    counts = {"computed": 0, "errors": 0, "compute": 0.0, "batches": 0}
+    counts = {"computed": 0, "errors": 0, "refused": 0, "compute": 0.0, "batches": 0}
 
     def store_batch(records: list[dict]) -> None:
         store.append(records)
         counts["computed"] += len(records)
-        counts["errors"] += sum(r["status"] != "ok" for r in records)
+        counts["errors"] += sum(r["status"] == "error" for r in records)
+        counts["refused"] += sum(r["status"] == "refused" for r in records)
         counts["compute"] += sum(r["seconds"] for r in records)
         counts["batches"] += 1
         if bar is not None:
             bar.update(len(records))
-            bar.set_postfix(errors=counts["errors"], refresh=False)
+            bar.set_postfix(errors=counts["errors"], refused=counts["refused"], refresh=False)
         bugs = _check(exp, records)
         if bugs:
             raise ExperimentBugError(
@@ -408,4 +414,4 @@ def run_experiment(exp: Experiment, store, *, resume: bool = False, sample: int 
             cluster.close()
     return RunSummary(exp.name, len(indices), len(indices) - n_todo, counts["computed"],
                       counts["errors"], time.perf_counter() - start, counts["compute"],
-                      n_workers, tuple(path for path, _ in quarantined))
+                      n_workers, tuple(path for path, _ in quarantined), counts["refused"])

@@ -12,15 +12,10 @@ and mixed networks (Theorem 7, Corollary 8; :mod:`.mixed`).  Imports
 from :mod:`convac.nets` and :mod:`convac.tensors`.
 """
 
-from .bounds import CPRankBounds, cp_rank_bounds, expansion_terms, min_cut_bound
-from .exact import exact_rank, integer_network, integer_weights_
-from .grid import grid_rank, shallow_rank_per_unit, shallow_width_lower_bound
-from .methods import RANK_METHODS, auto_rank, matricization_rank
-from .mincut import graph_min_cut, mixed_min_cut_bound, tree_min_cut
-from .mixed import mixed_rank, mixed_rank_lower_bound, mixed_width_needed, tree_rank_bounds
-from .recurrent import ht_ranks, rac_coefficient_tensor, rac_exact_rank, tt_ranks
-from .structured import BudgetError, structured_rank, structured_singular_values
-from .theory import (
+# the closed forms live in convac.theory (the report reads them without this stage);
+# ``from convac.rank import theory`` still finds them
+from .. import theory  # noqa: F401
+from ..theory import (
     cp_rank,
     cp_shared_odd_even_rank,
     ht_left_right_rank,
@@ -30,6 +25,14 @@ from .theory import (
     rac_shallow_start_end_bound,
     tt_odd_even_rank,
 )
+from .bounds import CPRankBounds, cp_rank_bounds, expansion_terms, min_cut_bound
+from .exact import exact_rank, integer_network, integer_weights_
+from .grid import grid_rank, shallow_rank_per_unit, shallow_width_lower_bound
+from .methods import RANK_METHODS, auto_rank, matricization_rank
+from .mincut import graph_min_cut, mixed_min_cut_bound, tree_min_cut
+from .mixed import mixed_rank, mixed_rank_lower_bound, mixed_width_needed, tree_rank_bounds
+from .recurrent import ht_ranks, rac_coefficient_tensor, rac_exact_rank, tt_ranks
+from .structured import BudgetError, structured_rank, structured_singular_values
 
 __all__ = [
     "RANK_METHODS", "matricization_rank", "auto_rank",

@@ -34,6 +34,7 @@ from ..nets.mixed import (
 from ..tensors.coefficient import DEFAULT_MAX_BYTES
 from ..tensors.matricization import RankResult, resolve_partition
 from ..tensors.mixed import mixed_coefficient_tensor
+from ..theory import mixed_width_needed
 from .exact import DEFAULT_PRIMES
 from .methods import matricization_rank
 
@@ -118,15 +119,6 @@ def mixed_rank_lower_bound(first, second, mixture, partition, rank: int) -> int:
     for _, hybrid in hybrid_trees(first, second, mixture):
         best = max(best, tree_rank_bounds(hybrid, partition, r // 2)[0] if r >= 2 else 1)
     return best
-
-
-def mixed_width_needed(rank: int, group: int) -> float:
-    """Corollary 8: ``(r/2)^(2 / (1 + 2^(1-k)))``, the channels per layer a single dilated
-    network (or a sum of the two) needs to realise almost every function of the mixed
-    network with ``r`` channels whose trees swap dilations in groups of ``k`` layers."""
-    r = validate.positive_int(rank, "rank")
-    k = validate.positive_int(group, "group")
-    return (r / 2) ** (2 / (1 + 2 ** (1 - k)))
 
 
 def mixed_example(n_levels: int) -> dict:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...rank.theory import ht_odd_even_rank
+from ...theory import ht_odd_even_rank
 from ..metrics import series
 from ..results import CommitResults, parse_param
 

@@ -19,13 +19,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ...experiments import depth_sweep as ds
-from ...experiments import levine_mincut as lev
-from ...experiments import mixed_dilated as md
-from ...experiments import pooling_full as pf
-from ...experiments import pooling_geometry as pg
-from ...experiments import rectifier_laws as rl
-from ...experiments import recurrent as rc
+from ...experiments import depth_sweep_summary as ds
+from ...experiments import levine_summary as lev
+from ...experiments import mixed_dilated_summary as md
+from ...experiments import pooling_full_summary as pf
+from ...experiments import pooling_geometry_summary as pg
+from ...experiments import rectifier_laws_summary as rl
+from ...experiments import recurrent_summary as rc
 from ...experiments.publish import PUBLISHED, read_published
 from ...experiments.store import DEFAULT_STORE_ROOT, ResultStore
 from ...progress import bar
@@ -99,7 +99,7 @@ def _levine(records, out_dir, published=None) -> str:
                  f"{t['below']} below, {t['above']} above")
     ax.grid(True, alpha=0.3)
     img = _save(fig, os.path.join(out_dir, "levine_mincut.png"))
-    full = 4**4 * len(lev.partitions(16))
+    full = lev.GRID_SIZE
     pace = "" if speed is None else (
         f"<p>Pace: {speed['per_second']:.1f} configurations/s over "
         f"{speed['active_seconds'] / 3600:.2f} h of running ({speed['runs']} run(s), "
@@ -219,8 +219,8 @@ def _pooling_full(records, out_dir, published=None) -> str:
     """The ICLR 2017 reproduction at the paper's scale: accuracy against width per task
     and network, square against mirror, shaped like the paper's Fig. 3 and 4."""
     # a live store's summary without the ranks (computing them is no report's work)
-    s = published["summary"] if published is not None else pf.summarize(records, ranks=False)
-    total = published["grid_size"] if published is not None else pf.experiment().size
+    s = published["summary"] if published is not None else pf.summarize_records(records)
+    total = published["grid_size"] if published is not None else pf.default_grid_size()
     speed = published.get("throughput") if published is not None else pf.throughput(records)
     cells = s["cells"]
     paper = {(b["kind"], b["task"]): b["accuracy"] for b in s["paper"]["shallow"]}

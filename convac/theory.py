@@ -9,17 +9,19 @@ V. Khrulkov, A. Novikov, I. Oseledets, "Expressive power of recurrent neural net
 ICLR 2018 (Thm 1: generic tensor trains).
 Y. Levine, O. Sharir, A. Shashua, "Benefits of depth for long-term memory of recurrent
 networks", arXiv:1710.09431 (start-end separation ranks of shallow and deep RACs).
+N. Cohen, R. Tamari, A. Shashua, "Boosting Dilated Convolutional Networks with Mixed
+Tensor Decompositions", ICLR 2018 (Corollary 8: the width a single network needs).
 """
 
 from __future__ import annotations
 
 import math
 
-from .. import validate
+from . import validate
 
 __all__ = ["ht_odd_even_rank", "ht_left_right_rank", "cp_rank", "cp_shared_odd_even_rank",
            "tt_odd_even_rank", "rac_shallow_start_end_bound", "rac_deep_start_end_lower",
-           "rac_deep_start_end_upper"]
+           "rac_deep_start_end_upper", "mixed_width_needed"]
 
 
 def _nm(n_patches, n_channels) -> tuple[int, int]:
@@ -125,3 +127,12 @@ def rac_deep_start_end_upper(n_steps: int, n_channels: int, width: int) -> int:
     r = validate.positive_int(width, "width")
     m = validate.positive_int(n_channels, "n_channels")
     return min(m ** (t // 2), r * math.comb(r + t // 2 - 1, t // 2))
+
+
+def mixed_width_needed(rank: int, group: int) -> float:
+    """Corollary 8: ``(r/2)^(2 / (1 + 2^(1-k)))``, the channels per layer a single dilated
+    network (or a sum of the two) needs to realise almost every function of the mixed
+    network with ``r`` channels whose trees swap dilations in groups of ``k`` layers."""
+    r = validate.positive_int(rank, "rank")
+    k = validate.positive_int(group, "group")
+    return (r / 2) ** (2 / (1 + 2 ** (1 - k)))
