@@ -15,7 +15,7 @@ GATE_ARGS ?=
 # pytest-benchmark: fail bench-pytest-compare when a mean is this much slower than the baseline
 PYTEST_BENCH_FAIL ?= mean:50%
 
-.PHONY: venv test test-portable test-slow test-all lint bench bench-quick bench-machine bench-record bench-compare serve \
+.PHONY: venv test test-portable test-slow test-paper test-all lint bench bench-quick bench-machine bench-record bench-compare serve \
         bench-continuous bench-gate bench-publish bench-report bench-check \
         bench-pytest-save bench-pytest-compare clean
 
@@ -31,24 +31,42 @@ venv: $(VENV)/.installed
 lint: venv
 	$(PY) -m ruff check convac tests benchmarks scripts
 
-# the fast tier (pyproject's addopts deselect tests marked slow); the slowest tests are
-# listed at the end of the run
+# pytest on both cores (pytest-xdist), each worker one thread (tests/conftest.py), a test
+# file's tests in one worker and in file order (a file's tests share module state: the tiny
+# asv project, asv's machine file, test_conftest's pair); `make test XDIST=` runs in one
+# process.  pytest-benchmark times nothing under xdist, so the micro-benchmarks
+# (tests/benchmarks) run apart, in one process.
+XDIST ?= -n 2 --dist loadfile
+PARALLEL = $(XDIST) --benchmark-disable --ignore=tests/benchmarks
+
+# the fast tier (pyproject's addopts deselect tests marked slow or paper); the slowest
+# tests are listed at the end of the run
 test: venv lint
-	$(PY) -m pytest
+	$(PY) -m pytest $(PARALLEL)
 
 # the fast tier once more on torch's portable kernels and one thread: other kernels sum in
 # other orders, so a test that asserts bit-identity where the code does not guarantee it
 # fails here, not on a user's CPU
 test-portable: venv
-	ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 $(PY) -m pytest -q
+	ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 $(PY) -m pytest -q $(PARALLEL)
 
-# the second tier: slow tests, the pytest-benchmark micro-benchmarks, torch.compile and
-# the browser tests (which fail here, instead of skipping, when Debian's chromium is missing)
+# the second tier: slow tests, torch.compile and the browser tests (which fail here,
+# instead of skipping, when Debian's chromium is missing), then the pytest-benchmark
+# micro-benchmarks in one process
 test-slow: venv
-	CONVAC_REQUIRE_BROWSER=1 $(PY) -m pytest -m slow --durations=30
+	CONVAC_REQUIRE_BROWSER=1 $(PY) -m pytest -m "slow and not paper" $(PARALLEL) --durations=30
+	$(PY) -m pytest -m "slow and not paper" tests/benchmarks --durations=10
 
-# everything: both tiers (what .ci/run runs)
-test-all: test test-slow
+# the third tier: results at a paper's or the defaults' scale (tests marked paper: the
+# digits students, the report teacher's students, 4096-sided eliminations, floats at
+# N = 24, the default width sweep through the CLI and its timing); minutes each, not run
+# by .ci/run
+test-paper: venv
+	$(PY) -m pytest -m "paper" $(PARALLEL) --durations=30
+	$(PY) -m pytest -m "paper" tests/benchmarks --durations=10
+
+# everything: the three tiers (.ci/run runs the first two and the portable fast tier)
+test-all: test test-slow test-paper
 
 # -- asv: the main job ------------------------------------------------------------------
 # The full suite on the current commit (HEAD: commit your work first; benchmarks/ is read

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 import traceback
 
 import torch
 
-__all__ = ["THREADS", "cpu_description", "require", "require_rank_method", "skip_if",
+__all__ = ["THREADS", "QUICK_ENV", "quick_profile", "quick", "cpu_description", "require",
+           "require_rank_method", "skip_if",
            "assert_finite",
            "declared_unit",
            "cp_net", "ht_net", "convac_net", "ht_tensor", "deep_net", "builders",
@@ -23,6 +25,25 @@ try:  # the package's thread policy: torch, BLAS and OpenMP pools alike
 except ModuleNotFoundError:  # a commit before it: torch's pool only
     _set_threads = torch.set_num_threads
 _set_threads(THREADS)
+
+QUICK_ENV = "CONVAC_BENCH_QUICK"
+"""The quick profile, ``CONVAC_BENCH_QUICK=1`` beside ``asv run --quick`` (``.ci/run``, and
+the tests that run the suite's benchmarks, set it): every benchmark runs its code once, and
+the expensive ``setup_cache`` computations and in-body repeats take smaller sizes.  Its
+numbers answer "does every benchmark run" only, as asv says of ``--quick`` itself: they
+are not comparable with a full run's (``make bench``, ``make bench-quick`` and ``convac
+gate``, quick or not, measure at the full sizes).  Read when a benchmark runs, never at
+import."""
+
+
+def quick_profile() -> bool:
+    """Whether the quick profile is on (:data:`QUICK_ENV` set, and not to ``0``)."""
+    return os.environ.get(QUICK_ENV, "") not in ("", "0")
+
+
+def quick(full, small):
+    """``small`` in the quick profile (:func:`quick_profile`), ``full`` otherwise."""
+    return small if quick_profile() else full
 
 
 VECTOR_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16",

@@ -14,7 +14,7 @@ cluster worker gets).
 
 from __future__ import annotations
 
-from ._common import cache_each, cached, declared_unit, require
+from ._common import cache_each, cached, declared_unit, quick, quick_profile, require
 
 
 def _need():
@@ -28,7 +28,7 @@ def _need():
 
 class LevineMinCut:
     """A seeded sample of 200 configurations of the Levine et al. grid (counted once, in
-    ``setup_cache``)."""
+    ``setup_cache``; 50 in the quick profile)."""
 
     unit = declared_unit("count")
 
@@ -38,7 +38,7 @@ class LevineMinCut:
     @staticmethod
     def _counts():
         _need()
-        return require("convac.experiments.levine_mincut").quick_counts(200, 0)
+        return require("convac.experiments.levine_mincut").quick_counts(quick(200, 50), 0)
 
     def setup(self, cache):
         self.counts = cached(cache, ())
@@ -96,7 +96,8 @@ class PoolingGeometry:
 class PoolingGeometryFull:
     """ICLR 2017 at 32x32, quick: the deep arithmetic circuit of width 8 trained 1,000
     steps on 2,000 blob images per geometry for closedness, and the tiny grid of every
-    network kind (30 steps) through the experiment's worker function."""
+    network kind (30 steps) through the experiment's worker function (the quick profile:
+    100 steps on 400 images, the tiny grid 10 steps on 100)."""
 
     unit = declared_unit("count")
 
@@ -108,11 +109,12 @@ class PoolingGeometryFull:
         _need()
         pf = require("convac.experiments.pooling_full")
         evaluate = require("convac.experiments.runner", "evaluate")
-        deep = evaluate(pf.experiment(seeds=1, steps=1000, deep_widths=(8,), shallow_widths=(),
-                                      kinds=("cac",), n_train=2000, n_test=1000))
+        deep = evaluate(pf.experiment(seeds=1, steps=quick(1000, 100), deep_widths=(8,),
+                                      shallow_widths=(), kinds=("cac",),
+                                      n_train=quick(2000, 400), n_test=quick(1000, 200)))
         acc = {c["config"]["geometry"]: c["result"]["test_accuracy"] for c in deep
                if c["status"] == "ok" and c["config"]["task"] == "closedness"}
-        tiny = pf.quick_records(steps=30, n_train=300, n_test=200)
+        tiny = pf.quick_records(steps=quick(30, 10), n_train=quick(300, 100), n_test=200)
         return {"closedness_wrong": int(acc.get("square", 0) <= acc.get("mirror", 1)),
                 "failed": sum(r["status"] != "ok" for r in deep + tiny)}
 
@@ -131,7 +133,8 @@ class PoolingGeometryFull:
 
 class RectifierDistributions:
     """ICML 2016 over seeds, quick: N = 4 and 8, 10 seeds per law, operator and sharing,
-    exact ranks; one shallow fit per operator and sharing."""
+    exact ranks; one shallow fit per operator and sharing (the quick profile: 3 seeds,
+    30 training steps)."""
 
     unit = declared_unit("count")
 
@@ -140,8 +143,11 @@ class RectifierDistributions:
 
     @staticmethod
     def _quick():
-        _need()
-        records = require("convac.experiments.rectifier_laws").quick_records()
+        evaluate = _need()[0]
+        laws = require("convac.experiments.rectifier_laws")
+        records = (evaluate(laws.experiment(rank_seeds={4: 3, 8: 3}, fit_seeds=1,
+                                            fit_widths=(1, 8), fit_steps=30))
+                   if quick_profile() else laws.quick_records())
         ranks = [r for r in records if r["config"]["what"] == "rank" and r["status"] == "ok"]
         fits = [r for r in records if r["config"]["what"] == "fit" and r["status"] == "ok"]
 

@@ -26,6 +26,7 @@ from ._common import (
     convac_net,
     declared_unit,
     ht_net,
+    quick,
     require,
     require_rank_method,
     skip_if,
@@ -257,7 +258,8 @@ class EliminationVsLU:
     the same side, in the same process.
 
     ``track_time_per_lu``: best CPU time of the rank over best CPU time of the LU (three
-    each at 2048, two at 4096, interleaved; CPU time because the machines are shared).
+    each at 2048, two at 4096, interleaved, one in the quick profile; CPU time because the
+    machines are shared).
     Residues in, rank out: nothing is prepared outside the timed call.  Lower is better;
     the goal is ``<= 2`` (half of LU's throughput or more).
     """
@@ -283,7 +285,7 @@ class EliminationVsLU:
         """Best rank time over best LU time, CPU seconds, one thread. Lower is better."""
         with threadpool_limits(limits=1):
             rank = lu = float("inf")
-            for _ in range(3 if n <= 2048 else 2):
+            for _ in range(quick(3 if n <= 2048 else 2, 1)):
                 start = time.process_time()
                 self.rank_mod(self.mat, self.prime)
                 rank = min(rank, time.process_time() - start)

@@ -21,7 +21,16 @@ from __future__ import annotations
 
 import itertools
 
-from ._common import assert_finite, cache_each, cached, declared_unit, deep_net, require, skip_if
+from ._common import (
+    assert_finite,
+    cache_each,
+    cached,
+    declared_unit,
+    deep_net,
+    quick,
+    require,
+    skip_if,
+)
 
 OPS = ["product", "relu-max", "relu-sum"]
 WHICH = ["lowest rank", "highest rank"]
@@ -31,8 +40,11 @@ report rebuilds the measurements from these results with them)."""
 
 
 def _fit_settings() -> dict:
+    """The shallow fits' settings: the experiment's ``BENCH`` (the quick profile trains
+    40 steps)."""
     b = require("convac.experiments.rectifier", "BENCH")
-    return {"widths": tuple(WIDTHS), "steps": b["steps"], "n_restarts": b["n_restarts"]}
+    return {"widths": tuple(WIDTHS), "steps": quick(b["steps"], 40),
+            "n_restarts": b["n_restarts"]}
 
 
 class GridRank:
@@ -212,8 +224,8 @@ class Universality:
 
 
 class GridTensorTime:
-    """Wall time of the grid tensor of a deep network (M=2, r=4), 2^N forward evaluations
-    in batches. Lower is better."""
+    """Wall time of the grid tensor of a deep network (M=2, r=4): 2^N forward evaluations
+    in batches, from the weights for product pooling. Lower is better."""
 
     params = (OPS, [8, 16])
     param_names = ["operator", "N"]

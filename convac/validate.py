@@ -333,13 +333,13 @@ def network(net: Any):
 def product_network(net: Any, what: str):
     """``net`` if it is a ConvAC with product pooling: coefficient tensors, structured and
     exact ranks and min-cut bounds are defined for those only (a generalized network's
-    grid tensor is :func:`convac.tensors.grid.grid_tensor`)."""
+    grid tensor is :func:`convac.grid_tensor`)."""
     net = network(net)
     name = getattr(getattr(net, "pooling", None), "name", "product")
     if name != "product":
         raise InvalidValueError(
             f"{what} is defined for product pooling (a ConvAC), this network pools with "
-            f"{name!r}; use convac.tensors.grid.grid_tensor and convac.rank.grid.grid_rank "
+            f"{name!r}; use convac.grid_tensor and convac.rank.grid.grid_rank "
             "for generalized networks"
         )
     return net

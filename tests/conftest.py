@@ -36,7 +36,7 @@ BENCHMARKS = pathlib.Path(__file__).parent / "benchmarks"
 
 def pytest_collection_modifyitems(config, items):
     """The pytest-benchmark micro-benchmarks (``tests/benchmarks``, 3-30 timed rounds
-    each) are ``slow``: ``make test`` leaves them out, ``make test-all`` runs them."""
+    each) are ``slow``: ``make test`` leaves them out, ``make test-slow`` runs them."""
     for item in items:
         if BENCHMARKS in pathlib.Path(str(item.path)).parents:
             item.add_marker(pytest.mark.slow)

@@ -3,9 +3,11 @@
 1. A builder returns the same object for the same arguments, equal in value to a fresh,
    uncached construction (the oracle: the package's constructors called directly).
 2. No benchmark modifies what a builder returned: every benchmark of the suite runs once
-   (``setup_cache``, ``setup``, its body, ``teardown``) at its smallest parameters, with
-   the builders it imports spied on, and every object they handed out must still equal a
-   fresh build (weights, buffers, no gradients, still in eval/train mode as built).
+   (``setup_cache``, ``setup``, its body, ``teardown``) at its smallest parameters and in
+   the quick profile (``CONVAC_BENCH_QUICK=1``: the same code on smaller trainings and
+   fewer repeats), with the builders it imports spied on, and every object they handed
+   out must still equal a fresh build (weights, buffers, no gradients, still in eval/train
+   mode as built).
 """
 
 from __future__ import annotations
@@ -157,7 +159,7 @@ SLOW = {"bench_network.ForwardPath",  # torch.compile and ~20 timed calls per pa
         "bench_experiments.RectifierDistributions",  # 480 exact ranks, 6 shallow fits
         "bench_fit.WidthSweep", "bench_fit.Sweep",
         "bench_rank.EliminationVsLU"}  # LU and rank of 2048 x 2048, three times each
-"""Classes whose one run takes more than a few seconds: ``make test-all`` runs them."""
+"""Classes whose one run takes more than a few seconds: ``make test-slow`` runs them."""
 
 
 def _classes():
@@ -198,6 +200,7 @@ def test_benchmarks_leave_cached_objects_unchanged(common, monkeypatch, name):
     if hasattr(cls, "params"):
         assert isinstance(cls.params, tuple), f"{name}: params a tuple of lists, please"
         monkeypatch.setattr(cls, "params", params)  # setup_cache computes these only
+    monkeypatch.setenv(common.QUICK_ENV, "1")
     grad_enabled = torch.is_grad_enabled()
     try:
         bench = cls()
@@ -223,6 +226,17 @@ def test_benchmarks_leave_cached_objects_unchanged(common, monkeypatch, name):
     for builder_name, args, kwargs, obj in built:
         want = _fresh(common, builder_name, args, kwargs)
         _assert_same_state(obj, want, f"{name} through {builder_name}{args}")
+
+
+@pytest.mark.parametrize(("value", "on"), [(None, False), ("", False), ("0", False),
+                                           ("1", True), ("yes", True)])
+def test_the_quick_profile_is_read_when_a_benchmark_runs(common, monkeypatch, value, on):
+    if value is None:
+        monkeypatch.delenv(common.QUICK_ENV, raising=False)
+    else:
+        monkeypatch.setenv(common.QUICK_ENV, value)
+    assert common.quick_profile() is on
+    assert common.quick("full", "small") == ("small" if on else "full")
 
 
 def test_every_builder_is_used_by_the_suite(common):

@@ -20,7 +20,7 @@ MARGIN = 0.01
 """Deep must be better by this much on every seed (measured: 0.037 at least)."""
 
 
-@pytest.mark.slow
+@pytest.mark.paper  # 30 s each at train_student's defaults: `make test-paper`
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_deep_student_beats_shallow_on_digits_at_equal_parameters(seed):
     feats, labels = convac.digits_features(2, n_channels=8, seed=0)  # (1797, 16, 8)

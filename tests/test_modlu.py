@@ -140,7 +140,8 @@ def test_cuda_path_equals_cpu_path(name):
 
 
 LARGE = [(side, name) for side in (1024, 2048) for name in PROFILES]
-LARGE += [(4096, "full"), (4096, "duplicated rows")]  # python-flint's 4096: a minute each
+# python-flint's 4096: a minute each, in the paper-scale tier (`make test-paper`)
+LARGE += [pytest.param(4096, name, marks=pytest.mark.paper) for name in ("full", "duplicated rows")]
 
 
 @pytest.mark.slow

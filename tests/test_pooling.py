@@ -2,6 +2,7 @@
 the paper's binary operators ``g`` (Cohen & Shashua, ICML 2016), product pooling against
 the coefficient-tensor oracle, and the checks on user-given operators."""
 
+import itertools
 import math
 
 import pytest
@@ -177,8 +178,8 @@ def test_forward_log_refuses_generalized_pooling():
         net.forward_log(torch.randn(2, 4, 2))
 
 
-@pytest.mark.parametrize("what", ["coefficient_tensor", "grid_tensor", "structured", "exact",
-                                  "min_cut", "by_forward"])
+@pytest.mark.parametrize("what", ["coefficient_tensor", "structured", "exact", "min_cut",
+                                  "by_forward"])
 def test_product_only_computations_refuse_other_pooling(what):
     """Coefficient tensors, structured/exact ranks and min-cut bounds are defined for
     product pooling; a generalized network gets an error naming its operator, never the
@@ -186,7 +187,6 @@ def test_product_only_computations_refuse_other_pooling(what):
     net = convac.HTNet(4, 2, 2, seed=0, pooling="relu-max", dtype=torch.float64)
     calls = {
         "coefficient_tensor": lambda: convac.coefficient_tensor(net),
-        "grid_tensor": lambda: convac.grid_tensor(net, torch.eye(2)),
         "structured": lambda: convac.matricization_rank(net, "odd-even", method="structured"),
         "exact": lambda: convac.matricization_rank(net, "odd-even", method="exact"),
         "min_cut": lambda: convac.min_cut_bound(net, "odd-even"),
@@ -194,3 +194,19 @@ def test_product_only_computations_refuse_other_pooling(what):
     }
     with pytest.raises(ValueError, match=r"defined for product pooling.*pools with 'relu-max'"):
         calls[what]()
+
+
+def test_grid_tensor_of_generalized_pooling_is_its_own():
+    """The grid tensor is defined for every pooling operator: a generalized network's is
+    its own forward pass on the template grid, never the product network's answer for the
+    same weights."""
+    relu = convac.HTNet(4, 2, 2, seed=0, pooling="relu-max", dtype=torch.float64)
+    prod = convac.HTNet(4, 2, 2, seed=1, dtype=torch.float64)
+    prod.load_state_dict(relu.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(relu.weights, prod.weights, strict=True))
+    f = torch.eye(2, dtype=torch.float64)
+    points = f[torch.tensor(list(itertools.product(range(2), repeat=4)))]  # (16, 4, 2)
+    grid = convac.grid_tensor(relu, f)
+    assert grid.pooling == "relu-max"
+    assert_close(grid.values, brute_force(relu, points)[:, 0].reshape((2,) * 4))
+    assert not torch.allclose(grid.values, convac.grid_tensor(prod, f).values)

@@ -156,8 +156,8 @@ TABLE = [  # (N, M, windows): theorem min(2, M)^(N/2) (a first window of 2)
     pytest.param(16, 2, (2, 2, 2, 2), id="16-2"),
     pytest.param(18, 2, (2, 3, 3), id="18-2"),
     pytest.param(20, 2, (2, 2, 5), id="20-2", marks=pytest.mark.slow),
-    pytest.param(24, 2, (2, 2, 2, 3), id="24-2", marks=pytest.mark.slow),
-    pytest.param(24, 3, (2, 2, 2, 3), id="24-3", marks=pytest.mark.slow),
+    pytest.param(24, 2, (2, 2, 2, 3), id="24-2", marks=pytest.mark.paper),  # `make test-paper`
+    pytest.param(24, 3, (2, 2, 2, 3), id="24-3", marks=pytest.mark.paper),  # `make test-paper`
 ]
 
 

@@ -47,6 +47,10 @@ def test_quick_start_keeps_its_promises(capsys):
     assert convac.matricization_rank(ns["teacher"], "odd-even", method="exact").rank == 16
     fit_err, ge, floor_value = out[5].split()[:3]
     assert ge == ">=" and float(fit_err) >= float(floor_value)
+    # the grid tensor over F = I is the coefficient tensor; integer F, float weights
+    grid = ns["G"]
+    assert_close(grid.values, convac.coefficient_tensor(ns["teacher"]))
+    assert grid.values.shape == (3,) * 8 and not grid.exact and grid.pooling == "product"
     # an irregular tree and a tensor train: odd-even ranks 8 and 16, each its min-cut
     # bound (exact ranks), and the TT's parameters in closed form N*M*r + (N-2)*r^2 + r*Y
     tree, tt = ns["tree"], ns["tt"]

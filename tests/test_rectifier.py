@@ -28,6 +28,7 @@ from convac.rank.exact import integer_weights_
 from convac.rank.grid import grid_rank, shallow_rank_per_unit, shallow_width_lower_bound
 from convac.tensors.grid import (
     EXACT_LIMIT,
+    _grid_by_forward,
     exact_bound,
     grid_tensor,
     identity_templates,
@@ -67,11 +68,13 @@ def test_grid_tensor_matches_brute_force(op, shape):
 
 @pytest.mark.parametrize("geometry", ["contiguous", "mirror"])
 def test_product_grid_tensor_matches_weight_contraction(geometry):
-    """For product pooling, the forward-built grid equals convac.tensors.grid_tensor (built
-    from the weights by tree contraction): two independent constructions."""
+    """For product pooling, the forward-built grid equals the one grid_tensor builds from
+    the weights by tree contraction: two independent constructions."""
     net = convac.HTNet(8, 2, 3, seed=2, dtype=torch.float64, geometry=geometry)
     f = torch.tensor([[1.0, 0.5], [-0.3, 2.0], [0.7, 0.7]], dtype=torch.float64)
-    assert_close(grid_tensor(net, f).values, convac.grid_tensor(net, f))
+    assert_close(_grid_by_forward(net, f, 0), convac.grid_tensor(net, f).values)
+    assert_close(_grid_by_forward(net, identity_templates(2), 0),
+                 convac.coefficient_tensor(net))
     assert_close(grid_tensor(net).values, convac.coefficient_tensor(net))
 
 
@@ -189,7 +192,8 @@ def test_exactness_certificate():
 
 def test_grid_rank_and_grid_tensor_refuse_bad_input():
     net = convac.HTNet(4, 2, 2, seed=0, dtype=torch.float64)
-    with pytest.raises(ValueError, match=r"features must have shape \(n_templates >= 1, "):
+    with pytest.raises(ValueError, match=r"features must have shape \(n_templates, n_channels=2\), "
+                                         r"got \(3, 3\)"):
         grid_tensor(net, torch.ones(3, 3))
     with pytest.raises(ValueError, match="memory budget"):
         grid_tensor(convac.HTNet(16, 2, 2), torch.eye(2).repeat(8, 1), max_bytes=1024)

@@ -142,7 +142,7 @@ def test_cli_flags_a_fit_below_its_floor_only_beyond_rounding(monkeypatch, tmp_p
             and "at widths [2] (a bug)" in err) == bool(code), err
 
 
-@pytest.mark.slow
+@pytest.mark.paper  # 48 s: the defaults' scale, `make test-paper`
 def test_cli_with_defaults_succeeds(tmp_path):
     """``convac sweep`` with every option at its default (N=8, M=4, r=2, widths 1..20)."""
     assert main(["sweep", "--out", str(tmp_path), "--quiet"]) == 0

@@ -61,7 +61,7 @@ def test_grid_tensor_is_forward_on_template_grid_and_mode_products(n_templates):
     gen = torch.Generator().manual_seed(1)
     net = convac.HTNet(4, 3, (2, 2), shared=True, geometry="mirror", seed=2).double()
     templates = torch.randn(n_templates, 3, dtype=torch.float64, generator=gen)
-    grid = convac.grid_tensor(net, templates)
+    grid = convac.grid_tensor(net, templates).values
     assert grid.shape == (n_templates,) * 4
     # oracle 1: forward pass on every combination of templates
     combos = list(itertools.product(range(n_templates), repeat=4))
@@ -76,7 +76,7 @@ def test_grid_tensor_is_forward_on_template_grid_and_mode_products(n_templates):
 def test_grid_tensor_keeps_ranks_for_invertible_templates():
     net = convac.HTNet(8, 3, 2, seed=4).double()
     f = torch.randn(3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
-    grid = convac.grid_tensor(net, f)
+    grid = convac.grid_tensor(net, f).values
     for part in ("odd-even", "left-right", [0, 3, 5]):
         assert (convac.matricization_rank(grid, part).rank
                 == convac.matricization_rank(net, part).rank)

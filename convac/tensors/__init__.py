@@ -6,13 +6,12 @@ matricizations and the numerical rank of a spectrum (:mod:`.matricization`), coe
 tensors of mixed networks (:mod:`.mixed`).  Imports
 from :mod:`convac.nets`.
 
-``grid_tensor`` here is the coefficient tensor's grid evaluation
-(:func:`.coefficient.grid_tensor`); the generalized networks' grid tensor is
-:func:`.grid.grid_tensor`.
+:func:`.grid.grid_tensor` is the one grid tensor, for every pooling operator (from the
+weights for product pooling, by forward evaluations otherwise).
 """
 
-from .coefficient import coefficient_tensor, coefficient_tensor_by_forward, grid_tensor
-from .grid import GridTensor, identity_templates, neuron_templates
+from .coefficient import coefficient_tensor, coefficient_tensor_by_forward
+from .grid import GridTensor, grid_tensor, identity_templates, neuron_templates
 from .matricization import (
     PARTITIONS,
     Partition,

@@ -1,11 +1,13 @@
-"""Coefficient and grid tensors of a ConvAC, built from its weights.
+"""Coefficient tensors of a ConvAC, built from its weights.
 
 ``h_y(X) = sum_{d_1..d_N} A^y[d_1..d_N] prod_i f_{d_i}(x_i)``: the coefficient tensor
 ``A^y`` has order N and M values per mode (mode ``i`` is patch ``i``, in the input's
 order, whatever the pooling geometry).  The grid tensor over templates
 ``x^(1) .. x^(T)`` is ``G = A x_1 F .. x_N F`` with ``F[t, d] = f_d(x^(t))``.
 
-Both are dense (``M^N`` or ``T^N`` entries) and sit behind a memory budget.
+Both are dense (``M^N`` or ``T^N`` entries) and sit behind a memory budget.  The public
+grid tensor is :func:`convac.tensors.grid.grid_tensor`, which takes the weight contraction
+here (:func:`_grid_by_weights`) for product pooling.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import copy
 import itertools
 
-import numpy as np
 import torch
 
 from .. import validate
@@ -26,7 +27,6 @@ __all__ = [
     "coefficient_tensor",
     "coefficient_tensor_by_forward",
     "one_hot_tensor",
-    "grid_tensor",
     "check_budget",
 ]
 
@@ -128,25 +128,6 @@ def coefficient_tensor(
     return _tree_tensor(cpu, lambda w: w, output)  # leaves (r, M)
 
 
-def _templates(features, n_channels: int) -> torch.Tensor:
-    """Template features as a float64 CPU tensor ``(T, M)``: real and finite."""
-    if isinstance(features, torch.Tensor):
-        f = validate.real_tensor(features, "template_features", 2, finite=True)
-        f = f.detach().to("cpu", torch.float64)
-    else:
-        a = np.asarray(features)
-        if a.dtype.kind not in "iuf":
-            raise validate.InvalidTypeError(
-                f"template_features must be real numbers, got dtype {a.dtype}")
-        f = validate.real_tensor(torch.as_tensor(a, dtype=torch.float64), "template_features",
-                                 2, finite=True)
-    if f.shape[1] != n_channels or f.shape[0] < 1:
-        raise validate.InvalidValueError(
-            f"template_features must have shape (n_templates, n_channels={n_channels}), "
-            f"got {tuple(f.shape)}")
-    return f
-
-
 def _float64_cpu(net: ConvAC) -> ConvAC:
     """The network itself if it is a float64 CPU network, otherwise such a copy."""
     w = net.weights[0]
@@ -155,38 +136,25 @@ def _float64_cpu(net: ConvAC) -> ConvAC:
     return copy.deepcopy(net).to("cpu", torch.float64)
 
 
-def grid_tensor(
-    net: ConvAC,
-    template_features,
-    output: int = 0,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-) -> torch.Tensor:
-    """Grid tensor of a ConvAC over templates, ``G = A x_1 F .. x_N F``.
+def _grid_by_weights(net: ConvAC, features: torch.Tensor, output: int) -> torch.Tensor:
+    """Grid tensor of a product-pooling ConvAC by contracting its weights,
+    ``G = A x_1 F .. x_N F``, without building ``A``: the fast route of
+    :func:`convac.tensors.grid.grid_tensor`, which validates the arguments.
 
     Parameters
     ----------
     net : ConvAC
-    template_features : array_like, shape ``(T, M)``
-        ``F[t, d] = f_d(x^(t))``, the representation of each template.
-    output : int, default 0
-    max_bytes : int, default 2 GiB
+        Product pooling, float64 on the CPU.
+    features : Tensor, float64, shape ``(T, M)``
+        ``F[t, d] = f_d(x^(t))``.
+    output : int
 
     Returns
     -------
     Tensor, float64, shape ``(T,) * N``
         ``G[t_1, .., t_N] = h_y(x^(t_1), .., x^(t_N))``.
-
-    Notes
-    -----
-    With ``T = M`` and ``F`` invertible, every matricization of ``G`` has the rank of
-    the same matricization of ``A`` (COLT 2016, Sec. 5).
     """
-    net = validate.product_network(net, "convac.grid_tensor (from the weights)")
-    output = validate.output(net, output)
-    f = _templates(template_features, net.n_channels)
-    validate.check_budget(f.shape[0], net.n_patches, max_bytes, "grid tensor")
-    cpu = _float64_cpu(net)
-    return _tree_tensor(cpu, lambda w: w @ f.T, output)  # leaves (r, T)
+    return _tree_tensor(net, lambda w: w @ features.T, output)  # leaves (r, T)
 
 
 @torch.no_grad()

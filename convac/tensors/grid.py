@@ -32,7 +32,6 @@ Decompositions", ICML 2016.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
@@ -40,7 +39,7 @@ import torch
 from .. import validate
 from ..nets.network import ConvAC
 from ..nets.tree import fold
-from .coefficient import DEFAULT_MAX_BYTES
+from .coefficient import DEFAULT_MAX_BYTES, _float64_cpu, _grid_by_weights
 
 __all__ = [
     "identity_templates",
@@ -166,58 +165,48 @@ def exact_bound(net: ConvAC, features: torch.Tensor) -> float | None:
 
 
 def _check_features(net: ConvAC, features) -> torch.Tensor:
+    """Template features as a float64 CPU tensor ``(T, M)``, real and finite; default
+    :func:`identity_templates`."""
     if features is None:
         return identity_templates(net.n_channels)
-    f = torch.as_tensor(validate.float_array(features, "features",
-                                             f"(n_templates, n_channels={net.n_channels})"))
+    name, shape = "template_features", f"(n_templates, n_channels={net.n_channels})"
+    if isinstance(features, torch.Tensor) and features.device.type == "meta":
+        raise validate.InvalidTypeError(f"{name} is on the 'meta' device (shape only, no "
+                                        "data); expected a tensor with values")
+    dtype = getattr(features, "dtype", None)
+    kind = "f" if dtype is None else (
+        ("c" if dtype.is_complex else "b" if dtype == torch.bool else "f")
+        if isinstance(dtype, torch.dtype) else getattr(dtype, "kind", "f"))
+    if kind not in "iuf":
+        raise validate.InvalidTypeError(f"{name} must be real numbers, got dtype {dtype}")
+    f = torch.as_tensor(validate.float_array(features, name, shape))
     if f.ndim != 2 or f.shape[1] != net.n_channels or f.shape[0] < 1:
-        raise validate.InvalidValueError(
-            f"features must have shape (n_templates >= 1, n_channels={net.n_channels}), got "
-            f"{tuple(f.shape)}"
-        )
+        raise validate.InvalidValueError(f"{name} must have shape {shape}, got "
+                                         f"{tuple(f.shape)}")
     if not bool(torch.isfinite(f).all()):
-        raise validate.InvalidValueError("features must be finite")
+        raise validate.InvalidValueError(f"{name} must be finite")
     return f
 
 
-@torch.no_grad()
-def grid_tensor(net: ConvAC, features=None, output: int = 0,
-                max_bytes: int = DEFAULT_MAX_BYTES, batch_size: int | None = None) -> GridTensor:
-    """Grid tensor of any (generalized) ConvAC by ``T^N`` forward evaluations.
+def _grid_by_forward(net: ConvAC, features: torch.Tensor, output: int,
+                     batch_size: int | None = None) -> torch.Tensor:
+    """Grid tensor by ``T^N`` forward evaluations, batched: the route of every pooling
+    operator (:func:`grid_tensor` takes it for all but product pooling).
 
     Parameters
     ----------
     net : ConvAC
-        Any pooling operator (product, ReLU+max, ReLU+sum, user-given).
-    features : array_like, shape ``(T, M)``, optional
-        ``F[t, d] = f_d(x^(t))``, the templates' representation; default
-        :func:`identity_templates` (``T = M``, ``F = I``).
-    output : int, default 0
-    max_bytes : int, default 2 GiB
-        Budget of the float64 result (``T^N`` entries), checked before anything is built.
+        Float64 on the CPU.
+    features : Tensor, float64, shape ``(T, M)``
+    output : int
     batch_size : int, optional
         Grid points per forward call; default: as many as fit in :data:`CHUNK_BYTES`.
 
     Returns
     -------
-    GridTensor
-        ``values`` of shape ``(T,) * N`` (mode ``i`` is patch ``i``: the network applies
-        its own pooling geometry), with the exactness certificate.
-
-    Notes
-    -----
-    Grid point ``(t_1, .., t_N)`` is the input ``X = (x^(t_1), .., x^(t_N))``, whose
-    features are ``rep[i, :] = F[t_i, :]`` (ICML 2016, eq. 3).  For product pooling and
-    ``F = I`` this is the coefficient tensor (the one-hot oracle).
+    Tensor, float64, shape ``(T,) * N``
     """
-    net = validate.network(net)
-    output = validate.output(net, output)
-    f = _check_features(net, features)
-    t, n = f.shape[0], net.n_patches
-    validate.check_budget(t, n, validate.max_bytes(max_bytes), "grid tensor")
-    w0 = net.weights[0]
-    cpu = net if (w0.device.type == "cpu" and w0.dtype == torch.float64) else (
-        copy.deepcopy(net).to("cpu", torch.float64))
+    t, n = features.shape[0], net.n_patches
     total = t**n
     if batch_size is None:
         per_point = 8 * n * (net.n_channels + 3 * net.schedule.max_width)
@@ -228,7 +217,61 @@ def grid_tensor(net: ConvAC, features=None, output: int = 0,
     for start in range(0, total, batch_size):
         flat = torch.arange(start, min(start + batch_size, total))  # (B,)
         digits = (flat[:, None] // powers) % t  # (B, N): template index of each patch
-        values[start : start + flat.numel()] = cpu(f[digits])[:, output]  # (B,)
+        values[start : start + flat.numel()] = net(features[digits])[:, output]  # (B,)
+    return values.reshape((t,) * n)
+
+
+@torch.no_grad()
+def grid_tensor(net: ConvAC, template_features=None, output: int = 0,
+                max_bytes: int = DEFAULT_MAX_BYTES, batch_size: int | None = None) -> GridTensor:
+    """Grid tensor of a ConvAC with any pooling operator over templates,
+    ``G[t_1, .., t_N] = h_y(x^(t_1), .., x^(t_N))``.
+
+    Parameters
+    ----------
+    net : ConvAC
+        Any pooling operator (product, ReLU+max, ReLU+sum, user-given).
+    template_features : array_like, shape ``(T, M)``, optional
+        ``F[t, d] = f_d(x^(t))``, the templates' representation; default
+        :func:`identity_templates` (``T = M``, ``F = I``).
+    output : int, default 0
+    max_bytes : int, default 2 GiB
+        Budget of the float64 result (``T^N`` entries), checked before anything is built.
+    batch_size : int, optional
+        Grid points per forward call where the grid is built by forward evaluations
+        (every pooling operator but the product); default: as many as fit in
+        :data:`CHUNK_BYTES`.
+
+    Returns
+    -------
+    GridTensor
+        ``values`` of shape ``(T,) * N`` (mode ``i`` is patch ``i``: the network applies
+        its own pooling geometry), with the exactness certificate.
+
+    Notes
+    -----
+    Grid point ``(t_1, .., t_N)`` is the input ``X = (x^(t_1), .., x^(t_N))``, whose
+    features are ``rep[i, :] = F[t_i, :]`` (ICML 2016, eq. 3).  Product pooling (a ConvAC)
+    has a coefficient tensor ``A`` and ``G = A x_1 F .. x_N F``, contracted from the
+    weights without building ``A`` (:func:`convac.tensors.coefficient._grid_by_weights`);
+    for ``F = I`` that is ``A`` itself, and with ``T = M`` and ``F`` invertible every
+    matricization of ``G`` has the rank of the same matricization of ``A`` (COLT 2016,
+    Sec. 5).  Every other operator is evaluated point by point, ``T^N`` forward passes in
+    batches.  Either route's intermediate values (node values and their partial sums and
+    products) are within :func:`exact_bound`, so the certificate holds for both.
+    """
+    net = validate.network(net)
+    output = validate.output(net, output)
+    f = _check_features(net, template_features)
+    validate.check_budget(f.shape[0], net.n_patches, validate.max_bytes(max_bytes),
+                          "grid tensor")
+    if batch_size is not None:
+        batch_size = validate.positive_int(batch_size, "batch_size")
+    cpu = _float64_cpu(net)
+    if net.pooling.name == "product":
+        values = _grid_by_weights(cpu, f, output)
+    else:
+        values = _grid_by_forward(cpu, f, output, batch_size)
     bound = exact_bound(cpu, f)
     exact = bound is not None and bound < EXACT_LIMIT
-    return GridTensor(values.reshape((t,) * n), exact, bound, net.pooling.name)
+    return GridTensor(values, exact, bound, net.pooling.name)

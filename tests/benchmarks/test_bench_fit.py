@@ -69,7 +69,9 @@ def test_fit_cp_overhead_vs_parafac(benchmark):
           f"alternating): overhead {overhead:+.2%} (goal < 5%)")
 
 
-@pytest.mark.slow  # 32 s with method="best" (every solver where no width-K CP is exact)
+# 32-49 s with method="best" (every solver where no width-K CP is exact): the defaults'
+# scale, `make test-paper` (tests/test_sweep.py runs the same sweep through the CLI)
+@pytest.mark.paper
 def test_width_sweep_ht_teacher(benchmark):
     """Width sweep over an HT teacher N=8, M=4, ranks 2, widths 1..20; goal < 60 s."""
     teacher = convac.HTNet(8, 4, 2, seed=0, dtype=torch.float64)
