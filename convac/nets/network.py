@@ -86,8 +86,11 @@ CHUNK_BYTES = 2**20
 of whole samples): 1 MiB kept the levels of a chunk in the 2 MiB L2 of the machine it was
 measured on (``docs/forward.md``)."""
 
-CHUNK_MIN = 32
-"""Fewest samples per pass (fewer would spend more in per-call overhead than they save)."""
+CHUNK_MIN = 256
+"""Fewest samples per pass: narrower passes cost more in per-level calls and smaller
+products than the cache saves (HT, N = 256, M = r = 16, one thread: a batch of 256 in
+passes of 64 took 1.2x the time of one pass; a batch of 1024 in passes of 256 0.69x, of
+64 0.77x; ``docs/ab-time.md``)."""
 
 PROBE_BATCH = 256
 """Samples of the standard-normal probe that sets the initial scale of each level."""
