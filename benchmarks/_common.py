@@ -206,6 +206,18 @@ def cp_net(n_patches: int, n_channels: int, width: int, seed: int = 0,
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
+def tt_net(n_patches: int, n_channels: int, ranks, seed: int = 0,
+           dtype: torch.dtype = torch.float64):
+    """A seeded :class:`convac.TTNet` (the caterpillar tree; ``ranks`` an int or the
+    ``N - 1`` hidden widths), cached.
+
+    Skipped (``NotImplementedError``) in commits without it.  Shared between callers:
+    never modify it."""
+    tt = require("convac.nets.network", "TTNet")
+    return tt(n_patches, n_channels, ranks, seed=seed, dtype=dtype)
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
 def ht_tensor(n_patches: int, n_channels: int, ranks, seed: int = 0,
               dtype: torch.dtype = torch.float64):
     """Coefficient tensor of :func:`ht_net` with these arguments, shape
@@ -228,7 +240,7 @@ def deep_net(pooling: str, n_patches: int, n_channels: int, rank: int, seed: int
 def builders() -> dict:
     """``{name: builder}`` of the cached builders above (for the tests)."""
     return {"convac_net": convac_net, "ht_net": ht_net, "cp_net": cp_net,
-            "ht_tensor": ht_tensor, "deep_net": deep_net}
+            "tt_net": tt_net, "ht_tensor": ht_tensor, "deep_net": deep_net}
 
 
 # -- setup_cache helpers -----------------------------------------------------------------

@@ -6,7 +6,8 @@ depth sweep's deficit below Thm 3 (0); the ICLR 2017 pooling-geometry reproducti
 count of tasks the paper's geometry fails to win (0 reproduces the paper), and at the
 paper's 32x32 scale whether square pooling wins closedness (quick: width 8, 1,000 steps);
 the ICML 2016 rank distributions' counts of networks below the maximal rank (exact ranks:
-any change is a bug) and of shallow fits below their floor (0).  Timed: one
+any change is a bug) and of shallow fits below their floor (0); the recurrent
+reproductions' deficit against Khrulkov et al.'s and Levine et al.'s bounds (0).  Timed: one
 batch of Levine configurations through the runner's worker function (the throughput a
 cluster worker gets).
 """
@@ -177,3 +178,27 @@ class RectifierDistributions:
         """Shallow fits below their reachable space's floor, plus failed configurations:
         0, anything else is a bug."""
         return self.counts["under_floor"] + self.counts["failed"]
+
+
+class RecurrentRanks:
+    """Khrulkov et al. (ICLR 2018) and Levine et al. at the quick size: N = 4 CP/TT/HT
+    networks and RACs of depth 1-3 up to T = 6, certified ranks beside the theorems."""
+
+    unit = declared_unit("rank deficit")
+
+    def setup_cache(self):
+        return cache_each([()], self._quick)
+
+    @staticmethod
+    def _quick():
+        _need()
+        rc = require("convac.experiments.recurrent")
+        return {"deficit": rc.deficit(rc.quick_summary())}
+
+    def setup(self, cache):
+        self.counts = cached(cache, ())
+
+    def track_recurrent_deficit(self, cache):
+        """Shortfalls below Khrulkov's Thm 1 and Levine's Thm 1 (depth 2), excesses over
+        the upper bounds, failed configurations: 0 reproduces both papers."""
+        return self.counts["deficit"]

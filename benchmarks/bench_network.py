@@ -1,4 +1,4 @@
-"""Forward passes of CP and HT networks (``convac.nets.network``), linear and log space.
+"""Forward passes of CP, HT and TT networks (``convac.nets.network``), linear and log space.
 
 Timings and peak memory: lower is better.
 """
@@ -12,7 +12,7 @@ import torch
 
 from convac import multiply_adds
 
-from ._common import assert_finite, cp_net, declared_unit, ht_net
+from ._common import assert_finite, cp_net, declared_unit, ht_net, tt_net
 
 BATCH = 256
 CHANNELS = 16
@@ -86,6 +86,32 @@ def _best_seconds(fn, repeat: int) -> float:
         fn()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+class TreeForward:
+    """``net(features)`` and ``net.forward_log(features)`` of a tensor train (the
+    caterpillar tree, folded node by node), batch 256, M = r = 16, float32,
+    standard-normal features, no autograd. Lower is better."""
+
+    params = ([16, 64, 256],)
+    param_names = ["N"]
+
+    def setup(self, n):
+        self.net = tt_net(n, CHANNELS, RANK, 0, torch.float32)
+        self.features = normal_features(BATCH, n)  # (B, N, M)
+        torch.set_grad_enabled(False)
+        assert_finite(self.net(self.features), f"tt N={n} forward")
+
+    def teardown(self, n):
+        torch.set_grad_enabled(True)
+
+    def time_forward(self, n):
+        """Linear-space forward. Lower is better."""
+        self.net(self.features)
+
+    def time_forward_log(self, n):
+        """Signed log-space forward. Lower is better."""
+        self.net.forward_log(self.features)
 
 
 class ForwardPath:

@@ -24,11 +24,14 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "nets.geometry": ("PoolingSchedule", "ht_windows", "mirror_order", "patch_order",
                       "quadtree_order", "truncated_windows"),
-    "nets.network": ("ConvAC", "CPNet", "HTNet", "multiply_adds"),
+    "nets.network": ("ConvAC", "CPNet", "HTNet", "TTNet", "multiply_adds"),
+    "nets.tree": ("PoolingTree", "caterpillar", "tree_from_parents"),
     "nets.representation": ("Gaussian", "Identity", "Linear", "OneHot", "Patches", "ReLU",
                             "Representation"),
     "nets.params": ("parameter_count", "schedule_parameter_count", "trainable_parameters"),
-    "nets.embed": ("embed_cp_in_ht",),
+    "nets.embed": ("embed_cp_in_ht", "embed_cp_in_tree"),
+    "nets.recurrent": ("RAC", "rac_parameter_count"),
+    "nets.mixed": ("MixedConvAC", "dilated_order", "dilated_tree", "swapped_dilations"),
     "tensors.coefficient": ("coefficient_tensor", "coefficient_tensor_by_forward",
                             "grid_tensor"),
     "tensors.matricization": ("Partition", "RankResult", "matricize", "numerical_rank",
@@ -36,10 +39,15 @@ _EXPORTS = {
     "rank.structured": ("structured_rank", "structured_singular_values"),
     "rank.exact": ("exact_rank", "integer_network", "integer_weights_"),
     "rank.bounds": ("CPRankBounds", "cp_rank_bounds", "expansion_terms", "min_cut_bound"),
+    "rank.mincut": ("graph_min_cut", "mixed_min_cut_bound", "tree_min_cut"),
+    "rank.mixed": ("mixed_rank", "mixed_width_needed", "tree_rank_bounds"),
     # the rank-method registry (declared once) and the theorem formulas
     "rank.methods": ("RANK_METHODS", "auto_rank", "matricization_rank"),
     "rank.theory": ("ht_odd_even_rank", "ht_left_right_rank", "cp_rank",
-                    "cp_shared_odd_even_rank"),
+                    "cp_shared_odd_even_rank", "tt_odd_even_rank",
+                    "rac_shallow_start_end_bound", "rac_deep_start_end_lower",
+                    "rac_deep_start_end_upper"),
+    "rank.recurrent": ("rac_coefficient_tensor", "rac_exact_rank", "tt_ranks", "ht_ranks"),
     "fit.cp": ("CPFit", "fit_cp", "load_cp_factors"),
     "fit.floor": ("FloorResult", "eckart_young_floor", "eckart_young_floors"),
     "fit.train": ("TrainResult", "digits_features", "random_features", "train_student"),
@@ -55,7 +63,8 @@ __all__ = [
     # errors: every bad input raises a ConvACError
     "ConvACError", "InvalidValueError", "InvalidTypeError", "BudgetError",
     # networks and their inputs
-    "ConvAC", "CPNet", "HTNet", "PoolingSchedule", "multiply_adds",
+    "ConvAC", "CPNet", "HTNet", "TTNet", "PoolingSchedule", "PoolingTree", "multiply_adds",
+    "caterpillar", "tree_from_parents",
     "Patches", "Representation", "OneHot", "Identity", "Linear", "ReLU", "Gaussian",
     "patch_order", "mirror_order", "quadtree_order", "ht_windows", "truncated_windows",
     # tensors, matricizations, ranks and bounds
@@ -65,8 +74,17 @@ __all__ = [
     "structured_rank", "structured_singular_values",
     "exact_rank", "integer_weights_", "integer_network",
     "min_cut_bound", "cp_rank_bounds", "CPRankBounds", "expansion_terms",
+    # recurrent arithmetic circuits and tensor trains
+    "RAC", "rac_parameter_count", "rac_coefficient_tensor", "rac_exact_rank", "tt_ranks",
+    "ht_ranks", "tt_odd_even_rank", "rac_shallow_start_end_bound",
+    "rac_deep_start_end_lower", "rac_deep_start_end_upper",
+    # mixed networks (two trees interconnected): ranks, bounds, min-cut of any network
+    "MixedConvAC", "dilated_tree", "dilated_order", "swapped_dilations",
+    "tree_rank_bounds", "mixed_rank", "mixed_width_needed",
+    "graph_min_cut", "tree_min_cut", "mixed_min_cut_bound",
     # parameters and the CP -> HT embedding
     "parameter_count", "schedule_parameter_count", "trainable_parameters", "embed_cp_in_ht",
+    "embed_cp_in_tree",
     # fit error
     "CPFit", "fit_cp", "load_cp_factors",
     "FloorResult", "eckart_young_floor", "eckart_young_floors",

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Iterator
 from typing import Any
-
-import numpy as np
 
 __all__ = [
     "ConvACError",
@@ -30,6 +29,11 @@ __all__ = [
     "Registry",
     "integer",
     "positive_int",
+    "count",
+    "LARGEST_COUNT",
+    "LARGEST_DIGITS",
+    "power",
+    "min_power",
     "real",
     "tolerance",
     "probability",
@@ -47,6 +51,13 @@ __all__ = [
     "float_array",
     "int_sequence",
 ]
+
+
+def _numpy_types(name: str) -> tuple:
+    """``(numpy.<name>,)`` if numpy is imported, else ``()``: a value cannot be of a numpy
+    type before numpy is imported, and not importing it keeps ``convac --help`` fast."""
+    np = sys.modules.get("numpy")
+    return (getattr(np, name),) if np is not None else ()
 
 
 class ConvACError(Exception):
@@ -106,6 +117,26 @@ class BudgetError(InvalidValueError):
         return (f"{head}; raise {option} to at least {gib(self.needed)} if the machine has "
                 "that much memory")
 
+    @property
+    def refused(self) -> str:
+        """The mark of a cell this error refused, in a table or an experiment:
+        ``"refused: needs 64 GiB"``."""
+        return f"refused: needs {gib(self.needed)}"
+
+    def record(self) -> dict:
+        """What a table, a measurement or an experiment stores for a refused cell:
+        ``refused`` (:attr:`refused`), ``what``, ``needed_bytes`` and ``budget_bytes``;
+        :meth:`from_record` rebuilds the error (to advise a command's own option)."""
+        return {"refused": self.refused, "what": self.what, "needed_bytes": self.needed,
+                "budget_bytes": self.budget}
+
+    @classmethod
+    def from_record(cls, record: dict, option: str = "max_bytes") -> BudgetError:
+        """The error :meth:`record` stored, advising ``option``."""
+        needed = record.get("needed_bytes")  # NaN was written as null (strict JSON)
+        return cls(record["what"], math.nan if needed is None else needed,
+                   record["budget_bytes"], option)
+
     def __reduce__(self):  # picklable (dask workers raise it) with its fields
         return (type(self), (self.what, self.needed, self.budget, self.option))
 
@@ -137,7 +168,8 @@ def integer(value: Any, name: str, minimum: int | None = None,
         It is out of range.
     """
     if type(value) is not int:  # exact ints skip the ABC check (it is most of the cost)
-        if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+        if isinstance(value, bool) or not isinstance(
+                value, (numbers.Integral, *_numpy_types("integer"))):
             raise InvalidTypeError(
                 f"{name} must be an integer, got {value!r} ({type(value).__name__})")
         value = int(value)
@@ -155,13 +187,54 @@ def positive_int(value: Any, name: str, minimum: int = 1) -> int:
     return integer(value, name, minimum=minimum)
 
 
+LARGEST_COUNT = 2**31 - 1
+"""Largest count of iterations, restarts, samples or widths a loop of convac accepts:
+beyond, no run ends (and torch and numpy index with int32 on some platforms)."""
+
+
+def count(value: Any, name: str, minimum: int = 1) -> int:
+    """A count of loop iterations (steps, restarts, samples, widths) in
+    ``[minimum, LARGEST_COUNT]``, refused before the loop starts when no run could end."""
+    value = integer(value, name, minimum=minimum)
+    if value > LARGEST_COUNT:
+        raise InvalidValueError(
+            f"{name}={short_int(value)} is more iterations than any run can finish; expected "
+            f"at most 2**31 - 1 = {LARGEST_COUNT}: choose a smaller {name}")
+    return value
+
+
+LARGEST_DIGITS = 10**6
+"""Decimal digits of the largest exact integer (a rank, a count) convac computes from a
+formula: beyond, the number would take longer to compute and print than any use of it."""
+
+
+def power(base: int, exponent: int, what: str, advice: str) -> int:
+    """``base ** exponent``, refused (naming ``what`` and the ``advice``) when it would
+    have more than :data:`LARGEST_DIGITS` decimal digits, before it is computed."""
+    digits = exponent * math.log10(base) if base > 1 else 0.0
+    if digits > LARGEST_DIGITS:
+        raise InvalidValueError(
+            f"{what} = {base}^{short_int(exponent)} would have about {digits:.3g} decimal "
+            f"digits, more than the {LARGEST_DIGITS:.0e} any result of convac may have; "
+            f"{advice}")
+    return base**exponent
+
+
+def min_power(k: int, base: int, exponent: int) -> int:
+    """``min(k, base ** exponent)`` without computing a power far larger than ``k``."""
+    if base > 1 and exponent * math.log2(base) > k.bit_length():
+        return k  # base**exponent >= 2**bit_length(k) > k
+    return min(k, base**exponent)
+
+
 def real(value: Any, name: str, minimum: float | None = None, maximum: float | None = None,
          *, strict_minimum: bool = False, strict_maximum: bool = False) -> float:
     """A finite real number in the given range, as a Python float.
 
     ``strict_*`` excludes the bound itself.  NaN and infinities are refused.
     """
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+    if isinstance(value, bool) or not isinstance(
+            value, (numbers.Real, *_numpy_types("floating"), *_numpy_types("integer"))):
         raise InvalidTypeError(
             f"{name} must be a real number, got {value!r} ({type(value).__name__})"
         )
@@ -198,14 +271,15 @@ def seed(value: Any, name: str = "seed") -> int | None:
 
 def boolean(value: Any, name: str) -> bool:
     """``True`` or ``False`` (numpy bools too); ``1``, ``"yes"`` and ``None`` are refused."""
-    if not isinstance(value, (bool, np.bool_)):
+    if not isinstance(value, (bool, *_numpy_types("bool_"))):
         raise InvalidTypeError(f"{name} must be True or False, got {value!r}")
     return bool(value)
 
 
 def max_bytes(value: Any, name: str = "max_bytes") -> int:
     """A memory budget in bytes: a positive integer (or an integral float such as 2e9)."""
-    if isinstance(value, (float, np.floating)) and math.isfinite(value) and value == int(value):
+    if (isinstance(value, (float, *_numpy_types("floating"))) and math.isfinite(value)
+            and value == int(value)):
         value = int(value)
     return integer(value, name, minimum=1)
 
@@ -231,7 +305,9 @@ def check_budget(side: int, order: int, budget: int, what: str = "tensor") -> No
     side, order = int(side), int(order)
     # compare logarithms first: side**order may have millions of digits
     if order * math.log2(max(side, 1)) > math.log2(budget) + 1 or 8 * side**order > budget:
-        entries = math.exp(min(order * math.log(max(side, 1)), 700.0))
+        # exact while side**order is a float; beyond, capped at 2^1000 (no float overflow)
+        entries = (float(side**order) if order * math.log2(max(side, 1)) < 1000
+                   else math.exp(min(order * math.log(max(side, 1)), 700.0)))
         raise BudgetError(f"dense {what} would hold {side}^{order} = {entries:.3g} "
                           "entries of float64", 8 * entries, budget)
 
@@ -428,10 +504,12 @@ def device(value: Any, name: str = "device"):
     return dev
 
 
-def float_array(value: Any, name: str, expected: str) -> np.ndarray:
+def float_array(value: Any, name: str, expected: str):
     """``value`` (array_like, a tensor included) as a float64 numpy array; ragged nested
     lists, strings and other non-numbers are an error naming ``name`` and the ``expected``
     shape (numpy's own says "inhomogeneous shape" without naming the argument)."""
+    import numpy as np
+
     if hasattr(value, "detach"):
         value = value.detach().cpu()
     dtype = getattr(value, "dtype", None)

@@ -84,6 +84,7 @@ CASES = [
      lambda: convac.HTNet(4, 2, (3, 2), seed=5, dtype=torch.float32)),
     ("convac_net", (12, 2, (2, 2, 3), 2), {},
      lambda: convac.ConvAC(12, 2, (2, 2, 3), 2, seed=0, dtype=torch.float64)),
+    ("tt_net", (6, 2, 3), {}, lambda: convac.TTNet(6, 2, 3, seed=0, dtype=torch.float64)),
     ("ht_tensor", (4, 3, 2), {}, lambda: convac.coefficient_tensor(
         convac.HTNet(4, 3, 2, seed=0, dtype=torch.float64))),
     ("deep_net", ("relu-max", 4, 2, 4, 1), {}, lambda: deep_network("relu-max", 4, 2, 4, 1)),

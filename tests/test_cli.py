@@ -20,7 +20,7 @@ LIGHT_HELP = ["table", "report", "gate", "rectifier", "experiment"]
 SWEEP = "sweep"
 
 
-HEAVY = ("torch", "matplotlib", "asv", "tensorly", "scipy")
+HEAVY = ("torch", "numpy", "tqdm", "matplotlib", "asv", "tensorly", "scipy")
 PROBE = """
 import json, sys
 from convac.cli import main
@@ -41,6 +41,8 @@ def _imports_after(argv: list) -> set:
 
 
 def test_top_level_help_imports_nothing_heavy():
+    """Neither torch nor numpy nor tqdm: importing them was most of ``convac --help``'s
+    time."""
     assert _imports_after(["--help"]) == set()
 
 
@@ -77,7 +79,11 @@ def _options(parser: argparse.ArgumentParser, path: str):
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_option_has_help_with_its_default(name):
-    undocumented, no_default = [], []
+    """Every option of every command (subcommands included) has help that states its
+    default once: the value, or for an option without one (``None``) what happens when
+    it is left out; never twice (a help text naming it and the formatter appending it)
+    and never ``(default: None)``."""
+    undocumented, no_default, twice, unsaid = [], [], [], []
     for path, parser, action in _options(_subparser(name), name):
         flag = "/".join(action.option_strings) or action.dest
         if not action.help:
@@ -87,8 +93,15 @@ def test_every_option_has_help_with_its_default(name):
         if (action.option_strings and action.default not in (None, False, argparse.SUPPRESS)
                 and str(action.default) not in shown):
             no_default.append(f"{path} {flag}: {shown!r}")
+        if shown.lower().count("default") > 1 or "(default: None)" in shown:
+            twice.append(f"{path} {flag}: {shown!r}")
+        if (action.option_strings and action.default is None and not action.required
+                and action.nargs != 0 and "default" not in shown.lower()):
+            unsaid.append(f"{path} {flag}: {shown!r}")
     assert not undocumented, f"options without help: {undocumented}"
     assert not no_default, f"help that hides the default: {no_default}"
+    assert not twice, f"help that states the default twice, or None: {twice}"
+    assert not unsaid, f"options without a default that do not say what it is: {unsaid}"
 
 
 def test_rank_prints_strict_json(capsys):

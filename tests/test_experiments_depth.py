@@ -61,3 +61,28 @@ def test_max_gib_sets_the_budget_of_each_configuration(tmp_path, capsys):
     assert main(["experiment", "run", "selftest", "--scheduler", "inline", "--max-gib", "1",
                  "--store", str(tmp_path / "s")]) == 2
     assert "experiment 'selftest' has no memory budget" in capsys.readouterr().err
+
+
+def test_resume_with_a_larger_budget_computes_what_the_smaller_one_refused(tmp_path, capsys):
+    """Refusals recorded under ``--max-gib 1e-6`` stay refused when resumed with the same
+    budget, and are computed (superseding the refusal) when resumed with one that fits."""
+    from convac.cli import main
+    from convac.experiments.store import ResultStore
+
+    store = str(tmp_path / "ds")
+    run = ["experiment", "run", "depth-sweep", "--scheduler", "inline", "--quiet", "--set",
+           "grid=[[8, 2, 2]]", "--store", store]
+    assert main([*run, "--max-gib", "1e-6"]) == 0
+    assert "2 computed (2 errors)" in capsys.readouterr().out
+    refused = ResultStore(store).records()
+    assert [r["status"] for r in refused] == ["refused", "refused"]
+    assert all(r["result"]["needed_bytes"] > 2**30 * 1e-6 for r in refused)
+    assert main([*run, "--max-gib", "1e-6", "--resume"]) == 0  # the same budget: skipped
+    assert "0 computed (0 errors), 2 already stored" in capsys.readouterr().out
+    assert main([*run, "--resume"]) == 0  # the default budget (2 GiB) fits both
+    assert "2 computed (0 errors), 0 already stored" in capsys.readouterr().out
+    records = ResultStore(store).records()
+    assert sorted((r["config"]["depth"], r["status"]) for r in records) == [(1, "ok"), (2, "ok")]
+    assert all(r["result"]["rank"] == r["result"]["paper"] for r in records)  # r = M
+    assert main(["experiment", "show", "depth-sweep", "--store", store]) == 0
+    assert "without a result" not in capsys.readouterr().out

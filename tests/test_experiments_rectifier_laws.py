@@ -9,6 +9,7 @@ import torch
 
 pytest.importorskip("flint")
 
+from convac import ConvAC, integer_weights_  # noqa: E402
 from convac.experiments import rectifier_laws as rl  # noqa: E402
 from convac.fit.shallow import additive_floor, fit_shallow  # noqa: E402
 from convac.rank.grid import grid_rank  # noqa: E402
@@ -60,6 +61,17 @@ def test_gaussian_law_is_gaussian_rounded():
     w = torch.cat([p.detach().reshape(-1) for p in net.weights]) / rl.GAUSS_SCALE
     assert (w * rl.GAUSS_SCALE == torch.round(w * rl.GAUSS_SCALE)).all()
     assert abs(float(w.std()) - 1) < 0.25 and w.numel() > 50
+
+
+@pytest.mark.parametrize("operator", rl.OPERATORS)
+def test_exact_grid_tensor_of_any_tree_and_order_is_convacs(operator):
+    """The same fold on an irregular tree with arities 2 and 3 and a permuted leaf order."""
+    net = integer_weights_(ConvAC(6, 2, tree=((5, (0, 3)), (1, 4, 2)), ranks=(2, 3, 1, 2),
+                                  pooling=operator, dtype=torch.float64), -3, 3, seed=1)
+    f = rl.templates("int/I", 0)
+    exact = rl.exact_grid_tensor(net, f)
+    ref = grid_tensor(net, torch.tensor(f.astype(float).tolist(), dtype=torch.float64))
+    assert ref.exact and np.array_equal(exact.astype(float), ref.values.numpy())
 
 
 def test_exact_grid_tensor_refuses_what_it_cannot_do():

@@ -29,7 +29,9 @@ def test_page_from_stores(tmp_path):
     for name in ("levine_mincut.png", "depth_sweep.png", "pooling_geometry.png"):
         assert name in text and os.path.getsize(tmp_path / "page" / name) > 1000
     assert "30 of the 1647360 configurations" in text
-    assert text.count("<blockquote>Paper:") == 4  # and the rectifier distributions
+    # and the rectifier distributions, and the recurrent reproductions' two papers (from
+    # their committed summary)
+    assert text.count("<blockquote>Paper:") == 6
     assert "pooling_geometry_full.png" in text and "(e) Distributions over seeds" in text
 
 

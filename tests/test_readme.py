@@ -47,6 +47,14 @@ def test_quick_start_keeps_its_promises(capsys):
     assert convac.matricization_rank(ns["teacher"], "odd-even", method="exact").rank == 16
     fit_err, ge, floor_value = out[5].split()[:3]
     assert ge == ">=" and float(fit_err) >= float(floor_value)
+    # an irregular tree and a tensor train: odd-even ranks 8 and 16, each its min-cut
+    # bound (exact ranks), and the TT's parameters in closed form N*M*r + (N-2)*r^2 + r*Y
+    tree, tt = ns["tree"], ns["tt"]
+    assert tree.is_tree and tt.is_tree and out[6] == "8 16 164"
+    for net, rank in ((tree, 8), (tt, 16)):
+        exact = convac.matricization_rank(net, "odd-even", method="exact").rank
+        assert exact == rank == convac.min_cut_bound(net, "odd-even")
+    assert convac.parameter_count(tt) == 8 * 2 * 4 + 6 * 4**2 + 4 * 1 == 164
     assert out[-1] == "torch.Size([4, 1])"
 
 

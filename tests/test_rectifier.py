@@ -32,7 +32,6 @@ from convac.tensors.grid import (
     neuron_templates,
 )
 from convac.tensors.matricization import matricize, resolve_partition
-from convac.validate import BudgetError
 
 OPS = ["product", "relu-max", "relu-sum"]
 
@@ -279,11 +278,12 @@ def test_cli_writes_report_and_json(tmp_path, capsys):
 
 
 def test_max_gib_sets_the_budget(capsys):
-    """The command's budget option reaches every grid tensor, and its error names that
-    option (not the Python argument); a budget that fits lets the same run through."""
+    """The command's budget option reaches every grid tensor, and each refused cell's
+    advice names that option (not the Python argument); a budget that fits lets the same
+    run through."""
     run = ["rectifier", "--sizes", "4", "--n-seeds", "2", "--widths", "1", "--steps", "2",
            "--n-restarts", "1", "--match-n", "4", "--quiet"]
-    assert main([*run, "--max-gib", "1e-8"]) == 2
+    assert main([*run, "--max-gib", "1e-8"]) == 1
     err = capsys.readouterr().err
     assert "budget of 9.31e-09 GiB; raise --max-gib to at least 1.19e-07 GiB" in err, err
     assert "max_bytes" not in err
@@ -291,16 +291,58 @@ def test_max_gib_sets_the_budget(capsys):
     assert "(a) odd-even grid-tensor rank" in capsys.readouterr().out
 
 
-def test_measurements_keep_their_budget():
-    """Each measurement refuses a dense tensor beyond ``max_bytes`` before building it."""
-    with pytest.raises(BudgetError, match="grid tensor"):
-        rank_vs_n([4], max_bytes=64)
-    with pytest.raises(BudgetError, match="grid tensor"):
-        incompleteness([4], n_seeds=1, max_bytes=64)
-    with pytest.raises(BudgetError, match="grid tensor"):
-        shallow_match(n_patches=4, n_seeds=1, widths=(1,), steps=1, max_bytes=64)
-    with pytest.raises(BudgetError, match="random target tensor"):
-        universality(n_patches=4, widths=(1,), steps=1, max_bytes=64)
+# 64 bytes: an N=2 grid tensor (M=2: 4 float64 entries, 32 bytes) fits; N=4 (128 bytes) not
+SMALL = 64
+NEEDS_N4 = "refused: needs 1.19e-07 GiB"
+
+
+def test_measurements_refuse_a_cell_over_their_budget_and_measure_the_others():
+    """A cell whose dense tensor exceeds ``max_bytes`` is refused before building it,
+    marked in its row with the memory it needs; the cells that fit are measured."""
+    rows = rank_vs_n([2, 4], operators=["relu-max"], max_bytes=SMALL)
+    assert [r["refused"] for r in rows] == [None, NEEDS_N4]
+    assert rows[0]["rank"] == network_rank(deep_network("relu-max", 2, 2, 4, 0)).rank
+    assert rows[1]["rank"] is None and rows[1]["theorem"] == 4
+    assert rows[1]["needed_bytes"] == 128 and rows[1]["budget_bytes"] == SMALL
+    assert "grid tensor" in rows[1]["what"]
+    rows = incompleteness([2, 4], n_seeds=2, operators=["relu-max"], max_bytes=SMALL)
+    assert [r["refused"] for r in rows] == [None, NEEDS_N4]
+    assert rows[0]["below_max"] is not None and rows[1]["histogram"] is None
+    rows = shallow_match(n_patches=4, n_seeds=1, widths=(1,), steps=1, max_bytes=SMALL)
+    assert [(r["which"], r["refused"]) for r in rows] == [
+        (w, NEEDS_N4) for _ in OPS for w in ("lowest rank", "highest rank")]
+    assert all(r["errors"] is None and r["rank"] is None for r in rows)
+    rows = universality(n_patches=4, widths=(1,), steps=1, max_bytes=SMALL)  # 3^4 entries
+    assert [r["refused"] for r in rows] == ["refused: needs 6.03e-07 GiB"] * len(OPS)
+    assert rows[0]["needed_bytes"] == 8 * 3**4
+    assert "random target tensor" in rows[0]["what"]
+
+
+def test_cli_writes_every_other_cell_and_marks_the_refused_one(tmp_path, capsys):
+    """``convac rectifier`` over its budget at N=4 only: the N=2 cells are measured and
+    written (text, strict JSON, page), the N=4 cells marked, exit status 1."""
+    out = tmp_path / "rep"
+    code = main(["rectifier", "--sizes", "2", "4", "--n-seeds", "2", "--widths", "1",
+                 "--steps", "2", "--n-restarts", "1", "--match-n", "2", "--operators",
+                 "relu-max", "--max-gib", str(SMALL / 2**30), "--quiet", "--out", str(out),
+                 "--json", str(out / "m.json")])
+    assert code == 1
+    text, err = capsys.readouterr()
+    lines = [line.split() for line in text.splitlines()]
+    assert ["relu-max", "N=4", "refused:", "needs", "1.19e-07", "GiB"] in lines
+    assert any(line[:3] == ["relu-max", "N=2", "rank=2"] for line in lines), text
+    assert "rank_vs_n operator=relu-max N=4: " in err and "raise --max-gib" in err
+
+    def refuse(name):
+        raise AssertionError(f"non-JSON constant {name} in the output")
+
+    data = json.loads((out / "m.json").read_text(), parse_constant=refuse)
+    assert [r["refused"] for r in data["rank_vs_n"]] == [None, NEEDS_N4]
+    assert [r["refused"] for r in data["incompleteness"]] == [NEEDS_N4]  # (b) at N=4
+    assert data["shallow_match"][0]["refused"] is None  # N=2 fits
+    page = (out / "rectifier.html").read_text()
+    assert page.count(NEEDS_N4) == 2 and "None" not in page  # (a) and (b) at N=4
+    assert "refused: needs 6.03e-07 GiB" in page  # (d): its target has 3^4 entries
 
 
 def test_verdicts_say_no_where_numbers_disagree():

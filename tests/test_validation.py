@@ -6,6 +6,7 @@ regression fails fast instead of swapping."""
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -113,7 +114,8 @@ def test_grid_tensor_refuses_bad_templates(templates, error, match):
 
 @needs_cap
 @pytest.mark.parametrize(("shared", "match"), [
-    (False, r"network's parameters would have shape \(4294967290,\)"),  # 16 GiB of weights
+    (False, r"parameters of the network \(n_patches=536870912, n_channels=2, n_outputs=1, "
+            r"ranks=\(2, .*\)\) would have shape \(4294967290,\)"),  # 16 GiB of weights
     (True, "patch order of 536870912"),  # 8 parameters, but a 4 GiB order buffer
 ])
 def test_huge_network_refuses_before_allocating(shared, match):
@@ -126,7 +128,7 @@ def test_huge_network_refuses_before_allocating(shared, match):
 def test_schedule_parameter_budget():
     s = convac.PoolingSchedule(2**20, 4, convac.ht_windows(2**20), 8)
     assert s.parameter_count() == convac.schedule_parameter_count(s)
-    with pytest.raises(BudgetError, match="network's parameters"):
+    with pytest.raises(BudgetError, match="parameters of the network"):
         s.check_parameter_budget(itemsize=8, max_bytes=2**20)
     assert s.check_parameter_budget(shared=True, max_bytes=2**20) == s.parameter_count(True)
 
@@ -364,3 +366,60 @@ def test_the_error_family_is_exported_from_convac():
     assert issubclass(convac.InvalidTypeError, (convac.ConvACError, TypeError, ValueError))
     assert {"ConvACError", "BudgetError", "InvalidValueError", "InvalidTypeError"} <= set(
         convac.__all__)
+
+
+BIG = 10**30
+ABSURD = {  # a public function with one integer argument at 10**30: (call, what it names)
+    "ConvAC(n_channels)": (lambda: convac.ConvAC(4, BIG, (2, 2), 2), "n_channels=1e+30"),
+    "HTNet(n_patches)": (lambda: convac.HTNet(2**100, 2, 2), "n_patches=1.27e+30"),
+    "HTNet(ranks)": (lambda: convac.HTNet(4, 2, BIG), "ranks=(1e+30, 1e+30)"),
+    "CPNet(n_outputs)": (lambda: convac.CPNet(4, 2, 2, n_outputs=BIG), "n_outputs=1e+30"),
+    "truncated_windows(depth)": (lambda: convac.truncated_windows(16, BIG), "depth=1e+30"),
+    "cp_rank_bounds(n_samples)": (lambda: convac.cp_rank_bounds(convac.HTNet(4, 2, 2),
+                                                                n_samples=BIG),
+                                  "n_samples=1e+30"),
+    "eckart_young_floor(n_samples)": (lambda: convac.eckart_young_floor(
+        torch.ones(2, 2, 2, 2), 1, n_samples=BIG), "n_samples=1e+30"),
+    "fit_cp(n_restarts)": (lambda: convac.fit_cp(torch.ones(2, 2, 2), 1, n_restarts=BIG),
+                           "n_restarts=1e+30"),
+    "train_student(steps)": (lambda: convac.train_student(
+        convac.CPNet(4, 2, 2), convac.HTNet(4, 2, 2), steps=BIG, progress=False),
+        "steps=1e+30"),
+    "grow_cp(max_width)": (lambda: convac.grow_cp(torch.ones(2, 2, 2), 0.1, max_width=BIG),
+                           "max_width=1e+30"),
+    "ht_odd_even_rank(n_patches)": (lambda: convac.ht_odd_even_rank(BIG, 2, 2),
+                                    "choose a smaller n_patches"),
+    "Linear(patch_dim)": (lambda: convac.Linear(BIG, 2), "patch_dim=1e+30"),
+    "Gaussian(n_channels)": (lambda: convac.Gaussian(4, BIG), "n_channels=1e+30"),
+    "resolve_partition(n_modes)": (lambda: convac.resolve_partition("odd-even", BIG),
+                                   "n_modes=1e+30"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ABSURD))
+def test_absurd_sizes_are_refused_before_allocating_or_looping(case):
+    """Each is an immediate ConvACError naming the value (these hung, or raised torch's
+    and Python's own overflow errors)."""
+    call, names = ABSURD[case]
+    start = time.process_time()
+    with pytest.raises(ConvACError) as info:
+        call()
+    assert names in str(info.value) and time.process_time() - start < 5, str(info.value)
+
+
+def test_formulas_of_huge_sizes_stay_exact_without_huge_powers():
+    """``min(k, M^e)`` is ``k`` at once when the power is far larger."""
+    assert convac.cp_rank(BIG, 2, 5) == 5 and convac.ht_left_right_rank(BIG, 3, 7) == 7
+    assert convac.cp_rank(6, 2, 100, n_rows=1) == 2 and convac.ht_left_right_rank(4, 3, 100) == 9
+    assert convac.ht_odd_even_rank(1024, 16, 16) == 16**512
+
+
+def test_sampled_partitions_beyond_all_there_are_take_them_all_at_once():
+    """N=4 has 3 balanced partitions up to complement: 10**6 samples take those 3 (the
+    loop was bounded by 50 tries per sample requested)."""
+    from convac.tensors.matricization import sample_partitions
+
+    start = time.process_time()
+    parts = sample_partitions(4, 10**6)
+    assert sorted(p.rows for p in parts) == [(0, 1), (0, 2), (0, 3)]
+    assert time.process_time() - start < 1

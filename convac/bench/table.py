@@ -69,7 +69,7 @@ def depth_efficiency_rows(sizes, n_channels: int, rank: int, seed: int = 0,
         except validate.BudgetError as exc:  # recorded in its row; the others go on
             rows.append({**row, "odd_even_rank": None, "cp_params_needed": None,
                          "method": method, "rtol": rtol,
-                         "refused": f"refused: needs {validate.gib(exc.needed)}",
+                         "refused": exc.refused,
                          "error": exc})
             continue
         width = result.rank

@@ -33,6 +33,7 @@ from .. import __version__
 from ..progress import Clock, summary_line
 from ..validate import BudgetError, ConvACError
 from . import parsers
+from .parsers import HelpFormatter
 
 __all__ = ["Need", "Command", "COMMANDS", "HelpFormatter", "Parser", "build_parser",
            "budget_advice", "missing_extras", "main"]
@@ -102,16 +103,6 @@ COMMANDS["serve"] = Command(
     "convac.cli.serve", "serve the reports (asv site, depth-efficiency report) over HTTP "
     "on 127.0.0.1 and print their URLs")
 # -----------------------------------------------------------------------------------------
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Every option's help ends with its default (unless it already names it with
-    ``%(default)s``, or has none: a required option, a flag that is off)."""
-
-    def _get_help_string(self, action):
-        if action.default is None or action.default is False:
-            return action.help
-        return super()._get_help_string(action)
 
 
 class Parser(argparse.ArgumentParser):

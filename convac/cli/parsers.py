@@ -18,10 +18,35 @@ from ..bench.results import (
     DEFAULT_SERVE_PORT,
     DEFAULT_SERVE_ROOT,
 )
+from ..experiments.rectifier_settings import FULL, QUICK
 from ..experiments.store import DEFAULT_STORE_ROOT
 
-__all__ = ["rank", "table", "sweep", "gate", "report", "rectifier", "experiment", "serve",
-           "add_common_options"]
+__all__ = ["HelpFormatter", "EpilogHelpFormatter", "rank", "table", "sweep", "gate", "report",
+           "rectifier", "experiment", "serve", "add_common_options"]
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default (unless it already names it with
+    ``%(default)s``, or has none: a required option, a flag that is off; an option whose
+    default is ``None`` says in its help what happens without it)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class EpilogHelpFormatter(argparse.RawDescriptionHelpFormatter, HelpFormatter):
+    """:class:`HelpFormatter` that keeps the line breaks of the description and epilog
+    (a table of rules)."""
+
+
+def _settings(key: str) -> str:
+    """``convac rectifier``'s default of ``key``, quick and ``--full``."""
+    def text(v) -> str:
+        return " ".join(map(str, v)) if isinstance(v, tuple) else str(v)
+
+    return f"default: {text(QUICK[key])}; with --full: {text(FULL[key])}"
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -75,7 +100,6 @@ def table(sub) -> None:
     """Add the ``table`` subcommand."""
     p = sub.add_parser(
         "table", help="print a depth-efficiency table for HT networks",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="For each N: the parameters of a random HT network, its measured "
                     "odd-even rank (a lower bound on the width of any CP network matching "
                     "it), the theorem's min(r, M)^(N/2) and the parameters of a CP of that "
@@ -116,7 +140,7 @@ def sweep(sub) -> None:
                    help="stopping tolerance (ALS: change of its error between sweeps)")
     p.add_argument("--method", default="best",
                    help="CP solver: als, als-ls, gn, lbfgs or best (every solver in turn "
-                   "until one is exact; default)")
+                   "until one is exact)")
     p.add_argument("--seed", type=int, default=0, help="seeds the teacher and the starts")
     p.add_argument("--out", default="reports/sweep", help="output folder")
     p.add_argument("--converse-width", type=int, default=0,
@@ -137,7 +161,7 @@ def gate(sub) -> None:
     """Add the ``gate`` subcommand."""
     p = sub.add_parser(
         "gate", help="benchmark two commits with asv; exit 1 on a regression",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=EpilogHelpFormatter,
         description="Benchmark BASE and HEAD with asv (or read their stored results) and "
                     "apply a rule per metric.\nExit status: 0 no regression, 1 regression, "
                     "2 usage or data error (bad option, unknown revision, missing or corrupt "
@@ -162,16 +186,19 @@ def gate(sub) -> None:
     p.add_argument("--skip-existing", action="store_true",
                    help="reuse measurements already stored for a commit "
                         "(asv run --skip-existing-successful)")
-    p.add_argument("--bench", "-b", default=None, help="regex of benchmark names")
+    p.add_argument("--bench", "-b", default=None,
+                   help="regex of benchmark names (default: every benchmark)")
     p.add_argument("--machine", default=None, help="asv machine name (default: this host)")
     p.add_argument("--rtol", type=float, default=1e-4,
                    help="relative tolerance for fit errors and floors (default: %(default)g)")
     p.add_argument("--atol", type=float, default=1e-9,
                    help="absolute tolerance added to --rtol (default: %(default)g)")
     p.add_argument("--time-factor", type=float, default=None,
-                   help="judge time_* benchmarks: a regression when head > factor * base")
+                   help="judge time_* benchmarks: a regression when head > factor * base "
+                        "(default: time_* benchmarks shown, not judged)")
     p.add_argument("--mem-factor", type=float, default=None,
-                   help="judge peakmem_* benchmarks: a regression when head > factor * base")
+                   help="judge peakmem_* benchmarks: a regression when head > factor * base "
+                        "(default: peakmem_* benchmarks shown, not judged)")
     p.add_argument("--all", action="store_true", help="print every row, not only changes")
     p.set_defaults(func="_run")
 
@@ -202,19 +229,27 @@ def rectifier(sub) -> None:
     p.add_argument("--full", action="store_true", help="the full settings (slower)")
     p.add_argument("--operators", nargs="+", default=["product", "relu-max", "relu-sum"],
                    help="pooling operators to measure (registered names)")
-    p.add_argument("--sizes", type=int, nargs="+", help="N values for (a) (powers of 2)")
-    p.add_argument("--n-seeds", type=int, help="random deep networks per point in (b)")
-    p.add_argument("--widths", type=int, nargs="+", help="shallow widths in (c) and (d)")
-    p.add_argument("--steps", type=int, help="Adam steps per shallow fit")
-    p.add_argument("--n-restarts", type=int, help="restarts per shallow fit")
+    p.add_argument("--sizes", type=int, nargs="+",
+                   help=f"N values for (a) (powers of 2; {_settings('sizes')})")
+    p.add_argument("--n-seeds", type=int, help="random deep networks per point in (b) "
+                   f"({_settings('n_seeds')})")
+    p.add_argument("--widths", type=int, nargs="+",
+                   help=f"shallow widths in (c) and (d) ({_settings('widths')})")
+    p.add_argument("--steps", type=int,
+                   help=f"Adam steps per shallow fit ({_settings('steps')})")
+    p.add_argument("--n-restarts", type=int,
+                   help=f"restarts per shallow fit ({_settings('n_restarts')})")
     p.add_argument("--match-n", type=int, default=8, help="N of the deep networks in (c)")
     p.add_argument("--max-gib", type=float, default=2.0,  # nets.geometry.DEFAULT_MAX_BYTES
-                   help="memory budget of every dense grid tensor, in GiB")
-    p.add_argument("--json", help="also write the measurements to this JSON file")
-    p.add_argument("--out", help="write rectifier.html and its plots into this folder")
+                   help="memory budget of every dense grid tensor, in GiB; a cell above it "
+                        "is refused in its row, the others are measured")
+    p.add_argument("--json", help="also write the measurements to this JSON file "
+                   "(default: none written)")
+    p.add_argument("--out", help="write rectifier.html and its plots into this folder "
+                   "(default: none written)")
     p.add_argument("--from-results", metavar="RESULTS_DIR",
                    help="measure nothing: draw the numbers the asv suite tracked "
-                        "(bench_rectifier) from this asv results_dir")
+                        "(bench_rectifier) from this asv results_dir (default: measure)")
     p.add_argument("--machine", help="with --from-results: the asv machine (default: newest)")
     p.add_argument("--commit", help="with --from-results: the commit hash (default: newest)")
     p.set_defaults(func="_run")
@@ -228,7 +263,8 @@ def experiment(sub) -> None:
     run = verbs.add_parser("run", help="run (or --resume) an experiment into a Parquet store")
     run.add_argument("name", help="the experiment (see `convac experiment list`)")
     run.add_argument("--resume", action="store_true", help="continue a non-empty store")
-    run.add_argument("--sample", type=int, default=None, help="run K seeded configurations")
+    run.add_argument("--sample", type=int, default=None, metavar="K",
+                     help="run K seeded configurations (default: the whole grid)")
     run.add_argument("--seed", type=int, default=0, help="seed of --sample")
     run.add_argument("--scheduler", default=None,
                      help="tcp://host:port of a dask scheduler; 'inline' runs in-process; "
@@ -238,7 +274,8 @@ def experiment(sub) -> None:
     run.add_argument("--store", default=None,
                      help=f"result folder (default {DEFAULT_STORE_ROOT}/NAME)")
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
-                     help="experiment option (value parsed as JSON when it can be)")
+                     help="experiment option, repeatable (value parsed as JSON when it can "
+                          "be; default: the experiment's own options)")
     run.add_argument("--max-gib", type=float, default=None,
                      help="memory budget of one configuration in GiB (experiments that "
                           "predict their memory: depth-sweep, default 2); a configuration "
@@ -253,7 +290,7 @@ def experiment(sub) -> None:
     show.add_argument("--json", default=None, metavar="FILE",
                       help="also write the summary with its provenance to FILE (the "
                            "committed copy the report shows without the store: "
-                           "reports/published/NAME.json)")
+                           "reports/published/NAME.json; default: only printed)")
     show.set_defaults(func="_show")
     rep = verbs.add_parser("report", help="write the experiments page (tables, plots, papers)")
     rep.add_argument("--stores", default=DEFAULT_STORE_ROOT, help="folder of the stores")

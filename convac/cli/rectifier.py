@@ -6,6 +6,9 @@ command runs; it writes its page with the report's plots, so it needs matplotlib
 
 from __future__ import annotations
 
+import os
+import sys
+
 from .. import jsonio
 from ..bench.report import _pick
 from ..bench.report.rectifier import measurements_from_results, write_page
@@ -13,15 +16,29 @@ from ..experiments.rectifier import (
     FULL,
     QUICK,
     RectifierMeasurements,
-    _distribution,
+    distribution,
     format_text,
     incompleteness,
     rank_vs_n,
+    refusals,
     shallow_match,
     universality,
 )
 from ..progress import Phases, wrote
-from ..validate import InvalidValueError
+from ..validate import BudgetError, InvalidValueError
+
+
+def _finish(args, m) -> int:
+    """Write the page (``--out``); name each refused cell with the budget it needs in
+    this command's option; exit status 1 if a cell was refused, else 0."""
+    if args.out:
+        wrote(args, write_page(m, args.out))
+    refused = refusals(m)
+    for name, r in refused:  # each cell's advice names this command's option
+        cell = " ".join(f"{k}={r[k]}" for k in ("operator", "N", "which") if k in r)
+        print(f"convac rectifier: {name} {cell}: "
+              f"{BudgetError.from_record(r, '--max-gib')}", file=sys.stderr)
+    return 1 if refused else 0
 
 
 def _from_results(args) -> int:
@@ -31,9 +48,7 @@ def _from_results(args) -> int:
         raise InvalidValueError(f"no bench_rectifier results in {args.from_results!r} "
                                 "(run asv on benchmarks/bench_rectifier.py first)")
     print(format_text(m))
-    if args.out:
-        wrote(args, write_page(m, args.out))
-    return 0
+    return _finish(args, m)
 
 
 def _run(args) -> int:
@@ -51,7 +66,7 @@ def _run(args) -> int:
     fit = {"widths": s["widths"], "steps": s["steps"], "n_restarts": s["n_restarts"],
            "operators": tuple(args.operators), "max_bytes": budget}
     m = RectifierMeasurements(settings={**s, "operators": list(args.operators),
-                                        "distribution": _distribution(s["n_seeds"])})
+                                        "distribution": distribution(s["n_seeds"])})
     with Phases(4, "rectifier", quiet=args.quiet) as phase:
         phase("(a) grid-tensor rank against N")
         m.rank_vs_n = rank_vs_n(s["sizes"], operators=fit["operators"], max_bytes=budget)
@@ -66,12 +81,8 @@ def _run(args) -> int:
         m.universality = universality(**fit)
     print(format_text(m))
     if args.json:
-        import os
-
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w", encoding="utf-8") as fh:
             jsonio.dump(m.to_dict(), fh, indent=1, default=str)
         wrote(args, args.json)
-    if args.out:
-        wrote(args, write_page(m, args.out))
-    return 0
+    return _finish(args, m)

@@ -15,6 +15,11 @@ so listing them imports neither torch nor dask.
   (Cohen & Shashua, ICML 2016), :mod:`.rectifier_laws`
 * ``depth-sweep``: the width a truncated network needs (COLT 2016, Thm 3),
   :mod:`.depth_sweep`
+* ``recurrent-ranks``: tensor trains and recurrent arithmetic circuits, certified ranks
+  beside Khrulkov et al. (ICLR 2018) and Levine et al. (arXiv:1710.09431),
+  :mod:`.recurrent`
+* ``mixed-dilated``: interconnected dilated networks' ranks on the paper's example
+  (Cohen, Tamari & Shashua, ICLR 2018), :mod:`.mixed_dilated`
 * ``selftest``: ``i -> i*i`` with failures (runner tests), :mod:`.selftest`
 """
 
@@ -38,6 +43,10 @@ for _name, _module, _doc in (
      "ICML 2016 ranks over seeds, four weight laws, shared/unshared; shallow floors"),
     ("depth-sweep", "depth_sweep",
      "width a network truncated to fewer levels needs (COLT 2016, Thm 3)"),
+    ("recurrent-ranks", "recurrent",
+     "TT/HT/CP ranks and deep vs shallow RAC start-end ranks (ICLR 2018, arXiv 1710.09431)"),
+    ("mixed-dilated", "mixed_dilated",
+     "ICLR 2018 mixed dilated networks: Thm 7 bounds, min-cut, exact ranks of the example"),
     ("selftest", "selftest", "i -> i*i with configurable failures (runner tests)"),
 ):
     EXPERIMENTS.register(_name, (f"{__name__}.{_module}", _doc))

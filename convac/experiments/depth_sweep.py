@@ -119,6 +119,7 @@ def experiment(grid=GRID, seed: int = 0, max_gib: float = MAX_BYTES / 2**30) -> 
         "depth-sweep", len(configs), lambda i: configs[i],
         lambda c: f"N{c['n']}|M{c['m']}|r{c['r']}|d{c['depth']}|s{c['seed']}",
         compute, check, batch_size=1, options={"grid": [list(g) for g in grid], "seed": seed},
+        max_bytes=max_bytes,
     )
 
 

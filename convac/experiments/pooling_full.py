@@ -385,9 +385,11 @@ def partition_ranks(geometry: str, width: int, side: int = SIDE, exact: bool = F
 
 
 # -- summary -------------------------------------------------------------------------
-def summarize(records) -> dict:
+def summarize(records, ranks: bool = True) -> dict:
     """Per cell: seeds done, mean / min / max of train and test accuracy, training time;
-    the cells of the grid not done; the ranks per geometry and width."""
+    the cells of the grid not done; with ``ranks``, the ranks per geometry and width
+    (computed: min-cuts at 32x32 and exact ranks at 4x4; ``None`` without, so that the
+    report, which only reads, can summarize a live store)."""
     groups: dict = {}
     errors = []
     for rec in records:
@@ -410,14 +412,16 @@ def summarize(records) -> dict:
                      "cpu_seconds": float(np.mean([r["train_cpu_seconds"] for r in rs])),
                      "devices": sorted({r["device"] for r in rs})})
     widths = sorted({r["width"] for r in rows if r["depth"] == "deep"}) or list(DEEP_WIDTHS)
-    ranks = {g: {str(w): {k: v[1] for k, v in partition_ranks(g, w).items()}
-                 for w in widths} for g in GEOMETRIES}
-    exact = {g: {k: {"exact": v[0], "min_cut": v[1]}
-                 for k, v in partition_ranks(g, 8, side=4, exact=True).items()}
-             for g in GEOMETRIES}
+    cuts = exact = None
+    if ranks:
+        cuts = {g: {str(w): {k: v[1] for k, v in partition_ranks(g, w).items()}
+                    for w in widths} for g in GEOMETRIES}
+        exact = {g: {k: {"exact": v[0], "min_cut": v[1]}
+                     for k, v in partition_ranks(g, 8, side=4, exact=True).items()}
+                 for g in GEOMETRIES}
     return {"cells": rows, "errors": errors, "n_cells_seen": len(rows),
             "n_trainings_done": sum(r["seeds"] for r in rows),
-            "min_cut_32x32": ranks, "exact_4x4_width8": exact,
+            "min_cut_32x32": cuts, "exact_4x4_width8": exact,
             "paper": {**{k: v for k, v in PAPER.items() if k != "shallow"},
                       "shallow": [{"kind": k, "task": t, "accuracy": a}
                                   for (k, t), a in PAPER["shallow"].items()]}}

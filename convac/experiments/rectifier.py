@@ -23,14 +23,16 @@ equal the coefficient tensor and get the structured exact rank over GF(p) of
 :mod:`convac.rank.exact` (a certified lower bound that meets the theorem's upper bound).
 
 **Memory**: each measurement takes ``max_bytes`` (default 2 GiB), the budget of every
-dense tensor it builds, and raises :class:`convac.validate.BudgetError` before building
-one beyond it.
+dense tensor it builds, and refuses a cell (an operator and ``N``) whose tensors would
+exceed it before building them: the cell's row holds ``refused`` (``"refused: needs N
+GiB"``, with ``what``, ``needed_bytes`` and ``budget_bytes``: :meth:`BudgetError.record
+<convac.validate.BudgetError.record>`) and ``None`` for what it would have measured; the
+other cells are measured as usual.  Rows measured have ``refused = None``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
 
 import torch
 
@@ -45,6 +47,16 @@ from ..rank.grid import grid_rank, shallow_width_lower_bound
 from ..rank.theory import ht_odd_even_rank
 from ..tensors.grid import grid_tensor
 from ..tensors.matricization import RankResult
+from .rectifier_settings import (
+    BENCH,
+    CLAIMS,
+    FULL,
+    OPERATORS,
+    QUICK,
+    WEIGHT_RANGE,
+    RectifierMeasurements,
+    distribution,
+)
 
 __all__ = [
     "OPERATORS",
@@ -62,40 +74,9 @@ __all__ = [
     "method_label",
     "RectifierMeasurements",
     "format_text",
+    "refusals",
+    "MEASURED",
 ]
-
-OPERATORS = ("product", "relu-max", "relu-sum")
-"""The operators measured: the ConvAC, ReLU+max, ReLU+average (sum)."""
-
-WEIGHT_RANGE = (-100, 100)
-"""Inclusive integer range of every weight (uniform)."""
-
-CLAIMS = {
-    "rank_vs_n": "Product pooling (ConvAC): the deep network's odd-even rank is "
-                 "min(r0, M)^(N/2) almost everywhere (COLT 2016, Thm 1): shallow width "
-                 "must be exponential in N. ReLU+max: depth efficiency holds (some deep "
-                 "networks need exponential shallow width) (ICML 2016).",
-    "incompleteness": "Product pooling: depth efficiency is complete: the deep networks a "
-                      "polynomial shallow network matches form a set of measure zero. "
-                      "ReLU+max: depth efficiency is not complete: a set of deep networks of "
-                      "positive measure is matched by shallow networks of polynomial size "
-                      "(ICML 2016).",
-    "shallow_match": "Shallow width needed to match a deep network: exponential for "
-                     "almost every deep ConvAC; for ReLU+max, for a positive-measure set of "
-                     "deep networks, polynomial (ICML 2016).",
-    "universality": "Convolutional rectifier networks are universal with max pooling but "
-                    "not with average pooling (ICML 2016, abstract); shallow ConvACs are "
-                    "universal (any grid tensor with enough width). Shallow ReLU+average "
-                    "networks realize only additive grid tensors sum_i phi_i(t_i).",
-}
-"""The paper's statement beside each measurement."""
-
-
-def _distribution(n_seeds: int | None = None) -> str:
-    low, high = WEIGHT_RANGE
-    seeds = f", seeds 0..{n_seeds - 1}" if n_seeds else ""
-    return f"weights i.i.d. uniform on the integers {low}..{high}{seeds}; templates F = I_M"
-
 
 def deep_network(pooling, n_patches: int, n_channels: int, rank: int, seed: int) -> HTNet:
     """A float64 HT network (windows of 2, every rank ``rank``) with seeded integer weights
@@ -129,33 +110,49 @@ def method_label(res: RankResult) -> str:
     return "exact Q" if "over Q" in res.certified else "exact GF(p) lower bound"
 
 
-@dataclass
-class RectifierMeasurements:
-    """Everything the report section and the CLI show; see the module docstring."""
+MEASURED = {
+    "rank_vs_n": ("rank", "method", "margin", "ambiguous", "width_lower_bound"),
+    "incompleteness": ("below_max", "fraction_below_max", "constant", "fraction_constant",
+                       "exact", "histogram"),
+    "shallow_match": ("seed", "rank", "method", "width_lower_bound", "errors",
+                      "matched_width", "distinct_values", "floor"),
+    "universality": ("errors", "floor", "target_rank", "target_rank_margin",
+                     "width_lower_bound"),
+}
+"""The fields each measurement measures: ``None`` in a refused cell's row."""
 
-    settings: dict = field(default_factory=dict)
-    rank_vs_n: list = field(default_factory=list)
-    incompleteness: list = field(default_factory=list)
-    shallow_match: list = field(default_factory=list)
-    universality: list = field(default_factory=list)
-    claims: dict = field(default_factory=lambda: dict(CLAIMS))
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+def _cell(measurement: str, row: dict, measure) -> dict:
+    """``row`` completed by ``measure()`` (a dict of the measured fields) and
+    ``refused=None``; if ``measure`` exceeds the budget, by the refusal
+    (:meth:`convac.validate.BudgetError.record`) and ``None`` for the measured fields."""
+    try:
+        return {**row, **measure(), "refused": None}
+    except validate.BudgetError as exc:  # recorded in its cell; the others go on
+        return _refused(measurement, row, exc)
+
+
+def _refused(measurement: str, row: dict, exc: validate.BudgetError) -> dict:
+    """``row`` of ``measurement`` refused by ``exc``: its measured fields ``None``."""
+    return {**row, **dict.fromkeys(MEASURED[measurement]), **exc.record()}
 
 
 def _rank_row(op: str, n: int, m: int, r: int, seed: int, max_bytes: int) -> dict:
-    net = deep_network(op, n, m, r, seed)
-    res = network_rank(net, max_bytes=max_bytes)
-    return {"operator": op, "N": n, "M": m, "r": r, "seed": seed, "rank": res.rank,
-            "method": method_label(res), "margin": res.margin, "ambiguous": res.ambiguous,
-            "theorem": ht_odd_even_rank(n, m, r), "max": m ** (n // 2),
-            "width_lower_bound": shallow_width_lower_bound(res.rank, op, "odd-even", n, m)}
+    def measure() -> dict:
+        res = network_rank(deep_network(op, n, m, r, seed), max_bytes=max_bytes)
+        return {"rank": res.rank, "method": method_label(res), "margin": res.margin,
+                "ambiguous": res.ambiguous, "width_lower_bound":
+                    shallow_width_lower_bound(res.rank, op, "odd-even", n, m)}
+
+    return _cell("rank_vs_n", {"operator": op, "N": n, "M": m, "r": r, "seed": seed,
+                               "theorem": ht_odd_even_rank(n, m, r), "max": m ** (n // 2)},
+                 measure)
 
 
 def rank_vs_n(sizes=(2, 4, 8, 16), n_channels: int = 2, rank: int = 4, seed: int = 0,
               operators=OPERATORS, max_bytes: int = DEFAULT_MAX_BYTES) -> list:
-    """(a) Odd-even grid-tensor rank of one seeded random deep network per operator and N.
+    """(a) Odd-even grid-tensor rank of one seeded random deep network per operator and N
+    (a cell over ``max_bytes`` is refused in its row: see the module docstring).
 
     Returns
     -------
@@ -173,7 +170,8 @@ def rank_vs_n(sizes=(2, 4, 8, 16), n_channels: int = 2, rank: int = 4, seed: int
 
 def incompleteness(sizes=(4, 8), n_channels: int = 2, rank: int = 4, n_seeds: int = 100,
                    operators=OPERATORS, max_bytes: int = DEFAULT_MAX_BYTES) -> list:
-    """(b) Over ``n_seeds`` random deep networks: how many fall below the maximal rank.
+    """(b) Over ``n_seeds`` random deep networks: how many fall below the maximal rank (an
+    operator and N over ``max_bytes`` is refused in its row: see the module docstring).
 
     Returns
     -------
@@ -185,28 +183,31 @@ def incompleteness(sizes=(4, 8), n_channels: int = 2, rank: int = 4, n_seeds: in
         (rank -> count), ``exact`` (count of ranks computed without tolerance) and the
         weight distribution.
     """
-    n_seeds = validate.positive_int(n_seeds, "n_seeds")
+    n_seeds = validate.count(n_seeds, "n_seeds")
     max_bytes = validate.max_bytes(max_bytes)
     rows = []
     for op in operators:
         name = resolve_pooling(op).name
         for n in sizes:
-            ranks, constant, exact = [], 0, 0
-            for seed in range(n_seeds):
-                net = deep_network(name, n, n_channels, rank, seed)
-                grid = grid_tensor(net, max_bytes=max_bytes)
-                res = network_rank(net, grid, max_bytes)
-                ranks.append(res.rank)
-                exact += res.method == "exact"
-                constant += bool((grid.values == grid.values.reshape(-1)[0]).all())
             top = n_channels ** (n // 2)
-            below = sum(k < top for k in ranks)
-            rows.append({"operator": name, "N": n, "M": n_channels, "r": rank,
-                         "n_seeds": n_seeds, "max": top, "below_max": below,
-                         "fraction_below_max": below / n_seeds, "constant": constant,
-                         "fraction_constant": constant / n_seeds, "exact": exact,
-                         "histogram": dict(sorted(Counter(ranks).items())),
-                         "distribution": _distribution(n_seeds)})
+
+            def measure(name=name, n=n, top=top) -> dict:
+                ranks, constant, exact = [], 0, 0
+                for seed in range(n_seeds):
+                    net = deep_network(name, n, n_channels, rank, seed)
+                    grid = grid_tensor(net, max_bytes=max_bytes)
+                    res = network_rank(net, grid, max_bytes)
+                    ranks.append(res.rank)
+                    exact += res.method == "exact"
+                    constant += bool((grid.values == grid.values.reshape(-1)[0]).all())
+                below = sum(k < top for k in ranks)
+                return {"below_max": below, "fraction_below_max": below / n_seeds,
+                        "constant": constant, "fraction_constant": constant / n_seeds,
+                        "exact": exact, "histogram": dict(sorted(Counter(ranks).items()))}
+
+            rows.append(_cell("incompleteness", {
+                "operator": name, "N": n, "M": n_channels, "r": rank, "n_seeds": n_seeds,
+                "max": top, "distribution": distribution(n_seeds)}, measure))
     return rows
 
 
@@ -224,7 +225,7 @@ def extreme_networks(pooling, n_patches: int, n_channels: int, rank: int,
     -------
     (low, high) : each ``(RankResult, seed, GridTensor)``
     """
-    n_seeds = validate.positive_int(n_seeds, "n_seeds")
+    n_seeds = validate.count(n_seeds, "n_seeds")
     drawn = []
     for seed in range(n_seeds):
         net = deep_network(pooling, n_patches, n_channels, rank, seed)
@@ -252,27 +253,37 @@ def shallow_match(n_patches: int = 8, n_channels: int = 2, rank: int = 4, n_seed
     Returns
     -------
     list of dict
-        Two rows per operator, ``which`` = ``"lowest rank"`` / ``"highest rank"``.
+        Two rows per operator, ``which`` = ``"lowest rank"`` / ``"highest rank"`` (both
+        refused when the operator's grid tensors exceed ``max_bytes``: see the module
+        docstring).
     """
     threshold = validate.real(threshold, "threshold", 0.0)
     rows = []
     for op in operators:
         name = resolve_pooling(op).name
-        low, high = extreme_networks(name, n_patches, n_channels, rank, n_seeds, max_bytes)
-        for which, (res, seed, grid) in (("lowest rank", low), ("highest rank", high)):
-            bound = shallow_width_lower_bound(res.rank, name, "odd-even", n_patches,
-                                              n_channels)
-            errors = _fit_curve(grid.values, name, widths, steps, n_restarts, 0)
-            matched = next((z for z, e in zip(widths, errors, strict=True) if e <= threshold),
-                           None)
-            rows.append({"operator": name, "which": which, "N": n_patches, "M": n_channels,
-                         "r": rank, "seed": seed, "rank": res.rank, "method": method_label(res),
-                         "width_lower_bound": bound, "widths": list(widths), "errors": errors,
-                         "threshold": threshold, "matched_width": matched,
-                         "distinct_values": int(grid.values.unique().numel()),
-                         "floor": additive_floor(grid.values) if name == "relu-sum" else 0.0,
-                         "steps": steps, "n_restarts": n_restarts,
-                         "distribution": _distribution(n_seeds)})
+        rows_of = [{"operator": name, "which": which, "N": n_patches, "M": n_channels,
+                    "r": rank, "widths": list(widths), "threshold": threshold, "steps": steps,
+                    "n_restarts": n_restarts, "distribution": distribution(n_seeds)}
+                   for which in ("lowest rank", "highest rank")]
+        try:
+            drawn = extreme_networks(name, n_patches, n_channels, rank, n_seeds, max_bytes)
+        except validate.BudgetError as exc:  # both rows refused; the other operators go on
+            rows += [_refused("shallow_match", row, exc) for row in rows_of]
+            continue
+        for row, (res, seed, grid) in zip(rows_of, drawn, strict=True):
+
+            def measure(res=res, seed=seed, grid=grid, name=name) -> dict:
+                errors = _fit_curve(grid.values, name, widths, steps, n_restarts, 0)
+                return {"seed": seed, "rank": res.rank, "method": method_label(res),
+                        "width_lower_bound": shallow_width_lower_bound(
+                            res.rank, name, "odd-even", n_patches, n_channels),
+                        "errors": errors, "matched_width": next(
+                            (z for z, e in zip(widths, errors, strict=True)
+                             if e <= threshold), None),
+                        "distinct_values": int(grid.values.unique().numel()),
+                        "floor": additive_floor(grid.values) if name == "relu-sum" else 0.0}
+
+            rows.append(_cell("shallow_match", row, measure))
     return rows
 
 
@@ -290,38 +301,27 @@ def universality(n_patches: int = 4, n_channels: int = 3, seed: int = 0,
     -------
     list of dict
         Per operator: ``widths``, ``errors``, ``floor`` (ReLU+sum only, else 0) and the
-        target's odd-even rank with the widths it certifiably requires.
+        target's odd-even rank with the widths it certifiably requires (every row refused
+        when the target exceeds ``max_bytes``: see the module docstring).
     """
     gen = torch.Generator().manual_seed(validate.integer(seed, "seed", 0))
-    validate.check_budget(n_channels, n_patches, max_bytes, "random target tensor")
-    target = torch.randn((n_channels,) * n_patches, generator=gen, dtype=torch.float64)
-    floor = additive_floor(target)
-    rank = grid_rank(target, "odd-even", method="dense", max_bytes=max_bytes)
-    rows = []
-    for op in operators:
-        name = resolve_pooling(op).name
-        errors = _fit_curve(target, name, widths, steps, n_restarts, seed)
-        rows.append({"operator": name, "N": n_patches, "M": n_channels, "seed": seed,
-                     "widths": list(widths), "errors": errors,
-                     "floor": floor if name == "relu-sum" else 0.0,
-                     "target_rank": rank.rank, "target_rank_margin": rank.margin,
-                     "width_lower_bound": shallow_width_lower_bound(
-                         rank.rank, name, "odd-even", n_patches, n_channels),
-                     "steps": steps, "n_restarts": n_restarts,
-                     "target": f"i.i.d. N(0, 1) entries, seed {seed}"})
-    return rows
-
-
-BENCH = {"M": 2, "r": 4, "seed": 0, "incompleteness_seeds": 50, "match_seeds": 30,
-         "match_n": 8, "threshold": 1e-2, "universality_n": 4, "universality_m": 3,
-         "widths": (1, 4, 16, 64), "steps": 400, "n_restarts": 1}
-"""Settings of the asv suite (``benchmarks/bench_rectifier.py``), so that the report can
-rebuild the measurements from its tracked numbers."""
-
-QUICK = {"sizes": (2, 4, 8), "n_seeds": 30, "widths": (1, 4, 16, 64), "steps": 400,
-         "n_restarts": 1}
-FULL = {"sizes": (2, 4, 8, 16), "n_seeds": 200, "widths": (1, 2, 4, 8, 16, 32, 64, 128),
-        "steps": 1500, "n_restarts": 2}
+    names = [resolve_pooling(op).name for op in operators]
+    rows_of = [{"operator": name, "N": n_patches, "M": n_channels, "seed": seed,
+                "widths": list(widths), "steps": steps, "n_restarts": n_restarts,
+                "target": f"i.i.d. N(0, 1) entries, seed {seed}"} for name in names]
+    try:
+        validate.check_budget(n_channels, n_patches, max_bytes, "random target tensor")
+        target = torch.randn((n_channels,) * n_patches, generator=gen, dtype=torch.float64)
+        floor = additive_floor(target)
+        rank = grid_rank(target, "odd-even", method="dense", max_bytes=max_bytes)
+    except validate.BudgetError as exc:  # one target for every operator: all refused
+        return [_refused("universality", row, exc) for row in rows_of]
+    return [_cell("universality", row, lambda row=row: {
+        "errors": _fit_curve(target, row["operator"], widths, steps, n_restarts, seed),
+        "floor": floor if row["operator"] == "relu-sum" else 0.0, "target_rank": rank.rank,
+        "target_rank_margin": rank.margin, "width_lower_bound": shallow_width_lower_bound(
+            rank.rank, row["operator"], "odd-even", n_patches, n_channels)})
+        for row in rows_of]
 
 
 def measure_all(quick: bool = True, operators=OPERATORS) -> RectifierMeasurements:
@@ -331,7 +331,7 @@ def measure_all(quick: bool = True, operators=OPERATORS) -> RectifierMeasurement
            "operators": operators}
     pick = min(s["n_seeds"], 30)
     out = RectifierMeasurements(settings={**s, "quick": quick, "operators": list(operators),
-                                          "distribution": _distribution(s["n_seeds"]),
+                                          "distribution": distribution(s["n_seeds"]),
                                           "threads": torch.get_num_threads()})
     out.rank_vs_n = rank_vs_n(s["sizes"], operators=operators)
     out.incompleteness = incompleteness((4, 8), n_seeds=s["n_seeds"], operators=operators)
@@ -349,32 +349,38 @@ def _errors_text(r: dict) -> str:
 
 
 def format_text(m: RectifierMeasurements) -> str:
-    """Plain-text tables of the four measurements, each after the paper's claim."""
+    """Plain-text tables of the four measurements, each after the paper's claim; a
+    refused cell shows its row's head and ``refused: needs N GiB``."""
+    def line(r: dict, head: str, measured) -> str:
+        return f"    {head} " + (r["refused"] if r.get("refused") else measured(r))
+
     lines = [f"settings: {m.settings}"]
     lines += ["", "(a) odd-even grid-tensor rank of a random deep (HT) network",
               "    paper: " + m.claims["rank_vs_n"]]
-    for r in m.rank_vs_n:
-        lines.append(f"    {r['operator']:9s} N={r['N']:<3d} rank={r['rank']:<5d} "
-                     f"min(r0,M)^(N/2)={r['theorem']:<5d} shallow width >= "
-                     f"{_fmt(r['width_lower_bound']):5s} ({r['method']})")
+    lines += [line(r, f"{r['operator']:9s} N={r['N']:<3d}", lambda r: (
+        f"rank={r['rank']:<5d} min(r0,M)^(N/2)={r['theorem']:<5d} shallow width >= "
+        f"{_fmt(r['width_lower_bound']):5s} ({r['method']})")) for r in m.rank_vs_n]
     lines += ["", "(b) deep networks below the maximal rank M^(N/2)",
               "    paper: " + m.claims["incompleteness"]]
-    for r in m.incompleteness:
-        lines.append(f"    {r['operator']:9s} N={r['N']:<3d} below max {r['below_max']}/"
-                     f"{r['n_seeds']} ({100 * r['fraction_below_max']:.1f}%), constant "
-                     f"{r['constant']}/{r['n_seeds']}, exact {r['exact']}/{r['n_seeds']}, "
-                     f"ranks {r['histogram']}")
+    lines += [line(r, f"{r['operator']:9s} N={r['N']:<3d}", lambda r: (
+        f"below max {r['below_max']}/{r['n_seeds']} ({100 * r['fraction_below_max']:.1f}%), "
+        f"constant {r['constant']}/{r['n_seeds']}, exact {r['exact']}/{r['n_seeds']}, "
+        f"ranks {r['histogram']}")) for r in m.incompleteness]
     lines += ["", "(c) smallest shallow width matching a deep network",
               "    paper: " + m.claims["shallow_match"]]
-    for r in m.shallow_match:
-        lines.append(f"    {r['operator']:9s} {r['which']:12s} seed {r['seed']!s:3s} "
-                     f"rank={r['rank']} ({r['method']}) width >= "
-                     f"{_fmt(r['width_lower_bound'])}; matched (err <= {r['threshold']:g}) at "
-                     f"{_fmt(r['matched_width'])}; floor {_fmt(r['floor'])}; errors "
-                     f"{_errors_text(r)}")
+    lines += [line(r, f"{r['operator']:9s} {r['which']:12s}", lambda r: (
+        f"seed {r['seed']!s:3s} rank={r['rank']} ({r['method']}) width >= "
+        f"{_fmt(r['width_lower_bound'])}; matched (err <= {r['threshold']:g}) at "
+        f"{_fmt(r['matched_width'])}; floor {_fmt(r['floor'])}; errors {_errors_text(r)}"))
+        for r in m.shallow_match]
     lines += ["", "(d) universality: shallow fit error on a random grid tensor",
               "    paper: " + m.claims["universality"]]
-    for r in m.universality:
-        lines.append(f"    {r['operator']:9s} floor={_fmt(r['floor'])} width >= "
-                     f"{_fmt(r['width_lower_bound'])}; errors {_errors_text(r)}")
+    lines += [line(r, f"{r['operator']:9s}", lambda r: (
+        f"floor={_fmt(r['floor'])} width >= {_fmt(r['width_lower_bound'])}; errors "
+        f"{_errors_text(r)}")) for r in m.universality]
     return "\n".join(lines)
+
+
+def refusals(m: RectifierMeasurements) -> list:
+    """``(measurement, row)`` of every refused cell, in the order of :func:`format_text`."""
+    return [(name, r) for name in MEASURED for r in getattr(m, name) if r.get("refused")]

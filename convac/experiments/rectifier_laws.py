@@ -41,9 +41,11 @@ import numpy as np
 import torch
 
 from ..fit.shallow import fit_shallow
-from ..nets.network import HTNet
+from ..nets.network import ConvAC, HTNet
+from ..nets.tree import fold
 from ..rank.exact import integer_weights_
 from ..validate import InvalidValueError, integer
+from .rectifier_settings import LAWS, OPERATORS, explain
 from .runner import Experiment, evaluate
 
 __all__ = ["LAWS", "OPERATORS", "GAUSS_SCALE", "experiment", "compute", "deep_network",
@@ -51,8 +53,6 @@ __all__ = ["LAWS", "OPERATORS", "GAUSS_SCALE", "experiment", "compute", "deep_ne
            "reachable_floor", "analytic_floor", "summarize", "format_summary", "CLAIMS",
            "quick_records"]
 
-LAWS = ("int/I", "int/F", "gauss/I", "gauss/F")
-OPERATORS = ("product", "relu-max", "relu-sum")
 GAUSS_SCALE = 2 ** 20
 M, R = 2, 4
 RANK_SEEDS = {4: 200, 8: 200, 16: 20}
@@ -122,27 +122,28 @@ def _combine(a: np.ndarray, b: np.ndarray, pooling: str) -> np.ndarray:
     return out.reshape(-1, a.shape[1])
 
 
-def exact_grid_tensor(net: HTNet, features) -> np.ndarray:
+def exact_grid_tensor(net: ConvAC, features) -> np.ndarray:
     """The grid tensor ``G[t_1..t_N] = h_0(F[t_1], .., F[t_N])`` in Python integers.
+
+    The same fold over the pooling tree as every other computation
+    (:func:`convac.nets.tree.fold`), in exact integer arithmetic: a node holds its conv
+    outputs at every combination of its leaves' templates.
 
     Parameters
     ----------
-    net : HTNet with integer-valued weights, contiguous geometry, pooling ``product``,
-        ``relu-max`` or ``relu-sum``
+    net : ConvAC with integer-valued weights, pooling ``product``, ``relu-max`` or
+        ``relu-sum``; any schedule or tree, any patch order
     features : array of int, shape ``(T, M)``, the template matrix ``F``
 
     Returns
     -------
     ndarray of object (Python int), shape ``(T,) * N``
+        Mode ``i`` is patch ``i``, as :func:`convac.tensors.grid.grid_tensor`.
     """
     pooling = net.pooling.name
     if pooling not in OPERATORS:
         raise InvalidValueError(f"pooling must be one of {OPERATORS}, got {pooling!r}")
     s = net.schedule
-    if not torch.equal(net.order.cpu(), torch.arange(s.n_patches)):
-        raise InvalidValueError("exact_grid_tensor needs the contiguous geometry")
-    if any(w != 2 for w in s.windows):
-        raise InvalidValueError(f"exact_grid_tensor needs windows of 2, got {s.windows}")
     f = np.asarray(features, dtype=object)
 
     def as_int(w: torch.Tensor) -> np.ndarray:
@@ -151,15 +152,19 @@ def exact_grid_tensor(net: HTNet, features) -> np.ndarray:
             raise InvalidValueError("exact_grid_tensor needs integer-valued weights")
         return np.vectorize(int, otypes=[object])(w.numpy())
 
-    w0 = as_int(net.level_weights(0))  # (N, r0, M)
-    nodes = [f.dot(w0[i].T) for i in range(s.n_patches)]  # each (T, r0): one row per t
-    for level in range(1, s.n_levels + 1):
-        w = as_int(net.level_weights(level))  # (nodes, r_l, r_{l-1})
-        acts = [_activation(x, pooling) for x in nodes]
-        pooled = [_combine(acts[2 * j], acts[2 * j + 1], pooling) for j in range(len(w))]
-        nodes = [p.dot(w[j].T) for j, p in enumerate(pooled)]
+    weights = [as_int(w) for w in net.node_weights()]  # (rank_out, rank_in) by key
+
+    def node(tn, kids: list) -> np.ndarray:  # (T^leaves, rank_out), first leaf slowest
+        acts = [_activation(x, pooling) for x in kids]
+        pooled = acts[0]
+        for act in acts[1:]:
+            pooled = _combine(pooled, act, pooling)
+        return pooled.dot(weights[tn.key].T)
+
+    root = fold(s, lambda tn: f.dot(weights[tn.key].T), node)  # (T^N, Y)
     t = f.shape[0]
-    return nodes[0][:, 0].reshape((t,) * s.n_patches)
+    tree = root[:, 0].reshape((t,) * s.n_patches)  # modes in tree order
+    return np.transpose(tree, np.argsort(net.order.cpu().numpy()))  # mode i: patch i
 
 
 def odd_even_rank(grid: np.ndarray) -> int:
@@ -321,39 +326,6 @@ def summarize(records) -> dict:
     return {"ranks": rank_rows, "fits": fit_rows, "errors": errors, "claims": CLAIMS,
             "setting": {"M": M, "r": R, "gauss_scale": GAUSS_SCALE,
                         "partition": "odd-even", "rank": "exact over Q (python-flint)"}}
-
-
-def explain(summary: dict) -> str:
-    """Why so many ReLU+max networks fall below the maximal rank, with the measured
-    fractions of ``summary`` (:func:`summarize`)."""
-    below = {(r["law"], r["shared"], r["N"]): r["fraction_below_max"]
-             for r in summary["ranks"] if r["operator"] == "relu-max"}
-    prod = [r for r in summary["ranks"] if r["operator"] == "product"]
-
-    def pcts(shared: bool, n: int) -> str:
-        return ", ".join(f"{law} {below[(law, shared, n)]:.1%}" for law in LAWS
-                         if (law, shared, n) in below)
-
-    return (
-        "The share of ReLU+max networks below the maximal rank is a property of the "
-        "architecture, not of the weight law. At N = 8 with unshared weights it is "
-        f"{pcts(False, 8)}; with shared weights {pcts(True, 8)}; at N = 4 unshared "
-        f"{pcts(False, 4)}. Max pooling makes the grid tensor depend on the weights only "
-        "through signs and orderings (which of max(a, b, 0) wins at each node): when one "
-        "child's values exceed its sibling's for every template, the node ignores the "
-        "sibling and the correlations across the partition through it vanish. Such "
-        "orderings have a probability bounded away from zero under any law that is "
-        "symmetric in its weights, integer or Gaussian, identity or random templates. "
-        "With unshared weights every node draws its own ordering, so the chance that none "
-        "loses rank falls with N; with shared weights one ordering serves a whole level. "
-        "The product ConvAC is below maximal in "
-        f"{sum(round(r['fraction_below_max'] * r['seeds']) for r in prod)} of "
-        f"{sum(r['seeds'] for r in prod)} draws: its rank drops only on an algebraic set "
-        "of measure zero. So the integer law with F = I is not what puts "
-        f"{below.get(('int/I', False, 8), float('nan')):.1%} of the unshared networks at "
-        "N = 8 below maximal: the Gaussian law with random templates puts "
-        f"{below.get(('gauss/F', False, 8), float('nan')):.1%} there; sharing the weights "
-        "is what lowers the share.")
 
 
 def format_summary(records) -> str:

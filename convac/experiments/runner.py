@@ -14,7 +14,10 @@ tqdm bar with throughput and ETA.  Hence:
 * **kill a worker**: the scheduler reruns its tasks on the others (a batch that kills
   ``distributed.scheduler.allowed-failures`` workers is recorded as failed);
 * **a configuration raises**: it is recorded with ``status="error"`` and its exception;
-  the others go on.
+  the others go on;
+* **a configuration exceeds its memory budget** (predicted before allocating): it is
+  recorded with ``status="refused"`` and the memory it needs; a run resumed with a
+  budget (``Experiment.max_bytes``, ``--max-gib``) that fits it computes it again.
 
 Where it runs
 -------------
@@ -49,7 +52,7 @@ import numpy as np
 
 from .. import threads
 from ..progress import bar as progress_bar
-from ..validate import BudgetError, ConvACError, InvalidValueError, gib
+from ..validate import BudgetError, ConvACError, InvalidValueError
 from ..validate import integer as check_integer
 from ..validate import seed as check_seed
 from .store import ResultStore
@@ -99,6 +102,10 @@ class Experiment:
         Configurations per task (one part file each).
     options : dict
         What the grid depends on, recorded in the store's ``meta.json``.
+    max_bytes : int, optional
+        Memory budget of one configuration in this run (``None``: the experiment has
+        none).  No part of a key or of ``options``: a resumed run computes again the
+        configurations refused under a smaller budget that this one fits.
     """
 
     name: str
@@ -109,6 +116,7 @@ class Experiment:
     check: Callable[[dict, dict], str | None] | None = None
     batch_size: int = 64
     options: dict = field(default_factory=dict)
+    max_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -166,7 +174,9 @@ def compute_batch(compute: Callable[[dict], dict], batch: list, apply_threads: b
     An exception is caught per configuration and recorded (type, message and the last
     frame), so one failing configuration does not stop the batch; a
     :class:`~convac.validate.BudgetError` (a memory need predicted before allocating) is
-    recorded with ``status="refused"`` and ``error="refused: needs N GiB (...)"``.  With
+    recorded with ``status="refused"``, ``error="refused: needs N GiB (...)"`` and as
+    ``result`` the refusal (:meth:`~convac.validate.BudgetError.record`: the bytes needed
+    and the budget), so that a run with a larger budget knows to compute it.  With
     ``apply_threads`` (on a dask worker) the thread policy of the worker's environment is
     applied first (:func:`convac.threads.apply`).
     """
@@ -178,8 +188,8 @@ def compute_batch(compute: Callable[[dict], dict], batch: list, apply_threads: b
         try:
             result = compute(config)
         except BudgetError as err:  # predicted before allocating: refused, recorded
-            out.append(_record(key, config, "refused", f"refused: needs "
-                               f"{gib(err.needed)} ({err.advice('--max-gib')})", None,
+            out.append(_record(key, config, "refused", f"{err.refused} "
+                               f"({err.advice('--max-gib')})", err.record(),
                                time.perf_counter() - start))
         except Exception as err:  # recorded, not raised: the others go on
             where = traceback.extract_tb(err.__traceback__)[-1]
@@ -269,8 +279,10 @@ def run_experiment(exp: Experiment, store, *, resume: bool = False, sample: int 
     exp : Experiment
     store : str or ResultStore
     resume : bool, default False
-        Continue a store that already holds results (skip their keys).  Without it a
-        non-empty store is an error, so that two runs never mix by accident.
+        Continue a store that already holds results (skip their keys, except those
+        refused under a smaller budget that ``exp.max_bytes`` fits: computed again, the
+        new record superseding the refusal).  Without it a non-empty store is an error,
+        so that two runs never mix by accident.
     sample, seed : int, optional
         Run ``sample`` configurations drawn with ``seed`` instead of the whole grid.
     scheduler : str, optional
@@ -315,7 +327,7 @@ def run_experiment(exp: Experiment, store, *, resume: bool = False, sample: int 
     for path, reason in quarantined:
         warnings.warn(f"{reason}; moved to {path}, its configurations are computed again",
                       stacklevel=2)
-    done = store.keys() if resume else set()
+    done = store.settled_keys(exp.max_bytes) if resume else set()
     if sample is None:
         n_todo = max(len(indices) - len(done), 0)
     else:

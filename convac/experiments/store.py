@@ -8,9 +8,12 @@ a killed writer are ignored.  ``meta.json`` records which experiment the store b
 to, so ``--resume`` cannot mix two experiments.
 
 Schema (one row per configuration): ``key`` (the configuration's stable key), ``status``
-(``"ok"`` or ``"error"``), ``error`` (the exception, or ``""``), ``config`` and ``result``
-(JSON text), ``seconds`` (compute time), ``worker`` (``host:pid``), ``finished`` (Unix
-time).  JSON columns keep one schema for every experiment.
+(``"ok"``, ``"error"`` or ``"refused"``: over its memory budget), ``error`` (the exception
+or the refusal, or ``""``), ``config`` and ``result`` (JSON text; of a refusal, the bytes
+it needs and the budget), ``seconds`` (compute time), ``worker`` (``host:pid``),
+``finished`` (Unix time).  JSON columns keep one schema for every experiment.  A
+configuration refused, then computed by a run resumed with a larger budget, has a second
+row; the later one counts (:meth:`ResultStore.records`).
 
 Each part also carries the store's ``experiment`` and ``options`` in its Parquet metadata:
 a part copied in from a run with other options is refused (:class:`ForeignPartError`)
@@ -55,6 +58,14 @@ DEFAULT_STORE_ROOT = os.path.join("reports", "experiments")
 """The folder of the experiments' stores (one per experiment, by name)."""
 
 SCHEMA_FIELDS = ("key", "status", "error", "config", "result", "seconds", "worker", "finished")
+
+
+def _fits(refusal: str, max_bytes: int) -> bool:
+    """Whether a refused configuration's stored need (JSON of
+    :meth:`convac.validate.BudgetError.record`) fits ``max_bytes``; a refusal that stored
+    no need is tried again."""
+    needed = json.loads(refusal).get("needed_bytes") if refusal else None
+    return needed is None or needed <= max_bytes
 
 
 def _pa():
@@ -249,10 +260,27 @@ class ResultStore:
         """Keys of every finished configuration."""
         return set(self.read(["key"]).column("key").to_pylist())
 
+    def settled_keys(self, max_bytes: int | None = None) -> set:
+        """Keys a resumed run skips: every stored configuration except those whose
+        latest record is a refusal that the budget ``max_bytes`` now fits (or that
+        stored no size, from before refusals did); with ``max_bytes=None`` (a run
+        without a budget), every stored configuration."""
+        if max_bytes is None:
+            return self.keys()
+        table = self.read(["key", "status", "result"])
+        latest = dict(zip(table.column("key").to_pylist(),
+                          zip(table.column("status").to_pylist(),
+                              table.column("result").to_pylist(), strict=True), strict=True))
+        return {key for key, (status, result) in latest.items()
+                if status != "refused" or not _fits(result, max_bytes)}
+
     def records(self, skip_unreadable: bool = False) -> list[dict]:
-        """Every row as a dict, with ``config`` and ``result`` decoded from JSON
-        (``skip_unreadable``: see :meth:`read`)."""
+        """The latest row of every configuration as a dict (a configuration refused under
+        a smaller budget and computed by a resumed run has two rows: the later one
+        counts), with ``config`` and ``result`` decoded from JSON (``skip_unreadable``:
+        see :meth:`read`)."""
         rows = self.read(skip_unreadable=skip_unreadable).to_pylist()
+        rows = list({row["key"]: row for row in rows}.values())  # parts in write order
         for row in rows:
             row["config"] = json.loads(row["config"])
             row["result"] = json.loads(row["result"]) if row["result"] else None

@@ -140,7 +140,7 @@ def fit_regularized(tensor, width: int, lam: float, init=None, seed: int = 0,
     arr = as_tensor(tensor)
     width = validate.integer(width, "width", minimum=0)
     lam = validate.real(lam, "lam", 0.0, strict_minimum=True)
-    n_iter_max = validate.positive_int(n_iter_max, "n_iter_max")
+    n_iter_max = validate.count(n_iter_max, "n_iter_max")
     gtol = validate.real(gtol, "gtol", 0.0)
     check_width_budget(arr.shape, max(width, 1), 2**30)
     shape, n = arr.shape, arr.ndim
@@ -239,7 +239,7 @@ def polar_bounds(z, partitions=None, n_restarts: int = 8, seed: int = 0,
     best_part = int(np.argmin(uppers))
     rng = np.random.default_rng(validate.seed(seed))
     lower, direction = -np.inf, None
-    for restart in range(validate.positive_int(n_restarts, "n_restarts")):
+    for restart in range(validate.count(n_restarts, "n_restarts")):
         if restart == 0:
             start = [np.linalg.svd(np.moveaxis(z, k, 0).reshape(z.shape[k], -1),
                                    full_matrices=False)[0][:, 0] for k in range(n)]
@@ -404,7 +404,7 @@ def grow_cp(tensor, lam: float, max_width: int = 32, seed: int = 0, rtol: float 
     """
     arr = as_tensor(tensor)
     lam = validate.real(lam, "lam", 0.0, strict_minimum=True)
-    max_width = validate.integer(max_width, "max_width", minimum=0)
+    max_width = validate.count(max_width, "max_width", minimum=0)
     fit = fit_regularized(arr, 0, lam)
     path = []
     while True:

@@ -299,8 +299,8 @@ def fit_cp(
         method or init; ``BudgetError`` for a width beyond the memory budget.
     """
     width = validate.positive_int(width, "width")
-    n_restarts = validate.positive_int(n_restarts, "n_restarts")
-    n_iter_max = validate.positive_int(n_iter_max, "n_iter_max")
+    n_restarts = validate.count(n_restarts, "n_restarts")
+    n_iter_max = validate.count(n_iter_max, "n_iter_max")
     tol = validate.real(tol, "tol", 0.0)
     target = validate.real(target, "target", 0.0)
     seed = validate.seed(seed)

@@ -98,8 +98,8 @@ def fit_shallow(target, width: int, pooling="product", features=None, *, steps: 
         raise validate.InvalidValueError(
             f"target must be a grid tensor of shape (T,) * N with N >= 2, got {tuple(g.shape)}")
     width = validate.positive_int(width, "width")
-    steps = validate.positive_int(steps, "steps")
-    n_restarts = validate.positive_int(n_restarts, "n_restarts")
+    steps = validate.count(steps, "steps")
+    n_restarts = validate.count(n_restarts, "n_restarts")
     lr = validate.real(lr, "lr", 0.0, strict_minimum=True)
     seed = validate.integer(seed, "seed", 0)
     shared = validate.boolean(shared, "shared")

@@ -25,7 +25,7 @@ from .. import validate
 from ..nets.network import ConvAC, node_conv
 from ..nets.pooling import PRODUCT
 from ..nets.representation import Patches, Representation
-from ..nets.tree import fold_levels
+from ..nets.tree import fold, fold_levels, traverse
 
 __all__ = [
     "TrainResult",
@@ -292,7 +292,9 @@ def _match_scale(model: ConvAC, x: torch.Tensor, y, log_space: bool) -> None:
     if inner == 0.0:
         return
     log_alpha = math.log(abs(inner)) - math.log(float((p * p).sum())) + float(ct - cp)
-    model.weights[0].mul_(math.exp(log_alpha / model.n_patches))
+    leaf_scale = math.exp(log_alpha / model.n_patches)
+    for w in (model.weight_levels()[:model.n_patches] if model.is_tree else [model.weights[0]]):
+        w.mul_(leaf_scale)  # every leaf (a tree keeps one weight per leaf)
     if inner < 0:
         model.weights[-1].neg_()
 
@@ -405,7 +407,8 @@ def _recorded_forward(model: ConvAC, x: torch.Tensor) -> tuple:
     outputs : Tensor, shape ``(B, Y)``
     records : list of ``(input, conv)`` per level ``l``, shapes ``(nodes_l, B, r_{l-1})``
         and ``(nodes_l, B, r_l)`` (``r_{-1} = M``): ``conv = input @ weights[l]^T`` node
-        by node.
+        by node.  For a :class:`PoolingTree`, one per node in key order (the order of
+        ``weights``), shapes ``(1, B, rank_in)`` and ``(1, B, rank_out)``.
     """
     model.check_state()
     weights = model.weight_levels()
@@ -423,6 +426,10 @@ def _recorded_forward(model: ConvAC, x: torch.Tensor) -> tuple:
         return conv(lvl, model.pooling(values.view(n // w, w, b, r)))
 
     leaves = x.to(weights[0].dtype).index_select(1, model.order).transpose(0, 1)  # (N, B, M)
+    if model.is_tree:  # weights by key: the fold visits the nodes in key order
+        out = fold(model.schedule, lambda tn: conv(tn.key, leaves[tn.index][None])[0],
+                   lambda tn, kids: conv(tn.key, model.pooling.pool_children(kids)[None])[0])
+        return out, records  # (B, Y)
     return fold_levels(model.schedule, conv(0, leaves), level)[0], records
 
 
@@ -487,6 +494,21 @@ def balance(model: ConvAC) -> bool:
     """
     if model.shared or model.pooling is not PRODUCT:
         return False
+    if model.is_tree:
+        weights = model.node_weights()
+        for tn in traverse(model.schedule):
+            if tn.level == 0:
+                continue
+            parent = weights[tn.key]  # (rank_out, r): its columns are the pooled channels
+            logs = torch.stack([weights[c].norm(dim=1).log() for c in tn.children]
+                               + [parent.norm(dim=0).log()])  # (w+1, r)
+            if not bool(torch.isfinite(logs).all()):
+                continue
+            scale = torch.exp(logs.mean(0, keepdim=True) - logs)  # (w+1, r)
+            for c, row in zip(tn.children, scale[:-1], strict=True):
+                weights[c].mul_(row.unsqueeze(1))
+            parent.mul_(scale[-1])
+        return True
     weights = model.weight_levels()
     for lvl, w in enumerate(model.schedule.windows, start=1):
         child = weights[lvl - 1]  # (nodes_{l-1}, r_{l-1}, r_{l-2})
@@ -689,7 +711,7 @@ def train_student(
     if isinstance(features, np.ndarray):
         features = torch.as_tensor(features)
     _check_pair(student, teacher, features, targets)
-    steps = validate.positive_int(steps, "steps")
+    steps = validate.count(steps, "steps")
     batch_size = validate.positive_int(batch_size, "batch_size")
     if dtype not in (torch.float32, torch.float64):
         raise validate.InvalidValueError(
@@ -702,8 +724,8 @@ def train_student(
     match_scale = validate.boolean(match_scale, "match_scale")
     validation_fraction = validate.real(validation_fraction, "validation_fraction", 0.0, 1.0,
                                         strict_maximum=True)
-    patience = validate.integer(patience, "patience", minimum=0)
-    n_restarts = validate.positive_int(n_restarts, "n_restarts")
+    patience = validate.count(patience, "patience", minimum=0)
+    n_restarts = validate.count(n_restarts, "n_restarts")
     fit_loop = validate.option(OPTIMIZERS, optimizer, "optimizer")
     if log_space == "auto":
         log_space = student.n_patches >= LOG_SPACE_PATCHES

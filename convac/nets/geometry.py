@@ -135,12 +135,28 @@ class PoolingSchedule:
         """
         count = self.parameter_count(shared)
         itemsize = validate.positive_int(itemsize, "itemsize")
-        validate.check_shape_budget((count,), max_bytes, "network's parameters", itemsize)
+        sizes = ", ".join(f"{k}={validate.short_int(v)}" for k, v in (
+            ("n_patches", self.n_patches), ("n_channels", self.n_channels),
+            ("n_outputs", self.n_outputs)))
+        ranks = ", ".join(map(validate.short_int, self.ranks))
+        validate.check_shape_budget(
+            (count,), max_bytes, f"parameters of the network ({sizes}, ranks=({ranks}))",
+            itemsize)
         return count
 
     @property
     def widths(self) -> tuple:
         return self.ranks + (self.n_outputs,)
+
+    @property
+    def max_width(self) -> int:
+        """The widest channel count anywhere: ``M``, a rank or ``Y``."""
+        return max((self.n_channels,) + self.widths)
+
+    @property
+    def n_nodes(self) -> int:
+        """Conv nodes of the tree, leaves included (``sum(nodes)``)."""
+        return sum(self.nodes)
 
     def leaves(self, level: int, node: int) -> range:
         """Tree positions (0-based) below conv node ``node`` of level ``level``."""
@@ -265,6 +281,10 @@ def truncated_windows(n_patches: int, depth: int) -> tuple:
     """
     n = _positive_int(n_patches, "n_patches", 2)
     d = _positive_int(depth, "depth")
+    if d > n.bit_length() - 1:  # before 2**(d-1), which may not fit in any memory
+        raise validate.InvalidValueError(
+            f"depth={validate.short_int(d)} needs n_patches >= 2**depth; n_patches={n} "
+            f"allows depth 1..{max(n.bit_length() - 1, 1)}: choose a smaller depth")
     top = n // 2 ** (d - 1)
     if top < 2 or top * 2 ** (d - 1) != n:
         raise validate.InvalidValueError(

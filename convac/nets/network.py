@@ -31,9 +31,9 @@ from torch import nn
 from .. import validate
 from .geometry import GEOMETRIES, PoolingSchedule, ht_windows, patch_order
 from .pooling import PRODUCT, resolve_pooling
-from .tree import fold_levels
+from .tree import PoolingTree, build_tree, caterpillar, fold, fold_levels, traverse
 
-__all__ = ["ConvAC", "CPNet", "HTNet", "node_conv", "signed_log", "signed_log_conv",
+__all__ = ["ConvAC", "CPNet", "HTNet", "TTNet", "node_conv", "signed_log", "signed_log_conv",
            "multiply_adds", "log_scale_gains"]
 
 
@@ -120,8 +120,8 @@ def _unit_log_gain(out: torch.Tensor) -> float:
     return float(torch.exp(-logs.mean())) if logs.numel() else 1.0
 
 
-def log_scale_gains(schedule: PoolingSchedule, draws: list[torch.Tensor], pooling,
-                    gen: torch.Generator) -> list[float]:
+def log_scale_gains(schedule: PoolingSchedule | PoolingTree, draws: list[torch.Tensor],
+                    pooling, gen: torch.Generator) -> list[float]:
     """One factor per level that gives every conv output geometric-mean magnitude 1.
 
     A float64 forward of the weights ``draws`` over a probe of standard-normal features
@@ -130,11 +130,15 @@ def log_scale_gains(schedule: PoolingSchedule, draws: list[torch.Tensor], poolin
     probe, and the next level pools the rescaled outputs.  A conv is linear in its
     weights, so the factors hold for any pooling operator.
 
+    A :class:`PoolingTree` gets one factor per node (its weights are per node), each
+    from that node's outputs over the probe, children before parents.
+
     Parameters
     ----------
-    schedule : PoolingSchedule
+    schedule : PoolingSchedule or PoolingTree
     draws : list of Tensor
-        Float64 CPU weights of levels ``0 .. L`` (shapes of ``ConvAC.weights``); unchanged.
+        Float64 CPU weights (shapes of ``ConvAC.weights``: one per level of a schedule,
+        one per node of a tree); unchanged.
     pooling : PoolingOperator
     gen : torch.Generator
         CPU generator the probe ``(N, batch, M)`` is drawn from.
@@ -142,7 +146,7 @@ def log_scale_gains(schedule: PoolingSchedule, draws: list[torch.Tensor], poolin
     Returns
     -------
     list of float
-        ``L + 1`` positive factors.
+        ``L + 1`` positive factors (one per node of a tree).
 
     Notes
     -----
@@ -154,12 +158,22 @@ def log_scale_gains(schedule: PoolingSchedule, draws: list[torch.Tensor], poolin
     product pooling keeps ``E log|pooled| = 0`` for any window.
     """
     s = schedule
-    widest = max((s.n_channels,) + tuple(s.widths))
-    batch = max(16, min(PROBE_BATCH, PROBE_BYTES // (8 * s.n_patches * widest)))
+    batch = max(16, min(PROBE_BATCH, PROBE_BYTES // (8 * s.n_patches * s.max_width)))
     # the patches are i.i.d., so the probe needs no patch order
     probe = torch.randn(s.n_patches, batch, s.n_channels, generator=gen,
                         dtype=torch.float64)  # (N, P, M)
     gains = []
+    if isinstance(s, PoolingTree):
+        gains = [1.0] * len(draws)
+
+        def node_out(tn, x: torch.Tensor) -> torch.Tensor:  # (P, r_in) -> (P, r_out)
+            out = x @ draws[tn.key].t()
+            gains[tn.key] = _unit_log_gain(out)
+            return out.mul_(gains[tn.key])
+
+        fold(s, lambda tn: node_out(tn, probe[tn.index]),
+             lambda tn, kids: node_out(tn, pooling.pool_children(kids)))
+        return gains
 
     def conv(lvl: int, x: torch.Tensor) -> torch.Tensor:
         out = node_conv(x, draws[lvl])  # (nodes_l, P, r_l)
@@ -184,10 +198,14 @@ class ConvAC(nn.Module):
         Number of patches ``N``.
     n_channels : int
         Representation channels ``M`` per patch.
-    windows : sequence of int
-        Pooling window sizes ``w_1 .. w_L`` (each >= 2, product ``N``).
-    ranks : int or sequence of int
-        Conv widths ``r_0 .. r_{L-1}``.
+    windows : sequence of int, optional
+        Pooling window sizes ``w_1 .. w_L`` (each >= 2, product ``N``).  Give either
+        ``windows`` or ``tree``.
+    ranks : int, sequence of int or callable
+        With ``windows``: conv widths ``r_0 .. r_{L-1}`` (an int for every level).  With
+        ``tree``: the rank (pooled width) of every inner node: an int, one value per inner
+        node in post-order (children before parents, left to right), or a callable
+        ``ranks(subtree) -> int`` of the node's subtree in patch indices.
     n_outputs : int, default 1
         Number of outputs ``Y``.
     shared : bool, default False
@@ -201,13 +219,25 @@ class ConvAC(nn.Module):
         untouched).
     dtype, device : optional
         Parameter dtype (default ``torch.get_default_dtype()``) and device.
+    tree : nested sequences of int, optional
+        The pooling tree by its shape, over patch indices, e.g.
+        ``((0, 1), ((2, 3), (4, (5, 6))))``: any rooted tree, any arity (>= 2) per node
+        (:func:`convac.nets.tree.tree_from_parents` converts a parent array).  The leaves
+        left to right are the patch order, so ``geometry`` stays ``"contiguous"``.  A tree
+        whose levels are uniform (one arity and one rank per depth, leaves at one depth)
+        is the schedule ``windows=`` would give, with its level-batched forward; any other
+        is a :class:`convac.nets.tree.PoolingTree` with one weight per node, folded node
+        by node, and no ``shared`` weights.
 
     Notes
     -----
     Parameters: ``weights[0]`` has shape ``(N, r_0, M)`` (``(r_0, M)`` if shared),
     ``weights[l]`` for ``1 <= l < L`` has ``(nodes_l, r_l, r_{l-1})`` (``(r_l, r_{l-1})``
     if shared) and ``weights[L]`` has ``(Y, r_{L-1})``.  :meth:`level_weights` returns
-    the per-node view ``(nodes_l, r_l, r_{l-1})`` of any level.
+    the per-node view ``(nodes_l, r_l, r_{l-1})`` of any level.  A :class:`PoolingTree`
+    has one weight per node, ``weights[k]`` of shape ``(rank_out, rank_in)`` for the node
+    of key ``k`` (:class:`convac.nets.tree.TreeNode`).  :meth:`node_weights` gives every
+    node's matrix by key, for either kind.
 
     Initialisation (:meth:`reset_parameters`): every level ``N(0, 1 / fan_in)`` (fan-in
     ``M`` at level 0, ``r_{l-1}`` above), then one constant per level so that, on
@@ -230,8 +260,8 @@ class ConvAC(nn.Module):
         self,
         n_patches: int,
         n_channels: int,
-        windows,
-        ranks,
+        windows=None,
+        ranks=None,
         n_outputs: int = 1,
         shared: bool = False,
         geometry="contiguous",
@@ -239,18 +269,45 @@ class ConvAC(nn.Module):
         dtype: torch.dtype | None = None,
         device=None,
         pooling="product",
+        tree=None,
     ):
         super().__init__()
-        self.schedule = PoolingSchedule(n_patches, n_channels, windows, ranks, n_outputs)
+        if ranks is None:
+            raise validate.InvalidValueError(
+                "ranks is required: an int, or one width per level (windows=) or per inner "
+                "node (tree=)")
+        if tree is None:
+            if windows is None:
+                raise validate.InvalidValueError(
+                    "give the pooling tree: windows=(w_1, .., w_L) or tree=(nested patch "
+                    "indices)")
+            self.schedule = PoolingSchedule(n_patches, n_channels, windows, ranks, n_outputs)
+            order = None  # resolved after the parameter budget (it has a budget of its own)
+        else:
+            if windows is not None:
+                raise validate.InvalidValueError(
+                    f"give windows or tree, not both (got windows={windows!r})")
+            if not (isinstance(geometry, str) and geometry == "contiguous"):
+                raise validate.InvalidValueError(
+                    f"a tree names its patches, so it fixes the patch order: leave geometry "
+                    f"at 'contiguous' (got {geometry!r}) and permute the tree's leaves")
+            self.schedule, order = build_tree(n_patches, n_channels, tree, ranks, n_outputs)
         self.shared = validate.boolean(shared, "shared")
         dtype, device = validate.float_dtype(dtype), validate.device(device)
         itemsize = torch.empty((), dtype=dtype).element_size()
         self.schedule.check_parameter_budget(self.shared, itemsize)  # before any allocation
         self.pooling = resolve_pooling(pooling)
-        order = torch.as_tensor(patch_order(geometry, n_patches))
-        self.register_buffer("order", order, persistent=True)
-        shapes = [self.expected_weight_shape(level) for level in range(self.schedule.n_levels + 1)]
+        if order is None:
+            order = patch_order(geometry, n_patches)
+        self.register_buffer("order", torch.as_tensor(order), persistent=True)
+        if self.is_tree:
+            shapes = [(tn.rank_out, tn.rank_in) for tn in traverse(self.schedule)]
+        else:
+            shapes = [self.expected_weight_shape(level)
+                      for level in range(self.schedule.n_levels + 1)]
         self._expected_shapes = [torch.Size(sh) for sh in shapes]  # checked on every call
+        # a tree's leaf convs are one bmm when every leaf has the same weight shape
+        self._uniform_leaves = len(set(self._expected_shapes[:self.schedule.n_patches])) == 1
         kwargs = {"dtype": dtype, "device": device}
         self.weights = nn.ParameterList([nn.Parameter(torch.empty(sh, **kwargs)) for sh in shapes])
         self.register_load_state_dict_post_hook(ConvAC._after_load)
@@ -271,8 +328,15 @@ class ConvAC(nn.Module):
         return self.schedule.n_outputs
 
     @property
-    def windows(self) -> tuple:
+    def windows(self) -> tuple | None:
+        """The schedule's windows (``None`` for a :class:`PoolingTree`)."""
         return self.schedule.windows
+
+    @property
+    def is_tree(self) -> bool:
+        """Whether the network is a :class:`PoolingTree` (folded node by node) rather
+        than a balanced schedule."""
+        return isinstance(self.schedule, PoolingTree)
 
     @property
     def ranks(self) -> tuple:
@@ -294,11 +358,38 @@ class ConvAC(nn.Module):
     def extra_repr(self) -> str:
         s = self.schedule
         pooling = "" if self.pooling == PRODUCT else f", pooling={self.pooling.name!r}"
+        if self.is_tree:
+            return (f"n_patches={s.n_patches}, n_channels={s.n_channels}, "
+                    f"tree={self.patch_tree()}, ranks={s.ranks}, n_outputs={s.n_outputs}"
+                    f"{pooling}")
         return (
             f"n_patches={s.n_patches}, n_channels={s.n_channels}, windows={s.windows}, "
             f"ranks={s.ranks}, n_outputs={s.n_outputs}, shared={self.shared}, "
             f"geometry={self.geometry!r}{pooling}"
         )
+
+    def patch_tree(self) -> tuple:
+        """The pooling tree as nested tuples of patch indices (a schedule's too), from
+        the current ``order``."""
+        order = self.order.tolist()
+
+        def walk(tn):
+            if tn.level == 0:
+                return order[tn.index]
+            return tuple(walk(nodes[c]) for c in children_keys(tn))
+
+        nodes = list(traverse(self.schedule))
+        if self.is_tree:
+            def children_keys(tn):
+                return tn.children
+        else:
+            offsets = [0]
+            for count in self.schedule.nodes:
+                offsets.append(offsets[-1] + count)
+
+            def children_keys(tn):
+                return [offsets[tn.level - 1] + c for c in tn.children]
+        return walk(nodes[-1])
 
     # -- state checks (every eager call: nothing is cached between calls) ----------
     def expected_weight_shape(self, level: int) -> tuple:
@@ -338,7 +429,11 @@ class ConvAC(nn.Module):
         while tracing, the compiled graph being guarded on the same metadata); returns
         their device."""
         s = self.schedule
-        if len(weights) != s.n_levels + 1:
+        if len(weights) != len(self._expected_shapes):
+            if self.is_tree:
+                raise validate.InvalidValueError(
+                    f"the network has {len(weights)} weights, the tree expects one per node "
+                    f"({len(self._expected_shapes)})")
             raise validate.InvalidValueError(
                 f"the network has {len(weights)} weight levels, the schedule expects "
                 f"{s.n_levels + 1} (levels 0..{s.n_levels})"
@@ -466,7 +561,7 @@ class ConvAC(nn.Module):
             gen.manual_seed(int(seed))
         draws = [torch.randn(w.shape, generator=gen, dtype=torch.float64) * w.shape[-1] ** -0.5
                  for w in self.weights]
-        gains = log_scale_gains(self.schedule, draws, self.pooling, gen)
+        gains = log_scale_gains(self.schedule, draws, self.pooling, gen)  # one per weight
         for w, draw, gain in zip(self.weights, draws, gains, strict=True):
             w.copy_((draw * gain).to(w.dtype))
 
@@ -482,17 +577,32 @@ class ConvAC(nn.Module):
             return list(self.weights)
         return list(self._modules["weights"]._parameters.values())
 
-    def level_weights(self, level: int) -> torch.Tensor:
+    def level_weights(self, level: int) -> torch.Tensor | tuple:
         """Per-node weights of ``level``, shape ``(nodes_l, r_l, r_{l-1})`` (``r_{-1} = M``).
 
-        Shared weights are expanded (a view, no copy).  The top level has one node.
+        Shared weights are expanded (a view, no copy).  The top level has one node.  For a
+        :class:`PoolingTree`, the tuple of the level's node weights (indexed by
+        ``TreeNode.index``; shapes may differ from node to node).
         """
         s = self.schedule
         level = validate.integer(level, "level", 0, s.n_levels)
+        if self.is_tree:
+            weights = self.weight_levels()
+            return tuple(weights[tn.key] for tn in traverse(s) if tn.level == level)
         w = self.weights[level]
         if w.ndim == 2:
             return w.unsqueeze(0).expand(s.nodes[level], *w.shape)
         return w
+
+    def node_weights(self) -> list[torch.Tensor]:
+        """Every node's weight matrix ``(rank_out, rank_in)``, indexed by
+        ``TreeNode.key`` (views, no copies): the per-node form of either kind of tree."""
+        if self.is_tree:
+            return self.weight_levels()
+        out: list[torch.Tensor] = []
+        for level in range(self.schedule.n_levels + 1):
+            out.extend(self.level_weights(level).unbind(0))
+        return out
 
     # -- forward -------------------------------------------------------------------
     def _check_features(self, features, device: torch.device) -> None:
@@ -572,12 +682,15 @@ class ConvAC(nn.Module):
             return node_conv(pooled, weights[lvl])  # (n/w, B, r_l)
 
         def outputs(x: torch.Tensor) -> torch.Tensor:  # (b, N, M) -> (b, Y)
+            if self.is_tree:
+                return self._tree_forward(x, weights, order, identity)
             # the leaves (N, b, r_0) passed without a name: freed after level 1
             return fold_levels(self.schedule, self._leaf_convs(x, weights, order, identity),
                                level)[0]
 
-        # on the CPU a batch goes through in cache-sized chunks (a GPU wants it whole)
-        on_cpu = no_grad and features.is_cpu
+        # on the CPU a batch goes through in cache-sized chunks (a GPU wants it whole); a
+        # tree's per-node cost is its calls, which chunks would multiply
+        on_cpu = no_grad and features.is_cpu and not self.is_tree
         chunk = self._batch_chunk(features) if on_cpu else features.shape[0]
         if features.shape[0] <= chunk:
             return outputs(features)
@@ -590,6 +703,26 @@ class ConvAC(nn.Module):
         s = self.schedule
         per_sample = s.n_patches * max(s.n_channels, s.ranks[0]) * features.element_size()
         return max(CHUNK_MIN, CHUNK_BYTES // per_sample)
+
+    def _tree_leaf_convs(self, features: torch.Tensor, weights: list[torch.Tensor],
+                         order: torch.Tensor, identity: bool) -> tuple[torch.Tensor, ...]:
+        """A :class:`PoolingTree`'s leaf convs of checked features, ``N`` tensors
+        ``(B, rank_out)`` in tree order: one bmm when the leaves share a shape."""
+        n = self.n_patches
+        x = features.to(dtype=weights[0].dtype)  # (B, N, M)
+        if not identity:
+            x = x.index_select(1, order)  # (B, N, M), tree order
+        x = x.transpose(0, 1)  # (N, B, M), a view
+        if self._uniform_leaves:
+            return node_conv(x, torch.stack(weights[:n])).unbind(0)  # N x (B, r)
+        return tuple(x[p] @ weights[p].t() for p in range(n))  # (B, r_p) each
+
+    def _tree_forward(self, features, weights, order, identity) -> torch.Tensor:
+        """Outputs ``(B, Y)`` of a :class:`PoolingTree`, node by node."""
+        leaves = self._tree_leaf_convs(features, weights, order, identity)
+        return fold(self.schedule, lambda tn: leaves[tn.index],
+                    lambda tn, kids: self.pooling.pool_children(kids)
+                    @ weights[tn.key].t())  # (B, rank_out)
 
     def forward_log(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Outputs as signed log-magnitudes, for products too long for floating point.
@@ -623,6 +756,17 @@ class ConvAC(nn.Module):
             return signed_log_conv(log_abs, sign, weights[lvl])
 
         weights, order = self._state()
+        if self.is_tree:
+            identity = self._checked(features, weights, order)
+            leaves = self._tree_leaf_convs(features, weights, order, identity)
+
+            def node(tn, kids: list) -> tuple:
+                log_abs = torch.stack([k[0] for k in kids]).sum(0)  # (B, r)
+                sign = torch.stack([k[1] for k in kids]).prod(0)  # (B, r)
+                log_abs, sign = signed_log_conv(log_abs[None], sign[None], weights[tn.key])
+                return log_abs[0], sign[0]  # (B, rank_out) each
+
+            return fold(self.schedule, lambda tn: signed_log(leaves[tn.index]), node)
         # the leaves, (N, B, r_0) each, passed without a name: freed after level 1
         log_abs, sign = fold_levels(
             self.schedule, signed_log(self._leaves(features, weights, order)), level)
@@ -638,6 +782,8 @@ def multiply_adds(net: ConvAC, batch: int) -> int:
     """
     s = validate.network(net).schedule
     batch = validate.positive_int(batch, "batch")
+    if isinstance(s, PoolingTree):
+        return batch * sum(tn.rank_in * tn.rank_out for tn in traverse(s))
     fan_in = (s.n_channels,) + s.widths[:-1]
     return batch * sum(s.nodes[l] * s.widths[l] * fan_in[l] for l in range(s.n_levels + 1))
 
@@ -675,3 +821,41 @@ class HTNet(ConvAC):
                  shared: bool = False, window: int = 2, **kwargs):
         super().__init__(n_patches, n_channels, ht_windows(n_patches, window), ranks,
                          n_outputs, shared, **kwargs)
+
+
+class TTNet(ConvAC):
+    """Tensor train / recurrent arithmetic circuit: the caterpillar tree
+    ``(((x_0, x_1), x_2), x_3) ..``, each node pooling the previous hidden state with the
+    next patch's conv (Khrulkov, Novikov & Oseledets, ICLR 2018; Levine, Sharir & Shashua
+    2017).
+
+    Parameters
+    ----------
+    n_patches : int
+        Sequence length ``N`` (>= 2).
+    n_channels : int
+        Representation channels ``M``.
+    ranks : int or sequence of int
+        The hidden widths ``r_1 .. r_{N-1}`` (an int for all): node ``k`` multiplies the
+        conv of the previous hidden state with patch ``k``'s conv, both ``r_k`` channels
+        wide; that product is the hidden state after patch ``k`` (the recurrent
+        circuit's ``h_k``).  The matricization ``{0..k-1} | {k..N-1}`` has rank at most
+        ``min(M^k, M^(N-k), r_{k-1}, r_k)`` (``r_{k-1}`` from ``k = 2`` on), reached by
+        generic weights: with one width ``r`` every bond rank is ``min(r, M^k,
+        M^(N-k))``.
+    n_outputs : int, default 1
+    seed : int, optional
+    **kwargs
+        ``dtype``, ``device``, ``pooling`` as for :class:`ConvAC`.
+
+    Notes
+    -----
+    For ``N = 2`` the caterpillar is the CP schedule ``(2,)`` (a balanced tree); for
+    ``N >= 3`` it is a :class:`convac.nets.tree.PoolingTree` with one weight per node:
+    ``N*M*r + (N-2)*r^2 + r*Y`` parameters for one rank ``r``.
+    """
+
+    def __init__(self, n_patches: int, n_channels: int, ranks, n_outputs: int = 1,
+                 seed: int | None = None, **kwargs):
+        super().__init__(n_patches, n_channels, ranks=ranks, n_outputs=n_outputs, seed=seed,
+                         tree=caterpillar(n_patches), **kwargs)

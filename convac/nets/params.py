@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from .. import validate
 from .geometry import PoolingSchedule
+from .tree import PoolingTree
 
 __all__ = ["parameter_count", "schedule_parameter_count", "trainable_parameters"]
 
 
-def schedule_parameter_count(schedule: PoolingSchedule, shared: bool = False) -> int:
-    """Parameters of a ConvAC with this schedule, from the configuration alone.
+def schedule_parameter_count(schedule: PoolingSchedule | PoolingTree,
+                             shared: bool = False) -> int:
+    """Parameters of a ConvAC with this schedule or tree, from the configuration alone.
 
     ``N*M*r_0 + sum_{l=1..L-1} nodes_l * r_{l-1} * r_l + r_{L-1} * Y`` unshared;
     shared weights drop the node counts (``M*r_0 + sum_l r_{l-1} * r_l + r_{L-1} * Y``).
+    A :class:`PoolingTree`: ``sum over nodes of rank_in * rank_out`` (``M`` into every
+    leaf, each node's rank into its children's convs, ``Y`` out of the root).
     """
-    if not isinstance(schedule, PoolingSchedule):
+    if not isinstance(schedule, (PoolingSchedule, PoolingTree)):
         raise validate.InvalidTypeError(
-            f"schedule must be a convac.PoolingSchedule, got {type(schedule).__name__}")
+            f"schedule must be a convac.PoolingSchedule or a PoolingTree, got "
+            f"{type(schedule).__name__}")
     return schedule.parameter_count(shared)
 
 

@@ -84,6 +84,27 @@ class PoolingOperator:
     bound: Callable[[float, int], float] | None = None
     rational: bool = False
 
+    def pool_children(self, children) -> torch.Tensor:
+        """Pool one node's children given as separate tensors (a node of a
+        :class:`convac.nets.tree.PoolingTree`): the function of :meth:`__call__` on their
+        stacked window, without stacking them (never written: safe with or without
+        autograd).
+
+        Parameters
+        ----------
+        children : sequence of Tensor, each of shape ``(batch, r)``, at least two
+
+        Returns
+        -------
+        Tensor, shape ``(batch, r)``
+        """
+        if self.activation is not None:
+            children = [self.activation(c) for c in children]
+        pooled = self.combine(children[0], children[1])  # (batch, r), a new tensor
+        for child in children[2:]:
+            pooled = self.combine(pooled, child)
+        return pooled
+
     def __deepcopy__(self, memo) -> PoolingOperator:
         return self  # immutable: copies of a network share their operator
 
@@ -223,7 +244,7 @@ def pooling_operator(name: str, combine, activation=None, *, bound=None,
     if activation is not None and not callable(activation):
         raise InvalidTypeError(f"activation must be callable or None, got {activation!r}")
     if check:
-        n_samples = validate.positive_int(n_samples, "n_samples")
+        n_samples = validate.count(n_samples, "n_samples")
         _check_binary(name, combine, "combine", n_samples, validate.integer(seed, "seed", 0),
                       validate.real(rtol, "rtol", 0.0))
     return PoolingOperator(name, combine, activation, bound=bound,

@@ -140,14 +140,24 @@ class Identity(nn.Module):
         return _patches(patches)
 
 
+def _weight_sizes(patch_dim, n_channels) -> tuple[int, int]:
+    """``(D, M)`` validated, refused before allocating when the ``(M, D + 1)`` weights of a
+    learned representation would exceed :data:`~convac.nets.geometry.DEFAULT_MAX_BYTES`."""
+    d = validate.positive_int(patch_dim, "patch_dim")
+    m = validate.positive_int(n_channels, "n_channels")
+    validate.check_shape_budget((m, d + 1), DEFAULT_MAX_BYTES, f"weights of the representation "
+                                f"(patch_dim={validate.short_int(d)}, n_channels="
+                                f"{validate.short_int(m)})")
+    return d, m
+
+
 class Linear(nn.Module):
     """``f_d(x) = <w_d, x> + b_d``: a learned linear map per patch, ``(B, N, D) -> (B, N, M)``."""
 
     def __init__(self, patch_dim: int, n_channels: int, bias: bool = True):
         super().__init__()
-        self.linear = nn.Linear(validate.positive_int(patch_dim, "patch_dim"),
-                                validate.positive_int(n_channels, "n_channels"),
-                                bias=validate.boolean(bias, "bias"))
+        patch_dim, n_channels = _weight_sizes(patch_dim, n_channels)
+        self.linear = nn.Linear(patch_dim, n_channels, bias=validate.boolean(bias, "bias"))
 
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
         return self.linear(_patches(patches, self.linear.in_features))  # (B, N, M)
@@ -173,8 +183,7 @@ class Gaussian(nn.Module):
 
     def __init__(self, patch_dim: int, n_channels: int, sigma: float = 1.0):
         super().__init__()
-        patch_dim = validate.positive_int(patch_dim, "patch_dim")
-        n_channels = validate.positive_int(n_channels, "n_channels")
+        patch_dim, n_channels = _weight_sizes(patch_dim, n_channels)
         sigma = validate.real(sigma, "sigma", 0.0, strict_minimum=True)
         self.means = nn.Parameter(torch.randn(n_channels, patch_dim))
         self.log_sigma = nn.Parameter(torch.full((n_channels,), sigma).log())

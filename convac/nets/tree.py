@@ -1,13 +1,23 @@
-"""The pooling tree of a schedule, and the one traversal every computation folds over.
+"""The pooling tree of a network, and the one traversal every computation folds over.
 
-A schedule with windows ``w_1 .. w_L`` is a tree: level 0 has ``N`` conv nodes (one per
-tree position, reading patch ``order[p]``), and node ``j`` of level ``l >= 1`` pools
-the ``w_l`` nodes ``j*w_l .. (j+1)*w_l - 1`` of level ``l-1`` and applies its conv.
-:func:`fold` walks it children before parents (as cotengra's
+A tree is either a balanced :class:`~convac.nets.geometry.PoolingSchedule` (windows
+``w_1 .. w_L``: level 0 has ``N`` conv nodes, one per tree position, and node ``j`` of
+level ``l >= 1`` pools the ``w_l`` nodes ``j*w_l .. (j+1)*w_l - 1`` of level ``l-1``) or
+a :class:`PoolingTree` given by its shape: any rooted tree over the ``N`` tree positions,
+any arity per node, a rank per inner node.  Either way the leaves under a node are a
+contiguous range of tree positions, and tree position ``p`` reads patch ``order[p]``
+(the network's patch order).
+
+:func:`fold` walks a tree children before parents (as cotengra's
 ``ContractionTree.traverse``); the forward pass, the coefficient and grid tensors, the
 structured and exact ranks and the min-cut bound differ only in what they compute at a
 leaf and at a node.  :func:`fold_levels` is the same walk one level at a time, for
-computations batched over the nodes of a level (the forward pass).
+computations batched over the nodes of a level (the forward pass of a balanced schedule).
+
+Ranks of a tree: inner node ``v`` pools its children channel by channel, so its children
+share one width, the node's *rank* ``r_v``; every child's conv maps its input to ``r_v``
+channels, and the root's conv to the ``Y`` outputs.  For a schedule, the nodes of level
+``l >= 1`` have rank ``r_{l-1}``.
 
 References
 ----------
@@ -18,12 +28,17 @@ Analysis", COLT 2016 (eq. 2-4).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from .geometry import PoolingSchedule
+import numpy as np
 
-__all__ = ["TreeNode", "traverse", "fold", "fold_levels"]
+from .. import validate
+from .geometry import DEFAULT_MAX_BYTES, PoolingSchedule
+
+__all__ = ["TreeNode", "PoolingTree", "traverse", "fold", "fold_levels", "nodes_of",
+           "tree_from_parents", "build_tree", "caterpillar"]
 
 
 class TreeNode(NamedTuple):
@@ -32,36 +47,358 @@ class TreeNode(NamedTuple):
     Attributes
     ----------
     level : int
-        ``0`` for the leaf convs (one per tree position), ``1 .. L`` for pooling + conv.
+        ``0`` for the leaf convs (one per tree position); above, the level of a schedule,
+        or the height of a node of a :class:`PoolingTree` (``1 + `` its highest child's).
     index : int
-        Position of the node within its level (``0 .. nodes[level] - 1``).
-    children : range
-        Indices of its children at ``level - 1`` (empty at level 0).
+        Position of the node within its level (``0 .. nodes[level] - 1``); a leaf's index
+        is its tree position.
+    children : range or tuple of int
+        A schedule's node: indices of its children at ``level - 1``; a
+        :class:`PoolingTree`'s: their keys.  Empty for a leaf.
     leaves : range
         Tree positions below it.
     is_root : bool
-        Whether it is the top node (``level == L``), whose conv is the output layer.
+        Whether it is the top node, whose conv is the output layer.
+    key : int
+        Position of the node in the traversal (children before parents; the leaves are
+        keys ``0 .. N-1``): the index of its weight in :meth:`ConvAC.node_weights`.
+    rank_in : int
+        Channels its conv reads: ``M`` at a leaf, the node's rank above.
+    rank_out : int
+        Channels its conv writes: its parent's rank, ``Y`` at the root.
     """
 
     level: int
     index: int
-    children: range
+    children: Any
     leaves: range
     is_root: bool
+    key: int = 0
+    rank_in: int = 0
+    rank_out: int = 0
 
 
-def traverse(schedule: PoolingSchedule) -> Iterator[TreeNode]:
-    """Every node of the tree, children before parents (level by level).
+def _is_index(x) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def _canonical(spec, what: str = "tree") -> tuple[Any, list[int]]:
+    """``spec`` (nested sequences of patch indices) as nested tuples of tree positions,
+    and the patch at every position (the leaves left to right)."""
+    order: list[int] = []
+
+    def walk(sub, path):
+        if _is_index(sub):
+            order.append(int(sub))
+            return len(order) - 1
+        if isinstance(sub, (str, bytes)) or not isinstance(sub, Sequence):
+            raise validate.InvalidTypeError(
+                f"{what}{path} must be a patch index or a sequence of subtrees, got {sub!r}")
+        if len(sub) < 2:
+            raise validate.InvalidValueError(
+                f"{what}{path} = {sub!r}: every inner node needs at least two children "
+                "(a patch index is a leaf; write it without a tuple around it)")
+        return tuple(walk(child, f"{path}[{i}]") for i, child in enumerate(sub))
+
+    shape = walk(spec, "")
+    if isinstance(shape, int):
+        raise validate.InvalidValueError(
+            f"{what} must have an inner node over at least two patches, got {spec!r}")
+    return shape, order
+
+
+def tree_from_parents(parents) -> tuple:
+    """Nested tuples of patch indices from a parent array.
 
     Parameters
     ----------
-    schedule : PoolingSchedule
+    parents : sequence of int
+        ``parents[v]`` is the parent of node ``v`` and ``-1`` for the root.  The nodes
+        nobody points to are the leaves and must be ``0 .. N-1`` (patch ``v``); the inner
+        nodes are ``N ..``.  A node's children are taken in increasing order.
+
+    Returns
+    -------
+    tuple
+        The tree in the nested form ``ConvAC(tree=...)`` accepts.
+    """
+    try:
+        parents = [int(p) for p in parents]
+    except (TypeError, ValueError):
+        raise validate.InvalidTypeError(
+            f"parents must be a sequence of ints (-1 for the root), got {parents!r}") from None
+    n_nodes = len(parents)
+    roots = [v for v, p in enumerate(parents) if p == -1]
+    if len(roots) != 1:
+        raise validate.InvalidValueError(
+            f"parents must name exactly one root (-1), got {len(roots)} in {parents}")
+    children: list[list[int]] = [[] for _ in range(n_nodes)]
+    for v, p in enumerate(parents):
+        if p != -1:
+            if not 0 <= p < n_nodes or p == v:
+                raise validate.InvalidValueError(
+                    f"parents[{v}] = {p} is not a node index in 0..{n_nodes - 1} other than {v}")
+            children[p].append(v)
+    single = [v for v in range(n_nodes) if len(children[v]) == 1]
+    if single:
+        raise validate.InvalidValueError(
+            f"every inner node needs at least two children; nodes {single} of parents "
+            f"{parents} have one")
+    leaves = [v for v in range(n_nodes) if not children[v]]
+    if leaves != list(range(len(leaves))):
+        raise validate.InvalidValueError(
+            f"the leaves of a parent array must be nodes 0..N-1 (the patches), got {leaves}")
+    seen = set()
+
+    def build(v):
+        if v in seen:
+            raise validate.InvalidValueError(f"parents has a cycle through node {v}")
+        seen.add(v)
+        return v if not children[v] else tuple(build(c) for c in children[v])
+
+    tree = build(roots[0])
+    if len(seen) != n_nodes:
+        raise validate.InvalidValueError(
+            f"parents is not one tree: nodes {sorted(set(range(n_nodes)) - seen)} do not "
+            "reach the root")
+    return tree
+
+
+def caterpillar(n_patches: int) -> tuple:
+    """The caterpillar tree ``(((0, 1), 2), 3) ..`` of a tensor train / recurrent
+    arithmetic circuit: node ``k`` pools the hidden state of patches ``0 .. k-1`` with
+    patch ``k``."""
+    n = validate.positive_int(n_patches, "n_patches", 2)
+    tree: Any = (0, 1)
+    for p in range(2, n):
+        tree = (tree, p)
+    return tree
+
+
+def _inner_post_order(shape) -> list:
+    """Inner nodes (nested tuples of positions) children first, left to right."""
+    out = []
+
+    def walk(sub):
+        if isinstance(sub, tuple):
+            for child in sub:
+                walk(child)
+            out.append(sub)
+
+    walk(shape)
+    return out
+
+
+def _flat(sub) -> list[int]:
+    return [sub] if isinstance(sub, int) else [p for child in sub for p in _flat(child)]
+
+
+@dataclass(frozen=True)
+class PoolingTree:
+    """A pooling tree given by its shape: any arity per node, a rank per inner node.
+
+    Parameters
+    ----------
+    n_channels : int
+        Representation channels ``M``.
+    shape : nested tuples of int
+        The tree over tree positions: the leaves, left to right, are ``0 .. N-1``
+        (:func:`build_tree` makes one from a tree over patch indices).
+    ranks : int, tuple of int or callable
+        The rank of every inner node (the width of the channels it pools), inner nodes
+        in post-order (children before parents, left to right); an int for every node or
+        a callable of the node's subtree, as for :func:`build_tree`.
+    n_outputs : int, default 1
+
+    Notes
+    -----
+    Frozen and hashable; its traversal (:func:`nodes_of`) is built once.  A tree whose
+    every level is uniform (one arity and one rank per depth, every leaf at the same
+    depth) is a :class:`PoolingSchedule`; :func:`build_tree` returns one for it.
+    """
+
+    n_channels: int
+    shape: tuple
+    ranks: tuple
+    n_outputs: int = 1
+    n_patches: int = field(init=False)
+
+    def __post_init__(self):
+        validate.positive_int(self.n_channels, "n_channels")
+        validate.positive_int(self.n_outputs, "n_outputs")
+        shape, order = _canonical(self.shape, "shape")
+        if order != list(range(len(order))):
+            raise validate.InvalidValueError(
+                f"a PoolingTree's shape must hold the tree positions 0..N-1 left to right, "
+                f"got leaves {order} (use build_tree for a tree over patch indices)")
+        ranks = _resolve_ranks(self.ranks, shape, shape)
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "ranks", ranks)
+        object.__setattr__(self, "n_patches", len(order))
+
+    @property
+    def windows(self) -> None:
+        """``None``: a tree given by its shape has no per-level windows."""
+        return None
+
+    @property
+    def n_levels(self) -> int:
+        """Height of the tree (the root's level)."""
+        return nodes_of(self)[-1].level
+
+    @property
+    def n_nodes(self) -> int:
+        return len(nodes_of(self))
+
+    @property
+    def max_width(self) -> int:
+        """The widest channel count anywhere: ``M``, a rank or ``Y``."""
+        return max((self.n_channels, self.n_outputs) + self.ranks)
+
+    def parameter_count(self, shared: bool = False) -> int:
+        """Parameters: ``sum over nodes of rank_in * rank_out`` (no sharing)."""
+        if validate.boolean(shared, "shared"):
+            raise validate.InvalidValueError(
+                "shared weights need a balanced schedule (windows=); a tree given by its "
+                "shape has one weight per node")
+        return sum(tn.rank_in * tn.rank_out for tn in nodes_of(self))
+
+    def check_parameter_budget(self, shared: bool = False, itemsize: int = 8,
+                               max_bytes: int = DEFAULT_MAX_BYTES) -> int:
+        """As :meth:`PoolingSchedule.check_parameter_budget`."""
+        count = self.parameter_count(shared)
+        itemsize = validate.positive_int(itemsize, "itemsize")
+        validate.check_shape_budget((count,), max_bytes, "network's parameters", itemsize)
+        return count
+
+    def as_schedule(self) -> PoolingSchedule | None:
+        """The same tree as a balanced :class:`PoolingSchedule`, or ``None`` if a level
+        has two arities or two ranks, or the leaves are not all at one depth."""
+        windows, ranks = [], []
+        level = [self.shape]
+        inner = _inner_post_order(self.shape)
+        rank_of = {id(sub): r for sub, r in zip(inner, self.ranks, strict=True)}
+        while isinstance(level[0], tuple):
+            if not all(isinstance(s, tuple) and len(s) == len(level[0]) for s in level):
+                return None
+            level_ranks = {rank_of[id(s)] for s in level}
+            if len(level_ranks) != 1:
+                return None
+            windows.append(len(level[0]))
+            ranks.append(level_ranks.pop())
+            level = [child for s in level for child in s]
+        if not all(isinstance(s, int) for s in level):
+            return None
+        return PoolingSchedule(self.n_patches, self.n_channels, tuple(reversed(windows)),
+                               tuple(reversed(ranks)), self.n_outputs)
+
+
+@functools.lru_cache(maxsize=256)
+def nodes_of(tree: PoolingTree) -> tuple[TreeNode, ...]:
+    """The nodes of a :class:`PoolingTree` in traversal order: the ``N`` leaves, then the
+    inner nodes by height and, within a height, left to right (built once per tree)."""
+    inner = _inner_post_order(tree.shape)
+    rank_of = {id(sub): r for sub, r in zip(inner, tree.ranks, strict=True)}
+    height: dict[int, int] = {}
+    parent_rank: dict[int, int] = {}
+    for sub in inner:
+        height[id(sub)] = 1 + max(height.get(id(c), 0) if isinstance(c, tuple) else 0
+                                  for c in sub)
+        for c in sub:
+            parent_rank[id(c) if isinstance(c, tuple) else -1 - c] = rank_of[id(sub)]
+    ordered = sorted(inner, key=lambda sub: (height[id(sub)], _flat(sub)[0]))
+    key_of = {id(sub): tree.n_patches + k for k, sub in enumerate(ordered)}
+    nodes = [TreeNode(0, p, (), range(p, p + 1), False, p, tree.n_channels,
+                      parent_rank[-1 - p]) for p in range(tree.n_patches)]
+    per_level: dict[int, int] = {}
+    for sub in ordered:
+        level = height[id(sub)]
+        index = per_level.get(level, 0)
+        per_level[level] = index + 1
+        leaves = _flat(sub)
+        children = tuple(key_of[id(c)] if isinstance(c, tuple) else c for c in sub)
+        is_root = sub is tree.shape
+        nodes.append(TreeNode(level, index, children, range(leaves[0], leaves[-1] + 1),
+                              is_root, key_of[id(sub)], rank_of[id(sub)],
+                              tree.n_outputs if is_root else parent_rank[id(sub)]))
+    return tuple(nodes)
+
+
+def _resolve_ranks(ranks, patch_tree, shape) -> tuple:
+    """One rank per inner node (post-order) from an int, a sequence or a callable of the
+    node's subtree (in patch indices)."""
+    inner = _inner_post_order(shape)
+    if _is_index(ranks):
+        return (validate.positive_int(ranks, "ranks"),) * len(inner)
+    if callable(ranks):
+        subs = _inner_post_order(_as_tuples(patch_tree))
+        return tuple(validate.positive_int(ranks(sub), f"ranks({sub!r})") for sub in subs)
+    if isinstance(ranks, Sequence) and not isinstance(ranks, (str, bytes)):
+        if len(ranks) != len(inner):
+            raise validate.InvalidValueError(
+                f"ranks must be an int, a callable of a subtree, or one rank per inner node "
+                f"({len(inner)}, in post-order: children before parents, left to right), got "
+                f"{len(ranks)} values")
+        return tuple(validate.positive_int(r, f"ranks[{i}]") for i, r in enumerate(ranks))
+    raise validate.InvalidTypeError(
+        f"ranks must be an int, a sequence of ints or a callable, got {type(ranks).__name__}")
+
+
+def _as_tuples(spec):
+    return int(spec) if _is_index(spec) else tuple(_as_tuples(s) for s in spec)
+
+
+def build_tree(n_patches: int, n_channels: int, tree, ranks, n_outputs: int = 1
+               ) -> tuple[PoolingSchedule | PoolingTree, np.ndarray]:
+    """The pooling tree and patch order of a tree over patch indices.
+
+    Parameters
+    ----------
+    n_patches, n_channels : int
+    tree : nested sequences of int
+        E.g. ``((0, 1), ((2, 3), (4, (5, 6))))``: every patch ``0 .. N-1`` exactly once,
+        every inner node with at least two children (:func:`tree_from_parents` converts
+        a parent array).
+    ranks : int, sequence of int or callable
+        An int for every inner node; one rank per inner node in post-order (children
+        before parents, left to right; for :func:`caterpillar` the bond ranks
+        ``r_1 .. r_{N-1}``); or a callable ``ranks(subtree) -> int`` of the node's subtree
+        as nested tuples of patch indices.
+    n_outputs : int, default 1
+
+    Returns
+    -------
+    tree : PoolingSchedule or PoolingTree
+        A schedule where every level is uniform (the same networks as ``windows=``, with
+        their level-batched forward), a :class:`PoolingTree` otherwise.
+    order : ndarray of int, shape ``(N,)``
+        ``order[p]``: the patch at tree position ``p`` (the leaves left to right).
+    """
+    n = validate.positive_int(n_patches, "n_patches", 2)
+    shape, order = _canonical(tree)
+    if sorted(order) != list(range(n)):
+        raise validate.InvalidValueError(
+            f"tree must hold every patch 0..{n - 1} exactly once, got leaves {order}")
+    tree_ranks = _resolve_ranks(ranks, tree, shape)
+    built = PoolingTree(n_channels, shape, tree_ranks, n_outputs)
+    schedule = built.as_schedule()
+    return (built if schedule is None else schedule), np.asarray(order, dtype=np.int64)
+
+
+def traverse(schedule: PoolingSchedule | PoolingTree) -> Iterator[TreeNode]:
+    """Every node of the tree, children before parents.
+
+    Parameters
+    ----------
+    schedule : PoolingSchedule or PoolingTree
 
     Yields
     ------
     TreeNode
-        ``N`` leaf nodes (level 0), then the nodes of level 1, .., then the root.
+        ``N`` leaf nodes (level 0), then the inner nodes up to the root.
     """
+    if isinstance(schedule, PoolingTree):
+        return iter(nodes_of(schedule))
     return iter(_levels(schedule)[0])
 
 
@@ -71,11 +408,13 @@ def _levels(schedule: PoolingSchedule) -> tuple[tuple[TreeNode, ...], tuple[tupl
     built once per schedule (schedules are frozen and hashable)."""
     s = schedule
     order, levels = [], []
+    widths = (s.n_channels,) + s.widths
     for level in range(s.n_levels + 1):
         w = s.windows[level - 1] if level else 0
         nodes = tuple(
             TreeNode(level, j, range(j * w, (j + 1) * w) if level else range(0),
-                     s.leaves(level, j), level == s.n_levels)
+                     s.leaves(level, j), level == s.n_levels, len(order) + j,
+                     widths[level], widths[level + 1])
             for j in range(s.nodes[level])
         )
         order.extend(nodes)
@@ -84,7 +423,7 @@ def _levels(schedule: PoolingSchedule) -> tuple[tuple[TreeNode, ...], tuple[tupl
 
 
 def fold(
-    schedule: PoolingSchedule,
+    schedule: PoolingSchedule | PoolingTree,
     leaf: Callable[[TreeNode], Any],
     node: Callable[[TreeNode, list], Any],
 ) -> Any:
@@ -92,16 +431,23 @@ def fold(
 
     Parameters
     ----------
-    schedule : PoolingSchedule
+    schedule : PoolingSchedule or PoolingTree
     leaf : callable ``leaf(tree_node) -> value``
         Value of a level-0 conv node (``tree_node.index`` is its tree position).
     node : callable ``node(tree_node, child_values) -> value``
-        Value of a level-``l >= 1`` node from its ``w_l`` children's values, in order.
+        Value of an inner node from its children's values, in order.
 
     Returns
     -------
     The root's value.
     """
+    if isinstance(schedule, PoolingTree):
+        nodes = nodes_of(schedule)
+        n = schedule.n_patches
+        values = [leaf(tn) for tn in nodes[:n]]
+        for tn in nodes[n:]:
+            values.append(node(tn, [values[c] for c in tn.children]))
+        return values[-1]
     levels = _levels(schedule)[1]
     values = [leaf(tn) for tn in levels[0]]
     for nodes in levels[1:]:  # a level is complete: its values feed the next
@@ -143,4 +489,3 @@ def fold_levels(
     for lvl, w in enumerate(schedule.windows, start=1):
         box.append(level(lvl, w, box.pop()))
     return box.pop()
-

@@ -122,7 +122,7 @@ def cp_rank_bounds(net: ConvAC, n_samples: int = 8, seed: int = 0, method: str =
     samples.
     """
     net = validate.network(net)
-    n_samples = validate.integer(n_samples, "n_samples", 0)
+    n_samples = validate.count(n_samples, "n_samples", 0)
     seed = validate.seed(seed)
     rtol = validate.tolerance(rtol)
     output = validate.output(net, output)

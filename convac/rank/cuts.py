@@ -63,7 +63,7 @@ def min_cut_bound(net: ConvAC, partition) -> int:
         return (1, m) if is_row[tn.index] else (m, 1)  # (f(row side), f(col side))
 
     def node(tn, kids):
-        width = s.ranks[tn.level - 1]  # edges above the children and pool -> conv
+        width = tn.rank_in  # the node's rank: edges above the children and pool -> conv
         f_row, f_col, f_split = 1, 1, width  # the pooling (copy) vertex's three states
         for c_row, c_col in kids:
             a, b = _side_costs(c_row, c_col, width)
@@ -84,7 +84,7 @@ def expansion_terms(net: ConvAC) -> int:
     s = validate.product_network(net, "the expansion-term count").schedule
 
     def node(tn, kids):
-        terms = s.ranks[tn.level - 1]
+        terms = tn.rank_in  # the node's rank
         for k in kids:
             terms *= k
         return terms

@@ -122,6 +122,14 @@ class ModField:
         w = FloatField.weights(net, level)  # exact: float32 -> float64 loses nothing
         return modp.residues(w, self.prime, f"level {level} weight")
 
+    def node_weights(self, net: ConvAC) -> list[np.ndarray]:
+        """Every node's ``(rank_out, rank_in)`` residues, by ``TreeNode.key``."""
+        if net.is_tree:
+            return [modp.residues(w, self.prime, f"node {k} weight")
+                    for k, w in enumerate(FloatField.node_weights(net))]
+        return [m for level in range(net.schedule.n_levels + 1)
+                for m in self.weights(net, level)]
+
     def kron(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Channel-wise Kronecker product mod p (single products: below ``2^44``, exact)."""
         out = FloatField.kron(a, b)  # (r, p*s, q*t)

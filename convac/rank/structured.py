@@ -146,8 +146,16 @@ class FloatField:
 
     @staticmethod
     def weights(net: ConvAC, level: int) -> np.ndarray:
-        """``(nodes_l, r_l, r_{l-1})`` float64."""
+        """``(nodes_l, r_l, r_{l-1})`` float64 (a schedule's level)."""
         return net.level_weights(level).detach().to("cpu", torch.float64).numpy()
+
+    @staticmethod
+    def node_weights(net: ConvAC) -> list[np.ndarray]:
+        """Every node's ``(rank_out, rank_in)`` float64 weight, by ``TreeNode.key``."""
+        if net.is_tree:
+            return [w.detach().to("cpu", torch.float64).numpy() for w in net.node_weights()]
+        return [m for level in range(net.schedule.n_levels + 1)
+                for m in FloatField.weights(net, level)]
 
     @staticmethod
     def kron(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -324,7 +332,7 @@ def _predict_core_shape(s, row_pattern: bytes, terms: bool = False) -> tuple:
             largest[0] = tuple(int(x) for x in shape)
 
     def leaf(tn):
-        side = min(s.ranks[0], s.n_channels)
+        side = min(tn.rank_out, s.n_channels)
         return (side, 1, 1) if is_row[tn.index] else (1, side, 1)  # (p, q, channel rank)
 
     def shrunk(r, p, q, channel):
@@ -342,7 +350,7 @@ def _predict_core_shape(s, row_pattern: bytes, terms: bool = False) -> tuple:
         return p, q, rank
 
     def node(tn, kids):
-        r_in = s.ranks[tn.level - 1]
+        r_in = tn.rank_in
         if tn.is_root:  # as _root: the pooled head times the last child, channel by channel
             if len(kids) > 1:
                 (p, q, _), (pc, qc, _) = pool(r_in, kids[:-1], True), kids[-1]
@@ -350,7 +358,7 @@ def _predict_core_shape(s, row_pattern: bytes, terms: bool = False) -> tuple:
                     note((2, p * pc, q * qc))
             return None
         p, q, rank = pool(r_in, kids, False)  # as node: the last product is not compressed
-        r_out = s.ranks[tn.level]
+        r_out = tn.rank_out
         note((r_out, p, q))
         channel = r_in * rank  # the mix's channel rank, as _compressed is told
         if _must_shrink((r_out, p, q), channel):
@@ -402,7 +410,7 @@ def root_core(net: ConvAC, partition, output: int, field,
     arithmetic = (field.name, getattr(field, "prime", None))
     weights = None if cache is None else cache.get(arithmetic)
     if weights is None:
-        weights = [field.weights(net, level) for level in range(s.n_levels + 1)]
+        weights = field.node_weights(net)  # by TreeNode.key
         if cache is not None:
             cache[arithmetic] = weights
 
@@ -423,14 +431,14 @@ def root_core(net: ConvAC, partition, output: int, field,
 
     @cached
     def leaf(tn):
-        vec = weights[0][tn.index]  # (r_0, M)
+        vec = weights[tn.key]  # (r_0, M)
         # (r_0, M, 1) for a row leaf, (r_0, 1, M) for a column leaf
         cores = vec[:, :, None] if is_row[tn.index] else vec[:, None, :]
         return _compressed(field, cores, Cores(cores), 1)  # a vector per channel: rank 1
 
     @cached
     def node(tn, kids):
-        weight = weights[tn.level][tn.index]  # (r_l, r_{l-1})
+        weight = weights[tn.key]  # (r_l, r_{l-1})
         if any(k.is_zero for k in kids):  # a zero child: the node is zero
             if tn.is_root and terms:
                 return None

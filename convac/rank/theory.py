@@ -5,6 +5,10 @@ References
 ----------
 N. Cohen, O. Sharir, A. Shashua, "On the Expressive Power of Deep Learning: A Tensor
 Analysis", COLT 2016 (Thm 1; Sec. 4 on CP).
+V. Khrulkov, A. Novikov, I. Oseledets, "Expressive power of recurrent neural networks",
+ICLR 2018 (Thm 1: generic tensor trains).
+Y. Levine, O. Sharir, A. Shashua, "Benefits of depth for long-term memory of recurrent
+networks", arXiv:1710.09431 (start-end separation ranks of shallow and deep RACs).
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import math
 
 from .. import validate
 
-__all__ = ["ht_odd_even_rank", "ht_left_right_rank", "cp_rank", "cp_shared_odd_even_rank"]
+__all__ = ["ht_odd_even_rank", "ht_left_right_rank", "cp_rank", "cp_shared_odd_even_rank",
+           "tt_odd_even_rank", "rac_shallow_start_end_bound", "rac_deep_start_end_lower",
+           "rac_deep_start_end_upper"]
 
 
 def _nm(n_patches, n_channels) -> tuple[int, int]:
@@ -37,14 +43,15 @@ def ht_odd_even_rank(n_patches: int, n_channels: int, r0: int) -> int:
     n, m = _nm(n_patches, n_channels)
     if n % 2:
         raise validate.InvalidValueError(f"n_patches must be even, got {n}")
-    return min(validate.positive_int(r0, "r0"), m) ** (n // 2)
+    return validate.power(min(validate.positive_int(r0, "r0"), m), n // 2,
+                          "min(r0, M)^(N/2)", "choose a smaller n_patches")
 
 
 def ht_left_right_rank(n_patches: int, n_channels: int, r: int) -> int:
     """``min(r, M^(N/2))``: the generic left-right rank of an HT with every rank ``r``
     (the top cut carries ``r_{L-1} = r``; each half has ``M^(N/2)`` values)."""
     n, m = _nm(n_patches, n_channels)
-    return min(validate.positive_int(r, "r"), m ** (n // 2))
+    return validate.min_power(validate.positive_int(r, "r"), m, n // 2)
 
 
 def cp_rank(n_patches: int, n_channels: int, width: int, n_rows: int | None = None) -> int:
@@ -52,7 +59,8 @@ def cp_rank(n_patches: int, n_channels: int, width: int, n_rows: int | None = No
     net of width ``K`` with ``|I| = n_rows`` (default ``N // 2``)."""
     n, m = _nm(n_patches, n_channels)
     rows = n // 2 if n_rows is None else validate.integer(n_rows, "n_rows", 1, n - 1)
-    return min(validate.positive_int(width, "width"), m ** rows, m ** (n - rows))
+    k = validate.positive_int(width, "width")
+    return validate.min_power(validate.min_power(k, m, rows), m, n - rows)
 
 
 def cp_shared_odd_even_rank(n_patches: int, n_channels: int, width: int) -> int:
@@ -61,3 +69,59 @@ def cp_shared_odd_even_rank(n_patches: int, n_channels: int, width: int) -> int:
     n, m = _nm(n_patches, n_channels)
     k = validate.positive_int(width, "width")
     return min(k, math.comb(m + n // 2 - 1, n // 2))
+
+
+def tt_odd_even_rank(n_patches: int, n_channels: int, r: int) -> int:
+    """``min(M, r)^(N/2)``: the CP-rank lower bound of a generic tensor train with every
+    TT-rank ``r`` (Khrulkov, Novikov & Oseledets, ICLR 2018, Thm 1, ``d = N`` even,
+    ``q = min(n, r)``), reached by its odd-even matricization."""
+    n, m = _nm(n_patches, n_channels)
+    if n % 2:
+        raise validate.InvalidValueError(f"n_patches must be even, got {n}")
+    return min(validate.positive_int(r, "r"), m) ** (n // 2)
+
+
+def _even_steps(n_steps) -> int:
+    t = validate.positive_int(n_steps, "n_steps", 2)
+    if t % 2:
+        raise validate.InvalidValueError(
+            f"the start-end partition needs an even n_steps, got {t}")
+    return t
+
+
+def rac_shallow_start_end_bound(n_steps: int, n_channels: int, width: int) -> int:
+    """``min(R, M^(T/2))``: the start-end separation rank of a depth-1 RAC of width ``R``
+    is at most ``R`` for every ``T`` (Levine, Sharir & Shashua, Thm 1, depth 1: the
+    hidden state after ``T/2`` steps carries everything the end sees of the start)."""
+    t = _even_steps(n_steps)
+    m = validate.positive_int(n_channels, "n_channels")
+    return min(validate.positive_int(width, "width"), m ** (t // 2))
+
+
+def rac_deep_start_end_lower(n_steps: int, n_channels: int, width: int) -> int:
+    """``C(min(M, R) + T/2 - 1, T/2)``, the multiset coefficient: the start-end
+    separation rank of a depth-2 RAC of width ``R`` is at least this for almost every
+    weight (Levine, Sharir & Shashua, Thm 1, depth 2): it grows with ``T``."""
+    t = _even_steps(n_steps)
+    q = min(validate.positive_int(width, "width"),
+            validate.positive_int(n_channels, "n_channels"))
+    return math.comb(q + t // 2 - 1, t // 2)
+
+
+def rac_deep_start_end_upper(n_steps: int, n_channels: int, width: int) -> int:
+    """``min(M^(T/2), R * C(R + T/2 - 1, T/2))``: an upper bound on the start-end
+    separation rank of a depth-2 RAC of width ``R`` (convac's count, not the paper's).
+
+    Notes
+    -----
+    After step ``s = T/2`` the end steps see the start only through ``h^1_s`` and
+    ``h^2_s``: each later ``h^1_t`` is linear in ``h^1_s``, each later ``h^2_t`` is linear
+    in ``h^2_{t-1}`` and in ``h^1_t``, so the output is a sum over the ``R`` entries of
+    ``h^2_s`` times a monomial of degree ``T/2`` in the ``R`` entries of ``h^1_s``, with
+    coefficients that depend on the end only: at most ``R * C(R + T/2 - 1, T/2)`` terms,
+    each separable.
+    """
+    t = _even_steps(n_steps)
+    r = validate.positive_int(width, "width")
+    m = validate.positive_int(n_channels, "n_channels")
+    return min(m ** (t // 2), r * math.comb(r + t // 2 - 1, t // 2))

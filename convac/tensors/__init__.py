@@ -2,7 +2,8 @@
 
 Coefficient tensors of product-pooling ConvACs (:mod:`.coefficient`), grid tensors of
 generalized ConvACs with any pooling operator (:mod:`.grid`), and partitions,
-matricizations and the numerical rank of a spectrum (:mod:`.matricization`).  Imports
+matricizations and the numerical rank of a spectrum (:mod:`.matricization`), coefficient
+tensors of mixed networks (:mod:`.mixed`).  Imports
 from :mod:`convac.nets`.
 
 ``grid_tensor`` here is the coefficient tensor's grid evaluation
@@ -23,10 +24,12 @@ from .matricization import (
     sample_partitions,
     singular_values,
 )
+from .mixed import mixed_coefficient_tensor, mixed_coefficient_tensor_by_forward
 
 __all__ = [
     "coefficient_tensor", "coefficient_tensor_by_forward", "grid_tensor",
     "GridTensor", "identity_templates", "neuron_templates",
     "Partition", "PARTITIONS", "RankResult", "matricize", "numerical_rank",
     "resolve_partition", "sample_partitions", "singular_values", "dense_rank",
+    "mixed_coefficient_tensor", "mixed_coefficient_tensor_by_forward",
 ]

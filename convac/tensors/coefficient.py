@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "coefficient_tensor",
     "coefficient_tensor_by_forward",
+    "one_hot_tensor",
     "grid_tensor",
     "check_budget",
 ]
@@ -64,21 +65,21 @@ def _merge(weight: torch.Tensor, left: torch.Tensor, right: torch.Tensor) -> tor
     return torch.einsum("ga,ap,aq->gpq", weight, left, right).reshape(g, -1)
 
 
-def _tree_tensor(net: ConvAC, leaf_mats: torch.Tensor, output: int) -> torch.Tensor:
-    """Contract the pooling tree over leaf matrices ``(N, r_0, T)`` into ``T^N`` entries.
+def _tree_tensor(net: ConvAC, leaf_map, output: int) -> torch.Tensor:
+    """Contract the pooling tree into ``T^N`` entries, every leaf's weight ``(r, M)``
+    mapped to a matrix ``(r, T)`` by ``leaf_map``.
 
     Every node holds a matrix ``(r_l, T^size)``; a node's children are split in two
     halves so that no intermediate is larger than the result.
     """
     s = net.schedule
-    # per-node matrices unbound once: a tuple lookup per node instead of a tensor index
+    # per-node matrices unbound once: a list lookup per node instead of a tensor index
     # (a third of this function's time at N = 8)
-    weights = [()] + [net.level_weights(level).detach().to(torch.float64).unbind(0)
-                      for level in range(1, s.n_levels + 1)]  # (r_l, r_{l-1}) per node
-    leaves = leaf_mats.unbind(0)  # N matrices (r_0, T)
+    weights = [w.detach().to(torch.float64) for w in net.node_weights()]  # by key
+    leaves = [leaf_map(weights[p]) for p in range(s.n_patches)]  # N matrices (r, T)
 
     def node(tn, kids: list) -> torch.Tensor:
-        weight = weights[tn.level][tn.index]  # (r_l, r_{l-1})
+        weight = weights[tn.key]  # (r_l, r_{l-1})
         if tn.is_root:
             weight = weight[output : output + 1]  # (1, r_{L-1})
         half = len(kids) // 2
@@ -87,7 +88,7 @@ def _tree_tensor(net: ConvAC, leaf_mats: torch.Tensor, output: int) -> torch.Ten
         return _merge(weight, left, right)  # (r_l, P*Q)
 
     root = fold(s, lambda tn: leaves[tn.index], node)  # (1, T^N), modes in tree order
-    tree = root.reshape((leaf_mats.shape[-1],) * s.n_patches)
+    tree = root.reshape((leaves[0].shape[-1],) * s.n_patches)
     inverse = torch.argsort(net.order.cpu())  # patch i sits at tree position inverse[i]
     return tree.permute(*inverse.tolist())
 
@@ -120,8 +121,7 @@ def coefficient_tensor(
     validate.check_budget(net.n_channels, net.n_patches, max_bytes, "coefficient tensor")
     cpu = _float64_cpu(net)
     # leaf weights are stored in tree order (node p of level 0 reads patch order[p])
-    leaves = cpu.level_weights(0).detach()  # (N, r_0, M)
-    return _tree_tensor(cpu, leaves, output)
+    return _tree_tensor(cpu, lambda w: w, output)  # leaves (r, M)
 
 
 def _templates(features, n_channels: int) -> torch.Tensor:
@@ -182,8 +182,7 @@ def grid_tensor(
     f = _templates(template_features, net.n_channels)
     validate.check_budget(f.shape[0], net.n_patches, max_bytes, "grid tensor")
     cpu = _float64_cpu(net)
-    leaves = cpu.level_weights(0).detach().to(torch.float64) @ f.T  # (N, r_0, T)
-    return _tree_tensor(cpu, leaves, output)
+    return _tree_tensor(cpu, lambda w: w @ f.T, output)  # leaves (r, T)
 
 
 @torch.no_grad()
@@ -201,12 +200,38 @@ def coefficient_tensor_by_forward(
     """
     net = validate.product_network(net, "the coefficient tensor (one-hot oracle)")
     output = validate.output(net, output)
+    dtype_net = _float64_cpu(net)
+    return one_hot_tensor(lambda feats: dtype_net(feats)[:, output], net.n_channels,
+                          net.n_patches, batch_size, max_bytes)
+
+
+@torch.no_grad()
+def one_hot_tensor(fn, n_channels: int, n_modes: int, batch_size: int = 4096,
+                   max_bytes: int = 256 * 1024**2) -> torch.Tensor:
+    """The tensor ``A[d_1, .., d_N] = fn(e_{d_1}, .., e_{d_N})`` of any function of ``N``
+    feature vectors that is linear in each, from its values on every one-hot input.
+
+    Parameters
+    ----------
+    fn : callable ``(batch, N, M) float64 -> (batch,)``
+        E.g. one output of a network (a ConvAC, a recurrent circuit).
+    n_channels, n_modes : int
+        ``M`` and ``N``.
+    batch_size : int, default 4096
+        One-hot inputs per call of ``fn``.
+    max_bytes : int, default 256 MiB
+        Budget of the result and of one batch.
+
+    Returns
+    -------
+    Tensor, shape ``(M,) * N`` (the dtype ``fn`` returns), the last mode fastest
+    """
     batch_size = validate.positive_int(batch_size, "batch_size")
-    m, n = net.n_channels, net.n_patches
+    m = validate.positive_int(n_channels, "n_channels")
+    n = validate.positive_int(n_modes, "n_modes")
     validate.check_budget(m, n, max_bytes, "brute-force coefficient tensor")
     batch_size = min(batch_size, m**n)
     validate.check_shape_budget((batch_size, n, m), max_bytes, "one-hot batch")
-    dtype_net = _float64_cpu(net)
     eye = torch.eye(m, dtype=torch.float64)
     values = []
     combos = itertools.product(range(m), repeat=n)  # last mode fastest: C order
@@ -215,5 +240,5 @@ def coefficient_tensor_by_forward(
         if not chunk:
             break
         feats = eye[torch.tensor(chunk)]  # (B, N, M)
-        values.append(dtype_net(feats)[:, output])
+        values.append(fn(feats))
     return torch.cat(values).reshape((m,) * n)

@@ -39,7 +39,7 @@ import torch
 
 from .. import validate
 from ..nets.network import ConvAC
-from ..nets.tree import fold_levels
+from ..nets.tree import fold
 from .coefficient import DEFAULT_MAX_BYTES
 
 __all__ = [
@@ -149,17 +149,19 @@ def exact_bound(net: ConvAC, features: torch.Tensor) -> float | None:
             and all(_is_integer(w) for w in weights)):
         return None
     f_max = float(features.abs().max()) if features.numel() else 0.0
-    # weights[l]: (..., r_l, r_{l-1}); the row sums of |w| bound a conv's output
-    row_sums = [float(w.abs().sum(dim=-1).max()) for w in weights]
-    leaf = row_sums[0] * f_max
+    # node weights (rank_out, rank_in): the row sums of |w| bound a conv's output
+    row_sums = [float(w.detach().abs().sum(dim=-1).max()) for w in net.node_weights()]
 
-    def level(lvl: int, w: int, state: tuple) -> tuple:
-        b, worst = state
-        pooled = float(op.bound(b, w))
-        conv = row_sums[lvl] * pooled
-        return conv, max(worst, pooled, conv)
+    def leaf(tn) -> tuple:
+        conv = row_sums[tn.key] * f_max
+        return conv, conv
 
-    _, worst = fold_levels(net.schedule, (leaf, leaf), level)
+    def node(tn, kids: list) -> tuple:
+        pooled = float(op.bound(max(b for b, _ in kids), len(kids)))
+        conv = row_sums[tn.key] * pooled
+        return conv, max(pooled, conv, *(worst for _, worst in kids))
+
+    _, worst = fold(net.schedule, leaf, node)
     return max(worst, f_max, max(float(w.abs().max()) for w in weights))
 
 
@@ -218,7 +220,7 @@ def grid_tensor(net: ConvAC, features=None, output: int = 0,
         copy.deepcopy(net).to("cpu", torch.float64))
     total = t**n
     if batch_size is None:
-        per_point = 8 * n * (net.n_channels + 3 * max(net.schedule.widths))
+        per_point = 8 * n * (net.n_channels + 3 * net.schedule.max_width)
         batch_size = max(1, min(total, CHUNK_BYTES // per_point))
     batch_size = validate.positive_int(batch_size, "batch_size")
     powers = t ** torch.arange(n - 1, -1, -1)  # (N,), mode 0 most significant

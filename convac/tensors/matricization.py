@@ -80,6 +80,8 @@ def resolve_partition(partition, n_modes: int) -> Partition:
         ``rows`` ascending, ``cols`` the ascending complement.
     """
     n_modes = validate.positive_int(n_modes, "n_modes", 2)
+    validate.check_shape_budget((n_modes,), DEFAULT_MAX_BYTES,
+                                f"partition of n_modes={validate.short_int(n_modes)}")
     given = partition if isinstance(partition, Partition) else None
     if given is not None:
         if partition.n_modes != n_modes:
@@ -145,7 +147,7 @@ def sample_partitions(n_modes: int, n_samples: int = 8, seed: int = 0) -> tuple:
     tuple of Partition
     """
     n_modes = validate.integer(n_modes, "n_modes", minimum=2)
-    n_samples = validate.integer(n_samples, "n_samples", minimum=0)
+    n_samples = validate.count(n_samples, "n_samples", minimum=0)
     seen, out = set(), []
 
     def add(rows) -> None:
@@ -162,9 +164,10 @@ def sample_partitions(n_modes: int, n_samples: int = 8, seed: int = 0) -> tuple:
     # balanced partitions up to complement; fewer than n_samples: take them all
     n_balanced = math.comb(n_modes, half) // (2 if 2 * half == n_modes else 1)
     rng = np.random.default_rng(seed)
-    target = len(out) + min(n_samples, n_balanced)
+    wanted = min(n_samples, n_balanced)  # more than there are: all of them
+    target = len(out) + wanted
     tries = 0
-    while len(out) < target and tries < 50 * (n_samples + 1):
+    while len(out) < target and tries < 50 * (wanted + 1):
         add(rng.choice(n_modes, size=half, replace=False))
         tries += 1
     return tuple(out)

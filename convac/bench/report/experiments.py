@@ -21,9 +21,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ...experiments import depth_sweep as ds
 from ...experiments import levine_mincut as lev
+from ...experiments import mixed_dilated as md
 from ...experiments import pooling_full as pf
 from ...experiments import pooling_geometry as pg
 from ...experiments import rectifier_laws as rl
+from ...experiments import recurrent as rc
 from ...experiments.publish import PUBLISHED, read_published
 from ...experiments.store import DEFAULT_STORE_ROOT, ResultStore
 from ...progress import bar
@@ -216,7 +218,8 @@ def _pooling(records, out_dir) -> str:
 def _pooling_full(records, out_dir, published=None) -> str:
     """The ICLR 2017 reproduction at the paper's scale: accuracy against width per task
     and network, square against mirror, shaped like the paper's Fig. 3 and 4."""
-    s = published["summary"] if published is not None else pf.summarize(records)
+    # a live store's summary without the ranks (computing them is no report's work)
+    s = published["summary"] if published is not None else pf.summarize(records, ranks=False)
     total = published["grid_size"] if published is not None else pf.experiment().size
     speed = published.get("throughput") if published is not None else pf.throughput(records)
     cells = s["cells"]
@@ -277,14 +280,20 @@ def _pooling_full(records, out_dir, published=None) -> str:
     verdict = _table(("task", "network", "width", "paper's winner", "its accuracy",
                       "other geometry", "paper's winner ahead"), wins)
     names = list(pf.partitions(4))
-    ranks = _table(("geometry", "width") + tuple(names),
-                   [(g, w) + tuple(_pow2(s["min_cut_32x32"][g][w][n]) for n in names)
-                    for g in pf.GEOMETRIES
-                    for w in sorted(s["min_cut_32x32"][g], key=int)])
-    exact = _table(("geometry",) + tuple(names),
-                   [(g,) + tuple(f"{s['exact_4x4_width8'][g][n]['exact']} "
-                                 f"({s['exact_4x4_width8'][g][n]['min_cut']})" for n in names)
-                    for g in pf.GEOMETRIES])
+    if s["min_cut_32x32"] is None:
+        ranks = exact = ("<p class='missing'>Not in a live store: <code>convac experiment "
+                         "show pooling-geometry-full --json reports/published/"
+                         "pooling-geometry-full.json</code> computes and publishes them.</p>")
+    else:
+        ranks = _table(("geometry", "width") + tuple(names),
+                       [(g, w) + tuple(_pow2(s["min_cut_32x32"][g][w][n]) for n in names)
+                        for g in pf.GEOMETRIES
+                        for w in sorted(s["min_cut_32x32"][g], key=int)])
+        exact = _table(("geometry",) + tuple(names),
+                       [(g,) + tuple(f"{s['exact_4x4_width8'][g][n]['exact']} "
+                                     f"({s['exact_4x4_width8'][g][n]['min_cut']})"
+                                     for n in names)
+                        for g in pf.GEOMETRIES])
     pace = _table(("cells", "trainings", "wall s (mean)", "wall min", "wall max",
                    "CPU s (mean)", "ran on"),
                   [(k, v["n"], f"{v['wall_mean']:.0f}", f"{v['wall_min']:.0f}",
@@ -332,13 +341,104 @@ def _rectifier_dist(records, out_dir, published=None) -> str:
     return ("<h2>Cohen &amp; Shashua 2016 (ICML): rectifier networks over seeds</h2>"
             + distributions_section(s))
 
+def _recurrent(records, out_dir, published=None) -> str:
+    """Khrulkov et al. and Levine et al.: the formats' certified ranks and the RACs'
+    start-end ranks beside the theorems, from a store or the committed summary."""
+    s = published["summary"] if published is not None else rc.summarize(records)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for m, r in sorted({(x["m"], x["r"]) for x in s["rac"]}):
+        if m != r:
+            continue
+        for depth in sorted({x["depth"] for x in s["rac"]}):
+            pts = [x for x in s["rac"] if (x["m"], x["r"], x["depth"]) == (m, r, depth)]
+            line = ax.plot([x["t"] for x in pts], [math.log2(x["rank"]) for x in pts], "o-",
+                           label=f"M=R={m}, depth {depth}: convac (certified)")
+            low = [x for x in pts if x["lower"] is not None]
+            if low:
+                ax.plot([x["t"] for x in low], [math.log2(x["lower"]) for x in low], "--",
+                        color=line[0].get_color(), label=f"M=R={m}: Thm 1 lower (depth 2)")
+    ax.set_xlabel("sequence length T")
+    ax.set_ylabel("log2 start-end separation rank")
+    ax.set_title("RACs: start-end rank by depth")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=6)
+    img = _save(fig, os.path.join(out_dir, "recurrent_ranks.png"))
+
+    def opt(v):
+        return "" if v is None else v
+
+    formats = _table(("network", "N", "M", "r", "odd-even rank (certified)",
+                      "paper CP-rank >=", "TT-rank", "its min-cut", "HT-rank", "its min-cut",
+                      "params", "CP params to match"),
+                     [(x["net"].upper(), x["n"], x["m"], x["r"], x["odd_even"],
+                       opt(x["paper_cp_lower"]), x["tt_rank"], x["tt_cut"], x["ht_rank"],
+                       x["ht_cut"], x["params"], x["cp_params_to_match"])
+                      for x in s["formats"]])
+    racs = _table(("depth", "T", "M", "R", "start-end rank (certified)", "paper >=",
+                   "bound <=", "within", "params", "depth-1 params to match"),
+                  [(x["depth"], x["t"], x["m"], x["r"], x["rank"], opt(x["lower"]),
+                    opt(x["upper"]), x["agrees"], x["params"], x["shallow_params_to_match"])
+                   for x in s["rac"]])
+    kh, lv = rc.PAPER["khrulkov"], rc.PAPER["levine"]
+    return (f"<h2>{TITLES['recurrent-ranks']}</h2>"
+            f"<blockquote>Paper: {html.escape(kh['abstract'])}. "
+            f"{html.escape(kh['theorem'])}. {html.escape(kh['table'])}. "
+            f"Source: {html.escape(kh['source'])}.</blockquote>"
+            "<p>CP, TT and HT networks (seeded float64 weights, every rank r): exact ranks "
+            "over GF(p) of the odd-even matricization (a lower bound on the width of a "
+            "shallow network that matches the network), of the sequential cuts (TT-rank: "
+            "their maximum) and of the balanced tree's clusters (HT-rank: their "
+            "maximum), each beside the largest min-cut upper bound of those cuts.</p>"
+            + formats
+            + f"<blockquote>Paper: {html.escape(lv['abstract'])}. "
+            f"{html.escape(lv['theorem'])}. Source: {html.escape(lv['source'])}."
+            "</blockquote><p>RACs (weights shared over time, seeded float64): exact "
+            "start-end ranks from one-hot forward passes mod p. The upper bound of depth 2 "
+            "is convac's count R C(R + T/2 - 1, T/2) (the output is linear in the second "
+            "layer's state at T/2 and of degree T/2 in the first's); depth 3 has no bound "
+            f"beside it. Deficit against the bounds: {rc.deficit(s)}.</p>"
+            + racs + f"<img src='{img}'>")
+
+
+def _mixed(records, out_dir, published=None) -> str:
+    """Cohen, Tamari &amp; Shashua 2018: the paper's example beside convac's certified
+    ranks and bounds, and Corollary 8's widths."""
+    s = published["summary"] if published is not None else md.summarize(records)
+
+    def cell(v):
+        return "" if v is None else v if isinstance(v, str) else _pow2(v)
+
+    rows = [(r["n"], r["m"], r["r"], r["network"],
+             f"{'(r/2)' if r['network'] == 'mixed' else 'r'}^{r['paper_exponent']} = "
+             f"{cell(r['paper'])}", cell(r["lower"]), cell(r["upper"]), cell(r["min_cut"]),
+             cell(r["exact"]), r["certified"], r["matches_paper"]) for r in s["rows"]]
+    table = _table(("N", "M", "r", "network", "paper", "Thm 7 lower (a.e.)", "Thm 7 upper",
+                    "min-cut (exact max-flow)", "exact rank (GF(p))", "what it establishes",
+                    "paper's figure"), rows)
+    cor = _table(("r", "k", "width a single network needs, (r/2)^(2/(1+2^(1-k)))"),
+                 [(c["r"], c["k"], f"{c['width']:.1f}") for c in s["corollary"]])
+    quotes = "".join(f"<blockquote>{html.escape(md.PAPER[k])}</blockquote>"
+                     for k in ("theorem_7", "example", "corollary_8", "corollary_example"))
+    return (f"<h2>{TITLES['mixed-dilated']}</h2>{quotes}<p>Source: "
+            f"{html.escape(md.PAPER['source'])}. Networks: baseline = the dilated network "
+            "2^(l-1), swapped = even/odd layers' dilations swapped, hybrid = the paper's H, "
+            "mixed = baseline and swapped of width r interconnected at depth L-2 (it "
+            "realises H at width r/2). For the mixed network the lower bound is H's at "
+            "r/2 and the min-cut is the sum over its hybrid trees.</p>" + table
+            + "<p>Corollary 8:</p>" + cor)
+
+
 TITLES = {"levine-mincut": "Levine, Yakira, Cohen &amp; Shashua 2018: min-cut tightness",
           "pooling-geometry": "Cohen &amp; Shashua 2017 (ICLR): pooling geometry",
           "pooling-geometry-full": "Cohen &amp; Shashua 2017 (ICLR), Sec. 7 at the paper's "
                                    "scale: pooling geometry on 32x32 blobs",
           "rectifier-distributions": "Cohen &amp; Shashua 2016 (ICML): rectifier networks "
                                      "over seeds",
-          "depth-sweep": "Cohen, Sharir &amp; Shashua 2016 (COLT), Thm 3: depth sweep"}
+          "depth-sweep": "Cohen, Sharir &amp; Shashua 2016 (COLT), Thm 3: depth sweep",
+          "recurrent-ranks": "Khrulkov, Novikov &amp; Oseledets 2018 (ICLR) and Levine, "
+                             "Sharir &amp; Shashua: tensor trains and recurrent circuits",
+          "mixed-dilated": "Cohen, Tamari &amp; Shashua 2018 (ICLR): mixed dilated "
+                           "networks, Theorem 7 and Corollary 8"}
 
 
 def _not_measured(name: str, where: str) -> str:
@@ -351,8 +451,10 @@ def _not_measured(name: str, where: str) -> str:
 
 SECTIONS = (("levine-mincut", _levine), ("pooling-geometry", _pooling),
             ("pooling-geometry-full", _pooling_full),
-            ("rectifier-distributions", _rectifier_dist), ("depth-sweep", _depth))
-PUBLISHED_SECTIONS = ("levine-mincut", "pooling-geometry-full", "rectifier-distributions")
+            ("rectifier-distributions", _rectifier_dist), ("depth-sweep", _depth),
+            ("recurrent-ranks", _recurrent), ("mixed-dilated", _mixed))
+PUBLISHED_SECTIONS = ("levine-mincut", "pooling-geometry-full", "rectifier-distributions",
+                      "recurrent-ranks", "mixed-dilated")
 """Sections shown from their committed summary when their store is absent."""
 
 

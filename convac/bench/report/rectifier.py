@@ -13,8 +13,12 @@ import html
 import os
 
 from ...experiments.publish import read_published
-from ...experiments.rectifier import BENCH, RectifierMeasurements, _distribution
-from ...experiments.rectifier_laws import explain
+from ...experiments.rectifier_settings import (
+    BENCH,
+    RectifierMeasurements,
+    distribution,
+    explain,
+)
 from ..metrics import series
 from ..results import parse_param
 from .data import MEASURE
@@ -38,12 +42,18 @@ def _by_operator(rows: list) -> dict:
     return out
 
 
+def _measured(rows: list) -> list:
+    """The rows that were measured (a cell refused by its memory budget has no numbers:
+    its tables show why, its plots leave it out)."""
+    return [r for r in rows if not r.get("refused")]
+
+
 def plot_rank_vs_n(rows: list, path: str) -> str:
     """(a) Odd-even grid rank against N per operator, with ``min(r_0, M)^(N/2)``: filled
     markers exact ranks, hollow ones numerical; operators shifted sideways a little so that
     equal ranks stay visible."""
     fig, ax = plt.subplots(figsize=(9.0, 4.4))
-    for i, (op, rs) in enumerate(_by_operator(rows).items()):
+    for i, (op, rs) in enumerate(_by_operator(_measured(rows)).items()):
         color = COLORS.get(op, f"C{i + 3}")
         for exact in (True, False):
             pts = [r for r in rs if str(r.get("method", "")).startswith("exact") == exact]
@@ -67,6 +77,7 @@ def plot_rank_vs_n(rows: list, path: str) -> str:
 
 def plot_incompleteness(rows: list, path: str) -> str:
     """(b) Percentage of random deep networks below the maximal rank, per operator and N."""
+    rows = _measured(rows)
     fig, ax = plt.subplots(figsize=(9.0, 4.4))
     ops = list(_by_operator(rows))
     sizes = sorted({r["N"] for r in rows})
@@ -89,6 +100,7 @@ def plot_incompleteness(rows: list, path: str) -> str:
 
 def plot_fit_curves(rows: list, path: str, title: str) -> str:
     """(c)/(d) Shallow fit error against width per row, floors dashed."""
+    rows = _measured(rows)
     fig, ax = plt.subplots(figsize=(9.0, 4.4))
     for i, r in enumerate(rows):
         label = r["operator"] + (f", {r['which']} (rank {r['rank']})" if "which" in r else "")
@@ -108,22 +120,32 @@ def plot_fit_curves(rows: list, path: str, title: str) -> str:
     return _save(fig, path)
 
 
+def _matched(r: dict) -> str:
+    """The width that matched, or that none of those tried did."""
+    if r["matched_width"] is None:
+        return f"no shallow width up to {max(r['widths'])}"
+    return f"shallow width {r['matched_width']}"
+
+
 def verdicts(m) -> list:
-    """``(claim, measured, agrees)`` rows: where the numbers agree with the paper."""
+    """``(claim, measured, agrees)`` rows: where the numbers agree with the paper (refused
+    cells, which have no numbers, are left out)."""
     out = []
-    prod = [r for r in m.rank_vs_n if r["operator"] == "product"]
+    rank_vs_n, incomplete = _measured(m.rank_vs_n), _measured(m.incompleteness)
+    match, universal = _measured(m.shallow_match), _measured(m.universality)
+    prod = [r for r in rank_vs_n if r["operator"] == "product"]
     if prod:
         ok = all(r["rank"] == r["theorem"] for r in prod)
         out.append(("ConvAC odd-even rank = min(r0, M)^(N/2)",
                     ", ".join(f"N={r['N']}: {r['rank']}" for r in prod), ok))
-    relu_max = [r for r in m.rank_vs_n if r["operator"] == "relu-max"]
+    relu_max = [r for r in rank_vs_n if r["operator"] == "relu-max"]
     if len(relu_max) > 1:
         bounds = [r["width_lower_bound"] for r in relu_max]
         out.append(("ReLU+max: depth efficiency (shallow width needed grows with N)",
                     "certified width >= " + ", ".join(
                         f"{b} at N={r['N']}" for b, r in zip(bounds, relu_max, strict=True)),
                     bounds[-1] > bounds[0]))
-    for r in m.incompleteness:
+    for r in incomplete:
         frac = f"{r['below_max']}/{r['n_seeds']} below M^(N/2) at N={r['N']}"
         if r["operator"] == "product":
             out.append(("ConvAC: complete depth efficiency (0% below maximal rank)", frac,
@@ -131,20 +153,20 @@ def verdicts(m) -> list:
         elif r["operator"] == "relu-max":
             out.append(("ReLU+max: not complete (a positive fraction below maximal rank)",
                         frac, r["below_max"] > 0))
-    for r in m.shallow_match:
+    for r in match:
         if r["operator"] == "relu-max" and r["which"] == "lowest rank":
             out.append(("ReLU+max: some deep networks matched by small shallow ones",
-                        f"rank {r['rank']}, shallow width {r['matched_width']} reaches error "
-                        f"<= {r['threshold']:g}", r["matched_width"] is not None))
-    pair = {r["which"]: r for r in m.shallow_match if r["operator"] == "relu-max"}
+                        f"rank {r['rank']}, {_matched(r)} reaches error <= "
+                        f"{r['threshold']:g}", r["matched_width"] is not None))
+    pair = {r["which"]: r for r in match if r["operator"] == "relu-max"}
     if len(pair) == 2:
         low, high = pair["lowest rank"], pair["highest rank"]
         big = 2 * max(high["widths"])
         out.append(("ReLU+max: higher-rank deep networks need wider shallow ones",
-                    f"matched at width {low['matched_width']} (rank {low['rank']}) vs "
-                    f"{high['matched_width']} (rank {high['rank']})",
+                    f"{_matched(low)} (rank {low['rank']}) vs {_matched(high)} (rank "
+                    f"{high['rank']})",
                     (high["matched_width"] or big) > (low["matched_width"] or big)))
-    for r in m.universality:
+    for r in universal:
         best = min(r["errors"])
         if r["operator"] == "relu-sum":
             out.append(("Shallow ReLU+average: not universal", f"best error {best:.3g} >= "
@@ -179,6 +201,8 @@ def _table(rows: list, cols: list) -> str:
 
 
 def _errors(r: dict) -> str:
+    if r.get("errors") is None:  # a refused cell
+        return ""
     return ", ".join(f"{z}: {e:.3g}" for z, e in zip(r["widths"], r["errors"], strict=True))
 
 
@@ -196,17 +220,19 @@ def render_section(m, figures: dict) -> str:
     parts = [
         ("rank", "(a) Grid-tensor rank of one random deep network per N (a single draw: "
          "the distributions over seeds are in (e))", m.rank_vs_n,
-         ["operator", "N", "M", "r", "seed", "rank", "theorem", "width_lower_bound", "method"]),
+         ["operator", "N", "M", "r", "seed", "rank", "theorem", "width_lower_bound", "method",
+          "refused"]),
         ("incompleteness", "(b) Fraction of deep networks below the maximal rank",
          m.incompleteness, ["operator", "N", "n_seeds", "below_max", "fraction_below_max",
-                            "constant", "histogram"]),
+                            "constant", "histogram", "refused"]),
         ("match", "(c) Smallest shallow width matching a deep network",
          [{**r, "errors (width: error)": _errors(r)} for r in m.shallow_match],
          ["operator", "which", "seed", "rank", "method", "width_lower_bound", "matched_width",
-          "threshold", "errors (width: error)"]),
+          "threshold", "errors (width: error)", "refused"]),
         ("universality", "(d) Universality: shallow fit error on a random grid tensor",
          [{**r, "errors (width: error)": _errors(r)} for r in m.universality],
-         ["operator", "floor", "target_rank", "width_lower_bound", "errors (width: error)"]),
+         ["operator", "floor", "target_rank", "width_lower_bound", "errors (width: error)",
+          "refused"]),
     ]
     claim_key = {"rank": "rank_vs_n", "incompleteness": "incompleteness",
                  "match": "shallow_match", "universality": "universality"}
@@ -326,7 +352,7 @@ def measurements_from_results(results):
     RectifierMeasurements or None
         ``None`` when the results hold no ``bench_rectifier`` number.  Rank histograms,
         seeds of (c) and the numbers the suite does not track are left out; settings are
-        :data:`convac.experiments.rectifier.BENCH`.
+        :data:`convac.experiments.rectifier_settings.BENCH`.
     """
 
     if results is None:
@@ -339,7 +365,7 @@ def measurements_from_results(results):
     if not (ranks or below):
         return None
     out = RectifierMeasurements(settings={**BENCH, "source": "asv results",
-                                          "distribution": _distribution(
+                                          "distribution": distribution(
                                               BENCH["incompleteness_seeds"])})
     for (op, n), rank in sorted(ranks.items(), key=lambda kv: (_op_order(kv[0][0]), kv[0][1])):
         out.rank_vs_n.append({
@@ -359,7 +385,7 @@ def measurements_from_results(results):
             "constant": int(constant.get((op, n), 0)),
             "fraction_constant": constant.get((op, n), 0) / seeds,
             "exact": seeds - int(not_exact.get((op, n), 0)), "histogram": {},
-            "distribution": _distribution(seeds)})
+            "distribution": distribution(seeds)})
     fits = _tracked(results, "rectifier_match_error")
     deep_rank = _tracked(results, "rectifier_deep_rank")
     bound = _tracked(results, "rectifier_width_bound")

@@ -1,0 +1,260 @@
+"""Min-cut bounds of any tensor network by exact integer max-flow (networkx).
+
+A tensor network is a graph: its tensors are vertices, each index shared by two tensors
+an edge weighted by its dimension, and the open indices (the modes ``0 .. N-1``) are
+terminal vertices.  For any set of edges whose removal separates the row modes from the
+column modes, ``rank [A]_{I,J} <= prod(dimensions of the removed edges)`` (Levine,
+Yakira, Cohen & Shashua 2018).  A copy tensor (the product pooling's delta) of dimension
+``r`` may also be removed whole at cost ``r``: ``delta = sum_g e_g (x) .. (x) e_g``
+splits the network into ``r`` terms in which its legs are independent vectors.
+
+networkx is the graph library: well kept, pure Python, and its max-flow algorithms are
+exact on Python integers of any size, which the capacities below are.  The smallest
+product is found exactly:
+
+* when every dimension is a power of one integer ``b`` (e.g. ``M`` and every rank
+  powers of 2), the capacities are the exponents and the max-flow is ``log_b`` of the
+  minimum;
+* otherwise the capacities are ``round(K ln w)`` with ``K >= 4 |E| W`` (``W`` the
+  product of every capacity's dimension): a cut minimal for these integers has the
+  smallest product, since two different products ``P < P'`` differ by
+  ``ln(P'/P) >= 1/(2W)`` in log while the rounding moves a cut's capacity by less than
+  ``|E| / K <= 1/(4W)``.  The logs come from :mod:`decimal` at the precision ``K`` needs.
+
+Either way the bound returned is the exact integer product of the dimensions of the cut
+found, so it is a proven upper bound whatever happened in the flow.
+
+References
+----------
+Y. Levine, D. Yakira, N. Cohen, A. Shashua, "Deep Learning and Quantum Entanglement:
+Fundamental Connections with Implications to Network Design", ICLR 2018.
+"""
+
+from __future__ import annotations
+
+import decimal
+import math
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from .. import validate
+from ..nets.mixed import MixedConvAC, check_mode_tree, hybrid_trees, schedule_tree, tree_nodes
+from ..nets.network import ConvAC
+from ..tensors.matricization import resolve_partition
+
+__all__ = ["TensorGraph", "tree_graph", "network_graph", "graph_min_cut", "tree_min_cut",
+           "mixed_min_cut_bound", "MAX_HYBRIDS"]
+
+MAX_HYBRIDS = 4096
+"""Most hybrid trees :func:`mixed_min_cut_bound` sums over (``2^(mixture nodes + 1)``)."""
+
+
+@dataclass
+class TensorGraph:
+    """A tensor network's graph: ``edges`` ``(u, v, dimension)``, ``copies`` the copy
+    tensors with their dimension (removable whole at that cost), ``modes`` the terminal
+    vertex of each mode."""
+
+    modes: tuple
+    edges: list = field(default_factory=list)
+    copies: dict = field(default_factory=dict)
+
+
+def tree_graph(tree, n_channels: int, pool_width) -> TensorGraph:
+    """The graph of a tree network over a nested-tuple mode tree.
+
+    Mode ``i`` joins its leaf conv through an edge of dimension ``M``; an interior node
+    ``nu`` is a copy tensor (its product pooling) of dimension ``pool_width(nu)`` joined
+    to each child's conv and to its own conv by edges of that dimension; the root's conv
+    has no edge above (one output).
+
+    Parameters
+    ----------
+    tree : nested tuples of patch indices
+    n_channels : int
+        ``M``.
+    pool_width : callable ``frozenset -> int`` or int
+        The channels pooled at each interior node (``r_{l-1}`` for a ConvAC).
+    """
+    m = validate.positive_int(n_channels, "n_channels")
+    n = len(check_mode_tree(tree))
+    graph = TensorGraph(tuple(("mode", i) for i in range(n)))
+    width = pool_width if callable(pool_width) else (lambda node, w=pool_width: w)
+
+    def walk(node):  # returns the conv vertex of node
+        if isinstance(node, int):
+            conv = ("conv", frozenset((node,)))
+            graph.edges.append((("mode", node), conv, m))
+            return conv
+        convs = [walk(child) for child in node]
+        key = frozenset().union(*(c[1] for c in convs))
+        r = validate.integer(width(key), f"pool width of {sorted(key)}", 0)
+        pool, conv = ("pool", key), ("conv", key)
+        graph.copies[pool] = r
+        graph.edges.extend((c, pool, r) for c in convs)
+        graph.edges.append((pool, conv, r))
+        return conv
+
+    walk(tree)
+    return graph
+
+
+def network_graph(net: ConvAC) -> TensorGraph:
+    """The graph of a product-pooling ConvAC (its tree over its patch order)."""
+    net = validate.product_network(net, "the min-cut bound")
+    s = net.schedule
+    spans = {math.prod(s.windows[:lv]): lv for lv in range(1, s.n_levels + 1)}
+    return tree_graph(schedule_tree(s.windows, net.order.tolist()), s.n_channels,
+                      lambda node: s.ranks[spans[len(node)] - 1])
+
+
+def _common_base(widths) -> tuple[int, dict] | None:
+    """``(b, {w: log_b w})`` if every width > 1 is a power of one integer ``b``."""
+    roots = {}
+    for w in widths:
+        for k in range(w.bit_length(), 0, -1):
+            b = round(w ** (1 / k))
+            hit = next((c for c in (b - 1, b, b + 1) if c > 1 and c**k == w), None)
+            if hit is not None:
+                roots[w] = (hit, k)
+                break
+    bases = {b for b, _ in roots.values()}
+    if len(bases) > 1:
+        return None
+    return (bases.pop() if bases else 2), {w: k for w, (_, k) in roots.items()}
+
+
+def _capacities(widths: set, n_arcs: int) -> dict:
+    """Exact integer capacities, one per width (see the module's docstring)."""
+    common = _common_base({w for w in widths if w > 1})
+    if common is not None:
+        return {w: common[1].get(w, 0) for w in widths}
+    big = 4 * n_arcs * math.prod(widths) + 1  # K >= 4 |E| W
+    with decimal.localcontext() as ctx:
+        ctx.prec = len(str(big)) + 20
+        return {w: int((decimal.Decimal(w).ln() * big).to_integral_value()) for w in widths}
+
+
+def graph_min_cut(graph: TensorGraph, rows) -> tuple[int, list]:
+    """The smallest product of dimensions over the cuts separating ``rows`` from the
+    other modes.
+
+    Parameters
+    ----------
+    graph : TensorGraph
+    rows : iterable of int
+        Row modes (indices into ``graph.modes``).
+
+    Returns
+    -------
+    (bound, cut)
+        ``bound`` the exact integer product (``0`` when an index has dimension 0: the
+        tensor is zero), ``cut`` the removed edges ``(u, v, dimension)`` and
+        copy tensors ``(vertex, dimension)``.
+    """
+    rows = set(rows)
+    widths = {w for *_, w in graph.edges} | set(graph.copies.values())
+    if 0 in widths:  # an index of dimension 0: every term of the contraction is empty
+        return 0, [e for e in graph.edges if e[2] == 0] + [
+            (v, w) for v, w in graph.copies.items() if w == 0]
+    cap = _capacities(widths, 2 * len(graph.edges) + len(graph.copies))
+    g = nx.DiGraph()
+    arcs = {}
+
+    def ends(v):
+        return ((v, "in"), (v, "out")) if v in graph.copies else (v, v)
+
+    for v, w in graph.copies.items():
+        g.add_edge((v, "in"), (v, "out"), capacity=cap[w])
+        arcs[((v, "in"), (v, "out"))] = (v, w)
+    for u, v, w in graph.edges:
+        for a, b in ((u, v), (v, u)):
+            tail, head = ends(a)[1], ends(b)[0]
+            if g.has_edge(tail, head):  # parallel edges: dimensions multiply
+                g[tail][head]["capacity"] += cap[w]
+                arcs[(tail, head)].append((u, v, w))
+            else:
+                g.add_edge(tail, head, capacity=cap[w])
+                arcs[(tail, head)] = [(u, v, w)]
+    for i, mode in enumerate(graph.modes):
+        if i in rows:
+            g.add_edge("source", mode)  # no capacity: infinite
+        else:
+            g.add_edge(mode, "sink")
+    _, (side, _) = nx.minimum_cut(g, "source", "sink")
+    cut = []
+    for (tail, head), what in arcs.items():
+        if tail in side and head not in side:
+            cut.extend(what if isinstance(what, list) else [what])
+    return math.prod(item[-1] for item in cut), cut
+
+
+def tree_min_cut(tree, partition, n_channels: int, pool_width) -> int:
+    """Min-cut bound of a tree network (see :func:`tree_graph`) for ``partition``."""
+    n = len(check_mode_tree(tree))
+    part = resolve_partition(partition, n)
+    return graph_min_cut(tree_graph(tree, n_channels, pool_width), part.rows)[0]
+
+
+def mixed_min_cut_bound(net: MixedConvAC, partition, max_hybrids: int = MAX_HYBRIDS) -> int:
+    """Upper bound on ``rank [A^y]_{I,J}`` of a mixed network: the sum over its hybrid
+    trees of their min-cut bounds, capped by the matrix's sides.
+
+    Exchanging channels at a mixture node makes each tree read, there, a sum of two
+    pooled values (one per tree); multiplied out, ``A^y`` is the sum over the hybrid
+    trees ``H`` (a choice of tree for the segment below every mixture node and the
+    root) of a tree network over ``H``, whose pooling at a mixture node carries the
+    ``h`` exchanged channels (segment and parent from different trees) or the other
+    ``r - h``.  Rank is subadditive, so ``rank <= sum_H min-cut(H)``.
+
+    Raises
+    ------
+    convac.validate.BudgetError
+        More than ``max_hybrids`` hybrid trees.
+    """
+    if not isinstance(net, MixedConvAC):
+        raise validate.InvalidTypeError(f"expected a MixedConvAC, got {type(net).__name__}")
+    part = resolve_partition(partition, net.n_patches)
+    count = 2 ** (len(net.mixture) + 1)
+    if count > validate.positive_int(max_hybrids, "max_hybrids"):
+        raise validate.BudgetError(
+            f"the mixed bound sums over {count} hybrid trees, more than max_hybrids="
+            f"{max_hybrids}; pass a larger max_hybrids or fewer mixture nodes")
+    m = net.n_channels
+    first, second = net.trees()
+    s = net.first.schedule
+    spans = {math.prod(s.windows[:lv]): lv for lv in range(1, s.n_levels + 1)}
+    nets = (net.first, net.second)
+    total = 0
+    for choice, hybrid in hybrid_trees(first, second, net.mixture):
+        source = _segment_sources(hybrid, choice)
+
+        def width(node, source=source):
+            tree = nets[source[node][0]]
+            r = tree.schedule.ranks[spans[len(node)] - 1]
+            seg, parent = source[node]
+            if node not in net.mixture:
+                return r
+            return r // 2 if seg != parent else r - r // 2
+
+        total += tree_min_cut(hybrid, part.rows, m, width)
+    return min(total, m ** len(part.rows), m ** len(part.cols))
+
+
+def _segment_sources(hybrid, choice: dict) -> dict:
+    """For every interior node of a hybrid: ``(tree of its segment, tree of its
+    parent's segment)`` (the root's parent: its own)."""
+    nodes = tree_nodes(hybrid)
+    root = max(nodes, key=len)
+    source = {}
+
+    def walk(node, tree, parent_tree):
+        here = choice.get(node, tree)
+        source[node] = (here, parent_tree)
+        for child in nodes[node][1]:
+            if child in nodes:
+                walk(child, here, here)
+
+    walk(root, choice[root], choice[root])
+    return source
