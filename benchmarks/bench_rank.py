@@ -196,6 +196,44 @@ class RankMethods:
     track_odd_even_deficit_by_method.unit = declared_unit("rank deficit")
 
 
+class CertifiedLargeRank:
+    """Certified odd-even ranks whose dense root core would not fit the budget: the
+    root's two Kronecker terms decide them (``modp.kron_pair_nonsingular``).
+    ``ConvAC(32, 2, (2,) * 5, 2)`` (65536, terms of 256 on a side) and
+    ``ConvAC(28, 64, (2, 2, 7), 2)`` (16384, a root window of 7 cut into terms of 64 and
+    256).  Time: lower is better; the deficit from the min-cut bound: 0 expected, any
+    change is a bug."""
+
+    params = (["N32-M2-w2x5", "N28-M64-w2-2-7"],)
+    param_names = ["net"]
+    NETS = {"N32-M2-w2x5": (32, 2, (2,) * 5), "N28-M64-w2-2-7": (28, 64, (2, 2, 7))}
+    BUDGET = 2**28
+    """256 MiB: far below either dense core (32 GiB and 2 GiB)."""
+
+    def setup(self, net):
+        require_rank_method("exact")
+        require("convac.rank.modp", "kron_pair_nonsingular")
+        if net == "N28-M64-w2-2-7":  # commits before the balanced cut need the dense core
+            require("convac.rank.structured", "_term_split")
+        n, m, windows = self.NETS[net]
+        self.net = convac_net(n, m, windows, 2)
+        self.bound = require("convac.rank.cuts", "min_cut_bound")(self.net, "odd-even")
+
+    def _rank(self):
+        return matricization_rank(self.net, "odd-even", method="exact",
+                                  max_bytes=self.BUDGET)
+
+    def time_certified_rank(self, net):
+        """The exact odd-even rank within 256 MiB. Lower is better."""
+        self._rank()
+
+    def track_certified_deficit(self, net):
+        """Min-cut bound minus the certified rank: 0 expected, any change is a bug."""
+        return self.bound - int(self._rank().rank)
+
+    track_certified_deficit.unit = declared_unit("rank deficit")
+
+
 class StructuredSingularValues:
     """Structured singular values of the odd-even matricization (no dense tensor)."""
 

@@ -15,18 +15,29 @@ process convac starts or runs in sets its pools explicitly, from one number:
 (threadpoolctl) and exports the number to the environment (``OMP_NUM_THREADS`` and its
 kin, ``CONVAC_THREADS``), so that child processes (dask workers, asv's benchmark
 processes) start with the same pools before they load their libraries.
+
+It also keeps torch's compiled kernels apart per CPU capability
+(:func:`compile_cache_dir`): inductor's on-disk cache (torch 2.13.0) does not key its
+kernels on ``ATEN_CPU_CAPABILITY``, so a process run with ``ATEN_CPU_CAPABILITY=default``
+(the portable test tier) stored scalar kernels that every later ``torch.compile`` of the
+same graph at full capability loaded (the compiled HT forward's graph then took a third
+to a half more CPU time, ``docs/forward.md``).
 """
 
 from __future__ import annotations
 
+import getpass
 import os
+import re
+import tempfile
 
 import torch
 from threadpoolctl import threadpool_limits
 
 from . import validate
 
-__all__ = ["ENV", "DEFAULT_THREADS", "POOL_VARIABLES", "resolve", "environment", "apply"]
+__all__ = ["ENV", "DEFAULT_THREADS", "POOL_VARIABLES", "COMPILE_CACHE_ENV", "resolve",
+           "environment", "compile_cache_dir", "apply"]
 
 ENV = "CONVAC_THREADS"
 """Environment variable that sets the thread count when no ``threads`` argument does."""
@@ -38,6 +49,25 @@ machines a second thread cost more CPU time than it saved wall time (``docs/thre
 POOL_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                   "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 """Variables that size the BLAS/OpenMP pools of a process that has not loaded them yet."""
+
+
+COMPILE_CACHE_ENV = "TORCHINDUCTOR_CACHE_DIR"
+"""torch inductor's cache directory variable: :func:`apply` sets it per CPU capability
+unless it is set already."""
+
+
+def compile_cache_dir() -> str:
+    """A directory for torch inductor's cache that belongs to this process's CPU
+    capability (``torch.backends.cpu.get_cpu_capability()``: ``DEFAULT`` under
+    ``ATEN_CPU_CAPABILITY=default``, else e.g. ``AVX512``): torch's default directory
+    with ``cpu-<capability>`` below it, so that kernels compiled at one capability are
+    never loaded at another."""
+    try:
+        user = re.sub(r'[\\/:*?"<>|]', "_", getpass.getuser())
+    except (KeyError, OSError):  # no name for this uid (a container): torch does the same
+        user = f"uid_{os.getuid()}"
+    capability = torch.backends.cpu.get_cpu_capability().lower()
+    return os.path.join(tempfile.gettempdir(), f"torchinductor_{user}", f"cpu-{capability}")
 
 
 def resolve(threads=None) -> int:
@@ -73,7 +103,8 @@ def environment(threads=None) -> dict:
 
 
 def apply(threads=None) -> int:
-    """Set this process's pools to :func:`resolve`'s count and export it to children.
+    """Set this process's pools to :func:`resolve`'s count and export it to children,
+    and torch inductor's cache to :func:`compile_cache_dir` unless one is set.
 
     Parameters
     ----------
@@ -89,6 +120,7 @@ def apply(threads=None) -> int:
     env = environment(threads)
     n = int(env[ENV])
     os.environ.update(env)
+    os.environ.setdefault(COMPILE_CACHE_ENV, compile_cache_dir())  # read at compile time
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     # without a ``with``: the limits stay for the rest of the process

@@ -36,8 +36,8 @@ TREE_CASES = {
                                               seed=s),
     "arity3_permuted": lambda s: convac.ConvAC(6, 2, tree=((5, 0, 3), (1, (4, 2))),
                                                ranks=lambda sub: 1 + len(sub), seed=s),
-    "parents": lambda s: convac.ConvAC(
-        5, 3, tree=convac.tree_from_parents([5, 5, 6, 6, 7, 7, 8, 8, -1]), ranks=2, seed=s),
+    "parents": lambda s: convac.ConvAC(5, 3, tree=[5, 5, 6, 6, 7, 7, 8, 8, -1], ranks=2,
+                                       seed=s),
     "tt": lambda s: convac.TTNet(6, 2, 2, n_outputs=2, seed=s),
     "tt_bonds": lambda s: convac.TTNet(5, 2, (2, 3, 1, 2), seed=s),
 }
@@ -237,6 +237,19 @@ def test_per_level_ranks_by_shape_stay_balanced_and_mixed_ranks_do_not():
     assert uneven.is_tree and uneven.ranks == (2, 3, 3)
 
 
+def test_weight_shapes_of_a_tree_are_per_node():
+    net = make_tree_net("tt_bonds")
+    nodes = list(traverse(net.schedule))
+    assert [net.expected_weight_shape(tn.key) for tn in nodes] == [
+        tuple(w.shape) for w in net.weights] == [(tn.rank_out, tn.rank_in) for tn in nodes]
+    assert [len(net.level_weights(level)) for level in range(net.schedule.n_levels + 1)] == [
+        5, 1, 1, 1, 1]
+    with torch.no_grad():
+        net.weights[3] = torch.nn.Parameter(torch.zeros(2, 3, dtype=torch.float64))
+    with pytest.raises(convac.ConvACError, match=r"weights\[3\] has shape"):
+        net(_features(net, 0))
+
+
 def test_patch_tree_round_trips():
     for case in TREE_CASES:
         net = make_tree_net(case)
@@ -352,6 +365,18 @@ def test_bad_trees_are_refused(kwargs, match):
         convac.ConvAC(7, 2, **kwargs)
 
 
+def test_parent_arrays_name_the_same_trees():
+    parents = [5, 5, 6, 6, 7, 7, 8, 8, -1]
+    assert convac.tree_from_parents(parents) == ((2, 3), (4, (0, 1)))  # children by id
+    by_parents = convac.ConvAC(5, 3, tree=np.array(parents), ranks=2, seed=0)
+    by_shape = convac.ConvAC(5, 3, tree=((2, 3), (4, (0, 1))), ranks=2, seed=0)
+    assert by_parents.schedule == by_shape.schedule
+    assert all(torch.equal(a, b)
+               for a, b in zip(by_parents.weights, by_shape.weights, strict=True))
+    flat = convac.ConvAC(4, 2, tree=[3, 1, 0, 2], ranks=2)  # no -1: one node, a CP
+    assert flat.windows == (4,) and flat.order.tolist() == [3, 1, 0, 2]
+
+
 @pytest.mark.parametrize("parents,match", [
     ([2, 2, 3, -1, -1], "exactly one root"),
     ([2, 2, 7, -1], "node index"),
@@ -388,12 +413,14 @@ def test_random_trees_agree_with_every_oracle(n, m, seed, y):
     assert net.patch_tree() == tree
     x = _features(net, seed, batch=3)
     assert_close(net(x), oracle_forward(net, x))
+    log_abs, sign = net.forward_log(x)
+    assert_close(sign * torch.exp(log_abs), net(x))
     out = int(rng.randrange(y))
     coef = convac.coefficient_tensor(net, out)
     assert_close(coef, convac.coefficient_tensor_by_forward(net, out))
     part = sorted(rng.sample(range(n), rng.randint(1, n - 1)))
     ranks_by = {meth: matricization_rank(net, part, output=out, method=meth).rank
-                for meth in ("dense", "structured", "exact")}
+                for meth in ("dense", "structured", "exact", "auto")}
     assert len(set(ranks_by.values())) == 1, ranks_by
     assert ranks_by["exact"] <= min_cut_bound(net, part)
     assert convac.parameter_count(net) == convac.trainable_parameters(net) == sum(
@@ -432,3 +459,19 @@ def test_adam_student_on_a_tree_learns():
     result = convac.train_student(student, teacher, features=feats, steps=200,
                                   progress=False, n_restarts=1, lr=3e-2)
     assert result.train_error < result.losses[0] ** 0.5 / 2  # halved its starting error
+
+
+@pytest.mark.slow  # inductor compiles one kernel group per node (about a minute, shared cores)
+def test_compiled_tree_forward_matches_eager():
+    net = make_tree_net("irregular", seed=3)
+    x = _features(net, 7)
+    compiled = torch.compile(net, fullgraph=True)
+    with torch.no_grad():
+        assert_close(compiled(x), net(x))
+    out = compiled(x)
+    out.sum().backward()
+    grads = [w.grad.clone() for w in net.weights]
+    net.zero_grad()
+    net(x).sum().backward()
+    for got, want in zip(grads, (w.grad for w in net.weights), strict=True):
+        assert_close(got, want)

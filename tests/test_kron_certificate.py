@@ -8,7 +8,7 @@ import convac
 from convac.rank import exact, modp
 from convac.rank.cuts import min_cut_bound
 from convac.rank.exact import ModField, exact_rank, integer_network
-from convac.rank.structured import root_core
+from convac.rank.structured import _term_split, predict_core_shape, root_core
 
 pytest.importorskip("flint")
 
@@ -77,6 +77,8 @@ def test_undecided_shapes():
     (8, 2, (2, 2, 2), 2, {}), (16, 2, (2,) * 4, 2, {}), (12, 3, (2, 2, 3), 2, {}),
     (16, 2, (2,) * 4, 2, {"low": -1, "high": 1}), (8, 3, (2, 4), 2, {"low": 0, "high": 2}),
     (16, 2, (4, 4), 2, {"seed": 3, "low": -2, "high": 2}),
+    (14, 2, (2, 7), 2, {}), (14, 2, (2, 7), 2, {"seed": 5, "low": -1, "high": 1}),
+    (12, 2, (2, 6), 2, {"seed": 2, "low": 0, "high": 2}),
 ])
 def test_exact_rank_through_the_route_equals_the_dense_route(monkeypatch, case):
     """The same exact rank with the Kronecker route tried at every size and never: every
@@ -109,3 +111,34 @@ def test_root_terms_sum_to_the_root_core():
     summed = np.mod(np.kron(head.cores[0], last.cores[0])
                     + np.kron(head.cores[1], last.cores[1]), P)
     assert np.array_equal(summed, root_core(net, "odd-even", 0, field).cores)
+
+
+def test_term_split_is_square_and_balanced():
+    assert _term_split([(4, 4)] * 7) == 3  # 64 and 256 (4 and 4096 uncut)
+    assert _term_split([(2, 2), (8, 8)]) == 1
+    assert _term_split([(2, 4), (4, 2), (3, 3)]) == 2  # only the cut after the pair is square
+    assert _term_split([(2, 4), (3, 3), (4, 2)]) == 2  # none square: all but the last
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_balanced_terms_of_a_wide_root_sum_to_its_core(seed):
+    """A root window of 7 two-sided children: the terms are cut 3 + 4 (8 and 16 on a
+    side), and their Kronecker sum is the root core itself (brute force)."""
+    net = integer_network(14, 2, (2, 7), 2, seed=seed)
+    field = ModField(P)
+    head, last = root_core(net, "odd-even", 0, field, terms=True)
+    assert head.cores.shape == (2, 8, 8) and last.cores.shape == (2, 16, 16)
+    assert max(predict_core_shape(net, "odd-even", terms=True)[1:]) >= 16
+    summed = np.mod(np.kron(head.cores[0], last.cores[0])
+                    + np.kron(head.cores[1], last.cores[1]), P)
+    assert np.array_equal(summed, root_core(net, "odd-even", 0, field).cores)
+
+
+def test_rank_16384_certified_by_balanced_terms():
+    """``ConvAC(28, 64, (2, 2, 7), 2)``, odd-even: min-cut 16384; the root's seven
+    4-sided children cut into 64- and 256-sided terms, certified within 256 MiB (the dense
+    core would be 2 GiB)."""
+    net = convac.ConvAC(28, 64, (2, 2, 7), 2, seed=0)
+    res = exact_rank(net, "odd-even", max_bytes=2**28)
+    assert min_cut_bound(net, "odd-even") == res.rank == 16384 and res.is_certified
+    assert "Kronecker-pair" in res.certified

@@ -108,3 +108,28 @@ def test_the_asv_suite_applies_the_policy(policy):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=600, check=True, env=env, cwd=root).stdout
     assert out.split(maxsplit=2) == ["1", "1", "[1]\n"], out
+
+
+def test_apply_keeps_compiled_kernels_per_cpu_capability(policy):
+    """Kernels compiled under ATEN_CPU_CAPABILITY=default are scalar and torch's cache does
+    not key them on it: every capability gets its own directory, a user's choice stays."""
+    policy.delenv(threads.COMPILE_CACHE_ENV, raising=False)
+    threads.apply(1)
+    capability = torch.backends.cpu.get_cpu_capability().lower()
+    assert os.environ[threads.COMPILE_CACHE_ENV] == threads.compile_cache_dir()
+    assert threads.compile_cache_dir().endswith(os.sep + f"cpu-{capability}")
+    policy.setenv(threads.COMPILE_CACHE_ENV, "/somewhere/else")
+    threads.apply(1)
+    assert os.environ[threads.COMPILE_CACHE_ENV] == "/somewhere/else"
+    code = ("import os, torch; print(torch.backends.cpu.get_cpu_capability(), "
+            "os.environ['TORCHINDUCTOR_CACHE_DIR'])")
+    policy.delenv(threads.COMPILE_CACHE_ENV)
+    dirs = set()
+    for env in ({}, {"ATEN_CPU_CAPABILITY": "default"}):
+        child = {k: v for k, v in os.environ.items() if k != "ATEN_CPU_CAPABILITY"}
+        out = subprocess.run([sys.executable, "-c", "from convac import threads; "
+                              "threads.apply(1); " + code], capture_output=True, text=True,
+                             timeout=600, check=True, env={**child, **env}).stdout.split()
+        assert out[1].endswith(f"cpu-{out[0].lower()}"), out
+        dirs.add(out[1])
+    assert len(dirs) == 2 or torch.backends.cpu.get_cpu_capability() == "DEFAULT"

@@ -219,10 +219,11 @@ class ConvAC(nn.Module):
         untouched).
     dtype, device : optional
         Parameter dtype (default ``torch.get_default_dtype()``) and device.
-    tree : nested sequences of int, optional
+    tree : nested sequences of int, or a parent array, optional
         The pooling tree by its shape, over patch indices, e.g.
-        ``((0, 1), ((2, 3), (4, (5, 6))))``: any rooted tree, any arity (>= 2) per node
-        (:func:`convac.nets.tree.tree_from_parents` converts a parent array).  The leaves
+        ``((0, 1), ((2, 3), (4, (5, 6))))``: any rooted tree, any arity (>= 2) per node;
+        or a parent array (``parents[v]``, ``-1`` for the root, patches ``0 .. N-1`` the
+        leaves; :func:`convac.nets.tree.tree_from_parents`).  The leaves
         left to right are the patch order, so ``geometry`` stays ``"contiguous"``.  A tree
         whose levels are uniform (one arity and one rank per depth, leaves at one depth)
         is the schedule ``windows=`` would give, with its level-batched forward; any other
@@ -394,8 +395,13 @@ class ConvAC(nn.Module):
     # -- state checks (every eager call: nothing is cached between calls) ----------
     def expected_weight_shape(self, level: int) -> tuple:
         """Shape ``weights[level]`` must have: ``(nodes_l, r_l, r_{l-1})`` unshared below
-        the top, ``(r_l, r_{l-1})`` shared or at the top (``r_{-1} = M``, ``r_L = Y``)."""
+        the top, ``(r_l, r_{l-1})`` shared or at the top (``r_{-1} = M``, ``r_L = Y``).
+        For a :class:`PoolingTree`, ``level`` is a node's key: ``(rank_out, rank_in)``."""
         s = self.schedule
+        if self.is_tree:
+            key = validate.integer(level, "level (a node's key)", 0,
+                                   len(self._expected_shapes) - 1)
+            return tuple(self._expected_shapes[key])
         fan_in = s.n_channels if level == 0 else s.widths[level - 1]
         node_shape = (s.widths[level], fan_in)
         per_node = level < s.n_levels and not self.shared

@@ -212,9 +212,10 @@ class PoolingTree:
 
     Notes
     -----
-    Frozen and hashable; its traversal (:func:`nodes_of`) is built once.  A tree whose
-    every level is uniform (one arity and one rank per depth, every leaf at the same
-    depth) is a :class:`PoolingSchedule`; :func:`build_tree` returns one for it.
+    Frozen and hashable; its traversal (:func:`nodes_of`) is built once, at
+    construction.  A tree whose every level is uniform (one arity and one rank per depth,
+    every leaf at the same depth) is a :class:`PoolingSchedule`; :func:`build_tree`
+    returns one for it.
     """
 
     n_channels: int
@@ -235,6 +236,9 @@ class PoolingTree:
         object.__setattr__(self, "shape", shape)
         object.__setattr__(self, "ranks", ranks)
         object.__setattr__(self, "n_patches", len(order))
+        # the traversal, built once (not a field: equality and hashing ignore it); an
+        # attribute, not a cache lookup, so torch.compile reads it as a constant
+        object.__setattr__(self, "_nodes", _build_nodes(self))
 
     @property
     def windows(self) -> None:
@@ -293,10 +297,13 @@ class PoolingTree:
                                tuple(reversed(ranks)), self.n_outputs)
 
 
-@functools.lru_cache(maxsize=256)
 def nodes_of(tree: PoolingTree) -> tuple[TreeNode, ...]:
     """The nodes of a :class:`PoolingTree` in traversal order: the ``N`` leaves, then the
     inner nodes by height and, within a height, left to right (built once per tree)."""
+    return tree._nodes
+
+
+def _build_nodes(tree: PoolingTree) -> tuple[TreeNode, ...]:
     inner = _inner_post_order(tree.shape)
     rank_of = {id(sub): r for sub, r in zip(inner, tree.ranks, strict=True)}
     height: dict[int, int] = {}
@@ -355,10 +362,11 @@ def build_tree(n_patches: int, n_channels: int, tree, ranks, n_outputs: int = 1
     Parameters
     ----------
     n_patches, n_channels : int
-    tree : nested sequences of int
+    tree : nested sequences of int, or a parent array
         E.g. ``((0, 1), ((2, 3), (4, (5, 6))))``: every patch ``0 .. N-1`` exactly once,
-        every inner node with at least two children (:func:`tree_from_parents` converts
-        a parent array).
+        every inner node with at least two children.  A flat sequence of ints holding
+        ``-1`` (the root's parent) is a parent array (:func:`tree_from_parents`); a flat
+        sequence of patch indices without it is one node over all of them (CP).
     ranks : int, sequence of int or callable
         An int for every inner node; one rank per inner node in post-order (children
         before parents, left to right; for :func:`caterpillar` the bond ranks
@@ -375,6 +383,11 @@ def build_tree(n_patches: int, n_channels: int, tree, ranks, n_outputs: int = 1
         ``order[p]``: the patch at tree position ``p`` (the leaves left to right).
     """
     n = validate.positive_int(n_patches, "n_patches", 2)
+    if isinstance(tree, np.ndarray):
+        tree = tree.tolist()
+    if (isinstance(tree, Sequence) and all(_is_index(v) for v in tree)
+            and any(v == -1 for v in tree)):
+        tree = tree_from_parents(tree)  # a flat sequence naming a root (-1): parents
     shape, order = _canonical(tree)
     if sorted(order) != list(range(n)):
         raise validate.InvalidValueError(

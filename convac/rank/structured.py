@@ -257,19 +257,46 @@ def _pool(field, kids: list, compress_last: bool) -> Cores:
     return acc
 
 
-def _root_terms(field, kids: list, weight: np.ndarray) -> tuple:
+def _term_split(sides: list) -> int:
+    """Where the root's children are cut into two Kronecker factors: the ``k`` for which
+    ``kron_{c<k} C_c`` and ``kron_{c>=k} C_c`` are both square with the smaller largest
+    side, from the children's core sides ``[(p_c, q_c), ..]`` (``len - 1``, all children
+    but the last in the head, when no cut gives two square factors).
+
+    The Kronecker product is associative, so every cut gives the same sum
+    ``sum_a (kron_{c<k} C_c[a]) kron (kron_{c>=k} C_c[a]) = sum_a kron_c C_c[a]`` with
+    rows and columns in the same order; a balanced cut keeps both factors small enough
+    for :func:`convac.rank.modp.kron_pair_nonsingular` (a root window of 7 children with
+    4-sided cores: 256 and 64 rather than 4096 and 4).
+    """
+    best, where = None, len(sides) - 1
+    for k in range(1, len(sides)):
+        head = (math.prod(p for p, _ in sides[:k]), math.prod(q for _, q in sides[:k]))
+        last = (math.prod(p for p, _ in sides[k:]), math.prod(q for _, q in sides[k:]))
+        if head[0] == head[1] and last[0] == last[1]:
+            size = max(head[0], last[0])
+            if best is None or size < best:
+                best, where = size, k
+    return where
+
+
+def _root_terms(field, kids: list, weight: np.ndarray, balanced: bool = False) -> tuple:
     """``(head, last)`` with the requested output's core ``sum_a head[a] kron last[a]``
     (``head`` None for a window of one).
 
-    The output weights scale the smallest child's channels; all children but the last
-    are pooled (compressed as usual) into ``head``.
+    The output weights scale the smallest child's channels.  All children but the last
+    are pooled (compressed as usual) into ``head``; with ``balanced`` the children are
+    cut where :func:`_term_split` says and both groups are pooled.
     """
     small = min(range(len(kids)), key=lambda c: kids[c].cores[0].size)
     kids = list(kids)
     kids[small] = replace(kids[small],
                           cores=field.mix(np.diag(weight), kids[small].cores))  # (r, p, q)
-    last = kids.pop()
-    return (_pool(field, kids, compress_last=True) if kids else None), last
+    if len(kids) == 1:
+        return None, kids[0]
+    cut = _term_split([k.cores.shape[1:] for k in kids]) if balanced else len(kids) - 1
+    return (_pool(field, kids[:cut], compress_last=True),
+            _pool(field, kids[cut:], compress_last=True))
 
 
 def _root(field, kids: list, weight: np.ndarray) -> Cores:
@@ -353,7 +380,9 @@ def _predict_core_shape(s, row_pattern: bytes, terms: bool = False) -> tuple:
         r_in = tn.rank_in
         if tn.is_root:  # as _root: the pooled head times the last child, channel by channel
             if len(kids) > 1:
-                (p, q, _), (pc, qc, _) = pool(r_in, kids[:-1], True), kids[-1]
+                cut = _term_split([k[:2] for k in kids]) if terms else len(kids) - 1
+                (p, q, _), (pc, qc, _) = pool(r_in, kids[:cut], True), pool(r_in, kids[cut:],
+                                                                            True)
                 if not terms:  # the terms' own product
                     note((2, p * pc, q * qc))
             return None
@@ -393,8 +422,10 @@ def root_core(net: ConvAC, partition, output: int, field,
     terms : bool, default False
         Return the root's Kronecker terms instead of their sum: ``(head, last)``, two
         :class:`Cores` with ``core = sum_a head.cores[a] kron last.cores[a]`` (``head``
-        None for a root window of one; None for a zero root).  The budget then applies
-        to the subtrees' cores only (predicted first as well).
+        None for a root window of one; None for a zero root), the root's children cut
+        where both factors are square and smallest (:func:`_term_split`; each group
+        compressed as a pooled product is, which keeps the rank).  The budget then
+        applies to the subtrees' cores only (predicted first as well).
 
     Returns
     -------
@@ -447,7 +478,7 @@ def root_core(net: ConvAC, partition, output: int, field,
             if terms:
                 for kid in kids:
                     check_core_budget(kid.cores.shape, max_bytes, f"{field.name} core")
-                return _root_terms(field, kids, weight[output])
+                return _root_terms(field, kids, weight[output], balanced=True)
             return _root(field, kids, weight[output])
         pooled = _pool(field, kids, compress_last=False)  # (r_{l-1}, p, q)
         cores = field.mix(weight, pooled.cores)  # (r_l, p, q)
