@@ -141,10 +141,23 @@ def test_remainder_matches_numpy():
         assert np.array_equal(modp.remainder_(x.copy(), prime), np.remainder(x, prime))
 
 
+def test_remainder_small_and_large_in_place():
+    """Both sides of the small-array threshold reduce in place (strided views included)
+    to numpy's remainder."""
+    rng = np.random.default_rng(5)
+    for size in (1, modp._REMAINDER_SMALL, modp._REMAINDER_SMALL + 1, 4 * modp._REMAINDER_SMALL):
+        x = rng.integers(-2**53 + 1, 2**53, (size, 2)).astype(np.float64)
+        view = x[:, 1]  # strided
+        expected = np.remainder(view, P)
+        assert modp.remainder_(view, P) is view
+        assert np.array_equal(x[:, 1], expected)
+
+
 def test_remainder_in_chunks_matches_numpy(monkeypatch):
     """Above the chunk size the reduction goes by rows (a bounded temporary), also of a
     strided view, and a single row longer than a chunk goes by pieces."""
     monkeypatch.setattr(modp, "_REMAINDER_CHUNK", 7)
+    monkeypatch.setattr(modp, "_REMAINDER_SMALL", 0)  # every size takes the chunked path
     rng = np.random.default_rng(4)
     x = rng.integers(-2**53 + 1, 2**53, (9, 5)).astype(np.float64)
     view = x[:, 1:4]

@@ -5,6 +5,7 @@ import torch
 from oracles import assert_close, make_net
 
 import convac
+from convac.nets import network
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -45,6 +46,26 @@ def test_inference_path_matches_autograd_path(net_case):
     assert torch.equal(feats, before)
     with_grad.sum().backward()
     assert all(w.grad is not None for w in net.weights)
+
+
+@pytest.mark.parametrize("batch", [1, 3, 7, 9])
+def test_chunked_forward_matches_one_pass(net_case, batch, monkeypatch):
+    """The no-grad CPU forward goes through a batch in passes of ``_batch_chunk`` samples
+    (at least ``CHUNK_MIN``): passes of 3 samples, the last one shorter or alone, give
+    the outputs of one pass."""
+    net = make_net(net_case, seed=2)
+    feats = torch.randn(batch, net.n_patches, net.n_channels, dtype=torch.float64,
+                        generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        whole = net(feats)
+        assert net._batch_chunk(feats) >= network.CHUNK_MIN >= batch  # one pass
+        per_sample = net.n_patches * max(net.n_channels, net.ranks[0]) * feats.element_size()
+        monkeypatch.setattr(network, "CHUNK_MIN", 1)
+        monkeypatch.setattr(network, "CHUNK_BYTES", 3 * per_sample)
+        assert net._batch_chunk(feats) == 3
+        chunked = net(feats)
+    assert chunked.shape == whole.shape
+    assert_close(chunked, whole)
 
 
 def test_seed_reproducible_and_distinct():

@@ -233,6 +233,15 @@ def test_non_finite_tensors_are_named(call, value):
         call(_nan_tensor(value))
 
 
+def test_finite_entries_whose_sum_overflows_are_accepted():
+    """The finiteness check sums the entries first: a sum that overflows from finite
+    entries is searched entry by entry, not refused."""
+    tensor = np.full((4, 4, 4, 4), 1e307)  # sum 2.6e309, singular value 1.6e308
+    assert math.isinf(tensor.sum())
+    assert convac.singular_values(tensor, "odd-even")[0] > 0
+    assert convac.matricization_rank(tensor, "odd-even").rank == 1
+
+
 @pytest.mark.parametrize(("partition", "match"), [
     (np.array([[0, 2]]), r"1-D sequence of row modes, got an array of shape \(1, 2\)"),
     (torch.tensor([[0], [2]]), r"1-D sequence of row modes, got an array of shape \(2, 1\)"),

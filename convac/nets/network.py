@@ -86,8 +86,11 @@ CHUNK_BYTES = 2**20
 of whole samples): 1 MiB kept the levels of a chunk in the 2 MiB L2 of the machine it was
 measured on (``docs/forward.md``)."""
 
-CHUNK_MIN = 32
-"""Fewest samples per pass (fewer would spend more in per-call overhead than they save)."""
+CHUNK_MIN = 256
+"""Fewest samples per pass: narrower passes cost more in per-level calls and smaller
+products than the cache saves (HT, N = 256, M = r = 16, one thread: a batch of 256 in
+passes of 64 took 1.2x the time of one pass; a batch of 1024 in passes of 256 0.69x, of
+64 0.77x; ``docs/ab-time.md``)."""
 
 PROBE_BATCH = 256
 """Samples of the standard-normal probe that sets the initial scale of each level."""
@@ -106,7 +109,7 @@ def _tensor_key(t) -> tuple | None:
     counter), read without touching its values."""
     if not isinstance(t, torch.Tensor):
         return None
-    return id(t), t._version, t.data_ptr() if t.device.type != "meta" else 0, t.device
+    return id(t), t._version, 0 if t.is_meta else t.data_ptr(), t.device
 
 
 def _unit_log_gain(out: torch.Tensor) -> float:
@@ -426,10 +429,11 @@ class ConvAC(nn.Module):
         order = self.order if torch.compiler.is_compiling() else self._buffers["order"]
         return self.weight_levels(), order
 
-    def _check_weights(self, weights: list[torch.Tensor]) -> None:
+    def _check_weights(self, weights: list[torch.Tensor]) -> torch.device:
         """Shapes, dtypes and devices of the weight levels (metadata only: no values are
         read, so it costs no device synchronisation, and under ``torch.compile`` it runs
-        while tracing, the compiled graph being guarded on the same metadata)."""
+        while tracing, the compiled graph being guarded on the same metadata); returns
+        their device."""
         s = self.schedule
         if len(weights) != len(self._expected_shapes):
             if self.is_tree:
@@ -453,6 +457,7 @@ class ConvAC(nn.Module):
                     f"weights[{level}] is {w.dtype} on {w.device}, expected {dtype} on "
                     f"{device} like weights[0] (convert the whole network with .to())"
                 )
+        return device
 
     def _check_order_device(self, order: torch.Tensor, device: torch.device) -> None:
         if order.device != device:
@@ -513,12 +518,13 @@ class ConvAC(nn.Module):
     def _order_is_identity(self, order: torch.Tensor) -> bool:
         """The order's verdict: raises its error, else returns whether it is the identity.
         Eager: revalidated first if the buffer was replaced or written in place since."""
-        if not torch.compiler.is_compiling() and _tensor_key(order) != self._order_key:
+        compiling = torch.compiler.is_compiling()
+        if not compiling and _tensor_key(order) != self._order_key:
             self._order_changed()
         identity, error = self._order_verdict
         if error is not None:
             raise validate.InvalidValueError(error)
-        if torch.compiler.is_compiling():
+        if compiling:
             expected = (torch.arange(self.n_patches, device=order.device) if identity
                         else self._buffers.get("_order_checked"))
             if expected is not None:  # None: a meta order, no values
@@ -637,10 +643,10 @@ class ConvAC(nn.Module):
     def _checked(self, features, weights, order) -> bool:
         """The checks of one call: the weights' and features' metadata (no values read)
         and the order's kept verdict; returns whether the order is the identity."""
-        self._check_weights(weights)
-        self._check_order_device(order, weights[0].device)
+        device = self._check_weights(weights)
+        self._check_order_device(order, device)
         identity = self._order_is_identity(order)
-        self._check_features(features, weights[0].device)
+        self._check_features(features, device)
         return identity
 
     @staticmethod
@@ -690,7 +696,7 @@ class ConvAC(nn.Module):
 
         # on the CPU a batch goes through in cache-sized chunks (a GPU wants it whole); a
         # tree's per-node cost is its calls, which chunks would multiply
-        on_cpu = no_grad and features.device.type == "cpu" and not self.is_tree
+        on_cpu = no_grad and features.is_cpu and not self.is_tree
         chunk = self._batch_chunk(features) if on_cpu else features.shape[0]
         if features.shape[0] <= chunk:
             return outputs(features)
@@ -701,7 +707,7 @@ class ConvAC(nn.Module):
         should stay in a core's cache (``CHUNK_BYTES``) rather than stream through memory
         level after level."""
         s = self.schedule
-        per_sample = s.n_patches * max(s.n_channels, s.widths[0]) * features.element_size()
+        per_sample = s.n_patches * max(s.n_channels, s.ranks[0]) * features.element_size()
         return max(CHUNK_MIN, CHUNK_BYTES // per_sample)
 
     def _tree_leaf_convs(self, features: torch.Tensor, weights: list[torch.Tensor],

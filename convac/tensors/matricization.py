@@ -310,8 +310,10 @@ def numerical_rank(
 def _svdvals(mat: torch.Tensor) -> np.ndarray:
     """Singular values of a matricization; a non-finite entry is an error naming where it
     is (LAPACK's own is an unexplained ``LinAlgError``)."""
-    bad = ~torch.isfinite(mat)
-    if bool(bad.any()):
+    # any inf or NaN makes the sum non-finite: one reduction in the common case, the
+    # entries are searched only when it is not (or when finite entries overflowed it)
+    bad = None if math.isfinite(float(mat.sum())) else ~torch.isfinite(mat)
+    if bad is not None and bool(bad.any()):
         i, j = (int(k) for k in bad.nonzero()[0])
         raise validate.InvalidValueError(
             f"tensor must have finite entries, got {float(mat[i, j])} at row {i}, column "
