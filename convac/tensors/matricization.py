@@ -8,6 +8,7 @@ ConvAC realising ``A`` (COLT 2016, Sec. 4).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,6 +80,19 @@ def resolve_partition(partition, n_modes: int) -> Partition:
     Partition
         ``rows`` ascending, ``cols`` the ascending complement.
     """
+    if type(partition) is str and type(n_modes) is int:
+        return _resolve_named(partition, n_modes)
+    return _resolve(partition, n_modes)
+
+
+@functools.lru_cache(maxsize=256)
+def _resolve_named(name: str, n_modes: int) -> Partition:
+    """A named partition of ``n_modes`` modes, resolved once (a method resolves its
+    partition in several places, and each resolution validates and allocates)."""
+    return _resolve(name, n_modes)
+
+
+def _resolve(partition, n_modes) -> Partition:
     n_modes = validate.positive_int(n_modes, "n_modes", 2)
     validate.check_shape_budget((n_modes,), DEFAULT_MAX_BYTES,
                                 f"partition of n_modes={validate.short_int(n_modes)}")
