@@ -13,14 +13,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from tqdm import tqdm
+
 __all__ = ["bar", "Phases", "Clock", "wrote", "summary_line"]
 
 
 def bar(iterable=None, *, total=None, desc: str | None = None, quiet: bool = False,
         unit: str = "it"):
     """A tqdm bar on stderr; disabled with ``quiet`` or when stderr is not a terminal."""
-    from tqdm import tqdm  # on first use, so that ``convac --help`` does not import it
-
     return tqdm(iterable, total=total, desc=desc, unit=unit, file=sys.stderr,
                 disable=True if quiet else None, dynamic_ncols=True, leave=False)
 

@@ -20,7 +20,7 @@ LIGHT_HELP = ["table", "report", "gate", "rectifier", "experiment"]
 SWEEP = "sweep"
 
 
-HEAVY = ("torch", "numpy", "tqdm", "matplotlib", "asv", "tensorly", "scipy")
+HEAVY = ("torch", "numpy", "matplotlib", "asv", "tensorly", "scipy")
 PROBE = """
 import json, sys
 from convac.cli import main
@@ -41,8 +41,7 @@ def _imports_after(argv: list) -> set:
 
 
 def test_top_level_help_imports_nothing_heavy():
-    """Neither torch nor numpy nor tqdm: importing them was most of ``convac --help``'s
-    time."""
+    """Neither torch nor numpy: importing them was most of ``convac --help``'s time."""
     assert _imports_after(["--help"]) == set()
 
 

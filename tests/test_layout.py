@@ -153,3 +153,39 @@ def test_module_level_third_party_imports_are_base_dependencies():
                 found.add(node.module.split(".")[0])
     third_party = found - set(sys.stdlib_module_names) - {"convac", "__future__"}
     assert third_party and third_party <= base, sorted(third_party - base)
+
+
+IMPORT_DISTRIBUTIONS = {"flint": "python-flint", "sklearn": "scikit-learn"}
+"""Import names whose distribution is named otherwise."""
+
+
+def test_imports_inside_functions_are_optional_extras_only():
+    """Inside a function a module imports only an optional extra's library (imported where
+    it is needed, so the base install runs without it); everything else, the standard
+    library and base dependencies included, is imported at module level."""
+    import tomllib
+
+    with open(ROOT.parent / "pyproject.toml", "rb") as fh:
+        project = tomllib.load(fh)["project"]
+
+    def dist(req: str) -> str:
+        return req.split("[")[0].split(">")[0].split("<")[0].split("=")[0].strip()
+
+    base = {dist(d) for d in project["dependencies"]}
+    extras = {dist(d) for k, reqs in project["optional-dependencies"].items() if k != "dev"
+              for d in reqs} - base
+    wrong = []
+    for name, path in MODULES.items():
+        for func in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(func):
+                if isinstance(node, ast.Import):
+                    tops = [a.name.split(".")[0] for a in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    tops = ["convac" if node.level else node.module.split(".")[0]]
+                else:
+                    continue
+                wrong += [f"{name}:{node.lineno} {t}" for t in tops
+                          if IMPORT_DISTRIBUTIONS.get(t, t) not in extras]
+    assert extras and not wrong, f"imports inside functions that are no optional extra: {wrong}"

@@ -6,6 +6,8 @@ parser is built (``convac table --help`` stays instant).
 
 from __future__ import annotations
 
+import torch
+
 from .. import validate
 from ..nets.geometry import DEFAULT_MAX_BYTES
 from ..nets.network import CPNet, HTNet
@@ -54,8 +56,6 @@ def depth_efficiency_rows(sizes, n_channels: int, rank: int, seed: int = 0,
     seed = validate.seed(seed)
     rtol = validate.tolerance(rtol)
     max_bytes = validate.max_bytes(max_bytes)
-    import torch
-
     # importing them registers the "structured", "auto" and "exact" rank methods
 
     rows = []

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
+import torch
+
 from .. import jsonio
 from ..nets.network import ConvAC
 from ..progress import Phases
@@ -10,9 +14,6 @@ from ..rank.methods import matricization_rank
 
 
 def _run(args) -> int:
-    import time
-
-    import torch
 
     with Phases(3, "rank", quiet=args.quiet) as phase:
         phase("network")

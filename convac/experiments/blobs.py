@@ -28,6 +28,8 @@ import os
 import uuid
 
 import numpy as np
+from scipy import ndimage
+from tqdm import tqdm
 
 from ..validate import InvalidValueError, integer
 
@@ -59,8 +61,6 @@ def closedness(image) -> float:
     ----------
     image : array of bool, shape ``(h, w)``, not empty
     """
-    from scipy import ndimage
-
     img = _binary(image)
     closed = ndimage.binary_closing(np.pad(img, 1, constant_values=False))[1:-1, 1:-1]
     return float(img.sum() / closed.sum())
@@ -89,8 +89,6 @@ def _binary(image) -> np.ndarray:
 
 def render_blob(rng: np.random.Generator, p: dict = BLOB):
     """One blob ``(image (32, 32) bool, tile (row, col, side))``, or ``None`` if empty."""
-    from scipy import ndimage
-
     side = 2 ** p["side_log2"]
     x, y = np.meshgrid(np.arange(side), np.arange(side))
     a = side / 2
@@ -131,8 +129,6 @@ def generate(n: int, seed: int, p: dict = BLOB, progress: bool = False):
     scores = np.zeros((2, n))
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=n, unit="img", desc="blobs")
     i = 0
     while i < n:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import math
 
+import torch
+
 from ..nets.geometry import truncated_windows
 from ..nets.network import ConvAC, HTNet
 from ..nets.params import parameter_count
@@ -56,8 +58,6 @@ def block_partition(n: int, depth: int) -> list:
 def compute(config: dict) -> dict:
     """Deep network's exact rank on the block partition, the paper's bound, and what a
     truncated network of depth ``d`` can reach and costs."""
-    import torch
-
 
     n, m, r, d = config["n"], config["m"], config["r"], config["depth"]
     rows = block_partition(n, d)

@@ -24,6 +24,9 @@ import functools
 import itertools
 import math
 
+import numpy as np
+import torch
+
 from ..nets.network import HTNet
 from ..rank.bounds import min_cut_bound
 from ..rank.exact import integer_weights_
@@ -68,9 +71,6 @@ def _network(ranks: tuple, seed: int, n: int, m: int, weight_range: int = WEIGHT
     singular leaf block; 2.2.2.7 and 2.2.5.7: a zero in a ``2 x 2`` level-1 matrix);
     the check is conservative (with ``+-100``, a zero somewhere in a large matrix is
     common and usually harmless).  With ``+-2^20`` none of the 256 networks fails it."""
-    import numpy as np
-    import torch
-
 
     net = HTNet(n, m, list(ranks), dtype=torch.float64)
     integer_weights_(net, -weight_range, weight_range, seed=seed)

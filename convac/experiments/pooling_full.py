@@ -40,6 +40,7 @@ import time
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from ..nets.network import ConvAC
 from ..rank.cuts import min_cut_bound
@@ -214,8 +215,6 @@ def train(net: BlobNet, pixels: torch.Tensor, labels: torch.Tensor, steps: int, 
     order, pos, tail = torch.randperm(len(labels), generator=gen), 0, []
     it = range(steps)
     if progress:
-        from tqdm import tqdm
-
         it = tqdm(it, unit="step", desc="train", mininterval=5)
     for _ in it:
         if pos + batch > len(order):

@@ -36,6 +36,7 @@ geometry on ``4 x 4`` images, where exact ranks fit in memory.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from ..nets.geometry import ht_windows, quadtree_order
 from ..nets.network import ConvAC
@@ -146,15 +147,11 @@ def make_task(task: str, n: int, seed: int, side: int = SIDE):
 
 
 def _one_hot(images):
-    import torch
-
     flat = torch.as_tensor(images.reshape(images.shape[0], -1))  # (S, N)
     return torch.nn.functional.one_hot(flat, 2).to(torch.float64)  # (S, N, 2)
 
 
 def _net(geometry: str, ranks, seed: int, side: int = SIDE, n_outputs: int = 1):
-    import torch
-
 
     order = geometry_order(geometry, side)
     n = side * side
@@ -177,8 +174,6 @@ def train_classifier(net, features, labels, steps: int, lr: float, seed: int,
     net : ConvAC with ``n_outputs = 2`` (trained in place)
     features : Tensor ``(S, N, M)``; labels : Tensor ``(S,)`` of 0/1
     """
-    import torch
-
     gen = torch.Generator().manual_seed(int(seed))
     with torch.no_grad():
         for w in net.weights:
@@ -200,8 +195,6 @@ def train_classifier(net, features, labels, steps: int, lr: float, seed: int,
 
 def accuracy(net, features, labels) -> float:
     """Share of samples whose larger output is the label."""
-    import torch
-
     with torch.no_grad():
         log_h, _ = net.forward_log(features)  # (S, 2)
         return float((log_h.argmax(1) == labels).double().mean())
@@ -232,8 +225,6 @@ def partition_ranks(geometry: str, ranks, seed: int = 0, side: int = SIDE) -> di
 
 def compute(config: dict) -> dict:
     """Train one network on one task; held-out accuracy and the geometry's ranks."""
-    import torch
-
     side, seed = config["side"], config["seed"]
     x, y = make_task(config["task"], config["n_train"], seed, side)
     xt, yt = make_task(config["task"], config["n_test"], seed + 10_000, side)

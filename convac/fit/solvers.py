@@ -42,6 +42,7 @@ from __future__ import annotations
 import numpy as np
 import tensorly as tl
 import torch
+from scipy.linalg import cholesky, solve_triangular
 from scipy.optimize import minimize
 
 from ..validate import InvalidValueError, Registry, check_shape_budget
@@ -338,8 +339,6 @@ def _lbfgs(tensor, factors, n_iter_max, tol, backend="numpy"):
     whatever ``backend``.  Stops when the relative error falls below ``tol``, on a stall
     (:func:`_stalled`), at the step limit, or when the line search fails.
     """
-    from scipy.linalg import cholesky, solve_triangular
-
     shape, width = tensor.shape, factors[0].shape[1]
     scale = float(np.vdot(tensor, tensor)) or 1.0
     fs = [np.asarray(f, dtype=np.float64) for f in factors]

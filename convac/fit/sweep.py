@@ -17,6 +17,8 @@ import csv
 import os
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from .. import validate
 from ..nets.network import ConvAC, CPNet, HTNet
 from ..nets.params import parameter_count
@@ -136,8 +138,6 @@ def width_sweep(teacher: ConvAC, widths, target: float = 1e-2, n_restarts: int =
     -------
     SweepResult
     """
-    import numpy as np
-
 
     teacher = validate.network(teacher)
     max_bytes = FIT_MAX_BYTES if max_bytes is None else validate.max_bytes(max_bytes)

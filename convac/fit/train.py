@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
-from .. import validate
+from .. import arrays, validate
 from ..nets.network import ConvAC, node_conv
 from ..nets.pooling import PRODUCT
 from ..nets.representation import Patches, Representation
@@ -345,8 +346,6 @@ def _bar(steps: int, progress: bool, desc: str | None):
     is an optional extra (``convac[fit]``), imported only when a bar is shown."""
     if not progress:
         return _NoBar(steps)
-    from tqdm.auto import tqdm  # optional extra: fit
-
     return tqdm(range(steps), desc=desc, leave=False)
 
 
@@ -732,8 +731,8 @@ def train_student(
     if not isinstance(log_space, bool):
         raise validate.InvalidValueError(
             f"log_space must be True, False or 'auto', got {log_space!r}")
-    device = validate.device(device) or torch.device("cpu")
-    dtype = validate.float_dtype(dtype)
+    device = arrays.device(device) or torch.device("cpu")
+    dtype = arrays.float_dtype(dtype)
     gen = torch.Generator().manual_seed(int(seed))
     if features is None:
         n_samples = validate.positive_int(n_samples, "n_samples")

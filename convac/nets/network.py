@@ -28,7 +28,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .. import validate
+from .. import arrays, validate
 from .geometry import GEOMETRIES, PoolingSchedule, ht_windows, patch_order
 from .pooling import PRODUCT, resolve_pooling
 from .tree import PoolingTree, build_tree, caterpillar, fold, fold_levels, traverse
@@ -294,7 +294,7 @@ class ConvAC(nn.Module):
                     f"at 'contiguous' (got {geometry!r}) and permute the tree's leaves")
             self.schedule, order = build_tree(n_patches, n_channels, tree, ranks, n_outputs)
         self.shared = validate.boolean(shared, "shared")
-        dtype, device = validate.float_dtype(dtype), validate.device(device)
+        dtype, device = arrays.float_dtype(dtype), arrays.device(device)
         itemsize = torch.empty((), dtype=dtype).element_size()
         self.schedule.check_parameter_budget(self.shared, itemsize)  # before any allocation
         self.pooling = resolve_pooling(pooling)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from torch import nn
+
 from .. import validate
 from .geometry import PoolingSchedule
 from .tree import PoolingTree
@@ -33,8 +35,6 @@ def parameter_count(net) -> int:
 
 def trainable_parameters(module) -> int:
     """Number of trainable scalars of any ``nn.Module``."""
-    from torch import nn
-
     if not isinstance(module, nn.Module):
         raise validate.InvalidTypeError(
             f"module must be a torch.nn.Module, got {type(module).__name__}")

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .. import validate
+from .. import arrays, validate
 
 __all__ = ["RAC", "rac_forward", "rac_parameter_count", "MAX_MOD_WIDTH"]
 
@@ -135,7 +135,7 @@ class RAC(nn.Module):
         self.n_channels = validate.positive_int(n_channels, "n_channels")
         self.widths = _widths(width, self.depth)
         self.n_outputs = validate.positive_int(n_outputs, "n_outputs")
-        kwargs = {"dtype": validate.float_dtype(dtype), "device": validate.device(device)}
+        kwargs = {"dtype": arrays.float_dtype(dtype), "device": arrays.device(device)}
         fan = (self.n_channels,) + self.widths
         self.input_weights = nn.ParameterList(
             [nn.Parameter(torch.empty(fan[l + 1], fan[l], **kwargs)) for l in range(self.depth)])
@@ -184,7 +184,7 @@ class RAC(nn.Module):
         -------
         Tensor, shape ``(batch, Y)``
         """
-        f = validate.real_tensor(features, "features", 3)
+        f = arrays.real_tensor(features, "features", 3)
         if f.shape[2] != self.n_channels or f.shape[1] < 1:
             raise validate.InvalidValueError(
                 f"features must have shape (batch, T >= 1, n_channels={self.n_channels}), "

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import validate
+from .. import arrays, validate
 from .geometry import DEFAULT_MAX_BYTES, quadtree_order
 
 __all__ = [
@@ -64,7 +64,7 @@ class Patches(nn.Module):
         return rows, cols
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        validate.real_tensor(images, "images")
+        arrays.real_tensor(images, "images")
         if images.ndim != 4:
             raise validate.InvalidValueError(
                 f"images must have shape (batch, channels, H, W), got {tuple(images.shape)}"
@@ -125,7 +125,7 @@ class OneHot(nn.Module):
 
 def _patches(patches: torch.Tensor, patch_dim: int | None = None) -> torch.Tensor:
     """Validated patches ``(batch, N, D)``: real floating, with data, ``D = patch_dim``."""
-    validate.real_tensor(patches, "patches", 3)
+    arrays.real_tensor(patches, "patches", 3)
     if patch_dim is not None and patches.shape[-1] != patch_dim:
         raise validate.InvalidValueError(
             f"patches must have shape (batch, n_patches, patch_dim={patch_dim}), got "

@@ -15,6 +15,7 @@ register themselves, nothing mutates it at import.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol
 
 from .. import validate
@@ -117,8 +118,6 @@ def auto_rank(tensor_or_net, partition="odd-even", rtol: float | None = None,
 
 
 def _with_reason(res: RankResult, reason: str) -> RankResult:
-    from dataclasses import replace
-
     return replace(res, reason=reason)
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import validate
+from .. import arrays, validate
 from ..nets.network import ConvAC
 from ..nets.tree import fold
 from .coefficient import DEFAULT_MAX_BYTES, _float64_cpu, _grid_by_weights
@@ -87,9 +87,9 @@ def neuron_templates(templates, weight, bias) -> torch.Tensor:
     -------
     Tensor, float64, shape ``(T, M)``
     """
-    x = torch.as_tensor(validate.float_array(templates, "templates", "(T, s)"))
-    w = torch.as_tensor(validate.float_array(weight, "weight", "(M, s)"))
-    b = torch.as_tensor(validate.float_array(bias, "bias", "(M,)"))
+    x = torch.as_tensor(arrays.float_array(templates, "templates", "(T, s)"))
+    w = torch.as_tensor(arrays.float_array(weight, "weight", "(M, s)"))
+    b = torch.as_tensor(arrays.float_array(bias, "bias", "(M,)"))
     if x.ndim != 2 or w.ndim != 2 or b.shape != (w.shape[0],) or w.shape[1] != x.shape[1]:
         raise validate.InvalidValueError(
             f"expected templates (T, s), weight (M, s) and bias (M,), got "
@@ -179,7 +179,7 @@ def _check_features(net: ConvAC, features) -> torch.Tensor:
         if isinstance(dtype, torch.dtype) else getattr(dtype, "kind", "f"))
     if kind not in "iuf":
         raise validate.InvalidTypeError(f"{name} must be real numbers, got dtype {dtype}")
-    f = torch.as_tensor(validate.float_array(features, name, shape))
+    f = torch.as_tensor(arrays.float_array(features, name, shape))
     if f.ndim != 2 or f.shape[1] != net.n_channels or f.shape[0] < 1:
         raise validate.InvalidValueError(f"{name} must have shape {shape}, got "
                                          f"{tuple(f.shape)}")

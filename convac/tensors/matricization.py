@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .. import validate
+from .. import arrays, validate
 from ..nets.network import ConvAC
 from .coefficient import DEFAULT_MAX_BYTES, coefficient_tensor
 
@@ -201,7 +201,7 @@ def matricize(tensor, partition):
     Tensor or ndarray (same kind as ``tensor``), shape ``(prod M_I, prod M_J)``
     """
     if not isinstance(tensor, (torch.Tensor, np.ndarray)):
-        tensor = validate.float_array(tensor, "tensor", "(M_1, .., M_N)")
+        tensor = arrays.float_array(tensor, "tensor", "(M_1, .., M_N)")
     if tensor.ndim < 2:
         raise validate.InvalidValueError(
             f"matricize needs a tensor of order >= 2, got shape {tuple(tensor.shape)}")
@@ -296,7 +296,7 @@ def numerical_rank(
     """
     rtol = validate.tolerance(rtol)
     ambiguity = validate.real(ambiguity, "ambiguity", 1.0)
-    sv = validate.float_array(sv, "sv", "(k,)").reshape(-1)
+    sv = arrays.float_array(sv, "sv", "(k,)").reshape(-1)
     if shape is not None:
         shape = tuple(validate.int_sequence(shape, "shape", minimum=0))
     if not np.all(np.isfinite(sv)) or np.any(sv < 0):
@@ -368,7 +368,7 @@ def dense_rank(net_or_tensor, partition="odd-even", rtol=None, output: int = 0,
         tensor = coefficient_tensor(net_or_tensor, validate.output(net_or_tensor, output),
                                     max_bytes=max_bytes)
     else:
-        tensor = torch.as_tensor(validate.float_array(net_or_tensor, "tensor",
+        tensor = torch.as_tensor(arrays.float_array(net_or_tensor, "tensor",
                                                       "(M,) * N, or a ConvAC"))
         validate.check_shape_budget(tuple(tensor.shape), max_bytes, "dense tensor")
     mat = matricize(tensor, partition)
