@@ -431,7 +431,7 @@ def test_random_trees_agree_with_every_oracle(n, m, seed, y):
 def test_random_tree_helper_covers_every_patch():
     for seed in range(20):
         tree = random_tree(6, random.Random(seed))
-        assert sorted(convac.nets.tree._canonical(tree)[1]) == list(range(6))
+        assert sorted(convac.nets.tree.canonical_tree(tree)[1]) == list(range(6))
 
 
 @pytest.mark.parametrize("case", ["irregular", "tt"])

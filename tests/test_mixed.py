@@ -120,7 +120,7 @@ def test_dilated_trees_are_the_papers():
 
 
 @pytest.mark.parametrize("bad, match", [
-    (((0, 1), 1), "permutation"), (((0,), 1), "at least 2"), ([0, 1], "nested tuples")])
+    (((0, 1), 1), "permutation"), (((0,), 1), "at least two"), ([0, 1], "nested tuples")])
 def test_mode_tree_errors(bad, match):
     with pytest.raises(validate.ConvACError, match=match):
         check_mode_tree(bad)

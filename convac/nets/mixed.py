@@ -33,6 +33,7 @@ from torch import nn
 from .. import validate
 from .network import ConvAC, node_conv
 from .pooling import PRODUCT
+from .tree import canonical_tree
 
 __all__ = [
     "tree_leaves",
@@ -59,37 +60,33 @@ def tree_leaves(tree) -> tuple:
 def check_mode_tree(tree, n_patches: int | None = None, binary: bool = False) -> tuple:
     """Validate a mode tree given as nested tuples of patch indices; return its leaves.
 
-    Every interior node must be a tuple of at least two children (exactly two when
-    ``binary``), the leaves ints forming a permutation of ``range(N)``.
+    The structure is checked by :func:`convac.nets.tree.canonical_tree` (every interior
+    node a sequence of at least two children); here also: nested tuples (the tree is a
+    key), exactly two children per node when ``binary``, the leaves a permutation of
+    ``range(N)``.
 
     Raises
     ------
     convac.validate.InvalidValueError, convac.validate.InvalidTypeError
         Naming the offending node.
     """
-
-    def walk(node):
-        if isinstance(node, (int, np.integer)) and not isinstance(node, bool):
-            return
-        if not isinstance(node, tuple):
-            raise validate.InvalidTypeError(
-                f"a mode tree is nested tuples of patch indices, got {node!r} "
-                f"({type(node).__name__}) in it")
-        if len(node) < 2 or (binary and len(node) != 2):
-            want = "exactly 2" if binary else "at least 2"
+    if not isinstance(tree, tuple):
+        raise validate.InvalidTypeError(
+            f"a mode tree is nested tuples of patch indices, got {tree!r} "
+            f"({type(tree).__name__})")
+    shape, leaves = canonical_tree(tree, "mode tree")
+    if binary:
+        wide = [node for node in _subtrees(shape) if not isinstance(node, int) and len(node) != 2]
+        if wide:
             raise validate.InvalidValueError(
-                f"every interior node needs {want} children, got {len(node)} in {node!r}")
-        for child in node:
-            walk(child)
-
-    walk(tree)
-    leaves = tree_leaves(tree)
+                f"every interior node needs exactly 2 children, got {len(wide[0])} in a node "
+                f"of {tree!r}")
     n = len(leaves) if n_patches is None else validate.positive_int(n_patches, "n_patches", 2)
-    if isinstance(tree, (int, np.integer)) or sorted(leaves) != list(range(n)):
+    if sorted(leaves) != list(range(n)):
         raise validate.InvalidValueError(
             f"the leaves of a mode tree must be a permutation of range({n}), got "
             f"{list(leaves)}")
-    return leaves
+    return tuple(leaves)
 
 
 def tree_nodes(tree) -> dict:

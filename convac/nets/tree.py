@@ -38,7 +38,7 @@ from .. import validate
 from .geometry import DEFAULT_MAX_BYTES, PoolingSchedule
 
 __all__ = ["TreeNode", "PoolingTree", "traverse", "fold", "fold_levels", "nodes_of",
-           "tree_from_parents", "build_tree", "caterpillar"]
+           "tree_from_parents", "build_tree", "caterpillar", "canonical_tree"]
 
 
 class TreeNode(NamedTuple):
@@ -82,7 +82,7 @@ def _is_index(x) -> bool:
     return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
 
-def _canonical(spec, what: str = "tree") -> tuple[Any, list[int]]:
+def canonical_tree(spec, what: str = "tree") -> tuple[Any, list[int]]:
     """``spec`` (nested sequences of patch indices) as nested tuples of tree positions,
     and the patch at every position (the leaves left to right)."""
     order: list[int] = []
@@ -227,7 +227,7 @@ class PoolingTree:
     def __post_init__(self):
         validate.positive_int(self.n_channels, "n_channels")
         validate.positive_int(self.n_outputs, "n_outputs")
-        shape, order = _canonical(self.shape, "shape")
+        shape, order = canonical_tree(self.shape, "shape")
         if order != list(range(len(order))):
             raise validate.InvalidValueError(
                 f"a PoolingTree's shape must hold the tree positions 0..N-1 left to right, "
@@ -388,7 +388,7 @@ def build_tree(n_patches: int, n_channels: int, tree, ranks, n_outputs: int = 1
     if (isinstance(tree, Sequence) and all(_is_index(v) for v in tree)
             and any(v == -1 for v in tree)):
         tree = tree_from_parents(tree)  # a flat sequence naming a root (-1): parents
-    shape, order = _canonical(tree)
+    shape, order = canonical_tree(tree)
     if sorted(order) != list(range(n)):
         raise validate.InvalidValueError(
             f"tree must hold every patch 0..{n - 1} exactly once, got leaves {order}")

@@ -72,6 +72,16 @@ def _save(fig, path: str) -> str:
     return os.path.basename(path)
 
 
+def _save_labelled(fig, ax, xlabel: str, ylabel: str, title: str, path: str) -> str:
+    """Label a single-axes plot, grid and small legend included, and save it (:func:`_save`)."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=6)
+    return _save(fig, path)
+
+
 def _levine(records, out_dir, published=None) -> str:
     """The Levine section from a store's records, or from the committed summary of a full
     run (``published``, :func:`convac.experiments.publish.read_published`)."""
@@ -166,12 +176,9 @@ def _depth(records, out_dir) -> str:
                        label=f"N={key[0]} M={key[1]} r={key[2]}: convac (certified)")
         ax.plot(d, [math.log2(r["paper"]) for r in pts], "--", color=line[0].get_color(),
                 label="paper min(r0,M)^(N/2^d)")
-    ax.set_xlabel("depth d of the truncated network")
-    ax.set_ylabel("log2 top width needed")
-    ax.set_title("COLT 2016 Thm 3: width of truncated networks")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=6)
-    img = _save(fig, os.path.join(out_dir, "depth_sweep.png"))
+    img = _save_labelled(fig, ax, "depth d of the truncated network", "log2 top width needed",
+                         "COLT 2016 Thm 3: width of truncated networks",
+                         os.path.join(out_dir, "depth_sweep.png"))
     table = _table(("N", "M", "r", "d", "certified rank", "paper", "rank >= paper",
                     "deep params", "truncated params"),
                    [(r["n"], r["m"], r["r"], r["depth"], r["rank"], r["paper"], r["agrees"],
@@ -357,12 +364,9 @@ def _recurrent(records, out_dir, published=None) -> str:
             if low:
                 ax.plot([x["t"] for x in low], [math.log2(x["lower"]) for x in low], "--",
                         color=line[0].get_color(), label=f"M=R={m}: Thm 1 lower (depth 2)")
-    ax.set_xlabel("sequence length T")
-    ax.set_ylabel("log2 start-end separation rank")
-    ax.set_title("RACs: start-end rank by depth")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=6)
-    img = _save(fig, os.path.join(out_dir, "recurrent_ranks.png"))
+    img = _save_labelled(fig, ax, "sequence length T", "log2 start-end separation rank",
+                         "RACs: start-end rank by depth",
+                         os.path.join(out_dir, "recurrent_ranks.png"))
 
     def opt(v):
         return "" if v is None else v
