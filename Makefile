@@ -2,13 +2,15 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-# torch 2.13.0 is the CPU build these machines install from local disk in seconds (pip,
-# which reads the machine's pip configuration); it satisfies the package's range, so the
-# editable install adds nothing heavier.  The rest installs with uv (astral's installer,
-# from PyPI: parallel downloads and unpacking, about 5x faster than pip here), falling back
-# to pip where uv cannot be installed or fails.
+# torch 2.13.0 is the CPU build these machines keep on local disk (pip's configured
+# find-links); it satisfies the package's range, so the editable install adds nothing
+# heavier.  Installs go through uv (astral's installer, from PyPI; parallel downloads and
+# unpacking, several times faster than pip here): torch from pip's find-links folder only
+# (--no-index, never a CUDA build from PyPI), the rest from PyPI; pip does what uv cannot.
 TORCH  ?= torch==2.13.0
 ASV    := $(PY) -m asv
+UVBIN  := $(VENV)/bin/uv
+UV     := $(UVBIN) pip install -q --python $(PY)
 # commits for bench-compare / bench-gate (any git revision)
 BASE   ?= HEAD~1
 HEAD   ?= HEAD
@@ -24,10 +26,12 @@ PYTEST_BENCH_FAIL ?= mean:50%
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q "uv>=0.5" && $(VENV)/bin/uv pip install -q --python $(PY) -e ".[dev]" \
-	    || $(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q "uv>=0.5" || $(PY) -m pip install -q --upgrade pip
+	links=$$($(PY) -m pip config get global.find-links 2>/dev/null || true); \
+	[ -x $(UVBIN) ] && [ -n "$$links" ] \
+	    && $(UV) --no-index --no-deps --find-links "$$links" "$(TORCH)" \
+	    || $(PY) -m pip install -q "$(TORCH)"
+	[ -x $(UVBIN) ] && $(UV) -e ".[dev]" || $(PY) -m pip install -q -e ".[dev]"
 	touch $@
 
 venv: $(VENV)/.installed
