@@ -7,10 +7,12 @@ PY     := $(VENV)/bin/python
 # heavier.  Installs go through uv (astral's installer, from PyPI; parallel downloads and
 # unpacking, several times faster than pip here): torch from pip's find-links folder only
 # (--no-index, never a CUDA build from PyPI), the rest from PyPI; pip does what uv cannot.
+# --compile-bytecode as pip does: where PYTHONDONTWRITEBYTECODE is set, every process
+# would otherwise compile torch's modules again (twice the CPU time of `import torch`).
 TORCH  ?= torch==2.13.0
 ASV    := $(PY) -m asv
 UVBIN  := $(VENV)/bin/uv
-UV     := $(UVBIN) pip install -q --python $(PY)
+UV     := $(UVBIN) pip install -q --compile-bytecode --python $(PY)
 # commits for bench-compare / bench-gate (any git revision)
 BASE   ?= HEAD~1
 HEAD   ?= HEAD
