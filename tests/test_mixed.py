@@ -175,6 +175,38 @@ def test_no_mixture_is_the_sum_of_the_two_networks():
                  coefficient_tensor(a, 0) + coefficient_tensor(b, 0))
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_forward_log_is_log_of_forward(seed):
+    """log|forward| and sign(forward) on small seeded nets, with and without mixture."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(6, 8, 3, generator=gen, dtype=torch.float64)
+    a, b = _pair(8, 3, 4, seed)
+    for net in (MixedConvAC(a, b, common_nodes(a, b)), MixedConvAC(a, b)):
+        out = net(x)
+        log_abs, sign = net.forward_log(x)
+        assert log_abs.shape == sign.shape == out.shape
+        assert torch.equal(sign, torch.sign(out))
+        assert_close(log_abs, torch.log(out.abs()))
+
+
+def test_forward_log_is_finite_where_the_forward_overflows():
+    """Every weight times c scales the output by c^(2N - 1) (each of the 2N - 1 convs of
+    either tree holds one weight per monomial, the exchange keeps the node): the linear
+    forward overflows, the log forward is the unscaled one plus (2N - 1) log c."""
+    net = _mixed(16, 2, 4, 3)
+    x = torch.randn(4, 16, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    log_abs, sign = net.forward_log(x)
+    c = 1e30
+    with torch.no_grad():
+        for w in net.parameters():
+            w.mul_(c)
+        scaled = net(x)
+        big_log, big_sign = net.forward_log(x)
+    assert not torch.isfinite(scaled).all()  # the linear forward overflows
+    assert torch.isfinite(big_log).all() and torch.equal(big_sign, sign)
+    assert_close(big_log, log_abs + (2 * 16 - 1) * math.log(c))
+
+
 def test_mixed_gradients_reach_both_trees():
     net = _mixed(8, 2, 4, 1)
     net(torch.randn(3, 8, 2, dtype=torch.float64)).sum().backward()

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from .. import validate
-from .network import ConvAC, node_conv
+from .network import ConvAC, node_conv, signed_log, signed_log_conv
 from .pooling import PRODUCT
 from .tree import canonical_tree
 
@@ -349,8 +349,12 @@ class MixedConvAC(nn.Module):
     def extra_repr(self) -> str:
         return f"mixture={[sorted(m) for m in self.mixture]}"
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """Outputs ``(batch, Y)`` of the mixed network on features ``(batch, N, M)``."""
+    def _walk(self, features: torch.Tensor, leaf, pool, conv) -> tuple:
+        """The two trees level by level, exchanging at the mixture nodes: a value is a
+        tuple of tensors ``(nodes, B, r)`` (the linear activations, or log-magnitudes and
+        signs); ``leaf`` maps the leaf convs to a value, ``pool(value, w)`` pools windows
+        of ``w`` nodes, ``conv(value, weight)`` is a level's conv.  Returns the two roots'
+        values."""
         a_net, b_net = self.first, self.second
         n, m = a_net.n_patches, a_net.n_channels
         if not isinstance(features, torch.Tensor) or features.ndim != 3 or \
@@ -360,18 +364,63 @@ class MixedConvAC(nn.Module):
                 f"features must be a tensor (batch, {n}, {m}), got {shape}")
         wa, wb = a_net.weight_levels(), b_net.weight_levels()
         features = features.to(wa[0].dtype)
-        a = node_conv(features.index_select(1, a_net.order).transpose(0, 1), wa[0])  # (N, B, r0)
-        b = node_conv(features.index_select(1, b_net.order).transpose(0, 1), wb[0])  # (N, B, r0)
+        a = leaf(node_conv(features.index_select(1, a_net.order).transpose(0, 1), wa[0]))
+        b = leaf(node_conv(features.index_select(1, b_net.order).transpose(0, 1), wb[0]))
         for level, w in enumerate(a_net.windows, start=1):
-            nodes, batch, r = a.shape
-            pa = a.view(nodes // w, w, batch, r).prod(dim=1)  # (nodes/w, B, r_{l-1})
-            pb = b.view(nodes // w, w, batch, r).prod(dim=1)  # (nodes/w, B, r_{l-1})
+            pa, pb = pool(a, w), pool(b, w)  # (nodes/w, B, r_{l-1}) each
             if level in self._swaps:
-                ia, ib = (idx.to(pa.device) for idx in self._swaps[level])
-                h = r // 2
-                pa, pb = _exchange(pa, pb, ia, ib, h)
-            a, b = node_conv(pa, wa[level]), node_conv(pb, wb[level])  # (nodes/w, B, r_l)
-        return (a + b)[0]  # (B, Y)
+                ia, ib = (idx.to(pa[0].device) for idx in self._swaps[level])
+                h = pa[0].shape[-1] // 2
+                swapped = [_exchange(xa, xb, ia, ib, h) for xa, xb in zip(pa, pb, strict=True)]
+                pa, pb = tuple(x for x, _ in swapped), tuple(y for _, y in swapped)
+            a, b = conv(pa, wa[level]), conv(pb, wb[level])  # (nodes/w, B, r_l) each
+        return a, b
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Outputs ``(batch, Y)`` of the mixed network on features ``(batch, N, M)``."""
+
+        def pool(value, w):
+            x = value[0]
+            nodes, batch, r = x.shape
+            return (x.view(nodes // w, w, batch, r).prod(dim=1),)
+
+        a, b = self._walk(features, lambda x: (x,), pool,
+                          lambda value, weight: (node_conv(value[0], weight),))
+        return (a[0] + b[0])[0]  # (B, Y)
+
+    def forward_log(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Outputs as signed log-magnitudes, as :meth:`ConvAC.forward_log`.
+
+        Products become sums of ``log|x|`` (signs multiply), each conv and the final sum
+        of the two trees' outputs a signed log-sum-exp, so no intermediate overflows or
+        underflows; the exchange at a mixture node moves log-magnitudes and signs alike.
+
+        Parameters
+        ----------
+        features : Tensor, shape ``(batch, n_patches, n_channels)``
+
+        Returns
+        -------
+        log_abs : Tensor, shape ``(batch, n_outputs)``
+            ``log |h_y(X)|`` (``-inf`` where the output is exactly zero).
+        sign : Tensor, shape ``(batch, n_outputs)``
+            ``sign(h_y(X))`` in ``{-1, 0, 1}``.
+        """
+
+        def pool(value, w):
+            log_abs, sign = value
+            nodes, batch, r = log_abs.shape
+            return (log_abs.view(nodes // w, w, batch, r).sum(dim=1),
+                    sign.view(nodes // w, w, batch, r).prod(dim=1))
+
+        a, b = self._walk(features, lambda x: signed_log(x), pool,
+                          lambda value, weight: signed_log_conv(*value, weight))
+        # the sum of the two roots (1, B, Y): a signed log-sum-exp over a last axis of 2
+        log_abs = torch.stack((a[0][0], b[0][0]), dim=-1)  # (B, Y, 2)
+        sign = torch.stack((a[1][0], b[1][0]), dim=-1)  # (B, Y, 2)
+        ones = torch.ones(1, 2, dtype=log_abs.dtype, device=log_abs.device)
+        log_abs, sign = signed_log_conv(log_abs, sign, ones)  # (B, Y, 1) each
+        return log_abs[..., 0], sign[..., 0]
 
 
 def _exchange(pa, pb, ia, ib, h):

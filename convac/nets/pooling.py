@@ -24,9 +24,11 @@ One definition serves every computation: the registered operators' ``combine`` a
 arrays of Python integers included, so the exact integer grid tensors
 (:func:`convac.experiments.rectifier_laws.exact_grid_tensor`) pool through the same
 functions as the float forward; a user operator whose functions also take numpy arrays
-(e.g. written with ``+``, ``*`` or numpy ufuncs) works there too.  The paper adds no biases to the convs; its
-universality results rest on representation functions whose template matrix ``F`` is
-invertible, which convac's grid tensors take as given (:mod:`convac.tensors.grid`).
+(e.g. written with ``+``, ``*`` or numpy ufuncs) works there too.
+
+The paper adds no biases to the convs; its universality results rest on representation
+functions whose template matrix ``F`` is invertible, which convac's grid tensors take as
+given (:mod:`convac.tensors.grid`).
 
 References
 ----------
@@ -36,8 +38,8 @@ Decompositions", ICML 2016.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
