@@ -389,22 +389,12 @@ class MixedConvAC(nn.Module):
         return (a[0] + b[0])[0]  # (B, Y)
 
     def forward_log(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Outputs as signed log-magnitudes, as :meth:`ConvAC.forward_log`.
+        """Outputs as signed log-magnitudes ``(log|h_y(X)|, sign(h_y(X)))``, each
+        ``(batch, Y)``, the convention of :meth:`ConvAC.forward_log`.
 
         Products become sums of ``log|x|`` (signs multiply), each conv and the final sum
         of the two trees' outputs a signed log-sum-exp, so no intermediate overflows or
         underflows; the exchange at a mixture node moves log-magnitudes and signs alike.
-
-        Parameters
-        ----------
-        features : Tensor, shape ``(batch, n_patches, n_channels)``
-
-        Returns
-        -------
-        log_abs : Tensor, shape ``(batch, n_outputs)``
-            ``log |h_y(X)|`` (``-inf`` where the output is exactly zero).
-        sign : Tensor, shape ``(batch, n_outputs)``
-            ``sign(h_y(X))`` in ``{-1, 0, 1}``.
         """
 
         def pool(value, w):
