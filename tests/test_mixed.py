@@ -22,12 +22,11 @@ from convac.nets.mixed import (
     dilated_order,
     dilated_tree,
     hybrid_trees,
-    schedule_tree,
+    mode_tree_nodes,
     swapped_dilations,
-    tree_leaves,
-    tree_nodes,
 )
 from convac.nets.network import ConvAC
+from convac.nets.tree import canonical_tree
 from convac.rank.cuts import min_cut_bound
 from convac.rank.exact import DEFAULT_PRIME, integer_weights_
 from convac.rank.methods import matricization_rank
@@ -110,13 +109,14 @@ def test_dilated_trees_are_the_papers():
     swapped = dilated_tree(swapped_dilations(4, 2))
     assert swapped_dilations(4, 2) == (2, 1, 8, 4)
     assert swapped_dilations(4, 1) == (1, 2, 4, 8)
-    assert tree_leaves(base) == tuple(range(16))
+    assert check_mode_tree(base) == tuple(range(16))
     # fig. 2(b), 0-based: the root's children {1..4, 9..12} and {5..8, 13..16}
-    kids = [frozenset(tree_leaves(c)) for c in swapped]
+    kids = [frozenset(canonical_tree(c)[1]) for c in swapped]
     assert kids == [frozenset([0, 1, 2, 3, 8, 9, 10, 11]), frozenset([4, 5, 6, 7, 12, 13, 14, 15])]
-    nodes = tree_nodes(swapped)
+    nodes = mode_tree_nodes(swapped)
     assert frozenset([0, 2]) in nodes and frozenset([0, 1]) not in nodes
-    assert schedule_tree((2,) * 4, dilated_order(swapped_dilations(4, 2))) == swapped
+    net = ConvAC(16, 2, (2,) * 4, 2, geometry=list(dilated_order(swapped_dilations(4, 2))))
+    assert net.patch_tree() == swapped
 
 
 @pytest.mark.parametrize("bad, match", [
@@ -248,7 +248,7 @@ def test_min_cut_equals_brute_force_on_nested_trees(seed):
     rng = np.random.default_rng(100 + seed)
     n = int(rng.integers(2, 5))
     tree = _random_binary_tree(list(rng.permutation(n)), rng)
-    widths = {node: int(rng.integers(1, 5)) for node in tree_nodes(tree)}
+    widths = {node: int(rng.integers(1, 5)) for node in mode_tree_nodes(tree)}
     graph = tree_graph(tree, int(rng.integers(1, 4)), widths.__getitem__)
     rows = sorted(rng.choice(n, int(rng.integers(1, n)), replace=False).tolist())
     assert graph_min_cut(graph, rows)[0] == _brute_min_cut(graph, set(rows))
@@ -313,7 +313,7 @@ def test_mixed_bounds_hold_on_random_mixed_networks(seed):
 
 def test_hybrid_trees_count_and_include_both_trees():
     first, second = dilated_tree((1, 2, 4, 8)), dilated_tree((2, 1, 8, 4))
-    mix = [node for node, (d, _) in tree_nodes(first).items() if d == 2]
+    mix = [node for node, pn in mode_tree_nodes(first).items() if pn.node.level == 2]
     hybrids = [h for _, h in hybrid_trees(first, second, mix)]
     assert len(hybrids) == 2 ** 5 and first in hybrids and second in hybrids
 
@@ -337,13 +337,13 @@ def test_example_certified_ranks_at_n16():
     ex = mixed_example(4)
     nets = {}
     for name, expected in (("baseline", 2**6), ("swapped", 2**6), ("hybrid", 2**8)):
-        net = integer_weights_(ConvAC(16, 2, (2,) * 4, 2, geometry=list(tree_leaves(ex[name])),
+        net = integer_weights_(ConvAC(16, 2, (2,) * 4, 2, geometry=list(check_mode_tree(ex[name])),
                                       dtype=torch.float64), -2**20, 2**20, 1)
         nets[name] = net
         assert int(matricization_rank(net, list(ex["rows"]), "exact")) == expected
         assert graph_min_cut(network_graph(net), ex["rows"])[0] == expected
-    a, b = _pair(16, 2, 4, 7, orders=[tree_leaves(ex["baseline"]), tree_leaves(ex["swapped"])],
-                 integer=True)
+    orders = [check_mode_tree(ex["baseline"]), check_mode_tree(ex["swapped"])]
+    a, b = _pair(16, 2, 4, 7, orders=orders, integer=True)
     mixed = MixedConvAC(a, b, ex["mixture"])
     assert int(mixed_rank(mixed, ex["rows"])) == 2**8 == mixed_min_cut_bound(mixed, ex["rows"])
 

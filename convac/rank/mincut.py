@@ -39,8 +39,9 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from .. import validate
-from ..nets.mixed import MixedConvAC, check_mode_tree, hybrid_trees, schedule_tree, tree_nodes
+from ..nets.mixed import MixedConvAC, check_mode_tree, hybrid_trees, network_nodes
 from ..nets.network import ConvAC
+from ..nets.tree import mode_tree, patch_nodes
 from ..tensors.matricization import resolve_partition
 
 __all__ = ["TensorGraph", "tree_graph", "network_graph", "graph_min_cut", "tree_min_cut",
@@ -78,35 +79,34 @@ def tree_graph(tree, n_channels: int, pool_width) -> TensorGraph:
         The channels pooled at each interior node (``r_{l-1}`` for a ConvAC).
     """
     m = validate.positive_int(n_channels, "n_channels")
-    n = len(check_mode_tree(tree))
-    graph = TensorGraph(tuple(("mode", i) for i in range(n)))
+    check_mode_tree(tree)
+    return _graph(patch_nodes(*mode_tree(tree)), m, pool_width)
+
+
+def _graph(nodes: dict, n_channels: int, pool_width) -> TensorGraph:
+    """The graph of a tree network from its nodes by patch set
+    (:func:`convac.nets.tree.patch_nodes`); see :func:`tree_graph`."""
+    graph = TensorGraph(tuple(("mode", i) for i in range(len(next(reversed(nodes))))))
     width = pool_width if callable(pool_width) else (lambda node, w=pool_width: w)
-
-    def walk(node):  # returns the conv vertex of node
-        if isinstance(node, int):
-            conv = ("conv", frozenset((node,)))
-            graph.edges.append((("mode", node), conv, m))
-            return conv
-        convs = [walk(child) for child in node]
-        key = frozenset().union(*(c[1] for c in convs))
+    for key, pn in nodes.items():  # children before parents
+        conv = ("conv", key)
+        if not pn.children:
+            graph.edges.append((("mode", pn.subtree), conv, n_channels))
+            continue
         r = validate.integer(width(key), f"pool width of {sorted(key)}", 0)
-        pool, conv = ("pool", key), ("conv", key)
+        pool = ("pool", key)
         graph.copies[pool] = r
-        graph.edges.extend((c, pool, r) for c in convs)
+        graph.edges.extend((("conv", child), pool, r) for child in pn.children)
         graph.edges.append((pool, conv, r))
-        return conv
-
-    walk(tree)
     return graph
 
 
 def network_graph(net: ConvAC) -> TensorGraph:
-    """The graph of a product-pooling ConvAC (its tree over its patch order)."""
+    """The graph of a product-pooling ConvAC (its tree over its patch order; any tree:
+    a node pools its rank's channels)."""
     net = validate.product_network(net, "the min-cut bound")
-    s = net.schedule
-    spans = {math.prod(s.windows[:lv]): lv for lv in range(1, s.n_levels + 1)}
-    return tree_graph(schedule_tree(s.windows, net.order.tolist()), s.n_channels,
-                      lambda node: s.ranks[spans[len(node)] - 1])
+    nodes = network_nodes(net)
+    return _graph(nodes, net.schedule.n_channels, lambda key: nodes[key].node.rank_in)
 
 
 def _common_base(widths) -> tuple[int, dict] | None:
@@ -223,17 +223,15 @@ def mixed_min_cut_bound(net: MixedConvAC, partition, max_hybrids: int = MAX_HYBR
             f"{max_hybrids}; pass a larger max_hybrids or fewer mixture nodes")
     m = net.n_channels
     first, second = net.trees()
-    s = net.first.schedule
-    spans = {math.prod(s.windows[:lv]): lv for lv in range(1, s.n_levels + 1)}
-    nets = (net.first, net.second)
+    ranks = [{key: pn.node.rank_in for key, pn in network_nodes(tree).items()}
+             for tree in (net.first, net.second)]
     total = 0
     for choice, hybrid in hybrid_trees(first, second, net.mixture):
         source = _segment_sources(hybrid, choice)
 
         def width(node, source=source):
-            tree = nets[source[node][0]]
-            r = tree.schedule.ranks[spans[len(node)] - 1]
             seg, parent = source[node]
+            r = ranks[seg][node]
             if node not in net.mixture:
                 return r
             return r // 2 if seg != parent else r - r // 2
@@ -245,16 +243,16 @@ def mixed_min_cut_bound(net: MixedConvAC, partition, max_hybrids: int = MAX_HYBR
 def _segment_sources(hybrid, choice: dict) -> dict:
     """For every interior node of a hybrid: ``(tree of its segment, tree of its
     parent's segment)`` (the root's parent: its own)."""
-    nodes = tree_nodes(hybrid)
-    root = max(nodes, key=len)
+    nodes = patch_nodes(*mode_tree(hybrid))
+    root = next(reversed(nodes))
     source = {}
 
-    def walk(node, tree, parent_tree):
-        here = choice.get(node, tree)
+    def walk(node, parent_tree):
+        here = choice.get(node, parent_tree)
         source[node] = (here, parent_tree)
-        for child in nodes[node][1]:
-            if child in nodes:
-                walk(child, here, here)
+        for child in nodes[node].children:
+            if nodes[child].children:
+                walk(child, here)
 
-    walk(root, choice[root], choice[root])
+    walk(root, choice[root])
     return source
