@@ -333,6 +333,19 @@ def test_segment_bound_tightens_the_hybrid_sum_on_a_seeded_sample():
     assert tighter >= 1
 
 
+def test_mixed_bounds_refuse_past_their_budgets():
+    ex = mixed_example(4)
+    net = MixedConvAC(*_pair(16, 2, 2, 0, orders=[check_mode_tree(ex["baseline"]),
+                                                  check_mode_tree(ex["swapped"])]),
+                      ex["mixture"])
+    with pytest.raises(validate.BudgetError, match="max_hybrids.*max_assignments"):
+        mixed_min_cut_bound(net, [0, 1], max_hybrids=1)
+    with pytest.raises(validate.BudgetError, match="placements"):
+        mixed_segment_bound(net, [0, 1], max_assignments=1)
+    with pytest.raises(validate.ConvACError, match="MixedConvAC"):
+        mixed_segment_bound(net.first, [0, 1])
+
+
 def test_segment_bound_without_mixture_is_the_two_trees_sum():
     """No mixture node: one segment, the sum of the two trees' min-cuts (capped), as the
     hybrid sum over its two hybrids (the trees themselves)."""

@@ -245,7 +245,7 @@ def mixed_hybrid_bound(net: MixedConvAC, partition, max_hybrids: int = MAX_HYBRI
     if count > validate.positive_int(max_hybrids, "max_hybrids"):
         raise validate.BudgetError(
             f"the mixed bound sums over {count} hybrid trees, more than max_hybrids="
-            f"{max_hybrids}; pass a larger max_hybrids or fewer mixture nodes")
+            f"{max_hybrids} (or use fewer mixture nodes)", option="max_hybrids")
     m = net.n_channels
     first, second = net.trees()
     ranks = [{key: pn.node.rank_in for key, pn in network_nodes(tree).items()}
@@ -369,7 +369,7 @@ def mixed_segment_bound(net: MixedConvAC, partition,
         if count > limit:
             raise validate.BudgetError(
                 f"the segment below {sorted(nu)} has {count} placements of its bonds, more "
-                f"than max_assignments={limit}; pass a larger max_assignments")
+                f"than max_assignments={limit}", option="max_assignments")
         graphs = [_segment_graph(nodes, nu, kids, is_root, m) for nodes in trees]
         patches = graphs[0].modes[:len(graphs[0].modes) - len(kids) - (not is_root)]
         fixed = [p[1] in rows for p in patches]
