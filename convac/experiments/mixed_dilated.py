@@ -10,8 +10,10 @@ and the mixed network of width ``2r`` realises ``H``'s network of width ``r``.
 
 Per configuration (a network, ``N = 2^L``, ``M``, ``r``): Theorem 7's bounds (trees; for
 the mixed network, the lower bound of its hybrid ``H`` at width ``r / 2``), the min-cut
-bound by exact integer max-flow (:mod:`convac.rank.mincut`; for the mixed network the sum
-over its hybrid trees, where there are at most :data:`~convac.rank.mincut.MAX_HYBRIDS`),
+bound by exact integer max-flow (:mod:`convac.rank.mincut`; for the mixed network the
+smaller of the sum over its hybrid trees and the bound of its own tensor network
+(:func:`~convac.rank.mincut.mixed_min_cut_bound`), where there are at most
+:data:`~convac.rank.mincut.MAX_HYBRIDS` hybrid trees),
 and, where the matricization is small enough, the exact rank over GF(p) of the network
 with seeded integer weights (a certified lower bound on the real rank, which the
 min-cut bounds from above: equal, they decide it).
