@@ -29,8 +29,8 @@ PAPER = {
                    "entry-wise and \"all mode sizes are equal to n\"; the proof bounds the "
                    "CP-rank by the rank of the odd-even matricization s = {1, 3, ..., d-1}, "
                    "t = {2, 4, ..., d}",
-        "theorem_2": "Sec. 5, Thm 2, cited from Grasedyck (2010, Sec. 5.3.2) (verified from "
-                     "the text): \"If rank_TT X <= r, then rank_HT X <= r^2. If rank_HT X <= "
+        "theorem_2": "Sec. 5, Thm 2 (verified from the text), cited from Grasedyck (2010, "
+                     "Sec. 5.3.2): \"If rank_TT X <= r, then rank_HT X <= r^2. If rank_HT X <= "
                      "r, then rank_TT X <= r^(log2(d)/2)\"; \"It is also known that this "
                      "bounds are sharp (see Buczynska et al. (2015))\"",
         "table": "Table 2 (verified from the text): \"Given a network of width r, specified "
