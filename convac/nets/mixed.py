@@ -31,7 +31,15 @@ import torch
 from torch import nn
 
 from .. import validate
-from .network import ConvAC, node_conv
+from .network import (
+    PROBE_BATCH,
+    PROBE_BYTES,
+    ConvAC,
+    fan_in_draws,
+    node_conv,
+    seeded_generator,
+    unit_log_gain,
+)
 from .pooling import PRODUCT
 from .tree import canonical_tree
 
@@ -359,10 +367,17 @@ class MixedConvAC(nn.Module):
             raise validate.InvalidValueError(
                 f"features must be a tensor (batch, {n}, {m}), got {shape}")
         wa, wb = a_net.weight_levels(), b_net.weight_levels()
-        features = features.to(wa[0].dtype)
-        a = node_conv(features.index_select(1, a_net.order).transpose(0, 1), wa[0])  # (N, B, r0)
-        b = node_conv(features.index_select(1, b_net.order).transpose(0, 1), wb[0])  # (N, B, r0)
-        for level, w in enumerate(a_net.windows, start=1):
+        return self._fold(features.to(wa[0].dtype), (a_net.order, b_net.order), wa, wb,
+                          lambda level, side, x, w: node_conv(x, w))
+
+    def _fold(self, features: torch.Tensor, orders: tuple, wa: list, wb: list,
+              conv) -> torch.Tensor:
+        """The mixed forward of checked features ``(B, N, M)`` with the patch orders and
+        weight levels of the two networks; ``conv(level, side, x, weight)`` computes each
+        level's convs (``side`` 0 for ``first``, 1 for ``second``)."""
+        a = conv(0, 0, features.index_select(1, orders[0]).transpose(0, 1), wa[0])  # (N, B, r0)
+        b = conv(0, 1, features.index_select(1, orders[1]).transpose(0, 1), wb[0])  # (N, B, r0)
+        for level, w in enumerate(self.first.windows, start=1):
             nodes, batch, r = a.shape
             pa = a.view(nodes // w, w, batch, r).prod(dim=1)  # (nodes/w, B, r_{l-1})
             pb = b.view(nodes // w, w, batch, r).prod(dim=1)  # (nodes/w, B, r_{l-1})
@@ -370,8 +385,43 @@ class MixedConvAC(nn.Module):
                 ia, ib = (idx.to(pa.device) for idx in self._swaps[level])
                 h = r // 2
                 pa, pb = _exchange(pa, pb, ia, ib, h)
-            a, b = node_conv(pa, wa[level]), node_conv(pb, wb[level])  # (nodes/w, B, r_l)
+            a, b = conv(level, 0, pa, wa[level]), conv(level, 1, pb, wb[level])  # (nodes/w, B, r_l)
         return (a + b)[0]  # (B, Y)
+
+    @torch.no_grad()
+    def reset_parameters(self, seed: int | None = None) -> None:
+        """Draw new weights for both networks, scaled for the mixed forward.
+
+        Every level of ``first`` and then of ``second`` is drawn ``N(0, 1 / fan_in)`` from
+        one seeded stream, then multiplied by one constant per level and network so that,
+        on features with i.i.d. standard-normal channels, every conv output of the mixed
+        forward (the exchanged channels included) has geometric-mean magnitude 1: the
+        rule of :meth:`ConvAC.reset_parameters`, its probe (drawn from the same stream
+        after the weights) run through the mixed forward.  The two networks' own defaults
+        are each scaled for its tree alone; the exchange changes the channels a level
+        reads, and products carry the change up the tree (measured: median |output| 3e4 at
+        N = 256, ``docs/initialisation.md``).  The constructor keeps the weights it is
+        given (e.g. integer weights for exact ranks): call this for the default.
+        """
+        gen = seeded_generator(seed)
+        nets = (self.first, self.second)
+        draws = [fan_in_draws(net.weights, gen) for net in nets]
+        s = self.first.schedule
+        batch = max(16, min(PROBE_BATCH, PROBE_BYTES // (8 * s.n_patches * s.max_width)))
+        probe = torch.randn(batch, s.n_patches, s.n_channels, generator=gen,
+                            dtype=torch.float64)  # (P, N, M)
+        gains = [[1.0] * len(d) for d in draws]
+
+        def conv(level, side, x, weight):
+            out = node_conv(x, weight)
+            gains[side][level] = unit_log_gain(out)
+            return out.mul_(gains[side][level])
+
+        # the probe runs on the CPU in float64, whatever the networks' device
+        self._fold(probe, tuple(net.order.detach().cpu() for net in nets), *draws, conv)
+        for net, draw, gain in zip(nets, draws, gains, strict=True):
+            for w, d, g in zip(net.weights, draw, gain, strict=True):
+                w.copy_((d * g).to(w.dtype))
 
 
 def _exchange(pa, pb, ia, ib, h):
