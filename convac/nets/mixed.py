@@ -297,6 +297,9 @@ class MixedConvAC(nn.Module):
     ``forward(features)`` takes ``(batch, N, M)`` features like a ConvAC and returns
     ``(batch, Y)``: ``first``'s output plus ``second``'s, each tree reading at a mixture
     node the exchanged channels.  With an empty mixture it is the sum of the two networks.
+
+    The constructor keeps the networks' weights; :meth:`reset_parameters` draws the
+    default ones, scaled for the mixed forward (``docs/initialisation.md``).
     """
 
     def __init__(self, first: ConvAC, second: ConvAC, mixture: Iterable = ()):
