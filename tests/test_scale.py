@@ -90,18 +90,27 @@ def test_tensor_train_of_1024_patches_builds():
     convac.TTNet(1024, 16, 16, seed=0)
 
 
-def _rac_check(rac, t):
+def _rac_check(rac, t, log_space=True):
+    """float32 outputs and the float64 reference as ``(log|y|, sign y)``: the log-space
+    forward, or (``log_space=False``, where float64 holds every state) the linear one."""
     feats = _normal(BATCH, t, rac.n_channels)
     with torch.no_grad():
         out = rac(feats)  # float32
-        log_abs, sign = rac.double().forward_log(feats.double())
+        if log_space:
+            log_abs, sign = rac.double().forward_log(feats.double())
+        else:
+            reference = rac.double()(feats.double())
+            log_abs, sign = reference.abs().log(), reference.sign()
     rac.float()
     return out, log_abs, sign
 
 
 @pytest.mark.parametrize("t", [16, 64, 256, 1024])
 def test_shallow_rac_is_of_order_one_at_any_length(t):
-    assert_order_one(*_rac_check(convac.RAC(16, 16, seed=0), t))
+    # the linear float64 reference: a shallow RAC's log|h_t| spreads like 0.36 sqrt(t)
+    # over inputs (11 at t = 1024), far inside float64; the log-space forward is checked
+    # against it below, and costs 50x more at this length
+    assert_order_one(*_rac_check(convac.RAC(16, 16, seed=0), t, log_space=t <= 64))
 
 
 def test_deep_rac_is_of_order_one_over_short_sequences():
@@ -176,22 +185,34 @@ def _node_outputs(net, feats, weights=None):
     return outs, root
 
 
-def test_unit_fan_in_draws_give_every_node_second_moment_one():
-    """``N(0, 1 / fan_in)`` at every node (the draws before the gains) gives every node
-    of an irregular tree with per-node ranks second moment 1 in expectation over weights
-    and standard-normal features: a conv of inputs of second moment 1 has second moment
-    1, a product of independent children the product of theirs."""
+def test_unit_fan_in_draws_give_second_moment_one():
+    """``N(0, 1 / fan_in)`` at every node (the draws before the gains) gives the nodes of
+    an irregular tree with per-node ranks second moment 1 in expectation over weights and
+    standard-normal features: a conv of inputs of second moment 1 has second moment 1, a
+    product of independent children the product of theirs.  Checked at the leaves and the
+    inner nodes above them: higher up the products are so heavy-tailed that the sample
+    standard deviation understates the spread (|z| up to 4.7 over 30 streams of 20000
+    draws two levels up), and the tolerance would not be justified; every node's
+    geometric mean is checked below."""
     tree = ((0, 1, 2), ((3, 4), 5), (6, (7, 8, 9, 10)))
     net = convac.ConvAC(11, 3, tree=tree, ranks=(2, 4, 3, 5, 2, 3), dtype=torch.float64)
-    draws, gen = 4000, torch.Generator().manual_seed(7)
-    stats = []
-    for _ in range(draws):
-        weights = [torch.randn(w.shape, generator=gen, dtype=torch.float64) / w.shape[1] ** 0.5
-                   for w in net.weights]
-        feats = torch.randn(1, 11, 3, generator=gen, dtype=torch.float64)
-        outs, _ = _node_outputs(net, feats, weights)
-        stats.append([float(outs[k].square().mean()) for k in sorted(outs)])
-    stats = torch.tensor(stats)  # (draws, nodes): i.i.d. rows
+    draws, gen = 20000, torch.Generator().manual_seed(7)
+    # one independent network and feature sample per draw, all draws at once
+    weights = [torch.randn((draws, *w.shape), generator=gen, dtype=torch.float64)
+               / w.shape[1] ** 0.5 for w in net.weights]  # (D, r_out, r_in) each
+    feats = torch.randn(draws, 11, 3, generator=gen, dtype=torch.float64)  # (D, N, M)
+    outs = {}
+
+    def conv(tn, x):  # (D, r_in) -> (D, r_out)
+        out = torch.einsum("di,doi->do", x, weights[tn.key])
+        if tn.level <= 1:
+            outs[tn.key] = out
+        return out
+
+    fold(net.schedule, lambda tn: conv(tn, feats[:, tn.index]),
+         lambda tn, kids: conv(tn, net.pooling.pool_children(kids)))
+    assert len(outs) > net.n_patches  # inner nodes too
+    stats = torch.stack([out.square().mean(1) for out in outs.values()], 1)  # (D, nodes) i.i.d.
     mean, err = stats.mean(0), stats.std(0) / draws**0.5
     assert (abs(mean - 1) < Z * err).all(), (mean, err)
 
