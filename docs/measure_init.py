@@ -1,8 +1,7 @@
 """Rows of the tables in docs/initialisation.md: for default networks (weights seed 0) on a
 batch of 1024 standard-normal features (seed 123), one thread: median |output| of the
 float32 forward (over its finite outputs), log10 of the median |output| of the float64
-log-space forward (the float64 linear forward for mixed networks, which have no log-space
-forward), and the fractions of float32 outputs that are non-finite and zero.
+log-space forward, and the fractions of float32 outputs that are non-finite and zero.
 
 ``python docs/measure_init.py`` prints the balanced ConvACs' rows, ``python
 docs/measure_init.py others`` those of irregular trees, tensor trains, RACs and mixed
@@ -29,10 +28,7 @@ def row(name: str, net, length: int | None = None) -> str:
     x = torch.randn(BATCH, *shape, generator=gen)  # (B, N or T, M)
     with torch.no_grad():
         out = net(x)[:, 0]  # float32
-        if isinstance(net, MixedConvAC):
-            log_abs = net.double()(x.double()).abs().log()
-        else:
-            log_abs, _ = net.double().forward_log(x.double())
+        log_abs, _ = net.double().forward_log(x.double())
     finite = torch.isfinite(out)
     median = float(out[finite].abs().median()) if finite.any() else math.nan
     log10 = float(log_abs[:, 0].median()) / math.log(10)

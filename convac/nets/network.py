@@ -31,7 +31,15 @@ from torch import nn
 from .. import arrays, validate
 from .geometry import GEOMETRIES, PoolingSchedule, ht_windows, patch_order
 from .pooling import PRODUCT, resolve_pooling
-from .tree import PoolingTree, build_tree, caterpillar, fold, fold_levels, traverse
+from .tree import (
+    PoolingTree,
+    build_tree,
+    caterpillar,
+    fold,
+    fold_levels,
+    patch_tree,
+    traverse,
+)
 
 __all__ = ["ConvAC", "CPNet", "HTNet", "TTNet", "node_conv", "signed_log", "signed_log_conv",
            "multiply_adds", "log_scale_gains", "unit_log_gain", "seeded_generator",
@@ -391,26 +399,8 @@ class ConvAC(nn.Module):
 
     def patch_tree(self) -> tuple:
         """The pooling tree as nested tuples of patch indices (a schedule's too), from
-        the current ``order``."""
-        order = self.order.tolist()
-
-        def walk(tn):
-            if tn.level == 0:
-                return order[tn.index]
-            return tuple(walk(nodes[c]) for c in children_keys(tn))
-
-        nodes = list(traverse(self.schedule))
-        if self.is_tree:
-            def children_keys(tn):
-                return tn.children
-        else:
-            offsets = [0]
-            for count in self.schedule.nodes:
-                offsets.append(offsets[-1] + count)
-
-            def children_keys(tn):
-                return [offsets[tn.level - 1] + c for c in tn.children]
-        return walk(nodes[-1])
+        the current ``order`` (:func:`convac.nets.tree.patch_tree`)."""
+        return patch_tree(self.schedule, self.order.tolist())
 
     # -- state checks (every eager call: nothing is cached between calls) ----------
     def expected_weight_shape(self, level: int) -> tuple:

@@ -435,7 +435,9 @@ def _mixed(records, out_dir, published=None) -> str:
             "2^(l-1), swapped = even/odd layers' dilations swapped, hybrid = the paper's H, "
             "mixed = baseline and swapped of width r interconnected at depth L-2 (it "
             "realises H at width r/2). For the mixed network the lower bound is H's at "
-            "r/2 and the min-cut is the sum over its hybrid trees.</p>" + table
+            "r/2 and the min-cut is the smaller of the sum over its hybrid trees and the "
+            "bound of its own tensor network (one tensor per segment between mixture "
+            "nodes).</p>" + table
             + "<p>Corollary 8:</p>" + cor)
 
 
