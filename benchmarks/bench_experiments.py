@@ -268,6 +268,7 @@ class RecurrentRanks:
         self.counts = cached(cache, ())
 
     def track_recurrent_deficit(self, cache):
-        """Shortfalls below Khrulkov's Thm 1 and Levine's Thm 1 (depth 2), excesses over
-        the upper bounds, failed configurations: 0 reproduces both papers."""
+        """Shortfalls below Khrulkov's Thm 1 and Levine's Thm 1 (depth 2, in the form
+        convac assumes), excesses over the upper bounds, failed configurations: 0
+        reproduces both theorems (Table 2 is checked apart)."""
         return self.counts["deficit"]

@@ -33,7 +33,8 @@ class MixedExample:
 
 class MixedMinCut:
     """Min-cut bound (exact integer max-flow over networkx) of the example's networks at
-    ``N = 16``; for the mixed network the sum over its hybrid trees."""
+    ``N = 16``; for the mixed network the smaller of the sum over its hybrid trees and
+    the bound of its own tensor network (``convac.rank.mincut.mixed_min_cut_bound``)."""
 
     params = (list(WIDTHS),)
     param_names = ["network"]

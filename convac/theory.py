@@ -6,9 +6,10 @@ References
 N. Cohen, O. Sharir, A. Shashua, "On the Expressive Power of Deep Learning: A Tensor
 Analysis", COLT 2016 (Thm 1; Sec. 4 on CP).
 V. Khrulkov, A. Novikov, I. Oseledets, "Expressive power of recurrent neural networks",
-ICLR 2018 (Thm 1: generic tensor trains).
+ICLR 2018 (Thm 1: generic tensor trains; Thm 2 and Table 2: TT- against HT-ranks).
 Y. Levine, O. Sharir, A. Shashua, "Benefits of depth for long-term memory of recurrent
-networks", arXiv:1710.09431 (start-end separation ranks of shallow and deep RACs).
+networks", arXiv:1710.09431 (start-end separation ranks of shallow and deep RACs; the
+theorem's text was not retrieved, see ``docs/recurrent.md``).
 N. Cohen, R. Tamari, A. Shashua, "Boosting Dilated Convolutional Networks with Mixed
 Tensor Decompositions", ICLR 2018 (Corollary 8: the width a single network needs).
 """
@@ -20,7 +21,8 @@ import math
 from . import validate
 
 __all__ = ["ht_odd_even_rank", "ht_left_right_rank", "cp_rank", "cp_shared_odd_even_rank",
-           "tt_odd_even_rank", "rac_shallow_start_end_bound", "rac_deep_start_end_lower",
+           "tt_odd_even_rank", "tt_to_ht_rank_bound", "ht_to_tt_rank_bound",
+           "rac_shallow_start_end_bound", "rac_deep_start_end_lower",
            "rac_deep_start_end_upper", "mixed_width_needed"]
 
 
@@ -83,6 +85,28 @@ def tt_odd_even_rank(n_patches: int, n_channels: int, r: int) -> int:
     return min(validate.positive_int(r, "r"), m) ** (n // 2)
 
 
+def tt_to_ht_rank_bound(r: int) -> int:
+    """``r^2``: the HT-rank of a tensor of TT-rank ``r`` is at most this (Khrulkov,
+    Novikov & Oseledets, Thm 2, first estimate, cited from Grasedyck 2010; their Table 2,
+    column TT-Network, row HT-Network)."""
+    return validate.positive_int(r, "r") ** 2
+
+
+def ht_to_tt_rank_bound(n_modes: int, r: int) -> float:
+    """``r^(log2(d) / 2)`` as the paper prints it: the TT-rank of a tensor of HT-rank
+    ``r`` over ``d = n_modes`` modes is at most this (Khrulkov, Novikov & Oseledets,
+    Thm 2, second estimate; Table 2, column HT-Network, row TT-Network).
+
+    Notes
+    -----
+    The exponent is an integer only when ``d`` is a power of 4.  For the balanced tree
+    over ``d = 8`` modes the cut ``{1, 2, 3} | {4 .. 8}`` crosses two rank-``r`` edges
+    and convac certifies TT-rank ``r^2`` there, above ``r^1.5`` (see ``docs/recurrent.md``).
+    """
+    d = validate.positive_int(n_modes, "n_modes", 2)
+    return float(validate.positive_int(r, "r")) ** (math.log2(d) / 2)
+
+
 def _even_steps(n_steps) -> int:
     t = validate.positive_int(n_steps, "n_steps", 2)
     if t % 2:
@@ -93,8 +117,10 @@ def _even_steps(n_steps) -> int:
 
 def rac_shallow_start_end_bound(n_steps: int, n_channels: int, width: int) -> int:
     """``min(R, M^(T/2))``: the start-end separation rank of a depth-1 RAC of width ``R``
-    is at most ``R`` for every ``T`` (Levine, Sharir & Shashua, Thm 1, depth 1: the
-    hidden state after ``T/2`` steps carries everything the end sees of the start)."""
+    is at most ``R`` for every ``T`` (the depth-1 part of Levine, Sharir & Shashua's
+    Thm 1 in the form convac assumes, not verified from the paper's text; it holds
+    because the hidden state after ``T/2`` steps carries everything the end sees of the
+    start)."""
     t = _even_steps(n_steps)
     m = validate.positive_int(n_channels, "n_channels")
     return min(validate.positive_int(width, "width"), m ** (t // 2))
@@ -103,7 +129,8 @@ def rac_shallow_start_end_bound(n_steps: int, n_channels: int, width: int) -> in
 def rac_deep_start_end_lower(n_steps: int, n_channels: int, width: int) -> int:
     """``C(min(M, R) + T/2 - 1, T/2)``, the multiset coefficient: the start-end
     separation rank of a depth-2 RAC of width ``R`` is at least this for almost every
-    weight (Levine, Sharir & Shashua, Thm 1, depth 2): it grows with ``T``."""
+    weight (the depth-2 part of Levine, Sharir & Shashua's Thm 1 in the form convac
+    assumes, not verified from the paper's text): it grows with ``T``."""
     t = _even_steps(n_steps)
     q = min(validate.positive_int(width, "width"),
             validate.positive_int(n_channels, "n_channels"))

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from oracles import assert_close, assert_close_to_reference
 
 import convac
-from convac.nets.tree import PoolingTree, traverse
+from convac.nets.tree import PoolingTree, mode_tree, patch_nodes, traverse
 from convac.rank.bounds import min_cut_bound
 from convac.rank.methods import matricization_rank
 from convac.tensors.grid import _grid_by_forward
@@ -426,6 +426,28 @@ def test_random_trees_agree_with_every_oracle(n, m, seed, y):
     assert convac.parameter_count(net) == convac.trainable_parameters(net) == sum(
         tn.rank_in * tn.rank_out for tn in traverse(net.schedule))
     assert isinstance(net.schedule, PoolingTree) == net.is_tree
+    # the network's tree and the mode tree read by patch set: the same nodes and children
+    nodes, mode = patch_nodes(net.schedule, net.order.tolist()), patch_nodes(*mode_tree(tree))
+    assert [(k, v.children, v.subtree) for k, v in nodes.items()] == [
+        (k, v.children, v.subtree) for k, v in mode.items()]
+    assert next(reversed(nodes)) == frozenset(range(n)) and nodes[frozenset(range(n))].node.is_root
+
+
+def test_patch_nodes_of_a_schedule_and_mode_tree_checks():
+    net = convac.ConvAC(8, 2, (2, 4), (3, 2), geometry="mirror")
+    nodes = patch_nodes(net.schedule, net.order.tolist())
+    assert len(nodes) == 8 + 4 + 1  # leaves, windows of 2, the root
+    for key, pn in nodes.items():
+        assert key == frozenset(net.order[list(pn.node.leaves)].tolist())
+        assert key == frozenset().union(*pn.children) or not pn.children
+        assert pn.node.rank_in == (2, 3, 2)[pn.node.level]
+    assert nodes[frozenset(range(8))].subtree == net.patch_tree()
+    shape, order = mode_tree(((2, 0), 1))
+    assert isinstance(shape, PoolingTree) and order.tolist() == [2, 0, 1]
+    with pytest.raises(convac.validate.InvalidValueError, match="permutation"):
+        mode_tree(((2, 0), 3))
+    with pytest.raises(convac.validate.InvalidValueError, match="permutation"):
+        mode_tree(((2, 0), 1), n_patches=4)
 
 
 def test_random_tree_helper_covers_every_patch():

@@ -3,6 +3,8 @@ weight laws, the reachable spaces of shallow networks and their floors."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +14,12 @@ pytest.importorskip("flint")
 from convac import ConvAC, integer_weights_  # noqa: E402
 from convac.experiments import rectifier_laws as rl  # noqa: E402
 from convac.fit.shallow import additive_floor, fit_shallow  # noqa: E402
+from convac.nets.pooling import (  # noqa: E402
+    PRODUCT,
+    RELU_MAX,
+    RELU_SUM,
+    pooling_operator,
+)
 from convac.rank.grid import grid_rank  # noqa: E402
 from convac.tensors.grid import grid_tensor  # noqa: E402
 from convac.validate import InvalidValueError  # noqa: E402
@@ -74,12 +82,58 @@ def test_exact_grid_tensor_of_any_tree_and_order_is_convacs(operator):
     assert ref.exact and np.array_equal(exact.astype(float), ref.values.numpy())
 
 
+# a user operator exact on integers: g(a, b) = a + b + a b (associative: (1 + g) is the
+# product of the (1 + a)), after the activation x -> x^2; both written with + and *, so
+# the same functions run on torch tensors (forward) and on Python integers (exact path)
+SQUARE_SPREAD = pooling_operator("square-spread", lambda a, b: a + b + a * b,
+                                 lambda x: x * x)
+
+
+@pytest.mark.parametrize("operator", [*rl.OPERATORS, SQUARE_SPREAD], ids=lambda o: getattr(
+    o, "name", o))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_exact_grid_tensor_of_every_operator_is_the_float64_forward(operator, seed):
+    """Random integer networks of each operator, the user's included: the exact grid
+    tensor equals the float64 forward on every combination of templates (every value is
+    below 2^53 at these sizes, so float64 is exact and equality is asserted)."""
+    rng = np.random.default_rng(seed)
+    # an irregular tree (arities 3 and 2, leaves at two depths) over a permuted order
+    net = integer_weights_(ConvAC(4, 2, tree=((0, 2, 3), 1), ranks=2, pooling=operator,
+                                  dtype=torch.float64), -2, 2, seed=seed)
+    f = rng.integers(-2, 3, (3, 2))
+    exact = rl.exact_grid_tensor(net, f.astype(object))
+    assert exact.shape == (3,) * 4
+    assert max(abs(int(v)) for v in exact.flat) < 2**53
+    assert len(set(exact.flat)) > 1  # not a constant: the comparison has content
+    points = torch.tensor(list(itertools.product(range(3), repeat=4)))  # (81, 4)
+    x = torch.tensor(f, dtype=torch.float64)[points]  # (81, N, M): patch i reads F[t_i]
+    with torch.no_grad():
+        forward = net(x)[:, 0].numpy().reshape((3,) * 4)
+    assert np.array_equal(exact.astype(float), forward)
+
+
+def test_registered_operators_pool_python_integers_beyond_int64():
+    big = np.array([[2**70, -(2**70)]], dtype=object)
+    other = np.array([[3, 5]], dtype=object)
+    assert PRODUCT.pool_children([big, other]).tolist() == [[3 * 2**70, -5 * 2**70]]
+    assert RELU_MAX.pool_children([big, other]).tolist() == [[2**70, 5]]
+    assert RELU_SUM.pool_children([big, other]).tolist() == [[2**70 + 3, 5]]
+
+
 def test_exact_grid_tensor_refuses_what_it_cannot_do():
     net = rl.deep_network("int/I", "relu-max", 4, False, 0)
     with torch.no_grad():
         net.weights[0][0, 0, 0] = 0.5
     with pytest.raises(InvalidValueError, match="integer"):
         rl.exact_grid_tensor(net, rl.templates("int/I", 0))
+    # a torch-only function cannot run on Python integers; a halving is not integral
+    for op, match in ((pooling_operator("tmax", torch.maximum), "numpy object arrays"),
+                      (pooling_operator("mean", lambda a, b: (a + b) / 2, check=False),
+                       "not an integer")):
+        user = integer_weights_(ConvAC(4, 2, (2, 2), 2, pooling=op, dtype=torch.float64),
+                                -3, 3, seed=0)
+        with pytest.raises(InvalidValueError, match=match):
+            rl.exact_grid_tensor(user, rl.templates("int/I", 0))
 
 
 @pytest.mark.parametrize("shared", [False, True])

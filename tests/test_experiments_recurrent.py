@@ -16,6 +16,7 @@ def quick():
 
 def test_quick_size_reproduces_both_papers(quick):
     assert quick["errors"] == 0 and rc.deficit(quick) == 0
+    assert rc.table_excess(quick) == []  # N = 4: Table 2's entries are integer powers
     nets = {(x["net"], x["m"], x["r"]): x for x in quick["formats"]}
     for (net, m, r), x in nets.items():
         q = min(m, r)
@@ -54,7 +55,23 @@ def test_format_summary_and_report_section(tmp_path):
     records = evaluate(exp)
     text = rc.format_summary(records)
     assert "deficit against the papers' bounds: 0" in text
+    assert "Table 2 entries exceeded by a certified rank: 0." in text
     page = _recurrent(records, str(tmp_path))
     assert "recurrent_ranks.png" in page and (tmp_path / "recurrent_ranks.png").exists()
     published = {"summary": rc.summarize(records)}
     assert _recurrent(None, str(tmp_path), published) == page
+
+
+def test_table_2_excess_is_reported_not_hidden():
+    """An HT network over 8 patches: its certified TT-rank r^2 exceeds Table 2's printed
+    r^(log2(8)/2); the summary lists it with the reason, the theorems' deficit stays 0."""
+    from convac.experiments.runner import evaluate
+
+    records = evaluate(rc.experiment(formats=[(8, 3, 2)], racs=[], depths=()))
+    s = rc.summarize(records)
+    ht = next(x for x in s["formats"] if x["net"] == "ht")
+    assert ht["tt_rank"] == 4 and not ht["table_holds"] and ht["table_hypothesis"]
+    assert rc.table_excess(s) == [("ht", 8, 3, 2, 4, ht["table_tt"], 2, None)]
+    assert rc.deficit(s) == 0
+    text = rc.describe_excess(rc.table_excess(s))
+    assert "HT N=8 M=3 r=2: TT-rank 4 > 2.828" in text and rc.TABLE_2_NOTE in text

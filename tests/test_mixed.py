@@ -22,18 +22,19 @@ from convac.nets.mixed import (
     dilated_order,
     dilated_tree,
     hybrid_trees,
-    schedule_tree,
+    mode_tree_nodes,
     swapped_dilations,
-    tree_leaves,
-    tree_nodes,
 )
 from convac.nets.network import ConvAC
+from convac.nets.tree import canonical_tree
 from convac.rank.cuts import min_cut_bound
 from convac.rank.exact import DEFAULT_PRIME, integer_weights_
 from convac.rank.methods import matricization_rank
 from convac.rank.mincut import (
     graph_min_cut,
+    mixed_hybrid_bound,
     mixed_min_cut_bound,
+    mixed_segment_bound,
     network_graph,
     tree_graph,
     tree_min_cut,
@@ -110,13 +111,14 @@ def test_dilated_trees_are_the_papers():
     swapped = dilated_tree(swapped_dilations(4, 2))
     assert swapped_dilations(4, 2) == (2, 1, 8, 4)
     assert swapped_dilations(4, 1) == (1, 2, 4, 8)
-    assert tree_leaves(base) == tuple(range(16))
+    assert check_mode_tree(base) == tuple(range(16))
     # fig. 2(b), 0-based: the root's children {1..4, 9..12} and {5..8, 13..16}
-    kids = [frozenset(tree_leaves(c)) for c in swapped]
+    kids = [frozenset(canonical_tree(c)[1]) for c in swapped]
     assert kids == [frozenset([0, 1, 2, 3, 8, 9, 10, 11]), frozenset([4, 5, 6, 7, 12, 13, 14, 15])]
-    nodes = tree_nodes(swapped)
+    nodes = mode_tree_nodes(swapped)
     assert frozenset([0, 2]) in nodes and frozenset([0, 1]) not in nodes
-    assert schedule_tree((2,) * 4, dilated_order(swapped_dilations(4, 2))) == swapped
+    net = ConvAC(16, 2, (2,) * 4, 2, geometry=list(dilated_order(swapped_dilations(4, 2))))
+    assert net.patch_tree() == swapped
 
 
 @pytest.mark.parametrize("bad, match", [
@@ -175,6 +177,38 @@ def test_no_mixture_is_the_sum_of_the_two_networks():
                  coefficient_tensor(a, 0) + coefficient_tensor(b, 0))
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_forward_log_is_log_of_forward(seed):
+    """log|forward| and sign(forward) on small seeded nets, with and without mixture."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(6, 8, 3, generator=gen, dtype=torch.float64)
+    a, b = _pair(8, 3, 4, seed)
+    for net in (MixedConvAC(a, b, common_nodes(a, b)), MixedConvAC(a, b)):
+        out = net(x)
+        log_abs, sign = net.forward_log(x)
+        assert log_abs.shape == sign.shape == out.shape
+        assert torch.equal(sign, torch.sign(out))
+        assert_close(log_abs, torch.log(out.abs()))
+
+
+def test_forward_log_is_finite_where_the_forward_overflows():
+    """Every weight times c scales the output by c^(2N - 1) (each of the 2N - 1 convs of
+    either tree holds one weight per monomial, the exchange keeps the node): the linear
+    forward overflows, the log forward is the unscaled one plus (2N - 1) log c."""
+    net = _mixed(16, 2, 4, 3)
+    x = torch.randn(4, 16, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    log_abs, sign = net.forward_log(x)
+    c = 1e30
+    with torch.no_grad():
+        for w in net.parameters():
+            w.mul_(c)
+        scaled = net(x)
+        big_log, big_sign = net.forward_log(x)
+    assert not torch.isfinite(scaled).all()  # the linear forward overflows
+    assert torch.isfinite(big_log).all() and torch.equal(big_sign, sign)
+    assert_close(big_log, log_abs + (2 * 16 - 1) * math.log(c))
+
+
 def test_mixed_gradients_reach_both_trees():
     net = _mixed(8, 2, 4, 1)
     net(torch.randn(3, 8, 2, dtype=torch.float64)).sum().backward()
@@ -216,7 +250,7 @@ def test_min_cut_equals_brute_force_on_nested_trees(seed):
     rng = np.random.default_rng(100 + seed)
     n = int(rng.integers(2, 5))
     tree = _random_binary_tree(list(rng.permutation(n)), rng)
-    widths = {node: int(rng.integers(1, 5)) for node in tree_nodes(tree)}
+    widths = {node: int(rng.integers(1, 5)) for node in mode_tree_nodes(tree)}
     graph = tree_graph(tree, int(rng.integers(1, 4)), widths.__getitem__)
     rows = sorted(rng.choice(n, int(rng.integers(1, n)), replace=False).tolist())
     assert graph_min_cut(graph, rows)[0] == _brute_min_cut(graph, set(rows))
@@ -276,12 +310,57 @@ def test_mixed_bounds_hold_on_random_mixed_networks(seed):
         rows = sorted(rng.choice(8, int(rng.integers(1, 8)), replace=False).tolist())
         rank = int(mixed_rank(net, rows))
         assert mixed_rank_lower_bound(first, second, net.mixture, rows, r) <= rank
-        assert rank <= mixed_min_cut_bound(net, rows)
+        hybrid, segment = mixed_hybrid_bound(net, rows), mixed_segment_bound(net, rows)
+        assert rank <= hybrid and rank <= segment
+        assert mixed_min_cut_bound(net, rows) == min(hybrid, segment)
+
+
+def test_segment_bound_tightens_the_hybrid_sum_on_a_seeded_sample():
+    """M = 4 (the matrix's sides rarely bind): on 14 seeded random mixed networks the
+    network's own tensor network bounds the exact rank, the combined bound is never
+    looser than the hybrid sum, and it is strictly tighter on some of them."""
+    tighter = 0
+    for seed in range(8, 22):
+        rng = np.random.default_rng(500 + seed)
+        r = int(rng.choice([2, 3]))
+        net = _mixed(8, 4, r, seed, integer=True)
+        rows = sorted(rng.choice(8, int(rng.integers(1, 8)), replace=False).tolist())
+        rank = int(mixed_rank(net, rows))
+        hybrid, segment = mixed_hybrid_bound(net, rows), mixed_segment_bound(net, rows)
+        combined = mixed_min_cut_bound(net, rows)
+        assert rank <= segment and rank <= hybrid and rank <= combined <= hybrid
+        tighter += combined < hybrid
+    assert tighter >= 1
+
+
+def test_mixed_bounds_refuse_past_their_budgets():
+    ex = mixed_example(4)
+    net = MixedConvAC(*_pair(16, 2, 2, 0, orders=[check_mode_tree(ex["baseline"]),
+                                                  check_mode_tree(ex["swapped"])]),
+                      ex["mixture"])
+    with pytest.raises(validate.BudgetError, match="max_hybrids.*max_assignments"):
+        mixed_min_cut_bound(net, [0, 1], max_hybrids=1)
+    with pytest.raises(validate.BudgetError, match="placements"):
+        mixed_segment_bound(net, [0, 1], max_assignments=1)
+    with pytest.raises(validate.ConvACError, match="MixedConvAC"):
+        mixed_segment_bound(net.first, [0, 1])
+
+
+def test_segment_bound_without_mixture_is_the_two_trees_sum():
+    """No mixture node: one segment, the sum of the two trees' min-cuts (capped), as the
+    hybrid sum over its two hybrids (the trees themselves)."""
+    for seed in range(4):
+        a, b = _pair(8, 3, 2, seed)
+        net = MixedConvAC(a, b)
+        rows = sorted(np.random.default_rng(seed).choice(8, 3, replace=False).tolist())
+        expected = min(graph_min_cut(network_graph(a), rows)[0]
+                       + graph_min_cut(network_graph(b), rows)[0], 3**3)
+        assert mixed_segment_bound(net, rows) == mixed_hybrid_bound(net, rows) == expected
 
 
 def test_hybrid_trees_count_and_include_both_trees():
     first, second = dilated_tree((1, 2, 4, 8)), dilated_tree((2, 1, 8, 4))
-    mix = [node for node, (d, _) in tree_nodes(first).items() if d == 2]
+    mix = [node for node, pn in mode_tree_nodes(first).items() if pn.node.level == 2]
     hybrids = [h for _, h in hybrid_trees(first, second, mix)]
     assert len(hybrids) == 2 ** 5 and first in hybrids and second in hybrids
 
@@ -305,13 +384,13 @@ def test_example_certified_ranks_at_n16():
     ex = mixed_example(4)
     nets = {}
     for name, expected in (("baseline", 2**6), ("swapped", 2**6), ("hybrid", 2**8)):
-        net = integer_weights_(ConvAC(16, 2, (2,) * 4, 2, geometry=list(tree_leaves(ex[name])),
+        net = integer_weights_(ConvAC(16, 2, (2,) * 4, 2, geometry=list(check_mode_tree(ex[name])),
                                       dtype=torch.float64), -2**20, 2**20, 1)
         nets[name] = net
         assert int(matricization_rank(net, list(ex["rows"]), "exact")) == expected
         assert graph_min_cut(network_graph(net), ex["rows"])[0] == expected
-    a, b = _pair(16, 2, 4, 7, orders=[tree_leaves(ex["baseline"]), tree_leaves(ex["swapped"])],
-                 integer=True)
+    orders = [check_mode_tree(ex["baseline"]), check_mode_tree(ex["swapped"])]
+    a, b = _pair(16, 2, 4, 7, orders=orders, integer=True)
     mixed = MixedConvAC(a, b, ex["mixture"])
     assert int(mixed_rank(mixed, ex["rows"])) == 2**8 == mixed_min_cut_bound(mixed, ex["rows"])
 

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convac import (
+    HTNet,
     InvalidTypeError,
     InvalidValueError,
     TTNet,
@@ -22,12 +23,15 @@ from convac import (
 )
 from convac.nets.recurrent import RAC, rac_parameter_count
 from convac.rank import theory
+from convac.rank.bounds import min_cut_bound
 from convac.rank.recurrent import (
     balanced_clusters,
+    ht_ranks,
     rac_coefficient_tensor,
     rac_exact_rank,
     rac_residue_tensor,
     sequential_partitions,
+    tt_ranks,
 )
 from convac.tensors.coefficient import one_hot_tensor
 from tests.oracles import assert_close
@@ -280,6 +284,42 @@ def test_generic_tensor_train_odd_even_rank(seed, d, n, r):
         assert odd_even == theory.tt_odd_even_rank(d, n, r) == n ** (d // 2)
     seq = [int(matricization_rank(tensor, list(p), "exact")) for p in sequential_partitions(d)]
     assert seq == [min(r, n ** k, n ** (d - k)) for k in range(1, d)]
+
+
+def test_table_2_closed_forms():
+    """Khrulkov et al., Thm 2 / Table 2 as printed: r^2, and r^(log2(d)/2) (an integer
+    power only for d a power of 4)."""
+    assert theory.tt_to_ht_rank_bound(3) == 9
+    assert theory.ht_to_tt_rank_bound(4, 3) == 3.0
+    assert theory.ht_to_tt_rank_bound(16, 2) == 4.0
+    assert theory.ht_to_tt_rank_bound(8, 2) == pytest.approx(2**1.5)
+    with pytest.raises(InvalidValueError, match="n_modes"):
+        theory.ht_to_tt_rank_bound(1, 2)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("n,m,r", [(8, 2, 2), (8, 3, 2), (8, 3, 3)])
+def test_table_2_tt_to_ht_is_reached(seed, n, m, r):
+    """Table 2, column TT-Network: a TT network of width r has HT-rank <= r^2, and the
+    certified HT-rank of a seeded one reaches it (the bound is sharp, as the paper says)."""
+    net = TTNet(n, m, r, seed=seed, dtype=torch.float64)
+    assert max(ht_ranks(net, n)) == theory.tt_to_ht_rank_bound(r)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("n,m,r", [(4, 3, 2), (8, 2, 2), (8, 3, 2), (8, 3, 3), (16, 2, 2)])
+def test_table_2_ht_to_tt_against_certified_ranks(seed, n, m, r):
+    """Table 2, column HT-Network: the TT-rank of an HT network of width r, certified
+    exactly, equals the largest min-cut of the sequential cuts.  It is within the printed
+    r^(log2(d)/2) for d = 4 and 16 and exceeds it for d = 8 (r^2 > r^1.5): the printed
+    entry does not hold there (docs/recurrent.md)."""
+    net = HTNet(n, m, r, seed=seed, dtype=torch.float64)
+    tt = max(tt_ranks(net, n))
+    assert tt == max(int(min_cut_bound(net, list(p))) for p in sequential_partitions(n))
+    if n == 8:
+        assert tt == r**2 > theory.ht_to_tt_rank_bound(n, r)
+    else:
+        assert tt <= theory.ht_to_tt_rank_bound(n, r)
 
 
 def test_partition_helpers():

@@ -8,7 +8,14 @@ __all__ = ["PAPER", "summarize", "format_summary"]
 
 PAPER = {
     "source": "Cohen, Sharir & Shashua, On the Expressive Power of Deep Learning: A Tensor "
-              "Analysis, COLT 2016, Thm 3 (as recalled; statement form min(r_0, M)^(N/2^d))",
+              "Analysis, COLT 2016 (arXiv:1509.05009), Thm 3: not verified from the paper "
+              "(the statement's form, min(r_0, M)^(N/2^d), is the one convac assumes). "
+              "Searched for and not found: the stored pages (pdfslide.net, paperzz.com, "
+              "koineu.com, mlanthology.org: first pages only, which confirm the abstract's "
+              "\"besides a negligible set, all functions that can be implemented by a deep "
+              "network of polynomial size, require exponential size in order to be "
+              "realized (or even approximated) by a shallow network\") and the stored "
+              "public GitHub files",
     "statement": "a network truncated to d levels needs top width >= min(r_0, M)^(N / 2^d) "
                  "to realise almost every function of the deep network",
 }

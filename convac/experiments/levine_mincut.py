@@ -1,8 +1,8 @@
 """Levine, Yakira, Cohen & Shashua (ICLR 2018): is the min-cut bound on matricization
 rank tight?
 
-The grid (what the issue describes as the paper's App. D setup; the appendix text itself
-was not available to this reproduction, see ``PAPER``): deep ConvACs over ``N = 16``
+The grid (the paper's App. D setup as the task that asked for this reproduction described
+it; the appendix text itself could not be retrieved, see ``PAPER``): deep ConvACs over ``N = 16``
 inputs with ``M = 2`` channels, size-2 pooling (``L = 4`` levels), each width
 ``r_0 .. r_3`` drawn from the small primes ``(2, 3, 5, 7)`` (``4^4 = 256`` width
 patterns), one output, seeded random integer weights; every balanced partition

@@ -18,10 +18,13 @@ PRIMES = (2, 3, 5, 7)
 
 PAPER = {
     "source": "Levine, Yakira, Cohen & Shashua, \"Deep Learning and Quantum Entanglement: "
-              "Fundamental Connections with Implications to Network Design\", ICLR 2018, "
-              "App. D. The appendix text could not be retrieved here: the figures below are "
-              "those the task that asked for this reproduction gave, not verified from the "
-              "paper",
+              "Fundamental Connections with Implications to Network Design\", ICLR 2018 "
+              "(arXiv:1704.01552), App. D. Not verified from the paper: the figures below "
+              "are those the task that asked for this reproduction gave. Searched for the "
+              "appendix and not found: the stored pages (fdocuments.in, pdfslide.us, "
+              "tomesphere.com: first pages only, which confirm the abstract's \"tying its "
+              "expressiveness to a min-cut in its underlying graph\") and the stored public "
+              "GitHub files",
     "configurations": "about 2.3 million",
     "below": "roughly 1300 (rank below the min-cut)",
     "above": "0 (the bound is a theorem)",

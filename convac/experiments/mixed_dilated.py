@@ -10,8 +10,10 @@ and the mixed network of width ``2r`` realises ``H``'s network of width ``r``.
 
 Per configuration (a network, ``N = 2^L``, ``M``, ``r``): Theorem 7's bounds (trees; for
 the mixed network, the lower bound of its hybrid ``H`` at width ``r / 2``), the min-cut
-bound by exact integer max-flow (:mod:`convac.rank.mincut`; for the mixed network the sum
-over its hybrid trees, where there are at most :data:`~convac.rank.mincut.MAX_HYBRIDS`),
+bound by exact integer max-flow (:mod:`convac.rank.mincut`; for the mixed network the
+smaller of the sum over its hybrid trees and the bound of its own tensor network
+(:func:`~convac.rank.mincut.mixed_min_cut_bound`), where there are at most
+:data:`~convac.rank.mincut.MAX_HYBRIDS` hybrid trees),
 and, where the matricization is small enough, the exact rank over GF(p) of the network
 with seeded integer weights (a certified lower bound on the real rank, which the
 min-cut bounds from above: equal, they decide it).
@@ -23,7 +25,7 @@ import math
 
 import torch
 
-from ..nets.mixed import MixedConvAC, tree_leaves
+from ..nets.mixed import MixedConvAC, check_mode_tree
 from ..nets.network import ConvAC
 from ..rank.exact import integer_weights_
 from ..rank.methods import matricization_rank
@@ -72,7 +74,7 @@ def compute(config: dict) -> dict:
         n_hybrids = 2 ** (len(ex["mixture"]) + 1)
         mixed = None
         if small or n_hybrids <= MAX_HYBRIDS:
-            mixed = MixedConvAC(*(_net(tree_leaves(ex[t]), n, m, r, config["seed"] + i)
+            mixed = MixedConvAC(*(_net(check_mode_tree(ex[t]), n, m, r, config["seed"] + i)
                                   for i, t in enumerate(("baseline", "swapped"))),
                                 ex["mixture"])
         out["min_cut"] = mixed_min_cut_bound(mixed, rows) if n_hybrids <= MAX_HYBRIDS else None
@@ -81,11 +83,11 @@ def compute(config: dict) -> dict:
         tree = ex[kind]
         out["paper"] = r ** out["paper_exponent"]
         out["lower"], out["upper"] = tree_rank_bounds(tree, rows, r)
-        net = ConvAC(n, m, (2,) * levels, r, geometry=list(tree_leaves(tree)))
+        net = ConvAC(n, m, (2,) * levels, r, geometry=list(check_mode_tree(tree)))
         out["min_cut"] = graph_min_cut(network_graph(net), rows)[0]
         exact = None
         if out["min_cut"] <= MAX_EXACT_SIDE and n <= 64:
-            net = _net(tree_leaves(tree), n, m, r, config["seed"])
+            net = _net(check_mode_tree(tree), n, m, r, config["seed"])
             exact = int(matricization_rank(net, list(rows), method="exact"))
         out["exact"] = exact
     out["certified"] = _certified(out)

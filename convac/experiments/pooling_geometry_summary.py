@@ -16,10 +16,15 @@ TASKS = ("closedness", "symmetry")
 GEOMETRIES = ("square", "mirror")
 
 PAPER = {
-    "source": "Cohen & Shashua, ICLR 2017, Sec. 7 and the abstract; the statement is the "
-              "authors' (README of HUJI-Deep/inductive-pooling); convac's setting differs: "
-              "8x8 images and tasks of convac's own, not the paper's 32x32 blobs (those are "
-              "the pooling-geometry-full experiment)",
+    "source": "Cohen & Shashua, ICLR 2017 (arXiv:1605.06743), Sec. 7 and the abstract. "
+              "The abstract, verified from its text (OpenReview forum BkVsEMYel): "
+              "\"Contiguous pooling windows as commonly employed in practice favor "
+              "interleaved partitions over coarse ones, orienting the inductive bias towards "
+              "the statistics of natural images. Other pooling schemes lead to different "
+              "preferences\"; Sec. 7 was not read (the stored pages hold first pages only), "
+              "so the statement is the authors' (README of HUJI-Deep/inductive-pooling); "
+              "convac's setting differs: 8x8 images and tasks of convac's own, not the "
+              "paper's 32x32 blobs (those are the pooling-geometry-full experiment)",
     "statement": "contiguous (square) pooling wins on closedness, mirror pooling wins on "
                  "symmetry; each geometry supports exponential separation rank only on "
                  "the partitions it favours",

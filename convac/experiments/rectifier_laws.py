@@ -41,6 +41,7 @@ import torch
 
 from ..fit.shallow import fit_shallow
 from ..nets.network import ConvAC, HTNet
+from ..nets.pooling import PoolingOperator
 from ..nets.tree import fold
 from ..rank.exact import integer_weights_
 from ..validate import InvalidValueError, integer
@@ -104,60 +105,81 @@ def deep_network(law: str, pooling: str, n: int, shared: bool, seed: int) -> HTN
 
 
 # -- exact grid tensor and rank -------------------------------------------------------
-def _activation(x: np.ndarray, pooling: str) -> np.ndarray:
-    return x if pooling == "product" else np.maximum(x, 0)
+def _as_int(w: torch.Tensor, what: str) -> np.ndarray:
+    """Integer-valued weights as an object array of Python ints (same shape)."""
+    w = w.detach().cpu()
+    if not bool((w == torch.round(w)).all()):
+        raise InvalidValueError(
+            f"exact_grid_tensor needs integer-valued weights, {what} is not: round them "
+            "(e.g. convac.integer_weights_) or use convac.tensors.grid.grid_tensor")
+    return np.vectorize(int, otypes=[object])(w.numpy())
 
 
-def _combine(a: np.ndarray, b: np.ndarray, pooling: str) -> np.ndarray:
-    """``g`` of every pair of rows of ``a`` ``(P, r)`` and ``b`` ``(Q, r)``: ``(P Q, r)``."""
-    x, y = a[:, None, :], b[None, :, :]
-    out = {"product": lambda: x * y, "relu-max": lambda: np.maximum(x, y),
-           "relu-sum": lambda: x + y}[pooling]()
-    return out.reshape(-1, a.shape[1])
+def _pool_exact(pooling: PoolingOperator, kids: list) -> np.ndarray:
+    """The node's pooling of every combination of its children's rows, in Python
+    integers: ``kids[k]`` ``(P_k, r)`` -> ``(prod P_k, r)``, first child slowest.
+
+    The operator's own ``activation`` and ``combine`` (one definition for the float
+    forward and this exact path), on the children broadcast against each other."""
+    k, r = len(kids), kids[0].shape[1]
+    shapes = [(1,) * i + (kid.shape[0],) + (1,) * (k - 1 - i) + (r,)
+              for i, kid in enumerate(kids)]
+    full = tuple(kid.shape[0] for kid in kids) + (r,)
+    try:
+        pooled = pooling.pool_children([kid.reshape(shape)
+                                        for kid, shape in zip(kids, shapes, strict=True)])
+        pooled = np.broadcast_to(np.asarray(pooled, dtype=object), full).reshape(-1, r)
+    except Exception as err:  # the user's functions, any failure
+        raise InvalidValueError(
+            f"pooling operator {pooling.name!r} failed on numpy object arrays of Python "
+            f"integers ({err}); exact_grid_tensor needs combine and activation functions "
+            "that take numpy arrays (e.g. written with +, * or numpy ufuncs), or use "
+            "convac.tensors.grid.grid_tensor") from err
+    if not all(isinstance(v, (int, np.integer)) for v in pooled.flat):
+        bad = next(v for v in pooled.flat if not isinstance(v, (int, np.integer)))
+        raise InvalidValueError(
+            f"pooling operator {pooling.name!r} maps integers to {bad!r} "
+            f"({type(bad).__name__}), not an integer: exact_grid_tensor needs a pooling "
+            "exact on integers (use convac.tensors.grid.grid_tensor for this operator)")
+    return pooled
 
 
 def exact_grid_tensor(net: ConvAC, features) -> np.ndarray:
     """The grid tensor ``G[t_1..t_N] = h_0(F[t_1], .., F[t_N])`` in Python integers.
 
     The same fold over the pooling tree as every other computation
-    (:func:`convac.nets.tree.fold`), in exact integer arithmetic: a node holds its conv
-    outputs at every combination of its leaves' templates.
+    (:func:`convac.nets.tree.fold`) and the same pooling operator as the forward pass
+    (its ``activation`` and ``combine``, :mod:`convac.nets.pooling`), in exact integer
+    arithmetic: a node holds its conv outputs at every combination of its leaves'
+    templates.
 
     Parameters
     ----------
-    net : ConvAC with integer-valued weights, pooling ``product``, ``relu-max`` or
-        ``relu-sum``; any schedule or tree, any patch order
+    net : ConvAC with integer-valued weights; any pooling operator whose functions take
+        numpy object arrays and map integers to integers (the registered ones do), any
+        schedule or tree, any patch order
     features : array of int, shape ``(T, M)``, the template matrix ``F``
 
     Returns
     -------
     ndarray of object (Python int), shape ``(T,) * N``
         Mode ``i`` is patch ``i``, as :func:`convac.tensors.grid.grid_tensor`.
+
+    Raises
+    ------
+    convac.validate.InvalidValueError
+        Weights not integer-valued, or an operator that fails on object arrays or maps
+        integers to non-integers.
     """
-    pooling = net.pooling.name
-    if pooling not in OPERATORS:
-        raise InvalidValueError(f"pooling must be one of {OPERATORS}, got {pooling!r}")
-    s = net.schedule
     f = np.asarray(features, dtype=object)
-
-    def as_int(w: torch.Tensor) -> np.ndarray:
-        w = w.detach().cpu()
-        if not bool((w == torch.round(w)).all()):
-            raise InvalidValueError("exact_grid_tensor needs integer-valued weights")
-        return np.vectorize(int, otypes=[object])(w.numpy())
-
-    weights = [as_int(w) for w in net.node_weights()]  # (rank_out, rank_in) by key
+    weights = [_as_int(w, f"node weight {k}") for k, w in enumerate(net.node_weights())]
 
     def node(tn, kids: list) -> np.ndarray:  # (T^leaves, rank_out), first leaf slowest
-        acts = [_activation(x, pooling) for x in kids]
-        pooled = acts[0]
-        for act in acts[1:]:
-            pooled = _combine(pooled, act, pooling)
-        return pooled.dot(weights[tn.key].T)
+        return _pool_exact(net.pooling, kids).dot(weights[tn.key].T)
 
-    root = fold(s, lambda tn: f.dot(weights[tn.key].T), node)  # (T^N, Y)
+    root = fold(net.schedule, lambda tn: f.dot(weights[tn.key].T), node)  # (T^N, Y)
     t = f.shape[0]
-    tree = root[:, 0].reshape((t,) * s.n_patches)  # modes in tree order
+    tree = root[:, 0].reshape((t,) * net.schedule.n_patches)  # modes in tree order
     return np.transpose(tree, np.argsort(net.order.cpu().numpy()))  # mode i: patch i
 
 

@@ -7,17 +7,19 @@ Two grids in one experiment:
   rank ``r``) over ``N`` patches with ``M`` channels.  Each gets its exact odd-even rank
   (a certified lower bound on CP-rank, hence on the width of a shallow network that
   matches it), its TT-ranks (the sequential cuts) and HT-ranks (the clusters of the
-  balanced tree), each exact over GF(p), beside the min-cut upper bound of every cut and
-  the paper's ``min(n, r)^(d/2)`` (Thm 1).
+  balanced tree), each exact over GF(p), beside the min-cut upper bound of every cut,
+  Thm 1's ``min(n, r)^(d/2)`` and Table 2's entries (``r^2``, ``r^(log2(d)/2)``; the
+  quotes, verified from the paper's text, are in :data:`PAPER`).
 * ``rac`` (Levine et al.): RACs of depth 1, 2 and 3 and width ``R`` over ``M`` input
   channels and ``T`` steps; the exact start-end rank (one-hot forward passes mod p)
-  beside Thm 1's ``<= R`` (depth 1) and ``>= C(min(M, R) + T/2 - 1, T/2)`` (depth 2) and
-  convac's upper bound ``R * C(R + T/2 - 1, T/2)`` (depth 2).  Depth 3 is measured
-  with no bound beside it (the paper conjectures one).
+  beside the form of Thm 1 convac assumes (not verified from the paper's text):
+  ``<= R`` (depth 1) and ``>= C(min(M, R) + T/2 - 1, T/2)`` (depth 2), and convac's
+  upper bound ``R * C(R + T/2 - 1, T/2)`` (depth 2).  Depth 3 is measured with no
+  bound beside it.
 
-A rank above a proven upper bound is a bug (the run fails loudly).  For each, the
-parameters of the shallow network that would match it: a CP network of that width, or a
-depth-1 RAC of that width.
+A rank above a proven upper bound is a bug (the run fails loudly); a rank above a Table 2
+entry is listed (:func:`table_excess`).  For each, the parameters of the shallow network
+that would match it: a CP network of that width, or a depth-1 RAC of that width.
 """
 
 from __future__ import annotations
@@ -32,11 +34,21 @@ from ..rank.bounds import min_cut_bound
 from ..rank.methods import matricization_rank
 from ..rank.recurrent import balanced_clusters, rac_exact_rank, sequential_partitions
 from ..validate import integer
-from .recurrent_summary import NET_NAMES, PAPER, deficit, format_summary, summarize
+from .recurrent_summary import (
+    NET_NAMES,
+    PAPER,
+    TABLE_2_NOTE,
+    deficit,
+    describe_excess,
+    format_summary,
+    summarize,
+    table_excess,
+)
 from .runner import Experiment, evaluate
 
 __all__ = ["experiment", "compute", "check", "summarize", "format_summary", "PAPER",
-           "FORMATS_GRID", "RAC_GRID", "quick_summary", "deficit"]
+           "FORMATS_GRID", "RAC_GRID", "quick_summary", "deficit", "table_excess",
+           "describe_excess", "TABLE_2_NOTE"]
 
 FORMATS_GRID = ((4, 2, 2), (4, 3, 2), (4, 3, 3), (8, 2, 2), (8, 3, 2), (8, 3, 3), (8, 4, 3),
                 (16, 2, 2))

@@ -1,11 +1,16 @@
 """Mixed networks: two pooling trees over the same patches, interconnected at chosen nodes.
 
-A mode tree is given as nested tuples of patch indices, e.g. ``((0, 1), (2, 3))``; a
-:class:`~convac.nets.network.ConvAC` with windows ``w`` and patch order ``order`` is the
-tree :func:`schedule_tree` returns.  A dilated convolutional network with size-2 filters
-and dilations ``d_1 .. d_L`` is a perfect binary mode tree (:func:`dilated_tree`); the
-baseline has ``d_l = 2^(l-1)``, its dilation-swapped twins (:func:`swapped_dilations`)
-are the same balanced tree over another patch order (:func:`dilated_order`).
+A mode tree is given as nested tuples of patch indices, e.g. ``((0, 1), (2, 3))``, and
+read as the networks' own tree type: :func:`convac.nets.tree.mode_tree` makes it a
+:class:`~convac.nets.tree.PoolingTree` and its patch order, and
+:func:`convac.nets.tree.patch_nodes` lists the nodes of a mode tree and of a
+:class:`~convac.nets.network.ConvAC`'s tree alike by their sets of patches
+(:func:`convac.nets.tree.patch_tree`: a ConvAC's tree as nested tuples).
+
+A dilated convolutional network with size-2 filters and dilations ``d_1 .. d_L`` is a
+perfect binary mode tree (:func:`dilated_tree`); the baseline has ``d_l = 2^(l-1)``, its
+dilation-swapped twins (:func:`swapped_dilations`) are the same balanced tree over
+another patch order (:func:`dilated_order`).
 
 A **mixed network** (Cohen, Tamari & Shashua 2018, eq. 4) runs two such trees side by side
 and, at each *mixture node* (a node of both trees, given by its set of patches), exchanges
@@ -31,15 +36,24 @@ import torch
 from torch import nn
 
 from .. import validate
-from .network import ConvAC, node_conv
+from .network import (
+    PROBE_BATCH,
+    PROBE_BYTES,
+    ConvAC,
+    fan_in_draws,
+    node_conv,
+    seeded_generator,
+    signed_log,
+    signed_log_conv,
+    unit_log_gain,
+)
 from .pooling import PRODUCT
-from .tree import canonical_tree
+from .tree import mode_tree, nodes_of, patch_nodes
 
 __all__ = [
-    "tree_leaves",
     "check_mode_tree",
-    "tree_nodes",
-    "schedule_tree",
+    "mode_tree_nodes",
+    "network_nodes",
     "dilated_tree",
     "dilated_order",
     "swapped_dilations",
@@ -50,20 +64,13 @@ __all__ = [
 ]
 
 
-def tree_leaves(tree) -> tuple:
-    """The patch indices of a nested-tuple tree, left to right."""
-    if isinstance(tree, (int, np.integer)) and not isinstance(tree, bool):
-        return (int(tree),)
-    return tuple(leaf for child in tree for leaf in tree_leaves(child))
-
-
 def check_mode_tree(tree, n_patches: int | None = None, binary: bool = False) -> tuple:
     """Validate a mode tree given as nested tuples of patch indices; return its leaves.
 
-    The structure is checked by :func:`convac.nets.tree.canonical_tree` (every interior
-    node a sequence of at least two children); here also: nested tuples (the tree is a
-    key), exactly two children per node when ``binary``, the leaves a permutation of
-    ``range(N)``.
+    The structure is checked by :func:`convac.nets.tree.mode_tree` (every interior node
+    a sequence of at least two children, the leaves a permutation of ``range(N)``); here
+    also: nested tuples (the tree is a key), exactly two children per node when
+    ``binary``.
 
     Raises
     ------
@@ -74,52 +81,21 @@ def check_mode_tree(tree, n_patches: int | None = None, binary: bool = False) ->
         raise validate.InvalidTypeError(
             f"a mode tree is nested tuples of patch indices, got {tree!r} "
             f"({type(tree).__name__})")
-    shape, leaves = canonical_tree(tree, "mode tree")
+    shape, order = mode_tree(tree, n_patches)
     if binary:
-        wide = [node for node in _subtrees(shape) if not isinstance(node, int) and len(node) != 2]
+        wide = [tn for tn in nodes_of(shape) if tn.level and len(tn.children) != 2]
         if wide:
             raise validate.InvalidValueError(
-                f"every interior node needs exactly 2 children, got {len(wide[0])} in a node "
-                f"of {tree!r}")
-    n = len(leaves) if n_patches is None else validate.positive_int(n_patches, "n_patches", 2)
-    if sorted(leaves) != list(range(n)):
-        raise validate.InvalidValueError(
-            f"the leaves of a mode tree must be a permutation of range({n}), got "
-            f"{list(leaves)}")
-    return tuple(leaves)
+                f"every interior node needs exactly 2 children, got {len(wide[0].children)} "
+                f"in a node of {tree!r}")
+    return tuple(int(p) for p in order)
 
 
-def tree_nodes(tree) -> dict:
-    """Interior nodes of a nested-tuple tree: ``{frozenset of patches: (depth, children
-    as frozensets)}`` (the root has depth 0)."""
-    nodes = {}
-
-    def walk(node, depth):
-        if isinstance(node, (int, np.integer)):
-            return frozenset((int(node),))
-        kids = tuple(walk(child, depth + 1) for child in node)
-        key = frozenset().union(*kids)
-        nodes[key] = (depth, kids)
-        return key
-
-    walk(tree, 0)
-    return nodes
-
-
-def schedule_tree(windows, order) -> tuple:
-    """The mode tree of a pooling schedule: windows ``w_1 .. w_L`` over the patch order
-    ``order`` (tree position ``p`` holds patch ``order[p]``), as nested tuples."""
-    level = [int(p) for p in order]
-    for w in windows:
-        if len(level) % w:
-            raise validate.InvalidValueError(
-                f"windows {tuple(windows)} do not divide {len(order)} patches level by level")
-        level = [tuple(level[j : j + w]) for j in range(0, len(level), w)]
-    if len(level) != 1:
-        raise validate.InvalidValueError(
-            f"windows {tuple(windows)} multiply to {len(order) // len(level)}, expected "
-            f"{len(order)}")
-    return level[0]
+def mode_tree_nodes(tree) -> dict:
+    """The interior nodes of a mode tree (nested tuples of patch indices):
+    ``{frozenset of patches: PatchNode}`` (:func:`convac.nets.tree.patch_nodes`; a
+    node's ``node.level`` is its height), children before parents, the root last."""
+    return {key: pn for key, pn in patch_nodes(*mode_tree(tree)).items() if pn.children}
 
 
 def dilated_tree(dilations) -> tuple:
@@ -161,7 +137,7 @@ def dilated_tree(dilations) -> tuple:
 def dilated_order(dilations) -> np.ndarray:
     """Patch order that makes the balanced binary tree the mode tree of
     :func:`dilated_tree` (``ConvAC(.., windows=(2,) * L, geometry=dilated_order(d))``)."""
-    return np.asarray(tree_leaves(dilated_tree(dilations)), dtype=np.int64)
+    return mode_tree(dilated_tree(dilations))[1]
 
 
 def swapped_dilations(n_levels: int, group: int = 1) -> tuple:
@@ -178,22 +154,23 @@ def swapped_dilations(n_levels: int, group: int = 1) -> tuple:
     return tuple(2 ** (-(-lvl // k) * k - 1 - ((lvl - 1) % k)) for lvl in range(1, levels + 1))
 
 
-def _node_sets(net: ConvAC) -> list[list[frozenset]]:
-    """Per level, the patch set of each node of a ConvAC's tree."""
-    s = net.schedule
-    order = net.order.detach().cpu().tolist()
-    return [[frozenset(order[p] for p in s.leaves(level, j)) for j in range(s.nodes[level])]
-            for level in range(s.n_levels + 1)]
+def network_nodes(net: ConvAC) -> dict:
+    """Every node of a ConvAC's tree by its set of patches
+    (:func:`convac.nets.tree.patch_nodes` over the network's patch order)."""
+    return patch_nodes(net.schedule, net.order.detach().cpu().tolist())
 
 
 def common_nodes(first: ConvAC, second: ConvAC, levels=None) -> tuple:
-    """The interior nodes (patch sets) the two networks' trees share, root excluded,
-    optionally only those of the given levels (``1 .. L-1``); smallest first."""
-    a, b = _node_sets(first), _node_sets(second)
-    n_levels = len(a) - 1
-    keep = range(1, n_levels) if levels is None else [
-        validate.integer(lv, "level", 1, n_levels - 1) for lv in levels]
-    return tuple(node for lv in keep if lv < len(b) for node in a[lv] if node in set(b[lv]))
+    """The interior nodes (patch sets) the two networks' trees share at the same level,
+    root excluded, optionally only those of the given levels (``1 .. L-1``); smallest
+    first."""
+    a, b = network_nodes(first), network_nodes(second)
+    n_levels = first.schedule.n_levels
+    keep = set(range(1, n_levels)) if levels is None else {
+        validate.integer(lv, "level", 1, n_levels - 1) for lv in levels}
+    shared = [key for key, pn in a.items() if pn.node.level in keep and key in b
+              and b[key].node.level == pn.node.level and not b[key].node.is_root]
+    return tuple(sorted(shared, key=lambda key: (a[key].node.level, a[key].node.index)))
 
 
 def hybrid_trees(first, second, mixture: Iterable) -> Iterator:
@@ -214,7 +191,7 @@ def hybrid_trees(first, second, mixture: Iterable) -> Iterator:
         (:func:`hybrid_tree`).  ``2^(len(mixture) + 1)`` of them.
     """
     mix = _check_mixture((first, second), mixture)
-    keys = (*mix, frozenset(tree_leaves(first)))
+    keys = (*mix, frozenset(check_mode_tree(first)))
     for bits in itertools.product((0, 1), repeat=len(keys)):
         choice = dict(zip(keys, bits, strict=True))
         yield choice, hybrid_tree(first, second, choice)
@@ -224,34 +201,24 @@ def hybrid_tree(first, second, choice: dict) -> tuple:
     """The hybrid tree taking, below each mixture node and the root (the keys of
     ``choice``, frozensets of patches), the segment of tree ``choice[node]`` (0: first,
     1: second) down to the next mixture nodes."""
-    trees = (first, second)
-    subtrees = [{frozenset(tree_leaves(t)): t for t in _subtrees(tree)} for tree in trees]
-    root = frozenset(tree_leaves(first))
+    nodes = [patch_nodes(*mode_tree(t)) for t in (first, second)]
+    root = next(reversed(nodes[0]))
     if root not in choice:
         raise validate.InvalidValueError("choice must name the tree of the root's segment")
 
-    def graft(node, top):
-        if isinstance(node, int):
-            return node
-        key = frozenset(tree_leaves(node))
-        if not top and key in choice:
-            return graft(subtrees[choice[key]][key], True)
-        return tuple(graft(child, False) for child in node)
+    def graft(key, tree):  # the node `key` of the segment of tree `tree`
+        pn = nodes[tree][key]
+        if not pn.children:
+            return pn.subtree
+        return tuple(graft(child, choice.get(child, tree)) for child in pn.children)
 
-    return graft(subtrees[choice[root]][root], True)
-
-
-def _subtrees(tree):
-    yield tree
-    if not isinstance(tree, int):
-        for child in tree:
-            yield from _subtrees(child)
+    return graft(root, choice[root])
 
 
 def _check_mixture(trees, mixture) -> tuple:
     """Mixture nodes as frozensets, each an interior non-root node of both trees."""
-    interiors = [tree_nodes(t) for t in trees]
-    root = frozenset(tree_leaves(trees[0]))
+    interiors = [mode_tree_nodes(t) for t in trees]
+    root = next(reversed(interiors[0]))
     mix = []
     for i, node in enumerate(mixture):
         try:
@@ -289,6 +256,9 @@ class MixedConvAC(nn.Module):
     ``forward(features)`` takes ``(batch, N, M)`` features like a ConvAC and returns
     ``(batch, Y)``: ``first``'s output plus ``second``'s, each tree reading at a mixture
     node the exchanged channels.  With an empty mixture it is the sum of the two networks.
+
+    The constructor keeps the networks' weights; :meth:`reset_parameters` draws the
+    default ones, scaled for the mixed forward (``docs/initialisation.md``).
     """
 
     def __init__(self, first: ConvAC, second: ConvAC, mixture: Iterable = ()):
@@ -304,23 +274,20 @@ class MixedConvAC(nn.Module):
                     f"the two networks must have the same {attr}, got {getattr(sa, attr)} "
                     f"and {getattr(sb, attr)}")
         self.first, self.second = first, second
-        sets = (_node_sets(first), _node_sets(second))
-        trees = (schedule_tree(sa.windows, first.order.tolist()),
-                 schedule_tree(sb.windows, second.order.tolist()))
-        self.mixture = _check_mixture(trees, mixture)
+        nodes = (network_nodes(first), network_nodes(second))
+        self.mixture = _check_mixture(self.trees(), mixture)
         swaps = {}
-        for node in self.mixture:
-            level = next(lv for lv, nodes in enumerate(sets[0]) if node in nodes)
-            width = sa.ranks[level - 1]
-            if sb.ranks[level - 1] != width:
+        for key in self.mixture:
+            na, nb = nodes[0][key].node, nodes[1][key].node  # same size: same level
+            if na.rank_in != nb.rank_in:
                 raise validate.InvalidValueError(
-                    f"mixture node {sorted(node)} pools {width} channels in first and "
-                    f"{sb.ranks[level - 1]} in second; exchanging needs equal widths")
-            ia, ib = sets[0][level].index(node), sets[1][level].index(node)
-            swaps.setdefault(level, ([], []))
-            swaps[level][0].append(ia)
-            swaps[level][1].append(ib)
+                    f"mixture node {sorted(key)} pools {na.rank_in} channels in first and "
+                    f"{nb.rank_in} in second; exchanging needs equal widths")
+            swaps.setdefault(na.level, ([], []))
+            swaps[na.level][0].append(na.index)
+            swaps[na.level][1].append(nb.index)
         self._swaps = {lv: (torch.tensor(a), torch.tensor(b)) for lv, (a, b) in swaps.items()}
+        self._widths = {key: nodes[0][key].node.rank_in for key in self.mixture}
 
     @property
     def n_patches(self) -> int:
@@ -336,21 +303,24 @@ class MixedConvAC(nn.Module):
 
     def trees(self) -> tuple:
         """The two mode trees as nested tuples of patch indices."""
-        return tuple(schedule_tree(net.windows, net.order.tolist())
-                     for net in (self.first, self.second))
+        return self.first.patch_tree(), self.second.patch_tree()
 
     def swap_width(self, node) -> int:
         """Channels exchanged at a mixture node (half its pooled width, rounded down)."""
         key = frozenset(node)
         if key not in self.mixture:
             raise validate.InvalidValueError(f"{sorted(key)} is not a mixture node")
-        return self.first.schedule.ranks[_level_of(self.first, key) - 1] // 2
+        return self._widths[key] // 2
 
     def extra_repr(self) -> str:
         return f"mixture={[sorted(m) for m in self.mixture]}"
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """Outputs ``(batch, Y)`` of the mixed network on features ``(batch, N, M)``."""
+    def _walk(self, features: torch.Tensor, leaf, pool, conv) -> tuple:
+        """The two trees level by level, exchanging at the mixture nodes: a value is a
+        tuple of tensors ``(nodes, B, r)`` (the linear activations, or log-magnitudes and
+        signs); ``leaf`` maps the leaf convs to a value, ``pool(value, w)`` pools windows
+        of ``w`` nodes, ``conv(value, weight)`` is a level's conv.  Returns the two roots'
+        values."""
         a_net, b_net = self.first, self.second
         n, m = a_net.n_patches, a_net.n_channels
         if not isinstance(features, torch.Tensor) or features.ndim != 3 or \
@@ -360,18 +330,97 @@ class MixedConvAC(nn.Module):
                 f"features must be a tensor (batch, {n}, {m}), got {shape}")
         wa, wb = a_net.weight_levels(), b_net.weight_levels()
         features = features.to(wa[0].dtype)
-        a = node_conv(features.index_select(1, a_net.order).transpose(0, 1), wa[0])  # (N, B, r0)
-        b = node_conv(features.index_select(1, b_net.order).transpose(0, 1), wb[0])  # (N, B, r0)
+        a = leaf(node_conv(features.index_select(1, a_net.order).transpose(0, 1), wa[0]))
+        b = leaf(node_conv(features.index_select(1, b_net.order).transpose(0, 1), wb[0]))
         for level, w in enumerate(a_net.windows, start=1):
-            nodes, batch, r = a.shape
-            pa = a.view(nodes // w, w, batch, r).prod(dim=1)  # (nodes/w, B, r_{l-1})
-            pb = b.view(nodes // w, w, batch, r).prod(dim=1)  # (nodes/w, B, r_{l-1})
+            pa, pb = pool(a, w), pool(b, w)  # (nodes/w, B, r_{l-1}) each
             if level in self._swaps:
-                ia, ib = (idx.to(pa.device) for idx in self._swaps[level])
-                h = r // 2
-                pa, pb = _exchange(pa, pb, ia, ib, h)
-            a, b = node_conv(pa, wa[level]), node_conv(pb, wb[level])  # (nodes/w, B, r_l)
-        return (a + b)[0]  # (B, Y)
+                ia, ib = (idx.to(pa[0].device) for idx in self._swaps[level])
+                h = pa[0].shape[-1] // 2
+                swapped = [_exchange(xa, xb, ia, ib, h) for xa, xb in zip(pa, pb, strict=True)]
+                pa, pb = tuple(x for x, _ in swapped), tuple(y for _, y in swapped)
+            a, b = conv(pa, wa[level]), conv(pb, wb[level])  # (nodes/w, B, r_l) each
+        return a, b
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Outputs ``(batch, Y)`` of the mixed network on features ``(batch, N, M)``."""
+        a, b = self._walk(features, lambda x: (x,), _product_pool,
+                          lambda value, weight: (node_conv(value[0], weight),))
+        return (a[0] + b[0])[0]  # (B, Y)
+
+    def forward_log(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Outputs as signed log-magnitudes ``(log|h_y(X)|, sign(h_y(X)))``, each
+        ``(batch, Y)``, the convention of :meth:`ConvAC.forward_log`.
+
+        Products become sums of ``log|x|`` (signs multiply), each conv and the final sum
+        of the two trees' outputs a signed log-sum-exp, so no intermediate overflows or
+        underflows; the exchange at a mixture node moves log-magnitudes and signs alike.
+        """
+
+        def pool(value, w):
+            log_abs, sign = value
+            nodes, batch, r = log_abs.shape
+            return (log_abs.view(nodes // w, w, batch, r).sum(dim=1),
+                    sign.view(nodes // w, w, batch, r).prod(dim=1))
+
+        a, b = self._walk(features, lambda x: signed_log(x), pool,
+                          lambda value, weight: signed_log_conv(*value, weight))
+        # the sum of the two roots (1, B, Y): a signed log-sum-exp over a last axis of 2
+        log_abs = torch.stack((a[0][0], b[0][0]), dim=-1)  # (B, Y, 2)
+        sign = torch.stack((a[1][0], b[1][0]), dim=-1)  # (B, Y, 2)
+        ones = torch.ones(1, 2, dtype=log_abs.dtype, device=log_abs.device)
+        log_abs, sign = signed_log_conv(log_abs, sign, ones)  # (B, Y, 1) each
+        return log_abs[..., 0], sign[..., 0]
+
+    @torch.no_grad()
+    def reset_parameters(self, seed: int | None = None) -> None:
+        """Draw new weights for both networks, scaled for the mixed forward.
+
+        Every level of ``first`` and then of ``second`` is drawn ``N(0, 1 / fan_in)`` from
+        one seeded stream, then multiplied by one constant per level and network so that,
+        on features with i.i.d. standard-normal channels, every conv output of the mixed
+        forward (the exchanged channels included) has geometric-mean magnitude 1: the
+        rule of :meth:`ConvAC.reset_parameters`, its probe (drawn from the same stream
+        after the weights) run through the mixed forward, in the networks' dtype and on
+        their device.  The two networks' own defaults
+        are each scaled for its tree alone; the exchange changes the channels a level
+        reads, and products carry the change up the tree (measured: median |output| 3e4 at
+        N = 256, ``docs/initialisation.md``).  The constructor keeps the weights it is
+        given (e.g. integer weights for exact ranks): call this for the default.
+        """
+        gen = seeded_generator(seed)
+        nets = (self.first, self.second)
+        for net in nets:
+            for w, draw in zip(net.weights, fan_in_draws(net.weights, gen), strict=True):
+                w.copy_(draw)
+        s = self.first.schedule
+        batch = max(16, min(PROBE_BATCH, PROBE_BYTES // (8 * s.n_patches * s.max_width)))
+        probe = torch.randn(batch, s.n_patches, s.n_channels, generator=gen,
+                            dtype=torch.float64)  # (P, N, M)
+        # which (network, level) a conv belongs to, by its weight; _walk convolves first's
+        # leaves before second's
+        key_of = {id(w): (side, level) for side, net in enumerate(nets)
+                  for level, w in enumerate(net.weight_levels())}
+        leaf_keys = iter(((0, 0), (1, 0)))
+        gains = {}
+
+        def scaled(key, x: torch.Tensor) -> tuple:
+            gains[key] = unit_log_gain(x)
+            return (x.mul_(gains[key]),)  # the next level pools the rescaled outputs
+
+        self._walk(probe.to(self.first.weights[0]), lambda x: scaled(next(leaf_keys), x),
+                   _product_pool,
+                   lambda value, weight: scaled(key_of[id(weight)], node_conv(value[0], weight)))
+        for (side, level), gain in gains.items():
+            nets[side].weights[level].mul_(gain)
+
+
+def _product_pool(value: tuple, w: int) -> tuple:
+    """Product pooling of windows of ``w`` nodes of a linear value ``(x,)``, ``x`` of
+    shape ``(nodes, B, r)``."""
+    x = value[0]
+    nodes, batch, r = x.shape
+    return (x.view(nodes // w, w, batch, r).prod(dim=1),)
 
 
 def _exchange(pa, pb, ia, ib, h):
@@ -380,12 +429,3 @@ def _exchange(pa, pb, ia, ib, h):
     na[ia, :, :h] = pb[ib, :, :h]
     nb[ib, :, :h] = pa[ia, :, :h]
     return na, nb
-
-
-def _level_of(net: ConvAC, node: frozenset) -> int:
-    span = 1
-    for level, w in enumerate(net.windows, start=1):
-        span *= w
-        if span == len(node):
-            return level
-    raise validate.InvalidValueError(f"{sorted(node)} is not a node of the network's tree")

@@ -31,10 +31,19 @@ from torch import nn
 from .. import arrays, validate
 from .geometry import GEOMETRIES, PoolingSchedule, ht_windows, patch_order
 from .pooling import PRODUCT, resolve_pooling
-from .tree import PoolingTree, build_tree, caterpillar, fold, fold_levels, traverse
+from .tree import (
+    PoolingTree,
+    build_tree,
+    caterpillar,
+    fold,
+    fold_levels,
+    patch_tree,
+    traverse,
+)
 
 __all__ = ["ConvAC", "CPNet", "HTNet", "TTNet", "node_conv", "signed_log", "signed_log_conv",
-           "multiply_adds", "log_scale_gains"]
+           "multiply_adds", "log_scale_gains", "unit_log_gain", "seeded_generator",
+           "fan_in_draws"]
 
 
 def signed_log(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -112,12 +121,31 @@ def _tensor_key(t) -> tuple | None:
     return id(t), t._version, 0 if t.is_meta else t.data_ptr(), t.device
 
 
-def _unit_log_gain(out: torch.Tensor) -> float:
+def unit_log_gain(out: torch.Tensor) -> float:
     """``exp(-mean log|out|)`` over the nonzero finite entries (1 if there are none): the
     factor that gives ``out`` geometric-mean magnitude 1."""
     logs = out.abs().log()
     logs = logs[torch.isfinite(logs)]
     return float(torch.exp(-logs.mean())) if logs.numel() else 1.0
+
+
+def seeded_generator(seed: int | None) -> torch.Generator:
+    """A private CPU generator: seeded with ``seed``, or from fresh entropy for ``None``
+    (the global RNG is untouched)."""
+    seed = validate.seed(seed)
+    gen = torch.Generator(device="cpu")
+    if seed is None:
+        gen.seed()
+    else:
+        gen.manual_seed(seed)
+    return gen
+
+
+def fan_in_draws(weights, gen: torch.Generator) -> list[torch.Tensor]:
+    """Float64 CPU draws ``N(0, 1 / fan_in)`` of the shapes of ``weights`` (fan-in: the
+    last dimension), one after the other from ``gen``."""
+    return [torch.randn(tuple(w.shape), generator=gen, dtype=torch.float64)
+            * w.shape[-1] ** -0.5 for w in weights]
 
 
 def log_scale_gains(schedule: PoolingSchedule | PoolingTree, draws: list[torch.Tensor],
@@ -168,7 +196,7 @@ def log_scale_gains(schedule: PoolingSchedule | PoolingTree, draws: list[torch.T
 
         def node_out(tn, x: torch.Tensor) -> torch.Tensor:  # (P, r_in) -> (P, r_out)
             out = x @ draws[tn.key].t()
-            gains[tn.key] = _unit_log_gain(out)
+            gains[tn.key] = unit_log_gain(out)
             return out.mul_(gains[tn.key])
 
         fold(s, lambda tn: node_out(tn, probe[tn.index]),
@@ -177,7 +205,7 @@ def log_scale_gains(schedule: PoolingSchedule | PoolingTree, draws: list[torch.T
 
     def conv(lvl: int, x: torch.Tensor) -> torch.Tensor:
         out = node_conv(x, draws[lvl])  # (nodes_l, P, r_l)
-        gains.append(_unit_log_gain(out))
+        gains.append(unit_log_gain(out))
         return out.mul_(gains[-1])
 
     def level(lvl: int, w: int, x: torch.Tensor) -> torch.Tensor:
@@ -371,26 +399,8 @@ class ConvAC(nn.Module):
 
     def patch_tree(self) -> tuple:
         """The pooling tree as nested tuples of patch indices (a schedule's too), from
-        the current ``order``."""
-        order = self.order.tolist()
-
-        def walk(tn):
-            if tn.level == 0:
-                return order[tn.index]
-            return tuple(walk(nodes[c]) for c in children_keys(tn))
-
-        nodes = list(traverse(self.schedule))
-        if self.is_tree:
-            def children_keys(tn):
-                return tn.children
-        else:
-            offsets = [0]
-            for count in self.schedule.nodes:
-                offsets.append(offsets[-1] + count)
-
-            def children_keys(tn):
-                return [offsets[tn.level - 1] + c for c in tn.children]
-        return walk(nodes[-1])
+        the current ``order`` (:func:`convac.nets.tree.patch_tree`)."""
+        return patch_tree(self.schedule, self.order.tolist())
 
     # -- state checks (every eager call: nothing is cached between calls) ----------
     def expected_weight_shape(self, level: int) -> tuple:
@@ -560,13 +570,8 @@ class ConvAC(nn.Module):
         draws as before up to one factor per level (ranks and relative errors unchanged).
         See :class:`ConvAC` (Notes) for what the rule preserves and what it assumes.
         """
-        gen = torch.Generator(device="cpu")
-        if seed is None:
-            gen.seed()
-        else:
-            gen.manual_seed(int(seed))
-        draws = [torch.randn(w.shape, generator=gen, dtype=torch.float64) * w.shape[-1] ** -0.5
-                 for w in self.weights]
+        gen = seeded_generator(seed)
+        draws = fan_in_draws(self.weights, gen)
         gains = log_scale_gains(self.schedule, draws, self.pooling, gen)  # one per weight
         for w, draw, gain in zip(self.weights, draws, gains, strict=True):
             w.copy_((draw * gain).to(w.dtype))

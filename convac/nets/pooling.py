@@ -17,9 +17,18 @@ Registered operators (``POOLING_OPERATORS``), after Cohen & Shashua (ICML 2016, 
   of an average being absorbed into the next conv's weights (same function class).
 
 :func:`pooling_operator` wraps any user-given associative, commutative elementwise torch
-function (checked on random samples).  The paper adds no biases to the convs; its
-universality results rest on representation functions whose template matrix ``F`` is
-invertible, which convac's grid tensors take as given (:mod:`convac.tensors.grid`).
+function (checked on random samples).
+
+One definition serves every computation: the registered operators' ``combine`` and
+``activation`` take torch tensors (the forward pass) and numpy arrays alike, object
+arrays of Python integers included, so the exact integer grid tensors
+(:func:`convac.experiments.rectifier_laws.exact_grid_tensor`) pool through the same
+functions as the float forward; a user operator whose functions also take numpy arrays
+(e.g. written with ``+``, ``*`` or numpy ufuncs) works there too.
+
+The paper adds no biases to the convs; its universality results rest on representation
+functions whose template matrix ``F`` is invertible, which convac's grid tensors take as
+given (:mod:`convac.tensors.grid`).
 
 References
 ----------
@@ -29,9 +38,11 @@ Decompositions", ICML 2016.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .. import validate
@@ -56,9 +67,12 @@ class PoolingOperator:
     ----------
     name : str
     combine : callable ``(Tensor, Tensor) -> Tensor``
-        The binary pooling ``P`` (associative and commutative), elementwise.
+        The binary pooling ``P`` (associative and commutative), elementwise and
+        broadcasting.  The registered operators' also take numpy arrays (object arrays of
+        Python integers included), for exact integer computations.
     activation : callable ``Tensor -> Tensor``, optional
-        ``sigma``, applied to every child before pooling (``None``: the identity).
+        ``sigma``, applied to every child before pooling (``None``: the identity); the
+        registered operators' also takes numpy arrays.
     combine_ : callable ``(Tensor, Tensor) -> None``, optional
         In-place form of ``combine`` writing into its first argument, used without
         autograd to pool with no allocation (same function, fewer copies).
@@ -93,10 +107,13 @@ class PoolingOperator:
         Parameters
         ----------
         children : sequence of Tensor, each of shape ``(batch, r)``, at least two
+            Or any arrays ``combine`` and ``activation`` take and broadcast together
+            (numpy object arrays of Python integers for the registered operators).
 
         Returns
         -------
         Tensor, shape ``(batch, r)``
+            The children's broadcast shape.
         """
         if self.activation is not None:
             children = [self.activation(c) for c in children]
@@ -145,6 +162,20 @@ class PoolingOperator:
         return pooled
 
 
+def _maximum(a, b):
+    """``max(a, b)`` elementwise, of torch tensors or of numpy arrays (any dtype)."""
+    if isinstance(a, torch.Tensor):
+        return torch.maximum(a, b)
+    return np.maximum(a, b)
+
+
+def _relu(x):
+    """``max(x, 0)`` elementwise, of a torch tensor or of a numpy array (any dtype)."""
+    if isinstance(x, torch.Tensor):
+        return torch.relu(x)
+    return np.maximum(x, 0)
+
+
 def _product_reduce(window: torch.Tensor) -> torch.Tensor:
     return window.prod(dim=1)  # (nodes, batch, r)
 
@@ -161,15 +192,17 @@ def _sum_reduce(window: torch.Tensor) -> torch.Tensor:
     return window.sum(dim=1)  # (nodes, batch, r)
 
 
-PRODUCT = PoolingOperator("product", torch.mul, None, torch.Tensor.mul_, _product_reduce,
+# operator.mul and operator.add call the operands' own product and sum: torch's kernels
+# on tensors, numpy's (exact on Python integers) on arrays
+PRODUCT = PoolingOperator("product", operator.mul, None, torch.Tensor.mul_, _product_reduce,
                           bound=lambda b, w: b**w, rational=True)
 """Product pooling: the ConvAC (``g(a, b) = a * b``)."""
 
-RELU_MAX = PoolingOperator("relu-max", torch.maximum, torch.relu, _max_, _max_reduce,
+RELU_MAX = PoolingOperator("relu-max", _maximum, _relu, _max_, _max_reduce,
                            bound=lambda b, w: b, rational=True)
 """ReLU activation and max pooling, ``g(a, b) = max(a, b, 0)`` (ICML 2016, Sec. 3)."""
 
-RELU_SUM = PoolingOperator("relu-sum", torch.add, torch.relu, torch.Tensor.add_, _sum_reduce,
+RELU_SUM = PoolingOperator("relu-sum", operator.add, _relu, torch.Tensor.add_, _sum_reduce,
                            bound=lambda b, w: w * b, rational=True)
 """ReLU activation and average (sum) pooling, ``g(a, b) = max(a, 0) + max(b, 0)``
 (ICML 2016, Sec. 3: the average's ``1 / w`` is absorbed into the next conv)."""

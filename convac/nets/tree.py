@@ -38,7 +38,8 @@ from .. import validate
 from .geometry import DEFAULT_MAX_BYTES, PoolingSchedule
 
 __all__ = ["TreeNode", "PoolingTree", "traverse", "fold", "fold_levels", "nodes_of",
-           "tree_from_parents", "build_tree", "caterpillar", "canonical_tree"]
+           "tree_from_parents", "build_tree", "caterpillar", "canonical_tree", "PatchNode",
+           "patch_nodes", "patch_tree", "mode_tree"]
 
 
 class TreeNode(NamedTuple):
@@ -502,3 +503,83 @@ def fold_levels(
     for lvl, w in enumerate(schedule.windows, start=1):
         box.append(level(lvl, w, box.pop()))
     return box.pop()
+
+
+class PatchNode(NamedTuple):
+    """A node of a tree read in patch indices (:func:`patch_nodes`).
+
+    Attributes
+    ----------
+    node : TreeNode
+        The node (level, index, key, ranks) in its tree.
+    patches : frozenset of int
+        The patches below it (its key in :func:`patch_nodes`).
+    children : tuple of frozenset
+        Its children's patch sets, in order (empty for a leaf).
+    subtree : int or nested tuples of int
+        The subtree below it in patch indices (a leaf: its patch).
+    """
+
+    node: TreeNode
+    patches: frozenset
+    children: tuple
+    subtree: Any
+
+
+def patch_nodes(schedule: PoolingSchedule | PoolingTree, order) -> dict[frozenset, PatchNode]:
+    """Every node of a tree in patch indices, keyed by its set of patches.
+
+    Parameters
+    ----------
+    schedule : PoolingSchedule or PoolingTree
+    order : sequence of int
+        ``order[p]``: the patch at tree position ``p`` (a network's patch order).
+
+    Returns
+    -------
+    dict
+        ``{frozenset of patches: PatchNode}`` in traversal order (children before
+        parents; the root last).  Mode trees, mixed networks and min-cut graphs read a
+        tree through it.
+    """
+    order = [int(p) for p in order]
+    nodes: dict[frozenset, PatchNode] = {}
+
+    def leaf(tn):
+        key = frozenset((order[tn.index],))
+        nodes[key] = PatchNode(tn, key, (), order[tn.index])
+        return nodes[key]
+
+    def node(tn, kids: list):
+        key = frozenset().union(*(k.patches for k in kids))
+        nodes[key] = PatchNode(tn, key, tuple(k.patches for k in kids),
+                               tuple(k.subtree for k in kids))
+        return nodes[key]
+
+    fold(schedule, leaf, node)
+    return nodes
+
+
+def patch_tree(schedule: PoolingSchedule | PoolingTree, order) -> tuple:
+    """The tree as nested tuples of patch indices (tree position ``p`` holds patch
+    ``order[p]``), the form ``ConvAC(tree=...)`` accepts."""
+    return next(reversed(patch_nodes(schedule, order).values())).subtree
+
+
+def mode_tree(spec, n_patches: int | None = None) -> tuple[PoolingTree, np.ndarray]:
+    """A tree over patch indices (nested sequences, e.g. a mixed network's mode tree)
+    as a :class:`PoolingTree` of its shape alone (one channel, rank 1) and its patch
+    order (the leaves left to right).
+
+    Raises
+    ------
+    convac.validate.InvalidValueError
+        The leaves are not a permutation of ``range(n_patches)`` (of ``range(N)`` with
+        ``N`` leaves when ``n_patches`` is ``None``).
+    """
+    shape, order = canonical_tree(spec, "mode tree")
+    n = len(order) if n_patches is None else validate.positive_int(n_patches, "n_patches", 2)
+    if sorted(order) != list(range(n)):
+        raise validate.InvalidValueError(
+            f"the leaves of a mode tree must be a permutation of range({n}), got {order}")
+    return PoolingTree(1, shape, 1), np.asarray(order, dtype=np.int64)

@@ -33,21 +33,24 @@ Fundamental Connections with Implications to Network Design", ICLR 2018.
 from __future__ import annotations
 
 import decimal
+import itertools
 import math
 from dataclasses import dataclass, field
 
 import networkx as nx
 
 from .. import validate
-from ..nets.mixed import MixedConvAC, check_mode_tree, hybrid_trees, schedule_tree, tree_nodes
+from ..nets.mixed import MixedConvAC, check_mode_tree, hybrid_trees, network_nodes
 from ..nets.network import ConvAC
+from ..nets.tree import mode_tree, patch_nodes
 from ..tensors.matricization import resolve_partition
 
 __all__ = ["TensorGraph", "tree_graph", "network_graph", "graph_min_cut", "tree_min_cut",
-           "mixed_min_cut_bound", "MAX_HYBRIDS"]
+           "mixed_min_cut_bound", "mixed_hybrid_bound", "mixed_segment_bound", "MAX_HYBRIDS"]
 
 MAX_HYBRIDS = 4096
-"""Most hybrid trees :func:`mixed_min_cut_bound` sums over (``2^(mixture nodes + 1)``)."""
+"""Most hybrid trees :func:`mixed_hybrid_bound` sums over (``2^(mixture nodes + 1)``), and
+most placements of one segment's bonds :func:`mixed_segment_bound` enumerates."""
 
 
 @dataclass
@@ -78,35 +81,34 @@ def tree_graph(tree, n_channels: int, pool_width) -> TensorGraph:
         The channels pooled at each interior node (``r_{l-1}`` for a ConvAC).
     """
     m = validate.positive_int(n_channels, "n_channels")
-    n = len(check_mode_tree(tree))
-    graph = TensorGraph(tuple(("mode", i) for i in range(n)))
+    check_mode_tree(tree)
+    return _graph(patch_nodes(*mode_tree(tree)), m, pool_width)
+
+
+def _graph(nodes: dict, n_channels: int, pool_width) -> TensorGraph:
+    """The graph of a tree network from its nodes by patch set
+    (:func:`convac.nets.tree.patch_nodes`); see :func:`tree_graph`."""
+    graph = TensorGraph(tuple(("mode", i) for i in range(len(next(reversed(nodes))))))
     width = pool_width if callable(pool_width) else (lambda node, w=pool_width: w)
-
-    def walk(node):  # returns the conv vertex of node
-        if isinstance(node, int):
-            conv = ("conv", frozenset((node,)))
-            graph.edges.append((("mode", node), conv, m))
-            return conv
-        convs = [walk(child) for child in node]
-        key = frozenset().union(*(c[1] for c in convs))
+    for key, pn in nodes.items():  # children before parents
+        conv = ("conv", key)
+        if not pn.children:
+            graph.edges.append((("mode", pn.subtree), conv, n_channels))
+            continue
         r = validate.integer(width(key), f"pool width of {sorted(key)}", 0)
-        pool, conv = ("pool", key), ("conv", key)
+        pool = ("pool", key)
         graph.copies[pool] = r
-        graph.edges.extend((c, pool, r) for c in convs)
+        graph.edges.extend((("conv", child), pool, r) for child in pn.children)
         graph.edges.append((pool, conv, r))
-        return conv
-
-    walk(tree)
     return graph
 
 
 def network_graph(net: ConvAC) -> TensorGraph:
-    """The graph of a product-pooling ConvAC (its tree over its patch order)."""
+    """The graph of a product-pooling ConvAC (its tree over its patch order; any tree:
+    a node pools its rank's channels)."""
     net = validate.product_network(net, "the min-cut bound")
-    s = net.schedule
-    spans = {math.prod(s.windows[:lv]): lv for lv in range(1, s.n_levels + 1)}
-    return tree_graph(schedule_tree(s.windows, net.order.tolist()), s.n_channels,
-                      lambda node: s.ranks[spans[len(node)] - 1])
+    nodes = network_nodes(net)
+    return _graph(nodes, net.schedule.n_channels, lambda key: nodes[key].node.rank_in)
 
 
 def _common_base(widths) -> tuple[int, dict] | None:
@@ -198,6 +200,29 @@ def tree_min_cut(tree, partition, n_channels: int, pool_width) -> int:
 
 
 def mixed_min_cut_bound(net: MixedConvAC, partition, max_hybrids: int = MAX_HYBRIDS) -> int:
+    """Upper bound on ``rank [A^y]_{I,J}`` of a mixed network: the smaller of
+    :func:`mixed_hybrid_bound` (a sum over hybrid trees) and :func:`mixed_segment_bound`
+    (the network's own tensor network), each computed where its budget allows.
+
+    Raises
+    ------
+    convac.validate.BudgetError
+        Neither fits ``max_hybrids`` (hybrid trees, placements of a segment's bonds).
+    """
+    if not isinstance(net, MixedConvAC):
+        raise validate.InvalidTypeError(f"expected a MixedConvAC, got {type(net).__name__}")
+    bounds, errors = [], []
+    for bound in (mixed_hybrid_bound, mixed_segment_bound):
+        try:
+            bounds.append(bound(net, partition, max_hybrids))
+        except validate.BudgetError as err:  # the other bound may still fit
+            errors.append(str(err))
+    if not bounds:
+        raise validate.BudgetError("; ".join(errors))
+    return min(bounds)
+
+
+def mixed_hybrid_bound(net: MixedConvAC, partition, max_hybrids: int = MAX_HYBRIDS) -> int:
     """Upper bound on ``rank [A^y]_{I,J}`` of a mixed network: the sum over its hybrid
     trees of their min-cut bounds, capped by the matrix's sides.
 
@@ -220,20 +245,18 @@ def mixed_min_cut_bound(net: MixedConvAC, partition, max_hybrids: int = MAX_HYBR
     if count > validate.positive_int(max_hybrids, "max_hybrids"):
         raise validate.BudgetError(
             f"the mixed bound sums over {count} hybrid trees, more than max_hybrids="
-            f"{max_hybrids}; pass a larger max_hybrids or fewer mixture nodes")
+            f"{max_hybrids} (or use fewer mixture nodes)", option="max_hybrids")
     m = net.n_channels
     first, second = net.trees()
-    s = net.first.schedule
-    spans = {math.prod(s.windows[:lv]): lv for lv in range(1, s.n_levels + 1)}
-    nets = (net.first, net.second)
+    ranks = [{key: pn.node.rank_in for key, pn in network_nodes(tree).items()}
+             for tree in (net.first, net.second)]
     total = 0
     for choice, hybrid in hybrid_trees(first, second, net.mixture):
         source = _segment_sources(hybrid, choice)
 
         def width(node, source=source):
-            tree = nets[source[node][0]]
-            r = tree.schedule.ranks[spans[len(node)] - 1]
             seg, parent = source[node]
+            r = ranks[seg][node]
             if node not in net.mixture:
                 return r
             return r // 2 if seg != parent else r - r // 2
@@ -245,16 +268,124 @@ def mixed_min_cut_bound(net: MixedConvAC, partition, max_hybrids: int = MAX_HYBR
 def _segment_sources(hybrid, choice: dict) -> dict:
     """For every interior node of a hybrid: ``(tree of its segment, tree of its
     parent's segment)`` (the root's parent: its own)."""
-    nodes = tree_nodes(hybrid)
-    root = max(nodes, key=len)
+    nodes = patch_nodes(*mode_tree(hybrid))
+    root = next(reversed(nodes))
     source = {}
 
-    def walk(node, tree, parent_tree):
-        here = choice.get(node, tree)
+    def walk(node, parent_tree):
+        here = choice.get(node, parent_tree)
         source[node] = (here, parent_tree)
-        for child in nodes[node][1]:
-            if child in nodes:
-                walk(child, here, here)
+        for child in nodes[node].children:
+            if nodes[child].children:
+                walk(child, here)
 
-    walk(root, choice[root], choice[root])
+    walk(root, choice[root])
     return source
+
+
+def _segment_graph(nodes: dict, top: frozenset, below: tuple, is_root: bool,
+                   n_channels: int) -> TensorGraph:
+    """The graph of one tree's segment from mixture node (or root) ``top`` down to the
+    mixture nodes ``below``.
+
+    Terminals (``modes``): the patches of ``top`` outside ``below``, then one per node of
+    ``below`` (its exchanged pooled value, dimension its pool width, read by its conv),
+    then, unless ``top`` is the root, the segment's output (``top``'s pooled value, before
+    its exchange and conv).  The root's segment ends with the root's conv (one output).
+    """
+    inside = set(below)
+    patches = sorted(p for p in top if not any(p in mu for mu in below))
+    out = () if is_root else (("out",),)
+    graph = TensorGraph(tuple(("mode", p) for p in patches)
+                        + tuple(("mix", mu) for mu in below) + out)
+
+    def walk(key):  # the conv vertex of the node `key`
+        pn = nodes[key]
+        conv = ("conv", key)
+        if key in inside:
+            graph.edges.append((("mix", key), conv, pn.node.rank_in))
+            return conv
+        if not pn.children:
+            graph.edges.append((("mode", pn.subtree), conv, n_channels))
+            return conv
+        r = pn.node.rank_in
+        pool = ("pool", key)
+        graph.copies[pool] = r
+        graph.edges.extend((walk(child), pool, r) for child in pn.children)
+        graph.edges.append((pool, conv if key != top or is_root else ("out",), r))
+        return conv
+
+    walk(top)
+    return graph
+
+
+def mixed_segment_bound(net: MixedConvAC, partition,
+                        max_assignments: int = MAX_HYBRIDS) -> int:
+    """Upper bound on ``rank [A^y]_{I,J}`` of a mixed network from its own tensor
+    network: the mixture nodes cut it into segments, one tensor per segment.
+
+    The mixture nodes and the root form a tree (each node's children: the largest
+    mixture nodes below it).  The *state* of a mixture node ``mu`` is the pair of its two
+    pooled values ``s_mu = (p^1_mu, p^2_mu)`` (dimension ``2 r_mu``); the segment tensor
+    ``S_nu`` maps the states of the mixture nodes below ``nu`` and the patches in
+    between to ``s_nu`` (the root's: to the output), and is a sum of two tree networks,
+    ``S_nu = e_1 (x) T^1_nu + e_2 (x) T^2_nu``, tree ``t``'s segment reading at each
+    ``mu`` its exchanged value (``r_mu`` channels, a linear map of ``s_mu``).  The
+    network is the tree tensor network of the ``S_nu``.  Put every bond ``s_mu`` on one
+    side of ``(I, J)``: each ``S_nu``'s matricization with its legs so split is a sum of
+    ``rank(S_nu)`` products, so ``rank [A^y]_{I,J} <= prod_nu rank(S_nu)``, for every
+    placement; and ``rank(S_nu) <= min(mincut(T^1_nu) + mincut(T^2_nu)`` (subadditive,
+    :func:`graph_min_cut` on each segment), the product of its legs' dimensions on
+    either side``)``.  The bound is the smallest product over the placements, a dynamic
+    programme over the tree of mixture nodes.
+
+    Parameters
+    ----------
+    net : MixedConvAC
+    partition : str, sequence of int or Partition
+    max_assignments : int, default MAX_HYBRIDS
+        Most placements of one segment's bonds (``2^(children + 1)``) enumerated.
+
+    Raises
+    ------
+    convac.validate.BudgetError
+        A segment with more placements than ``max_assignments``.
+    """
+    if not isinstance(net, MixedConvAC):
+        raise validate.InvalidTypeError(f"expected a MixedConvAC, got {type(net).__name__}")
+    part = resolve_partition(partition, net.n_patches)
+    limit = validate.positive_int(max_assignments, "max_assignments")
+    rows = frozenset(part.rows)
+    m = net.n_channels
+    trees = (network_nodes(net.first), network_nodes(net.second))
+    root = next(reversed(trees[0]))
+    tops = (*net.mixture, root)  # smallest first: children before parents
+    below = {nu: tuple(mu for mu in net.mixture if mu < nu and not any(
+        mu < other < nu for other in net.mixture)) for nu in tops}
+    best: dict = {}  # (mixture node, side of its state) -> smallest product below it
+    for nu in tops:
+        kids, is_root = below[nu], nu == root
+        count = 2 ** (len(kids) + (not is_root))
+        if count > limit:
+            raise validate.BudgetError(
+                f"the segment below {sorted(nu)} has {count} placements of its bonds, more "
+                f"than max_assignments={limit}", option="max_assignments")
+        graphs = [_segment_graph(nodes, nu, kids, is_root, m) for nodes in trees]
+        patches = graphs[0].modes[:len(graphs[0].modes) - len(kids) - (not is_root)]
+        fixed = [p[1] in rows for p in patches]
+        dims = [m] * len(patches) + [2 * trees[0][mu].node.rank_in for mu in kids] + (
+            [] if is_root else [2 * trees[0][nu].node.rank_in])
+        for sides in itertools.product((True, False), repeat=len(kids) + (not is_root)):
+            where = fixed + list(sides)  # True: the leg is on the rows' side
+            row_legs = [i for i, w in enumerate(where) if w]
+            caps = (math.prod(d for d, w in zip(dims, where, strict=True) if w),
+                    math.prod(d for d, w in zip(dims, where, strict=True) if not w))
+            if 0 < len(row_legs) < len(where):
+                cut = sum(graph_min_cut(g, row_legs)[0] for g in graphs)
+            else:
+                cut = 1  # every leg on one side: a vector, rank <= 1
+            cost = min(cut, *caps) * math.prod(
+                best[mu, side] for mu, side in zip(kids, sides, strict=False))
+            key = (nu, None if is_root else sides[-1])
+            best[key] = min(best.get(key, cost), cost)
+    return min(best[root, None], m ** len(part.rows), m ** len(part.cols))

@@ -27,10 +27,10 @@ from ..nets.mixed import (
     dilated_tree,
     hybrid_tree,
     hybrid_trees,
+    mode_tree_nodes,
     swapped_dilations,
-    tree_leaves,
-    tree_nodes,
 )
+from ..nets.tree import mode_tree, patch_nodes
 from ..tensors.coefficient import DEFAULT_MAX_BYTES
 from ..tensors.matricization import RankResult, resolve_partition
 from ..tensors.mixed import mixed_coefficient_tensor
@@ -54,17 +54,17 @@ def tiling(tree, rows) -> tuple:
     """``Theta(I; T)``: the maximal nodes of ``tree`` whose patches all lie in ``rows``
     (frozensets, ordered by their smallest patch)."""
     rows = frozenset(rows)
+    nodes = patch_nodes(*mode_tree(tree))
     tiles = []
 
-    def walk(node):
-        leaves = frozenset(tree_leaves(node))
-        if leaves <= rows:
-            tiles.append(leaves)
-        elif not isinstance(node, int):
-            for child in node:
+    def walk(key):
+        if key <= rows:
+            tiles.append(key)
+        else:
+            for child in nodes[key].children:
                 walk(child)
 
-    walk(tree)
+    walk(next(reversed(nodes)))
     return tuple(sorted(tiles, key=min))
 
 
@@ -98,10 +98,10 @@ def tree_rank_bounds(tree, partition, rank: int, root: str = "conv") -> tuple[in
     rows, cols = tiling(tree, part.rows), tiling(tree, part.cols)
     col_set = set(cols)
     pairs = 0
-    for depth, kids in tree_nodes(tree).values():
-        left, right = kids
+    for pn in mode_tree_nodes(tree).values():
+        left, right = pn.children
         if (left in rows and right in col_set) or (right in rows and left in col_set):
-            pairs += root == "conv" or depth > 0
+            pairs += root == "conv" or not pn.node.is_root
     return r**pairs, r ** min(len(rows), len(cols))
 
 
@@ -141,9 +141,9 @@ def mixed_example(n_levels: int) -> dict:
     n = 2**levels
     baseline = dilated_tree(swapped_dilations(levels, 1))
     swapped = dilated_tree(swapped_dilations(levels, 2))
-    depth = levels - 2
-    mixture = sorted((node for node, (d, _) in tree_nodes(baseline).items() if d == depth),
-                     key=min)
+    # the nodes of depth L - 2 of the perfect binary tree: those of height 2
+    mixture = sorted((key for key, pn in mode_tree_nodes(baseline).items()
+                      if pn.node.level == 2), key=min)
     half = len(mixture) // 2
     choice = {node: int(i >= half) for i, node in enumerate(mixture)}
     choice[frozenset(range(n))] = 1

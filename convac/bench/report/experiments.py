@@ -372,12 +372,16 @@ def _recurrent(records, out_dir, published=None) -> str:
         return "" if v is None else v
 
     formats = _table(("network", "N", "M", "r", "odd-even rank (certified)",
-                      "paper CP-rank >=", "TT-rank", "its min-cut", "HT-rank", "its min-cut",
+                      "Thm 1 CP-rank >=", "TT-rank", "its min-cut", "Table 2 TT <=",
+                      "HT-rank", "its min-cut", "Table 2 HT <=", "m > r (Table 2)",
                       "params", "CP params to match"),
                      [(x["net"].upper(), x["n"], x["m"], x["r"], x["odd_even"],
-                       opt(x["paper_cp_lower"]), x["tt_rank"], x["tt_cut"], x["ht_rank"],
-                       x["ht_cut"], x["params"], x["cp_params_to_match"])
+                       opt(x["paper_cp_lower"]), x["tt_rank"], x["tt_cut"],
+                       rc.entry(x["table_tt"]), x["ht_rank"], x["ht_cut"],
+                       rc.entry(x["table_ht"]), x["table_hypothesis"], x["params"],
+                       x["cp_params_to_match"])
                       for x in s["formats"]])
+    excess = rc.table_excess(s)
     racs = _table(("depth", "T", "M", "R", "start-end rank (certified)", "paper >=",
                    "bound <=", "within", "params", "depth-1 params to match"),
                   [(x["depth"], x["t"], x["m"], x["r"], x["rank"], opt(x["lower"]),
@@ -386,14 +390,17 @@ def _recurrent(records, out_dir, published=None) -> str:
     kh, lv = rc.PAPER["khrulkov"], rc.PAPER["levine"]
     return (f"<h2>{TITLES['recurrent-ranks']}</h2>"
             f"<blockquote>Paper: {html.escape(kh['abstract'])}. "
-            f"{html.escape(kh['theorem'])}. {html.escape(kh['table'])}. "
+            f"{html.escape(kh['theorem'])}. {html.escape(kh['theorem_2'])}. "
+            f"{html.escape(kh['table'])}. "
             f"Source: {html.escape(kh['source'])}.</blockquote>"
             "<p>CP, TT and HT networks (seeded float64 weights, every rank r): exact ranks "
             "over GF(p) of the odd-even matricization (a lower bound on the width of a "
             "shallow network that matches the network), of the sequential cuts (TT-rank: "
             "their maximum) and of the balanced tree's clusters (HT-rank: their "
-            "maximum), each beside the largest min-cut upper bound of those cuts.</p>"
+            "maximum), each beside the largest min-cut upper bound of those cuts and "
+            "Table 2's entry for the network's column.</p>"
             + formats
+            + f"<p>{html.escape(rc.describe_excess(excess))}</p>"
             + f"<blockquote>Paper: {html.escape(lv['abstract'])}. "
             f"{html.escape(lv['theorem'])}. Source: {html.escape(lv['source'])}."
             "</blockquote><p>RACs (weights shared over time, seeded float64): exact "
@@ -428,7 +435,9 @@ def _mixed(records, out_dir, published=None) -> str:
             "2^(l-1), swapped = even/odd layers' dilations swapped, hybrid = the paper's H, "
             "mixed = baseline and swapped of width r interconnected at depth L-2 (it "
             "realises H at width r/2). For the mixed network the lower bound is H's at "
-            "r/2 and the min-cut is the sum over its hybrid trees.</p>" + table
+            "r/2 and the min-cut is the smaller of the sum over its hybrid trees and the "
+            "bound of its own tensor network (one tensor per segment between mixture "
+            "nodes).</p>" + table
             + "<p>Corollary 8:</p>" + cor)
 
 
