@@ -5,8 +5,7 @@ log-space forward, and the fractions of float32 outputs that are non-finite and 
 
 ``python docs/measure_init.py`` prints the balanced ConvACs' rows, ``python
 docs/measure_init.py others`` those of irregular trees, tensor trains, RACs and mixed
-networks (a tensor train of 1024 patches needs a recursion limit above Python's default:
-the tree helpers walk nested tuples recursively)."""
+networks."""
 
 import math
 import sys
@@ -60,7 +59,6 @@ def random_tree(leaves: list, rng: np.random.Generator):
 
 
 def others() -> None:
-    sys.setrecursionlimit(20000)
     for n in (64, 256, 1024):
         rng = np.random.default_rng(0)
         tree, ranks = random_tree(list(range(n)), rng), {}

@@ -39,6 +39,7 @@ from .tree import (
     fold_levels,
     patch_tree,
     traverse,
+    tree_text,
 )
 
 __all__ = ["ConvAC", "CPNet", "HTNet", "TTNet", "node_conv", "signed_log", "signed_log_conv",
@@ -389,7 +390,7 @@ class ConvAC(nn.Module):
         pooling = "" if self.pooling == PRODUCT else f", pooling={self.pooling.name!r}"
         if self.is_tree:
             return (f"n_patches={s.n_patches}, n_channels={s.n_channels}, "
-                    f"tree={self.patch_tree()}, ranks={s.ranks}, n_outputs={s.n_outputs}"
+                    f"tree={tree_text(self.patch_tree())}, ranks={s.ranks}, n_outputs={s.n_outputs}"
                     f"{pooling}")
         return (
             f"n_patches={s.n_patches}, n_channels={s.n_channels}, windows={s.windows}, "
