@@ -9,10 +9,16 @@ the ICML 2016 rank distributions' counts of networks below the maximal rank (exa
 any change is a bug) and of shallow fits below their floor (0); the recurrent
 reproductions' deficit against Khrulkov et al.'s and Levine et al.'s bounds (0).  Timed: one
 batch of Levine configurations through the runner's worker function (the throughput a
-cluster worker gets).
+cluster worker gets); a training step of the 32x32 blob networks over the matmul of the
+same multiply-adds.
 """
 
 from __future__ import annotations
+
+import time
+
+import torch
+from threadpoolctl import threadpool_limits
 
 from ._common import cache_each, cached, declared_unit, quick, quick_profile, require
 
@@ -129,6 +135,63 @@ class PoolingGeometryFull:
     def track_pooling_full_failed_cells(self, cache):
         """Cells of the quick grids that raised: 0, anything else is a bug."""
         return self.counts["failed"]
+
+
+class PoolingFullStep:
+    """One training step of the ICLR 2017 deep blob networks (32x32, batch 64, one
+    thread) against the hardware: ``track_step_per_matmul`` is the CPU time per step of
+    ``train`` (200 steps past the first on the 2,000 seeded blob images' closedness task,
+    30 in the quick profile) over the CPU time of one float32 matmul of the pixel-by-pixel
+    step's multiply-adds (``64 * 340`` rows of width ``r`` times an ``r x r`` weight, three
+    times: the forward and the two products of its backward), best of 5, same process.
+    Below 1: faster than the hardware could run the network pixel by pixel (the distinct
+    subtrees); lower is better.  A per-step overhead that comes back shows at width 16, a
+    slower kernel at width 128.
+    """
+
+    params = (["cac", "relu-avg", "relu-max"], [16, 128])
+    param_names = ["kind", "width"]
+    unit = declared_unit("time ratio")
+
+    def setup(self, kind, width):
+        self.pf = require("convac.experiments.pooling_full")
+        data = require("convac.experiments.blobs", "load_blobs")(0, 2000, 1000)
+        self.x, self.y = self.pf._split(data, "train", "closedness",
+                                        self.pf.tree_order("square"), "cpu")
+        rows = torch.randn(64 * 340, width)  # (64 images x 340 inner nodes, r)
+        weight = torch.randn(width, width)
+
+        def matmul():
+            for _ in range(3):
+                rows @ weight
+        self.matmul = matmul
+
+    def _train_cpu(self, kind, width, steps):
+        net = self.pf.BlobNet(kind, width, (4,) * 5, seed=0)
+        start = time.process_time()
+        self.pf.train(net, self.x, self.y, steps, 0)
+        return time.process_time() - start
+
+    def track_step_per_matmul(self, kind, width):
+        """CPU time per training step over that of the FLOP-equivalent matmul."""
+        steps = quick(200, 30)
+        with threadpool_limits(limits=1):
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            torch.set_flush_denormal(True)  # as compute() trains
+            try:
+                self._train_cpu(kind, width, 2)  # warm-up
+                step = (self._train_cpu(kind, width, steps + 1)
+                        - self._train_cpu(kind, width, 1)) / steps  # past the one-off work
+                ref = float("inf")
+                for _ in range(5):
+                    start = time.process_time()
+                    self.matmul()
+                    ref = min(ref, time.process_time() - start)
+            finally:
+                torch.set_num_threads(threads)
+                torch.set_flush_denormal(False)
+        return step / ref
 
 
 class RectifierDistributions:

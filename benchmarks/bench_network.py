@@ -117,8 +117,9 @@ class TreeForward:
 class ForwardPath:
     """HT forward (batch 1024, N = 64, M = r = 16, float32, standard-normal features),
     the one forward path run three ways: ``eager`` and ``compiled``
-    (``torch.compile(net, fullgraph=True)``, CPU inductor: one graph, no break) without
-    autograd, and ``train`` (eager forward + backward).
+    (``torch.compile(net, fullgraph=True)``, CPU inductor: one graph, no break, each
+    level's convs and pooling one fused loop) without autograd, and ``train`` (eager
+    forward + backward).
 
     ``track_time_per_bmm``: its best time over that of one ``torch.bmm`` with the same
     multiply-adds (three for ``train``: forward, and two products per conv backward),
@@ -148,6 +149,9 @@ class ForwardPath:
             self.run, self.bmm_calls = step, 3
         else:
             model = torch.compile(net, fullgraph=True) if path == "compiled" else net
+            if path == "compiled":  # its own loops (the fused levels): finite as well
+                with torch.no_grad():
+                    assert_finite(model(features), "HT N=64 compiled forward")
 
             def forward():
                 with torch.no_grad():

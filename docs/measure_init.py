@@ -1,21 +1,30 @@
-"""Rows of the table in docs/initialisation.md: for default networks (weights seed 0) on a
+"""Rows of the tables in docs/initialisation.md: for default networks (weights seed 0) on a
 batch of 1024 standard-normal features (seed 123), one thread: median |output| of the
 float32 forward (over its finite outputs), log10 of the median |output| of the float64
-log-space forward, and the fractions of float32 outputs that are non-finite and zero."""
+log-space forward, and the fractions of float32 outputs that are non-finite and zero.
+
+``python docs/measure_init.py`` prints the balanced ConvACs' rows, ``python
+docs/measure_init.py others`` those of irregular trees, tensor trains, RACs and mixed
+networks."""
 
 import math
+import sys
 
+import numpy as np
 import torch
 
 import convac
+from convac.nets.mixed import MixedConvAC, common_nodes, dilated_order, swapped_dilations
 
 torch.set_num_threads(1)
 BATCH = 1024
 
 
-def row(name: str, net: convac.ConvAC) -> str:
+def row(name: str, net, length: int | None = None) -> str:
+    """One row; ``length`` is the sequence length of a RAC."""
     gen = torch.Generator().manual_seed(123)
-    x = torch.randn(BATCH, net.n_patches, net.n_channels, generator=gen)  # (B, N, M)
+    shape = (length, net.n_channels) if length else (net.n_patches, net.n_channels)
+    x = torch.randn(BATCH, *shape, generator=gen)  # (B, N or T, M)
     with torch.no_grad():
         out = net(x)[:, 0]  # float32
         log_abs, _ = net.double().forward_log(x.double())
@@ -40,5 +49,39 @@ def main() -> None:
         print(row(name, convac.ConvAC(n, 16, windows, r, shared=shared, seed=0)), flush=True)
 
 
+def random_tree(leaves: list, rng: np.random.Generator):
+    """A tree over ``leaves`` with 2 to 5 children per node, split at random."""
+    if len(leaves) == 1:
+        return leaves[0]
+    arity = int(rng.integers(2, min(5, len(leaves)) + 1))
+    cuts = np.sort(rng.choice(np.arange(1, len(leaves)), size=arity - 1, replace=False))
+    return tuple(random_tree(part.tolist(), rng) for part in np.split(np.asarray(leaves), cuts))
+
+
+def others() -> None:
+    for n in (64, 256, 1024):
+        rng = np.random.default_rng(0)
+        tree, ranks = random_tree(list(range(n)), rng), {}
+        net = convac.ConvAC(n, 16, tree=tree, seed=0,
+                            ranks=lambda sub, ranks=ranks, rng=rng: ranks.setdefault(
+                                sub, int(rng.integers(2, 17))))
+        print(row(f"irregular tree N={n} (arity 2-5, ranks 2-16)", net), flush=True)
+    for n in (16, 64, 256, 1024):
+        print(row(f"TTNet N={n} M=r=16", convac.TTNet(n, 16, 16, seed=0)), flush=True)
+    for depth in (1, 2, 3):
+        for t in (16, 64, 256, 1024):
+            print(row(f"RAC depth {depth} T={t} M=R=16", convac.RAC(16, 16, depth, seed=0), t),
+                  flush=True)
+    for n in (16, 64, 256):
+        levels = round(math.log2(n))
+        nets = [convac.ConvAC(n, 16, (2,) * levels, 16, seed=i,
+                              geometry=dilated_order(swapped_dilations(levels, group)))
+                for i, group in enumerate((1, 2) if levels % 2 == 0 else (1, levels))]
+        mixed = MixedConvAC(nets[0], nets[1], common_nodes(*nets))
+        print(row(f"MixedConvAC N={n} r=16, the trees' own defaults", mixed), flush=True)
+        mixed.float().reset_parameters(0)
+        print(row(f"MixedConvAC N={n} r=16, reset_parameters(0)", mixed), flush=True)
+
+
 if __name__ == "__main__":
-    main()
+    others() if sys.argv[1:] == ["others"] else main()

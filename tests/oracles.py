@@ -74,3 +74,15 @@ def fraction_rank(mat) -> int:
                 rows[i] = [a - f * b for a, b in zip(rows[i], rows[rank], strict=True)]
         rank += 1
     return rank
+
+
+def assert_order_one(out, log_abs=None, sign=None):
+    """The default-scale guarantee: every output finite, median ``|output|`` in
+    ``[1e-3, 1e3]``, and, given a float64 log-space forward ``(log_abs, sign)``, ``out``
+    agreeing with it (to ``out``'s dtype) with the same signs."""
+    assert torch.isfinite(out).all(), f"{int((~torch.isfinite(out)).sum())} non-finite outputs"
+    median = float(out.abs().median())
+    assert 1e-3 <= median <= 1e3, median
+    if log_abs is not None:
+        assert_close_to_reference(out, sign * torch.exp(log_abs), out.dtype)
+        assert torch.equal(sign[out != 0], torch.sign(out[out != 0]).double())

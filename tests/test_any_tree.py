@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import sys
 
 import numpy as np
 import pytest
@@ -497,3 +498,24 @@ def test_compiled_tree_forward_matches_eager():
     net(x).sum().backward()
     for got, want in zip(grads, (w.grad for w in net.weights), strict=True):
         assert_close(got, want)
+
+
+def test_a_caterpillar_deeper_than_the_recursion_limit_builds_prints_and_folds():
+    n = 3 * sys.getrecursionlimit()
+    net = convac.TTNet(n, 2, 2, seed=0)
+    text = convac.nets.tree.tree_text  # == itself recurses on tuples this deep
+    assert text(net.patch_tree()) == text(convac.caterpillar(n))
+    assert repr(net.schedule).startswith("PoolingTree(n_channels=2, shape=((((")
+    assert f"tree={text(convac.caterpillar(n))}" in repr(net)
+    assert convac.min_cut_bound(net, "left-right") == 2
+    parents = [n + max(v - 1, 0) for v in range(n)] + [n + k + 1 for k in range(n - 2)] + [-1]
+    mirrored = (0, 1)  # children are taken in increasing order: the leaf comes first
+    for p in range(2, n):
+        mirrored = (p, mirrored)
+    assert text(convac.tree_from_parents(parents)) == text(mirrored)
+    assert convac.nets.tree.canonical_tree(mirrored)[1] == list(range(n - 1, 1, -1)) + [0, 1]
+
+
+@pytest.mark.parametrize("tree", [((0, 1), ((2, 3), (4, (5, 6)))), ((0, 1, 2), 3), (4, (0,))])
+def test_tree_text_is_the_repr_of_nested_tuples(tree):
+    assert convac.nets.tree.tree_text(tree) == repr(tree)

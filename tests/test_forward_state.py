@@ -10,9 +10,10 @@ import copy
 
 import pytest
 import torch
-from oracles import assert_close, make_net
+from oracles import NET_CASES, assert_close, assert_close_to_reference, make_net
 
 import convac
+from convac.nets.network import FUSE_MAX_IN, materialized, node_conv, unrolled_conv
 
 # every state-change test runs on the eager module and on ``torch.compile(net,
 # fullgraph=True)`` (dynamo's capture and guards, AOTAutograd; the "aot_eager" backend, as
@@ -361,3 +362,57 @@ def test_a_meta_network_has_no_values_to_check(geometry):
     """``.to("meta")`` validates nothing (no values) and its forward gives shapes only."""
     net = convac.HTNet(8, 2, 2, seed=0, geometry=geometry).to("meta")
     assert net(torch.empty(3, 8, 2, device="meta")).shape == (3, 1)
+
+
+# -- the fused formulation of the compiled CPU forward ---------------------------------------
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_unrolled_conv_is_node_conv(shared):
+    """The conv as ``r_in`` broadcast multiply-adds against one bmm (or matmul if shared)."""
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(5, 7, 4, generator=gen, dtype=torch.float64)  # (nodes, batch, r_in)
+    w = torch.randn(*(() if shared else (5,)), 3, 4, generator=gen, dtype=torch.float64)
+    weight_t = materialized(w.transpose(-1, -2))
+    assert weight_t.is_contiguous() and torch.equal(weight_t, w.transpose(-1, -2))
+    assert_close(unrolled_conv(x, weight_t), node_conv(x, w))
+
+
+@pytest.mark.parametrize("case", sorted(NET_CASES))
+@pytest.mark.parametrize("shared", [False, True])
+@pytest.mark.parametrize("geometry", ["contiguous", "mirror"])
+def test_fused_forward_is_the_forward(case, shared, geometry):
+    """The formulation the compiled CPU forward traces (run eagerly here; its compiled run
+    is in the slow tier) against the level-by-level forward, for every schedule (windows
+    above ``FUSE_MAX_WINDOW`` keep the matmul) and pooling operator."""
+    for pooling in ("product", "relu-max", "relu-sum"):
+        net = NET_CASES[case](5, shared, geometry).double()
+        net.pooling = convac.nets.pooling.resolve_pooling(pooling)
+        feats = _features(net, batch=6)
+        with torch.no_grad():
+            weights, order = net._state()
+            identity = net._checked(feats, weights, order)
+            assert_close(net._fused_forward(feats, weights, order, identity), net(feats))
+
+
+def test_fused_forward_keeps_the_matmul_for_wide_inputs():
+    """Inputs wider than ``FUSE_MAX_IN`` go through ``node_conv`` at their level (the same
+    function: the other levels still fuse)."""
+    net = convac.HTNet(4, FUSE_MAX_IN + 3, (FUSE_MAX_IN + 1, 2), seed=1).double()
+    feats = _features(net, batch=5)
+    with torch.no_grad():
+        weights, order = net._state()
+        assert_close(net._fused_forward(feats, weights, order, True), net(feats))
+
+
+@pytest.mark.slow
+def test_compiled_benchmark_forward_matches_float64():
+    """The benchmarked network (HT, N = 64, M = r = 16, float32) compiled with inductor (the
+    fused loops) against the float64 eager forward of the same weights."""
+    net = convac.HTNet(64, 16, 16, seed=0)
+    feats = _features(net, batch=300, dtype=torch.float32)
+    compiled = _compile_or_skip(net)
+    with torch.no_grad():
+        reference = copy.deepcopy(net).double()(feats.double())
+        assert torch.isfinite(reference).all()
+        assert_close_to_reference(compiled(feats), reference, torch.float32)
+        assert_close_to_reference(net(feats), reference, torch.float32)

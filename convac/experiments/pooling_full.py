@@ -36,6 +36,7 @@ min-cut at ``4 x 4``.
 from __future__ import annotations
 
 import functools
+import itertools
 import time
 
 import numpy as np
@@ -62,14 +63,20 @@ from .pooling_full_summary import (
     summarize_records,
     throughput,
 )
-from .runner import Experiment, evaluate
+from .runner import Experiment, code_provenance, evaluate
 
 __all__ = ["experiment", "compute", "tree_order", "BlobNet", "train", "summarize",
            "format_summary", "throughput", "partitions", "partition_ranks", "PAPER",
            "KINDS", "GEOMETRIES", "DEEP_WIDTHS", "SHALLOW_WIDTHS",
-           "default_grid_size", "quick_records"]
+           "default_grid_size", "quick_records", "distinct_subtrees",
+           "code_label", "TRAINING_CODE"]
 
 BATCH = 64
+
+TRAINING_CODE = "distinct-subtrees"
+"""Stored with every training (``result["code"]["training"]``): the forward over each
+batch's distinct subtrees.  Trainings stored without a ``code`` were computed pixel by
+pixel, before it (the same function and optimisation, up to float rounding)."""
 
 OPTIMIZERS = {
     "cac": {"lr": 0.003, "betas": (0.9, 0.9), "eps": 1e-16, "weight_decay": 0.0},
@@ -174,22 +181,142 @@ class BlobNet(torch.nn.Module):
             return (n0 * v0 + n1 * v1) / pixels.shape[1]
         return torch.maximum(torch.where(n0 > 0, v0, 0.0), torch.where(n1 > 0, v1, 0.0))
 
-    def forward(self, pixels: torch.Tensor, counts: bool = True) -> torch.Tensor:
+    def _leaves(self) -> torch.Tensor:
+        """``(2, r)``: the level-0 output of a pixel of value 0 and of value 1."""
+        h = self.weight[0].T  # (2, r): the conv of a one-hot pixel picks a row
+        return h if self.kind == "cac" else torch.relu(h + self.bias[0])
+
+    def forward(self, pixels: torch.Tensor, counts: bool = True,
+                distinct: bool = True) -> torch.Tensor:
         """Class scores ``(B, 2)`` (logits) of pixels ``(B, N)`` in ``{0, 1}``, tree order.
 
         A shallow network (one global pooling) is computed from the pixel counts unless
-        ``counts=False`` (the pixel-by-pixel forward, its oracle in the tests).
+        ``counts=False``; a deep one over the distinct subtrees of the batch
+        (:func:`distinct_subtrees`: each distinct multiset of children is pooled and
+        convolved once) unless ``distinct=False``.  ``counts=False, distinct=False`` is the
+        pixel-by-pixel forward, the oracle of the tests.
         """
+        if pixels.dtype.is_floating_point or pixels.dtype == torch.bool or pixels.ndim != 2:
+            raise InvalidValueError(
+                f"pixels must be an integer tensor (B, N) of 0s and 1s, got "
+                f"{pixels.dtype} of shape {tuple(pixels.shape)}; pass the images flattened "
+                "in tree order (tree_order) as int64")
         if counts and len(self.windows) == 1:
             return self._conv(self._global(pixels)[:, None, :], 1, last=True)[:, 0, :]
-        w0 = self.weight[0].T  # (2, r): the conv of a one-hot pixel picks a row
-        h = w0[pixels]  # (B, N, r)
-        if self.kind != "cac":
-            h = torch.relu(h + self.bias[0])
+        if distinct and len(self.windows) > 1:
+            return self.forward_subtrees(*distinct_subtrees(pixels, self.windows))
+        last = len(self.windows) - 1
+        h = self._leaves()[pixels]  # (B, N, r)
         for level, w in enumerate(self.windows):
             h = self._pool(h, w)
-            h = self._conv(h, level + 1, last=level == len(self.windows) - 1)
+            h = self._conv(h, level + 1, last=level == last)
         return h[:, 0, :]
+
+    def forward_subtrees(self, children: list, root: torch.Tensor) -> torch.Tensor:
+        """Class scores ``(B, 2)`` of a batch given as its distinct subtrees
+        (:func:`distinct_subtrees`): one pooling and convolution per distinct node."""
+        last = len(self.windows) - 1
+        h = self._leaves()[None]  # (1, 2, r): one row per distinct node
+        for level, (w, ch) in enumerate(zip(self.windows, children, strict=True)):
+            h = self._pool(h[:, ch.reshape(-1)], w)  # (1, U_l, r)
+            h = self._conv(h, level + 1, last=level == last)
+        return h[0, root]  # (B, 2)
+
+
+MULTISET_TABLE = 2 ** 16
+"""Largest key space of a level whose windows are looked up among all multisets of
+children (:func:`_multisets`) instead of sorted and made unique per batch."""
+
+
+@functools.lru_cache(maxsize=32)
+def _multisets(n_ids: int, w: int) -> tuple:
+    """Every multiset of ``w`` children among ``n_ids`` ids, and its index by key.
+
+    Returns ``(rows, powers, lookup)``: ``rows (K, w)`` the sorted multisets, ``powers
+    (n_ids,)`` the digit of each id, and ``lookup`` the row of a window's key
+    ``sum(powers[children])`` (a window's count of each id, in base ``w + 1``: one key
+    per multiset, in any order of the window).
+    """
+    rows = list(itertools.combinations_with_replacement(range(n_ids), w))
+    powers = (w + 1) ** np.arange(n_ids)  # (n_ids,)
+    lookup = np.full((w + 1) ** n_ids, -1)
+    lookup[powers[np.asarray(rows)].sum(1)] = np.arange(len(rows))
+    return torch.as_tensor(rows), torch.as_tensor(powers), torch.as_tensor(lookup)
+
+
+def distinct_subtrees(pixels: torch.Tensor, windows) -> tuple[list, torch.Tensor]:
+    """The distinct nodes of a batch's pooling trees, level by level.
+
+    A node's output is a function of the multiset of its children's outputs (sum, mean
+    and max pooling are symmetric in the window), so two nodes whose children are the
+    same distinct nodes, in any order, are equal: each level keeps one row per multiset
+    of children.  Where all multisets are few (levels 1 and 2 of the deep networks: 5
+    and 70) every one is a row; above, those of the batch (on the blob images a batch of
+    64 has about 480-560, 160-255 and 64 at levels 3 to 5, against 1,024, 256 and 64
+    nodes).
+
+    Parameters
+    ----------
+    pixels : integer tensor ``(B, N)`` of 0s and 1s (tree order)
+    windows : sequence of int, product ``N``
+
+    Returns
+    -------
+    children : list of int64 tensors ``(U_l, w_l)``
+        Per level, the children of each distinct node (sorted): indices into the previous
+        level's distinct nodes (level 0: the pixel values 0 and 1).
+    root : int64 tensor ``(B,)``
+        Each image's root among the last level's distinct nodes.
+
+    Raises
+    ------
+    InvalidValueError
+        If a pixel is not 0 or 1.
+    """
+    _check_bits(pixels)
+    children, ids, _ = _levels(pixels, 2, windows)
+    return children, ids[:, 0]
+
+
+def _check_bits(pixels: torch.Tensor) -> None:
+    if pixels.numel():
+        low, high = (int(v) for v in torch.aminmax(pixels))
+        if low < 0 or high > 1:
+            raise InvalidValueError(f"pixels must be 0 or 1, got values in [{low}, {high}]; "
+                                    "binarize the images first")
+
+
+def _levels(ids: torch.Tensor, n_ids: int, windows, static: bool = False) -> tuple:
+    """``(children, ids, n_ids)`` after pooling ``ids (B, n)`` (among ``n_ids`` distinct
+    nodes) through ``windows``: see :func:`distinct_subtrees`.  With ``static`` only the
+    levels whose rows are every multiset (independent of the batch), stopping before the
+    first level that depends on it."""
+    b, dev, children = ids.shape[0], ids.device, []
+    for w in windows:
+        windows_l = ids.reshape(-1, w)  # (B * n_l, w)
+        if (w + 1) ** n_ids <= MULTISET_TABLE:
+            rows, powers, lookup = (t.to(dev) for t in _multisets(n_ids, w))
+            if n_ids == 2:  # the same key, sum(powers[c]) with powers = (1, w + 1)
+                key = w + w * windows_l.sum(1)  # (B * n_l,)
+            else:
+                key = powers[windows_l].sum(1)  # (B * n_l,)
+            inverse = lookup[key]  # (B * n_l,)
+        elif static:
+            break
+        else:
+            rows = windows_l.sort(1).values  # (B * n_l, w): each window's multiset
+            if n_ids ** w < 2 ** 62:  # one int64 key per window: its digits in base n_ids
+                key = rows[:, 0]
+                for j in range(1, w):
+                    key = key * n_ids + rows[:, j]
+                key, inverse = torch.unique(key, return_inverse=True)  # (U,), (B * n_l,)
+                power = n_ids ** torch.arange(w - 1, -1, -1, device=dev)  # (w,)
+                rows = key[:, None] // power % n_ids  # (U, w): the digits back
+            else:
+                rows, inverse = torch.unique(rows, dim=0, return_inverse=True)  # (U, w)
+        children.append(rows)
+        ids, n_ids = inverse.view(b, -1), len(rows)  # (B, n_l)
+    return children, ids, n_ids
 
 
 def _optimizer(net: BlobNet, steps: int):
@@ -212,22 +339,33 @@ def train(net: BlobNet, pixels: torch.Tensor, labels: torch.Tensor, steps: int, 
     steps = integer(steps, "steps", minimum=1)
     gen = torch.Generator().manual_seed(int(seed) + 7919)
     opt, sched = _optimizer(net, steps)
-    order, pos, tail = torch.randperm(len(labels), generator=gen), 0, []
+    order, pos = torch.randperm(len(labels), generator=gen), 0
     it = range(steps)
     if progress:
         it = tqdm(it, unit="step", desc="train", mininterval=5)
-    for _ in it:
+    tail = torch.zeros(min(steps, 100), dtype=torch.float64, device=pixels.device)  # a ring
+    deep = len(net.windows) > 1
+    if deep:  # the levels that do not depend on the batch, once for every image
+        _check_bits(pixels)
+        static, ids, n_ids = _levels(pixels, 2, net.windows, static=True)  # ids (n, n_s)
+    for step in it:
         if pos + batch > len(order):
             order, pos = torch.randperm(len(labels), generator=gen), 0
         idx = order[pos:pos + batch].to(pixels.device)
         pos += batch
-        loss = torch.nn.functional.cross_entropy(net(pixels[idx]), labels[idx])
+        if deep:
+            above, top, _ = _levels(ids.index_select(0, idx), n_ids,
+                                    net.windows[len(static):])
+            out = net.forward_subtrees(static + above, top[:, 0])
+        else:
+            out = net(pixels.index_select(0, idx))
+        loss = torch.nn.functional.cross_entropy(out, labels.index_select(0, idx))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
-        tail = (tail + [float(loss.detach())])[-100:]
-    return float(np.mean(tail))
+        tail[step % len(tail)] = loss.detach()  # no host sync per step
+    return float(tail.mean())
 
 
 def accuracy(net: BlobNet, pixels: torch.Tensor, labels: torch.Tensor,
@@ -244,7 +382,9 @@ def accuracy(net: BlobNet, pixels: torch.Tensor, labels: torch.Tensor,
 def _split(data: dict, part: str, task: str, order: np.ndarray, device):
     idx, labels = task_split(data[f"{part}_{task}"])
     flat = data[f"{part}_images"].reshape(len(data[f"{part}_images"]), -1)[idx][:, order]
-    return (torch.as_tensor(flat.astype(np.int64), device=device),
+    # row-major: a batch is whole rows (the fancy indexing above leaves columns contiguous,
+    # and gathering 64 rows of that took 1.2 ms of a 4 ms step)
+    return (torch.as_tensor(np.ascontiguousarray(flat, dtype=np.int64), device=device),
             torch.as_tensor(labels, device=device))
 
 
@@ -276,7 +416,8 @@ def compute(config: dict) -> dict:
     return {"train_accuracy": accuracy(net, x, y), "test_accuracy": accuracy(net, xt, yt),
             "final_loss": loss, "train_seconds": wall, "train_cpu_seconds": cpu,
             "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
-            "threads": torch.get_num_threads(), "n_train": len(y), "n_test": len(yt)}
+            "threads": torch.get_num_threads(), "n_train": len(y), "n_test": len(yt),
+            "code": {**code_provenance(), "training": TRAINING_CODE}}
 
 
 def experiment(seeds: int = 3, steps: int = 15_000, deep_widths=DEEP_WIDTHS,
@@ -330,11 +471,47 @@ def partition_ranks(geometry: str, width: int, side: int = SIDE, exact: bool = F
 
 
 # -- summary -------------------------------------------------------------------------
+def code_label(result: dict) -> str:
+    """Which code trained a stored result: the training code, convac's version and the
+    commit (``+modified``: with uncommitted changes); results stored without one are the
+    pixel-by-pixel trainings from before :data:`TRAINING_CODE`."""
+    code = result.get("code")
+    if not code:
+        return "pixel-by-pixel (no code recorded)"
+    commit = (code.get("commit") or "no git checkout")[:10]
+    return (f"{code.get('training')} convac {code.get('convac')} {commit}"
+            + (" +modified" if code.get("modified") else ""))
+
+
+def _code_per_cell(s: dict, records) -> None:
+    """Add to summary ``s`` the trainings per code (``code``), and to each cell its
+    trainings and mean CPU seconds per code (``by_code``): trainings from before and
+    after a speed-up stay apart."""
+    by_cell: dict = {}
+    for rec in records:
+        if rec["status"] == "ok":
+            c = rec["config"]
+            cell = (c["depth"], c["geometry"], c["task"], c["kind"], c["width"])
+            by_cell.setdefault(cell, {}).setdefault(code_label(rec["result"]), []).append(
+                rec["result"]["train_cpu_seconds"])
+    total: dict = {}
+    for row in s["cells"]:
+        codes = by_cell.get((row["depth"], row["geometry"], row["task"], row["kind"],
+                             row["width"]), {})
+        row["by_code"] = {k: {"n": len(v), "cpu_seconds": float(np.mean(v))}
+                          for k, v in sorted(codes.items())}
+        for k, v in codes.items():
+            total[k] = total.get(k, 0) + len(v)
+    s["code"] = dict(sorted(total.items()))
+
+
 def summarize(records, ranks: bool = True) -> dict:
-    """:func:`~convac.experiments.pooling_full_summary.summarize_records`, with ``ranks``
-    the ranks per geometry and width (computed: min-cuts at 32x32 and exact ranks at
-    4x4)."""
+    """:func:`~convac.experiments.pooling_full_summary.summarize_records`, with the
+    trainings per code (:func:`code_label`: ``code`` overall, ``by_code`` per cell) and
+    with ``ranks`` the ranks per geometry and width (computed: min-cuts at 32x32 and
+    exact ranks at 4x4)."""
     s = summarize_records(records)
+    _code_per_cell(s, records)
     if ranks:
         widths = (sorted({r["width"] for r in s["cells"] if r["depth"] == "deep"})
                   or list(DEEP_WIDTHS))

@@ -39,9 +39,11 @@ the store, so ``--store`` must be on the client's disk; workers need no shared s
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
+import subprocess
 import time
 import traceback
 import warnings
@@ -50,7 +52,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import threads
+from .. import __version__, threads
 from ..progress import bar as progress_bar
 from ..validate import BudgetError, ConvACError, InvalidValueError
 from ..validate import integer as check_integer
@@ -60,6 +62,7 @@ from .store import ResultStore
 __all__ = [
     "Experiment", "ExperimentBugError", "RunSummary", "run_experiment", "select_indices",
     "compute_batch", "evaluate", "THREAD_ENV", "worker_env", "ClusterError",
+    "code_provenance",
 ]
 
 THREAD_ENV = threads.environment(1)
@@ -72,6 +75,36 @@ def worker_env() -> dict:
     (:func:`convac.threads.environment`, ``CONVAC_THREADS`` or 1), so that each worker
     process starts its BLAS/OpenMP pools with that many threads."""
     return threads.environment()
+
+
+def _git(*args: str) -> str | None:
+    """Output of ``git args`` in the package's folder (``convac/``), or None outside a
+    checkout."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        out = subprocess.run(["git", *args], capture_output=True, text=True, check=True,
+                             cwd=package, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+@functools.lru_cache(maxsize=1)
+def code_provenance() -> dict:
+    """Which code computes in this process, for an experiment to store with each result.
+
+    Returns
+    -------
+    dict
+        ``convac`` (the package version), ``commit`` (the git commit of the package's
+        checkout, None when it is not in one) and ``modified`` (whether that checkout's
+        ``convac/`` has uncommitted changes; None outside a checkout).  Read once per
+        process (a worker runs one code for its lifetime).
+    """
+    commit = _git("rev-parse", "HEAD") or None
+    status = _git("status", "--porcelain", "--", ".") if commit else None
+    return {"convac": __version__, "commit": commit,
+            "modified": bool(status) if status is not None else None}
 
 
 class ExperimentBugError(ConvACError, RuntimeError):

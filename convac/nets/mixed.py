@@ -36,7 +36,17 @@ import torch
 from torch import nn
 
 from .. import validate
-from .network import ConvAC, node_conv, signed_log, signed_log_conv
+from .network import (
+    PROBE_BATCH,
+    PROBE_BYTES,
+    ConvAC,
+    fan_in_draws,
+    node_conv,
+    seeded_generator,
+    signed_log,
+    signed_log_conv,
+    unit_log_gain,
+)
 from .pooling import PRODUCT
 from .tree import mode_tree, nodes_of, patch_nodes
 
@@ -246,6 +256,9 @@ class MixedConvAC(nn.Module):
     ``forward(features)`` takes ``(batch, N, M)`` features like a ConvAC and returns
     ``(batch, Y)``: ``first``'s output plus ``second``'s, each tree reading at a mixture
     node the exchanged channels.  With an empty mixture it is the sum of the two networks.
+
+    The constructor keeps the networks' weights; :meth:`reset_parameters` draws the
+    default ones, scaled for the mixed forward (``docs/initialisation.md``).
     """
 
     def __init__(self, first: ConvAC, second: ConvAC, mixture: Iterable = ()):
@@ -331,13 +344,7 @@ class MixedConvAC(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Outputs ``(batch, Y)`` of the mixed network on features ``(batch, N, M)``."""
-
-        def pool(value, w):
-            x = value[0]
-            nodes, batch, r = x.shape
-            return (x.view(nodes // w, w, batch, r).prod(dim=1),)
-
-        a, b = self._walk(features, lambda x: (x,), pool,
+        a, b = self._walk(features, lambda x: (x,), _product_pool,
                           lambda value, weight: (node_conv(value[0], weight),))
         return (a[0] + b[0])[0]  # (B, Y)
 
@@ -364,6 +371,56 @@ class MixedConvAC(nn.Module):
         ones = torch.ones(1, 2, dtype=log_abs.dtype, device=log_abs.device)
         log_abs, sign = signed_log_conv(log_abs, sign, ones)  # (B, Y, 1) each
         return log_abs[..., 0], sign[..., 0]
+
+    @torch.no_grad()
+    def reset_parameters(self, seed: int | None = None) -> None:
+        """Draw new weights for both networks, scaled for the mixed forward.
+
+        Every level of ``first`` and then of ``second`` is drawn ``N(0, 1 / fan_in)`` from
+        one seeded stream, then multiplied by one constant per level and network so that,
+        on features with i.i.d. standard-normal channels, every conv output of the mixed
+        forward (the exchanged channels included) has geometric-mean magnitude 1: the
+        rule of :meth:`ConvAC.reset_parameters`, its probe (drawn from the same stream
+        after the weights) run through the mixed forward, in the networks' dtype and on
+        their device.  The two networks' own defaults
+        are each scaled for its tree alone; the exchange changes the channels a level
+        reads, and products carry the change up the tree (measured: median |output| 3e4 at
+        N = 256, ``docs/initialisation.md``).  The constructor keeps the weights it is
+        given (e.g. integer weights for exact ranks): call this for the default.
+        """
+        gen = seeded_generator(seed)
+        nets = (self.first, self.second)
+        for net in nets:
+            for w, draw in zip(net.weights, fan_in_draws(net.weights, gen), strict=True):
+                w.copy_(draw)
+        s = self.first.schedule
+        batch = max(16, min(PROBE_BATCH, PROBE_BYTES // (8 * s.n_patches * s.max_width)))
+        probe = torch.randn(batch, s.n_patches, s.n_channels, generator=gen,
+                            dtype=torch.float64)  # (P, N, M)
+        # which (network, level) a conv belongs to, by its weight; _walk convolves first's
+        # leaves before second's
+        key_of = {id(w): (side, level) for side, net in enumerate(nets)
+                  for level, w in enumerate(net.weight_levels())}
+        leaf_keys = iter(((0, 0), (1, 0)))
+        gains = {}
+
+        def scaled(key, x: torch.Tensor) -> tuple:
+            gains[key] = unit_log_gain(x)
+            return (x.mul_(gains[key]),)  # the next level pools the rescaled outputs
+
+        self._walk(probe.to(self.first.weights[0]), lambda x: scaled(next(leaf_keys), x),
+                   _product_pool,
+                   lambda value, weight: scaled(key_of[id(weight)], node_conv(value[0], weight)))
+        for (side, level), gain in gains.items():
+            nets[side].weights[level].mul_(gain)
+
+
+def _product_pool(value: tuple, w: int) -> tuple:
+    """Product pooling of windows of ``w`` nodes of a linear value ``(x,)``, ``x`` of
+    shape ``(nodes, B, r)``."""
+    x = value[0]
+    nodes, batch, r = x.shape
+    return (x.view(nodes // w, w, batch, r).prod(dim=1),)
 
 
 def _exchange(pa, pb, ia, ib, h):

@@ -15,7 +15,9 @@ numpy views or ``load_state_dict`` are always the ones used; the state's metadat
 checked on every call, the order's values where they change (``ConvAC._order_changed``).
 On the CPU, without autograd, a batch goes through in chunks that keep each level in
 cache.  Acceleration goes through torch only: ``torch.compile(net, fullgraph=True)``
-traces it as one graph.
+traces it as one graph; on the CPU without autograd it traces each level's convs as
+broadcast multiply-adds (:func:`unrolled_conv`), which inductor fuses with the pooling into
+one vectorized loop per level.
 
 References
 ----------
@@ -39,10 +41,12 @@ from .tree import (
     fold_levels,
     patch_tree,
     traverse,
+    tree_text,
 )
 
-__all__ = ["ConvAC", "CPNet", "HTNet", "TTNet", "node_conv", "signed_log", "signed_log_conv",
-           "multiply_adds", "log_scale_gains"]
+__all__ = ["ConvAC", "CPNet", "HTNet", "TTNet", "node_conv", "unrolled_conv", "materialized",
+           "signed_log", "signed_log_conv", "multiply_adds", "log_scale_gains", "unit_log_gain",
+           "seeded_generator", "fan_in_draws"]
 
 
 def signed_log(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -89,6 +93,54 @@ def node_conv(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return torch.bmm(x, weight.transpose(1, 2))
 
 
+FUSE_MAX_IN = 16
+"""Widest input (channels of a conv) that the compiled CPU forward writes as an unrolled
+sum of broadcast products (:func:`unrolled_conv`): at ``r_in = 16`` each conv is 16
+vector multiply-adds per output row, fused by inductor with the pooling into one loop
+per level; wider inputs keep the matmul."""
+
+FUSE_MAX_WINDOW = 4
+"""Widest pooling window whose children's convs the compiled CPU forward fuses into one
+loop (a CP window of ``N`` children would be one expression of ``N * r_in`` terms)."""
+
+
+def materialized(t: torch.Tensor) -> torch.Tensor:
+    """``t`` laid out contiguously, and kept so inside a ``torch.compile`` graph.
+
+    Inductor folds a ``contiguous()`` copy into its readers (reading ``t`` in its old
+    layout); ``as_strided`` needs a storage, so inductor writes the copy out first (for a
+    weight: a few KiB, once per call).  Eagerly it is one copy.
+    """
+    t = t.contiguous()
+    return t.as_strided(t.shape, t.stride())
+
+
+def unrolled_conv(x: torch.Tensor, weight_t: torch.Tensor) -> torch.Tensor:
+    """The 1x1 conv of every node as ``r_in`` broadcast multiply-adds (no matmul).
+
+    Under ``torch.compile`` on the CPU this is a pointwise expression that inductor fuses
+    with the pooling that reads it, vectorized over the output channels (``r_out = 16``
+    floats: one AVX-512 register); an extern matmul per level, of inner size 16, costs more
+    in fixed cost and memory traffic than it computes (``docs/forward.md``).
+
+    Parameters
+    ----------
+    x : Tensor, shape ``(nodes, batch, r_in)``
+    weight_t : Tensor, shape ``(nodes, r_in, r_out)`` per node or ``(r_in, r_out)``
+        shared: the transposed weights, contiguous (:func:`materialized`).
+
+    Returns
+    -------
+    Tensor, shape ``(nodes, batch, r_out)``, equal to ``node_conv(x, weight)`` up to the
+    order of the sums.
+    """
+    w = weight_t if weight_t.ndim == 3 else weight_t[None]  # (nodes or 1, r_in, r_out)
+    out = x[:, :, 0, None] * w[:, None, 0]  # (nodes, batch, r_out)
+    for i in range(1, x.shape[-1]):
+        out = out + x[:, :, i, None] * w[:, None, i]
+    return out
+
+
 CHUNK_BYTES = 2**20
 """Bytes of level-0 activations per pass of the no-grad forward (a batch is cut in chunks
 of whole samples): 1 MiB kept the levels of a chunk in the 2 MiB L2 of the machine it was
@@ -120,12 +172,31 @@ def _tensor_key(t) -> tuple | None:
     return id(t), t._version, 0 if t.is_meta else t.data_ptr(), t.device
 
 
-def _unit_log_gain(out: torch.Tensor) -> float:
+def unit_log_gain(out: torch.Tensor) -> float:
     """``exp(-mean log|out|)`` over the nonzero finite entries (1 if there are none): the
     factor that gives ``out`` geometric-mean magnitude 1."""
     logs = out.abs().log()
     logs = logs[torch.isfinite(logs)]
     return float(torch.exp(-logs.mean())) if logs.numel() else 1.0
+
+
+def seeded_generator(seed: int | None) -> torch.Generator:
+    """A private CPU generator: seeded with ``seed``, or from fresh entropy for ``None``
+    (the global RNG is untouched)."""
+    seed = validate.seed(seed)
+    gen = torch.Generator(device="cpu")
+    if seed is None:
+        gen.seed()
+    else:
+        gen.manual_seed(seed)
+    return gen
+
+
+def fan_in_draws(weights, gen: torch.Generator) -> list[torch.Tensor]:
+    """Float64 CPU draws ``N(0, 1 / fan_in)`` of the shapes of ``weights`` (fan-in: the
+    last dimension), one after the other from ``gen``."""
+    return [torch.randn(tuple(w.shape), generator=gen, dtype=torch.float64)
+            * w.shape[-1] ** -0.5 for w in weights]
 
 
 def log_scale_gains(schedule: PoolingSchedule | PoolingTree, draws: list[torch.Tensor],
@@ -176,7 +247,7 @@ def log_scale_gains(schedule: PoolingSchedule | PoolingTree, draws: list[torch.T
 
         def node_out(tn, x: torch.Tensor) -> torch.Tensor:  # (P, r_in) -> (P, r_out)
             out = x @ draws[tn.key].t()
-            gains[tn.key] = _unit_log_gain(out)
+            gains[tn.key] = unit_log_gain(out)
             return out.mul_(gains[tn.key])
 
         fold(s, lambda tn: node_out(tn, probe[tn.index]),
@@ -185,7 +256,7 @@ def log_scale_gains(schedule: PoolingSchedule | PoolingTree, draws: list[torch.T
 
     def conv(lvl: int, x: torch.Tensor) -> torch.Tensor:
         out = node_conv(x, draws[lvl])  # (nodes_l, P, r_l)
-        gains.append(_unit_log_gain(out))
+        gains.append(unit_log_gain(out))
         return out.mul_(gains[-1])
 
     def level(lvl: int, w: int, x: torch.Tensor) -> torch.Tensor:
@@ -369,7 +440,7 @@ class ConvAC(nn.Module):
         pooling = "" if self.pooling == PRODUCT else f", pooling={self.pooling.name!r}"
         if self.is_tree:
             return (f"n_patches={s.n_patches}, n_channels={s.n_channels}, "
-                    f"tree={self.patch_tree()}, ranks={s.ranks}, n_outputs={s.n_outputs}"
+                    f"tree={tree_text(self.patch_tree())}, ranks={s.ranks}, n_outputs={s.n_outputs}"
                     f"{pooling}")
         return (
             f"n_patches={s.n_patches}, n_channels={s.n_channels}, windows={s.windows}, "
@@ -550,13 +621,8 @@ class ConvAC(nn.Module):
         draws as before up to one factor per level (ranks and relative errors unchanged).
         See :class:`ConvAC` (Notes) for what the rule preserves and what it assumes.
         """
-        gen = torch.Generator(device="cpu")
-        if seed is None:
-            gen.seed()
-        else:
-            gen.manual_seed(int(seed))
-        draws = [torch.randn(w.shape, generator=gen, dtype=torch.float64) * w.shape[-1] ** -0.5
-                 for w in self.weights]
+        gen = seeded_generator(seed)
+        draws = fan_in_draws(self.weights, gen)
         gains = log_scale_gains(self.schedule, draws, self.pooling, gen)  # one per weight
         for w, draw, gain in zip(self.weights, draws, gains, strict=True):
             w.copy_((draw * gain).to(w.dtype))
@@ -680,6 +746,8 @@ class ConvAC(nn.Module):
         def outputs(x: torch.Tensor) -> torch.Tensor:  # (b, N, M) -> (b, Y)
             if self.is_tree:
                 return self._tree_forward(x, weights, order, identity)
+            if fused:
+                return self._fused_forward(x, weights, order, identity)
             # the leaves (N, b, r_0) passed without a name: freed after level 1
             return fold_levels(self.schedule, self._leaf_convs(x, weights, order, identity),
                                level)[0]
@@ -687,10 +755,36 @@ class ConvAC(nn.Module):
         # on the CPU a batch goes through in cache-sized chunks (a GPU wants it whole); a
         # tree's per-node cost is its calls, which chunks would multiply
         on_cpu = no_grad and features.is_cpu and not self.is_tree
-        chunk = self._batch_chunk(features) if on_cpu else features.shape[0]
+        # compiled on the CPU: one fused loop per level over the whole batch (chunks
+        # measured slower there, each a separate set of loops)
+        fused = on_cpu and torch.compiler.is_compiling()
+        chunk = self._batch_chunk(features) if on_cpu and not fused else features.shape[0]
         if features.shape[0] <= chunk:
             return outputs(features)
         return torch.cat([outputs(part) for part in features.split(chunk)])  # (B, Y)
+
+    def _fused_forward(self, features: torch.Tensor, weights: list[torch.Tensor],
+                       order: torch.Tensor, identity: bool) -> torch.Tensor:
+        """Outputs ``(B, Y)`` of checked features, written for inductor to fuse: each
+        level pools its children's convs as one expression (:func:`unrolled_conv`, where
+        the input is at most ``FUSE_MAX_IN`` wide and the window at most
+        ``FUSE_MAX_WINDOW``), so a level is one loop writing only the pooled values.  The
+        same function as the level-by-level forward, up to the order of the sums."""
+        x = features.to(dtype=weights[0].dtype)  # (B, N, M)
+        if not identity:
+            x = x.index_select(1, order)  # (B, N, M), tree order
+        h = x.transpose(0, 1)  # (N, B, M), a view: level 1 reads the features once
+        for lvl, w in enumerate(self.schedule.windows):
+            weight = weights[lvl]
+            if h.shape[-1] <= FUSE_MAX_IN and w <= FUSE_MAX_WINDOW:
+                weight_t = materialized(weight.transpose(-1, -2))  # (.., r_in, r_out)
+                kids = [unrolled_conv(h[k::w], weight_t[k::w] if weight.ndim == 3
+                                      else weight_t) for k in range(w)]
+                h = self.pooling.pool_children(kids)  # (n/w, B, r)
+            else:
+                n, b, r = h.shape
+                h = self.pooling(node_conv(h, weight).view(n // w, w, b, -1))
+        return node_conv(h, weights[-1])[0]  # (B, Y)
 
     def _batch_chunk(self, features: torch.Tensor) -> int:
         """Samples per pass of the no-grad forward: a level's activations of one pass

@@ -27,18 +27,33 @@ ICLR 2018 (the tensor-train network).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from .. import arrays, validate
+from .network import fan_in_draws, seeded_generator, signed_log, signed_log_conv
 
-__all__ = ["RAC", "rac_forward", "rac_parameter_count", "MAX_MOD_WIDTH"]
+__all__ = ["RAC", "rac_forward", "rac_forward_log", "rac_parameter_count", "rac_scale_gains",
+           "MAX_MOD_WIDTH"]
 
 MAX_MOD_WIDTH = 2**10
 """Widest layer whose products are exact modulo a prime below ``2^21`` in float64: a sum
 of ``R`` products of two residues stays below ``R * 2^42 <= 2^52``."""
+
+
+PROBE_STEPS = 128
+"""Steps of the standard-normal probe that sets the initial scale of each layer."""
+
+PROBE_BURN_IN = 16
+"""Probe steps left out of the averages: the state forgets its constant start in a few
+steps (the hidden matrix mixes the channels at every step)."""
+
+PROBE_FLOPS = 2**22
+"""Multiply-adds of one probe step of one layer, ``batch * R^2``: a wider network gets
+fewer probe sequences (16 to 256)."""
 
 
 def _widths(width, depth: int) -> tuple[int, ...]:
@@ -100,6 +115,107 @@ def rac_forward(features: torch.Tensor, input_weights, hidden_weights, initial_s
     return reduce(torch.matmul(x[-1], output_weight.t()))  # (B, Y)
 
 
+def _log_layer(log_abs: torch.Tensor, sign: torch.Tensor, w_in: torch.Tensor,
+               w_h: torch.Tensor, h0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One RAC layer in signed log space: inputs ``(T, B, R_{l-1})`` to states
+    ``(T, B, R_l)`` (``log|h_t|`` and ``sign(h_t)``)."""
+    drive_log, drive_sign = signed_log_conv(log_abs, sign, w_in)  # (T, B, R)
+    h_log, h_sign = signed_log(h0.expand(log_abs.shape[1], -1))  # (B, R)
+    logs, signs = [], []
+    for t in range(drive_log.shape[0]):
+        h_log, h_sign = signed_log_conv(h_log[None], h_sign[None], w_h)  # (1, B, R)
+        h_log, h_sign = h_log[0] + drive_log[t], h_sign[0] * drive_sign[t]  # (B, R)
+        logs.append(h_log)
+        signs.append(h_sign)
+    return torch.stack(logs), torch.stack(signs)
+
+
+def _mean_finite(x: torch.Tensor) -> float:
+    """Mean of the finite entries (0 if there are none)."""
+    x = x[torch.isfinite(x)]
+    return float(x.mean()) if x.numel() else 0.0
+
+
+def rac_forward_log(features: torch.Tensor, input_weights, hidden_weights, initial_states,
+                    output_weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The RAC recurrence in signed log space: products become sums of ``log|x|`` (signs
+    multiply) and every matrix product a signed log-sum-exp, so no state over- or
+    underflows however long the sequence.
+
+    Parameters
+    ----------
+    As :func:`rac_forward` (without ``prime``).
+
+    Returns
+    -------
+    log_abs, sign : Tensor, shape ``(batch, Y)``
+        ``log|y|`` (``-inf`` where ``y`` is exactly zero) and ``sign(y)``.
+    """
+    log_abs, sign = signed_log(features.transpose(0, 1))  # (T, B, M)
+    for w_in, w_h, h0 in zip(input_weights, hidden_weights, initial_states, strict=True):
+        log_abs, sign = _log_layer(log_abs, sign, w_in, w_h, h0)  # (T, B, R_l)
+    log_abs, sign = signed_log_conv(log_abs[-1:], sign[-1:], output_weight)  # (1, B, Y)
+    return log_abs[0], sign[0]
+
+
+def rac_scale_gains(input_weights, hidden_weights, output_weight: torch.Tensor,
+                    gen: torch.Generator) -> tuple[list[float], list[float], list[float], float]:
+    """Per-layer constants that keep every state of a RAC at geometric-mean magnitude 1
+    over sequences of any length, on standard-normal features.
+
+    A float64 log-space run of the recurrence (:func:`rac_forward_log`) over a probe of
+    standard-normal sequences (drawn from ``gen``, :data:`PROBE_STEPS` steps), layer after
+    layer.  Layer ``l``, run with initial state all ones:
+
+    * input gain ``c^I_l = exp(-mean log|W^{I,l} h^{l-1}_t|)``: the drive of every step
+      has geometric-mean magnitude 1 (the level-0 conv of a ConvAC);
+    * hidden gain ``c^H_l = exp(-lambda_l) / c^I_l``, ``lambda_l`` the growth per step of
+      ``mean log|h^l_t|`` after :data:`PROBE_BURN_IN` steps (the top Lyapunov exponent of
+      the drawn weights): the weights are shared over time, so a state is a product of
+      ``t`` random matrices ``diag(W^I h^{l-1}_t) W^H`` and drifts like
+      ``exp(lambda t)``; scaling both matrices by ``c`` multiplies ``h_t`` by ``c^t``;
+    * initial value ``s_l`` (``h^l_0 = s_l`` in every channel) so that the states after
+      the burn-in have mean ``log|h^l_t| = 0``;
+
+    the next layer reads the rescaled states.  Output gain ``c^O``: the outputs
+    ``W^O h^L_t`` after the burn-in get geometric-mean magnitude 1.  The means run over
+    every sequence, channel and step of the probe.
+
+    Parameters
+    ----------
+    input_weights, hidden_weights : sequence of Tensor
+        Float64 CPU weights ``(R_l, R_{l-1})`` and ``(R_l, R_l)``; unchanged.
+    output_weight : Tensor, shape ``(Y, R_L)``
+    gen : torch.Generator
+        CPU generator of the probe ``(PROBE_STEPS, batch, M)``.
+
+    Returns
+    -------
+    input_gains, hidden_gains, initial_values : list of float
+        One per layer.
+    output_gain : float
+    """
+    widest = max(w.shape[0] for w in hidden_weights)
+    batch = max(16, min(256, PROBE_FLOPS // widest**2))
+    probe = torch.randn(PROBE_STEPS, batch, input_weights[0].shape[1], generator=gen,
+                        dtype=torch.float64)  # (T, P, M)
+    log_abs, sign = signed_log(probe)
+    steps = torch.arange(1, PROBE_STEPS + 1, dtype=torch.float64)[:, None, None]  # (T, 1, 1)
+    gains_in, gains_h, starts = [], [], []
+    for w_in, w_h in zip(input_weights, hidden_weights, strict=True):
+        gains_in.append(math.exp(-_mean_finite(signed_log_conv(log_abs, sign, w_in)[0])))
+        log_abs, sign = _log_layer(log_abs, sign, w_in, w_h,
+                                   torch.ones(w_h.shape[0], dtype=torch.float64))
+        level = [_mean_finite(x) for x in log_abs]  # mean log|h_t| per step
+        growth = (level[-1] - level[PROBE_BURN_IN - 1]) / (PROBE_STEPS - PROBE_BURN_IN)
+        gains_h.append(math.exp(-growth) / gains_in[-1])
+        log_abs = log_abs - growth * steps  # the states of the rescaled weights
+        starts.append(math.exp(-_mean_finite(log_abs[PROBE_BURN_IN:])))
+        log_abs = log_abs + math.log(starts[-1])  # (T, P, R): from h_0 = s_l
+    out = signed_log_conv(log_abs[PROBE_BURN_IN:], sign[PROBE_BURN_IN:], output_weight)[0]
+    return gains_in, gains_h, starts, math.exp(-_mean_finite(out))
+
+
 class RAC(nn.Module):
     """A (deep) recurrent arithmetic circuit: ``depth`` stacked layers of multiplicative
     integration, weights shared over time.
@@ -123,9 +239,20 @@ class RAC(nn.Module):
     -----
     Parameters: ``input_weights[l]`` ``(R_l, R_{l-1})``, ``hidden_weights[l]``
     ``(R_l, R_l)``, ``initial_states[l]`` ``(R_l,)``, ``output_weight`` ``(Y, R_L)``.
-    Weights are drawn ``N(0, 1 / fan_in)``, initial states are ones.  The state is a
-    product of ``t`` factors after ``t`` steps, so over long sequences outputs shrink or
-    grow geometrically; the rank measurements use one-hot inputs and short sequences.
+    Initialisation (:meth:`reset_parameters`): every weight ``N(0, 1 / fan_in)``, then
+    one constant per matrix and a constant initial state per layer
+    (:func:`rac_scale_gains`) so that, on features with i.i.d. standard-normal channels,
+    every drive ``W^{I,l} h^{l-1}_t``, every state ``h^l_t`` after a few steps and the
+    output have geometric-mean magnitude 1, and no state drifts with ``t``: float32
+    forwards stay of order one over thousands of steps.  Without the constants the
+    weights shared over time make ``log|h_t|`` drift linearly in ``t`` (the Lyapunov
+    exponent of the drawn matrices), the outputs shrinking or growing geometrically.
+    ``N(0, 1 / fan_in)`` alone gives ``h_1`` second moment 1 in expectation over the
+    weights, but not ``h_t``'s median (the products are log-normal), nor its second
+    moment for one draw of shared weights.  A seed gives the earlier draws times one
+    constant per matrix, so the coefficient tensor on one-hot inputs is the earlier one
+    times one constant: its ranks are unchanged.  Rule and measurements:
+    ``docs/initialisation.md``.
     """
 
     def __init__(self, n_channels: int, width, depth: int = 1, n_outputs: int = 1,
@@ -153,25 +280,36 @@ class RAC(nn.Module):
     @torch.no_grad()
     def reset_parameters(self, seed: int | None = None) -> None:
         """Draw every weight ``N(0, 1 / fan_in)`` (a private generator seeded with
-        ``seed``) and set the initial states to ones."""
-        seed = validate.seed(seed)
-        gen = torch.Generator(device="cpu")
-        if seed is None:
-            gen.seed()
-        else:
-            gen.manual_seed(seed)
+        ``seed``: input weights, hidden weights, output weight, in this order), then scale
+        each matrix by one constant and fill each initial state with one constant,
+        :func:`rac_scale_gains` (a probe drawn from the same stream after the weights):
+        every state and output of order one on standard-normal features, at any length.
+        """
+        gen = seeded_generator(seed)
         weights = [*self.input_weights, *self.hidden_weights, self.output_weight]
-        for w in weights:
-            draw = torch.randn(tuple(w.shape), generator=gen, dtype=torch.float64)
-            w.copy_(draw / w.shape[1] ** 0.5)
-        for h0 in self.initial_states:
-            h0.fill_(1.0)
+        draws = fan_in_draws(weights, gen)
+        d = self.depth
+        gains_in, gains_h, starts, gain_out = rac_scale_gains(draws[:d], draws[d:2 * d],
+                                                              draws[-1], gen)
+        for w, draw, gain in zip(weights, draws, [*gains_in, *gains_h, gain_out],
+                                 strict=True):
+            w.copy_((draw * gain).to(w.dtype))
+        for h0, start in zip(self.initial_states, starts, strict=True):
+            h0.fill_(start)
 
     def weight_groups(self) -> tuple[list, list, list, torch.Tensor]:
         """``(input_weights, hidden_weights, initial_states, output_weight)`` as tensors,
         the arguments of :func:`rac_forward`."""
         return (list(self.input_weights), list(self.hidden_weights),
                 list(self.initial_states), self.output_weight)
+
+    def _check_features(self, features) -> torch.Tensor:
+        f = arrays.real_tensor(features, "features", 3)
+        if f.shape[2] != self.n_channels or f.shape[1] < 1:
+            raise validate.InvalidValueError(
+                f"features must have shape (batch, T >= 1, n_channels={self.n_channels}), "
+                f"got {tuple(f.shape)}")
+        return f
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Outputs after the last step.
@@ -184,10 +322,17 @@ class RAC(nn.Module):
         -------
         Tensor, shape ``(batch, Y)``
         """
-        f = arrays.real_tensor(features, "features", 3)
-        if f.shape[2] != self.n_channels or f.shape[1] < 1:
-            raise validate.InvalidValueError(
-                f"features must have shape (batch, T >= 1, n_channels={self.n_channels}), "
-                f"got {tuple(f.shape)}")
+        f = self._check_features(features)
         w = self.output_weight
         return rac_forward(f.to(w.dtype), *self.weight_groups())
+
+    def forward_log(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Outputs after the last step as signed log-magnitudes
+        (:func:`rac_forward_log`), for sequences too long for floating point.
+
+        Returns
+        -------
+        log_abs, sign : Tensor, shape ``(batch, Y)``
+        """
+        f = self._check_features(features)
+        return rac_forward_log(f.to(self.output_weight.dtype), *self.weight_groups())

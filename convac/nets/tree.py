@@ -83,25 +83,81 @@ def _is_index(x) -> bool:
     return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
 
+def _rebuild(root, leaf: Callable, children_of: Callable) -> Any:
+    """Nested tuples shaped like the tree below ``root``, built without recursion (a
+    caterpillar of any length stays within Python's recursion limit).
+
+    ``children_of(x, path)`` returns the children of ``x`` (a sequence) or ``None`` for a
+    leaf, whose value is ``leaf(x, path)``; ``path()`` spells where ``x`` is
+    (``"[1][0]"``), for error messages.
+    """
+    stack: list = []  # (children, values built so far): the index of the child in hand
+
+    def path() -> str:
+        return "".join(f"[{len(built)}]" for _, built in stack)
+
+    kids = children_of(root, path)
+    if kids is None:
+        return leaf(root, path)
+    stack.append((kids, []))
+    while True:
+        kids, built = stack[-1]
+        if len(built) == len(kids):
+            stack.pop()
+            if not stack:
+                return tuple(built)
+            stack[-1][1].append(tuple(built))
+            continue
+        child = kids[len(built)]
+        grand = children_of(child, path)
+        if grand is None:
+            built.append(leaf(child, path))
+        else:
+            stack.append((grand, []))
+
+
+def tree_text(tree) -> str:
+    """``repr`` of nested tuples of ints, without recursion (Python's own ``repr`` stops
+    at its recursion limit: a caterpillar of about a thousand patches)."""
+    parts, stack = [], [tree]  # subtrees, and the text that closes them
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            parts.append(item)
+        elif isinstance(item, tuple):
+            parts.append("(")
+            stack.append(",)" if len(item) == 1 else ")")
+            for i in reversed(range(len(item))):
+                stack.append(item[i])
+                if i:
+                    stack.append(", ")
+        else:
+            parts.append(repr(item))
+    return "".join(parts)
+
+
 def canonical_tree(spec, what: str = "tree") -> tuple[Any, list[int]]:
     """``spec`` (nested sequences of patch indices) as nested tuples of tree positions,
     and the patch at every position (the leaves left to right)."""
     order: list[int] = []
 
-    def walk(sub, path):
+    def children_of(sub, path):
         if _is_index(sub):
-            order.append(int(sub))
-            return len(order) - 1
+            return None
         if isinstance(sub, (str, bytes)) or not isinstance(sub, Sequence):
             raise validate.InvalidTypeError(
-                f"{what}{path} must be a patch index or a sequence of subtrees, got {sub!r}")
+                f"{what}{path()} must be a patch index or a sequence of subtrees, got {sub!r}")
         if len(sub) < 2:
             raise validate.InvalidValueError(
-                f"{what}{path} = {sub!r}: every inner node needs at least two children "
+                f"{what}{path()} = {sub!r}: every inner node needs at least two children "
                 "(a patch index is a leaf; write it without a tuple around it)")
-        return tuple(walk(child, f"{path}[{i}]") for i, child in enumerate(sub))
+        return sub
 
-    shape = walk(spec, "")
+    def leaf(sub, path):
+        order.append(int(sub))
+        return len(order) - 1
+
+    shape = _rebuild(spec, leaf, children_of)
     if isinstance(shape, int):
         raise validate.InvalidValueError(
             f"{what} must have an inner node over at least two patches, got {spec!r}")
@@ -151,13 +207,13 @@ def tree_from_parents(parents) -> tuple:
             f"the leaves of a parent array must be nodes 0..N-1 (the patches), got {leaves}")
     seen = set()
 
-    def build(v):
+    def children_of(v, path):
         if v in seen:
             raise validate.InvalidValueError(f"parents has a cycle through node {v}")
         seen.add(v)
-        return v if not children[v] else tuple(build(c) for c in children[v])
+        return children[v] or None
 
-    tree = build(roots[0])
+    tree = _rebuild(roots[0], lambda v, path: v, children_of)
     if len(seen) != n_nodes:
         raise validate.InvalidValueError(
             f"parents is not one tree: nodes {sorted(set(range(n_nodes)) - seen)} do not "
@@ -178,20 +234,16 @@ def caterpillar(n_patches: int) -> tuple:
 
 def _inner_post_order(shape) -> list:
     """Inner nodes (nested tuples of positions) children first, left to right."""
-    out = []
-
-    def walk(sub):
-        if isinstance(sub, tuple):
-            for child in sub:
-                walk(child)
+    out, stack = [], [(shape, 0)]
+    while stack:  # no recursion: a caterpillar is as deep as it is long
+        sub, i = stack.pop()
+        if i == len(sub):
             out.append(sub)
-
-    walk(shape)
+            continue
+        stack.append((sub, i + 1))
+        if isinstance(sub[i], tuple):
+            stack.append((sub[i], 0))
     return out
-
-
-def _flat(sub) -> list[int]:
-    return [sub] if isinstance(sub, int) else [p for child in sub for p in _flat(child)]
 
 
 @dataclass(frozen=True)
@@ -224,6 +276,10 @@ class PoolingTree:
     ranks: tuple
     n_outputs: int = 1
     n_patches: int = field(init=False)
+
+    def __repr__(self) -> str:
+        return (f"PoolingTree(n_channels={self.n_channels}, shape={tree_text(self.shape)}, "
+                f"ranks={self.ranks}, n_outputs={self.n_outputs})")
 
     def __post_init__(self):
         validate.positive_int(self.n_channels, "n_channels")
@@ -309,12 +365,16 @@ def _build_nodes(tree: PoolingTree) -> tuple[TreeNode, ...]:
     rank_of = {id(sub): r for sub, r in zip(inner, tree.ranks, strict=True)}
     height: dict[int, int] = {}
     parent_rank: dict[int, int] = {}
+    span: dict[int, tuple[int, int]] = {}  # first and last tree position below a node
     for sub in inner:
         height[id(sub)] = 1 + max(height.get(id(c), 0) if isinstance(c, tuple) else 0
                                   for c in sub)
+        first, last = sub[0], sub[-1]
+        span[id(sub)] = (span[id(first)][0] if isinstance(first, tuple) else first,
+                         span[id(last)][1] if isinstance(last, tuple) else last)
         for c in sub:
             parent_rank[id(c) if isinstance(c, tuple) else -1 - c] = rank_of[id(sub)]
-    ordered = sorted(inner, key=lambda sub: (height[id(sub)], _flat(sub)[0]))
+    ordered = sorted(inner, key=lambda sub: (height[id(sub)], span[id(sub)][0]))
     key_of = {id(sub): tree.n_patches + k for k, sub in enumerate(ordered)}
     nodes = [TreeNode(0, p, (), range(p, p + 1), False, p, tree.n_channels,
                       parent_rank[-1 - p]) for p in range(tree.n_patches)]
@@ -323,10 +383,10 @@ def _build_nodes(tree: PoolingTree) -> tuple[TreeNode, ...]:
         level = height[id(sub)]
         index = per_level.get(level, 0)
         per_level[level] = index + 1
-        leaves = _flat(sub)
+        first, last = span[id(sub)]
         children = tuple(key_of[id(c)] if isinstance(c, tuple) else c for c in sub)
         is_root = sub is tree.shape
-        nodes.append(TreeNode(level, index, children, range(leaves[0], leaves[-1] + 1),
+        nodes.append(TreeNode(level, index, children, range(first, last + 1),
                               is_root, key_of[id(sub)], rank_of[id(sub)],
                               tree.n_outputs if is_root else parent_rank[id(sub)]))
     return tuple(nodes)
@@ -353,7 +413,8 @@ def _resolve_ranks(ranks, patch_tree, shape) -> tuple:
 
 
 def _as_tuples(spec):
-    return int(spec) if _is_index(spec) else tuple(_as_tuples(s) for s in spec)
+    return _rebuild(spec, lambda sub, path: int(sub),
+                    lambda sub, path: None if _is_index(sub) else sub)
 
 
 def build_tree(n_patches: int, n_channels: int, tree, ranks, n_outputs: int = 1

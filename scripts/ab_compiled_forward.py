@@ -1,0 +1,71 @@
+"""Same-process A/B of the compiled CPU forward: the fused loops per level against the
+previous compiled formulation (chunks of ``CHUNK_BYTES``, one extern bmm per level and a
+pooling kernel), beside eager and the bmm reference of ``bench_network.ForwardPath``.
+
+HT, batch 1024, N = 64, M = r = 16, float32, one thread.  Each round prints every path's
+throughput against the bmm (bmm time over path time, best of 20 each; higher is better)
+and the round's CPU and wall time.  The previous formulation is rebuilt here from the
+forward's own pieces (``_leaf_convs``, ``node_conv``, the pooling, ``fold_levels``) on a
+copy of the network.
+
+Usage (from the repository root)::
+
+    python scripts/ab_compiled_forward.py [ROUNDS]
+"""
+import copy
+import os
+import sys
+import time
+import types
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch  # noqa: E402
+
+from benchmarks._common import cpu_description  # noqa: E402  (one thread for every pool)
+from benchmarks.bench_network import (  # noqa: E402
+    _best_seconds,
+    _bmm_baseline,
+    make_net,
+    normal_features,
+)
+from convac.nets.network import node_conv  # noqa: E402
+from convac.nets.tree import fold_levels  # noqa: E402
+
+
+def previous_compiled_forward(self, x, weights, order, identity):
+    """The compiled forward before the fused loops: chunks, a bmm per level."""
+    def level(lvl, w, conv):
+        n, b, r = conv.shape
+        return node_conv(self.pooling(conv.view(n // w, w, b, r), False), weights[lvl])
+    return torch.cat([fold_levels(self.schedule, self._leaf_convs(p, weights, order, identity),
+                                  level)[0] for p in x.split(self._batch_chunk(x))])
+
+
+def main(rounds: int) -> None:
+    net = make_net("ht", 64)
+    x = normal_features(1024, 64)
+    old = copy.deepcopy(net)
+    old._fused_forward = types.MethodType(previous_compiled_forward, old)
+    paths = {"eager": net, "compiled-previous": torch.compile(old, fullgraph=True),
+             "compiled-fused": torch.compile(net, fullgraph=True)}
+    print(cpu_description(), f"load {os.getloadavg()[0]:.2f}")
+    with torch.no_grad():
+        ref = net(x)
+        for name, model in paths.items():  # same function (float32, relative to the largest)
+            worst = float((model(x) - ref).abs().max() / ref.abs().max())
+            assert worst < 1e-4, f"{name}: {worst:.3g}"
+        bmm = _bmm_baseline(net, 1024)
+        for rnd in range(rounds):
+            cpu, wall = time.process_time(), time.perf_counter()
+            base = _best_seconds(bmm, 20)
+            res = {k: base / _best_seconds(lambda m=m: m(x), 20) for k, m in paths.items()}
+            print(f"round {rnd}: bmm {base * 1e3:.3f} ms "
+                  + " ".join(f"{k} {v:.2f}" for k, v in res.items())
+                  + f"  (CPU {time.process_time() - cpu:.2f} s, wall "
+                  f"{time.perf_counter() - wall:.2f} s, load {os.getloadavg()[0]:.2f})",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
