@@ -104,7 +104,10 @@ class BudgetError(InvalidValueError):
         """The message, telling to raise the budget with ``option`` where that can help
         (not for sizes no machine has: there, to choose a smaller size)."""
         if math.isnan(self.needed):
-            return f"{self.what}; raise {option} if the machine has the memory"
+            if option == "max_bytes" or option.startswith("--"):
+                return f"{self.what}; raise {option} if the machine has the memory"
+            # a budget that counts (trees, placements): raising it costs time, not memory
+            return f"{self.what}; raise {option} to search further (the time grows with it)"
         # in Python, the budget as the argument was given; a command's own option is in GiB
         given = f" (max_bytes={self.budget})" if option == "max_bytes" else ""
         head = (f"the {self.what} ({gib(self.needed)}), above the memory budget of "
