@@ -22,13 +22,16 @@ __all__ = ["PUBLISHED", "write_published", "read_published"]
 PUBLISHED = os.path.join("reports", "published")
 
 
-def _commit() -> str | None:
+def git_output(*args: str) -> str | None:
+    """Output of ``git args`` run in the package's folder (``convac/``), or None outside a
+    checkout (or without git)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             check=True, cwd=os.path.dirname(os.path.abspath(__file__)))
-    except (OSError, subprocess.CalledProcessError):
+        out = subprocess.run(["git", *args], capture_output=True, text=True, check=True,
+                             cwd=package, timeout=30)
+    except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    return out.stdout.strip()
 
 
 def _json_keys(value):
@@ -64,8 +67,9 @@ def write_published(name: str, records, store, path: str) -> str:
         "grid_size": meta.get("size"),
         "options": meta.get("options", {}),
         "throughput": module.throughput(records) if hasattr(module, "throughput") else None,
-        "computed_by": {"commit": _commit(), "machine": platform.node(),
-                        "cpus": os.cpu_count(), "python": platform.python_version()},
+        "computed_by": {"commit": git_output("rev-parse", "HEAD") or None,
+                        "machine": platform.node(), "cpus": os.cpu_count(),
+                        "python": platform.python_version()},
         "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "store": os.path.abspath(store.path),
     }

@@ -43,7 +43,6 @@ import functools
 import json
 import os
 import socket
-import subprocess
 import time
 import traceback
 import warnings
@@ -57,6 +56,7 @@ from ..progress import bar as progress_bar
 from ..validate import BudgetError, ConvACError, InvalidValueError
 from ..validate import integer as check_integer
 from ..validate import seed as check_seed
+from .publish import git_output
 from .store import ResultStore
 
 __all__ = [
@@ -77,18 +77,6 @@ def worker_env() -> dict:
     return threads.environment()
 
 
-def _git(*args: str) -> str | None:
-    """Output of ``git args`` in the package's folder (``convac/``), or None outside a
-    checkout."""
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    try:
-        out = subprocess.run(["git", *args], capture_output=True, text=True, check=True,
-                             cwd=package, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip()
-
-
 @functools.lru_cache(maxsize=1)
 def code_provenance() -> dict:
     """Which code computes in this process, for an experiment to store with each result.
@@ -101,8 +89,8 @@ def code_provenance() -> dict:
         ``convac/`` has uncommitted changes; None outside a checkout).  Read once per
         process (a worker runs one code for its lifetime).
     """
-    commit = _git("rev-parse", "HEAD") or None
-    status = _git("status", "--porcelain", "--", ".") if commit else None
+    commit = git_output("rev-parse", "HEAD") or None
+    status = git_output("status", "--porcelain", "--", ".") if commit else None
     return {"convac": __version__, "commit": commit,
             "modified": bool(status) if status is not None else None}
 
