@@ -64,8 +64,20 @@ def test_chunked_forward_matches_one_pass(net_case, batch, monkeypatch):
         monkeypatch.setattr(network, "CHUNK_BYTES", 3 * per_sample)
         assert net._batch_chunk(feats) == 3
         chunked = net(feats)
-    assert chunked.shape == whole.shape
-    assert_close(chunked, whole)
+        assert chunked.shape == whole.shape
+        assert_close(chunked, whole)
+        if net.is_tree or batch <= 3:
+            return
+        # the levels from _whole_batch_level on run over the whole batch: every split
+        s = net.schedule
+        for top in range(1, s.n_levels + 2):
+            level_bytes = (s.nodes[top - 1] * s.widths[top - 1] * batch * feats.element_size()
+                           if top <= s.n_levels else 0)
+            monkeypatch.setattr(network, "WHOLE_BATCH_BYTES", level_bytes)
+            assert net._whole_batch_level(feats) <= top
+            split = net(feats)
+            assert split.shape == whole.shape
+            assert_close(split, whole)
 
 
 def test_seed_reproducible_and_distinct():

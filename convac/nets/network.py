@@ -152,6 +152,11 @@ products than the cache saves (HT, N = 256, M = r = 16, one thread: a batch of 2
 passes of 64 took 1.2x the time of one pass; a batch of 1024 in passes of 256 0.69x, of
 64 0.77x; ``docs/ab-time.md``)."""
 
+WHOLE_BATCH_BYTES = CHUNK_BYTES // 2
+"""Largest activations of a whole batch that the chunked no-grad forward pools and convs
+in one pass: above it the levels run chunk by chunk (:data:`CHUNK_BYTES`), from there
+whole, with one call per level instead of one per chunk."""
+
 PROBE_BATCH = 256
 """Samples of the standard-normal probe that sets the initial scale of each level."""
 
@@ -761,7 +766,14 @@ class ConvAC(nn.Module):
         chunk = self._batch_chunk(features) if on_cpu and not fused else features.shape[0]
         if features.shape[0] <= chunk:
             return outputs(features)
-        return torch.cat([outputs(part) for part in features.split(chunk)])  # (B, Y)
+        if self.is_tree:
+            return torch.cat([outputs(part) for part in features.split(chunk)])  # (B, Y)
+        # the lower levels chunk by chunk; the upper ones, small enough for the cache with
+        # the whole batch, once over it (a quarter of their calls at four chunks)
+        top = self._whole_batch_level(features)
+        parts = [fold_levels(self.schedule, self._leaf_convs(part, weights, order, identity),
+                             level, stop=top - 1) for part in features.split(chunk)]
+        return fold_levels(self.schedule, torch.cat(parts, 1), level, start=top)[0]  # (B, Y)
 
     def _fused_forward(self, features: torch.Tensor, weights: list[torch.Tensor],
                        order: torch.Tensor, identity: bool) -> torch.Tensor:
@@ -793,6 +805,17 @@ class ConvAC(nn.Module):
         s = self.schedule
         per_sample = s.n_patches * max(s.n_channels, s.ranks[0]) * features.element_size()
         return max(CHUNK_MIN, CHUNK_BYTES // per_sample)
+
+    def _whole_batch_level(self, features: torch.Tensor) -> int:
+        """The first level (1 .. L) whose input, the activations of the level below for
+        the whole batch, takes at most ``WHOLE_BATCH_BYTES``: the chunked no-grad forward
+        runs the levels from there over the whole batch (``L + 1``: none)."""
+        s = self.schedule
+        per_node = features.shape[0] * features.element_size()
+        for lvl in range(1, s.n_levels + 1):
+            if s.nodes[lvl - 1] * s.widths[lvl - 1] * per_node <= WHOLE_BATCH_BYTES:
+                return lvl
+        return s.n_levels + 1
 
     def _tree_leaf_convs(self, features: torch.Tensor, weights: list[torch.Tensor],
                          order: torch.Tensor, identity: bool) -> tuple[torch.Tensor, ...]:

@@ -534,6 +534,8 @@ def fold_levels(
     schedule: PoolingSchedule,
     leaves: Any,
     level: Callable[[int, int, Any], Any],
+    start: int = 1,
+    stop: int | None = None,
 ) -> Any:
     """The same walk one level at a time, for computations batched over nodes.
 
@@ -546,9 +548,14 @@ def fold_levels(
         Maps the values of the ``nodes[l-1]`` nodes of level ``l - 1`` (children of
         window ``j`` are nodes ``j*w_l .. (j+1)*w_l - 1``) to those of level ``l``.
 
+    start, stop : int, optional
+        Walk only levels ``start .. stop`` (default: ``1 .. L``, every level); then
+        ``leaves`` are the values of level ``start - 1`` and the result those of level
+        ``stop``.
+
     Returns
     -------
-    The root level's values.
+    The root level's values (level ``stop``'s).
 
     Notes
     -----
@@ -561,8 +568,9 @@ def fold_levels(
     """
     box = [leaves]
     del leaves
-    for lvl, w in enumerate(schedule.windows, start=1):
-        box.append(level(lvl, w, box.pop()))
+    windows = schedule.windows
+    for lvl in range(start, len(windows) + 1 if stop is None else stop + 1):
+        box.append(level(lvl, windows[lvl - 1], box.pop()))
     return box.pop()
 
 

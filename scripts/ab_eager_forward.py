@@ -1,0 +1,64 @@
+"""Same-process A/B of the eager no-grad CPU forward: the upper levels over the whole
+batch (``WHOLE_BATCH_BYTES``) against every level chunk by chunk, beside the bmm reference
+of ``bench_network.ForwardPath``.
+
+HT, batch 1024, N = 64, M = r = 16, float32, one thread.  Each round prints each
+variant's throughput against the bmm (bmm time over path time, best of 20 each; higher is
+better) and the round's CPU and wall time.  The variants set
+``convac.nets.network.WHOLE_BATCH_BYTES``: ``0`` (every level chunked: the forward
+before), ``CHUNK_BYTES // 2`` (the default) and ``CHUNK_BYTES``.
+
+Usage (from the repository root)::
+
+    python scripts/ab_eager_forward.py [ROUNDS]
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch  # noqa: E402
+
+from benchmarks._common import cpu_description  # noqa: E402  (one thread for every pool)
+from benchmarks.bench_network import (  # noqa: E402
+    _best_seconds,
+    _bmm_baseline,
+    make_net,
+    normal_features,
+)
+from convac.nets import network  # noqa: E402
+
+VARIANTS = {"all-chunked": 0, "whole-from-half-chunk": network.CHUNK_BYTES // 2,
+            "whole-from-chunk": network.CHUNK_BYTES}
+
+
+def main(rounds: int) -> None:
+    net = make_net("ht", 64)
+    x = normal_features(1024, 64)
+    print(cpu_description(), f"load {os.getloadavg()[0]:.2f}", flush=True)
+    with torch.no_grad():
+        outs = {}
+        for name, size in VARIANTS.items():
+            network.WHOLE_BATCH_BYTES = size
+            outs[name] = net(x)
+        ref = outs["all-chunked"]
+        for name, out in outs.items():  # the same sums in the same order: bit-identical
+            assert torch.equal(out, ref), name
+        bmm = _bmm_baseline(net, 1024)
+        for rnd in range(rounds):
+            cpu, wall = time.process_time(), time.perf_counter()
+            base = _best_seconds(bmm, 20)
+            res = {}
+            for name, size in VARIANTS.items():
+                network.WHOLE_BATCH_BYTES = size
+                res[name] = base / _best_seconds(lambda: net(x), 20)
+            print(f"round {rnd}: bmm {base * 1e3:.3f} ms "
+                  + " ".join(f"{k} {v:.2f}" for k, v in res.items())
+                  + f"  (CPU {time.process_time() - cpu:.2f} s, wall "
+                  f"{time.perf_counter() - wall:.2f} s, load {os.getloadavg()[0]:.2f})",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
