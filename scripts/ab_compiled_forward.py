@@ -1,6 +1,8 @@
 """Same-process A/B of the compiled CPU forward: the fused loops per level against the
 previous compiled formulation (chunks of ``CHUNK_BYTES``, one extern bmm per level and a
-pooling kernel), beside eager and the bmm reference of ``bench_network.ForwardPath``.
+pooling kernel), and the fused loops compiled with inductor's default ``-ffp-contract=off``
+against the ``fast`` that ``convac.threads.apply`` sets (fused multiply-adds), beside eager
+and the bmm reference of ``bench_network.ForwardPath``.
 
 HT, batch 1024, N = 64, M = r = 16, float32, one thread.  Each round prints every path's
 throughput against the bmm (bmm time over path time, best of 20 each; higher is better)
@@ -48,6 +50,9 @@ def main(rounds: int) -> None:
     old = copy.deepcopy(net)
     old._fused_forward = types.MethodType(previous_compiled_forward, old)
     paths = {"eager": net, "compiled-previous": torch.compile(old, fullgraph=True),
+             "compiled-fused-contract-off": torch.compile(
+                 copy.deepcopy(net), fullgraph=True,
+                 options={"cpp.enable_floating_point_contract_flag": "off"}),
              "compiled-fused": torch.compile(net, fullgraph=True)}
     print(cpu_description(), f"load {os.getloadavg()[0]:.2f}")
     with torch.no_grad():

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import torch
+import torch._inductor.config as inductor
 from threadpoolctl import threadpool_info
 
 from convac import threads
@@ -133,3 +134,27 @@ def test_apply_keeps_compiled_kernels_per_cpu_capability(policy):
         assert out[1].endswith(f"cpu-{out[0].lower()}"), out
         dirs.add(out[1])
     assert len(dirs) == 2 or torch.backends.cpu.get_cpu_capability() == "DEFAULT"
+
+
+def test_apply_lets_compiled_kernels_fuse_multiply_adds(policy):
+    """Inductor's C++ kernels get -ffp-contract=fast (in the environment, for inductor
+    loaded later or in a child, and in its config when already loaded); a user's choice
+    stays."""
+    policy.delenv(threads.COMPILE_FP_CONTRACT_ENV, raising=False)
+    before = inductor.cpp.enable_floating_point_contract_flag
+    try:
+        inductor.cpp.enable_floating_point_contract_flag = "off"
+        threads.apply(1)
+        assert os.environ[threads.COMPILE_FP_CONTRACT_ENV] == "fast"
+        assert inductor.cpp.enable_floating_point_contract_flag == "fast"
+        policy.setenv(threads.COMPILE_FP_CONTRACT_ENV, "on")
+        threads.apply(1)
+        assert inductor.cpp.enable_floating_point_contract_flag == "on"
+    finally:
+        inductor.cpp.enable_floating_point_contract_flag = before
+    code = ("from convac import threads; threads.apply(1); import torch._inductor.config as c; "
+            "print(c.cpp.enable_floating_point_contract_flag)")
+    policy.delenv(threads.COMPILE_FP_CONTRACT_ENV)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=600, check=True).stdout.split()
+    assert out == ["fast"]
