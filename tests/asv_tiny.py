@@ -18,7 +18,7 @@ import sys
 import tempfile
 import textwrap
 
-__all__ = ["TinyRepo", "tiny_repo", "convac_cli", "MACHINE"]
+__all__ = ["TinyRepo", "tiny_repo", "convac_cli", "asv_env", "MACHINE"]
 
 MACHINE = "convac-tiny-test"
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -74,6 +74,26 @@ def _conf() -> dict:
     }
 
 
+@functools.lru_cache(maxsize=1)
+def _asv_home() -> str:
+    home = tempfile.mkdtemp(prefix="convac-asv-home-")
+    atexit.register(shutil.rmtree, home, True)
+    return home
+
+
+def asv_env() -> dict:
+    """The environment (the current one) of every asv or convac process a test starts,
+    with ``HOME`` a folder of this test process: asv's machine file
+    (``~/.asv-machine.json``, rewritten in place by ``asv machine``) is then never read
+    half-written by a test tier or benchmark run beside it.  The XDG folders keep their
+    places, so pip's, virtualenv's and matplotlib's caches are the user's as before."""
+    env = dict(os.environ, HOME=_asv_home())
+    for var, default in (("XDG_CACHE_HOME", "~/.cache"), ("XDG_CONFIG_HOME", "~/.config"),
+                         ("XDG_DATA_HOME", "~/.local/share")):
+        env.setdefault(var, os.path.expanduser(default))
+    return env
+
+
 def _git(repo: str, *args: str) -> str:
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
@@ -92,7 +112,7 @@ def convac_cli(*args: str, cwd: str, timeout: int = 600) -> subprocess.Completed
     """``python -m convac.cli ARGS`` in ``cwd``, no stdin, output captured."""
     return subprocess.run([sys.executable, "-m", "convac.cli", *args], cwd=cwd,
                           capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                          timeout=timeout)
+                          timeout=timeout, env=asv_env())
 
 
 class TinyRepo:
@@ -108,7 +128,7 @@ class TinyRepo:
     def asv(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "asv", *args, "--config", self.config],
                               cwd=self.root, capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL, timeout=600)
+                              stdin=subprocess.DEVNULL, timeout=600, env=asv_env())
 
 
 def _make(root: str) -> TinyRepo:

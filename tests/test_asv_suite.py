@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 import pytest
-from asv_tiny import MACHINE, benchmarked
+from asv_tiny import MACHINE, asv_env, benchmarked
 
 from convac.bench.results import list_commits, list_machines, load_benchmarks, load_commit
 
@@ -28,7 +28,7 @@ CONFIG = os.path.join(ROOT, "asv.conf.json")
 def _asv(*args, config=CONFIG, timeout=600):
     return subprocess.run([sys.executable, "-m", "asv", *args, "--config", config],
                           cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                          timeout=timeout)
+                          timeout=timeout, env=asv_env())
 
 
 def _local_config(tmp_path) -> str:

@@ -180,7 +180,7 @@ def test_each_training_stores_the_code_that_ran_it(tmp_path, monkeypatch):
     records = [{"status": "ok", "config": config, "result": r, "error": ""}
                for r in (result, old)]
     s = pf.summarize(records, ranks=False)
-    assert s["code"] == {pf.code_label(result): 1, "pixel-by-pixel (no code recorded)": 1}
+    assert s["code"] == {pf.training_label(result): 1, "pixel-by-pixel (no code recorded)": 1}
     (cell,) = s["cells"]
     assert {k: v["n"] for k, v in cell["by_code"].items()} == s["code"]
-    assert pf.code_label(result).startswith(f"{pf.TRAINING_CODE} convac {code['convac']}")
+    assert pf.training_label(result).startswith(f"{pf.TRAINING_CODE} convac {code['convac']}")

@@ -64,12 +64,13 @@ from .pooling_full_summary import (
     throughput,
 )
 from .runner import Experiment, code_provenance, evaluate
+from .store import code_label
 
 __all__ = ["experiment", "compute", "tree_order", "BlobNet", "train", "summarize",
            "format_summary", "throughput", "partitions", "partition_ranks", "PAPER",
            "KINDS", "GEOMETRIES", "DEEP_WIDTHS", "SHALLOW_WIDTHS",
            "default_grid_size", "quick_records", "distinct_subtrees",
-           "code_label", "TRAINING_CODE"]
+           "training_label", "TRAINING_CODE"]
 
 BATCH = 64
 
@@ -471,16 +472,15 @@ def partition_ranks(geometry: str, width: int, side: int = SIDE, exact: bool = F
 
 
 # -- summary -------------------------------------------------------------------------
-def code_label(result: dict) -> str:
-    """Which code trained a stored result: the training code, convac's version and the
-    commit (``+modified``: with uncommitted changes); results stored without one are the
-    pixel-by-pixel trainings from before :data:`TRAINING_CODE`."""
+def training_label(result: dict) -> str:
+    """Which code trained a stored result: the training code and
+    :func:`~convac.experiments.store.code_label` (convac's version and commit); results
+    stored without one are the pixel-by-pixel trainings from before
+    :data:`TRAINING_CODE`."""
     code = result.get("code")
     if not code:
         return "pixel-by-pixel (no code recorded)"
-    commit = (code.get("commit") or "no git checkout")[:10]
-    return (f"{code.get('training')} convac {code.get('convac')} {commit}"
-            + (" +modified" if code.get("modified") else ""))
+    return f"{code.get('training')} {code_label(code)}"
 
 
 def _code_per_cell(s: dict, records) -> None:
@@ -492,7 +492,7 @@ def _code_per_cell(s: dict, records) -> None:
         if rec["status"] == "ok":
             c = rec["config"]
             cell = (c["depth"], c["geometry"], c["task"], c["kind"], c["width"])
-            by_cell.setdefault(cell, {}).setdefault(code_label(rec["result"]), []).append(
+            by_cell.setdefault(cell, {}).setdefault(training_label(rec["result"]), []).append(
                 rec["result"]["train_cpu_seconds"])
     total: dict = {}
     for row in s["cells"]:
@@ -507,7 +507,7 @@ def _code_per_cell(s: dict, records) -> None:
 
 def summarize(records, ranks: bool = True) -> dict:
     """:func:`~convac.experiments.pooling_full_summary.summarize_records`, with the
-    trainings per code (:func:`code_label`: ``code`` overall, ``by_code`` per cell) and
+    trainings per code (:func:`training_label`: ``code`` overall, ``by_code`` per cell) and
     with ``ranks`` the ranks per geometry and width (computed: min-cuts at 32x32 and
     exact ranks at 4x4)."""
     s = summarize_records(records)

@@ -2,8 +2,8 @@
 
 The Parquet stores are large and ignored by git (the full Levine grid is ~75 MB); the
 report shows a full run on a machine without its store from the committed summary
-``reports/published/NAME.json``, labelled with where, when and by which commit it was
-computed.
+``reports/published/NAME.json``, labelled with where and when it was published, by which
+commit (``computed_by``), and how many records each commit computed (``code``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ import subprocess
 
 from .. import jsonio
 from . import experiment_module
+from .store import code_label
 
-__all__ = ["PUBLISHED", "write_published", "read_published"]
+__all__ = ["PUBLISHED", "write_published", "read_published", "code_counts",
+           "provenance_text"]
 
 PUBLISHED = os.path.join("reports", "published")
 
@@ -43,6 +45,16 @@ def _json_keys(value):
     return value
 
 
+def code_counts(records) -> dict:
+    """Records per code that computed them (:func:`~convac.experiments.store.code_label`;
+    ``"not recorded"`` for rows stored before the store kept it)."""
+    counts: dict = {}
+    for rec in records:
+        label = code_label(rec.get("code"))
+        counts[label] = counts.get(label, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def write_published(name: str, records, store, path: str) -> str:
     """Write ``name``'s summary of ``records`` (from ``store``) to ``path``; return it.
 
@@ -64,6 +76,7 @@ def write_published(name: str, records, store, path: str) -> str:
         "experiment": name,
         "summary": _json_keys(module.summarize(records)),
         "records": len(records),
+        "code": code_counts(records),
         "grid_size": meta.get("size"),
         "options": meta.get("options", {}),
         "throughput": module.throughput(records) if hasattr(module, "throughput") else None,
@@ -78,6 +91,20 @@ def write_published(name: str, records, store, path: str) -> str:
         jsonio.dump(doc, fh, indent=1, sort_keys=True)
         fh.write("\n")
     return path
+
+
+def provenance_text(doc: dict) -> str:
+    """One line on where a published summary (:func:`read_published`) comes from: its
+    file, records, when and by which commit it was written, and which code computed how
+    many of its records."""
+    by = doc["computed_by"]
+    size = f" of {doc['grid_size']} configurations" if doc.get("grid_size") else ""
+    codes = doc.get("code")
+    computed = ("; records per code: " + ", ".join(f"{k} ({v})" for k, v in codes.items())
+                if codes else "")
+    return (f"{doc['path']}: the committed summary of {doc['records']} results{size}, "
+            f"written {doc['written']} by commit {by['commit']} on {by['cpus']} cores"
+            f"{computed}")
 
 
 def read_published(name: str, root: str = PUBLISHED) -> dict | None:

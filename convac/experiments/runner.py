@@ -57,7 +57,7 @@ from ..validate import BudgetError, ConvACError, InvalidValueError
 from ..validate import integer as check_integer
 from ..validate import seed as check_seed
 from .publish import git_output
-from .store import ResultStore
+from .store import ResultStore, decoded
 
 __all__ = [
     "Experiment", "ExperimentBugError", "RunSummary", "run_experiment", "select_indices",
@@ -190,6 +190,7 @@ def _record(key: str, config: dict, status: str, error: str, result, seconds: fl
         "result": json.dumps(result, sort_keys=True) if result is not None else "",
         "seconds": float(seconds), "worker": f"{socket.gethostname()}:{os.getpid()}",
         "finished": time.time(),
+        "code": json.dumps(code_provenance(), sort_keys=True),
     }
 
 
@@ -231,11 +232,7 @@ def evaluate(exp: Experiment, sample: int | None = None, seed: int | None = 0) -
     (the quick sizes of tests and asv); records with ``config``/``result`` decoded."""
     batch = [(exp.key(c), c) for c in (exp.config(int(i)) for i in
                                        select_indices(exp.size, sample, seed))]
-    records = compute_batch(exp.compute, batch)
-    for rec in records:
-        rec["config"] = json.loads(rec["config"])
-        rec["result"] = json.loads(rec["result"]) if rec["result"] else None
-    return records
+    return [decoded(rec) for rec in compute_batch(exp.compute, batch)]
 
 
 def _batches(exp: Experiment, indices, done: set) -> Iterator[list]:

@@ -11,7 +11,10 @@ Schema (one row per configuration): ``key`` (the configuration's stable key), ``
 (``"ok"``, ``"error"`` or ``"refused"``: over its memory budget), ``error`` (the exception
 or the refusal, or ``""``), ``config`` and ``result`` (JSON text; of a refusal, the bytes
 it needs and the budget), ``seconds`` (compute time), ``worker`` (``host:pid``),
-``finished`` (Unix time).  JSON columns keep one schema for every experiment.  A
+``finished`` (Unix time), ``code`` (JSON text: which code computed the row, the package
+version, git commit and whether its checkout had uncommitted changes; ``""`` in parts
+written before the column existed, which are read as such).  JSON columns keep one schema
+for every experiment.  A
 configuration refused, then computed by a run resumed with a larger budget, has a second
 row; the later one counts (:meth:`ResultStore.records`).
 
@@ -35,7 +38,7 @@ import uuid
 from ..validate import ConvACError, InvalidValueError
 
 __all__ = ["ResultStore", "SCHEMA_FIELDS", "UnreadablePartError", "ForeignPartError",
-           "QUARANTINE",
+           "QUARANTINE", "UNRECORDED_CODE", "decoded", "code_label",
            "DEFAULT_STORE_ROOT"]
 
 QUARANTINE = "quarantine"
@@ -57,7 +60,11 @@ class ForeignPartError(InvalidValueError):
 DEFAULT_STORE_ROOT = os.path.join("reports", "experiments")
 """The folder of the experiments' stores (one per experiment, by name)."""
 
-SCHEMA_FIELDS = ("key", "status", "error", "config", "result", "seconds", "worker", "finished")
+SCHEMA_FIELDS = ("key", "status", "error", "config", "result", "seconds", "worker", "finished",
+                 "code")
+
+UNRECORDED_CODE = ""
+"""``code`` of the rows of parts written before the column existed."""
 
 
 def _fits(refusal: str, max_bytes: int) -> bool:
@@ -80,8 +87,28 @@ def _schema():
     return pa.schema([
         ("key", pa.string()), ("status", pa.string()), ("error", pa.string()),
         ("config", pa.string()), ("result", pa.string()), ("seconds", pa.float64()),
-        ("worker", pa.string()), ("finished", pa.float64()),
+        ("worker", pa.string()), ("finished", pa.float64()), ("code", pa.string()),
     ])
+
+
+def decoded(row: dict) -> dict:
+    """``row`` (a record as stored) with ``config``, ``result`` and ``code`` decoded from
+    their JSON text, in place: ``result`` None for a failed configuration, ``code`` None
+    where it was not recorded; returns ``row``."""
+    row["config"] = json.loads(row["config"])
+    row["result"] = json.loads(row["result"]) if row["result"] else None
+    row["code"] = json.loads(row["code"]) if row["code"] else None
+    return row
+
+
+def code_label(code: dict | None) -> str:
+    """A short name of the code that computed a record (its decoded ``code``): convac's
+    version and the commit (``+modified``: with uncommitted changes)."""
+    if not code:
+        return "not recorded"
+    commit = (code.get("commit") or "no git checkout")[:10]
+    return (f"convac {code.get('convac')} {commit}"
+            + (" +modified" if code.get("modified") else ""))
 
 
 class ResultStore:
@@ -206,6 +233,10 @@ class ResultStore:
         _, pq = _pa()
         try:
             table = pq.read_table(path)
+            if table.schema.names == list(SCHEMA_FIELDS[:-1]):  # written before ``code``
+                pa, _ = _pa()
+                table = table.append_column(
+                    "code", pa.array([UNRECORDED_CODE] * table.num_rows, pa.string()))
             if table.schema.names != list(SCHEMA_FIELDS):
                 raise ValueError(f"columns {table.schema.names}, expected {SCHEMA_FIELDS}")
         except (OSError, ValueError, TypeError) as exc:  # pyarrow's errors are among these
@@ -277,14 +308,11 @@ class ResultStore:
     def records(self, skip_unreadable: bool = False) -> list[dict]:
         """The latest row of every configuration as a dict (a configuration refused under
         a smaller budget and computed by a resumed run has two rows: the later one
-        counts), with ``config`` and ``result`` decoded from JSON (``skip_unreadable``:
-        see :meth:`read`)."""
+        counts), with ``config``, ``result`` and ``code`` decoded from JSON (``code`` None
+        where unrecorded; ``skip_unreadable``: see :meth:`read`)."""
         rows = self.read(skip_unreadable=skip_unreadable).to_pylist()
         rows = list({row["key"]: row for row in rows}.values())  # parts in write order
-        for row in rows:
-            row["config"] = json.loads(row["config"])
-            row["result"] = json.loads(row["result"]) if row["result"] else None
-        return rows
+        return [decoded(row) for row in rows]
 
     def __len__(self) -> int:
         """Rows of the parts whose footer can be read (an unreadable part counts 0)."""

@@ -26,7 +26,7 @@ from ...experiments import pooling_full_summary as pf
 from ...experiments import pooling_geometry_summary as pg
 from ...experiments import rectifier_laws_summary as rl
 from ...experiments import recurrent_summary as rc
-from ...experiments.publish import PUBLISHED, read_published
+from ...experiments.publish import PUBLISHED, provenance_text, read_published
 from ...experiments.store import DEFAULT_STORE_ROOT, ResultStore
 from ...progress import bar
 from .page import table as _html_table
@@ -492,12 +492,8 @@ def build_experiments_page(stores: str = DEFAULT_STORES, out_dir: str = DEFAULT_
                 ResultStore(os.path.join(stores, name))):
             published = read_published(name, published_root)  # a full run, summarised
         if published is not None:
-            by = published["computed_by"]
             parts.append(section(None, out_dir, published) + "<p><small>data: "
-                         + html.escape(f"{published['path']}: the committed summary of "
-                                       f"{published['records']} results, written "
-                                       f"{published['written']} by commit {by['commit']} on "
-                                       f"{by['cpus']} cores") + "</small></p>")
+                         + html.escape(provenance_text(published)) + "</small></p>")
             continue
         records, where = load_records(name, stores)
         if records is None:

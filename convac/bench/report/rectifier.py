@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import os
 
-from ...experiments.publish import read_published
+from ...experiments.publish import provenance_text, read_published
 from ...experiments.rectifier_settings import (
     BENCH,
     RectifierMeasurements,
@@ -301,10 +301,7 @@ def _published_distributions() -> str:
                 "(<code>convac experiment run rectifier-distributions</code>, then "
                 "<code>convac experiment show rectifier-distributions --json "
                 "reports/published/rectifier-distributions.json</code>).</p>")
-    by = doc["computed_by"]
-    return distributions_section(doc["summary"], f"{doc['path']}: {doc['records']} of "
-                                 f"{doc['grid_size']} configurations, written {doc['written']}"
-                                 f" by commit {by['commit']} on {by['cpus']} cores")
+    return distributions_section(doc["summary"], provenance_text(doc))
 
 
 def write_page(m, out_dir: str) -> str:
