@@ -43,8 +43,10 @@ def main(rounds: int) -> None:
             network.WHOLE_BATCH_BYTES = size
             outs[name] = net(x)
         ref = outs["all-chunked"]
-        for name, out in outs.items():  # the same sums in the same order: bit-identical
-            assert torch.equal(out, ref), name
+        for name, out in outs.items():  # the same sums (bit-identical where the bmm
+            worst = float((out - ref).abs().max() / ref.abs().max())  # kernels agree)
+            assert worst < 1e-4, f"{name}: {worst:.3g}"
+            print(f"{name}: {'bit-identical' if torch.equal(out, ref) else worst}")
         bmm = _bmm_baseline(net, 1024)
         for rnd in range(rounds):
             cpu, wall = time.process_time(), time.perf_counter()
