@@ -9,7 +9,6 @@ import pytest
 
 pytest.importorskip("pyarrow")
 
-import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from convac.experiments import make_experiment  # noqa: E402
