@@ -22,8 +22,14 @@ from oracles import assert_order_one
 
 import convac
 from convac.nets.mixed import MixedConvAC, common_nodes, dilated_order, swapped_dilations
-from convac.nets.network import PROBE_BATCH
-from convac.nets.recurrent import PROBE_BURN_IN, PROBE_STEPS, _log_layer
+from convac.nets.network import PROBE_BATCH, fan_in_draws, signed_log, signed_log_conv
+from convac.nets.recurrent import (
+    PROBE_BURN_IN,
+    PROBE_FLOPS,
+    PROBE_STEPS,
+    _log_layer,
+    rac_scale_gains,
+)
 from convac.nets.tree import caterpillar, fold
 
 BATCH = 1024
@@ -293,3 +299,47 @@ def test_shared_weights_bias_the_second_moment_of_later_steps():
     for h, expected in ((h1, 1.0), (h2, 1 + 2 / r**2 + 2 * (r + 2) / (m * r**2))):
         stat = h.square().mean(1)  # (draws,) i.i.d.
         assert abs(float(stat.mean()) - expected) < Z * float(stat.std()) / draws**0.5
+
+
+def _log_space_gains(input_weights, hidden_weights, output_weight, gen):
+    """The RAC probe's gains from the signed log-space recurrence (:func:`_log_layer`,
+    a log-sum-exp per product): the oracle of the renormalized linear probe."""
+    def mean_finite(x):
+        x = x[torch.isfinite(x)]
+        return float(x.mean()) if x.numel() else 0.0
+
+    batch = max(16, min(256, PROBE_FLOPS // max(w.shape[0] for w in hidden_weights) ** 2))
+    probe = torch.randn(PROBE_STEPS, batch, input_weights[0].shape[1], generator=gen,
+                        dtype=torch.float64)
+    log_abs, sign = signed_log(probe)
+    steps = torch.arange(1, PROBE_STEPS + 1, dtype=torch.float64)[:, None, None]
+    gains_in, gains_h, starts = [], [], []
+    for w_in, w_h in zip(input_weights, hidden_weights, strict=True):
+        gains_in.append(math.exp(-mean_finite(signed_log_conv(log_abs, sign, w_in)[0])))
+        log_abs, sign = _log_layer(log_abs, sign, w_in, w_h,
+                                   torch.ones(w_h.shape[0], dtype=torch.float64))
+        level = [mean_finite(x) for x in log_abs]
+        growth = (level[-1] - level[PROBE_BURN_IN - 1]) / (PROBE_STEPS - PROBE_BURN_IN)
+        gains_h.append(math.exp(-growth) / gains_in[-1])
+        log_abs = log_abs - growth * steps
+        starts.append(math.exp(-mean_finite(log_abs[PROBE_BURN_IN:])))
+        log_abs = log_abs + math.log(starts[-1])
+    out = signed_log_conv(log_abs[PROBE_BURN_IN:], sign[PROBE_BURN_IN:], output_weight)[0]
+    return gains_in, gains_h, starts, math.exp(-mean_finite(out))
+
+
+@pytest.mark.parametrize("m, widths, seed", [(4, (6,), 0), (3, (4, 5), 1), (16, (16, 16, 16), 2),
+                                             (2, (64, 8), 3), (5, (1, 3), 4)])
+def test_rac_probe_matches_the_log_space_recurrence(m, widths, seed):
+    """The renormalized linear probe gives the gains of the log-space recurrence (the
+    same means of log-magnitudes, computed without a log-sum-exp per product)."""
+    rac = convac.RAC(m, widths, len(widths), n_outputs=2, seed=0, dtype=torch.float64)
+    weights = [*rac.input_weights, *rac.hidden_weights, rac.output_weight]
+    draws = fan_in_draws(weights, torch.Generator().manual_seed(seed))
+    d = len(widths)
+    args = draws[:d], draws[d:2 * d], draws[-1]
+    got = rac_scale_gains(*args, torch.Generator().manual_seed(100 + seed))
+    want = _log_space_gains(*args, torch.Generator().manual_seed(100 + seed))
+    for g, w in zip(got[:3], want[:3], strict=True):
+        torch.testing.assert_close(torch.tensor(g), torch.tensor(w), rtol=1e-9, atol=0)
+    assert got[3] == pytest.approx(want[3], rel=1e-9)

@@ -132,8 +132,9 @@ def _log_layer(log_abs: torch.Tensor, sign: torch.Tensor, w_in: torch.Tensor,
 
 def _mean_finite(x: torch.Tensor) -> float:
     """Mean of the finite entries (0 if there are none)."""
-    x = x[torch.isfinite(x)]
-    return float(x.mean()) if x.numel() else 0.0
+    finite = torch.isfinite(x)
+    count = int(finite.sum())  # a masked sum: no copy of the finite entries
+    return float(torch.where(finite, x, 0.0).sum()) / count if count else 0.0
 
 
 def rac_forward_log(features: torch.Tensor, input_weights, hidden_weights, initial_states,
@@ -163,9 +164,12 @@ def rac_scale_gains(input_weights, hidden_weights, output_weight: torch.Tensor,
     """Per-layer constants that keep every state of a RAC at geometric-mean magnitude 1
     over sequences of any length, on standard-normal features.
 
-    A float64 log-space run of the recurrence (:func:`rac_forward_log`) over a probe of
-    standard-normal sequences (drawn from ``gen``, :data:`PROBE_STEPS` steps), layer after
-    layer.  Layer ``l``, run with initial state all ones:
+    A float64 run of the recurrence over a probe of standard-normal sequences (drawn from
+    ``gen``, :data:`PROBE_STEPS` steps), layer after layer, each state kept as a vector of
+    largest entry 1 and the logarithm of its scale (:func:`_renormalized`): the
+    logarithms of the log-space recurrence (:func:`rac_forward_log`) without its
+    log-sum-exp per product, so it neither overflows nor underflows.  Layer ``l``, run
+    with initial state all ones:
 
     * input gain ``c^I_l = exp(-mean log|W^{I,l} h^{l-1}_t|)``: the drive of every step
       has geometric-mean magnitude 1 (the level-0 conv of a ConvAC);
@@ -197,23 +201,47 @@ def rac_scale_gains(input_weights, hidden_weights, output_weight: torch.Tensor,
     """
     widest = max(w.shape[0] for w in hidden_weights)
     batch = max(16, min(256, PROBE_FLOPS // widest**2))
-    probe = torch.randn(PROBE_STEPS, batch, input_weights[0].shape[1], generator=gen,
-                        dtype=torch.float64)  # (T, P, M)
-    log_abs, sign = signed_log(probe)
-    steps = torch.arange(1, PROBE_STEPS + 1, dtype=torch.float64)[:, None, None]  # (T, 1, 1)
+    x = torch.randn(PROBE_STEPS, batch, input_weights[0].shape[1], generator=gen,
+                    dtype=torch.float64)  # (T, P, M): the layer's input is x * exp(scale)
+    scale = torch.zeros(PROBE_STEPS, batch, dtype=torch.float64)  # (T, P)
+    steps = torch.arange(1, PROBE_STEPS + 1, dtype=torch.float64)[:, None]  # (T, 1)
     gains_in, gains_h, starts = [], [], []
     for w_in, w_h in zip(input_weights, hidden_weights, strict=True):
-        gains_in.append(math.exp(-_mean_finite(signed_log_conv(log_abs, sign, w_in)[0])))
-        log_abs, sign = _log_layer(log_abs, sign, w_in, w_h,
-                                   torch.ones(w_h.shape[0], dtype=torch.float64))
-        level = [_mean_finite(x) for x in log_abs]  # mean log|h_t| per step
-        growth = (level[-1] - level[PROBE_BURN_IN - 1]) / (PROBE_STEPS - PROBE_BURN_IN)
+        drive = torch.matmul(x, w_in.t())  # (T, P, R): W^I h^{l-1}_t / exp(scale)
+        gains_in.append(math.exp(-_mean_finite(_scaled_log_abs(drive, scale))))
+        h = torch.ones(batch, w_h.shape[0], dtype=torch.float64)  # h_0 = 1
+        h_scale = torch.zeros(batch, dtype=torch.float64)
+        states, scales = [], []
+        for t in range(PROBE_STEPS):
+            h, grown = _renormalized(torch.matmul(h, w_h.t()) * drive[t])  # (P, R), (P,)
+            h_scale = h_scale + scale[t] + grown
+            states.append(h)
+            scales.append(h_scale)
+        x, scale = torch.stack(states), torch.stack(scales)  # (T, P, R), (T, P)
+        first, last = (_mean_finite(_scaled_log_abs(x[t], scale[t]))  # mean log|h_t|
+                       for t in (PROBE_BURN_IN - 1, PROBE_STEPS - 1))
+        growth = (last - first) / (PROBE_STEPS - PROBE_BURN_IN)
         gains_h.append(math.exp(-growth) / gains_in[-1])
-        log_abs = log_abs - growth * steps  # the states of the rescaled weights
-        starts.append(math.exp(-_mean_finite(log_abs[PROBE_BURN_IN:])))
-        log_abs = log_abs + math.log(starts[-1])  # (T, P, R): from h_0 = s_l
-    out = signed_log_conv(log_abs[PROBE_BURN_IN:], sign[PROBE_BURN_IN:], output_weight)[0]
-    return gains_in, gains_h, starts, math.exp(-_mean_finite(out))
+        scale = scale - growth * steps  # the states of the rescaled weights
+        starts.append(math.exp(-_mean_finite(
+            _scaled_log_abs(x[PROBE_BURN_IN:], scale[PROBE_BURN_IN:]))))
+        scale = scale + math.log(starts[-1])  # from h_0 = s_l
+    out = torch.matmul(x[PROBE_BURN_IN:], output_weight.t())  # (T', P, Y)
+    return (gains_in, gains_h, starts,
+            math.exp(-_mean_finite(_scaled_log_abs(out, scale[PROBE_BURN_IN:]))))
+
+
+def _renormalized(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x`` ``(P, R)`` divided row by row by its largest magnitude (1 for an all-zero
+    row), and the logarithm of that divisor ``(P,)``."""
+    top = x.abs().amax(-1)
+    top = torch.where(top > 0, top, torch.ones_like(top))
+    return x / top[:, None], top.log()
+
+
+def _scaled_log_abs(x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``log|x * exp(scale)|`` entry by entry, ``scale`` broadcast over the last axis."""
+    return x.abs().log() + scale[..., None]
 
 
 class RAC(nn.Module):
