@@ -101,3 +101,12 @@ def test_the_published_summary_counts_records_per_code(tmp_path):
     assert f"{code_label(code_provenance())} ({6 - n_old})" in text
     del doc["code"]  # a summary published before the counts: still described
     assert provenance_text(doc).endswith("cores")
+
+
+def test_rows_from_before_the_column_count_the_code_their_result_names():
+    """An experiment that stored its code inside each result (before the store's column)
+    is counted by that code; a row with neither is "not recorded"."""
+    here = code_provenance()
+    records = [{"code": here, "result": {}}, {"code": None, "result": {"code": here}},
+               {"code": None, "result": {"x": 1}}, {"code": None, "result": None}]
+    assert code_counts(records) == {code_label(here): 2, "not recorded": 2}

@@ -46,11 +46,13 @@ def _json_keys(value):
 
 
 def code_counts(records) -> dict:
-    """Records per code that computed them (:func:`~convac.experiments.store.code_label`;
-    ``"not recorded"`` for rows stored before the store kept it)."""
+    """Records per code that computed them (:func:`~convac.experiments.store.code_label`):
+    the row's ``code``, else, for rows stored before the store kept it, the ``code`` an
+    experiment stored in the result itself, else ``"not recorded"``."""
     counts: dict = {}
     for rec in records:
-        label = code_label(rec.get("code"))
+        inner = rec.get("result") if isinstance(rec.get("result"), dict) else {}
+        label = code_label(rec.get("code") or inner.get("code"))
         counts[label] = counts.get(label, 0) + 1
     return dict(sorted(counts.items()))
 
