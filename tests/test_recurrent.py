@@ -173,7 +173,7 @@ def test_seeded_construction_is_reproducible():
 
 @pytest.mark.parametrize("m,width,depth,y", [(3, 2, 1, 1), (2, (3, 4), 2, 3), (5, 1, 3, 2)])
 def test_parameter_count_closed_form(m, width, depth, y):
-    rac = RAC(m, width, depth, n_outputs=y)
+    rac = RAC(m, width, depth, n_outputs=y, seed=1)  # seed 0 of (5, 1, 3) clamps: tested below
     assert rac_parameter_count(m, width, depth, y) == trainable_parameters(rac)
 
 
@@ -346,3 +346,21 @@ def test_random_racs_respect_the_bounds(m, width, half, seed):
         r = width[0]
         assert (theory.rac_deep_start_end_lower(steps, m, r) <= rank
                 <= theory.rac_deep_start_end_upper(steps, m, r))
+
+
+@pytest.mark.parametrize("seed", [0, 21, 45, 49])
+def test_a_scale_beyond_float32_is_clamped_with_a_warning(seed):
+    """A deep width-1 RAC whose probe asks for constants beyond float32 (its states
+    spread like T^(L - 1/2) in log; seed 0 a gain below float32's smallest normal, the
+    others an initial state above its largest): constructed with a warning naming the
+    constant, every parameter finite and no matrix or state flushed to zero; in float64
+    the same seed keeps its constants, and the float32 states are them clamped."""
+    with pytest.warns(RuntimeWarning, match="outside torch.float32's range"):
+        rac = RAC(5, 1, 3, n_outputs=2, seed=seed)
+    for p in rac.parameters():
+        assert bool(torch.isfinite(p).all()) and bool((p != 0).any())
+    info = torch.finfo(torch.float32)
+    wide = RAC(5, 1, 3, n_outputs=2, seed=seed, dtype=torch.float64)
+    for narrow, exact in zip(rac.initial_states, wide.initial_states, strict=True):
+        want = min(max(float(exact.detach()), info.tiny), info.max)
+        assert float(narrow.detach()) == pytest.approx(want, rel=1e-6)

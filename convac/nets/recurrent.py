@@ -28,6 +28,7 @@ ICLR 2018 (the tensor-train network).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -208,7 +209,7 @@ def rac_scale_gains(input_weights, hidden_weights, output_weight: torch.Tensor,
     gains_in, gains_h, starts = [], [], []
     for w_in, w_h in zip(input_weights, hidden_weights, strict=True):
         drive = torch.matmul(x, w_in.t())  # (T, P, R): W^I h^{l-1}_t / exp(scale)
-        gains_in.append(math.exp(-_mean_finite(_scaled_log_abs(drive, scale))))
+        gains_in.append(_exp(-_mean_finite(_scaled_log_abs(drive, scale))))
         h = torch.ones(batch, w_h.shape[0], dtype=torch.float64)  # h_0 = 1
         h_scale = torch.zeros(batch, dtype=torch.float64)
         states, scales = [], []
@@ -221,14 +222,20 @@ def rac_scale_gains(input_weights, hidden_weights, output_weight: torch.Tensor,
         first, last = (_mean_finite(_scaled_log_abs(x[t], scale[t]))  # mean log|h_t|
                        for t in (PROBE_BURN_IN - 1, PROBE_STEPS - 1))
         growth = (last - first) / (PROBE_STEPS - PROBE_BURN_IN)
-        gains_h.append(math.exp(-growth) / gains_in[-1])
+        gains_h.append(_exp(-growth) / gains_in[-1])
         scale = scale - growth * steps  # the states of the rescaled weights
-        starts.append(math.exp(-_mean_finite(
+        starts.append(_exp(-_mean_finite(
             _scaled_log_abs(x[PROBE_BURN_IN:], scale[PROBE_BURN_IN:]))))
         scale = scale + math.log(starts[-1])  # from h_0 = s_l
     out = torch.matmul(x[PROBE_BURN_IN:], output_weight.t())  # (T', P, Y)
     return (gains_in, gains_h, starts,
-            math.exp(-_mean_finite(_scaled_log_abs(out, scale[PROBE_BURN_IN:]))))
+            _exp(-_mean_finite(_scaled_log_abs(out, scale[PROBE_BURN_IN:]))))
+
+
+def _exp(x: float) -> float:
+    """``exp(x)``, ``inf`` past float64's range instead of an ``OverflowError`` (the
+    constants are then clamped to the parameters' range by :meth:`RAC.reset_parameters`)."""
+    return math.exp(x) if x < 709.0 else math.inf
 
 
 def _renormalized(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -242,6 +249,22 @@ def _renormalized(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def _scaled_log_abs(x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """``log|x * exp(scale)|`` entry by entry, ``scale`` broadcast over the last axis."""
     return x.abs().log() + scale[..., None]
+
+
+def _representable(constants: list[float], dtype: torch.dtype) -> list[float]:
+    """``constants`` clamped to the positive normal range of ``dtype``, with a warning
+    where one was outside it: a deep narrow RAC's states spread so far over the probe
+    (``log|h_t|`` like ``T^(L - 1/2)``) that no constant keeps them in range."""
+    info = torch.finfo(dtype)
+    clamped = [min(max(c, info.tiny), info.max) for c in constants]
+    if clamped != constants:
+        warnings.warn(
+            f"RAC initial scale: constants {[c for c in constants if c not in clamped]} "
+            f"are outside {dtype}'s range and were clamped to it; the states of this "
+            f"network spread beyond {dtype} over {PROBE_STEPS} steps whatever the scale "
+            f"(use dtype=torch.float64 or forward_log, or a wider or shallower network)",
+            RuntimeWarning, stacklevel=4)
+    return clamped
 
 
 class RAC(nn.Module):
@@ -319,10 +342,11 @@ class RAC(nn.Module):
         d = self.depth
         gains_in, gains_h, starts, gain_out = rac_scale_gains(draws[:d], draws[d:2 * d],
                                                               draws[-1], gen)
-        for w, draw, gain in zip(weights, draws, [*gains_in, *gains_h, gain_out],
-                                 strict=True):
+        gains = _representable([*gains_in, *gains_h, gain_out, *starts],
+                               self.output_weight.dtype)
+        for w, draw, gain in zip(weights, draws, gains[:len(weights)], strict=True):
             w.copy_((draw * gain).to(w.dtype))
-        for h0, start in zip(self.initial_states, starts, strict=True):
+        for h0, start in zip(self.initial_states, gains[len(weights):], strict=True):
             h0.fill_(start)
 
     def weight_groups(self) -> tuple[list, list, list, torch.Tensor]:
