@@ -17,20 +17,15 @@ Usage (from the repository root)::
 import copy
 import os
 import sys
-import time
 import types
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
+from ab_rounds import print_rounds  # noqa: E402
 
 from benchmarks._common import cpu_description  # noqa: E402  (one thread for every pool)
-from benchmarks.bench_network import (  # noqa: E402
-    _best_seconds,
-    _bmm_baseline,
-    make_net,
-    normal_features,
-)
+from benchmarks.bench_network import _bmm_baseline, make_net, normal_features  # noqa: E402
 from convac.nets.network import node_conv  # noqa: E402
 from convac.nets.tree import fold_levels  # noqa: E402
 
@@ -60,17 +55,8 @@ def main(rounds: int) -> None:
         for name, model in paths.items():  # same function (float32, relative to the largest)
             worst = float((model(x) - ref).abs().max() / ref.abs().max())
             assert worst < 1e-4, f"{name}: {worst:.3g}"
-        bmm = _bmm_baseline(net, 1024)
-        for rnd in range(rounds):
-            cpu, wall = time.process_time(), time.perf_counter()
-            base = _best_seconds(bmm, 20)
-            res = {k: base / _best_seconds(lambda m=m: m(x), 20) for k, m in paths.items()}
-            print(f"round {rnd}: bmm {base * 1e3:.3f} ms "
-                  + " ".join(f"{k} {v:.2f}" for k, v in res.items())
-                  + f"  (CPU {time.process_time() - cpu:.2f} s, wall "
-                  f"{time.perf_counter() - wall:.2f} s, load {os.getloadavg()[0]:.2f})",
-                  flush=True)
-
+        print_rounds({k: (lambda m=m: m(x)) for k, m in paths.items()},
+                     _bmm_baseline(net, 1024), rounds)
 
 if __name__ == "__main__":
     main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)

@@ -14,19 +14,14 @@ Usage (from the repository root)::
 """
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
+from ab_rounds import print_rounds  # noqa: E402
 
 from benchmarks._common import cpu_description  # noqa: E402  (one thread for every pool)
-from benchmarks.bench_network import (  # noqa: E402
-    _best_seconds,
-    _bmm_baseline,
-    make_net,
-    normal_features,
-)
+from benchmarks.bench_network import _bmm_baseline, make_net, normal_features  # noqa: E402
 from convac.nets import network  # noqa: E402
 
 VARIANTS = {"all-chunked": 0, "whole-from-half-chunk": network.CHUNK_BYTES // 2,
@@ -47,20 +42,14 @@ def main(rounds: int) -> None:
             worst = float((out - ref).abs().max() / ref.abs().max())  # kernels agree)
             assert worst < 1e-4, f"{name}: {worst:.3g}"
             print(f"{name}: {'bit-identical' if torch.equal(out, ref) else worst}")
-        bmm = _bmm_baseline(net, 1024)
-        for rnd in range(rounds):
-            cpu, wall = time.process_time(), time.perf_counter()
-            base = _best_seconds(bmm, 20)
-            res = {}
-            for name, size in VARIANTS.items():
+        def variant(size):
+            def run():
                 network.WHOLE_BATCH_BYTES = size
-                res[name] = base / _best_seconds(lambda: net(x), 20)
-            print(f"round {rnd}: bmm {base * 1e3:.3f} ms "
-                  + " ".join(f"{k} {v:.2f}" for k, v in res.items())
-                  + f"  (CPU {time.process_time() - cpu:.2f} s, wall "
-                  f"{time.perf_counter() - wall:.2f} s, load {os.getloadavg()[0]:.2f})",
-                  flush=True)
+                net(x)
+            return run
 
+        print_rounds({name: variant(size) for name, size in VARIANTS.items()},
+                     _bmm_baseline(net, 1024), rounds)
 
 if __name__ == "__main__":
     main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
