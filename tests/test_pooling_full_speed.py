@@ -13,7 +13,7 @@ import torch
 from oracles import assert_close
 
 from convac.experiments import pooling_full as pf
-from convac.experiments.runner import code_provenance
+from convac.experiments.runner import code_provenance, evaluate
 from convac.validate import InvalidValueError
 
 SIDES = {4: (4, 4), 8: (4, 4, 4), 16: (4, 4, 4, 4)}
@@ -167,20 +167,26 @@ def test_forward_refuses_pixels_that_are_not_bits():
 
 
 def test_each_training_stores_the_code_that_ran_it(tmp_path, monkeypatch):
+    """A training stores its training code; the store's row names the commit (here as
+    ``evaluate`` gives it).  Records from before the store's column carried both in the
+    result, and those from before the distinct-subtree training neither: each is
+    counted by its own label."""
     monkeypatch.setenv("CONVAC_CACHE", str(tmp_path))
-    config = pf.experiment(seeds=1, steps=3, deep_widths=(2,), shallow_widths=(),
-                           kinds=("cac",), n_train=60, n_test=40).config(0)
-    result = pf.compute(config)
-    code = result["code"]
-    assert code["training"] == pf.TRAINING_CODE
-    assert code == {**code_provenance(), "training": pf.TRAINING_CODE}
-    assert code["convac"] and set(code) == {"convac", "commit", "modified", "training"}
-    old = {**result}
-    del old["code"]  # a training stored before the code was recorded
-    records = [{"status": "ok", "config": config, "result": r, "error": ""}
-               for r in (result, old)]
-    s = pf.summarize(records, ranks=False)
-    assert s["code"] == {pf.training_label(result): 1, "pixel-by-pixel (no code recorded)": 1}
+    exp = pf.experiment(seeds=1, steps=3, deep_widths=(2,), shallow_widths=(),
+                        kinds=("cac",), n_train=60, n_test=40)
+    (new,) = evaluate(exp, sample=1, seed=0)
+    here = code_provenance()
+    assert new["code"] == here and new["result"]["training"] == pf.TRAINING_CODE
+    assert "code" not in new["result"]
+    label = pf.training_label(new)
+    assert label.startswith(f"{pf.TRAINING_CODE} convac {here['convac']}")
+    legacy = {**new, "code": None,
+              "result": {**{k: v for k, v in new["result"].items() if k != "training"},
+                         "code": {**here, "training": pf.TRAINING_CODE}}}
+    pixel = {**new, "code": None,
+             "result": {k: v for k, v in new["result"].items() if k != "training"}}
+    assert pf.training_label(legacy) == label
+    s = pf.summarize([new, legacy, pixel], ranks=False)
+    assert s["code"] == {label: 2, "pixel-by-pixel (no code recorded)": 1}
     (cell,) = s["cells"]
     assert {k: v["n"] for k, v in cell["by_code"].items()} == s["code"]
-    assert pf.training_label(result).startswith(f"{pf.TRAINING_CODE} convac {code['convac']}")

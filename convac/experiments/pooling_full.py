@@ -63,8 +63,8 @@ from .pooling_full_summary import (
     summarize_records,
     throughput,
 )
-from .runner import Experiment, code_provenance, evaluate
-from .store import code_label
+from .runner import Experiment, evaluate
+from .store import code_label, record_code
 
 __all__ = ["experiment", "compute", "tree_order", "BlobNet", "train", "summarize",
            "format_summary", "throughput", "partitions", "partition_ranks", "PAPER",
@@ -75,9 +75,10 @@ __all__ = ["experiment", "compute", "tree_order", "BlobNet", "train", "summarize
 BATCH = 64
 
 TRAINING_CODE = "distinct-subtrees"
-"""Stored with every training (``result["code"]["training"]``): the forward over each
-batch's distinct subtrees.  Trainings stored without a ``code`` were computed pixel by
-pixel, before it (the same function and optimisation, up to float rounding)."""
+"""Stored with every training (``result["training"]``; ``result["code"]["training"]`` in
+records stored before the store kept each row's code): the forward over each batch's
+distinct subtrees.  Trainings stored without it were computed pixel by pixel, before it
+(the same function and optimisation, up to float rounding)."""
 
 OPTIMIZERS = {
     "cac": {"lr": 0.003, "betas": (0.9, 0.9), "eps": 1e-16, "weight_decay": 0.0},
@@ -418,7 +419,7 @@ def compute(config: dict) -> dict:
             "final_loss": loss, "train_seconds": wall, "train_cpu_seconds": cpu,
             "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
             "threads": torch.get_num_threads(), "n_train": len(y), "n_test": len(yt),
-            "code": {**code_provenance(), "training": TRAINING_CODE}}
+            "training": TRAINING_CODE}
 
 
 def experiment(seeds: int = 3, steps: int = 15_000, deep_widths=DEEP_WIDTHS,
@@ -472,15 +473,16 @@ def partition_ranks(geometry: str, width: int, side: int = SIDE, exact: bool = F
 
 
 # -- summary -------------------------------------------------------------------------
-def training_label(result: dict) -> str:
-    """Which code trained a stored result: the training code and
-    :func:`~convac.experiments.store.code_label` (convac's version and commit); results
-    stored without one are the pixel-by-pixel trainings from before
+def training_label(record: dict) -> str:
+    """Which code trained a stored record: the training code and
+    :func:`~convac.experiments.store.code_label` (convac's version and commit); records
+    without a training code are the pixel-by-pixel trainings from before
     :data:`TRAINING_CODE`."""
-    code = result.get("code")
-    if not code:
+    result = record["result"]
+    training = result.get("training") or (result.get("code") or {}).get("training")
+    if not training:
         return "pixel-by-pixel (no code recorded)"
-    return f"{code.get('training')} {code_label(code)}"
+    return f"{training} {code_label(record_code(record))}"
 
 
 def _code_per_cell(s: dict, records) -> None:
@@ -492,7 +494,7 @@ def _code_per_cell(s: dict, records) -> None:
         if rec["status"] == "ok":
             c = rec["config"]
             cell = (c["depth"], c["geometry"], c["task"], c["kind"], c["width"])
-            by_cell.setdefault(cell, {}).setdefault(training_label(rec["result"]), []).append(
+            by_cell.setdefault(cell, {}).setdefault(training_label(rec), []).append(
                 rec["result"]["train_cpu_seconds"])
     total: dict = {}
     for row in s["cells"]:

@@ -16,7 +16,7 @@ import subprocess
 
 from .. import jsonio
 from . import experiment_module
-from .store import code_label
+from .store import code_label, record_code
 
 __all__ = ["PUBLISHED", "write_published", "read_published", "code_counts",
            "provenance_text"]
@@ -46,13 +46,12 @@ def _json_keys(value):
 
 
 def code_counts(records) -> dict:
-    """Records per code that computed them (:func:`~convac.experiments.store.code_label`):
-    the row's ``code``, else, for rows stored before the store kept it, the ``code`` an
-    experiment stored in the result itself, else ``"not recorded"``."""
+    """Records per code that computed them (:func:`~convac.experiments.store.code_label` of
+    :func:`~convac.experiments.store.record_code`; ``"not recorded"`` where neither the
+    row nor its result names it)."""
     counts: dict = {}
     for rec in records:
-        inner = rec.get("result") if isinstance(rec.get("result"), dict) else {}
-        label = code_label(rec.get("code") or inner.get("code"))
+        label = code_label(record_code(rec))
         counts[label] = counts.get(label, 0) + 1
     return dict(sorted(counts.items()))
 

@@ -38,7 +38,7 @@ import uuid
 from ..validate import ConvACError, InvalidValueError
 
 __all__ = ["ResultStore", "SCHEMA_FIELDS", "UnreadablePartError", "ForeignPartError",
-           "QUARANTINE", "UNRECORDED_CODE", "decoded", "code_label",
+           "QUARANTINE", "UNRECORDED_CODE", "decoded", "code_label", "record_code",
            "DEFAULT_STORE_ROOT"]
 
 QUARANTINE = "quarantine"
@@ -99,6 +99,14 @@ def decoded(row: dict) -> dict:
     row["result"] = json.loads(row["result"]) if row["result"] else None
     row["code"] = json.loads(row["code"]) if row["code"] else None
     return row
+
+
+def record_code(record: dict) -> dict | None:
+    """The code that computed a decoded record: its ``code``, else, for a row stored
+    before the store kept it, the ``code`` an experiment stored in its result, else
+    None."""
+    result = record.get("result")
+    return record.get("code") or (result.get("code") if isinstance(result, dict) else None)
 
 
 def code_label(code: dict | None) -> str:
