@@ -24,7 +24,9 @@ same graph at full capability loaded (the compiled HT forward's graph then took 
 to a half more CPU time, ``docs/forward.md``).  And it lets the C++ compiler contract a
 multiply and an add into one fused multiply-add in inductor's CPU kernels
 (:data:`COMPILE_FP_CONTRACT_ENV`; inductor compiles them with ``-ffp-contract=off`` by
-default): the compiled forward's convs are chains of multiply-adds.
+default): the compiled forward's convs are chains of multiply-adds.  And it lets
+inductor fuse more nodes into one CPU loop (:data:`COMPILE_HORIZONTAL_FUSION_ENV`): the
+compiled forward computes several samples' convs per step of one loop.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from threadpoolctl import threadpool_limits
 from . import validate
 
 __all__ = ["ENV", "DEFAULT_THREADS", "POOL_VARIABLES", "COMPILE_CACHE_ENV",
-           "COMPILE_FP_CONTRACT_ENV", "resolve", "environment", "compile_cache_dir", "apply"]
+           "COMPILE_FP_CONTRACT_ENV", "COMPILE_HORIZONTAL_FUSION_ENV", "COMPILE_SETTINGS", "resolve", "environment", "compile_cache_dir", "apply"]
 
 ENV = "CONVAC_THREADS"
 """Environment variable that sets the thread count when no ``threads`` argument does."""
@@ -65,6 +67,22 @@ COMPILE_FP_CONTRACT_ENV = "TORCHINDUCTOR_CPP_ENABLE_FLOATING_POINT_CONTRACT_FLAG
 :func:`apply` sets it to ``fast`` unless it is set already, so that a product and a sum
 become one fused multiply-add (one rounding instead of two; the compiled HT forward ran
 at 1.1-1.2x the throughput in the same process, ``docs/forward.md``)."""
+
+
+COMPILE_HORIZONTAL_FUSION_ENV = "TORCHINDUCTOR_CPP_MAX_HORIZONTAL_FUSION_SIZE"
+"""torch inductor's largest number of nodes fused side by side into one C++ loop (16 by
+default): :func:`apply` sets it to 64 unless it is set already, so that the compiled
+forward's level, the convs of several samples stacked, stays one loop that loads each
+weight once for all of them (16 split it in two loops: 0.78-0.82 of the bmm reference
+against 1.01-1.21 in one, ``docs/forward.md``)."""
+
+COMPILE_SETTINGS = {
+    COMPILE_FP_CONTRACT_ENV: ("enable_floating_point_contract_flag", "fast"),
+    COMPILE_HORIZONTAL_FUSION_ENV: ("max_horizontal_fusion_size", "64"),
+}
+"""Inductor's C++ settings :func:`apply` gives a value unless set: the environment
+variable, the attribute of ``torch._inductor.config.cpp`` it sets (read from the
+environment when inductor's config loads), and the value."""
 
 
 def compile_cache_dir() -> str:
@@ -115,8 +133,9 @@ def environment(threads=None) -> dict:
 
 def apply(threads=None) -> int:
     """Set this process's pools to :func:`resolve`'s count and export it to children,
-    torch inductor's cache to :func:`compile_cache_dir` and its C++ kernels' floating-point
-    contraction to ``fast`` (:data:`COMPILE_FP_CONTRACT_ENV`), each unless set already.
+    torch inductor's cache to :func:`compile_cache_dir` and its C++ settings to
+    :data:`COMPILE_SETTINGS` (floating-point contraction, horizontal fusion), each unless
+    set already.
 
     Parameters
     ----------
@@ -133,10 +152,12 @@ def apply(threads=None) -> int:
     n = int(env[ENV])
     os.environ.update(env)
     os.environ.setdefault(COMPILE_CACHE_ENV, compile_cache_dir())  # read at compile time
-    os.environ.setdefault(COMPILE_FP_CONTRACT_ENV, "fast")  # read when inductor loads...
     inductor = sys.modules.get("torch._inductor.config")
-    if inductor is not None:  # ...or already loaded: its flag is in its cache keys
-        inductor.cpp.enable_floating_point_contract_flag = os.environ[COMPILE_FP_CONTRACT_ENV]
+    for variable, (attribute, value) in COMPILE_SETTINGS.items():
+        os.environ.setdefault(variable, value)  # read when inductor loads...
+        if inductor is not None:  # ...or already loaded: its settings are in its cache keys
+            setattr(inductor.cpp, attribute,
+                    type(getattr(inductor.cpp, attribute))(os.environ[variable]))
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     # without a ``with``: the limits stay for the rest of the process

@@ -3,8 +3,10 @@
 Runs the asv benchmark ``bench_network.ForwardPath.track_time_per_bmm`` (HT, batch 1024,
 N = 64, M = r = 16, float32, one thread; the path's best time over that of one
 ``torch.bmm`` with the same multiply-adds, in the same process) for the ``eager`` and
-``compiled`` paths, ``--calls`` times each in each of ``--processes`` fresh processes run
-one after the other, and prints every figure as a throughput fraction (bmm time over path
+``compiled`` paths, ``--calls`` times in each of ``--processes`` fresh processes per path
+(one path per process: a path set up after another in the same process meets a bmm
+reference whose operands lie elsewhere, which moved the reference's time by up to 1.3x
+in either direction), run one after the other, and prints every figure as a throughput fraction (bmm time over path
 time: 1 / the asv ratio, higher is better) with the load average, the CPU model and each
 call's CPU and wall time.  The goals: eager >= 0.6, compiled >= 0.9.
 
@@ -31,7 +33,7 @@ def worker(paths: list[str], calls: int) -> None:
     print one JSON line."""
     sys.path.insert(0, ROOT)
     from benchmarks._common import cpu_description  # sets one thread for every pool
-    from benchmarks.bench_network import ForwardPath
+    from benchmarks.bench_network import ForwardPath, _best_seconds
 
     out = {"cpu": cpu_description(), "paths": {}}
     for path in paths:
@@ -45,7 +47,9 @@ def worker(paths: list[str], calls: int) -> None:
             ratio = bench.track_time_per_bmm(path)
             runs.append({"throughput": 1.0 / ratio, "cpu_s": time.process_time() - cpu,
                          "wall_s": time.perf_counter() - wall, "load": os.getloadavg()[0]})
-        out["paths"][path] = {"setup_s": setup_s, "runs": runs}
+        out["paths"][path] = {"setup_s": setup_s, "runs": runs,
+                              "bmm_ms": 1e3 * _best_seconds(bench.bmm, 20),
+                              "path_ms": 1e3 * _best_seconds(bench.run, 20)}
     print(json.dumps(out), flush=True)
 
 
@@ -64,24 +68,27 @@ def main(argv=None) -> int:
     figures: dict[str, list[float]] = {p: [] for p in args.paths}
     cpu = None
     for proc in range(args.processes):
-        load = os.getloadavg()[0]
-        done = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker",
-                               "--calls", str(args.calls), "--paths", *args.paths],
-                              env=env, cwd=ROOT, capture_output=True, text=True, check=False)
-        if done.returncode != 0:  # recorded, the other processes go on
-            print(f"process {proc + 1}: failed (exit {done.returncode}): "
-                  f"{done.stderr.strip().splitlines()[-1:] or ''}")
-            continue
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-        cpu = result["cpu"]
-        for path, data in result["paths"].items():
+        for path in args.paths:
+            load = os.getloadavg()[0]
+            done = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker",
+                                   "--calls", str(args.calls), "--paths", path],
+                                  env=env, cwd=ROOT, capture_output=True, text=True,
+                                  check=False)
+            if done.returncode != 0:  # recorded, the other processes go on
+                print(f"process {proc + 1} {path}: failed (exit {done.returncode}): "
+                      f"{done.stderr.strip().splitlines()[-1:] or ''}")
+                continue
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            cpu = result["cpu"]
+            data = result["paths"][path]
             runs = data["runs"]
             figures[path].extend(r["throughput"] for r in runs)
             print(f"process {proc + 1} {path:8s} load {load:5.2f}->{runs[-1]['load']:5.2f} "
                   f"setup {data['setup_s']:5.1f} s  throughput "
                   + " ".join(f"{r['throughput']:.2f}" for r in runs)
                   + "  per call CPU " + " ".join(f"{r['cpu_s']:.2f}" for r in runs)
-                  + " s, wall " + " ".join(f"{r['wall_s']:.2f}" for r in runs) + " s",
+                  + " s, wall " + " ".join(f"{r['wall_s']:.2f}" for r in runs) + " s"
+                  + f"; best of 20: bmm {data['bmm_ms']:.3f} ms, path {data['path_ms']:.3f} ms",
                   flush=True)
     print(f"CPU: {cpu}")
     summary = "; ".join(

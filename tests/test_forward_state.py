@@ -13,7 +13,8 @@ import torch
 from oracles import NET_CASES, assert_close, assert_close_to_reference, make_net
 
 import convac
-from convac.nets.network import FUSE_MAX_IN, materialized, node_conv, unrolled_conv
+from convac.nets.network import (FUSE_MAX_IN, SAMPLE_GROUPS, materialized, node_conv,
+                                 sample_groups, unrolled_conv)
 
 # every state-change test runs on the eager module and on ``torch.compile(net,
 # fullgraph=True)`` (dynamo's capture and guards, AOTAutograd; the "aot_eager" backend, as
@@ -388,6 +389,29 @@ def test_fused_forward_is_the_forward(case, shared, geometry):
         net = NET_CASES[case](5, shared, geometry).double()
         net.pooling = convac.nets.pooling.resolve_pooling(pooling)
         feats = _features(net, batch=6)
+        with torch.no_grad():
+            weights, order = net._state()
+            identity = net._checked(feats, weights, order)
+            assert_close(net._fused_forward(feats, weights, order, identity), net(feats))
+
+
+def test_sample_groups_divide_the_batch():
+    """The compiled forward's samples per step: the largest power of two up to
+    ``SAMPLE_GROUPS`` that divides the batch (against a scan of every power of two)."""
+    for batch in range(1, 70):
+        expected = max(g for g in (1, 2, 4, 8, 16, 32) if g <= SAMPLE_GROUPS and batch % g == 0)
+        assert sample_groups(batch) == expected
+
+
+@pytest.mark.parametrize("batch", [1, 3, 4, 6, 8, 12])
+@pytest.mark.parametrize("case", ["ht", "mixed"])
+def test_fused_forward_for_every_sample_grouping(case, batch):
+    """Every batch size, whatever its samples per step (1, 2 or 4 interleaved groups),
+    gives each sample its own outputs in the batch's order, also through a level that keeps
+    the matmul."""
+    for net in (NET_CASES[case](5, False, "mirror").double(),
+                convac.HTNet(4, FUSE_MAX_IN + 3, (FUSE_MAX_IN + 1, 2), seed=1).double()):
+        feats = _features(net, batch=batch)
         with torch.no_grad():
             weights, order = net._state()
             identity = net._checked(feats, weights, order)

@@ -136,25 +136,30 @@ def test_apply_keeps_compiled_kernels_per_cpu_capability(policy):
     assert len(dirs) == 2 or torch.backends.cpu.get_cpu_capability() == "DEFAULT"
 
 
-def test_apply_lets_compiled_kernels_fuse_multiply_adds(policy):
-    """Inductor's C++ kernels get -ffp-contract=fast (in the environment, for inductor
-    loaded later or in a child, and in its config when already loaded); a user's choice
-    stays."""
-    policy.delenv(threads.COMPILE_FP_CONTRACT_ENV, raising=False)
-    before = inductor.cpp.enable_floating_point_contract_flag
+@pytest.mark.parametrize("variable, user_value", [
+    (threads.COMPILE_FP_CONTRACT_ENV, "on"),  # -ffp-contract: fused multiply-adds
+    (threads.COMPILE_HORIZONTAL_FUSION_ENV, "8"),  # nodes per loop
+])
+def test_apply_sets_inductors_cpp_settings(policy, variable, user_value):
+    """Inductor's C++ settings get convac's value (in the environment, for inductor loaded
+    later or in a child, and in its config when already loaded); a user's choice stays."""
+    attribute, value = threads.COMPILE_SETTINGS[variable]
+    policy.delenv(variable, raising=False)
+    before = getattr(inductor.cpp, attribute)
+    kind = type(before)
     try:
-        inductor.cpp.enable_floating_point_contract_flag = "off"
+        setattr(inductor.cpp, attribute, kind(user_value))
         threads.apply(1)
-        assert os.environ[threads.COMPILE_FP_CONTRACT_ENV] == "fast"
-        assert inductor.cpp.enable_floating_point_contract_flag == "fast"
-        policy.setenv(threads.COMPILE_FP_CONTRACT_ENV, "on")
+        assert os.environ[variable] == value
+        assert getattr(inductor.cpp, attribute) == kind(value)
+        policy.setenv(variable, user_value)
         threads.apply(1)
-        assert inductor.cpp.enable_floating_point_contract_flag == "on"
+        assert getattr(inductor.cpp, attribute) == kind(user_value)
     finally:
-        inductor.cpp.enable_floating_point_contract_flag = before
+        setattr(inductor.cpp, attribute, before)
     code = ("from convac import threads; threads.apply(1); import torch._inductor.config as c; "
-            "print(c.cpp.enable_floating_point_contract_flag)")
-    policy.delenv(threads.COMPILE_FP_CONTRACT_ENV)
+            f"print(c.cpp.{attribute})")
+    policy.delenv(variable)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=600, check=True).stdout.split()
-    assert out == ["fast"]
+    assert out == [value]

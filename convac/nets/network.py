@@ -45,7 +45,7 @@ from .tree import (
 )
 
 __all__ = ["ConvAC", "CPNet", "HTNet", "TTNet", "node_conv", "unrolled_conv", "materialized",
-           "signed_log", "signed_log_conv", "multiply_adds", "log_scale_gains", "unit_log_gain",
+           "SAMPLE_GROUPS", "sample_groups", "signed_log", "signed_log_conv", "multiply_adds", "log_scale_gains", "unit_log_gain",
            "seeded_generator", "fan_in_draws"]
 
 
@@ -102,6 +102,22 @@ per level; wider inputs keep the matmul."""
 FUSE_MAX_WINDOW = 4
 """Widest pooling window whose children's convs the compiled CPU forward fuses into one
 loop (a CP window of ``N`` children would be one expression of ``N * r_in`` terms)."""
+
+
+SAMPLE_GROUPS = 4
+"""Samples per step of the compiled CPU forward's loops (:meth:`ConvAC._fused_forward`):
+their convs share each weight load, a register the loop would otherwise load once per
+multiply-add (HT, N = 64, M = r = 16, float32, one thread: 0.97-1.05 of the bmm reference
+with 4, 0.88-0.91 with 2 and 0.72 with 1, ``docs/forward.md``)."""
+
+
+def sample_groups(batch: int) -> int:
+    """Samples per step of the compiled CPU forward for a batch of ``batch``: the largest
+    power of two up to :data:`SAMPLE_GROUPS` that divides it."""
+    groups = SAMPLE_GROUPS
+    while batch % groups:
+        groups //= 2
+    return groups
 
 
 def materialized(t: torch.Tensor) -> torch.Tensor:
@@ -776,27 +792,40 @@ class ConvAC(nn.Module):
         return fold_levels(self.schedule, torch.cat(parts, 1), level, start=top)[0]  # (B, Y)
 
     def _fused_forward(self, features: torch.Tensor, weights: list[torch.Tensor],
-                       order: torch.Tensor, identity: bool) -> torch.Tensor:
+                       order: torch.Tensor, identity: bool,
+                       groups: int | None = None) -> torch.Tensor:
         """Outputs ``(B, Y)`` of checked features, written for inductor to fuse: each
         level pools its children's convs as one expression (:func:`unrolled_conv`, where
         the input is at most ``FUSE_MAX_IN`` wide and the window at most
-        ``FUSE_MAX_WINDOW``), so a level is one loop writing only the pooled values.  The
-        same function as the level-by-level forward, up to the order of the sums."""
+        ``FUSE_MAX_WINDOW``), so a level is one loop writing only the pooled values, and
+        the loop computes :func:`sample_groups` samples per step (interleaved groups of
+        the batch, stacked per level): their convs read the same weights, which the loop
+        then loads once for all of them.  The same function as the level-by-level
+        forward, up to the order of the sums.  ``groups``: samples per step, a divisor of
+        the batch (default :func:`sample_groups`)."""
         x = features.to(dtype=weights[0].dtype)  # (B, N, M)
         if not identity:
             x = x.index_select(1, order)  # (B, N, M), tree order
-        h = x.transpose(0, 1)  # (N, B, M), a view: level 1 reads the features once
+        b, n, m = x.shape
+        groups = sample_groups(b) if groups is None else groups
+        # (N, B/g, g, M), a view: sample t * g + s at [:, t, s]; level 1 reads it once
+        h = x.view(b // groups, groups, n, m).permute(2, 0, 1, 3)
         for lvl, w in enumerate(self.schedule.windows):
             weight = weights[lvl]
-            if h.shape[-1] <= FUSE_MAX_IN and w <= FUSE_MAX_WINDOW:
+            n, r = h.shape[0], h.shape[-1]
+            if r <= FUSE_MAX_IN and w <= FUSE_MAX_WINDOW:
                 weight_t = materialized(weight.transpose(-1, -2))  # (.., r_in, r_out)
-                kids = [unrolled_conv(h[k::w], weight_t[k::w] if weight.ndim == 3
-                                      else weight_t) for k in range(w)]
-                h = self.pooling.pool_children(kids)  # (n/w, B, r)
+
+                def pooled(s: int) -> torch.Tensor:  # (n/w, B/g, r_out), group s
+                    return self.pooling.pool_children(
+                        [unrolled_conv(h[k::w, :, s], weight_t[k::w] if weight.ndim == 3
+                                       else weight_t) for k in range(w)])
+                h = torch.stack([pooled(s) for s in range(groups)], dim=2)
             else:
-                n, b, r = h.shape
-                h = self.pooling(node_conv(h, weight).view(n // w, w, b, -1))
-        return node_conv(h, weights[-1])[0]  # (B, Y)
+                conv = node_conv(h.reshape(n, b, r), weight)  # (n, B, r_out)
+                h = self.pooling(conv.view(n // w, w, b, -1)).view(n // w, b // groups,
+                                                                  groups, -1)
+        return node_conv(h.reshape(1, b, -1), weights[-1])[0]  # (B, Y)
 
     def _batch_chunk(self, features: torch.Tensor) -> int:
         """Samples per pass of the no-grad forward: a level's activations of one pass
