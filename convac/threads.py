@@ -74,7 +74,7 @@ COMPILE_HORIZONTAL_FUSION_ENV = "TORCHINDUCTOR_CPP_MAX_HORIZONTAL_FUSION_SIZE"
 default): :func:`apply` sets it to 64 unless it is set already, so that the compiled
 forward's level, the convs of several samples stacked, stays one loop that loads each
 weight once for all of them (16 split it in two loops: 0.78-0.82 of the bmm reference
-against 1.01-1.21 in one, ``docs/forward.md``)."""
+against 1.01-1.21 in one, exploratory, ``docs/forward.md``)."""
 
 COMPILE_SETTINGS = {
     COMPILE_FP_CONTRACT_ENV: ("enable_floating_point_contract_flag", "fast"),

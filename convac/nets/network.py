@@ -106,9 +106,9 @@ loop (a CP window of ``N`` children would be one expression of ``N * r_in`` term
 
 SAMPLE_GROUPS = 4
 """Samples per step of the compiled CPU forward's loops (:meth:`ConvAC._fused_forward`):
-their convs share each weight load, a register the loop would otherwise load once per
-multiply-add (HT, N = 64, M = r = 16, float32, one thread: 0.97-1.05 of the bmm reference
-with 4, 0.88-0.91 with 2 and 0.72 with 1, ``docs/forward.md``)."""
+their convs share each weight load, which the loop would otherwise repeat for every
+multiply-add (HT, N = 64, M = r = 16, float32, one thread: four ran at 1.28-1.38x the
+throughput of one; two and eight measured below four, ``docs/forward.md``)."""
 
 
 def sample_groups(batch: int) -> int:
