@@ -43,7 +43,8 @@ from threadpoolctl import threadpool_limits
 from . import validate
 
 __all__ = ["ENV", "DEFAULT_THREADS", "POOL_VARIABLES", "COMPILE_CACHE_ENV",
-           "COMPILE_FP_CONTRACT_ENV", "COMPILE_HORIZONTAL_FUSION_ENV", "COMPILE_SETTINGS", "resolve", "environment", "compile_cache_dir", "apply"]
+           "COMPILE_FP_CONTRACT_ENV", "COMPILE_HORIZONTAL_FUSION_ENV", "COMPILE_SETTINGS",
+           "resolve", "environment", "compile_cache_dir", "apply"]
 
 ENV = "CONVAC_THREADS"
 """Environment variable that sets the thread count when no ``threads`` argument does."""

@@ -13,8 +13,14 @@ import torch
 from oracles import NET_CASES, assert_close, assert_close_to_reference, make_net
 
 import convac
-from convac.nets.network import (FUSE_MAX_IN, SAMPLE_GROUPS, materialized, node_conv,
-                                 sample_groups, unrolled_conv)
+from convac.nets.network import (
+    FUSE_MAX_IN,
+    SAMPLE_GROUPS,
+    materialized,
+    node_conv,
+    sample_groups,
+    unrolled_conv,
+)
 
 # every state-change test runs on the eager module and on ``torch.compile(net,
 # fullgraph=True)`` (dynamo's capture and guards, AOTAutograd; the "aot_eager" backend, as
@@ -305,6 +311,18 @@ def test_compiled_forward_is_the_same_function(case, geometry):
     eager = torch.autograd.grad(net(feats).sum(), list(net.parameters()))
     for g, e in zip(grads, eager, strict=True):
         assert_close(g, e)
+
+
+@pytest.mark.slow
+def test_compiled_forward_for_every_sample_grouping():
+    """One compiled module called with batches of four, two and one sample per step
+    (recompiled for a dynamic batch) against the eager forward, sample by sample."""
+    net = make_net("ht", seed=5)
+    compiled = _compile_or_skip(net)
+    with torch.no_grad():
+        for batch in (8, 12, 6, 5, 1):
+            feats = _features(net, batch=batch, seed=batch)
+            assert_close(compiled(feats), net(feats))
 
 
 @pytest.mark.slow

@@ -45,8 +45,8 @@ from .tree import (
 )
 
 __all__ = ["ConvAC", "CPNet", "HTNet", "TTNet", "node_conv", "unrolled_conv", "materialized",
-           "SAMPLE_GROUPS", "sample_groups", "signed_log", "signed_log_conv", "multiply_adds", "log_scale_gains", "unit_log_gain",
-           "seeded_generator", "fan_in_draws"]
+           "SAMPLE_GROUPS", "sample_groups", "signed_log", "signed_log_conv", "multiply_adds",
+           "log_scale_gains", "unit_log_gain", "seeded_generator", "fan_in_draws"]
 
 
 def signed_log(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -815,12 +815,12 @@ class ConvAC(nn.Module):
             n, r = h.shape[0], h.shape[-1]
             if r <= FUSE_MAX_IN and w <= FUSE_MAX_WINDOW:
                 weight_t = materialized(weight.transpose(-1, -2))  # (.., r_in, r_out)
-
-                def pooled(s: int) -> torch.Tensor:  # (n/w, B/g, r_out), group s
-                    return self.pooling.pool_children(
-                        [unrolled_conv(h[k::w, :, s], weight_t[k::w] if weight.ndim == 3
-                                       else weight_t) for k in range(w)])
-                h = torch.stack([pooled(s) for s in range(groups)], dim=2)
+                kid_weights = [weight_t[k::w] if weight.ndim == 3 else weight_t
+                               for k in range(w)]
+                # (n/w, B/g, g, r_out): each group's pooled convs, stacked
+                h = torch.stack([self.pooling.pool_children(
+                    [unrolled_conv(h[k::w, :, s], kid_weights[k]) for k in range(w)])
+                    for s in range(groups)], dim=2)
             else:
                 conv = node_conv(h.reshape(n, b, r), weight)  # (n, B, r_out)
                 h = self.pooling(conv.view(n // w, w, b, -1)).view(n // w, b // groups,
