@@ -10,8 +10,10 @@ agreements over random trees (random shapes, arities and ranks).
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
+import pickle
 import random
 import sys
 
@@ -23,7 +25,14 @@ from hypothesis import strategies as st
 from oracles import assert_close, assert_close_to_reference
 
 import convac
-from convac.nets.tree import PoolingTree, mode_tree, patch_nodes, traverse
+from convac.nets.tree import (
+    PoolingTree,
+    mode_tree,
+    patch_nodes,
+    traverse,
+    tree_from_tokens,
+    tree_tokens,
+)
 from convac.rank.bounds import min_cut_bound
 from convac.rank.methods import matricization_rank
 from convac.tensors.grid import _grid_by_forward
@@ -519,3 +528,34 @@ def test_a_caterpillar_deeper_than_the_recursion_limit_builds_prints_and_folds()
 @pytest.mark.parametrize("tree", [((0, 1), ((2, 3), (4, (5, 6)))), ((0, 1, 2), 3), (4, (0,))])
 def test_tree_text_is_the_repr_of_nested_tuples(tree):
     assert convac.nets.tree.tree_text(tree) == repr(tree)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, database=None)
+@given(n=st.integers(1, 40), seed=st.integers(0, 2**16))
+def test_tree_tokens_round_trip(n, seed):
+    """The flat form of a random tree gives the tree back, and two trees are equal exactly
+    when their flat forms are (against Python's own comparison of the nested tuples)."""
+    rng = random.Random(seed)
+    tree, other = random_tree(n, rng), random_tree(n, rng)
+    assert tree_from_tokens(tree_tokens(tree)) == tree
+    assert (tree_tokens(tree) == tree_tokens(other)) == (tree == other)
+
+
+def test_a_truncated_token_sequence_is_refused():
+    with pytest.raises(convac.validate.InvalidValueError, match="end inside a node"):
+        tree_from_tokens(tree_tokens(((0, 1), 2))[:-1])
+
+
+def test_deep_trees_compare_hash_copy_and_pickle():
+    """A caterpillar of 3000 patches (nested tuples past Python's recursion limit): equal
+    trees compare and hash equal, a different one does not, and copies and pickles of the
+    tree and of a network over it are the same tree."""
+    n = 3000
+    assert sys.getrecursionlimit() < n
+    tree = PoolingTree(2, convac.caterpillar(n), 2)
+    same, other = PoolingTree(2, convac.caterpillar(n), 2), PoolingTree(2, convac.caterpillar(n), 3)
+    assert tree == same and hash(tree) == hash(same) and tree != other
+    assert copy.deepcopy(tree) == tree and pickle.loads(pickle.dumps(tree)) == tree
+    net = convac.TTNet(n, 2, 2, seed=0)
+    assert copy.deepcopy(net).schedule == net.schedule
+    assert pickle.loads(pickle.dumps(net)).schedule == net.schedule

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -97,6 +97,14 @@ class PoolingOperator:
     reduce: Callable[[torch.Tensor], torch.Tensor] | None = None
     bound: Callable[[float, int], float] | None = None
     rational: bool = False
+
+    def __reduce__(self):
+        # a registered operator pickles as its name (the same object once loaded, and
+        # networks saved whole with torch.save load it by name); any other as its fields,
+        # whose functions must then be importable
+        if _registered_name(self) is not None:
+            return resolve_pooling, (_registered_name(self),)
+        return PoolingOperator, tuple(getattr(self, f.name) for f in fields(self))
 
     def pool_children(self, children) -> torch.Tensor:
         """Pool one node's children given as separate tensors (a node of a
@@ -192,18 +200,30 @@ def _sum_reduce(window: torch.Tensor) -> torch.Tensor:
     return window.sum(dim=1)  # (nodes, batch, r)
 
 
+def _product_bound(b: float, w: int) -> float:
+    return b**w
+
+
+def _max_bound(b: float, w: int) -> float:
+    return b
+
+
+def _sum_bound(b: float, w: int) -> float:
+    return w * b
+
+
 # operator.mul and operator.add call the operands' own product and sum: torch's kernels
 # on tensors, numpy's (exact on Python integers) on arrays
 PRODUCT = PoolingOperator("product", operator.mul, None, torch.Tensor.mul_, _product_reduce,
-                          bound=lambda b, w: b**w, rational=True)
+                          bound=_product_bound, rational=True)
 """Product pooling: the ConvAC (``g(a, b) = a * b``)."""
 
 RELU_MAX = PoolingOperator("relu-max", _maximum, _relu, _max_, _max_reduce,
-                           bound=lambda b, w: b, rational=True)
+                           bound=_max_bound, rational=True)
 """ReLU activation and max pooling, ``g(a, b) = max(a, b, 0)`` (ICML 2016, Sec. 3)."""
 
 RELU_SUM = PoolingOperator("relu-sum", operator.add, _relu, torch.Tensor.add_, _sum_reduce,
-                           bound=lambda b, w: w * b, rational=True)
+                           bound=_sum_bound, rational=True)
 """ReLU activation and average (sum) pooling, ``g(a, b) = max(a, 0) + max(b, 0)``
 (ICML 2016, Sec. 3: the average's ``1 / w`` is absorbed into the next conv)."""
 
@@ -282,6 +302,13 @@ def pooling_operator(name: str, combine, activation=None, *, bound=None,
                       validate.real(rtol, "rtol", 0.0))
     return PoolingOperator(name, combine, activation, bound=bound,
                            rational=validate.boolean(rational, "rational"))
+
+
+def _registered_name(op: PoolingOperator) -> str | None:
+    """The name ``op`` is registered under (itself, not an equal copy), or ``None``."""
+    if op.name in POOLING_OPERATORS and POOLING_OPERATORS[op.name] is op:
+        return op.name
+    return None
 
 
 def resolve_pooling(pooling) -> PoolingOperator:

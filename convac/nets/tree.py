@@ -38,8 +38,8 @@ from .. import validate
 from .geometry import DEFAULT_MAX_BYTES, PoolingSchedule
 
 __all__ = ["TreeNode", "PoolingTree", "traverse", "fold", "fold_levels", "nodes_of",
-           "tree_from_parents", "build_tree", "caterpillar", "canonical_tree", "PatchNode",
-           "patch_nodes", "patch_tree", "mode_tree"]
+           "tree_from_parents", "build_tree", "caterpillar", "canonical_tree", "tree_tokens",
+           "tree_from_tokens", "PatchNode", "patch_nodes", "patch_tree", "mode_tree"]
 
 
 class TreeNode(NamedTuple):
@@ -134,6 +134,44 @@ def tree_text(tree) -> str:
         else:
             parts.append(repr(item))
     return "".join(parts)
+
+
+def tree_tokens(tree) -> tuple[int, ...]:
+    """Nested tuples of ints as one flat tuple, without recursion: a leaf is its value
+    (``>= 0``), an inner node ``-k`` for its ``k`` children, followed by theirs (pre-order).
+    Compared, hashed and pickled where the nested tuples would reach Python's recursion
+    limit (a caterpillar of about a thousand patches); :func:`tree_from_tokens` inverts it.
+    """
+    out, stack = [], [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, tuple):
+            out.append(-len(item))
+            stack.extend(reversed(item))
+        else:
+            out.append(item)
+    return tuple(out)
+
+
+def tree_from_tokens(tokens) -> Any:
+    """The nested tuples :func:`tree_tokens` flattened into ``tokens``."""
+    open_nodes: list[tuple[list, int]] = []  # inner nodes begun: children so far, arity
+    for token in tokens:
+        if token < 0:
+            open_nodes.append(([], -token))
+            continue
+        item = token
+        while open_nodes:  # close every node this completes
+            children, arity = open_nodes[-1]
+            children.append(item)
+            if len(children) < arity:
+                break
+            open_nodes.pop()
+            item = tuple(children)
+        else:
+            return item
+    raise validate.InvalidValueError(
+        f"tokens {tuple(tokens)[:20]} end inside a node: expected the output of tree_tokens")
 
 
 def canonical_tree(spec, what: str = "tree") -> tuple[Any, list[int]]:
@@ -246,7 +284,7 @@ def _inner_post_order(shape) -> list:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PoolingTree:
     """A pooling tree given by its shape: any arity per node, a rank per inner node.
 
@@ -296,6 +334,28 @@ class PoolingTree:
         # the traversal, built once (not a field: equality and hashing ignore it); an
         # attribute, not a cache lookup, so torch.compile reads it as a constant
         object.__setattr__(self, "_nodes", _build_nodes(self))
+        # the shape flat: equality, hashing, copies and pickling of any depth
+        object.__setattr__(self, "_tokens", tree_tokens(shape))
+
+    def _key(self) -> tuple:
+        return self.n_channels, self._tokens, self.ranks, self.n_outputs
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, PoolingTree):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __copy__(self) -> PoolingTree:
+        return self  # frozen: a copy would be the same tree
+
+    def __deepcopy__(self, memo) -> PoolingTree:
+        return self
+
+    def __reduce__(self):
+        return _tree_from_key, self._key()
 
     @property
     def windows(self) -> None:
@@ -353,6 +413,10 @@ class PoolingTree:
         return PoolingSchedule(self.n_patches, self.n_channels, tuple(reversed(windows)),
                                tuple(reversed(ranks)), self.n_outputs)
 
+
+def _tree_from_key(n_channels: int, tokens: tuple, ranks: tuple, n_outputs: int) -> PoolingTree:
+    """A :class:`PoolingTree` from its pickled key (its shape as :func:`tree_tokens`)."""
+    return PoolingTree(n_channels, tree_from_tokens(tokens), ranks, n_outputs)
 
 def nodes_of(tree: PoolingTree) -> tuple[TreeNode, ...]:
     """The nodes of a :class:`PoolingTree` in traversal order: the ``N`` leaves, then the
