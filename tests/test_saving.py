@@ -12,6 +12,7 @@ import torch
 from oracles import NET_CASES
 
 import convac
+from convac.nets.mixed import MixedConvAC, common_nodes
 from convac.nets.pooling import POOLING_OPERATORS, pooling_operator, resolve_pooling
 
 NETWORKS = {
@@ -59,3 +60,31 @@ def test_an_unregistered_operator_pickles_by_its_fields():
     assert loaded == op and loaded is not op
     a, b = torch.tensor([2.0, -3.0]), torch.tensor([5.0, 7.0])
     assert torch.equal(loaded.combine(a, b), op.combine(a, b))
+
+
+def _mixed():
+    a = convac.ConvAC(8, 2, (2, 2, 2), 2, geometry="contiguous", seed=1)
+    b = convac.ConvAC(8, 2, (2, 2, 2), 2, geometry="mirror", seed=2)
+    return MixedConvAC(a, b, common_nodes(a, b)), torch.randn(
+        3, 8, 2, generator=torch.Generator().manual_seed(4))
+
+
+def _recurrent():
+    return convac.RAC(3, 2, 2, n_outputs=2, seed=5), torch.randn(
+        3, 6, 3, generator=torch.Generator().manual_seed(4))
+
+
+def _pipeline():
+    net = torch.nn.Sequential(convac.Patches(4), convac.Representation("gaussian", 16, 6),
+                              convac.HTNet(16, 6, 3, window=4, seed=6))
+    return net, torch.rand(3, 1, 16, 16, generator=torch.Generator().manual_seed(4))
+
+
+@pytest.mark.parametrize("make", [_mixed, _recurrent, _pipeline])
+def test_the_other_modules_save_whole(make):
+    """A mixed network, a recurrent circuit and patches -> representation -> network."""
+    net, x = make()
+    with torch.no_grad():
+        expected = net(x)
+        for how, loaded in _round_trips(net):
+            assert torch.equal(loaded(x), expected), how
