@@ -5,11 +5,10 @@ N = 64, M = r = 16, float32, one thread; the path's best time over that of one
 ``torch.bmm`` with the same multiply-adds, in the same process) for the ``eager`` and
 ``compiled`` paths, ``--calls`` times in each of ``--processes`` fresh processes per path
 (one path per process: a path set up after another in the same process meets a bmm
-reference whose operands lie elsewhere, which moved the reference's time by up to 1.3x
-in either direction), run one after the other, and prints every figure as a throughput
-fraction (bmm time over path time: 1 / the asv ratio, higher is better) with the load
-average, the CPU model, each call's CPU and wall time and the bmm's and the path's best
-times.  The goals: eager >= 0.6, compiled >= 0.9.
+reference whose operands lie elsewhere, which ran up to 1.3x faster there), run one after
+the other, and prints every figure as a throughput fraction (bmm time over path time: 1 /
+the asv ratio, higher is better) with the load average, the CPU model, each call's CPU
+and wall time and the bmm's and the path's best times.  The goals: eager >= 0.6, compiled >= 0.9.
 
 Usage (from the repository root)::
 
