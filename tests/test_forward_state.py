@@ -430,10 +430,13 @@ def test_fused_forward_for_every_sample_grouping(case, batch):
     for net in (NET_CASES[case](5, False, "mirror").double(),
                 convac.HTNet(4, FUSE_MAX_IN + 3, (FUSE_MAX_IN + 1, 2), seed=1).double()):
         feats = _features(net, batch=batch)
+        # the same features laid out patch-major: the batch dimension strided
+        strided = feats.transpose(0, 1).contiguous().transpose(0, 1)
         with torch.no_grad():
             weights, order = net._state()
             identity = net._checked(feats, weights, order)
-            assert_close(net._fused_forward(feats, weights, order, identity), net(feats))
+            for x in (feats, strided):
+                assert_close(net._fused_forward(x, weights, order, identity), net(feats))
 
 
 def test_fused_forward_keeps_the_matmul_for_wide_inputs():
