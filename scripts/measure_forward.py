@@ -28,28 +28,26 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def worker(paths: list[str], calls: int) -> None:
-    """One process: set up each path once, then time ``calls`` calls of the benchmark;
+def worker(path: str, calls: int) -> None:
+    """One process: set ``path`` up once, then time ``calls`` calls of the benchmark;
     print one JSON line."""
     sys.path.insert(0, ROOT)
     from benchmarks._common import cpu_description  # sets one thread for every pool
     from benchmarks.bench_network import ForwardPath, _best_seconds
 
-    out = {"cpu": cpu_description(), "paths": {}}
-    for path in paths:
-        bench = ForwardPath()
-        start = time.perf_counter()
-        bench.setup(path)
-        setup_s = time.perf_counter() - start
-        runs = []
-        for _ in range(calls):
-            cpu, wall = time.process_time(), time.perf_counter()
-            ratio = bench.track_time_per_bmm(path)
-            runs.append({"throughput": 1.0 / ratio, "cpu_s": time.process_time() - cpu,
-                         "wall_s": time.perf_counter() - wall, "load": os.getloadavg()[0]})
-        out["paths"][path] = {"setup_s": setup_s, "runs": runs,
-                              "bmm_ms": 1e3 * _best_seconds(bench.bmm, 20),
-                              "path_ms": 1e3 * _best_seconds(bench.run, 20)}
+    bench = ForwardPath()
+    start = time.perf_counter()
+    bench.setup(path)
+    setup_s = time.perf_counter() - start
+    runs = []
+    for _ in range(calls):
+        cpu, wall = time.process_time(), time.perf_counter()
+        ratio = bench.track_time_per_bmm(path)
+        runs.append({"throughput": 1.0 / ratio, "cpu_s": time.process_time() - cpu,
+                     "wall_s": time.perf_counter() - wall, "load": os.getloadavg()[0]})
+    out = {"cpu": cpu_description(), "setup_s": setup_s, "runs": runs,
+           "bmm_ms": 1e3 * _best_seconds(bench.bmm, 20),
+           "path_ms": 1e3 * _best_seconds(bench.run, 20)}
     print(json.dumps(out), flush=True)
 
 
@@ -62,7 +60,7 @@ def main(argv=None) -> int:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        worker(args.paths, args.calls)
+        worker(args.paths[0], args.calls)
         return 0
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", CONVAC_THREADS="1")
     figures: dict[str, list[float]] = {p: [] for p in args.paths}
@@ -78,9 +76,8 @@ def main(argv=None) -> int:
                 print(f"process {proc + 1} {path}: failed (exit {done.returncode}): "
                       f"{done.stderr.strip().splitlines()[-1:] or ''}")
                 continue
-            result = json.loads(done.stdout.strip().splitlines()[-1])
-            cpu = result["cpu"]
-            data = result["paths"][path]
+            data = json.loads(done.stdout.strip().splitlines()[-1])
+            cpu = data["cpu"]
             runs = data["runs"]
             figures[path].extend(r["throughput"] for r in runs)
             print(f"process {proc + 1} {path:8s} load {load:5.2f}->{runs[-1]['load']:5.2f} "

@@ -238,11 +238,10 @@ class ResultStore:
         ForeignPartError
             It was written by a run with another experiment or other options.
         """
-        _, pq = _pa()
+        pa, pq = _pa()
         try:
             table = pq.read_table(path)
             if table.schema.names == list(SCHEMA_FIELDS[:-1]):  # written before ``code``
-                pa, _ = _pa()
                 table = table.append_column(
                     "code", pa.array([UNRECORDED_CODE] * table.num_rows, pa.string()))
             if table.schema.names != list(SCHEMA_FIELDS):

@@ -102,8 +102,9 @@ class PoolingOperator:
         # a registered operator pickles as its name (the same object once loaded, and
         # networks saved whole with torch.save load it by name); any other as its fields,
         # whose functions must then be importable
-        if _registered_name(self) is not None:
-            return resolve_pooling, (_registered_name(self),)
+        name = _registered_name(self)
+        if name is not None:
+            return resolve_pooling, (name,)
         return PoolingOperator, tuple(getattr(self, f.name) for f in fields(self))
 
     def pool_children(self, children) -> torch.Tensor:
