@@ -24,7 +24,7 @@ PYTEST_BENCH_FAIL ?= mean:50%
 
 .PHONY: venv test test-portable test-slow test-paper test-all lint bench bench-quick bench-machine bench-record bench-compare serve \
         bench-continuous bench-gate bench-publish bench-report bench-check \
-        bench-pytest-save bench-pytest-compare clean
+        bench-pytest-save bench-pytest-compare device-wheels clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -150,6 +150,20 @@ bench-pytest-save: venv
 bench-pytest-compare: venv
 	$(PY) -m pytest -q tests/benchmarks --benchmark-only --benchmark-compare \
 	    --benchmark-compare-fail=$(PYTEST_BENCH_FAIL)
+
+# the packages a GPU machine's Python lacks (it has torch, numpy, scipy, pytest and its
+# plugins, not python-flint or tensorly), as wheels for its Python, into .whl (ignored):
+# scripts/device_checks.py says how they travel and install there.  The same versions as
+# here.
+DEVICE_PYTHON ?= 3.12
+device-wheels: venv
+	rm -rf .whl && $(PY) -m pip download -q --no-deps --only-binary=:all: -d .whl \
+	    --python-version $(DEVICE_PYTHON) --implementation cp \
+	    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+	    --platform manylinux2014_x86_64 \
+	    $$($(PY) -c 'import importlib.metadata as m; \
+	        print(*(f"{p}=={m.version(p)}" for p in ("python-flint", "tensorly")))')
+	ls -l .whl
 
 clean:
 	rm -rf $(VENV) .asv reports/results reports/html reports/depth-efficiency reports/screenshots

@@ -13,6 +13,9 @@ and wall time and the bmm's and the path's best times.  The goals: eager >= 0.6,
 Usage (from the repository root)::
 
     python scripts/measure_forward.py [--processes 3] [--calls 3] [--paths eager compiled]
+        [--json FILE]
+
+``--json`` also writes every process's figures and the summary to ``FILE``.
 
 A quiet machine gives the honest figure: on a shared one the bmm reference slows down
 more than the forward, which inflates the fractions.
@@ -57,6 +60,7 @@ def main(argv=None) -> int:
     parser.add_argument("--calls", type=int, default=3)
     parser.add_argument("--paths", nargs="+", default=["eager", "compiled"],
                         choices=["eager", "compiled", "train"])
+    parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -65,6 +69,7 @@ def main(argv=None) -> int:
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", CONVAC_THREADS="1")
     figures: dict[str, list[float]] = {p: [] for p in args.paths}
     cpu = None
+    processes = []
     for proc in range(args.processes):
         for path in args.paths:
             load = os.getloadavg()[0]
@@ -73,12 +78,15 @@ def main(argv=None) -> int:
                                   env=env, cwd=ROOT, capture_output=True, text=True,
                                   check=False)
             if done.returncode != 0:  # recorded, the other processes go on
+                processes.append({"path": path, "exit": done.returncode,
+                                  "stderr": done.stderr[-2000:]})
                 print(f"process {proc + 1} {path}: failed (exit {done.returncode}): "
                       f"{done.stderr.strip().splitlines()[-1:] or ''}")
                 continue
             data = json.loads(done.stdout.strip().splitlines()[-1])
             cpu = data["cpu"]
             runs = data["runs"]
+            processes.append({"path": path, "load_before": load, **data})
             figures[path].extend(r["throughput"] for r in runs)
             print(f"process {proc + 1} {path:8s} load {load:5.2f}->{runs[-1]['load']:5.2f} "
                   f"setup {data['setup_s']:5.1f} s  throughput "
@@ -93,6 +101,11 @@ def main(argv=None) -> int:
         for p, v in figures.items() if v)
     print(f"throughput against one bmm (HT, batch 1024, N=64, M=r=16, float32, 1 thread): "
           f"{summary or 'no figure'}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"cpu": cpu, "processes": processes, "throughput": {
+                p: {"min": min(v), "median": statistics.median(v), "max": max(v),
+                    "runs": len(v)} for p, v in figures.items() if v}}, f, indent=1)
     return 0 if all(figures.values()) else 1
 
 

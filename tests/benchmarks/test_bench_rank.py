@@ -165,3 +165,38 @@ def test_exact_vs_float_rank(benchmark):
     benchmark.extra_info.update(extra)
     print(f"rank mod p {subject:.3g} s, torch svdvals {baseline:.3g} s, numpy svd "
           f"{numpy_s:.3g} s, {extra} (ratio {ratio:.2f}) at {side} x {side}")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("profile", ["full", "deficient"])
+@pytest.mark.parametrize("side", [4096, 8192])
+def test_cuda_elimination_vs_lu(benchmark, side, profile):
+    """On a GPU: rank mod p (p = 2^21 - 9) of a random ``side x side`` residue matrix,
+    full rank or of rank ``side/2``, as a float64 CUDA tensor (cuBLAS products), against
+    ``torch.linalg.lu_factor`` of a float64 matrix of the same side on the same GPU (the
+    same ``2n^3/3`` operations).  The rank is the CPU path's (all the CPU's cores).  Goal:
+    half of LU's throughput or more (ratio <= 2)."""
+    prime = modp.DEFAULT_PRIMES[0]
+    rng = np.random.default_rng(side)
+    if profile == "full":
+        mat = rng.integers(0, prime, (side, side)).astype(np.float64)
+    else:
+        left = rng.integers(0, prime, (side, side // 2)).astype(np.float64)
+        right = rng.integers(0, prime, (side // 2, side)).astype(np.float64)
+        mat = modp.mul_mod(left, right, prime)
+    residues = torch.from_numpy(mat).cuda()
+    floats = torch.randn(side, side, dtype=torch.float64, device="cuda")
+
+    def lu():
+        torch.linalg.lu_factor(floats)
+        torch.cuda.synchronize()
+
+    lu()  # cuSOLVER's workspace and handles
+    rank = benchmark.pedantic(lambda: modp.rank_mod(residues, prime), rounds=3,
+                              iterations=1, warmup_rounds=1)
+    assert rank == modp.rank_mod(mat, prime, threads=os.cpu_count())
+    assert rank == (side if profile == "full" else side // 2)
+    ratio = record_ratio(benchmark, f"cuda_elimination_vs_lu_{side}_{profile}",
+                         min(benchmark.stats.stats.data), best_time(lu, 3),
+                         "rank/LU <= 2")
+    benchmark.extra_info["throughput_fraction"] = 1 / ratio
