@@ -156,7 +156,9 @@ def apply(threads=None) -> int:
     inductor = sys.modules.get("torch._inductor.config")
     for variable, (attribute, value) in COMPILE_SETTINGS.items():
         os.environ.setdefault(variable, value)  # read when inductor loads...
-        if inductor is not None:  # ...or already loaded: its settings are in its cache keys
+        # ...or already loaded: its settings are in its cache keys (a torch without the
+        # setting, older than this project's, compiles as it would anyway)
+        if inductor is not None and hasattr(inductor.cpp, attribute):
             setattr(inductor.cpp, attribute,
                     type(getattr(inductor.cpp, attribute))(os.environ[variable]))
     if torch.get_num_threads() != n:

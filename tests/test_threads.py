@@ -163,3 +163,15 @@ def test_apply_sets_inductors_cpp_settings(policy, variable, user_value):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=600, check=True).stdout.split()
     assert out == [value]
+
+
+def test_apply_skips_a_setting_this_torch_lacks(policy, monkeypatch):
+    """A torch whose inductor has no such C++ setting (older than this project's) compiles
+    as it would: the variable is still set, nothing raises."""
+    variable = "CONVAC_TEST_NO_SUCH_INDUCTOR_SETTING"
+    policy.delenv(variable, raising=False)
+    monkeypatch.setattr(threads, "COMPILE_SETTINGS",
+                        {variable: ("no_such_setting_in_this_torch", "1")})
+    threads.apply(1)
+    assert os.environ[variable] == "1" and not hasattr(inductor.cpp,
+                                                         "no_such_setting_in_this_torch")
