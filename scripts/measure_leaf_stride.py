@@ -60,7 +60,7 @@ def main(argv=None) -> int:
         print(f"round {rnd + 1}: load {load:.2f}, {time.process_time() - cpu:.1f} s CPU, "
               f"{time.perf_counter() - wall:.1f} s wall", flush=True)
     for pad, runs in figures.items():
-        whole, chunks = zip(*runs)
+        whole, chunks = zip(*runs, strict=True)
         print(f"row stride {(1024 + pad) * 4} bytes: whole batch {min(whole):.0f}-"
               f"{max(whole):.0f} us, chunks of 256 {min(chunks):.0f}-{max(chunks):.0f} us")
     print("level-0 bmm by row stride measured over "
