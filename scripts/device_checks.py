@@ -26,7 +26,7 @@ device-wheels`` downloads here for the device's Python, which has torch but neit
 python-flint nor tensorly)::
 
     python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
-    PYTHONPATH=/tmp/site:$PWD python3 scripts/device_checks.py --out "$OUT" --budget 330
+    PYTHONPATH=/tmp/site:$PWD python3 scripts/device_checks.py --out "$OUT" --budget 450
 """
 import argparse
 import json
@@ -94,8 +94,8 @@ def benchmark_figures(path: str) -> list[dict]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="folder for the results")
-    parser.add_argument("--budget", type=float, default=330.0,
-                        help="seconds for all the steps together (default 330)")
+    parser.add_argument("--budget", type=float, default=450.0,
+                        help="seconds for all the steps together (default 450)")
     parser.add_argument("--steps", nargs="+", default=list(LIMITS), choices=list(LIMITS))
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
