@@ -46,3 +46,19 @@ def test_a_spent_budget_skips_the_remaining_steps(tmp_path):
     steps = json.loads((tmp_path / "device-checks.json").read_text())["steps"]
     assert steps == {"host": {"exit": "not run: the budget was spent"},
                      "cpu-eager": {"exit": "not run: the budget was spent"}}
+
+
+def test_a_failed_step_does_not_stop_the_next(tmp_path, monkeypatch):
+    checks = _script()
+    ran = []
+
+    def step(name, command, out, limit, env):
+        ran.append(name)
+        return {"command": command, "exit": 1 if name == "host" else 0, "wall_s": 0.0,
+                "cpu_s": 0.0, "tail": ""}
+
+    monkeypatch.setattr(checks, "run_step", step)
+    status = checks.main(["--out", str(tmp_path), "--steps", "host", "gpu-tests", "gpu-bench"])
+    steps = json.loads((tmp_path / "device-checks.json").read_text())["steps"]
+    assert status == 1 and ran == ["host", "gpu-tests", "gpu-bench"]
+    assert [steps[n]["exit"] for n in ran] == [1, 0, 0]
