@@ -67,5 +67,6 @@ def main(rounds: int) -> None:
         print_rounds({k: (lambda m=m: m(x)) for k, m in paths.items()},
                      _bmm_baseline(net, 1024), rounds)
 
+
 if __name__ == "__main__":
     main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)

@@ -51,5 +51,6 @@ def main(rounds: int) -> None:
         print_rounds({name: variant(size) for name, size in VARIANTS.items()},
                      _bmm_baseline(net, 1024), rounds)
 
+
 if __name__ == "__main__":
     main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)

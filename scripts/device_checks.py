@@ -120,6 +120,8 @@ def main(argv=None) -> int:
                       *GPU_BENCHMARKS],
         "cpu-compiled": measure + ["--paths", "compiled", "--json", cpu_json["compiled"]],
     }
+    figure_files = {"cpu-eager": cpu_json["eager"], "cpu-compiled": cpu_json["compiled"],
+                    "gpu-bench": bench_json}
     report: dict = {"budget_s": args.budget, "steps": {}}
     summary = []
     for name in args.steps:
@@ -129,7 +131,7 @@ def main(argv=None) -> int:
             summary.append(f"{name}: not run")
         else:
             step = _run_and_read(name, commands[name], args.out, min(LIMITS[name], left),
-                                 env, bench_json, cpu_json)
+                                 env, figure_files.get(name))
             summary.append(f"{name}: exit {step['exit']} in {step['wall_s']:.0f} s")
             print(f"{name}: exit {step['exit']}, {step['wall_s']:.1f} s wall, "
                   f"{step['cpu_s']:.1f} s CPU", flush=True)
@@ -140,11 +142,9 @@ def main(argv=None) -> int:
     return 0 if all(s.get("exit") == 0 for s in report["steps"].values()) else 1
 
 
-def _run_and_read(name, command, out, limit, env, bench_json, cpu_json) -> dict:
-    """One step, with the figures its output files hold."""
+def _run_and_read(name, command, out, limit, env, figures: str | None) -> dict:
+    """One step, with the figures its output file ``figures`` holds (if any)."""
     step = run_step(name, command, out, limit, env)
-    figures = {"cpu-eager": cpu_json["eager"], "cpu-compiled": cpu_json["compiled"],
-               "gpu-bench": bench_json}.get(name)
     try:
         if figures and os.path.exists(figures):
             if name == "gpu-bench":

@@ -96,16 +96,15 @@ def main(argv=None) -> int:
                   + f"; best of 20: bmm {data['bmm_ms']:.3f} ms, path {data['path_ms']:.3f} ms",
                   flush=True)
     print(f"CPU: {cpu}")
-    summary = "; ".join(
-        f"{p} {min(v):.2f}-{max(v):.2f} (median {statistics.median(v):.2f}, {len(v)} runs)"
-        for p, v in figures.items() if v)
+    stats = {p: {"min": min(v), "median": statistics.median(v), "max": max(v), "runs": len(v)}
+             for p, v in figures.items() if v}
+    summary = "; ".join(f"{p} {f['min']:.2f}-{f['max']:.2f} (median {f['median']:.2f}, "
+                        f"{f['runs']} runs)" for p, f in stats.items())
     print(f"throughput against one bmm (HT, batch 1024, N=64, M=r=16, float32, 1 thread): "
           f"{summary or 'no figure'}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"cpu": cpu, "processes": processes, "throughput": {
-                p: {"min": min(v), "median": statistics.median(v), "max": max(v),
-                    "runs": len(v)} for p, v in figures.items() if v}}, f, indent=1)
+            json.dump({"cpu": cpu, "processes": processes, "throughput": stats}, f, indent=1)
     return 0 if all(figures.values()) else 1
 
 

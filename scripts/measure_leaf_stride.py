@@ -18,31 +18,25 @@ import os
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch  # noqa: E402
+
+from benchmarks._common import cpu_description  # noqa: E402  (one thread for every pool)
+from benchmarks.bench_network import _best_seconds  # noqa: E402
+from convac.threads import apply  # noqa: E402
 
 
 def best_us(fn, repeat: int = 50) -> float:
     """Best microseconds per call of ``fn`` over ``repeat`` calls, after 5 warm-ups."""
-    for _ in range(5):
-        fn()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return 1e6 * best
+    _best_seconds(fn, 5)  # warm-up
+    return 1e6 * _best_seconds(fn, repeat)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    sys.path.insert(0, ROOT)
-    import torch
-
-    from benchmarks._common import cpu_description
-    from convac.threads import apply
-
     apply(1)
     gen = torch.Generator().manual_seed(0)
     weights = torch.randn(64, 16, 16, generator=gen).transpose(1, 2)  # (N, M, r)

@@ -418,6 +418,7 @@ def _tree_from_key(n_channels: int, tokens: tuple, ranks: tuple, n_outputs: int)
     """A :class:`PoolingTree` from its pickled key (its shape as :func:`tree_tokens`)."""
     return PoolingTree(n_channels, tree_from_tokens(tokens), ranks, n_outputs)
 
+
 def nodes_of(tree: PoolingTree) -> tuple[TreeNode, ...]:
     """The nodes of a :class:`PoolingTree` in traversal order: the ``N`` leaves, then the
     inner nodes by height and, within a height, left to right (built once per tree)."""
