@@ -28,6 +28,7 @@ def worker(mode: str, rounds: int) -> None:
     import torch
 
     from benchmarks.bench_network import _best_seconds, _bmm_baseline, make_net, normal_features
+    from convac.progress import Clock
     from convac.threads import apply
 
     apply(1)
@@ -35,7 +36,7 @@ def worker(mode: str, rounds: int) -> None:
     large, small = normal_features(1024, 64), normal_features(512, 64)
     bmm = _bmm_baseline(net, 1024)
     model = torch.compile(net, fullgraph=True, **MODES[mode])
-    cpu, wall = time.process_time(), time.perf_counter()
+    clock = Clock()
     compiles = []
     with torch.no_grad():
         for feats in (large, small, large):
@@ -53,8 +54,8 @@ def worker(mode: str, rounds: int) -> None:
             half = _best_seconds(lambda: model(small), 20)
             print(f"  bmm {1e3 * ref:.3f} ms; batch 1024 {1e3 * big:.3f} ms "
                   f"({ref / big:.2f} of the bmm); batch 512 {1e3 * half:.3f} ms")
-    print(f"  {time.process_time() - cpu:.1f} s CPU, {time.perf_counter() - wall:.1f} s wall",
-          flush=True)
+    wall, cpu = clock.elapsed()
+    print(f"  {cpu:.1f} s CPU, {wall:.1f} s wall", flush=True)
 
 
 def main(argv=None) -> int:

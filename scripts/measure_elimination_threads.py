@@ -13,16 +13,22 @@ Usage (from the repository root)::
 import argparse
 import os
 import sys
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+import scipy.linalg  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from convac.progress import Clock  # noqa: E402
+from convac.rank import modp  # noqa: E402
 
 
 def timed(fn, *args, **kwargs) -> tuple:
     """``(result, wall, cpu)``: one call of ``fn`` and its wall and CPU seconds."""
-    cpu, wall = time.process_time(), time.perf_counter()
+    clock = Clock()
     result = fn(*args, **kwargs)
-    return result, time.perf_counter() - wall, time.process_time() - cpu
+    return (result, *clock.elapsed())
 
 
 def main(argv=None) -> int:
@@ -30,13 +36,6 @@ def main(argv=None) -> int:
     parser.add_argument("--sides", type=int, nargs="+", default=[2048, 4096])
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)
-    sys.path.insert(0, ROOT)
-    import numpy as np
-    import scipy.linalg
-    from threadpoolctl import threadpool_limits
-
-    from convac.rank import modp
-
     prime = modp.DEFAULT_PRIMES[0]
     print(f"load {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs, p = {prime}")
     for side in args.sides:

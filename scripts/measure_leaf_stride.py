@@ -16,7 +16,6 @@ Usage (from the repository root)::
 import argparse
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -24,6 +23,7 @@ import torch  # noqa: E402
 
 from benchmarks._common import cpu_description  # noqa: E402  (one thread for every pool)
 from benchmarks.bench_network import _best_seconds  # noqa: E402
+from convac.progress import Clock  # noqa: E402
 from convac.threads import apply  # noqa: E402
 
 
@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     print(f"CPU: {cpu_description()}; torch {torch.__version__}; one thread")
     figures: dict = {}
     for rnd in range(args.rounds):
-        cpu, wall, load = time.process_time(), time.perf_counter(), os.getloadavg()[0]
+        clock, load = Clock(), os.getloadavg()[0]
         for pad in (0, 16, 32, 64):
             buf = torch.randn(1024, 64 * 16 + pad, generator=gen)
             x = buf[:, :1024].view(1024, 64, 16)  # (B, N, M), rows 1024 + pad floats apart
@@ -51,8 +51,9 @@ def main(argv=None) -> int:
             chunks = best_us(lambda x=x: [torch.bmm(p.transpose(0, 1), weights)
                                           for p in x.split(256)])
             figures.setdefault(pad, []).append((whole, chunks))
-        print(f"round {rnd + 1}: load {load:.2f}, {time.process_time() - cpu:.1f} s CPU, "
-              f"{time.perf_counter() - wall:.1f} s wall", flush=True)
+        wall, cpu = clock.elapsed()
+        print(f"round {rnd + 1}: load {load:.2f}, {cpu:.1f} s CPU, {wall:.1f} s wall",
+              flush=True)
     for pad, runs in figures.items():
         whole, chunks = zip(*runs, strict=True)
         print(f"row stride {(1024 + pad) * 4} bytes: whole batch {min(whole):.0f}-"
