@@ -88,9 +88,21 @@ def node_conv(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     -------
     Tensor, shape ``(nodes, batch, r_out)``
     """
-    if weight.ndim == 2:
-        return torch.matmul(x, weight.t())
-    return torch.bmm(x, weight.transpose(1, 2))
+    return transposed_conv(x, weight.transpose(-1, -2))
+
+
+def transposed_conv(x: torch.Tensor, weight_t: torch.Tensor) -> torch.Tensor:
+    """:func:`node_conv` of weights given transposed, ``(nodes, r_in, r_out)`` per node or
+    ``(r_in, r_out)`` shared: a forward that runs a level several times (the CPU's
+    passes) transposes each level once.
+
+    Returns
+    -------
+    Tensor, shape ``(nodes, batch, r_out)``
+    """
+    if weight_t.ndim == 2:
+        return torch.matmul(x, weight_t)
+    return torch.bmm(x, weight_t)
 
 
 FUSE_MAX_IN = 16
@@ -727,14 +739,19 @@ class ConvAC(nn.Module):
         return identity
 
     @staticmethod
+    def _tree_ordered(features: torch.Tensor, dtype: torch.dtype, order: torch.Tensor,
+                      identity: bool) -> torch.Tensor:
+        """Checked features ``(B, N, M)`` in ``dtype``, their patches in tree order (the
+        features themselves where nothing changes)."""
+        x = features.to(dtype=dtype)
+        return x if identity else x.index_select(1, order)
+
+    @staticmethod
     def _leaf_convs(features: torch.Tensor, weights: list[torch.Tensor], order: torch.Tensor,
                     identity: bool) -> torch.Tensor:
         """Level-0 convs of checked features, ``(B, N, M) -> (N, B, r_0)``."""
-        w0 = weights[0]
-        x = features.to(dtype=w0.dtype)  # (B, N, M)
-        if not identity:
-            x = x.index_select(1, order)  # (B, N, M), tree order
-        return node_conv(x.transpose(0, 1), w0)  # (N, B, r_0); the transpose is a view
+        x = ConvAC._tree_ordered(features, weights[0].dtype, order, identity)  # (B, N, M)
+        return node_conv(x.transpose(0, 1), weights[0])  # (N, B, r_0); the transpose: a view
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Network outputs.
@@ -750,46 +767,56 @@ class ConvAC(nn.Module):
         """
         weights, order = self._state()
         identity = self._checked(features, weights, order)
-        # Without autograd, pool in place into each window's first node: no allocation
-        # and a third less memory traffic.  With autograd the pooling keeps its inputs.
         no_grad = not (torch.is_grad_enabled()
                        and (features.requires_grad or any(w.requires_grad for w in weights)))
-        # under torch.compile the out-of-place product is one fused kernel; in-place writes
-        # into strided views would be functionalized into extra copies
-        in_place = no_grad and not torch.compiler.is_compiling()
+        compiling = torch.compiler.is_compiling()
+        # on the CPU a batch goes through in cache-sized passes (a GPU wants it whole); a
+        # tree's per-node cost is its calls, which passes would multiply
+        on_cpu = no_grad and features.is_cpu and not self.is_tree
+        if on_cpu and compiling:  # one fused loop per level over the whole batch
+            return self._fused_forward(features, weights, order, identity)
+        if self.is_tree:
+            return self._tree_forward(features, weights, order, identity)
+        # Without autograd, pool in place into each window's first node: no allocation
+        # and a third less memory traffic.  With autograd the pooling keeps its inputs;
+        # under torch.compile the out-of-place product is one fused kernel, where in-place
+        # writes into strided views would be functionalized into extra copies.
+        chunk = self._batch_chunk(features) if on_cpu else features.shape[0]
+        return self._level_forward(features, weights, order, identity, chunk,
+                                   in_place=no_grad and not compiling)
+
+    def _level_forward(self, features: torch.Tensor, weights: list[torch.Tensor],
+                       order: torch.Tensor, identity: bool, chunk: int,
+                       in_place: bool) -> torch.Tensor:
+        """Outputs ``(B, Y)`` of checked features, level by level, each level's nodes in
+        one batched call.
+
+        With ``chunk`` below the batch, the lower levels run pass by pass over chunks of
+        ``chunk`` samples (a level's activations of one pass stay in a core's cache), the
+        upper ones, small enough for the cache with the whole batch
+        (:meth:`_whole_batch_level`), once over it.  ``in_place``: pool each window into
+        its first node (only without autograd).  Each level's weights are transposed once
+        for all passes.
+        """
+        schedule, pooling = self.schedule, self.pooling
+        top = self._whole_batch_level(features) if features.shape[0] > chunk else 1
+        weights_t = [w.transpose(-1, -2) for w in weights]  # views
 
         def level(lvl: int, w: int, conv: torch.Tensor) -> torch.Tensor:
             n, b, r = conv.shape
-            window = conv.view(n // w, w, b, r)  # (n/w, w, B, r_{l-1})
-            pooled = self.pooling(window, in_place)  # (n/w, B, r_{l-1})
-            return node_conv(pooled, weights[lvl])  # (n/w, B, r_l)
+            pooled = pooling(conv.view(n // w, w, b, r), in_place)  # (n/w, b, r_{l-1})
+            return transposed_conv(pooled, weights_t[lvl])  # (n/w, b, r_l)
 
-        def outputs(x: torch.Tensor) -> torch.Tensor:  # (b, N, M) -> (b, Y)
-            if self.is_tree:
-                return self._tree_forward(x, weights, order, identity)
-            if fused:
-                return self._fused_forward(x, weights, order, identity)
-            # the leaves (N, b, r_0) passed without a name: freed after level 1
-            return fold_levels(self.schedule, self._leaf_convs(x, weights, order, identity),
-                               level)[0]
+        def leaves(part: torch.Tensor) -> torch.Tensor:  # (b, N, M) -> (N, b, r_0)
+            x = self._tree_ordered(part, weights[0].dtype, order, identity)
+            return transposed_conv(x.transpose(0, 1), weights_t[0])
 
-        # on the CPU a batch goes through in cache-sized chunks (a GPU wants it whole); a
-        # tree's per-node cost is its calls, which chunks would multiply
-        on_cpu = no_grad and features.is_cpu and not self.is_tree
-        # compiled on the CPU: one fused loop per level over the whole batch (chunks
-        # measured slower there, each a separate set of loops)
-        fused = on_cpu and torch.compiler.is_compiling()
-        chunk = self._batch_chunk(features) if on_cpu and not fused else features.shape[0]
-        if features.shape[0] <= chunk:
-            return outputs(features)
-        if self.is_tree:
-            return torch.cat([outputs(part) for part in features.split(chunk)])  # (B, Y)
-        # the lower levels chunk by chunk; the upper ones, small enough for the cache with
-        # the whole batch, once over it (a quarter of their calls at four chunks)
-        top = self._whole_batch_level(features)
-        parts = [fold_levels(self.schedule, self._leaf_convs(part, weights, order, identity),
-                             level, stop=top - 1) for part in features.split(chunk)]
-        return fold_levels(self.schedule, torch.cat(parts, 1), level, start=top)[0]  # (B, Y)
+        # the lower levels pass by pass (each pass's leaves passed without a name: freed
+        # after its level 1), then the upper ones once over the whole batch
+        parts = [fold_levels(schedule, leaves(part), level, stop=top - 1)
+                 for part in features.split(chunk)]
+        return fold_levels(schedule, parts[0] if len(parts) == 1 else torch.cat(parts, 1),
+                           level, start=top)[0]  # (B, Y)
 
     def _fused_forward(self, features: torch.Tensor, weights: list[torch.Tensor],
                        order: torch.Tensor, identity: bool,
@@ -803,9 +830,7 @@ class ConvAC(nn.Module):
         then loads once for all of them.  The same function as the level-by-level
         forward, up to the order of the sums.  ``groups``: samples per step, a divisor of
         the batch (default :func:`sample_groups`)."""
-        x = features.to(dtype=weights[0].dtype)  # (B, N, M)
-        if not identity:
-            x = x.index_select(1, order)  # (B, N, M), tree order
+        x = self._tree_ordered(features, weights[0].dtype, order, identity)  # (B, N, M)
         b, n, m = x.shape
         groups = sample_groups(b) if groups is None else groups
         # (N, B/g, g, M), a view: sample t * g + s at [:, t, s]; level 1 reads it once
@@ -851,10 +876,8 @@ class ConvAC(nn.Module):
         """A :class:`PoolingTree`'s leaf convs of checked features, ``N`` tensors
         ``(B, rank_out)`` in tree order: one bmm when the leaves share a shape."""
         n = self.n_patches
-        x = features.to(dtype=weights[0].dtype)  # (B, N, M)
-        if not identity:
-            x = x.index_select(1, order)  # (B, N, M), tree order
-        x = x.transpose(0, 1)  # (N, B, M), a view
+        x = self._tree_ordered(features, weights[0].dtype, order, identity).transpose(0, 1)
+        # (N, B, M), a view
         if self._uniform_leaves:
             return node_conv(x, torch.stack(weights[:n])).unbind(0)  # N x (B, r)
         return tuple(x[p] @ weights[p].t() for p in range(n))  # (B, r_p) each
