@@ -147,12 +147,14 @@ def test_resume_of_a_chmod_read_only_store_is_a_clear_error(tmp_path):
 
 def test_a_local_cluster_that_fails_to_start_is_a_clear_error(tmp_path, monkeypatch):
     pytest.importorskip("distributed")
-    import distributed
+    import dask.distributed
 
     def nanny_fails(*args, **kwargs):
         raise RuntimeError("Nanny failed to start.")
 
-    monkeypatch.setattr(distributed, "LocalCluster", nanny_fails)
+    # the name the runner imports (patching distributed's alone would leak into
+    # dask.distributed where that is imported later, for the rest of the session)
+    monkeypatch.setattr(dask.distributed, "LocalCluster", nanny_fails)
     with pytest.raises(ClusterError, match=r"LocalCluster of 2 worker process\(es\) failed "
                                            r"to start \(RuntimeError: Nanny failed to start"
                                            r"\.\); try fewer --workers"):

@@ -16,8 +16,11 @@ pytest.importorskip("pyarrow")
 
 from convac.experiments import EXPERIMENTS, make_experiment  # noqa: E402
 from convac.experiments.runner import (  # noqa: E402
+    MALLOC_TRIM_CONFIG,
+    ClusterError,
     Experiment,
     ExperimentBugError,
+    _start_client,
     run_experiment,
     select_indices,
 )
@@ -189,3 +192,51 @@ def test_cli_list_and_inline_run(tmp_path, capsys):
     assert "5 computed (1 errors)" in capsys.readouterr().out
     assert main(["experiment", "show", "selftest", "--store", store]) == 0
     assert "4 ok, 1 errors" in capsys.readouterr().out
+
+
+def test_local_cluster_workers_start_without_dask_malloc_trim(monkeypatch):
+    """dask's nanny would start each worker with ``MALLOC_TRIM_THRESHOLD_=65536``, which
+    fixes glibc's mmap threshold and maps every array above 128 KiB anew; the
+    LocalCluster that a run starts is created with that setting unset, and dask's own
+    configuration is restored afterwards."""
+    pytest.importorskip("distributed")
+    import dask
+    import dask.distributed
+
+    seen = {}
+
+    class Recorded(RuntimeError):
+        pass
+
+    def local_cluster(*args, **kwargs):
+        seen.update(dask.config.get("distributed.nanny.pre-spawn-environ"))
+        raise Recorded("recorded")
+
+    before = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+    assert before.get("MALLOC_TRIM_THRESHOLD_") is not None  # what dask sets by default
+    # the name the runner imports (patching distributed's alone would leak into
+    # dask.distributed where that is imported later, for the rest of the session)
+    monkeypatch.setattr(dask.distributed, "LocalCluster", local_cluster)
+    with pytest.raises(ClusterError, match="Recorded"):
+        _start_client(None, 1)
+    assert seen["MALLOC_TRIM_THRESHOLD_"] is None  # not set by the nanny
+    assert dask.config.get(MALLOC_TRIM_CONFIG) == before["MALLOC_TRIM_THRESHOLD_"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("client_value", [None, "262144"])
+def test_local_cluster_worker_environment(monkeypatch, client_value):
+    """A real LocalCluster worker: no ``MALLOC_TRIM_THRESHOLD_`` from dask, the client's
+    own value where it sets one."""
+    pytest.importorskip("distributed")
+    if client_value is None:
+        monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    else:
+        monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", client_value)
+    client, cluster = _start_client(None, 1)
+    try:
+        values = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+    finally:
+        client.close()
+        cluster.close()
+    assert list(values.values()) == [client_value]

@@ -24,7 +24,8 @@ Where it runs
 By default a ``LocalCluster`` with one worker process per core, one thread each, and
 the thread policy of :mod:`convac.threads` in each worker's environment
 (``CONVAC_THREADS`` and ``OMP/MKL/OPENBLAS_NUM_THREADS``, 1 by default: the experiments
-are many small exact computations; BLAS threads would only oversubscribe the cores).
+are many small exact computations; BLAS threads would only oversubscribe the cores),
+and without dask's ``MALLOC_TRIM_THRESHOLD_`` (:data:`MALLOC_TRIM_CONFIG`).
 On a real cluster, start a scheduler and workers where the package is installed
 (``pip install convac[experiments]``)::
 
@@ -32,8 +33,11 @@ On a real cluster, start a scheduler and workers where the package is installed
     OMP_NUM_THREADS=1 dask worker tcp://HEAD:8786 --nthreads 1 --nworkers 32
     convac experiment run levine-mincut --scheduler tcp://HEAD:8786 --store runs/levine
 
-(or ``dask-jobqueue`` / ``dask-kubernetes`` for a batch system).  Only the client writes
-the store, so ``--store`` must be on the client's disk; workers need no shared storage.
+(or ``dask-jobqueue`` / ``dask-kubernetes`` for a batch system); unset
+``MALLOC_TRIM_THRESHOLD_`` in the workers' dask configuration (``distributed: {nanny:
+{pre-spawn-environ: {MALLOC_TRIM_THRESHOLD_: null}}}``) as the LocalCluster does.  Only
+the client writes the store, so ``--store`` must be on the client's disk; workers need
+no shared storage.
 ``scheduler="inline"`` runs the batches in this process, without dask (tests, asv).
 """
 
@@ -68,6 +72,15 @@ __all__ = [
 THREAD_ENV = threads.environment(1)
 """Environment of a LocalCluster worker at the default policy: one thread each
 (:func:`worker_env` gives the environment of the policy in force)."""
+
+
+MALLOC_TRIM_CONFIG = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+"""The dask setting by which a nanny starts its worker with ``MALLOC_TRIM_THRESHOLD_=65536``
+(to hand freed memory back to the OS).  Setting it also fixes glibc's mmap threshold at
+128 KiB, so every larger array a configuration allocates is mapped and unmapped anew:
+the Levine grid's workers spent a quarter of their CPU time in the kernel (2,600 minor
+page faults per configuration).  The LocalCluster unsets it; a variable of that name in
+the client's environment still reaches the workers."""
 
 
 def worker_env() -> dict:
@@ -263,7 +276,9 @@ def _check(exp: Experiment, records: list[dict]) -> list[str]:
 
 
 def _start_client(scheduler: str | None, workers: int | None):
-    """``(client, cluster)``: connect to ``scheduler`` or start a LocalCluster."""
+    """``(client, cluster)``: connect to ``scheduler`` or start a LocalCluster (its
+    workers without dask's ``MALLOC_TRIM_THRESHOLD_``: :data:`MALLOC_TRIM_CONFIG`)."""
+    import dask
     from dask.distributed import Client, LocalCluster
 
     if scheduler is not None:
@@ -276,8 +291,9 @@ def _start_client(scheduler: str | None, workers: int | None):
                 "--scheduler to run on a LocalCluster") from None
     n = workers or os.cpu_count() or 1
     try:
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=None, env=worker_env())
+        with dask.config.set({MALLOC_TRIM_CONFIG: None}):  # None: not set by the nanny
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, env=worker_env())
     except Exception as exc:  # a nanny that fails to start raises whatever its worker did
         raise ClusterError(
             f"a dask LocalCluster of {n} worker process(es) failed to start "
