@@ -78,7 +78,7 @@ MALLOC_TRIM_CONFIG = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_
 """The dask setting by which a nanny starts its worker with ``MALLOC_TRIM_THRESHOLD_=65536``
 (to hand freed memory back to the OS).  Setting it also fixes glibc's mmap threshold at
 128 KiB, so every larger array a configuration allocates is mapped and unmapped anew:
-the Levine grid's workers spent a quarter of their CPU time in the kernel (2,600 minor
+the Levine grid's workers spent a quarter of their CPU time in the kernel (2,200-2,600 minor
 page faults per configuration).  The LocalCluster unsets it; a variable of that name in
 the client's environment still reaches the workers."""
 
