@@ -23,7 +23,7 @@ import types
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
-from ab_rounds import print_rounds  # noqa: E402
+from ab_rounds import check_outputs, print_rounds  # noqa: E402
 
 from benchmarks._common import cpu_description  # noqa: E402  (one thread for every pool)
 from benchmarks.bench_network import _bmm_baseline, make_net, normal_features  # noqa: E402
@@ -60,10 +60,7 @@ def main(rounds: int) -> None:
              "compiled-fused": torch.compile(net, fullgraph=True)}
     print(cpu_description(), f"load {os.getloadavg()[0]:.2f}")
     with torch.no_grad():
-        ref = net(x)
-        for name, model in paths.items():  # same function (float32, relative to the largest)
-            worst = float((model(x) - ref).abs().max() / ref.abs().max())
-            assert worst < 1e-4, f"{name}: {worst:.3g}"
+        check_outputs({name: model(x) for name, model in paths.items()}, net(x))
         print_rounds({k: (lambda m=m: m(x)) for k, m in paths.items()},
                      _bmm_baseline(net, 1024), rounds)
 

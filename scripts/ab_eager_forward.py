@@ -18,7 +18,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
-from ab_rounds import print_rounds  # noqa: E402
+from ab_rounds import check_outputs, print_rounds  # noqa: E402
 
 from benchmarks._common import cpu_description  # noqa: E402  (one thread for every pool)
 from benchmarks.bench_network import _bmm_baseline, make_net, normal_features  # noqa: E402
@@ -37,11 +37,7 @@ def main(rounds: int) -> None:
         for name, size in VARIANTS.items():
             network.WHOLE_BATCH_BYTES = size
             outs[name] = net(x)
-        ref = outs["all-chunked"]
-        for name, out in outs.items():  # the same sums (bit-identical where the bmm
-            worst = float((out - ref).abs().max() / ref.abs().max())  # kernels agree)
-            assert worst < 1e-4, f"{name}: {worst:.3g}"
-            print(f"{name}: {'bit-identical' if torch.equal(out, ref) else worst}")
+        check_outputs(outs, outs["all-chunked"])  # bit-identical where the kernels agree
         def variant(size):
             def run():
                 network.WHOLE_BATCH_BYTES = size

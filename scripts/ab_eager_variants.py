@@ -30,7 +30,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
-from ab_rounds import print_rounds  # noqa: E402
+from ab_rounds import check_outputs, print_rounds  # noqa: E402
 
 from benchmarks._common import cpu_description  # noqa: E402  (one thread for every pool)
 from benchmarks.bench_network import _bmm_baseline, make_net, normal_features  # noqa: E402
@@ -96,12 +96,7 @@ def main(rounds: int) -> None:
              "leaves-even-odd": lambda: plain(net, x, leaves=leaves_even_odd),
              "passes-of-128": lambda: plain(net, x, chunk=128, top=5)}
     with torch.no_grad():
-        ref = net(x)
-        for name, path in paths.items():
-            out = path().reshape(ref.shape)
-            worst = float((out - ref).abs().max() / ref.abs().max())
-            assert worst < 1e-4, f"{name}: {worst:.3g}"
-            print(f"{name}: {'bit-identical' if torch.equal(out, ref) else worst}")
+        check_outputs({name: path() for name, path in paths.items()}, net(x))
         print_rounds(paths, _bmm_baseline(net, 1024), rounds)
 
 

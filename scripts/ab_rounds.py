@@ -1,9 +1,29 @@
-"""Rounds of a same-process A/B against the bmm reference, shared by the A/B scripts of
-the forward (``ab_compiled_forward.py``, ``ab_eager_forward.py``)."""
+"""Rounds of a same-process A/B against the bmm reference, and the check that the paths
+compute the same outputs, shared by the A/B scripts of the forward
+(``ab_compiled_forward.py``, ``ab_eager_forward.py``, ``ab_eager_variants.py``)."""
 import os
 import time
 
+import torch
+
 from benchmarks.bench_network import _best_seconds
+
+
+def check_outputs(outputs: dict, ref) -> None:
+    """Assert that every output equals ``ref`` up to float32 rounding (the largest
+    difference below 1e-4 of ``ref``'s largest entry: the same sums, maybe in another
+    order) and print whether it is bit-identical.
+
+    Parameters
+    ----------
+    outputs : dict
+        Name to a tensor of ``ref``'s shape.
+    ref : Tensor
+    """
+    for name, out in outputs.items():
+        worst = float((out - ref).abs().max() / ref.abs().max())
+        assert worst < 1e-4, f"{name}: {worst:.3g}"
+        print(f"{name}: {'bit-identical' if torch.equal(out, ref) else worst}")
 
 
 def print_rounds(paths: dict, bmm, rounds: int) -> None:

@@ -795,26 +795,23 @@ class ConvAC(nn.Module):
         ``chunk`` samples (a level's activations of one pass stay in a core's cache), the
         upper ones, small enough for the cache with the whole batch
         (:meth:`_whole_batch_level`), once over it.  ``in_place``: pool each window into
-        its first node (only without autograd).  Each level's weights are transposed once
-        for all passes.
+        its first node (only without autograd).  The weights of the levels above the
+        leaves are transposed once for all passes.
         """
         schedule, pooling = self.schedule, self.pooling
         top = self._whole_batch_level(features) if features.shape[0] > chunk else 1
-        weights_t = [w.transpose(-1, -2) for w in weights]  # views
+        # views; level 0 is _leaf_convs' (one view per pass)
+        weights_t = [None] + [w.transpose(-1, -2) for w in weights[1:]]
 
         def level(lvl: int, w: int, conv: torch.Tensor) -> torch.Tensor:
             n, b, r = conv.shape
             pooled = pooling(conv.view(n // w, w, b, r), in_place)  # (n/w, b, r_{l-1})
             return transposed_conv(pooled, weights_t[lvl])  # (n/w, b, r_l)
 
-        def leaves(part: torch.Tensor) -> torch.Tensor:  # (b, N, M) -> (N, b, r_0)
-            x = self._tree_ordered(part, weights[0].dtype, order, identity)
-            return transposed_conv(x.transpose(0, 1), weights_t[0])
-
         # the lower levels pass by pass (each pass's leaves passed without a name: freed
         # after its level 1), then the upper ones once over the whole batch
-        parts = [fold_levels(schedule, leaves(part), level, stop=top - 1)
-                 for part in features.split(chunk)]
+        parts = [fold_levels(schedule, self._leaf_convs(part, weights, order, identity),
+                             level, stop=top - 1) for part in features.split(chunk)]
         return fold_levels(schedule, parts[0] if len(parts) == 1 else torch.cat(parts, 1),
                            level, start=top)[0]  # (B, Y)
 
